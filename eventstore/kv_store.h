@@ -1,0 +1,89 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// KvStore: named key spaces (RocksDB column families) in the event store's data directory, for
+// derived data such as projection views. A WriteBatch spans several key spaces and is applied
+// atomically, so a projection commits its view writes and its checkpoint together.
+//
+//   rb::es::KvStore& kv = store->kv();
+//   RB_RETURN_IF_ERROR(kv.CreateSpace("view.sites.v1"));
+//   rb::es::KvWriteBatch batch;
+//   batch.Put("view.sites.v1", "site/42", bytes);
+//   batch.Put("projection.checkpoints", "sites", "1234");
+//   RB_RETURN_IF_ERROR(kv.Write(batch));
+//
+// Thread safety: all methods are thread-safe. Dropping a space while another thread uses it is
+// the caller's responsibility to avoid.
+#ifndef RB_EVENTSTORE_KV_STORE_H_
+#define RB_EVENTSTORE_KV_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace rb::es {
+
+class KvWriteBatch {
+ public:
+  enum class Op { kPut, kDelete, kDeleteRange };
+  struct Entry {
+    Op op;
+    std::string space;
+    std::string key;
+    std::string value;  // for kDeleteRange: the exclusive end key
+  };
+  void Put(std::string_view space, std::string_view key, std::string_view value);
+  void Delete(std::string_view space, std::string_view key);
+  void DeleteRange(std::string_view space, std::string_view begin, std::string_view end);
+  const std::vector<Entry>& entries() const { return entries_; }
+  bool empty() const { return entries_.empty(); }
+  size_t ApproximateBytes() const { return bytes_; }
+  void Clear() {
+    entries_.clear();
+    bytes_ = 0;
+  }
+
+ private:
+  std::vector<Entry> entries_;
+  size_t bytes_ = 0;
+};
+
+// Forward iterator over one key space, over a consistent snapshot.
+class KvIterator {
+ public:
+  virtual ~KvIterator() = default;
+  virtual void Seek(std::string_view key) = 0;
+  virtual void SeekForPrev(std::string_view key) = 0;  // last key <= key
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  virtual void Prev() = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  virtual absl::Status status() const = 0;
+};
+
+class KvStore {
+ public:
+  virtual ~KvStore() = default;
+  // Creates the key space if absent. Names are free-form printable ASCII.
+  virtual absl::Status CreateSpace(const std::string& space) = 0;
+  // Drops the key space and its data. NOT_FOUND when absent.
+  virtual absl::Status DropSpace(const std::string& space) = 0;
+  virtual bool HasSpace(const std::string& space) const = 0;
+  virtual std::vector<std::string> ListSpaces() const = 0;
+  // nullopt when the key is absent. NOT_FOUND when the space is absent.
+  virtual absl::StatusOr<std::optional<std::string>> Get(const std::string& space,
+                                                         std::string_view key) const = 0;
+  // Applies the batch atomically; `sync` makes it durable before returning.
+  virtual absl::Status Write(const KvWriteBatch& batch, bool sync = false) = 0;
+  virtual absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(
+      const std::string& space) const = 0;
+};
+
+}  // namespace rb::es
+
+#endif  // RB_EVENTSTORE_KV_STORE_H_
