@@ -12,18 +12,18 @@
 
 namespace rb::services {
 
-absl::StatusOr<LogLevel> ParseLogLevel(std::string_view name) {
-  std::string n = absl::AsciiStrToLower(name);
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
+  std::string n = absl::AsciiStrToLower(std::string(name));
   if (n == "debug") return LogLevel::kDebug;
   if (n == "info") return LogLevel::kInfo;
   if (n == "warning" || n == "warn") return LogLevel::kWarning;
   if (n == "error") return LogLevel::kError;
   if (n == "off") return LogLevel::kOff;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown log level \"", name, "\": use debug, info, warning, error or off"));
+      absl::StrCat("unknown log level \"", std::string(name), "\": use debug, info, warning, error or off"));
 }
 
-std::string_view LogLevelName(LogLevel level) {
+absl::string_view LogLevelName(LogLevel level) {
   switch (level) {
     case LogLevel::kDebug:
       return "debug";
@@ -39,7 +39,7 @@ std::string_view LogLevelName(LogLevel level) {
   return "info";
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
+void AppendJsonString(std::string& out, absl::string_view s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
@@ -69,7 +69,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-LogLine::LogLine(Logger* logger, LogLevel level, std::string_view event) : logger_(logger) {
+LogLine::LogLine(Logger* logger, LogLevel level, absl::string_view event) : logger_(logger) {
   if (logger_ == nullptr) return;
   line_ = "{\"ts\":";
   AppendJsonString(line_, absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()));
@@ -85,27 +85,27 @@ LogLine::~LogLine() {
   logger_->Write(line_);
 }
 
-void LogLine::Key(std::string_view key) {
+void LogLine::Key(absl::string_view key) {
   line_.push_back(',');
   AppendJsonString(line_, key);
   line_.push_back(':');
 }
 
-LogLine& LogLine::Str(std::string_view key, std::string_view value) {
+LogLine& LogLine::Str(absl::string_view key, absl::string_view value) {
   if (logger_ == nullptr) return *this;
   Key(key);
   AppendJsonString(line_, value);
   return *this;
 }
 
-LogLine& LogLine::Int(std::string_view key, int64_t value) {
+LogLine& LogLine::Int(absl::string_view key, int64_t value) {
   if (logger_ == nullptr) return *this;
   Key(key);
   absl::StrAppend(&line_, value);
   return *this;
 }
 
-LogLine& LogLine::Num(std::string_view key, double value) {
+LogLine& LogLine::Num(absl::string_view key, double value) {
   if (logger_ == nullptr) return *this;
   Key(key);
   if (std::isfinite(value)) {
@@ -116,7 +116,7 @@ LogLine& LogLine::Num(std::string_view key, double value) {
   return *this;
 }
 
-LogLine& LogLine::Bool(std::string_view key, bool value) {
+LogLine& LogLine::Bool(absl::string_view key, bool value) {
   if (logger_ == nullptr) return *this;
   Key(key);
   line_ += value ? "true" : "false";
@@ -126,7 +126,7 @@ LogLine& LogLine::Bool(std::string_view key, bool value) {
 Logger::Logger(LogLevel level, std::ostream* sink)
     : level_(level), sink_(sink != nullptr ? sink : &std::cerr) {}
 
-void Logger::Write(std::string_view line) {
+void Logger::Write(absl::string_view line) {
   std::lock_guard<std::mutex> lock(mu_);
   sink_->write(line.data(), static_cast<std::streamsize>(line.size()));
   sink_->put('\n');

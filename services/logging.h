@@ -17,7 +17,7 @@
 #include <mutex>
 #include <ostream>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 
@@ -26,28 +26,28 @@ namespace rb::services {
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kOff = 4 };
 
 // "debug", "info", "warning" (or "warn"), "error", "off"; INVALID_ARGUMENT otherwise.
-absl::StatusOr<LogLevel> ParseLogLevel(std::string_view name);
-std::string_view LogLevelName(LogLevel level);
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name);
+absl::string_view LogLevelName(LogLevel level);
 
 // Appends `s` to `out` as a JSON string literal (with quotes).
-void AppendJsonString(std::string& out, std::string_view s);
+void AppendJsonString(std::string& out, absl::string_view s);
 
 class Logger;
 
 class LogLine {
  public:
-  LogLine(Logger* logger, LogLevel level, std::string_view event);  // logger null: discarded
+  LogLine(Logger* logger, LogLevel level, absl::string_view event);  // logger null: discarded
   ~LogLine();
   LogLine(const LogLine&) = delete;
   LogLine& operator=(const LogLine&) = delete;
 
-  LogLine& Str(std::string_view key, std::string_view value);
-  LogLine& Int(std::string_view key, int64_t value);
-  LogLine& Num(std::string_view key, double value);
-  LogLine& Bool(std::string_view key, bool value);
+  LogLine& Str(absl::string_view key, absl::string_view value);
+  LogLine& Int(absl::string_view key, int64_t value);
+  LogLine& Num(absl::string_view key, double value);
+  LogLine& Bool(absl::string_view key, bool value);
 
  private:
-  void Key(std::string_view key);
+  void Key(absl::string_view key);
   Logger* logger_;
   std::string line_;
 };
@@ -60,15 +60,15 @@ class Logger {
   bool Enabled(LogLevel level) const { return level >= level_ && level_ != LogLevel::kOff; }
   LogLevel level() const { return level_; }
 
-  LogLine Debug(std::string_view event) { return LogLine(Pick(LogLevel::kDebug), LogLevel::kDebug, event); }
-  LogLine Info(std::string_view event) { return LogLine(Pick(LogLevel::kInfo), LogLevel::kInfo, event); }
-  LogLine Warning(std::string_view event) {
+  LogLine Debug(absl::string_view event) { return LogLine(Pick(LogLevel::kDebug), LogLevel::kDebug, event); }
+  LogLine Info(absl::string_view event) { return LogLine(Pick(LogLevel::kInfo), LogLevel::kInfo, event); }
+  LogLine Warning(absl::string_view event) {
     return LogLine(Pick(LogLevel::kWarning), LogLevel::kWarning, event);
   }
-  LogLine Error(std::string_view event) { return LogLine(Pick(LogLevel::kError), LogLevel::kError, event); }
+  LogLine Error(absl::string_view event) { return LogLine(Pick(LogLevel::kError), LogLevel::kError, event); }
 
   // Writes one complete line (without the newline). Used by LogLine.
-  void Write(std::string_view line);
+  void Write(absl::string_view line);
 
  private:
   Logger* Pick(LogLevel level) { return Enabled(level) ? this : nullptr; }

@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 
@@ -224,16 +225,16 @@ void MetricsHttpServer::Serve(int fd) {
     if (n <= 0) break;
     request.append(buf, static_cast<size_t>(n));
   }
-  std::string_view line = std::string_view(request).substr(0, request.find("\r\n"));
+  const std::string line = request.substr(0, request.find("\r\n"));
   std::string status = "404 Not Found", type = "text/plain", body = "not found\n";
-  if (absl::StartsWith(line, "GET /metrics ") || line == "GET /metrics") {
+  if (line.starts_with("GET /metrics ") || line == "GET /metrics") {
     status = "200 OK";
     type = "text/plain; version=0.0.4; charset=utf-8";
     body = registry_->Render();
-  } else if (absl::StartsWith(line, "GET /healthz")) {
+  } else if (line.starts_with("GET /healthz")) {
     status = "200 OK";
     body = "ok\n";
-  } else if (!absl::StartsWith(line, "GET ")) {
+  } else if (!line.starts_with("GET ")) {
     status = "405 Method Not Allowed";
     body = "only GET\n";
   }

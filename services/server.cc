@@ -72,9 +72,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
   return grpc::SslServerCredentials(ssl);
 }
 
-absl::Status WithContext(const absl::Status& s, std::string_view context) {
+absl::Status WithContext(const absl::Status& s, absl::string_view context) {
   absl::Status out(s.code(), absl::StrCat(context, ": ", s.message()));
-  s.ForEachPayload([&](std::string_view url, const absl::Cord& payload) {
+  s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
     out.SetPayload(url, payload);
   });
   return out;

@@ -26,7 +26,7 @@ void Pack(const google::protobuf::Message& m, google::rpc::Status& out) {
 
 }  // namespace
 
-absl::Status BadRequestError(std::string_view message,
+absl::Status BadRequestError(absl::string_view message,
                              const std::vector<FieldViolation>& violations) {
   google::rpc::BadRequest br;
   for (const FieldViolation& v : violations) {
@@ -39,7 +39,7 @@ absl::Status BadRequestError(std::string_view message,
   return status;
 }
 
-void SetErrorReason(absl::Status& status, std::string_view reason,
+void SetErrorReason(absl::Status& status, absl::string_view reason,
                     const std::vector<std::pair<std::string, std::string>>& metadata) {
   if (status.ok()) return;
   google::rpc::ErrorInfo info;
@@ -55,7 +55,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   rich.set_code(static_cast<int>(status.code()));
   rich.set_message(std::string(status.message()));
 
-  if (std::optional<absl::Cord> br = status.GetPayload(kBadRequestUrl)) {
+  if (auto br = status.GetPayload(kBadRequestUrl)) {
     google::rpc::BadRequest bad_request;
     if (bad_request.ParseFromString(std::string(*br))) Pack(bad_request, rich);
   }
@@ -72,7 +72,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   }
 
   google::rpc::ErrorInfo info;
-  if (std::optional<absl::Cord> ei = status.GetPayload(kErrorInfoUrl)) {
+  if (auto ei = status.GetPayload(kErrorInfoUrl)) {
     info.ParseFromString(std::string(*ei));
   }
   if (info.reason().empty()) info.set_reason(ReasonFromCode(status, current.has_value()));

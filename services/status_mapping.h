@@ -23,7 +23,7 @@
 #define RB_SERVICES_STATUS_MAPPING_H_
 
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
@@ -32,9 +32,9 @@
 
 namespace rb::services {
 
-inline constexpr std::string_view kErrorDomain = "resorption.gouv.fr";
-inline constexpr std::string_view kBadRequestUrl = "type.googleapis.com/google.rpc.BadRequest";
-inline constexpr std::string_view kErrorInfoUrl = "type.googleapis.com/google.rpc.ErrorInfo";
+inline constexpr absl::string_view kErrorDomain = "resorption.gouv.fr";
+inline constexpr absl::string_view kBadRequestUrl = "type.googleapis.com/google.rpc.BadRequest";
+inline constexpr absl::string_view kErrorInfoUrl = "type.googleapis.com/google.rpc.ErrorInfo";
 
 struct FieldViolation {
   std::string field;        // path in the request, e.g. "events[2].type"
@@ -42,10 +42,10 @@ struct FieldViolation {
 };
 
 // INVALID_ARGUMENT carrying every violation as a google.rpc.BadRequest payload.
-absl::Status BadRequestError(std::string_view message, const std::vector<FieldViolation>& violations);
+absl::Status BadRequestError(absl::string_view message, const std::vector<FieldViolation>& violations);
 
 // Attaches a google.rpc.ErrorInfo reason (and optional metadata) to `status` as a payload.
-void SetErrorReason(absl::Status& status, std::string_view reason,
+void SetErrorReason(absl::Status& status, absl::string_view reason,
                     const std::vector<std::pair<std::string, std::string>>& metadata = {});
 
 // Maps `status` to a grpc::Status with the details described above.

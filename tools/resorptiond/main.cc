@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -22,7 +22,7 @@
 
 namespace {
 
-constexpr std::string_view kUsage = R"(Usage: resorptiond [flags]
+constexpr absl::string_view kUsage = R"(Usage: resorptiond [flags]
 
 Serves the Résorption-bidonvilles event log and its services over gRPC.
 Each flag may also be set by the environment variable in brackets; flags win.
@@ -54,7 +54,7 @@ struct Flag {
   bool set = false;
 };
 
-bool ParseBool(std::string_view v, bool* out) {
+bool ParseBool(absl::string_view v, bool* out) {
   if (v == "true" || v == "1" || v == "yes" || v == "on") {
     *out = true;
     return true;
@@ -66,7 +66,7 @@ bool ParseBool(std::string_view v, bool* out) {
   return false;
 }
 
-int UsageError(std::string_view message) {
+int UsageError(absl::string_view message) {
   std::cerr << "resorptiond: " << message << "\nTry --help.\n";
   return 2;
 }
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     }
   }
   for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
+    absl::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       return 0;
@@ -96,13 +96,13 @@ int main(int argc, char** argv) {
     if (arg.substr(0, 2) != "--") return UsageError(absl::StrCat("unexpected argument ", arg));
     arg.remove_prefix(2);
     size_t eq = arg.find('=');
-    std::string_view name = arg.substr(0, eq);
+    absl::string_view name = arg.substr(0, eq);
     Flag* flag = nullptr;
     for (Flag& f : flags) {
       if (name == f.name) flag = &f;
     }
     if (flag == nullptr) return UsageError(absl::StrCat("unknown flag --", name));
-    if (eq != std::string_view::npos) {
+    if (eq != absl::string_view::npos) {
       flag->value = std::string(arg.substr(eq + 1));
     } else if (i + 1 < argc) {
       flag->value = argv[++i];
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   rb::services::ServerOptions options;
   auto get = [&](const char* name) -> const Flag& {
     for (const Flag& f : flags) {
-      if (std::string_view(f.name) == name) return f;
+      if (absl::string_view(f.name) == name) return f;
     }
     std::abort();
   };
