@@ -102,8 +102,8 @@ absl::Status EventStreamService::DoAppend(const v1::AppendRequest& req, v1::Appe
   CheckStreamId(req.stream_id(), "stream_id", violations);
   if (req.events().empty()) violations.push_back({"events", "must hold at least one event"});
   if (static_cast<size_t>(req.events_size()) > kMaxEventsPerAppend) {
-    violations.push_back({"events", absl::StrCat("must hold at most ", kMaxEventsPerAppend,
-                                                 " events per append")});
+    violations.push_back(
+        {"events", absl::StrCat("must hold at most ", kMaxEventsPerAppend, " events per append")});
   }
   const v1::ExpectedRevision& expected = req.expected();
   if (!v1::ExpectedRevision::Kind_IsValid(expected.kind())) {
@@ -122,8 +122,8 @@ absl::Status EventStreamService::DoAppend(const v1::AppendRequest& req, v1::Appe
     std::string field = absl::StrCat("events[", i, "]");
     if (e.type().empty()) violations.push_back({field + ".type", "must not be empty"});
     if (e.type().size() > kMaxTypeBytes) {
-      violations.push_back({field + ".type", absl::StrCat("must be at most ", kMaxTypeBytes,
-                                                          " bytes")});
+      violations.push_back(
+          {field + ".type", absl::StrCat("must be at most ", kMaxTypeBytes, " bytes")});
     }
     if (e.has_valid_at() && !IsValidTimestamp(e.valid_at())) {
       violations.push_back({field + ".valid_at", "must be a valid timestamp (years 1 to 9999)"});
@@ -186,8 +186,8 @@ absl::Status EventStreamService::DoReadStream(const v1::ReadStreamRequest& req,
   const uint32_t limit = PageSize(req.limit(), kDefaultPage);
   uint64_t from = req.has_from_revision() ? req.from_revision() : (backward ? UINT64_MAX : 0);
   absl::StatusOr<std::vector<rb::es::RecordedEvent>> events = store_->ReadStream(
-      req.stream_id(), from,
-      backward ? rb::es::Direction::kBackward : rb::es::Direction::kForward, limit);
+      req.stream_id(), from, backward ? rb::es::Direction::kBackward : rb::es::Direction::kForward,
+      limit);
   if (!events.ok()) return events.status();
   size_t n = AddBounded(*events, options_.max_response_bytes, [&] { return resp->add_events(); });
   if (n == 0) {
@@ -421,9 +421,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   }
 
   void FinishClosing(std::unique_lock<std::mutex>& lock) {
-    FinishLocked(lock, grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              absl::StrCat("the server is shutting down; resume from position ",
-                                           next_)));
+    FinishLocked(
+        lock,
+        grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("the server is shutting down; resume from position ", next_)));
   }
 
   // Finishes once, outside the lock.

@@ -19,8 +19,8 @@ absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
   if (n == "warning" || n == "warn") return LogLevel::kWarning;
   if (n == "error") return LogLevel::kError;
   if (n == "off") return LogLevel::kOff;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown log level \"", std::string(name), "\": use debug, info, warning, error or off"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown log level \"", std::string(name),
+                                                 "\": use debug, info, warning, error or off"));
 }
 
 absl::string_view LogLevelName(LogLevel level) {
@@ -72,7 +72,8 @@ void AppendJsonString(std::string& out, absl::string_view s) {
 LogLine::LogLine(Logger* logger, LogLevel level, absl::string_view event) : logger_(logger) {
   if (logger_ == nullptr) return;
   line_ = "{\"ts\":";
-  AppendJsonString(line_, absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()));
+  AppendJsonString(line_,
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()));
   line_ += ",\"level\":";
   AppendJsonString(line_, LogLevelName(level));
   line_ += ",\"event\":";

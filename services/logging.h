@@ -17,9 +17,9 @@
 #include <mutex>
 #include <ostream>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace rb::services {
 
@@ -60,12 +60,18 @@ class Logger {
   bool Enabled(LogLevel level) const { return level >= level_ && level_ != LogLevel::kOff; }
   LogLevel level() const { return level_; }
 
-  LogLine Debug(absl::string_view event) { return LogLine(Pick(LogLevel::kDebug), LogLevel::kDebug, event); }
-  LogLine Info(absl::string_view event) { return LogLine(Pick(LogLevel::kInfo), LogLevel::kInfo, event); }
+  LogLine Debug(absl::string_view event) {
+    return LogLine(Pick(LogLevel::kDebug), LogLevel::kDebug, event);
+  }
+  LogLine Info(absl::string_view event) {
+    return LogLine(Pick(LogLevel::kInfo), LogLevel::kInfo, event);
+  }
   LogLine Warning(absl::string_view event) {
     return LogLine(Pick(LogLevel::kWarning), LogLevel::kWarning, event);
   }
-  LogLine Error(absl::string_view event) { return LogLine(Pick(LogLevel::kError), LogLevel::kError, event); }
+  LogLine Error(absl::string_view event) {
+    return LogLine(Pick(LogLevel::kError), LogLevel::kError, event);
+  }
 
   // Writes one complete line (without the newline). Used by LogLine.
   void Write(absl::string_view line);

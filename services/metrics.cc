@@ -22,8 +22,7 @@
 namespace rb::services {
 
 Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)),
-      buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+    : bounds_(std::move(bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
   for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
 }
 
@@ -43,8 +42,8 @@ double Histogram::sum() const {
 }
 
 std::vector<double> LatencyBuckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-          0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5, 10};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 std::vector<double> SizeBuckets() {
@@ -121,9 +120,9 @@ std::string MetricsRegistry::Render() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   for (const auto& [name, family] : families_) {
-    const char* type = family.type == Type::kCounter  ? "counter"
+    const char* type = family.type == Type::kCounter ? "counter"
                        : family.type == Type::kGauge ? "gauge"
-                                                      : "histogram";
+                                                     : "histogram";
     absl::StrAppend(&out, "# HELP ", name, " ", family.help, "\n# TYPE ", name, " ", type, "\n");
     for (const auto& [labels, s] : family.series) {
       if (s.counter) absl::StrAppend(&out, name, LabelText(labels), " ", s.counter->value(), "\n");
@@ -133,8 +132,9 @@ std::string MetricsRegistry::Render() const {
         uint64_t cumulative = 0;
         for (size_t i = 0; i < h.bounds().size(); ++i) {
           cumulative += h.bucket(i);
-          absl::StrAppend(&out, name, "_bucket", LabelText(labels, "le", FormatDouble(h.bounds()[i])),
-                          " ", cumulative, "\n");
+          absl::StrAppend(&out, name, "_bucket",
+                          LabelText(labels, "le", FormatDouble(h.bounds()[i])), " ", cumulative,
+                          "\n");
         }
         cumulative += h.bucket(h.bounds().size());
         absl::StrAppend(&out, name, "_bucket", LabelText(labels, "le", "+Inf"), " ", cumulative,
@@ -238,9 +238,9 @@ void MetricsHttpServer::Serve(int fd) {
     status = "405 Method Not Allowed";
     body = "only GET\n";
   }
-  std::string response = absl::StrCat("HTTP/1.0 ", status, "\r\nContent-Type: ", type,
-                                       "\r\nContent-Length: ", body.size(),
-                                       "\r\nConnection: close\r\n\r\n", body);
+  std::string response =
+      absl::StrCat("HTTP/1.0 ", status, "\r\nContent-Type: ", type,
+                   "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
   size_t off = 0;
   while (off < response.size()) {
     ssize_t n = write(fd, response.data() + off, response.size() - off);

@@ -36,8 +36,7 @@ void SplitMethod(const char* full, std::string& service, std::string& method) {
 class RpcObserver : public grpc::experimental::Interceptor {
  public:
   RpcObserver(grpc::experimental::ServerRpcInfo* info, Logger* logger, MetricsRegistry* metrics)
-      : info_(info), logger_(logger), metrics_(metrics),
-        start_(std::chrono::steady_clock::now()) {
+      : info_(info), logger_(logger), metrics_(metrics), start_(std::chrono::steady_clock::now()) {
     SplitMethod(info->method(), service_, method_);
   }
 
@@ -84,7 +83,9 @@ class RpcObserver : public grpc::experimental::Interceptor {
     const bool server_fault = code == grpc::StatusCode::INTERNAL ||
                               code == grpc::StatusCode::DATA_LOSS ||
                               code == grpc::StatusCode::UNKNOWN;
-    LogLevel level = server_fault ? LogLevel::kError : failed ? LogLevel::kWarning : LogLevel::kInfo;
+    LogLevel level = server_fault ? LogLevel::kError
+                     : failed     ? LogLevel::kWarning
+                                  : LogLevel::kInfo;
     if (service_ == "grpc.health.v1.Health" && !failed) level = LogLevel::kDebug;
     if (!logger_->Enabled(level)) return;
     LogLine line(logger_, level, "rpc");
@@ -98,12 +99,23 @@ class RpcObserver : public grpc::experimental::Interceptor {
   }
 
   static std::string CodeName(grpc::StatusCode code) {
-    static const char* const kNames[] = {
-        "OK",           "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS",    "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",   "OUT_OF_RANGE",
-        "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",       "DATA_LOSS",
-        "UNAUTHENTICATED"};
+    static const char* const kNames[] = {"OK",
+                                         "CANCELLED",
+                                         "UNKNOWN",
+                                         "INVALID_ARGUMENT",
+                                         "DEADLINE_EXCEEDED",
+                                         "NOT_FOUND",
+                                         "ALREADY_EXISTS",
+                                         "PERMISSION_DENIED",
+                                         "RESOURCE_EXHAUSTED",
+                                         "FAILED_PRECONDITION",
+                                         "ABORTED",
+                                         "OUT_OF_RANGE",
+                                         "UNIMPLEMENTED",
+                                         "INTERNAL",
+                                         "UNAVAILABLE",
+                                         "DATA_LOSS",
+                                         "UNAUTHENTICATED"};
     int i = static_cast<int>(code);
     return i >= 0 && i < 17 ? kNames[i] : std::to_string(i);
   }

@@ -30,14 +30,14 @@ absl::Status PrepareDataDir(const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir)) {
     return absl::FailedPreconditionError(
-        absl::StrCat("data directory \"", dir, "\" cannot be created: ",
-                     ec ? ec.message() : "a file with that name exists"));
+        absl::StrCat("data directory \"", dir,
+                     "\" cannot be created: ", ec ? ec.message() : "a file with that name exists"));
   }
   std::string probe = (fs::path(dir) / ".write-probe").string();
   int fd = ::open(probe.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory \"", dir, "\" is not writable: ", std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory \"", dir, "\" is not writable: ", std::strerror(errno)));
   }
   ::close(fd);
   ::unlink(probe.c_str());
@@ -47,8 +47,8 @@ absl::Status PrepareDataDir(const std::string& dir) {
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read the TLS ", what, " file \"", path,
-                                                   "\": ", std::strerror(errno)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the TLS ", what, " file \"", path, "\": ", std::strerror(errno)));
   }
   std::stringstream ss;
   ss << in.rdbuf();
@@ -74,9 +74,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
 
 absl::Status WithContext(const absl::Status& s, absl::string_view context) {
   absl::Status out(s.code(), absl::StrCat(context, ": ", s.message()));
-  s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
-    out.SetPayload(url, payload);
-  });
+  s.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
   return out;
 }
 
@@ -159,9 +158,9 @@ absl::Status Server::StartLocked() {
   }
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on \"", options_.listen_address,
-        "\": the address is in use, malformed, or not permitted (use HOST:PORT)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on \"", options_.listen_address,
+                     "\": the address is in use, malformed, or not permitted (use HOST:PORT)"));
   }
 
   if (!options_.metrics_address.empty()) {
@@ -179,9 +178,9 @@ absl::Status Server::StartLocked() {
       .Int("metrics_port", metrics_port())
       .Int("head_position", static_cast<int64_t>(head.position))
       .Int("modules", static_cast<int64_t>(modules_.size()))
-      .Num("startup_ms",
-           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-               .count());
+      .Num(
+          "startup_ms",
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   return absl::OkStatus();
 }
 
@@ -215,9 +214,9 @@ void Server::Shutdown() {
   stopped_ = true;
   logger_->Info("server.stopped")
       .Int("head_position", static_cast<int64_t>(head))
-      .Num("shutdown_ms",
-           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-               .count());
+      .Num(
+          "shutdown_ms",
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   stopped_cv_.notify_all();
 }
 

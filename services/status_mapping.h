@@ -12,8 +12,8 @@
 //  * google.rpc.BadRequest, when the absl::Status carries one as a payload under kBadRequestUrl
 //    (build it with BadRequestError);
 //  * google.rpc.PreconditionFailure (type "REVISION", subject the current revision N as a
-//    decimal, -1 for an absent stream, description "current revision N") for an ABORTED status from the event store
-//    that names the current revision (rb::es::CurrentRevisionFrom);
+//    decimal, -1 for an absent stream, description "current revision N") for an ABORTED status from
+//    the event store that names the current revision (rb::es::CurrentRevisionFrom);
 //  * always a google.rpc.ErrorInfo with domain kErrorDomain and a reason: the one carried as a
 //    payload under kErrorInfoUrl when present, otherwise derived from the code
 //    ("INVALID_ARGUMENT", "WRONG_EXPECTED_REVISION", ...).
@@ -23,11 +23,11 @@
 #define RB_SERVICES_STATUS_MAPPING_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/support/status.h"
 
 namespace rb::services {
@@ -42,7 +42,8 @@ struct FieldViolation {
 };
 
 // INVALID_ARGUMENT carrying every violation as a google.rpc.BadRequest payload.
-absl::Status BadRequestError(absl::string_view message, const std::vector<FieldViolation>& violations);
+absl::Status BadRequestError(absl::string_view message,
+                             const std::vector<FieldViolation>& violations);
 
 // Attaches a google.rpc.ErrorInfo reason (and optional metadata) to `status` as a payload.
 void SetErrorReason(absl::Status& status, absl::string_view reason,

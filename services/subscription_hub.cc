@@ -80,9 +80,8 @@ void SubscriptionHub::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   auto next_tick = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(tick_);
   for (;;) {
-    cv_.wait_until(lock, next_tick, [&] {
-      return stopping_ || head_changed_ || (closing_ && !parked_.empty());
-    });
+    cv_.wait_until(lock, next_tick,
+                   [&] { return stopping_ || head_changed_ || (closing_ && !parked_.empty()); });
     bool tick = std::chrono::steady_clock::now() >= next_tick;
     if (tick) next_tick = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(tick_);
     // Collect the subscribers to wake: all of them on a tick or when closing, otherwise those

@@ -10,10 +10,10 @@ namespace rb::services {
 namespace {
 
 namespace v1 = resorption::v1;
-using ::testing::HasSubstr;
 using testing::AppendReq;
 using testing::Ctx;
 using testing::FindDetail;
+using ::testing::HasSubstr;
 
 class EventStreamTest : public ::testing::Test {
  protected:
@@ -165,8 +165,7 @@ TEST_F(EventStreamTest, CommandIdReusedWithOtherContentIsAlreadyExists) {
   MustAppend(req);
   req.mutable_events(0)->set_payload("different");
   v1::AppendResponse resp;
-  EXPECT_EQ(stub_->Append(Ctx().get(), req, &resp).error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(stub_->Append(Ctx().get(), req, &resp).error_code(), grpc::StatusCode::ALREADY_EXISTS);
 }
 
 TEST_F(EventStreamTest, ReadStreamPagesForwardAndBackward) {

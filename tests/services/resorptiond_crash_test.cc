@@ -39,8 +39,8 @@ Process Spawn(const std::string& data_dir) {
     close(fds[0]);
     close(fds[1]);
     std::string dd = "--data-dir=" + data_dir;
-    execl(binary.c_str(), binary.c_str(), "--listen=127.0.0.1:0", "--metrics-listen=",
-          dd.c_str(), "--log-level=info", static_cast<char*>(nullptr));
+    execl(binary.c_str(), binary.c_str(), "--listen=127.0.0.1:0", "--metrics-listen=", dd.c_str(),
+          "--log-level=info", static_cast<char*>(nullptr));
     _exit(127);
   }
   close(fds[1]);
@@ -70,8 +70,8 @@ TEST(ResorptiondCrashTest, EveryAcknowledgedAppendSurvivesKillNine) {
   const std::string data = dir.path() + "/data";
   Process p = Spawn(data);
   ASSERT_GT(p.port, 0) << "resorptiond did not start";
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", p.port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", p.port), grpc::InsecureChannelCredentials());
   std::mutex mu;
   std::map<std::string, uint64_t> last_acked;  // stream -> last acknowledged revision
   std::atomic<int> acked{0};
@@ -102,8 +102,8 @@ TEST(ResorptiondCrashTest, EveryAcknowledgedAppendSurvivesKillNine) {
 
   Process q = Spawn(data);
   ASSERT_GT(q.port, 0) << "resorptiond did not restart";
-  auto stub = v1::EventStream::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", q.port), grpc::InsecureChannelCredentials()));
+  auto stub = v1::EventStream::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", q.port), grpc::InsecureChannelCredentials()));
   for (const auto& [stream, revision] : last_acked) {
     v1::GetStreamInfoRequest req;
     req.set_stream_id(stream);

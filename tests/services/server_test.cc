@@ -22,9 +22,9 @@ namespace rb::services {
 namespace {
 
 namespace v1 = resorption::v1;
-using ::testing::HasSubstr;
 using testing::AppendReq;
 using testing::Ctx;
+using ::testing::HasSubstr;
 using testing::TestOptions;
 using testing::TestServer;
 
@@ -95,8 +95,9 @@ TEST(ServerTest, ReflectionListsTheServices) {
   TestServer server;
   ASSERT_TRUE(server.status().ok()) << server.status();
   // ServerReflectionRequest{list_services: "*"} (field 7).
-  auto resp = RawCall(server.channel(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                      std::string("\x3a\x01*", 3));
+  auto resp =
+      RawCall(server.channel(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+              std::string("\x3a\x01*", 3));
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_THAT(*resp, HasSubstr("resorption.v1.EventStream"));
   EXPECT_THAT(*resp, HasSubstr("grpc.health.v1.Health"));
@@ -225,11 +226,11 @@ TEST(ServerTest, MetricsEndpointServesPrometheusText) {
   EXPECT_THAT(page, HasSubstr("rb_appended_events_total 3\n"));
   EXPECT_THAT(page, HasSubstr("rb_group_commit_batch_events_count 1\n"));
   EXPECT_THAT(page, HasSubstr("rb_log_head_position 3\n"));
-  EXPECT_THAT(page, HasSubstr(
-                        "rb_rpc_requests_total{service=\"resorption.v1.EventStream\",method="
-                        "\"Append\",code=\"OK\"} 1\n"));
-  EXPECT_THAT(page, HasSubstr("rb_rpc_duration_seconds_bucket{service=\"resorption.v1.EventStream\","
-                              "method=\"Append\",le=\"+Inf\"} 1\n"));
+  EXPECT_THAT(page, HasSubstr("rb_rpc_requests_total{service=\"resorption.v1.EventStream\",method="
+                              "\"Append\",code=\"OK\"} 1\n"));
+  EXPECT_THAT(page,
+              HasSubstr("rb_rpc_duration_seconds_bucket{service=\"resorption.v1.EventStream\","
+                        "method=\"Append\",le=\"+Inf\"} 1\n"));
   EXPECT_THAT(HttpGet(server.server().metrics_port(), "/nope"), HasSubstr("404"));
 }
 

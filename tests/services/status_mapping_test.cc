@@ -48,8 +48,8 @@ TEST(StatusMappingTest, CodesMapOneToOneWithMessageAndErrorInfo) {
 }
 
 TEST(StatusMappingTest, BadRequestPayloadBecomesBadRequestDetailWithEveryViolation) {
-  absl::Status s = BadRequestError("invalid", {{"stream_id", "must not be empty"},
-                                               {"events[1].type", "must not be empty"}});
+  absl::Status s = BadRequestError(
+      "invalid", {{"stream_id", "must not be empty"}, {"events[1].type", "must not be empty"}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   google::rpc::Status rich = Rich(ToGrpcStatus(s));
   google::rpc::BadRequest br;

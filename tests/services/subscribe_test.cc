@@ -50,9 +50,9 @@ TEST_F(SubscribeTest, CatchUpThenLiveDeliversEveryPositionOnceInOrder) {
     auto stub = server_.EventStreamStub();
     for (int i = 0; i < 100; ++i) {
       v1::AppendResponse resp;
-      ASSERT_TRUE(stub->Append(Ctx().get(), AppendReq(absl::StrCat("site-", i % 5), 1 + i % 3),
-                               &resp)
-                      .ok());
+      ASSERT_TRUE(
+          stub->Append(Ctx().get(), AppendReq(absl::StrCat("site-", i % 5), 1 + i % 3), &resp)
+              .ok());
     }
   });
   read_until(300);

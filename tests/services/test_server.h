@@ -73,8 +73,8 @@ class TestServer {
 };
 
 // A client context with a deadline, so that no test can hang.
-inline std::unique_ptr<grpc::ClientContext> Ctx(std::chrono::milliseconds timeout =
-                                                    std::chrono::seconds(10)) {
+inline std::unique_ptr<grpc::ClientContext> Ctx(
+    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + timeout);
   return ctx;

@@ -12,11 +12,11 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "services/logging.h"
 #include "services/server.h"
 
@@ -75,9 +75,12 @@ int UsageError(absl::string_view message) {
 
 int main(int argc, char** argv) {
   Flag flags[] = {
-      {"listen", "RESORPTION_LISTEN"},         {"data-dir", "RESORPTION_DATA_DIR"},
-      {"sync", "RESORPTION_SYNC"},             {"tls-cert", "RESORPTION_TLS_CERT"},
-      {"tls-key", "RESORPTION_TLS_KEY"},       {"log-level", "RESORPTION_LOG_LEVEL"},
+      {"listen", "RESORPTION_LISTEN"},
+      {"data-dir", "RESORPTION_DATA_DIR"},
+      {"sync", "RESORPTION_SYNC"},
+      {"tls-cert", "RESORPTION_TLS_CERT"},
+      {"tls-key", "RESORPTION_TLS_KEY"},
+      {"log-level", "RESORPTION_LOG_LEVEL"},
       {"metrics-listen", "RESORPTION_METRICS_LISTEN"},
       {"max-threads", "RESORPTION_MAX_THREADS"},
   };
