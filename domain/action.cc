@@ -62,7 +62,8 @@ void CheckDetails(const v1::ActionDetails& d, absl::CivilDay today, const std::s
   std::set<int> topics;
   for (int t : d.topics()) {
     if (!topics.insert(t).second) {
-      v->Add(p + ".topics", "action.duplicate_topic", "Chaque thématique ne s'indique qu'une fois.");
+      v->Add(p + ".topics", "action.duplicate_topic",
+             "Chaque thématique ne s'indique qu'une fois.");
     }
   }
   if (geo::Geography::Get().FindDepartement(d.departement_code()) == nullptr) {
@@ -179,9 +180,9 @@ void CheckIndicators(const v1::ActionIndicators& m, int min_year, absl::CivilDay
 void CheckFinances(const v1::ActionFinances& f, int min_year, absl::CivilDay today,
                    const std::string& p, Violations* v) {
   if (f.year() < min_year || f.year() > today.year() + 1) {
-    v->Add(p + ".year", "finances.year_range",
-           absl::StrCat("L'année doit être comprise entre ", min_year, " et ", today.year() + 1,
-                        "."));
+    v->Add(
+        p + ".year", "finances.year_range",
+        absl::StrCat("L'année doit être comprise entre ", min_year, " et ", today.year() + 1, "."));
   }
   std::set<int> seen;
   for (int i = 0; i < f.lines_size(); ++i) {
@@ -219,8 +220,8 @@ absl::StatusOr<ActionDecision> DecideAction(const v1::Action& state, const v1::A
   }
   if (kind == v1::ActionCommand::kCreate) {
     if (state.status() != v1::ACTION_STATUS_UNSPECIFIED) {
-      return Refuse(absl::StatusCode::kFailedPrecondition, "action_id",
-                    "lifecycle.already_created", "Cette action existe déjà.");
+      return Refuse(absl::StatusCode::kFailedPrecondition, "action_id", "lifecycle.already_created",
+                    "Cette action existe déjà.");
     }
   } else if (state.status() == v1::ACTION_STATUS_UNSPECIFIED) {
     return Refuse(absl::StatusCode::kNotFound, "action_id", "lifecycle.not_created",
@@ -230,13 +231,13 @@ absl::StatusOr<ActionDecision> DecideAction(const v1::Action& state, const v1::A
     return Refuse(absl::StatusCode::kFailedPrecondition, "action_id", "lifecycle.action_closed",
                   "Cette action est terminée.");
   }
-  const bool member = IsMember(state.managers(), actor.user_id) ||
-                      IsMember(state.operators(), actor.user_id);
+  const bool member =
+      IsMember(state.managers(), actor.user_id) || IsMember(state.operators(), actor.user_id);
   const bool may_write = IsAdminLike(actor) || member;
   if (kind == v1::ActionCommand::kCreate ? !IsAdminLike(actor) : !may_write) {
-    return StatusWithViolations(
-        absl::StatusCode::kPermissionDenied,
-        {{"", "permission.write", "Seuls les pilotes, opérateurs et administrateurs peuvent "
+    return StatusWithViolations(absl::StatusCode::kPermissionDenied,
+                                {{"", "permission.write",
+                                  "Seuls les pilotes, opérateurs et administrateurs peuvent "
                                   "modifier cette action."}});
   }
   if (kind == v1::ActionCommand::kRecordFinances && !actor.CanAccessActionFinances() &&
@@ -353,7 +354,8 @@ absl::StatusOr<ActionDecision> DecideAction(const v1::Action& state, const v1::A
       auto closed = ToCivilDay(c.closed_at());
       auto start = ToCivilDay(state.details().started_at());
       if (!closed) {
-        v.Add("close.closed_at", "action.closed_at_required", "Indiquez la date de fin de l'action.");
+        v.Add("close.closed_at", "action.closed_at_required",
+              "Indiquez la date de fin de l'action.");
       } else {
         if (*closed > today) {
           v.Add("close.closed_at", "action.closed_at.not_future",

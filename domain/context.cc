@@ -9,28 +9,44 @@ namespace rb::domain {
 
 absl::string_view RoleId(Role role) {
   switch (role) {
-    case Role::kNationalAdmin: return "national_admin";
-    case Role::kLocalAdmin: return "local_admin";
-    case Role::kDirectCollaborator: return "direct_collaborator";
-    case Role::kCollaborator: return "collaborator";
-    case Role::kAssociation: return "association";
-    case Role::kNationalEstablishment: return "national_establisment";
-    case Role::kIntervener: return "intervener";
-    case Role::kExternalObserver: return "external_observator";
+    case Role::kNationalAdmin:
+      return "national_admin";
+    case Role::kLocalAdmin:
+      return "local_admin";
+    case Role::kDirectCollaborator:
+      return "direct_collaborator";
+    case Role::kCollaborator:
+      return "collaborator";
+    case Role::kAssociation:
+      return "association";
+    case Role::kNationalEstablishment:
+      return "national_establisment";
+    case Role::kIntervener:
+      return "intervener";
+    case Role::kExternalObserver:
+      return "external_observator";
   }
   return "";
 }
 
 absl::string_view RoleLabel(Role role) {
   switch (role) {
-    case Role::kNationalAdmin: return "Administrateur national";
-    case Role::kLocalAdmin: return "Administrateur local";
-    case Role::kDirectCollaborator: return "Correspondant";
-    case Role::kCollaborator: return "Partenaire institutionnel";
-    case Role::kAssociation: return "Opérateur";
-    case Role::kNationalEstablishment: return "Acteur national";
-    case Role::kIntervener: return "Intervenant";
-    case Role::kExternalObserver: return "Observateur externe";
+    case Role::kNationalAdmin:
+      return "Administrateur national";
+    case Role::kLocalAdmin:
+      return "Administrateur local";
+    case Role::kDirectCollaborator:
+      return "Correspondant";
+    case Role::kCollaborator:
+      return "Partenaire institutionnel";
+    case Role::kAssociation:
+      return "Opérateur";
+    case Role::kNationalEstablishment:
+      return "Acteur national";
+    case Role::kIntervener:
+      return "Intervenant";
+    case Role::kExternalObserver:
+      return "Observateur externe";
   }
   return "";
 }

@@ -21,14 +21,14 @@ namespace rb::domain {
 
 // The platform's roles.
 enum class Role {
-  kNationalAdmin,         // national_admin: Administrateur national
-  kLocalAdmin,            // local_admin: Administrateur local
-  kDirectCollaborator,    // direct_collaborator: Correspondant
-  kCollaborator,          // collaborator: Partenaire institutionnel
-  kAssociation,           // association: Opérateur
+  kNationalAdmin,          // national_admin: Administrateur national
+  kLocalAdmin,             // local_admin: Administrateur local
+  kDirectCollaborator,     // direct_collaborator: Correspondant
+  kCollaborator,           // collaborator: Partenaire institutionnel
+  kAssociation,            // association: Opérateur
   kNationalEstablishment,  // national_establisment: Acteur national
-  kIntervener,            // intervener: Intervenant
-  kExternalObserver,      // external_observator: Observateur externe
+  kIntervener,             // intervener: Intervenant
+  kExternalObserver,       // external_observator: Observateur externe
 };
 
 // The platform's role id ("national_admin", ...) and French label.

@@ -68,7 +68,8 @@ absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view cat
                     pb::Message* envelope) {
   const std::string prefix = absl::StrCat(category, ".");
   if (!absl::StartsWith(recorded.type, prefix)) {
-    return absl::FailedPreconditionError(absl::StrCat("not a ", category, " event: ", recorded.type));
+    return absl::FailedPreconditionError(
+        absl::StrCat("not a ", category, " event: ", recorded.type));
   }
   const pb::FieldDescriptor* f = Body(envelope->GetDescriptor())
                                      ->containing_type()
@@ -76,8 +77,8 @@ absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view cat
   if (f == nullptr || f->containing_oneof() == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("unknown event type ", recorded.type));
   }
-  absl::StatusOr<std::string> payload = UpcastPayload(
-      recorded.type, recorded.schema_version, recorded.payload, VersionOf(recorded.type));
+  absl::StatusOr<std::string> payload = UpcastPayload(recorded.type, recorded.schema_version,
+                                                      recorded.payload, VersionOf(recorded.type));
   if (!payload.ok()) return payload.status();
   pb::Message* body = envelope->GetReflection()->MutableMessage(envelope, f);
   if (!body->ParseFromString(*payload)) {

@@ -130,19 +130,19 @@ struct TerritoryBox {
 
 // Generous boxes around each overseas territory.
 constexpr TerritoryBox kOverseas[] = {
-    {"971", {15.8, 16.6, -61.9, -60.9}},     // Guadeloupe
-    {"972", {14.3, 14.95, -61.3, -60.75}},   // Martinique
-    {"973", {2.0, 5.9, -54.7, -51.5}},       // Guyane
-    {"974", {-21.45, -20.8, 55.15, 55.9}},   // La Réunion
-    {"975", {46.7, 47.2, -56.5, -56.1}},     // Saint-Pierre-et-Miquelon
-    {"976", {-13.1, -12.55, 44.95, 45.35}},  // Mayotte
+    {"971", {15.8, 16.6, -61.9, -60.9}},      // Guadeloupe
+    {"972", {14.3, 14.95, -61.3, -60.75}},    // Martinique
+    {"973", {2.0, 5.9, -54.7, -51.5}},        // Guyane
+    {"974", {-21.45, -20.8, 55.15, 55.9}},    // La Réunion
+    {"975", {46.7, 47.2, -56.5, -56.1}},      // Saint-Pierre-et-Miquelon
+    {"976", {-13.1, -12.55, 44.95, 45.35}},   // Mayotte
     {"977", {17.85, 17.98, -62.95, -62.75}},  // Saint-Barthélemy
-    {"978", {18.0, 18.15, -63.2, -62.95}},   // Saint-Martin
-    {"984", {-50.5, -10.0, 39.0, 78.0}},     // Terres australes et antarctiques
+    {"978", {18.0, 18.15, -63.2, -62.95}},    // Saint-Martin
+    {"984", {-50.5, -10.0, 39.0, 78.0}},      // Terres australes et antarctiques
     {"986", {-14.5, -13.1, -178.3, -176.0}},  // Wallis et Futuna
-    {"987", {-28.0, -7.5, -155.0, -134.0}},  // Polynésie française
-    {"988", {-23.0, -19.0, 162.5, 169.0}},   // Nouvelle-Calédonie
-    {"989", {10.2, 10.4, -109.3, -109.1}},   // Clipperton
+    {"987", {-28.0, -7.5, -155.0, -134.0}},   // Polynésie française
+    {"988", {-23.0, -19.0, 162.5, 169.0}},    // Nouvelle-Calédonie
+    {"989", {10.2, 10.4, -109.3, -109.1}},    // Clipperton
 };
 
 }  // namespace
@@ -287,8 +287,7 @@ bool PlausibleCoordinates(double latitude, double longitude) {
   return false;
 }
 
-bool CoordinatesPlausibleFor(std::string_view departement_code, double latitude,
-                             double longitude) {
+bool CoordinatesPlausibleFor(std::string_view departement_code, double latitude, double longitude) {
   for (const TerritoryBox& t : kOverseas) {
     if (t.departement == departement_code) return t.box.Contains(latitude, longitude);
   }

@@ -87,7 +87,7 @@ class Geography {
   std::vector<Departement> departements_;
   std::vector<Region> regions_;
   std::vector<std::pair<std::string, const Commune*>> by_name_;  // normalized name, sorted
-  std::deque<std::string> owned_;  // unescaped quoted CSV fields
+  std::deque<std::string> owned_;                                // unescaped quoted CSV fields
 };
 
 // Lower-case ASCII without accents; '-', '\'', '’' and runs of spaces become one space.
@@ -99,8 +99,7 @@ bool PlausibleCoordinates(double latitude, double longitude);
 
 // True when the point lies in the bounding box of the territory of `departement_code`
 // (metropolitan France for metropolitan départements). Unknown codes: false.
-bool CoordinatesPlausibleFor(std::string_view departement_code, double latitude,
-                             double longitude);
+bool CoordinatesPlausibleFor(std::string_view departement_code, double latitude, double longitude);
 
 // The raw embedded CSV files (for tools and tests).
 std::string_view EmbeddedCommunesCsv();

@@ -78,12 +78,24 @@ void DeriveTerritory(v1::SiteLocation* location) {
   t->set_region_code(std::string(c->region));
 }
 
-const std::vector<std::string> kUpdatable = {
-    "name",       "location",          "field_type",   "ownership",
-    "built_at",   "declared_at",       "reinstallation", "resorption_target",
-    "heatwave",   "census",            "population",   "dwellings",
-    "origins",    "living_conditions_v2", "justice",   "police",
-    "administrative_order", "insalubrity_order"};
+const std::vector<std::string> kUpdatable = {"name",
+                                             "location",
+                                             "field_type",
+                                             "ownership",
+                                             "built_at",
+                                             "declared_at",
+                                             "reinstallation",
+                                             "resorption_target",
+                                             "heatwave",
+                                             "census",
+                                             "population",
+                                             "dwellings",
+                                             "origins",
+                                             "living_conditions_v2",
+                                             "justice",
+                                             "police",
+                                             "administrative_order",
+                                             "insalubrity_order"};
 
 const std::set<std::string> kRestricted = {"justice", "police", "administrative_order",
                                            "insalubrity_order"};
@@ -114,8 +126,7 @@ void DiffParts(const v1::Site& current, v1::Site desired, const std::set<std::st
     CheckLocation(desired.location(), "location", v);
     *out->New()->mutable_location_changed()->mutable_location() = desired.location();
   }
-  if (!declaring &&
-      scalar_changed("field_type", current.field_type() != desired.field_type())) {
+  if (!declaring && scalar_changed("field_type", current.field_type() != desired.field_type())) {
     if (desired.field_type() == v1::FIELD_TYPE_UNSPECIFIED) {
       v->Add("field_type", "field_type.required", "Indiquez le type de site.");
     }
@@ -215,8 +226,7 @@ std::set<std::string> MaskParts(const google::protobuf::FieldMask& mask, const s
   const std::set<std::string> allowed(kUpdatable.begin(), kUpdatable.end());
   for (const std::string& path : mask.paths()) {
     std::string head = std::string(*absl::StrSplit(path, '.').begin());
-    if (!allowed.count(head) ||
-        !FieldMaskUtil::IsValidPath<v1::Site>(path)) {
+    if (!allowed.count(head) || !FieldMaskUtil::IsValidPath<v1::Site>(path)) {
       v->Add(prefix, "update_mask.field_not_updatable",
              absl::StrCat("Le champ « ", path, " » ne peut pas être modifié par une mise à jour."));
       continue;
@@ -268,8 +278,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
   }
   if (kind == v1::SiteCommand::kDeclare) {
     if (state.status() != v1::SITE_STATUS_UNSPECIFIED) {
-      return Refuse(absl::StatusCode::kFailedPrecondition, "site_id",
-                    "lifecycle.already_declared", "Ce site a déjà été déclaré.");
+      return Refuse(absl::StatusCode::kFailedPrecondition, "site_id", "lifecycle.already_declared",
+                    "Ce site a déjà été déclaré.");
     }
   } else if (state.status() == v1::SITE_STATUS_UNSPECIFIED) {
     return Refuse(absl::StatusCode::kNotFound, "site_id", "lifecycle.not_declared",
@@ -284,11 +294,11 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
       break;
     default:
       if (closed) {
-        return Refuse(absl::StatusCode::kFailedPrecondition, "site_id",
-                      kind == v1::SiteCommand::kClose ? "closure.only_open_site"
-                                                      : "lifecycle.site_closed",
-                      "Ce site est fermé : seule une correction de la fermeture par un "
-                      "administrateur national est possible.");
+        return Refuse(
+            absl::StatusCode::kFailedPrecondition, "site_id",
+            kind == v1::SiteCommand::kClose ? "closure.only_open_site" : "lifecycle.site_closed",
+            "Ce site est fermé : seule une correction de la fermeture par un "
+            "administrateur national est possible.");
       }
   }
   if (kind == v1::SiteCommand::kCorrectClosure && !closed) {
@@ -307,7 +317,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
       break;
     case v1::SiteCommand::kErase:
       if (!actor.IsNationalAdmin()) {
-        return Denied("permission.erase", "Seul un administrateur national peut supprimer un site.");
+        return Denied("permission.erase",
+                      "Seul un administrateur national peut supprimer un site.");
       }
       break;
     case v1::SiteCommand::kCorrectRetroactively:
@@ -350,8 +361,7 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
   // Valid date ("Date de mise à jour").
   const bool retroactive = kind == v1::SiteCommand::kCorrectRetroactively;
   const bool journal = kind == v1::SiteCommand::kPostComment ||
-                       kind == v1::SiteCommand::kModerateComment ||
-                       kind == v1::SiteCommand::kErase;
+                       kind == v1::SiteCommand::kModerateComment || kind == v1::SiteCommand::kErase;
   if (!retroactive && !journal && state.status() != v1::SITE_STATUS_UNSPECIFIED &&
       valid_at < state.updated_at_us()) {
     return Refuse(absl::StatusCode::kInvalidArgument, "valid_at_us",
@@ -387,9 +397,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
       }
       CheckSiteDates(form.built_at(), form.declared_at(), today, /*declared_required=*/true, &v);
       std::set<std::string> parts(kUpdatable.begin(), kUpdatable.end());
-      const bool restricted =
-          form.has_justice() || form.has_police() || form.has_administrative_order() ||
-          form.has_insalubrity_order();
+      const bool restricted = form.has_justice() || form.has_police() ||
+                              form.has_administrative_order() || form.has_insalubrity_order();
       if (restricted && !actor.CanAccessJustice()) {
         return Denied("permission.justice_access",
                       "Vous n'avez pas accès aux procédures judiciaires et administratives.");
@@ -423,8 +432,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
       }
       if (!v.empty()) return v.ToStatus();
       Emitter inner(ctx, valid_at);
-      absl::StatusOr<SiteDecision> d = DecideUpdate(state, cmd.correct_retroactively().update(),
-                                                    ctx, &inner);
+      absl::StatusOr<SiteDecision> d =
+          DecideUpdate(state, cmd.correct_retroactively().update(), ctx, &inner);
       if (!d.ok() || d->no_change()) return d;
       auto* c = out.New()->mutable_retroactive_correction_recorded();
       c->set_reason(cmd.reason());
@@ -441,7 +450,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
       *u.mutable_site()->mutable_population() = cmd.record_population().population();
       *u.mutable_site()->mutable_dwellings() = cmd.record_population().dwellings();
       *u.mutable_site()->mutable_origins() = cmd.record_population().origins();
-      for (const char* p : {"population", "dwellings", "origins"}) u.mutable_update_mask()->add_paths(p);
+      for (const char* p : {"population", "dwellings", "origins"})
+        u.mutable_update_mask()->add_paths(p);
       return DecideUpdate(state, u, ctx, &out);
     }
     case v1::SiteCommand::kRecordCensus: {
@@ -594,8 +604,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
     case v1::SiteCommand::kStartResorptionPhase:
     case v1::SiteCommand::kCompleteResorptionPhase: {
       const bool start = kind == v1::SiteCommand::kStartResorptionPhase;
-      const v1::ResorptionPhase phase = start ? cmd.start_resorption_phase().phase()
-                                              : cmd.complete_resorption_phase().phase();
+      const v1::ResorptionPhase phase =
+          start ? cmd.start_resorption_phase().phase() : cmd.complete_resorption_phase().phase();
       if (phase == v1::RESORPTION_PHASE_UNSPECIFIED || !v1::ResorptionPhase_IsValid(phase)) {
         return Refuse(absl::StatusCode::kInvalidArgument, "phase", "enum.unknown_value",
                       "Choisissez une phase de la liste.");
@@ -800,7 +810,8 @@ v1::Site EvolveSite(v1::Site s, const v1::SiteEvent& e) {
     case v1::SiteEvent::kIntervenerWithdrawn: {
       auto* list = s.mutable_interveners();
       for (int i = list->size() - 1; i >= 0; --i) {
-        if (list->Get(i).user_id() == e.intervener_withdrawn().user_id()) list->DeleteSubrange(i, 1);
+        if (list->Get(i).user_id() == e.intervener_withdrawn().user_id())
+          list->DeleteSubrange(i, 1);
       }
       break;
     }

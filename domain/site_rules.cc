@@ -275,9 +275,10 @@ void CheckLivingConditionsV2(const resorption::v1::LivingConditionsV2& lc, const
   OnlyIf(not_public, w.is_continuous(), P(wp, "is_continuous"),
          "water.is_continuous_not_applicable",
          "La continuité ne se renseigne que pour un accès à l'eau qui n'est pas public.", v);
-  OnlyIf(not_public, w.is_local(), P(wp, "is_local"), "water.is_local_not_applicable",
-         "La question « accès sur le site » ne se renseigne que pour un accès qui n'est pas public.",
-         v);
+  OnlyIf(
+      not_public, w.is_local(), P(wp, "is_local"), "water.is_local_not_applicable",
+      "La question « accès sur le site » ne se renseigne que pour un accès qui n'est pas public.",
+      v);
   if (w.is_continuous() == NO && w.is_continuous_details().empty()) {
     v->Add(P(wp, "is_continuous_details"), "water.is_continuous_details_required",
            "Précisez pourquoi l'accès à l'eau est discontinu.");
@@ -376,8 +377,8 @@ void CheckLivingConditionsV1(const resorption::v1::LivingConditionsV1& lc, const
       v->Add(P(path, "water_hand_wash_access_number"), "v1.hand_wash_number_not_applicable",
              "Le nombre de points de lavage des mains ne s'indique que s'il y en a.");
     }
-    NonNegative(P(path, "water_hand_wash_access_number"), true,
-                lc.water_hand_wash_access_number(), "v1.non_negative", v);
+    NonNegative(P(path, "water_hand_wash_access_number"), true, lc.water_hand_wash_access_number(),
+                "v1.non_negative", v);
   }
   NonNegative(P(path, "sanitary_number"), lc.has_sanitary_number(), lc.sanitary_number(),
               "v1.non_negative", v);
@@ -426,7 +427,8 @@ void CheckPolice(const resorption::v1::PoliceAssistance& p, bool has_procedure_o
            "Le concours de la force publique ne s'indique que s'il existe une procédure "
            "judiciaire, un arrêté d'évacuation ou un arrêté d'insalubrité.");
   }
-  const bool requested = p.status() == POLICE_STATUS_REQUESTED || p.status() == POLICE_STATUS_GRANTED;
+  const bool requested =
+      p.status() == POLICE_STATUS_REQUESTED || p.status() == POLICE_STATUS_GRANTED;
   const bool granted = p.status() == POLICE_STATUS_GRANTED;
   if (requested && IsEmptyDate(p.requested_at())) {
     v->Add(P(path, "requested_at"), "police.requested_at_required",
@@ -444,7 +446,8 @@ void CheckPolice(const resorption::v1::PoliceAssistance& p, bool has_procedure_o
     v->Add(P(path, "granted_at"), "police.granted_at_not_applicable",
            "La date d'octroi ne s'indique que si le concours a été obtenu.");
   }
-  auto req = CheckPastDate(p.requested_at(), today, P(path, "requested_at"), "police.requested_at", v);
+  auto req =
+      CheckPastDate(p.requested_at(), today, P(path, "requested_at"), "police.requested_at", v);
   auto gra = CheckPastDate(p.granted_at(), today, P(path, "granted_at"), "police.granted_at", v);
   if (req && gra && *gra < *req) {
     v->Add(P(path, "granted_at"), "police.granted_after_requested",

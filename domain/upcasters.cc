@@ -84,8 +84,7 @@ absl::StatusOr<std::string> UpcastPayload(absl::string_view type, uint32_t versi
       if (s.type == type && s.from == version) step = s.step;
     }
     if (step == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("no upcaster for ", type, " v", version));
+      return absl::FailedPreconditionError(absl::StrCat("no upcaster for ", type, " v", version));
     }
     absl::StatusOr<std::string> next = step(std::move(payload));
     if (!next.ok()) return next.status();

@@ -1,6 +1,7 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "domain/violations.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -38,7 +39,7 @@ absl::Status StatusWithViolations(absl::StatusCode code, const std::vector<Viola
 
 std::vector<Violation> ViolationsFrom(const absl::Status& status) {
   std::vector<Violation> out;
-  std::optional<absl::Cord> payload = status.GetPayload(kBadRequestTypeUrl);
+  auto payload = status.GetPayload(kBadRequestTypeUrl);
   if (!payload.has_value()) return out;
   google::rpc::BadRequest bad;
   if (!bad.ParseFromString(std::string(*payload))) return out;

@@ -22,8 +22,7 @@
 
 namespace rb::domain {
 
-inline constexpr absl::string_view kBadRequestTypeUrl =
-    "type.googleapis.com/google.rpc.BadRequest";
+inline constexpr absl::string_view kBadRequestTypeUrl = "type.googleapis.com/google.rpc.BadRequest";
 
 struct Violation {
   std::string field;    // path in the command, e.g. "site.population.households"
