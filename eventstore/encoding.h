@@ -1,0 +1,50 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// Internal: byte encodings of the storage format (docs/storage-format.md). Not a public header.
+#ifndef RB_EVENTSTORE_ENCODING_H_
+#define RB_EVENTSTORE_ENCODING_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "eventstore/event.h"
+
+namespace rb::es::internal {
+
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint8_t kEventRecordVersion = 1;
+inline constexpr size_t kHashBytes = 32;
+
+void PutFixed64BE(std::string* dst, uint64_t v);
+uint64_t DecodeFixed64BE(const char* p);
+void PutVarint64(std::string* dst, uint64_t v);
+// Reads a varint from *in and advances it; false when truncated.
+bool GetVarint64(std::string_view* in, uint64_t* v);
+void PutLengthPrefixed(std::string* dst, std::string_view s);
+bool GetLengthPrefixed(std::string_view* in, std::string_view* s);
+
+// Key of the `events` column family: the position, big-endian (8 bytes).
+std::string PositionKey(uint64_t position);
+// Key of the `streams` column family: stream id, 0x00, revision big-endian.
+std::string StreamKey(std::string_view stream_id, uint64_t revision);
+
+// Encodes everything of `e` except position and hashes (the hashed "body").
+void EncodeEventBody(const RecordedEvent& e, std::string* dst);
+// Full value of the `events` column family: body followed by stream_hash and log_hash.
+std::string EncodeEventRecord(const RecordedEvent& e);
+// Decodes a value of the `events` column family. DATA_LOSS when malformed.
+absl::Status DecodeEventRecord(uint64_t position, std::string_view value, RecordedEvent* e);
+// Reads recorded_at from an encoded record without decoding the rest.
+bool PeekRecordedAt(std::string_view value, int64_t* recorded_at_us);
+
+// SHA-256 of (position, body): the event's content hash.
+std::string ContentHash(uint64_t position, std::string_view body);
+// SHA-256 of (previous chain hash, content hash).
+std::string ChainHash(std::string_view previous, std::string_view content_hash);
+std::string Sha256(std::string_view data);
+
+}  // namespace rb::es::internal
+
+#endif  // RB_EVENTSTORE_ENCODING_H_

@@ -1,0 +1,789 @@
+#include "eventstore/event_store.h"
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "eventstore/encoding.h"
+#include "eventstore/event_store_impl.h"
+#include "eventstore/rocks_status.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_batch.h"
+
+namespace rb::es {
+namespace {
+
+constexpr char kCurrentRevisionPayload[] = "type.resorption.gouv.fr/rb.es.CurrentRevision";
+constexpr char kEventsCf[] = "events";
+constexpr char kStreamsCf[] = "streams";
+constexpr char kCommandsCf[] = "commands";
+constexpr char kFormatVersionKey[] = "format_version";
+constexpr size_t kMaxStreamIdBytes = 256;
+constexpr size_t kMaxTypeBytes = 128;
+constexpr size_t kMaxIdBytes = 128;
+
+bool IsPrintableToken(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+size_t MetadataBytes(const EventMetadata& m) {
+  return m.actor_user.size() + m.actor_organisation.size() + m.actor_role.size() +
+         m.command_id.size() + m.correlation_id.size() + m.causation_id.size() + m.reason.size();
+}
+
+std::string Fingerprint(const AppendRequest& req) {
+  std::string buf;
+  internal::PutLengthPrefixed(&buf, req.stream_id);
+  internal::PutVarint64(&buf, static_cast<uint64_t>(req.expected.kind()));
+  internal::PutVarint64(&buf, req.expected.revision());
+  const EventMetadata& m = req.metadata;
+  for (const std::string* s : {&m.actor_user, &m.actor_organisation, &m.actor_role,
+                               &m.correlation_id, &m.causation_id, &m.reason}) {
+    internal::PutLengthPrefixed(&buf, *s);
+  }
+  for (const EventData& e : req.events) {
+    internal::PutLengthPrefixed(&buf, e.event_id);
+    internal::PutLengthPrefixed(&buf, e.type);
+    internal::PutVarint64(&buf, e.schema_version);
+    internal::PutVarint64(&buf, static_cast<uint64_t>(e.valid_at_us));
+    internal::PutLengthPrefixed(&buf, e.payload);
+  }
+  return internal::Sha256(buf);
+}
+
+std::string EncodeCommandRecord(const std::string& fingerprint, const AppendResult& r) {
+  std::string v = fingerprint;
+  internal::PutFixed64BE(&v, r.first_position);
+  internal::PutFixed64BE(&v, r.last_position);
+  internal::PutFixed64BE(&v, r.stream_revision);
+  return v;
+}
+
+std::string NewUuid(absl::BitGen& gen) {
+  uint64_t hi = absl::Uniform<uint64_t>(gen);
+  uint64_t lo = absl::Uniform<uint64_t>(gen);
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
+                         lo >> 48, lo & 0xffffffffffffULL);
+}
+
+absl::Status Aborted(const std::string& stream_id, const ExpectedRevision& expected,
+                     int64_t current) {
+  absl::Status s = absl::AbortedError(absl::StrCat(
+      "stream '", stream_id, "': expected ", expected.ToString(), ", but the current revision is ",
+      current < 0 ? std::string("none (no stream)") : std::to_string(current),
+      "; re-read the stream and retry"));
+  s.SetPayload(kCurrentRevisionPayload, absl::Cord(std::to_string(current)));
+  return s;
+}
+
+}  // namespace
+
+std::string ExpectedRevision::ToString() const {
+  switch (kind_) {
+    case Kind::kAny:
+      return "any revision";
+    case Kind::kNoStream:
+      return "no stream";
+    case Kind::kStreamExists:
+      return "an existing stream";
+    case Kind::kExact:
+      return absl::StrCat("revision ", revision_);
+  }
+  return "?";
+}
+
+bool LogFilter::Matches(const RecordedEvent& e) const {
+  if (!type_prefixes.empty()) {
+    bool ok = false;
+    for (const auto& p : type_prefixes) {
+      if (e.type.compare(0, p.size(), p) == 0) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok) return false;
+  }
+  if (!categories.empty()) {
+    size_t dash = e.stream_id.find('-');
+    std::string_view cat(e.stream_id.data(), dash == std::string::npos ? e.stream_id.size() : dash);
+    return std::find(categories.begin(), categories.end(), cat) != categories.end();
+  }
+  return true;
+}
+
+std::optional<int64_t> CurrentRevisionFrom(const absl::Status& status) {
+  auto p = status.GetPayload(kCurrentRevisionPayload);
+  int64_t v;
+  if (!p.has_value() || !absl::SimpleAtoi(std::string(*p), &v)) return std::nullopt;
+  return v;
+}
+
+absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const Options& options,
+                                                             const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("data directory path must not be empty");
+  if (options.max_batch_appends == 0 || options.max_events_per_append == 0) {
+    return absl::InvalidArgumentError("max_batch_appends and max_events_per_append must be > 0");
+  }
+  auto store = std::make_unique<internal::EventStoreImpl>(options, path);
+  if (absl::Status s = store->Init(); !s.ok()) return s;
+  return std::unique_ptr<EventStore>(std::move(store));
+}
+
+namespace internal {
+
+EventStoreImpl::EventStoreImpl(const Options& options, std::string path)
+    : options_(options),
+      path_(std::move(path)),
+      clock_(options.clock ? options.clock : Clock::System()),
+      last_hash_(kHashBytes, '\0') {}
+
+EventStoreImpl::~EventStoreImpl() { Close(); }
+
+absl::Status EventStoreImpl::Init() {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = !options_.read_only;
+  db_options.create_missing_column_families = !options_.read_only;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+  db_options.keep_log_file_num = 4;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.compression = rocksdb::kLZ4Compression;
+  cf_options.write_buffer_size = 64 << 20;
+  static_cast<rocksdb::ColumnFamilyOptions&>(db_options) = cf_options;
+
+  std::vector<std::string> names;
+  rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(db_options, path_, &names);
+  if (!ls.ok()) {
+    if (options_.read_only) return FromRocks(ls, absl::StrCat("open ", path_, " read-only"));
+    names = {rocksdb::kDefaultColumnFamilyName};
+  }
+  for (const char* n : {kEventsCf, kStreamsCf, kCommandsCf}) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) {
+      if (options_.read_only) {
+        return absl::DataLossError(
+            absl::StrCat("data directory ", path_, " lacks column family '", n, "'"));
+      }
+      names.push_back(n);
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, cf_options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      options_.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, path_, descriptors, &handles, &raw)
+          : rocksdb::DB::Open(db_options, path_, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open data directory ", path_));
+  db_.reset(raw);
+  std::vector<rocksdb::ColumnFamilyHandle*> kv_handles;
+  for (auto* h : handles) {
+    const std::string& n = h->GetName();
+    if (n == rocksdb::kDefaultColumnFamilyName) {
+      meta_cf_ = h;
+    } else if (n == kEventsCf) {
+      events_cf_ = h;
+    } else if (n == kStreamsCf) {
+      streams_cf_ = h;
+    } else if (n == kCommandsCf) {
+      commands_cf_ = h;
+    } else if (n.rfind(kKvPrefix, 0) == 0) {
+      kv_handles.push_back(h);
+    } else {
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+  }
+  kv_ = std::make_unique<RocksKvStore>(db_.get(), std::move(kv_handles), cf_options,
+                                       options_.read_only);
+
+  // Storage format version.
+  std::string version;
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kFormatVersionKey, &version);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
+  it->SeekToLast();
+  if (s.IsNotFound()) {
+    if (it->Valid()) {
+      return absl::DataLossError(
+          absl::StrCat("data directory ", path_, " holds events but no storage format version"));
+    }
+    if (!options_.read_only) {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      s = db_->Put(wo, meta_cf_, kFormatVersionKey, std::to_string(kFormatVersion));
+      if (!s.ok()) return FromRocks(s, "write storage format version");
+    }
+  } else if (!s.ok()) {
+    return FromRocks(s, "read storage format version");
+  } else if (version != std::to_string(kFormatVersion)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", path_, " uses storage format version ", version,
+        ", but this build reads version ", kFormatVersion, " only; use a newer resorptiond"));
+  }
+
+  if (it->Valid()) {
+    if (it->key().size() != 8) return absl::DataLossError("malformed key in the events family");
+    uint64_t pos = DecodeFixed64BE(it->key().data());
+    RecordedEvent last;
+    absl::Status d = DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()),
+                                       &last);
+    if (!d.ok()) return d;
+    last_position_ = pos;
+    last_hash_ = last.log_hash;
+    last_recorded_at_ = last.recorded_at_us;
+  } else if (!it->status().ok()) {
+    return FromRocks(it->status(), "read the log head");
+  }
+  absl::MutexLock lock(&head_mu_);
+  head_ = Head{last_position_, last_hash_, last_recorded_at_};
+  return absl::OkStatus();
+}
+
+absl::Status EventStoreImpl::ValidateRequest(const AppendRequest& req) const {
+  if (options_.read_only) return absl::FailedPreconditionError("the store is open read-only");
+  if (req.stream_id.empty()) return absl::InvalidArgumentError("stream_id: must not be empty");
+  if (req.stream_id.size() > kMaxStreamIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream_id: must be at most ", kMaxStreamIdBytes, " bytes"));
+  }
+  if (!IsPrintableToken(req.stream_id)) {
+    return absl::InvalidArgumentError(
+        "stream_id: must be printable ASCII without spaces or control characters");
+  }
+  if (req.command_id.size() > kMaxIdBytes || !IsPrintableToken(req.command_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("command_id: must be printable ASCII without spaces, at most ", kMaxIdBytes,
+                     " bytes"));
+  }
+  if (req.events.empty()) return absl::InvalidArgumentError("events: at least one is required");
+  if (req.events.size() > options_.max_events_per_append) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events: at most ", options_.max_events_per_append, " events per append, got ",
+        req.events.size()));
+  }
+  size_t meta = MetadataBytes(req.metadata);
+  for (size_t i = 0; i < req.events.size(); ++i) {
+    const EventData& e = req.events[i];
+    std::string field = absl::StrCat("events[", i, "]");
+    if (e.type.empty() || e.type.size() > kMaxTypeBytes || !IsPrintableToken(e.type)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".type: must be 1 to ", kMaxTypeBytes, " printable ASCII bytes without spaces"));
+    }
+    if (e.schema_version == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".schema_version: must be >= 1"));
+    }
+    if (!e.event_id.empty() && !IsUuid(e.event_id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".event_id: must be a UUID (8-4-4-4-12 hexadecimal digits)"));
+    }
+    if (e.valid_at_us < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".valid_at: must not precede 1970"));
+    }
+    if (e.payload.size() + meta > options_.max_event_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": payload and metadata are ", e.payload.size() + meta,
+                       " bytes, more than the limit of ", options_.max_event_bytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AppendResult> EventStoreImpl::Append(const AppendRequest& req) {
+  if (absl::Status s = ValidateRequest(req); !s.ok()) return s;
+  Writer w;
+  w.req = &req;
+  if (!req.command_id.empty()) w.fingerprint = Fingerprint(req);
+
+  mu_.Lock();
+  if (closed_) {
+    mu_.Unlock();
+    return absl::UnavailableError("the event store is closing");
+  }
+  writers_.push_back(&w);
+  while (!w.done && &w != writers_.front()) w.cv.Wait(&mu_);
+  if (w.done) {
+    mu_.Unlock();
+    return std::move(w.result);
+  }
+  // This writer leads a group: every writer queued now, up to the batch limit.
+  std::vector<Writer*> group;
+  for (Writer* x : writers_) {
+    if (group.size() >= options_.max_batch_appends) break;
+    group.push_back(x);
+  }
+  mu_.Unlock();
+
+  rocksdb::WriteBatch batch;
+  std::vector<std::pair<std::string, StreamHead>> new_heads;
+  uint64_t new_position = last_position_;
+  std::string new_hash = last_hash_;
+  int64_t new_recorded_at = last_recorded_at_;
+  BuildGroup(group, &batch, &new_heads, &new_position, &new_hash, &new_recorded_at);
+
+  absl::Status write_status;
+  if (batch.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    write_status = FromRocks(db_->Write(wo, &batch), "append");
+  }
+  if (write_status.ok()) {
+    for (auto& [id, h] : new_heads) {
+      if (stream_cache_.size() > 1'000'000) stream_cache_.clear();
+      stream_cache_[id] = std::move(h);
+    }
+    bool advanced = new_position != last_position_;
+    last_position_ = new_position;
+    last_hash_ = new_hash;
+    last_recorded_at_ = new_recorded_at;
+    if (advanced) NotifyHead(new_position);
+  } else {
+    stream_cache_.clear();  // the batch may or may not be on disk: reload heads from disk
+    for (Writer* x : group) {
+      if (x->result.ok() && !x->result->replayed) x->result = write_status;
+    }
+  }
+
+  mu_.Lock();
+  for (Writer* x : group) {
+    writers_.pop_front();
+    if (x != &w) {
+      x->done = true;
+      x->cv.Signal();
+    }
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  mu_.Unlock();
+  return std::move(w.result);
+}
+
+void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::WriteBatch* batch,
+                                std::vector<std::pair<std::string, StreamHead>>* new_heads,
+                                uint64_t* new_position, std::string* new_hash,
+                                int64_t* new_recorded_at) {
+  absl::flat_hash_map<std::string, StreamHead> overlay;
+  absl::flat_hash_map<std::string, CommandRecord> pending_commands;
+  const int64_t now = std::max(clock_->NowMicros(), *new_recorded_at);
+  std::string body;
+  for (Writer* w : group) {
+    const AppendRequest& req = *w->req;
+    // Idempotency.
+    if (!req.command_id.empty()) {
+      std::optional<CommandRecord> prior;
+      if (auto it = pending_commands.find(req.command_id); it != pending_commands.end()) {
+        prior = it->second;
+      } else {
+        auto loaded = LoadCommand(req.command_id);
+        if (!loaded.ok()) {
+          w->result = loaded.status();
+          continue;
+        }
+        prior = *loaded;
+      }
+      if (prior.has_value()) {
+        if (prior->fingerprint != w->fingerprint) {
+          w->result = absl::AlreadyExistsError(absl::StrCat(
+              "command_id '", req.command_id,
+              "' was already used for a different append; use a new command id"));
+        } else {
+          AppendResult r = prior->result;
+          r.replayed = true;
+          w->result = r;
+        }
+        continue;
+      }
+    }
+    // Current stream head: this group's overlay, then the cache, then the disk.
+    StreamHead head;
+    if (auto it = overlay.find(req.stream_id); it != overlay.end()) {
+      head = it->second;
+    } else if (auto c = stream_cache_.find(req.stream_id); c != stream_cache_.end()) {
+      head = c->second;
+    } else {
+      auto loaded = LoadStreamHead(req.stream_id);
+      if (!loaded.ok()) {
+        w->result = loaded.status();
+        continue;
+      }
+      head = *loaded;
+    }
+    const int64_t current = head.exists ? static_cast<int64_t>(head.last_revision) : -1;
+    bool ok = true;
+    switch (req.expected.kind()) {
+      case ExpectedRevision::Kind::kAny:
+        break;
+      case ExpectedRevision::Kind::kNoStream:
+        ok = !head.exists;
+        break;
+      case ExpectedRevision::Kind::kStreamExists:
+        ok = head.exists;
+        break;
+      case ExpectedRevision::Kind::kExact:
+        ok = head.exists && head.last_revision == req.expected.revision();
+        break;
+    }
+    if (!ok) {
+      w->result = Aborted(req.stream_id, req.expected, current);
+      continue;
+    }
+    AppendResult result;
+    result.first_position = *new_position + 1;
+    uint64_t revision = head.exists ? head.last_revision + 1 : 0;
+    for (const EventData& d : req.events) {
+      RecordedEvent e;
+      e.event_id = d.event_id.empty() ? NewUuid(bitgen_) : d.event_id;
+      e.stream_id = req.stream_id;
+      e.revision = revision;
+      e.position = ++*new_position;
+      e.type = d.type;
+      e.schema_version = d.schema_version;
+      e.recorded_at_us = now;
+      e.valid_at_us = d.valid_at_us == 0 ? now : d.valid_at_us;
+      e.metadata = req.metadata;
+      e.metadata.command_id = req.command_id;
+      e.payload = d.payload;
+      body.clear();
+      EncodeEventBody(e, &body);
+      std::string content = ContentHash(e.position, body);
+      e.stream_hash = ChainHash(head.exists ? head.last_hash : std::string(kHashBytes, '\0'),
+                                content);
+      e.log_hash = ChainHash(*new_hash, content);
+      body.append(e.stream_hash);
+      body.append(e.log_hash);
+      batch->Put(events_cf_, PositionKey(e.position), body).PermitUncheckedError();
+      std::string pos_value;
+      PutFixed64BE(&pos_value, e.position);
+      batch->Put(streams_cf_, StreamKey(e.stream_id, e.revision), pos_value)
+          .PermitUncheckedError();
+      head.exists = true;
+      head.last_revision = revision;
+      head.last_hash = e.stream_hash;
+      *new_hash = e.log_hash;
+      ++revision;
+    }
+    result.last_position = *new_position;
+    result.stream_revision = head.last_revision;
+    *new_recorded_at = now;
+    overlay[req.stream_id] = head;
+    if (!req.command_id.empty()) {
+      batch->Put(commands_cf_, req.command_id, EncodeCommandRecord(w->fingerprint, result))
+          .PermitUncheckedError();
+      pending_commands[req.command_id] = CommandRecord{w->fingerprint, result};
+    }
+    w->result = result;
+  }
+  for (auto& [id, h] : overlay) new_heads->emplace_back(id, std::move(h));
+}
+
+absl::StatusOr<EventStoreImpl::StreamHead> EventStoreImpl::LoadStreamHead(
+    const std::string& stream_id) const {
+  StreamHead head;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  std::string last_key = StreamKey(stream_id, UINT64_MAX);
+  it->SeekForPrev(last_key);
+  if (!it->status().ok()) return FromRocks(it->status(), "read stream index");
+  if (!it->Valid()) return head;
+  rocksdb::Slice k = it->key();
+  if (k.size() != stream_id.size() + 9 || !k.starts_with(rocksdb::Slice(stream_id)) ||
+      k[stream_id.size()] != '\0') {
+    return head;
+  }
+  head.exists = true;
+  head.last_revision = DecodeFixed64BE(k.data() + stream_id.size() + 1);
+  auto e = ReadAt(DecodeFixed64BE(it->value().data()));
+  if (!e.ok()) return e.status();
+  head.last_hash = e->stream_hash;
+  return head;
+}
+
+absl::StatusOr<std::optional<EventStoreImpl::CommandRecord>> EventStoreImpl::LoadCommand(
+    const std::string& command_id) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), commands_cf_, command_id, &v);
+  if (s.IsNotFound()) return std::optional<CommandRecord>();
+  if (!s.ok()) return FromRocks(s, "read command record");
+  if (v.size() != kHashBytes + 24) return absl::DataLossError("malformed command record");
+  CommandRecord r;
+  r.fingerprint = v.substr(0, kHashBytes);
+  r.result.first_position = DecodeFixed64BE(v.data() + kHashBytes);
+  r.result.last_position = DecodeFixed64BE(v.data() + kHashBytes + 8);
+  r.result.stream_revision = DecodeFixed64BE(v.data() + kHashBytes + 16);
+  return std::optional<CommandRecord>(std::move(r));
+}
+
+absl::StatusOr<RecordedEvent> EventStoreImpl::ReadAt(uint64_t position) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_cf_, PositionKey(position), &v);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no event at position ", position));
+  }
+  if (!s.ok()) return FromRocks(s, "read event");
+  RecordedEvent e;
+  if (absl::Status d = DecodeEventRecord(position, v, &e); !d.ok()) return d;
+  return e;
+}
+
+void EventStoreImpl::NotifyHead(uint64_t position) {
+  {
+    absl::MutexLock lock(&head_mu_);
+    head_ = Head{position, last_hash_, last_recorded_at_};
+    head_cv_.SignalAll();
+  }
+  absl::MutexLock lock(&listeners_mu_);
+  for (auto& [id, fn] : listeners_) fn(position);
+}
+
+absl::StatusOr<std::vector<RecordedEvent>> EventStoreImpl::ReadStream(const std::string& stream_id,
+                                                                      uint64_t from,
+                                                                      Direction direction,
+                                                                      size_t limit) const {
+  if (stream_id.empty()) return absl::InvalidArgumentError("stream_id: must not be empty");
+  std::vector<RecordedEvent> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  std::string prefix = stream_id + '\0';
+  if (direction == Direction::kForward) {
+    it->Seek(StreamKey(stream_id, from));
+  } else {
+    it->SeekForPrev(StreamKey(stream_id, from));
+  }
+  for (; it->Valid() && out.size() < limit;
+       direction == Direction::kForward ? it->Next() : it->Prev()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != prefix.size() + 8 || !k.starts_with(prefix)) break;
+    auto e = ReadAt(DecodeFixed64BE(it->value().data()));
+    if (!e.ok()) return e.status();
+    out.push_back(std::move(*e));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read stream");
+  return out;
+}
+
+absl::StatusOr<ReadAllResult> EventStoreImpl::ReadAll(uint64_t from, size_t limit,
+                                                      const LogFilter& filter,
+                                                      size_t max_examined) const {
+  ReadAllResult r;
+  if (from == 0) from = 1;
+  r.next_position = from;
+  r.last_examined = from - 1;
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  size_t examined = 0;
+  for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
+    if (r.events.size() >= limit || examined >= max_examined) break;
+    uint64_t pos = DecodeFixed64BE(it->key().data());
+    RecordedEvent e;
+    absl::Status d = DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()),
+                                       &e);
+    if (!d.ok()) return d;
+    ++examined;
+    r.last_examined = pos;
+    r.next_position = pos + 1;
+    if (filter.empty() || filter.Matches(e)) r.events.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read log");
+  r.end_of_log = !it->Valid();
+  return r;
+}
+
+absl::StatusOr<ReadAllResult> EventStoreImpl::ReadAllBackward(uint64_t from, size_t limit,
+                                                              const LogFilter& filter) const {
+  ReadAllResult r;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
+  if (from == UINT64_MAX) {
+    it->SeekToLast();
+  } else {
+    it->SeekForPrev(PositionKey(from));
+  }
+  for (; it->Valid() && r.events.size() < limit; it->Prev()) {
+    uint64_t pos = DecodeFixed64BE(it->key().data());
+    RecordedEvent e;
+    absl::Status d = DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()),
+                                       &e);
+    if (!d.ok()) return d;
+    r.last_examined = pos;
+    r.next_position = pos - 1;
+    if (filter.empty() || filter.Matches(e)) r.events.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read log backward");
+  r.end_of_log = !it->Valid();
+  return r;
+}
+
+absl::StatusOr<StreamInfo> EventStoreImpl::GetStreamInfo(const std::string& stream_id) const {
+  if (stream_id.empty()) return absl::InvalidArgumentError("stream_id: must not be empty");
+  auto head = LoadStreamHead(stream_id);
+  if (!head.ok()) return head.status();
+  return StreamInfo{head->exists, head->last_revision, head->last_hash};
+}
+
+Head EventStoreImpl::GetHead() const {
+  absl::MutexLock lock(&head_mu_);
+  return head_;
+}
+
+absl::StatusOr<uint64_t> EventStoreImpl::PositionAtOrBefore(int64_t recorded_at_us) const {
+  uint64_t lo = 1, hi = GetHead().position, found = 0;
+  std::string v;
+  while (lo <= hi && hi != 0) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_cf_, PositionKey(mid), &v);
+    if (!s.ok()) return FromRocks(s, absl::StrCat("read event at position ", mid));
+    int64_t t;
+    if (!PeekRecordedAt(v, &t)) {
+      return absl::DataLossError(absl::StrCat("event record at position ", mid, " is truncated"));
+    }
+    if (t <= recorded_at_us) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      if (mid == 0) break;
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+uint64_t EventStoreImpl::WaitForPosition(uint64_t position, absl::Time deadline) const {
+  absl::MutexLock lock(&head_mu_);
+  while (head_.position < position) {
+    if (head_cv_.WaitWithDeadline(&head_mu_, deadline)) break;
+  }
+  return head_.position;
+}
+
+void EventStoreImpl::WakeWaiters() const {
+  absl::MutexLock lock(&head_mu_);
+  head_cv_.SignalAll();
+}
+
+uint64_t EventStoreImpl::AddHeadListener(std::function<void(uint64_t)> fn) {
+  absl::MutexLock lock(&listeners_mu_);
+  uint64_t id = next_listener_id_++;
+  listeners_[id] = std::move(fn);
+  return id;
+}
+
+void EventStoreImpl::RemoveHeadListener(uint64_t id) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.erase(id);
+}
+
+absl::StatusOr<VerifyReport> EventStoreImpl::Verify() const {
+  VerifyReport report;
+  struct Chain {
+    uint64_t next_revision = 0;
+    std::string hash = std::string(kHashBytes, '\0');
+  };
+  absl::flat_hash_map<std::string, Chain> streams;
+  std::string log_hash(kHashBytes, '\0');
+  uint64_t expected_pos = 1;
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  std::string body, index_value;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) {
+      return absl::DataLossError(
+          absl::StrCat("malformed key after position ", expected_pos - 1, " in the events family"));
+    }
+    uint64_t pos = DecodeFixed64BE(it->key().data());
+    if (pos != expected_pos) {
+      return absl::DataLossError(absl::StrCat("position ", expected_pos, " is missing (next is ",
+                                              pos, ")"));
+    }
+    RecordedEvent e;
+    absl::Status d = DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()),
+                                       &e);
+    if (!d.ok()) return d;
+    body.clear();
+    EncodeEventBody(e, &body);
+    std::string content = ContentHash(pos, body);
+    Chain& chain = streams[e.stream_id];
+    if (e.revision != chain.next_revision) {
+      return absl::DataLossError(absl::StrCat("position ", pos, ": stream '", e.stream_id,
+                                              "' revision ", e.revision, " where ",
+                                              chain.next_revision, " was expected"));
+    }
+    std::string stream_hash = ChainHash(chain.hash, content);
+    if (stream_hash != e.stream_hash) {
+      return absl::DataLossError(absl::StrCat(
+          "position ", pos, ": stored bytes do not match the stream hash chain of '", e.stream_id,
+          "' (the event was altered)"));
+    }
+    std::string next_log_hash = ChainHash(log_hash, content);
+    if (next_log_hash != e.log_hash) {
+      return absl::DataLossError(absl::StrCat(
+          "position ", pos, ": stored bytes do not match the log hash chain (the event was altered)"));
+    }
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), streams_cf_,
+                                 StreamKey(e.stream_id, e.revision), &index_value);
+    if (!s.ok() || index_value.size() != 8 || DecodeFixed64BE(index_value.data()) != pos) {
+      return absl::DataLossError(absl::StrCat("position ", pos, ": the stream index entry of '",
+                                              e.stream_id, "' revision ", e.revision,
+                                              " does not point to it"));
+    }
+    chain.hash = stream_hash;
+    chain.next_revision++;
+    log_hash = next_log_hash;
+    ++expected_pos;
+    ++report.events_checked;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "verify");
+  report.streams_checked = streams.size();
+  report.head_hash = log_hash;
+  return report;
+}
+
+absl::Status EventStoreImpl::Checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* cp = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &cp);
+  if (!s.ok()) return FromRocks(s, "checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> owned(cp);
+  return FromRocks(owned->CreateCheckpoint(dir), absl::StrCat("checkpoint to ", dir));
+}
+
+void EventStoreImpl::Close() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    mu_.Await(absl::Condition(
+        +[](std::deque<Writer*>* w) { return w->empty(); }, &writers_));
+  }
+  WakeWaiters();
+  if (!db_) return;
+  if (!options_.read_only) db_->FlushWAL(true).PermitUncheckedError();
+  if (kv_) kv_->CloseHandles();
+  for (auto* h : {events_cf_, streams_cf_, commands_cf_, meta_cf_}) {
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  events_cf_ = streams_cf_ = commands_cf_ = meta_cf_ = nullptr;
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+}  // namespace internal
+}  // namespace rb::es

@@ -1,0 +1,119 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// Internal: the RocksDB implementation of EventStore. Not a public header.
+#ifndef RB_EVENTSTORE_EVENT_STORE_IMPL_H_
+#define RB_EVENTSTORE_EVENT_STORE_IMPL_H_
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
+#include "absl/synchronization/mutex.h"
+#include "eventstore/event_store.h"
+#include "eventstore/rocks_kv_store.h"
+#include "rocksdb/db.h"
+
+namespace rb::es::internal {
+
+class EventStoreImpl : public EventStore {
+ public:
+  EventStoreImpl(const Options& options, std::string path);
+  ~EventStoreImpl() override;
+
+  absl::Status Init();
+
+  absl::StatusOr<AppendResult> Append(const AppendRequest& req) override;
+  absl::StatusOr<std::vector<RecordedEvent>> ReadStream(const std::string& stream_id,
+                                                        uint64_t from, Direction direction,
+                                                        size_t limit) const override;
+  absl::StatusOr<ReadAllResult> ReadAll(uint64_t from, size_t limit, const LogFilter& filter,
+                                        size_t max_examined) const override;
+  absl::StatusOr<ReadAllResult> ReadAllBackward(uint64_t from, size_t limit,
+                                                const LogFilter& filter) const override;
+  absl::StatusOr<StreamInfo> GetStreamInfo(const std::string& stream_id) const override;
+  Head GetHead() const override;
+  absl::StatusOr<uint64_t> PositionAtOrBefore(int64_t recorded_at_us) const override;
+  uint64_t WaitForPosition(uint64_t position, absl::Time deadline) const override;
+  uint64_t AddHeadListener(std::function<void(uint64_t)> fn) override;
+  void RemoveHeadListener(uint64_t id) override;
+  std::unique_ptr<Subscription> Subscribe(uint64_t from, LogFilter filter) const override;
+  absl::StatusOr<VerifyReport> Verify() const override;
+  KvStore& kv() override { return *kv_; }
+  absl::Status Checkpoint(const std::string& dir) override;
+  void Close() override;
+
+  // Wakes every thread blocked in WaitForPosition (used by Subscription::Cancel).
+  void WakeWaiters() const;
+  absl::Mutex& head_mu() const { return head_mu_; }
+  absl::CondVar& head_cv() const { return head_cv_; }
+  const Head& GetHeadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(head_mu_) { return head_; }
+
+ private:
+  struct StreamHead {
+    bool exists = false;
+    uint64_t last_revision = 0;
+    std::string last_hash;
+  };
+  struct CommandRecord {
+    std::string fingerprint;
+    AppendResult result;
+  };
+  struct Writer {
+    const AppendRequest* req;
+    std::string fingerprint;
+    absl::StatusOr<AppendResult> result;
+    bool done = false;
+    absl::CondVar cv;
+  };
+
+  absl::Status ValidateRequest(const AppendRequest& req) const;
+  // Leader only: decides and encodes every writer of the group into `batch`.
+  void BuildGroup(const std::vector<Writer*>& group, rocksdb::WriteBatch* batch,
+                  std::vector<std::pair<std::string, StreamHead>>* new_heads,
+                  uint64_t* new_position, std::string* new_hash, int64_t* new_recorded_at);
+  absl::StatusOr<StreamHead> LoadStreamHead(const std::string& stream_id) const;
+  absl::StatusOr<std::optional<CommandRecord>> LoadCommand(const std::string& command_id) const;
+  absl::StatusOr<RecordedEvent> ReadAt(uint64_t position) const;
+  void NotifyHead(uint64_t position);
+
+  const Options options_;
+  const std::string path_;
+  Clock* const clock_;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;  // default
+  rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* commands_cf_ = nullptr;
+  std::unique_ptr<RocksKvStore> kv_;
+
+  // Group commit queue (LevelDB-style: the front writer leads a group).
+  absl::Mutex mu_;
+  std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Leader-only state (one leader at a time; read by others under head_mu_ copies).
+  absl::flat_hash_map<std::string, StreamHead> stream_cache_;
+  uint64_t last_position_ = 0;
+  std::string last_hash_;
+  int64_t last_recorded_at_ = 0;
+  absl::BitGen bitgen_;
+
+  // Published head, for readers and waiters.
+  mutable absl::Mutex head_mu_;
+  mutable absl::CondVar head_cv_;
+  Head head_ ABSL_GUARDED_BY(head_mu_);
+
+  absl::Mutex listeners_mu_;
+  std::map<uint64_t, std::function<void(uint64_t)>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  uint64_t next_listener_id_ ABSL_GUARDED_BY(listeners_mu_) = 1;
+};
+
+}  // namespace rb::es::internal
+
+#endif  // RB_EVENTSTORE_EVENT_STORE_IMPL_H_

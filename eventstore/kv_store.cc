@@ -1,0 +1,162 @@
+#include "eventstore/kv_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "eventstore/rocks_kv_store.h"
+#include "eventstore/rocks_status.h"
+#include "rocksdb/write_batch.h"
+
+namespace rb::es {
+
+void KvWriteBatch::Put(std::string_view space, std::string_view key, std::string_view value) {
+  bytes_ += key.size() + value.size() + 16;
+  entries_.push_back({Op::kPut, std::string(space), std::string(key), std::string(value)});
+}
+
+void KvWriteBatch::Delete(std::string_view space, std::string_view key) {
+  bytes_ += key.size() + 16;
+  entries_.push_back({Op::kDelete, std::string(space), std::string(key), std::string()});
+}
+
+void KvWriteBatch::DeleteRange(std::string_view space, std::string_view begin,
+                               std::string_view end) {
+  bytes_ += begin.size() + end.size() + 16;
+  entries_.push_back({Op::kDeleteRange, std::string(space), std::string(begin), std::string(end)});
+}
+
+namespace internal {
+namespace {
+
+class RocksKvIterator : public KvIterator {
+ public:
+  explicit RocksKvIterator(rocksdb::Iterator* it) : it_(it) {}
+  void Seek(std::string_view key) override { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
+  void SeekForPrev(std::string_view key) override {
+    it_->SeekForPrev(rocksdb::Slice(key.data(), key.size()));
+  }
+  bool Valid() const override { return it_->Valid(); }
+  void Next() override { it_->Next(); }
+  void Prev() override { it_->Prev(); }
+  std::string_view key() const override {
+    rocksdb::Slice k = it_->key();
+    return std::string_view(k.data(), k.size());
+  }
+  std::string_view value() const override {
+    rocksdb::Slice v = it_->value();
+    return std::string_view(v.data(), v.size());
+  }
+  absl::Status status() const override { return FromRocks(it_->status(), "kv iterator"); }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+absl::Status MissingSpace(const std::string& space) {
+  return absl::NotFoundError(absl::StrCat("key space '", space, "' does not exist"));
+}
+
+}  // namespace
+
+RocksKvStore::RocksKvStore(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                           rocksdb::ColumnFamilyOptions cf_options, bool read_only)
+    : db_(db), cf_options_(std::move(cf_options)), read_only_(read_only) {
+  for (auto* h : handles) spaces_[h->GetName().substr(sizeof(kKvPrefix) - 1)] = h;
+}
+
+RocksKvStore::~RocksKvStore() { CloseHandles(); }
+
+void RocksKvStore::CloseHandles() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [name, h] : spaces_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  spaces_.clear();
+}
+
+rocksdb::ColumnFamilyHandle* RocksKvStore::Find(const std::string& space) const {
+  auto it = spaces_.find(space);
+  return it == spaces_.end() ? nullptr : it->second;
+}
+
+absl::Status RocksKvStore::CreateSpace(const std::string& space) {
+  if (space.empty()) return absl::InvalidArgumentError("key space name must not be empty");
+  absl::MutexLock lock(&mu_);
+  if (Find(space) != nullptr) return absl::OkStatus();
+  if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
+  rocksdb::ColumnFamilyHandle* h = nullptr;
+  auto s = db_->CreateColumnFamily(cf_options_, kKvPrefix + space, &h);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("create key space ", space));
+  spaces_[space] = h;
+  return absl::OkStatus();
+}
+
+absl::Status RocksKvStore::DropSpace(const std::string& space) {
+  absl::MutexLock lock(&mu_);
+  rocksdb::ColumnFamilyHandle* h = Find(space);
+  if (h == nullptr) return MissingSpace(space);
+  if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
+  auto s = db_->DropColumnFamily(h);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("drop key space ", space));
+  db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  spaces_.erase(space);
+  return absl::OkStatus();
+}
+
+bool RocksKvStore::HasSpace(const std::string& space) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return Find(space) != nullptr;
+}
+
+std::vector<std::string> RocksKvStore::ListSpaces() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, h] : spaces_) out.push_back(name);
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> RocksKvStore::Get(const std::string& space,
+                                                             std::string_view key) const {
+  absl::ReaderMutexLock lock(&mu_);
+  rocksdb::ColumnFamilyHandle* h = Find(space);
+  if (h == nullptr) return MissingSpace(space);
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), h, rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "kv get");
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::Status RocksKvStore::Write(const KvWriteBatch& batch, bool sync) {
+  if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
+  absl::ReaderMutexLock lock(&mu_);
+  rocksdb::WriteBatch wb;
+  for (const auto& e : batch.entries()) {
+    rocksdb::ColumnFamilyHandle* h = Find(e.space);
+    if (h == nullptr) return MissingSpace(e.space);
+    rocksdb::Status s;
+    switch (e.op) {
+      case KvWriteBatch::Op::kPut:
+        s = wb.Put(h, e.key, e.value);
+        break;
+      case KvWriteBatch::Op::kDelete:
+        s = wb.Delete(h, e.key);
+        break;
+      case KvWriteBatch::Op::kDeleteRange:
+        s = wb.DeleteRange(h, e.key, e.value);
+        break;
+    }
+    if (!s.ok()) return FromRocks(s, "kv batch");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, &wb), "kv write");
+}
+
+absl::StatusOr<std::unique_ptr<KvIterator>> RocksKvStore::NewIterator(
+    const std::string& space) const {
+  absl::ReaderMutexLock lock(&mu_);
+  rocksdb::ColumnFamilyHandle* h = Find(space);
+  if (h == nullptr) return MissingSpace(space);
+  return std::unique_ptr<KvIterator>(
+      std::make_unique<RocksKvIterator>(db_->NewIterator(rocksdb::ReadOptions(), h)));
+}
+
+}  // namespace internal
+}  // namespace rb::es

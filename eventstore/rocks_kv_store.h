@@ -1,0 +1,53 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// Internal: KvStore over the event store's RocksDB instance. Key space "X" is the column family
+// "kv/X" (docs/storage-format.md).
+#ifndef RB_EVENTSTORE_ROCKS_KV_STORE_H_
+#define RB_EVENTSTORE_ROCKS_KV_STORE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "eventstore/kv_store.h"
+#include "rocksdb/db.h"
+
+namespace rb::es::internal {
+
+inline constexpr char kKvPrefix[] = "kv/";
+
+class RocksKvStore : public KvStore {
+ public:
+  // `db` is not owned. `handles` are the already-open "kv/..." column families (owned after).
+  RocksKvStore(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+               rocksdb::ColumnFamilyOptions cf_options, bool read_only);
+  ~RocksKvStore() override;
+
+  absl::Status CreateSpace(const std::string& space) override;
+  absl::Status DropSpace(const std::string& space) override;
+  bool HasSpace(const std::string& space) const override;
+  std::vector<std::string> ListSpaces() const override;
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& space,
+                                                 std::string_view key) const override;
+  absl::Status Write(const KvWriteBatch& batch, bool sync) override;
+  absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(const std::string& space) const override;
+
+  // Releases the column family handles; called before the DB closes.
+  void CloseHandles();
+
+ private:
+  rocksdb::ColumnFamilyHandle* Find(const std::string& space) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  rocksdb::DB* const db_;
+  const rocksdb::ColumnFamilyOptions cf_options_;
+  const bool read_only_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> spaces_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rb::es::internal
+
+#endif  // RB_EVENTSTORE_ROCKS_KV_STORE_H_

@@ -1,0 +1,425 @@
+#include "eventstore/event_store.h"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rb::es {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kT0 = 1'700'000'000'000'000;  // 2023-11-14
+
+EventData Ev(std::string type, std::string payload = "p") {
+  EventData e;
+  e.type = std::move(type);
+  e.payload = std::move(payload);
+  return e;
+}
+
+AppendRequest Req(std::string stream, ExpectedRevision expected, std::vector<EventData> events,
+                  std::string command_id = "") {
+  AppendRequest r;
+  r.stream_id = std::move(stream);
+  r.expected = expected;
+  r.events = std::move(events);
+  r.command_id = std::move(command_id);
+  r.metadata.actor_user = "user-1";
+  r.metadata.reason = "test";
+  return r;
+}
+
+class EventStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen() {
+    store_.reset();
+    Options o;
+    o.clock = &clock_;
+    auto s = EventStore::Open(o, path());
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+  }
+  std::string path() const { return dir_.path() + "/db"; }
+
+  rb::testing::TempDir dir_;
+  ManualClock clock_{kT0};
+  std::unique_ptr<EventStore> store_;
+};
+
+TEST_F(EventStoreTest, AppendAssignsPositionsRevisionsAndMetadata) {
+  auto r = store_->Append(Req("site-1", ExpectedRevision::NoStream(), {Ev("a"), Ev("b")}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->first_position, 1u);
+  EXPECT_EQ(r->last_position, 2u);
+  EXPECT_EQ(r->stream_revision, 1u);
+  auto r2 = store_->Append(Req("site-2", ExpectedRevision::Any(), {Ev("c")}));
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->first_position, 3u);
+  EXPECT_EQ(r2->stream_revision, 0u);
+
+  auto events = store_->ReadStream("site-1", 0, Direction::kForward, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  const RecordedEvent& e = (*events)[1];
+  EXPECT_EQ(e.type, "b");
+  EXPECT_EQ(e.revision, 1u);
+  EXPECT_EQ(e.position, 2u);
+  EXPECT_EQ(e.recorded_at_us, kT0);
+  EXPECT_EQ(e.valid_at_us, kT0);  // defaults to the recorded time
+  EXPECT_EQ(e.metadata.actor_user, "user-1");
+  EXPECT_EQ(e.metadata.reason, "test");
+  EXPECT_EQ(e.event_id.size(), 36u);
+  EXPECT_EQ(e.event_id[14], '4');  // UUID version 4
+  EXPECT_EQ(e.stream_hash.size(), 32u);
+  EXPECT_EQ(e.log_hash.size(), 32u);
+  EXPECT_EQ(e.Category(), "site");
+}
+
+TEST_F(EventStoreTest, ValidAtIsKeptAsDeclared) {
+  EventData e = Ev("a");
+  e.valid_at_us = kT0 - 86'400'000'000LL;
+  ASSERT_TRUE(store_->Append(Req("site-1", ExpectedRevision::Any(), {e})).ok());
+  auto events = store_->ReadStream("site-1", 0, Direction::kForward, 1);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ((*events)[0].valid_at_us, kT0 - 86'400'000'000LL);
+  EXPECT_EQ((*events)[0].recorded_at_us, kT0);
+}
+
+TEST_F(EventStoreTest, RecordedAtNeverDecreasesWhenTheClockGoesBack) {
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok());
+  clock_.Set(kT0 - 1'000'000);
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("b")})).ok());
+  auto events = store_->ReadStream("s-1", 0, Direction::kForward, 10);
+  ASSERT_TRUE(events.ok());
+  EXPECT_GE((*events)[1].recorded_at_us, (*events)[0].recorded_at_us);
+}
+
+TEST_F(EventStoreTest, ExpectedRevisionModes) {
+  EXPECT_EQ(store_->Append(Req("s-1", ExpectedRevision::StreamExists(), {Ev("a")})).status().code(),
+            absl::StatusCode::kAborted);
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::NoStream(), {Ev("a")})).ok());
+  EXPECT_EQ(store_->Append(Req("s-1", ExpectedRevision::NoStream(), {Ev("a")})).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_TRUE(store_->Append(Req("s-1", ExpectedRevision::StreamExists(), {Ev("b")})).ok());
+  EXPECT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Exactly(1), {Ev("c")})).ok());
+  EXPECT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("d")})).ok());
+  auto info = store_->GetStreamInfo("s-1");
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->exists);
+  EXPECT_EQ(info->last_revision, 3u);
+}
+
+TEST_F(EventStoreTest, AppendFailsWithAbortedWhenExpectedRevisionIsStaleAndTellsCurrentRevision) {
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a"), Ev("b")})).ok());
+  auto r = store_->Append(Req("s-1", ExpectedRevision::Exactly(0), {Ev("c")}));
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(r.status().message(), HasSubstr("current revision is 1"));
+  EXPECT_EQ(CurrentRevisionFrom(r.status()), 1);
+  auto absent = store_->Append(Req("s-9", ExpectedRevision::Exactly(0), {Ev("c")}));
+  EXPECT_EQ(CurrentRevisionFrom(absent.status()), -1);
+  EXPECT_EQ(store_->GetHead().position, 2u);  // nothing appended
+}
+
+TEST_F(EventStoreTest, IdempotentRetryReturnsFirstResultBeforeAndAfterReopen) {
+  auto req = Req("s-1", ExpectedRevision::NoStream(), {Ev("a")}, "cmd-1");
+  auto first = store_->Append(req);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->replayed);
+  auto again = store_->Append(req);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->first_position, first->first_position);
+  Reopen();
+  auto after = store_->Append(req);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->replayed);
+  EXPECT_EQ(after->last_position, first->last_position);
+  EXPECT_EQ(store_->GetHead().position, 1u);
+}
+
+TEST_F(EventStoreTest, SameCommandIdWithDifferentContentIsAnError) {
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a", "x")}, "cmd-1")).ok());
+  auto r = store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a", "y")}, "cmd-1"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->GetHead().position, 1u);
+}
+
+TEST_F(EventStoreTest, BadInputIsRefusedWithInvalidArgumentAndChangesNothing) {
+  struct Case {
+    AppendRequest req;
+    std::string field;
+  };
+  std::vector<Case> cases;
+  cases.push_back({Req("", ExpectedRevision::Any(), {Ev("a")}), "stream_id"});
+  cases.push_back({Req(std::string(300, 'x'), ExpectedRevision::Any(), {Ev("a")}), "stream_id"});
+  cases.push_back({Req("with space", ExpectedRevision::Any(), {Ev("a")}), "stream_id"});
+  cases.push_back({Req("s-1", ExpectedRevision::Any(), {}), "events"});
+  cases.push_back({Req("s-1", ExpectedRevision::Any(), {Ev("")}), "events[0].type"});
+  cases.push_back(
+      {Req("s-1", ExpectedRevision::Any(), {Ev("a", std::string(2 << 20, 'x'))}), "events[0]"});
+  EventData bad_id = Ev("a");
+  bad_id.event_id = "not-a-uuid";
+  cases.push_back({Req("s-1", ExpectedRevision::Any(), {bad_id}), "events[0].event_id"});
+  EventData bad_schema = Ev("a");
+  bad_schema.schema_version = 0;
+  cases.push_back({Req("s-1", ExpectedRevision::Any(), {bad_schema}), "schema_version"});
+  cases.push_back({Req("s-1", ExpectedRevision::Any(), {Ev("a")}, "has space"), "command_id"});
+  for (const auto& c : cases) {
+    auto r = store_->Append(c.req);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_THAT(r.status().message(), HasSubstr(c.field));
+  }
+  EXPECT_EQ(store_->GetHead().position, 0u);
+}
+
+TEST_F(EventStoreTest, ClientEventIdIsKept) {
+  EventData e = Ev("a");
+  e.event_id = "123e4567-e89b-42d3-a456-426614174000";
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {e})).ok());
+  auto events = store_->ReadStream("s-1", 0, Direction::kForward, 1);
+  EXPECT_EQ((*events)[0].event_id, e.event_id);
+}
+
+TEST_F(EventStoreTest, RacingWritersWithTheSameExpectedRevisionNeverBothWin) {
+  constexpr int kThreads = 8;
+  constexpr int kRevisions = 50;
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int rev = -1; rev < kRevisions - 1;) {
+        ExpectedRevision exp =
+            rev < 0 ? ExpectedRevision::NoStream() : ExpectedRevision::Exactly(rev);
+        auto r = store_->Append(Req("race-1", exp, {Ev("t" + std::to_string(t))}));
+        if (r.ok()) {
+          ++wins;
+          rev = static_cast<int>(r->stream_revision);
+        } else {
+          ASSERT_EQ(r.status().code(), absl::StatusCode::kAborted);
+          rev = static_cast<int>(*CurrentRevisionFrom(r.status()));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), kRevisions);
+  auto events = store_->ReadStream("race-1", 0, Direction::kForward, 1000);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), static_cast<size_t>(kRevisions));
+  for (size_t i = 0; i < events->size(); ++i) {
+    EXPECT_EQ((*events)[i].revision, i);
+    EXPECT_EQ((*events)[i].position, i + 1);  // no gaps in the log either
+  }
+  EXPECT_TRUE(store_->Verify().ok());
+}
+
+TEST_F(EventStoreTest, ConcurrentAppendsAreAllDurableAndContiguous) {
+  constexpr int kThreads = 16, kPer = 40;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<uint64_t> positions;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        auto r = store_->Append(Req("s-" + std::to_string(t), ExpectedRevision::Any(), {Ev("a")}));
+        ASSERT_TRUE(r.ok());
+        std::lock_guard<std::mutex> l(mu);
+        positions.insert(r->first_position);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(positions.size(), static_cast<size_t>(kThreads * kPer));
+  EXPECT_EQ(*positions.begin(), 1u);
+  EXPECT_EQ(*positions.rbegin(), static_cast<uint64_t>(kThreads * kPer));
+  Reopen();
+  EXPECT_EQ(store_->GetHead().position, static_cast<uint64_t>(kThreads * kPer));
+  auto report = store_->Verify();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->streams_checked, static_cast<uint64_t>(kThreads));
+}
+
+TEST_F(EventStoreTest, ReadsStreamForwardAndBackward) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev(std::to_string(i))})).ok());
+    ASSERT_TRUE(store_->Append(Req("s-2", ExpectedRevision::Any(), {Ev("other")})).ok());
+  }
+  auto fwd = store_->ReadStream("s-1", 2, Direction::kForward, 2);
+  ASSERT_EQ(fwd->size(), 2u);
+  EXPECT_EQ((*fwd)[0].type, "2");
+  EXPECT_EQ((*fwd)[1].type, "3");
+  auto bwd = store_->ReadStream("s-1", UINT64_MAX, Direction::kBackward, 3);
+  ASSERT_EQ(bwd->size(), 3u);
+  EXPECT_EQ((*bwd)[0].type, "4");
+  EXPECT_EQ((*bwd)[2].type, "2");
+  EXPECT_TRUE(store_->ReadStream("s-9", 0, Direction::kForward, 10)->empty());
+  EXPECT_FALSE(store_->GetStreamInfo("s-9")->exists);
+  // "s-1" must not see "s-10".
+  ASSERT_TRUE(store_->Append(Req("s-10", ExpectedRevision::Any(), {Ev("x")})).ok());
+  EXPECT_EQ(store_->ReadStream("s-1", 0, Direction::kForward, 100)->size(), 5u);
+  EXPECT_EQ(store_->GetStreamInfo("s-1")->last_revision, 4u);
+}
+
+TEST_F(EventStoreTest, ReadAllFiltersByTypePrefixAndCategory) {
+  ASSERT_TRUE(store_->Append(Req("site-1", ExpectedRevision::Any(), {Ev("site.declared")})).ok());
+  ASSERT_TRUE(store_->Append(Req("action-1", ExpectedRevision::Any(), {Ev("action.created")})).ok());
+  ASSERT_TRUE(store_->Append(Req("site-2", ExpectedRevision::Any(), {Ev("site.closed")})).ok());
+  LogFilter by_type;
+  by_type.type_prefixes = {"site."};
+  auto r = store_->ReadAll(1, 10, by_type);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->events.size(), 2u);
+  EXPECT_EQ(r->events[1].position, 3u);
+  EXPECT_TRUE(r->end_of_log);
+  LogFilter by_cat;
+  by_cat.categories = {"action"};
+  r = store_->ReadAll(1, 10, by_cat);
+  ASSERT_EQ(r->events.size(), 1u);
+  EXPECT_EQ(r->events[0].stream_id, "action-1");
+  // Limits and resumption.
+  r = store_->ReadAll(1, 2, LogFilter());
+  ASSERT_EQ(r->events.size(), 2u);
+  EXPECT_EQ(r->next_position, 3u);
+  auto back = store_->ReadAllBackward(UINT64_MAX, 2, LogFilter());
+  ASSERT_EQ(back->events.size(), 2u);
+  EXPECT_EQ(back->events[0].position, 3u);
+}
+
+TEST_F(EventStoreTest, HeadAndPositionAtOrBeforeFollowRecordedTime) {
+  EXPECT_EQ(store_->GetHead().position, 0u);
+  EXPECT_EQ(store_->GetHead().log_hash, std::string(32, '\0'));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok());
+    clock_.Advance(absl::Seconds(10));
+  }
+  Head h = store_->GetHead();
+  EXPECT_EQ(h.position, 10u);
+  auto last = store_->ReadStream("s-1", 9, Direction::kForward, 1);
+  EXPECT_EQ(h.log_hash, (*last)[0].log_hash);
+  EXPECT_EQ(*store_->PositionAtOrBefore(kT0 - 1), 0u);
+  EXPECT_EQ(*store_->PositionAtOrBefore(kT0), 1u);
+  EXPECT_EQ(*store_->PositionAtOrBefore(kT0 + 35'000'000), 4u);
+  EXPECT_EQ(*store_->PositionAtOrBefore(kT0 + 1'000'000'000), 10u);
+}
+
+TEST_F(EventStoreTest, WaitForPositionReturnsOnAppendOrDeadline) {
+  EXPECT_EQ(store_->WaitForPosition(1, absl::Now()), 0u);
+  std::thread writer([&] {
+    ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok());
+  });
+  EXPECT_EQ(store_->WaitForPosition(1, absl::Now() + absl::Seconds(30)), 1u);
+  writer.join();
+}
+
+TEST_F(EventStoreTest, HeadListenersHearEveryDurableBatch) {
+  std::atomic<uint64_t> heard{0};
+  uint64_t id = store_->AddHeadListener([&](uint64_t p) { heard = p; });
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a"), Ev("b")})).ok());
+  EXPECT_EQ(heard.load(), 2u);
+  store_->RemoveHeadListener(id);
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("c")})).ok());
+  EXPECT_EQ(heard.load(), 2u);
+}
+
+TEST_F(EventStoreTest, VerifyNamesTheFirstTamperedPosition) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(
+        store_->Append(Req("site-" + std::to_string(i % 3), ExpectedRevision::Any(),
+                           {Ev("site.updated", "payload " + std::to_string(i))}))
+            .ok());
+  }
+  auto ok = store_->Verify();
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->events_checked, 20u);
+  EXPECT_EQ(ok->head_hash, store_->GetHead().log_hash);
+  store_.reset();
+
+  // Flip one byte of the payload of position 13, keeping RocksDB's own checksums valid, as an
+  // adversary with write access to the directory would.
+  {
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path(), &names).ok());
+    for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path(), cfs, &handles, &raw).ok());
+    rocksdb::ColumnFamilyHandle* events = nullptr;
+    for (auto* h : handles) {
+      if (h->GetName() == "events") events = h;
+    }
+    std::string key(8, '\0');
+    key[7] = 13;
+    std::string value;
+    ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), events, key, &value).ok());
+    size_t at = value.find("payload 12");
+    ASSERT_NE(at, std::string::npos);
+    value[at + 8] ^= 0x01;
+    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), events, key, value).ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  Reopen();
+  auto bad = store_->Verify();
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(bad.status().message(), HasSubstr("position 13"));
+}
+
+TEST_F(EventStoreTest, UnknownFutureFormatVersionIsRefusedAtOpen) {
+  store_.reset();
+  {
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path(), &names).ok());
+    for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path(), cfs, &handles, &raw).ok());
+    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[0], "format_version", "99").ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  auto s = EventStore::Open(Options(), path());
+  ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.status().message(), HasSubstr("version 99"));
+}
+
+TEST_F(EventStoreTest, ReadOnlyOpenSeesDataWhileWriterIsOpenAndRefusesAppends) {
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok());
+  Options ro;
+  ro.read_only = true;
+  auto reader = EventStore::Open(ro, path());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->GetHead().position, 1u);
+  EXPECT_TRUE((*reader)->Verify().ok());
+  EXPECT_EQ((*reader)->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(EventStoreTest, CheckpointIsAVerifiableCopy) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok());
+  }
+  ASSERT_TRUE(store_->Checkpoint(dir_.path() + "/copy").ok());
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("later")})).ok());
+  auto copy = EventStore::Open(Options(), dir_.path() + "/copy");
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ((*copy)->GetHead().position, 5u);
+  EXPECT_TRUE((*copy)->Verify().ok());
+}
+
+TEST_F(EventStoreTest, AppendAfterCloseIsUnavailable) {
+  store_->Close();
+  EXPECT_EQ(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace rb::es
