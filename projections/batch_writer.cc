@@ -2,6 +2,7 @@
 #include "projections/batch_writer.h"
 
 #include "absl/strings/str_cat.h"
+#include "projections/strings.h"
 
 namespace rb::proj {
 
@@ -26,7 +27,7 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
   Space* s = Find(space);
   if (s == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("Get on undeclared view space \"", space, "\""));
+        absl::StrCat("Get on undeclared view space \"", Av(space), "\""));
   }
   auto it = s->pending.find(key);
   if (it != s->pending.end()) return it->second;
@@ -39,7 +40,7 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
   if (s == nullptr) {
     if (error_.ok()) {
       error_ = absl::InvalidArgumentError(
-          absl::StrCat(op, " on undeclared view space \"", space, "\""));
+          absl::StrCat(Av(op), " on undeclared view space \"", Av(space), "\""));
     }
     return;
   }

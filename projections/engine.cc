@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "projections/batch_writer.h"
+#include "projections/strings.h"
 
 namespace rb::proj {
 
@@ -90,22 +91,24 @@ absl::Status ProjectionEngine::Register(std::unique_ptr<Projection> projection) 
   const std::string name = projection->name();
   if (absl::Status s = ValidateName("projection name", name); !s.ok()) return s;
   if (projection->version() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("projection \"", name, "\": version must be >= 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("projection \"", Av(name), "\": version must be >= 1"));
   }
   std::vector<std::string> spaces = projection->spaces();
   if (spaces.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("projection \"", name, "\": declares no view space"));
+        absl::StrCat("projection \"", Av(name), "\": declares no view space"));
   }
   std::set<std::string> seen;
   for (const std::string& space : spaces) {
-    if (absl::Status s = ValidateName(absl::StrCat("projection \"", name, "\" space name"), space);
+    if (absl::Status s =
+            ValidateName(absl::StrCat("projection \"", Av(name), "\" space name"), space);
         !s.ok()) {
       return s;
     }
     if (!seen.insert(space).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat("projection \"", name, "\": space \"", space, "\" declared twice"));
+          absl::StrCat("projection \"", Av(name), "\": space \"", Av(space), "\" declared twice"));
     }
   }
   std::unique_ptr<Slot>& slot = slots_[name];
@@ -116,7 +119,7 @@ absl::Status ProjectionEngine::Register(std::unique_ptr<Projection> projection) 
   const uint32_t version = projection->version();
   if (!slot->versions.emplace(version, std::move(projection)).second) {
     return absl::AlreadyExistsError(
-        absl::StrCat("projection \"", name, "\" version ", version, " is already registered"));
+        absl::StrCat("projection \"", Av(name), "\" version ", version, " is already registered"));
   }
   return absl::OkStatus();
 }
@@ -195,8 +198,8 @@ absl::Status ProjectionEngine::Recover(Slot* slot) {
   const std::string& meta = options_.meta_space;
   const Projection* target = slot->target();
   auto read_checkpoint = [&](GenerationId id) -> absl::StatusOr<Checkpoint> {
-    absl::StatusOr<std::optional<Checkpoint>> cp =
-        ReadRecord<Checkpoint>(kv, meta, CheckpointKey(slot->name, id.generation), DecodeCheckpoint);
+    absl::StatusOr<std::optional<Checkpoint>> cp = ReadRecord<Checkpoint>(
+        kv, meta, CheckpointKey(slot->name, id.generation), DecodeCheckpoint);
     if (!cp.ok()) return cp.status();
     if (!cp->has_value()) {
       return absl::DataLossError(absl::StrCat("projection \"", slot->name, "\" generation ",
@@ -217,8 +220,8 @@ absl::Status ProjectionEngine::Recover(Slot* slot) {
     absl::StatusOr<Checkpoint> cp = read_checkpoint(**pending);
     if (!cp.ok()) return cp.status();
     auto it = slot->versions.find((*pending)->version);
-    pending_worker = NewWorker(slot, it == slot->versions.end() ? nullptr : it->second.get(),
-                               **pending, *cp);
+    pending_worker =
+        NewWorker(slot, it == slot->versions.end() ? nullptr : it->second.get(), **pending, *cp);
     if ((*pending)->version != target->version()) {
       // A rebuild towards a version that is no longer the target: abandon it.
       if (absl::Status s = DiscardGeneration(slot, std::move(pending_worker)); !s.ok()) return s;
@@ -238,8 +241,8 @@ absl::Status ProjectionEngine::Recover(Slot* slot) {
     absl::StatusOr<Checkpoint> cp = read_checkpoint(**active);
     if (!cp.ok()) return cp.status();
     auto it = slot->versions.find((*active)->version);
-    active_worker = NewWorker(slot, it == slot->versions.end() ? nullptr : it->second.get(),
-                              **active, *cp);
+    active_worker =
+        NewWorker(slot, it == slot->versions.end() ? nullptr : it->second.get(), **active, *cp);
     absl::MutexLock lock(&mu_);
     active_worker->state = active_worker->code == nullptr ? ProjectionState::kRebuilding
                                                           : ProjectionState::kCatchingUp;
@@ -354,7 +357,7 @@ absl::Status ProjectionEngine::Rebuild(std::string_view name) {
   absl::MutexLock admin(&admin_mu_);
   Slot* slot = FindSlot(name);
   if (slot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no projection named \"", name, "\""));
+    return absl::NotFoundError(absl::StrCat("no projection named \"", Av(name), "\""));
   }
   std::unique_ptr<Worker> failed;
   {
@@ -365,7 +368,7 @@ absl::Status ProjectionEngine::Rebuild(std::string_view name) {
     if (slot->pending != nullptr) {
       if (slot->pending->state != ProjectionState::kFailed) {
         return absl::FailedPreconditionError(
-            absl::StrCat("a rebuild of projection \"", name, "\" is already running"));
+            absl::StrCat("a rebuild of projection \"", Av(name), "\" is already running"));
       }
       failed = std::move(slot->pending);
     }
@@ -386,9 +389,8 @@ absl::Status ProjectionEngine::Rebuild(std::string_view name) {
 
 bool ProjectionEngine::WaitForEvents(Worker* worker, uint64_t position) {
   absl::MutexLock lock(&mu_);
-  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return worker->stop || head_ > position;
-  };
+  auto ready = [&]()
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return worker->stop || head_ > position; };
   if (!mu_.AwaitWithTimeout(absl::Condition(&ready), options_.idle_recheck)) {
     // Safety net only: the head listener normally wakes the worker.
     mu_.Unlock();
@@ -546,7 +548,7 @@ absl::Status ProjectionEngine::WaitForPosition(std::string_view name, uint64_t p
                                                absl::Time deadline) const {
   Slot* slot = FindSlot(name);
   if (slot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no projection named \"", name, "\""));
+    return absl::NotFoundError(absl::StrCat("no projection named \"", Av(name), "\""));
   }
   absl::MutexLock lock(&mu_);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -560,21 +562,21 @@ absl::Status ProjectionEngine::WaitForPosition(std::string_view name, uint64_t p
   }
   if (slot->active != nullptr && slot->active->state == ProjectionState::kFailed) {
     return absl::FailedPreconditionError(
-        absl::StrFormat("projection \"%s\" failed at position %d before reaching %d: %s", name,
+        absl::StrFormat("projection \"%s\" failed at position %d before reaching %d: %s", Av(name),
                         slot->active->failed_position, position, slot->active->error));
   }
   if (!started_ || stopped_) {
     return absl::FailedPreconditionError("the projection engine is not running");
   }
   return absl::DeadlineExceededError(
-      absl::StrFormat("projection \"%s\" is at position %d, waited for %d", name,
+      absl::StrFormat("projection \"%s\" is at position %d, waited for %d", Av(name),
                       slot->active->checkpoint.position, position));
 }
 
 absl::Status ProjectionEngine::WaitForRebuild(std::string_view name, absl::Time deadline) const {
   Slot* slot = FindSlot(name);
   if (slot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no projection named \"", name, "\""));
+    return absl::NotFoundError(absl::StrCat("no projection named \"", Av(name), "\""));
   }
   absl::MutexLock lock(&mu_);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -584,22 +586,22 @@ absl::Status ProjectionEngine::WaitForRebuild(std::string_view name, absl::Time 
   mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
   if (started_ && slot->pending == nullptr) return absl::OkStatus();
   if (slot->pending != nullptr && slot->pending->state == ProjectionState::kFailed) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "rebuild of projection \"%s\" failed at position %d: %s", name,
-        slot->pending->failed_position, slot->pending->error));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("rebuild of projection \"%s\" failed at position %d: %s", Av(name),
+                        slot->pending->failed_position, slot->pending->error));
   }
   if (!started_ || stopped_) {
     return absl::FailedPreconditionError("the projection engine is not running");
   }
   return absl::DeadlineExceededError(
-      absl::StrFormat("rebuild of projection \"%s\" is at position %d", name,
+      absl::StrFormat("rebuild of projection \"%s\" is at position %d", Av(name),
                       slot->pending->checkpoint.position));
 }
 
 absl::StatusOr<ViewReader> ProjectionEngine::Reader(std::string_view name) const {
   Slot* slot = FindSlot(name);
   if (slot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no projection named \"", name, "\""));
+    return absl::NotFoundError(absl::StrCat("no projection named \"", Av(name), "\""));
   }
   absl::MutexLock lock(&mu_);
   if (slot->active == nullptr) {
@@ -608,8 +610,7 @@ absl::StatusOr<ViewReader> ProjectionEngine::Reader(std::string_view name) const
   return ViewReader(slot->active->handle);
 }
 
-GenerationStatus ProjectionEngine::StatusOf(const Worker& worker,
-                                            const rb::es::Head& head) const {
+GenerationStatus ProjectionEngine::StatusOf(const Worker& worker, const rb::es::Head& head) const {
   GenerationStatus st;
   st.id = worker.id;
   st.state = worker.state;
@@ -628,7 +629,7 @@ GenerationStatus ProjectionEngine::StatusOf(const Worker& worker,
 absl::StatusOr<ProjectionStatus> ProjectionEngine::GetStatus(std::string_view name) const {
   Slot* slot = FindSlot(name);
   if (slot == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no projection named \"", name, "\""));
+    return absl::NotFoundError(absl::StrCat("no projection named \"", Av(name), "\""));
   }
   const rb::es::Head head = store_->GetHead();
   bool need_first;

@@ -100,17 +100,17 @@ std::string_view ToString(ProjectionState state);
 struct GenerationStatus {
   GenerationId id;
   ProjectionState state = ProjectionState::kStopped;
-  uint64_t position = 0;          // checkpoint: last position whose effects are in the views
-  uint64_t lag_events = 0;        // head position - position
+  uint64_t position = 0;    // checkpoint: last position whose effects are in the views
+  uint64_t lag_events = 0;  // head position - position
   absl::Duration lag = absl::ZeroDuration();  // head recorded_at - recorded_at at position
-  uint64_t failed_position = 0;   // kFailed: the event that failed
-  std::string error;              // kFailed: the error message
+  uint64_t failed_position = 0;               // kFailed: the event that failed
+  std::string error;                          // kFailed: the error message
 };
 
 struct ProjectionStatus {
   std::string name;
-  uint64_t head_position = 0;          // the log's head when the status was taken
-  GenerationStatus active;             // what readers see
+  uint64_t head_position = 0;               // the log's head when the status was taken
+  GenerationStatus active;                  // what readers see
   std::optional<GenerationStatus> rebuild;  // a pending generation, when one exists
 };
 
@@ -145,8 +145,7 @@ class ProjectionEngine {
   // Returns OK then; DEADLINE_EXCEEDED when `deadline` passes first; FAILED_PRECONDITION at once
   // when the projection failed before `position` or the engine is stopped; NOT_FOUND for an
   // unknown name.
-  absl::Status WaitForPosition(std::string_view name, uint64_t position,
-                               absl::Time deadline) const;
+  absl::Status WaitForPosition(std::string_view name, uint64_t position, absl::Time deadline) const;
 
   // Waits until no rebuild of `name` is pending (it switched). OK then; FAILED_PRECONDITION at
   // once when the pending generation failed or the engine is stopped; DEADLINE_EXCEEDED; NOT_FOUND.
@@ -198,7 +197,7 @@ class ProjectionEngine {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;  // highest position the head listener reported
   std::optional<uint64_t> listener_id_ ABSL_GUARDED_BY(admin_mu_);
-  int64_t first_recorded_at_us_ ABSL_GUARDED_BY(mu_) = 0;  // of position 1; 0: not read yet
+  mutable int64_t first_recorded_at_us_ ABSL_GUARDED_BY(mu_) = 0;  // of position 1; 0: not read yet
 };
 
 }  // namespace rb::proj

@@ -4,6 +4,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "projections/strings.h"
 
 namespace rb::proj {
 namespace {
@@ -22,9 +23,9 @@ uint64_t GetBigEndian(std::string_view in, int bytes) {
 
 absl::Status CheckValue(std::string_view what, std::string_view value, size_t size) {
   if (value.size() != size || value[0] != kFormat) {
-    return absl::DataLossError(absl::StrFormat(
-        "projection %s record: expected %d bytes with format byte 1, got %d bytes", what, size,
-        value.size()));
+    return absl::DataLossError(
+        absl::StrFormat("projection %s record: expected %d bytes with format byte 1, got %d bytes",
+                        Av(what), size, value.size()));
   }
   return absl::OkStatus();
 }
@@ -34,27 +35,28 @@ absl::Status CheckValue(std::string_view what, std::string_view value, size_t si
 absl::Status ValidateName(std::string_view what, std::string_view name) {
   if (name.empty() || name.size() > 64) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": must be 1 to 64 characters long, got \"", name, "\""));
+        absl::StrCat(Av(what), ": must be 1 to 64 characters long, got \"", Av(name), "\""));
   }
   for (char c : name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": only lower-case letters, digits and '_' are allowed, got \"", name, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(Av(what), ": only lower-case letters, digits and '_' are allowed, got \"",
+                       Av(name), "\""));
     }
   }
   return absl::OkStatus();
 }
 
 std::string ViewSpacePrefix(std::string_view projection) {
-  return absl::StrCat("view.", projection, ".");
+  return absl::StrCat("view.", Av(projection), ".");
 }
 
 std::string GenerationSpacePrefix(std::string_view projection, GenerationId gen) {
-  return absl::StrCat("view.", projection, ".v", gen.version, ".g", gen.generation, ".");
+  return absl::StrCat("view.", Av(projection), ".v", gen.version, ".g", gen.generation, ".");
 }
 
 std::string ViewSpaceName(std::string_view projection, GenerationId gen, std::string_view space) {
-  return absl::StrCat(GenerationSpacePrefix(projection, gen), space);
+  return absl::StrCat(GenerationSpacePrefix(projection, gen), Av(space));
 }
 
 std::optional<GenerationId> ParseViewSpaceName(std::string_view projection,
@@ -68,25 +70,27 @@ std::optional<GenerationId> ParseViewSpaceName(std::string_view projection,
   size_t dot2 = rest.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || rest[dot1 + 1] != 'g') return std::nullopt;
   GenerationId gen;
-  if (!absl::SimpleAtoi(rest.substr(1, dot1 - 1), &gen.version)) return std::nullopt;
-  if (!absl::SimpleAtoi(rest.substr(dot1 + 2, dot2 - dot1 - 2), &gen.generation)) {
+  if (!absl::SimpleAtoi(Av(rest.substr(1, dot1 - 1)), &gen.version)) return std::nullopt;
+  if (!absl::SimpleAtoi(Av(rest.substr(dot1 + 2, dot2 - dot1 - 2)), &gen.generation)) {
     return std::nullopt;
   }
   return gen;
 }
 
-std::string ActiveKey(std::string_view projection) { return absl::StrCat("active/", projection); }
+std::string ActiveKey(std::string_view projection) {
+  return absl::StrCat("active/", Av(projection));
+}
 
 std::string PendingKey(std::string_view projection) {
-  return absl::StrCat("pending/", projection);
+  return absl::StrCat("pending/", Av(projection));
 }
 
 std::string NextGenerationKey(std::string_view projection) {
-  return absl::StrCat("next_generation/", projection);
+  return absl::StrCat("next_generation/", Av(projection));
 }
 
 std::string CheckpointKey(std::string_view projection, uint64_t generation) {
-  return absl::StrFormat("checkpoint/%s/%020d", projection, generation);
+  return absl::StrFormat("checkpoint/%s/%020d", Av(projection), generation);
 }
 
 std::string EncodeGeneration(GenerationId gen) {

@@ -59,8 +59,8 @@ std::optional<GenerationId> ParseViewSpaceName(std::string_view projection,
                                                std::string_view space_name);
 
 // Keys of the meta space.
-std::string ActiveKey(std::string_view projection);      // "active/<projection>"
-std::string PendingKey(std::string_view projection);     // "pending/<projection>"
+std::string ActiveKey(std::string_view projection);          // "active/<projection>"
+std::string PendingKey(std::string_view projection);         // "pending/<projection>"
 std::string NextGenerationKey(std::string_view projection);  // "next_generation/<projection>"
 // "checkpoint/<projection>/<generation as 20 decimal digits>"
 std::string CheckpointKey(std::string_view projection, uint64_t generation);

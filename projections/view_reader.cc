@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "projections/strings.h"
 
 namespace rb::proj {
 namespace internal {
@@ -57,8 +58,8 @@ absl::StatusOr<std::optional<std::string>> ViewReader::Get(std::string_view spac
                                                            std::string_view key) const {
   const std::string* full = generation_->FullName(space);
   if (full == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("projection \"", projection(),
-                                                   "\" has no view space \"", space, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("projection \"", projection(), "\" has no view space \"", Av(space), "\""));
   }
   return generation_->kv()->Get(*full, key);
 }
@@ -67,8 +68,8 @@ absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> ViewReader::NewIterator(
     std::string_view space) const {
   const std::string* full = generation_->FullName(space);
   if (full == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("projection \"", projection(),
-                                                   "\" has no view space \"", space, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("projection \"", projection(), "\" has no view space \"", Av(space), "\""));
   }
   return generation_->kv()->NewIterator(*full);
 }
