@@ -477,6 +477,8 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
   Checkpoint cp;
   {
     absl::MutexLock lock(&mu_);
+    // Replaced (or stopped) before this thread even ran: nothing to do.
+    if (worker->stop || worker->retired) return;
     handle = worker->handle;  // keeps the spaces alive while this thread may touch them
     cp = worker->checkpoint;
   }
