@@ -580,9 +580,9 @@ absl::StatusOr<std::vector<RecordedEvent>> EventStoreImpl::ReadStream(const std:
   return out;
 }
 
-absl::StatusOr<ReadAllResult> EventStoreImpl::ReadAll(uint64_t from, size_t limit,
-                                                      const LogFilter& filter,
-                                                      size_t max_examined) const {
+absl::StatusOr<ReadAllResult> EventStoreImpl::ScanAll(
+    uint64_t from, const LogFilter& filter, size_t max_examined,
+    absl::FunctionRef<bool(const RecordedEvent&)> fn) const {
   ReadAllResult r;
   if (from == 0) from = 1;
   r.next_position = from;
@@ -591,20 +591,45 @@ absl::StatusOr<ReadAllResult> EventStoreImpl::ReadAll(uint64_t from, size_t limi
   ro.readahead_size = 2 << 20;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   size_t examined = 0;
+  RecordedEvent e;  // reused: its strings keep their capacity between events
+  bool stopped = false;
   for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
-    if (r.events.size() >= limit || examined >= max_examined) break;
+    if (examined >= max_examined) break;  // the iterator rests on an unexamined event
     uint64_t pos = DecodeFixed64BE(it->key().data());
-    RecordedEvent e;
     absl::Status d = DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()),
                                        &e);
     if (!d.ok()) return d;
     ++examined;
     r.last_examined = pos;
     r.next_position = pos + 1;
-    if (filter.empty() || filter.Matches(e)) r.events.push_back(std::move(e));
+    if ((filter.empty() || filter.Matches(e)) && !fn(e)) {
+      stopped = true;
+      break;
+    }
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read log");
-  r.end_of_log = !it->Valid();
+  if (stopped) it->Next();  // past the event `fn` stopped at
+  r.end_of_log = !it->Valid() && it->status().ok();
+  return r;
+}
+
+absl::StatusOr<ReadAllResult> EventStoreImpl::ReadAll(uint64_t from, size_t limit,
+                                                      const LogFilter& filter,
+                                                      size_t max_examined) const {
+  std::vector<RecordedEvent> events;
+  events.reserve(std::min<size_t>(limit, 4096));
+  if (limit == 0) {
+    ReadAllResult r;
+    r.next_position = from == 0 ? 1 : from;
+    r.last_examined = r.next_position - 1;
+    return r;
+  }
+  auto r = ScanAll(from, filter, max_examined, [&](const RecordedEvent& e) {
+    events.push_back(e);
+    return events.size() < limit;
+  });
+  if (!r.ok()) return r.status();
+  r->events = std::move(events);
   return r;
 }
 
@@ -775,7 +800,14 @@ void EventStoreImpl::Close() {
   }
   WakeWaiters();
   if (!db_) return;
-  if (!options_.read_only) db_->FlushWAL(true).PermitUncheckedError();
+  if (!options_.read_only) {
+    // Flush memtables so the next open does not replay the write-ahead log.
+    rocksdb::FlushOptions fo;
+    std::vector<rocksdb::ColumnFamilyHandle*> all = {meta_cf_, events_cf_, streams_cf_,
+                                                      commands_cf_};
+    db_->Flush(fo, all).PermitUncheckedError();
+    db_->FlushWAL(true).PermitUncheckedError();
+  }
   if (kv_) kv_->CloseHandles();
   for (auto* h : {events_cf_, streams_cf_, commands_cf_, meta_cf_}) {
     if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();

@@ -33,6 +33,9 @@ class EventStoreImpl : public EventStore {
                                                         size_t limit) const override;
   absl::StatusOr<ReadAllResult> ReadAll(uint64_t from, size_t limit, const LogFilter& filter,
                                         size_t max_examined) const override;
+  absl::StatusOr<ReadAllResult> ScanAll(
+      uint64_t from, const LogFilter& filter, size_t max_examined,
+      absl::FunctionRef<bool(const RecordedEvent&)> fn) const override;
   absl::StatusOr<ReadAllResult> ReadAllBackward(uint64_t from, size_t limit,
                                                 const LogFilter& filter) const override;
   absl::StatusOr<StreamInfo> GetStreamInfo(const std::string& stream_id) const override;

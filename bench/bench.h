@@ -1,0 +1,49 @@
+// Shared pieces of the benchmark program: figures, timing, percentiles.
+#ifndef RB_BENCH_BENCH_H_
+#define RB_BENCH_BENCH_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rb::bench {
+
+struct Config {
+  bool quick = false;
+  std::string dir;   // scratch directory on the disk being measured
+  std::string only;  // when non-empty, run only figures whose name contains it
+  bool Wants(const std::string& figure) const {
+    return only.empty() || figure.find(only) != std::string::npos;
+  }
+};
+
+struct Figure {
+  std::string name;
+  double value;
+  std::string unit;
+  double limit;  // the matching physical limit measured in the same run
+};
+
+// Collected figures, printed last by main().
+std::vector<Figure>& Figures();
+void Report(const std::string& name, double value, const std::string& unit, double limit);
+
+inline double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+// p in [0, 100]; sorts `v`.
+double Percentile(std::vector<double>& v, double p);
+
+// Physical limits of this machine and disk (raw_limits.cc).
+double RawSyncPutPerSecond(const Config& c, int n);
+double RawSyncBatch100EventsPerSecond(const Config& c, int batches);
+double RawFdatasyncP99Micros(const Config& c, int n);
+// Writes `n` values of `value_bytes` into a raw RocksDB and returns values/s of a full scan.
+double RawScanPerSecond(const Config& c, int n, int value_bytes);
+
+void RunEventStoreBench(const Config& c);
+
+}  // namespace rb::bench
+
+#endif  // RB_BENCH_BENCH_H_

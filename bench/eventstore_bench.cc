@@ -1,0 +1,116 @@
+#include <algorithm>
+#include <filesystem>
+// Event log figures: durable appends (1 and 64 appenders), append latency, whole-log reads.
+#include <atomic>
+#include <thread>
+
+#include "bench/bench.h"
+#include "eventstore/event_store.h"
+
+namespace rb::bench {
+namespace {
+
+std::unique_ptr<es::EventStore> OpenStore(const std::string& path, bool sync) {
+  std::filesystem::remove_all(path);
+  es::Options o;
+  o.sync = sync;
+  auto s = es::EventStore::Open(o, path);
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s\n", s.status().ToString().c_str());
+    std::abort();
+  }
+  return std::move(*s);
+}
+
+es::AppendRequest OneEvent(const std::string& stream, const std::string& payload) {
+  es::AppendRequest r;
+  r.stream_id = stream;
+  r.events.push_back(es::EventData{.type = "site.population_recorded", .payload = payload});
+  return r;
+}
+
+}  // namespace
+
+void RunEventStoreBench(const Config& c) {
+  const std::string payload(150, 'p');  // ~200 bytes per event with its metadata
+
+  // append_durable_1 and append_latency_1_p99: one appender, one event per append, sync on.
+  if (c.Wants("append_durable_1") || c.Wants("append_latency")) {
+    const int n = c.quick ? 2000 : 10000;
+    auto store = OpenStore(c.dir + "/es-1", true);
+    std::vector<double> lat;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto t = std::chrono::steady_clock::now();
+      if (!store->Append(OneEvent("site-" + std::to_string(i % 100), payload)).ok()) std::abort();
+      lat.push_back(SecondsSince(t) * 1e6);
+    }
+    double rate = n / SecondsSince(t0);
+    double raw_put = RawSyncPutPerSecond(c, n);
+    Report("append_durable_1", rate, "events/s", raw_put);
+    double fsync_p99 = RawFdatasyncP99Micros(c, n);
+    Report("append_latency_1_p99", Percentile(lat, 99), "us", fsync_p99);
+  }
+
+  // append_durable_64: 64 concurrent appenders, one event per append, sync on.
+  if (c.Wants("append_durable_64")) {
+    const int per_thread = c.quick ? 300 : 2000;
+    auto store = OpenStore(c.dir + "/es-64", true);
+    std::vector<std::thread> threads;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int t = 0; t < 64; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < per_thread; ++i) {
+          if (!store->Append(OneEvent("site-" + std::to_string(t), payload)).ok()) std::abort();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    double rate = 64.0 * per_thread / SecondsSince(t0);
+    double raw = RawSyncBatch100EventsPerSecond(c, c.quick ? 300 : 2000);
+    Report("append_durable_64", rate, "events/s", raw);
+  }
+
+  // read_all: 1M events of ~200 bytes read forward.
+  if (c.Wants("read_all")) {
+    const int n = 1'000'000;
+    auto store = OpenStore(c.dir + "/es-read", false);
+    for (int b = 0; b < n; b += 1000) {
+      es::AppendRequest r;
+      r.stream_id = "site-" + std::to_string(b / 1000);
+      for (int i = 0; i < 1000; ++i) {
+        r.events.push_back(es::EventData{.type = "site.population_recorded", .payload = payload});
+      }
+      if (!store->Append(r).ok()) std::abort();
+    }
+    store->Close();
+    store = OpenStore(c.dir + "/es-read-unused", false);  // release memory of the writer
+    store.reset();
+    es::Options o;
+    auto reader = es::EventStore::Open(o, c.dir + "/es-read");
+    if (!reader.ok()) std::abort();
+    double best = 0;
+    for (int round = 0; round < 2; ++round) {
+      auto t0 = std::chrono::steady_clock::now();
+      uint64_t from = 1, count = 0;
+      while (true) {
+        size_t bytes = 0;
+        auto r = (*reader)->ScanAll(from, es::LogFilter(), 65536, [&](const es::RecordedEvent& e) {
+          bytes += e.payload.size();
+          ++count;
+          return true;
+        });
+        if (!r.ok() || bytes == 0) std::abort();
+        from = r->next_position;
+        if (r->end_of_log) break;
+      }
+      if (count != static_cast<uint64_t>(n)) std::abort();
+      best = std::max(best, count / SecondsSince(t0));
+    }
+    reader->reset();
+    double raw = RawScanPerSecond(c, n, 200 + 64);
+    Report("read_all", best, "events/s", raw);
+  }
+}
+
+}  // namespace rb::bench

@@ -1,0 +1,256 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "domain/command_handler.h"
+
+#include <list>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "domain/events.h"
+
+namespace rb::domain {
+namespace {
+
+namespace v1 = resorption::v1;
+
+// Same payload as the event store's ABORTED statuses, so rb::es::CurrentRevisionFrom reads both.
+constexpr char kCurrentRevisionPayload[] = "type.resorption.gouv.fr/rb.es.CurrentRevision";
+constexpr size_t kReadChunk = 1024;
+
+struct SiteTraits {
+  using State = v1::Site;
+  using Event = v1::SiteEvent;
+  using Command = v1::SiteCommand;
+  static std::string Stream(const Command& c) { return SiteStreamId(c.site_id()); }
+  static auto Decide(const State& s, const Command& c, const Context& ctx) {
+    return DecideSite(s, c, ctx);
+  }
+  static State Evolve(State s, const Event& e) { return EvolveSite(std::move(s), e); }
+  static auto Encode(const Event& e) { return EncodeSiteEvent(e); }
+  static auto Decode(const rb::es::RecordedEvent& r) { return DecodeSiteEvent(r); }
+};
+
+struct ActionTraits {
+  using State = v1::Action;
+  using Event = v1::ActionEvent;
+  using Command = v1::ActionCommand;
+  static std::string Stream(const Command& c) { return ActionStreamId(c.action_id()); }
+  static auto Decide(const State& s, const Command& c, const Context& ctx) {
+    return DecideAction(s, c, ctx);
+  }
+  static State Evolve(State s, const Event& e) { return EvolveAction(std::move(s), e); }
+  static auto Encode(const Event& e) { return EncodeActionEvent(e); }
+  static auto Decode(const rb::es::RecordedEvent& r) { return DecodeActionEvent(r); }
+};
+
+absl::Status AbortedAt(const std::string& stream, uint64_t expected, int64_t current) {
+  absl::Status s = absl::AbortedError(absl::StrCat(
+      "stream '", stream, "': expected revision ", expected, ", but the current revision is ",
+      current < 0 ? std::string("none (no stream)") : std::to_string(current),
+      "; re-read and retry"));
+  s.SetPayload(kCurrentRevisionPayload, absl::Cord(std::to_string(current)));
+  return s;
+}
+
+}  // namespace
+
+std::string SiteStreamId(const std::string& site_id) { return absl::StrCat("site-", site_id); }
+std::string ActionStreamId(const std::string& action_id) {
+  return absl::StrCat("action-", action_id);
+}
+
+// Loads, caches and writes one kind of aggregate.
+template <typename T>
+class Repo {
+ public:
+  using State = typename T::State;
+
+  struct Folded {
+    State state;
+    int64_t revision = -1;  // -1: no stream
+    // Results of the commands found in the stream, by command id.
+    absl::flat_hash_map<std::string, CommandResult> commands;
+  };
+
+  Repo(rb::es::EventStore* store, const CommandHandlerOptions& options)
+      : store_(store), options_(options) {}
+
+  absl::StatusOr<Folded> Load(const std::string& stream) {
+    Folded f;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = index_.find(stream);
+      if (it != index_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second.second);
+        f = it->second.first;
+      }
+    }
+    const int64_t cached = f.revision;
+    while (true) {
+      absl::StatusOr<std::vector<rb::es::RecordedEvent>> batch = store_->ReadStream(
+          stream, static_cast<uint64_t>(f.revision + 1), rb::es::Direction::kForward, kReadChunk);
+      if (!batch.ok()) return batch.status();
+      for (const rb::es::RecordedEvent& r : *batch) {
+        auto e = T::Decode(r);
+        if (!e.ok()) return e.status();
+        f.state = T::Evolve(std::move(f.state), *e);
+        f.revision = static_cast<int64_t>(r.revision);
+        if (!r.metadata.command_id.empty()) {
+          CommandResult& c = f.commands[r.metadata.command_id];
+          if (c.first_position == 0) c.first_position = r.position;
+          c.last_position = r.position;
+          c.revision = f.revision;
+          c.outcome = CommandResult::Outcome::kReplayed;
+        }
+      }
+      if (batch->size() < kReadChunk) break;
+    }
+    if (f.revision != cached) Store(stream, f);
+    return f;
+  }
+
+  absl::StatusOr<CommandResult> Handle(const typename T::Command& cmd, const Context& ctx) {
+    const std::string stream = T::Stream(cmd);
+    for (int attempt = 0;; ++attempt) {
+      absl::StatusOr<Folded> f = Load(stream);
+      if (!f.ok()) return f.status();
+      if (!cmd.command_id().empty()) {
+        auto it = f->commands.find(cmd.command_id());
+        if (it != f->commands.end()) return it->second;
+      }
+      if (cmd.has_expected_revision() &&
+          static_cast<int64_t>(cmd.expected_revision()) != f->revision) {
+        return AbortedAt(stream, cmd.expected_revision(), f->revision);
+      }
+      auto decision = T::Decide(f->state, cmd, ctx);
+      if (!decision.ok()) return decision.status();
+      CommandResult result;
+      if (decision->no_change()) {
+        result.outcome = CommandResult::Outcome::kNoChange;
+        result.revision = f->revision;
+        return result;
+      }
+      rb::es::AppendRequest req;
+      req.stream_id = stream;
+      req.expected = f->revision < 0
+                         ? rb::es::ExpectedRevision::NoStream()
+                         : rb::es::ExpectedRevision::Exactly(static_cast<uint64_t>(f->revision));
+      req.command_id = cmd.command_id();
+      req.metadata.actor_user = ctx.actor.user_id;
+      req.metadata.actor_organisation = ctx.actor.organisation_id;
+      req.metadata.actor_role = std::string(RoleId(ctx.actor.role));
+      req.metadata.command_id = cmd.command_id();
+      req.metadata.reason = cmd.reason();
+      for (const auto& e : decision->events) {
+        auto data = T::Encode(e);
+        if (!data.ok()) return data.status();
+        result.event_types.push_back(data->type);
+        req.events.push_back(*std::move(data));
+      }
+      absl::StatusOr<rb::es::AppendResult> appended = store_->Append(req);
+      if (!appended.ok()) {
+        const bool raced = absl::IsAborted(appended.status());
+        if (raced) Forget(stream);
+        if (raced && !cmd.has_expected_revision() && attempt < options_.max_conflict_retries) {
+          continue;
+        }
+        return appended.status();
+      }
+      result.outcome = appended->replayed ? CommandResult::Outcome::kReplayed
+                                          : CommandResult::Outcome::kAppended;
+      result.first_position = appended->first_position;
+      result.last_position = appended->last_position;
+      result.revision = static_cast<int64_t>(appended->stream_revision);
+      // Fold our own events so that the next command needs no read.
+      if (!appended->replayed &&
+          appended->stream_revision ==
+              static_cast<uint64_t>(f->revision + static_cast<int64_t>(decision->events.size()))) {
+        Folded next = *std::move(f);
+        for (const auto& e : decision->events) next.state = T::Evolve(std::move(next.state), e);
+        next.revision = result.revision;
+        if (!cmd.command_id().empty()) {
+          CommandResult replay = result;
+          replay.outcome = CommandResult::Outcome::kReplayed;
+          replay.event_types.clear();
+          next.commands[cmd.command_id()] = replay;
+        }
+        Store(stream, std::move(next));
+      } else {
+        Forget(stream);
+      }
+      return result;
+    }
+  }
+
+ private:
+  void Store(const std::string& stream, Folded f) {
+    absl::MutexLock lock(&mu_);
+    auto it = index_.find(stream);
+    if (it != index_.end()) {
+      if (it->second.first.revision > f.revision) return;  // keep the newer one
+      it->second.first = std::move(f);
+      lru_.splice(lru_.begin(), lru_, it->second.second);
+      return;
+    }
+    lru_.push_front(stream);
+    index_.emplace(stream, std::make_pair(std::move(f), lru_.begin()));
+    while (index_.size() > options_.cache_capacity && !lru_.empty()) {
+      index_.erase(lru_.back());
+      lru_.pop_back();
+    }
+  }
+
+  void Forget(const std::string& stream) {
+    absl::MutexLock lock(&mu_);
+    auto it = index_.find(stream);
+    if (it == index_.end()) return;
+    lru_.erase(it->second.second);
+    index_.erase(it);
+  }
+
+  rb::es::EventStore* store_;
+  CommandHandlerOptions options_;
+  absl::Mutex mu_;
+  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);  // most recent first
+  absl::flat_hash_map<std::string, std::pair<Folded, std::list<std::string>::iterator>> index_
+      ABSL_GUARDED_BY(mu_);
+};
+
+class CommandHandler::SiteRepo : public Repo<SiteTraits> {
+  using Repo::Repo;
+};
+class CommandHandler::ActionRepo : public Repo<ActionTraits> {
+  using Repo::Repo;
+};
+
+CommandHandler::CommandHandler(rb::es::EventStore* store, CommandHandlerOptions options)
+    : sites_(std::make_unique<SiteRepo>(store, options)),
+      actions_(std::make_unique<ActionRepo>(store, options)) {}
+
+CommandHandler::~CommandHandler() = default;
+
+absl::StatusOr<CommandResult> CommandHandler::HandleSite(const v1::SiteCommand& command,
+                                                         const Context& context) {
+  return sites_->Handle(command, context);
+}
+
+absl::StatusOr<CommandResult> CommandHandler::HandleAction(const v1::ActionCommand& command,
+                                                           const Context& context) {
+  return actions_->Handle(command, context);
+}
+
+absl::StatusOr<v1::Site> CommandHandler::LoadSite(const std::string& site_id) {
+  auto f = sites_->Load(SiteStreamId(site_id));
+  if (!f.ok()) return f.status();
+  return std::move(f->state);
+}
+
+absl::StatusOr<v1::Action> CommandHandler::LoadAction(const std::string& action_id) {
+  auto f = actions_->Load(ActionStreamId(action_id));
+  if (!f.ok()) return f.status();
+  return std::move(f->state);
+}
+
+}  // namespace rb::domain

@@ -1,0 +1,90 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// CommandHandler: runs site and action commands against the event log. It loads the aggregate by
+// folding its stream ("site-<id>", "action-<id>"; folded states are kept in a bounded LRU cache
+// and only the new events are read), decides, and appends the events with the loaded revision as
+// expected revision, so that a concurrent writer can never be overwritten.
+//
+//   auto store = rb::es::EventStore::Open({}, dir);
+//   rb::domain::CommandHandler handler(store->get());
+//   resorption::v1::SiteCommand cmd;  // from a client
+//   absl::StatusOr<rb::domain::CommandResult> r = handler.HandleSite(cmd, ctx);
+//   if (r.ok() && r->outcome == rb::domain::CommandResult::Outcome::kNoChange) { ... }
+//
+// Contracts:
+//   * A command with an expected_revision that is not the stream's current revision fails with
+//     ABORTED; rb::es::CurrentRevisionFrom(status) gives the current revision (-1: no stream).
+//   * A command_id makes retries idempotent: a retry of an appended command returns the first
+//     result with outcome kReplayed and appends nothing (also after a restart).
+//   * Without expected_revision, a race with another writer is retried (re-load, re-decide) up to
+//     Options::max_conflict_retries times, then ABORTED.
+//   * Every error of DecideSite / DecideAction is returned unchanged, and the log is unchanged.
+//   * Each event's metadata carries the actor (user, organisation, role), command id and reason.
+// Thread safety: all methods may be called concurrently. The store must outlive the handler.
+#ifndef RB_DOMAIN_COMMAND_HANDLER_H_
+#define RB_DOMAIN_COMMAND_HANDLER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "domain/action.h"
+#include "domain/context.h"
+#include "domain/site.h"
+#include "eventstore/event_store.h"
+
+namespace rb::domain {
+
+struct CommandHandlerOptions {
+  // Number of folded aggregates kept in memory (sites and actions each).
+  size_t cache_capacity = 4096;
+  // Re-load and re-decide this many times when another writer appended in between.
+  int max_conflict_retries = 3;
+};
+
+struct CommandResult {
+  enum class Outcome {
+    kAppended,  // events were appended
+    kNoChange,  // the command was valid but changed nothing; nothing appended
+    kReplayed,  // a retry of an earlier command id; its first result
+  };
+  Outcome outcome = Outcome::kNoChange;
+  uint64_t first_position = 0;  // 0 when nothing was appended
+  uint64_t last_position = 0;
+  int64_t revision = -1;  // stream revision after the command (-1: the stream does not exist)
+  std::vector<std::string> event_types;  // types appended (empty for kReplayed / kNoChange)
+};
+
+// Stream ids.
+std::string SiteStreamId(const std::string& site_id);
+std::string ActionStreamId(const std::string& action_id);
+
+class CommandHandler {
+ public:
+  explicit CommandHandler(rb::es::EventStore* store, CommandHandlerOptions options = {});
+  ~CommandHandler();
+  CommandHandler(const CommandHandler&) = delete;
+  CommandHandler& operator=(const CommandHandler&) = delete;
+
+  [[nodiscard]] absl::StatusOr<CommandResult> HandleSite(const resorption::v1::SiteCommand& command,
+                                                         const Context& context);
+  [[nodiscard]] absl::StatusOr<CommandResult> HandleAction(
+      const resorption::v1::ActionCommand& command, const Context& context);
+
+  // The current folded state (an empty message with status UNSPECIFIED when absent). Errors:
+  // those of reading the store; DATA_LOSS / FAILED_PRECONDITION for undecodable events.
+  [[nodiscard]] absl::StatusOr<resorption::v1::Site> LoadSite(const std::string& site_id);
+  [[nodiscard]] absl::StatusOr<resorption::v1::Action> LoadAction(const std::string& action_id);
+
+ private:
+  class SiteRepo;
+  class ActionRepo;
+  std::unique_ptr<SiteRepo> sites_;
+  std::unique_ptr<ActionRepo> actions_;
+};
+
+}  // namespace rb::domain
+
+#endif  // RB_DOMAIN_COMMAND_HANDLER_H_

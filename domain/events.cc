@@ -1,0 +1,151 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "domain/events.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "domain/upcasters.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace rb::domain {
+namespace {
+
+namespace pb = google::protobuf;
+
+// Types whose current schema version is above 1.
+struct VersionOverride {
+  absl::string_view type;
+  uint32_t version;
+};
+constexpr VersionOverride kVersions[] = {
+    {"site.closed", 2},
+};
+
+uint32_t VersionOf(absl::string_view type) {
+  for (const auto& v : kVersions) {
+    if (v.type == type) return v.version;
+  }
+  return 1;
+}
+
+const pb::OneofDescriptor* Body(const pb::Descriptor* envelope) {
+  return envelope->FindOneofByName("body");
+}
+
+std::vector<EventTypeInfo> TypesOf(const pb::Descriptor* envelope, absl::string_view category) {
+  std::vector<EventTypeInfo> out;
+  const pb::OneofDescriptor* body = Body(envelope);
+  for (int i = 0; i < body->field_count(); ++i) {
+    const pb::FieldDescriptor* f = body->field(i);
+    std::string type = absl::StrCat(category, ".", f->name());
+    uint32_t v = VersionOf(type);
+    out.push_back({std::move(type), v, f->message_type()->full_name()});
+  }
+  return out;
+}
+
+std::string TypeOf(const pb::Message& envelope, absl::string_view category) {
+  const pb::FieldDescriptor* f =
+      envelope.GetReflection()->GetOneofFieldDescriptor(envelope, Body(envelope.GetDescriptor()));
+  if (f == nullptr) return "";
+  return absl::StrCat(category, ".", f->name());
+}
+
+absl::StatusOr<rb::es::EventData> Encode(const pb::Message& envelope, absl::string_view category,
+                                         int64_t valid_at_us) {
+  const pb::FieldDescriptor* f =
+      envelope.GetReflection()->GetOneofFieldDescriptor(envelope, Body(envelope.GetDescriptor()));
+  if (f == nullptr) return absl::InvalidArgumentError("event without body");
+  rb::es::EventData data;
+  data.type = absl::StrCat(category, ".", f->name());
+  data.schema_version = VersionOf(data.type);
+  data.valid_at_us = valid_at_us;
+  data.payload = DeterministicBytes(envelope.GetReflection()->GetMessage(envelope, f));
+  return data;
+}
+
+absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view category,
+                    pb::Message* envelope) {
+  const std::string prefix = absl::StrCat(category, ".");
+  if (!absl::StartsWith(recorded.type, prefix)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("not a ", category, " event: ", recorded.type));
+  }
+  const pb::FieldDescriptor* f = Body(envelope->GetDescriptor())
+                                     ->containing_type()
+                                     ->FindFieldByName(recorded.type.substr(prefix.size()));
+  if (f == nullptr || f->containing_oneof() == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("unknown event type ", recorded.type));
+  }
+  absl::StatusOr<std::string> payload = UpcastPayload(recorded.type, recorded.schema_version,
+                                                      recorded.payload, VersionOf(recorded.type));
+  if (!payload.ok()) return payload.status();
+  pb::Message* body = envelope->GetReflection()->MutableMessage(envelope, f);
+  if (!body->ParseFromString(*payload)) {
+    return absl::DataLossError(absl::StrCat(recorded.type, " at position ", recorded.position,
+                                            ": payload does not parse"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string DeterministicBytes(const pb::Message& message) {
+  std::string out;
+  {
+    pb::io::StringOutputStream raw(&out);
+    pb::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+std::vector<EventTypeInfo> SiteEventTypes() {
+  return TypesOf(resorption::v1::SiteEvent::descriptor(), "site");
+}
+std::vector<EventTypeInfo> ActionEventTypes() {
+  return TypesOf(resorption::v1::ActionEvent::descriptor(), "action");
+}
+
+std::string SiteEventType(const resorption::v1::SiteEvent& event) { return TypeOf(event, "site"); }
+std::string ActionEventType(const resorption::v1::ActionEvent& event) {
+  return TypeOf(event, "action");
+}
+
+uint32_t CurrentSchemaVersion(absl::string_view type) {
+  for (const auto& list : {SiteEventTypes(), ActionEventTypes()}) {
+    for (const auto& t : list) {
+      if (t.type == type) return t.schema_version;
+    }
+  }
+  return 0;
+}
+
+absl::StatusOr<rb::es::EventData> EncodeSiteEvent(const resorption::v1::SiteEvent& event) {
+  return Encode(event, "site", event.valid_at_us());
+}
+absl::StatusOr<rb::es::EventData> EncodeActionEvent(const resorption::v1::ActionEvent& event) {
+  return Encode(event, "action", event.valid_at_us());
+}
+
+absl::StatusOr<resorption::v1::SiteEvent> DecodeSiteEvent(const rb::es::RecordedEvent& recorded) {
+  resorption::v1::SiteEvent e;
+  if (absl::Status s = Decode(recorded, "site", &e); !s.ok()) return s;
+  e.set_valid_at_us(recorded.valid_at_us);
+  e.set_actor_user_id(recorded.metadata.actor_user);
+  e.set_actor_organisation_id(recorded.metadata.actor_organisation);
+  return e;
+}
+
+absl::StatusOr<resorption::v1::ActionEvent> DecodeActionEvent(
+    const rb::es::RecordedEvent& recorded) {
+  resorption::v1::ActionEvent e;
+  if (absl::Status s = Decode(recorded, "action", &e); !s.ok()) return s;
+  e.set_valid_at_us(recorded.valid_at_us);
+  e.set_actor_user_id(recorded.metadata.actor_user);
+  e.set_actor_organisation_id(recorded.metadata.actor_organisation);
+  return e;
+}
+
+}  // namespace rb::domain

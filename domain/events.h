@@ -1,0 +1,66 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The event catalogue: type strings, schema versions, and the mapping between in-memory events
+// (SiteEvent / ActionEvent envelopes) and the log's EventData / RecordedEvent.
+//
+//   resorption::v1::SiteEvent e;  // from DecideSite
+//   absl::StatusOr<rb::es::EventData> data = rb::domain::EncodeSiteEvent(e);
+//   // data->type == "site.population_recorded", data->schema_version == 1,
+//   // data->payload == deterministic bytes of the PopulationRecorded message.
+//   ...
+//   absl::StatusOr<resorption::v1::SiteEvent> back = rb::domain::DecodeSiteEvent(recorded);
+//   // Older schema versions are upcast on the way (see upcasters.h).
+//
+// The type of an event is "<category>.<name of its oneof field>" in the envelope, e.g. the field
+// `closed` of SiteEvent is "site.closed". Stateless and thread-safe.
+#ifndef RB_DOMAIN_EVENTS_H_
+#define RB_DOMAIN_EVENTS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "eventstore/event.h"
+#include "google/protobuf/message.h"
+#include "resorption/v1/action_events.pb.h"
+#include "resorption/v1/site_events.pb.h"
+
+namespace rb::domain {
+
+struct EventTypeInfo {
+  std::string type;             // "site.closed"
+  uint32_t schema_version = 1;  // current version written by this build
+  std::string message_name;     // full protobuf name of the payload, "resorption.v1.SiteClosed"
+};
+
+// Every site / action event type, in envelope field order.
+std::vector<EventTypeInfo> SiteEventTypes();
+std::vector<EventTypeInfo> ActionEventTypes();
+
+// The type string of an envelope's body; empty when no body is set.
+std::string SiteEventType(const resorption::v1::SiteEvent& event);
+std::string ActionEventType(const resorption::v1::ActionEvent& event);
+
+// Current schema version of `type`; 0 when the type is unknown.
+uint32_t CurrentSchemaVersion(absl::string_view type);
+
+// Serializes a message with deterministic field and map ordering.
+std::string DeterministicBytes(const google::protobuf::Message& message);
+
+// Envelope -> log. INVALID_ARGUMENT when no body is set. valid_at_us is copied; the author goes
+// in the append's metadata (the caller's job).
+absl::StatusOr<rb::es::EventData> EncodeSiteEvent(const resorption::v1::SiteEvent& event);
+absl::StatusOr<rb::es::EventData> EncodeActionEvent(const resorption::v1::ActionEvent& event);
+
+// Log -> envelope, upcasting older schema versions. valid_at_us and the author come from the
+// recorded event. Errors: FAILED_PRECONDITION for an unknown type or a schema version newer than
+// this build knows; DATA_LOSS for a payload that does not parse.
+absl::StatusOr<resorption::v1::SiteEvent> DecodeSiteEvent(const rb::es::RecordedEvent& recorded);
+absl::StatusOr<resorption::v1::ActionEvent> DecodeActionEvent(
+    const rb::es::RecordedEvent& recorded);
+
+}  // namespace rb::domain
+
+#endif  // RB_DOMAIN_EVENTS_H_

@@ -1,0 +1,58 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The site aggregate: pure decision (state, command, context) -> events and evolution
+// (state, event) -> state. No I/O, no clock, deterministic.
+//
+//   resorption::v1::Site site;                      // folded state (empty: never declared)
+//   resorption::v1::SiteCommand cmd;                // from the gRPC layer
+//   cmd.set_site_id("42");
+//   cmd.mutable_record_population()->mutable_population()->set_total(30);
+//   rb::domain::Context ctx{.now_us = now, .actor = actor};
+//   absl::StatusOr<rb::domain::SiteDecision> d = rb::domain::DecideSite(site, cmd, ctx);
+//   if (!d.ok()) return d.status();                 // every violated rule in the payload
+//   if (d->no_change()) return NoChange();
+//   for (const auto& e : d->events) site = rb::domain::EvolveSite(std::move(site), e);
+//
+// Errors of DecideSite:
+//   INVALID_ARGUMENT    field violations (all at once, see violations.h);
+//   FAILED_PRECONDITION the site's lifecycle forbids the command (closed, erased, not declared,
+//                       already declared); also carries a violation;
+//   PERMISSION_DENIED   the actor's role or options do not allow it (closure correction, erasure,
+//                       retroactive correction, procedures, moderation, v1 import).
+// Thread-safe (no shared state).
+#ifndef RB_DOMAIN_SITE_H_
+#define RB_DOMAIN_SITE_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "domain/context.h"
+#include "resorption/v1/site.pb.h"
+#include "resorption/v1/site_commands.pb.h"
+#include "resorption/v1/site_events.pb.h"
+
+namespace rb::domain {
+
+struct SiteDecision {
+  std::vector<resorption::v1::SiteEvent> events;
+  // The command was valid but changes nothing: no event to append.
+  bool no_change() const { return events.empty(); }
+};
+
+[[nodiscard]] absl::StatusOr<SiteDecision> DecideSite(const resorption::v1::Site& state,
+                                                      const resorption::v1::SiteCommand& command,
+                                                      const Context& context);
+
+// Applies one event. Events are facts: evolve never fails; an event that does not apply (it
+// cannot come from DecideSite) is folded as far as it makes sense.
+resorption::v1::Site EvolveSite(resorption::v1::Site state, const resorption::v1::SiteEvent& event);
+
+// Folds a whole stream from the empty state.
+resorption::v1::Site FoldSite(const std::vector<resorption::v1::SiteEvent>& events);
+
+// The top-level Site fields an UpdateSite may name (first component of each mask path).
+const std::vector<std::string>& UpdatableSiteFields();
+
+}  // namespace rb::domain
+
+#endif  // RB_DOMAIN_SITE_H_

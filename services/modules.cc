@@ -1,0 +1,15 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The modules a production server runs besides EventStream. To serve a new gRPC service, add its
+// factory here:
+//   modules.push_back([] { return std::make_unique<SitesModule>(); });
+#include "services/service_module.h"
+
+namespace rb::services {
+
+std::vector<ModuleFactory> BuiltinModules() {
+  std::vector<ModuleFactory> modules;
+  return modules;
+}
+
+}  // namespace rb::services

@@ -1,0 +1,241 @@
+#include "domain/command_handler.h"
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "domain/events.h"
+#include "domain/violations.h"
+#include "eventstore/event_store.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "tests/domain/test_util.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rb::domain {
+namespace {
+
+namespace v1 = resorption::v1;
+using google::protobuf::util::MessageDifferencer;
+using testing::Ctx;
+using testing::Declare;
+using testing::Now;
+using testing::On;
+
+class CommandHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rb::es::Options options;
+    options.sync = false;
+    auto store = rb::es::EventStore::Open(options, dir_.path() + "/db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    handler_ =
+        std::make_unique<CommandHandler>(store_.get(), CommandHandlerOptions{.cache_capacity = 4});
+  }
+
+  // Folds a site straight from the log, without any cache.
+  v1::Site FoldFromLog(const std::string& id) {
+    auto events = store_->ReadStream(SiteStreamId(id), 0, rb::es::Direction::kForward, 100000);
+    EXPECT_TRUE(events.ok());
+    v1::Site s;
+    for (const auto& r : *events) {
+      auto e = DecodeSiteEvent(r);
+      EXPECT_TRUE(e.ok()) << e.status();
+      s = EvolveSite(std::move(s), *e);
+    }
+    return s;
+  }
+
+  rb::testing::TempDir dir_;
+  std::unique_ptr<rb::es::EventStore> store_;
+  std::unique_ptr<CommandHandler> handler_;
+};
+
+TEST_F(CommandHandlerTest, DeclarationAppendsToTheSiteStreamWithActorAndReason) {
+  auto cmd = Declare("42");
+  cmd.set_reason("signalement de la mairie");
+  auto r = handler_->HandleSite(cmd, Ctx());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, CommandResult::Outcome::kAppended);
+  EXPECT_EQ(r->revision, 0);
+  EXPECT_EQ(r->event_types, std::vector<std::string>{"site.declared"});
+  auto events = store_->ReadStream("site-42", 0, rb::es::Direction::kForward, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].metadata.actor_user, "u-1");
+  EXPECT_EQ((*events)[0].metadata.actor_role, "local_admin");
+  EXPECT_EQ((*events)[0].metadata.reason, "signalement de la mairie");
+  EXPECT_EQ((*events)[0].valid_at_us, Now());
+  EXPECT_EQ((*events)[0].position, r->first_position);
+}
+
+TEST_F(CommandHandlerTest, StaleExpectedRevisionIsAbortedWithTheCurrentRevision) {
+  ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx()).ok());
+  auto c = On("1");
+  c.mutable_set_heatwave()->set_active(true);
+  c.set_expected_revision(0);
+  ASSERT_TRUE(handler_->HandleSite(c, Ctx()).ok());
+  c.mutable_set_heatwave()->set_active(false);
+  auto r = handler_->HandleSite(c, Ctx());  // still expects 0
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(rb::es::CurrentRevisionFrom(r.status()), 1);
+}
+
+TEST_F(CommandHandlerTest, RetryWithTheSameCommandIdReturnsTheFirstResult) {
+  auto cmd = Declare("1");
+  cmd.set_command_id("cmd-1");
+  auto first = handler_->HandleSite(cmd, Ctx());
+  ASSERT_TRUE(first.ok());
+  const uint64_t head = store_->GetHead().position;
+  auto again = handler_->HandleSite(cmd, Ctx());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->outcome, CommandResult::Outcome::kReplayed);
+  EXPECT_EQ(again->first_position, first->first_position);
+  EXPECT_EQ(again->revision, first->revision);
+  // Also for a fresh handler (after a restart): the command id is found in the log.
+  CommandHandler restarted(store_.get());
+  auto third = restarted.HandleSite(cmd, Ctx());
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->outcome, CommandResult::Outcome::kReplayed);
+  EXPECT_EQ(store_->GetHead().position, head);
+}
+
+TEST_F(CommandHandlerTest, CommandThatChangesNothingAppendsNothing) {
+  ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx()).ok());
+  const uint64_t head = store_->GetHead().position;
+  auto c = On("1");
+  c.mutable_set_heatwave()->set_active(false);
+  auto r = handler_->HandleSite(c, Ctx());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, CommandResult::Outcome::kNoChange);
+  EXPECT_EQ(r->revision, 0);
+  EXPECT_EQ(store_->GetHead().position, head);
+}
+
+TEST_F(CommandHandlerTest, AnotherWriterIsSeenBeforeDeciding) {
+  ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx()).ok());
+  CommandHandler other(store_.get());
+  auto c = On("1");
+  c.mutable_set_heatwave()->set_active(true);
+  ASSERT_TRUE(other.HandleSite(c, Ctx()).ok());
+  auto r = handler_->HandleSite(c, Ctx());  // cached state is stale; the handler catches up
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, CommandResult::Outcome::kNoChange);
+  auto s = handler_->LoadSite("1");
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->heatwave());
+}
+
+TEST_F(CommandHandlerTest, ActionsHaveTheirOwnStreams) {
+  auto r = handler_->HandleAction(testing::CreateAction("7"), Ctx());
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto a = handler_->LoadAction("7");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->status(), v1::ACTION_STATUS_OPEN);
+  auto info = store_->GetStreamInfo("action-7");
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->exists);
+}
+
+// Long random sequences of valid and invalid commands over many sites: the log and the handler
+// always agree, and a refused command never touches the log.
+TEST_F(CommandHandlerTest, RandomCommandSequencesKeepLogAndStateConsistent) {
+  std::mt19937 rng(20240615);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  constexpr int kSites = 12;
+  int64_t now = Now();
+  int appended = 0, refused = 0, unchanged = 0;
+  for (int step = 0; step < 1500; ++step) {
+    now += 3600LL * 1000000;
+    const std::string id = std::to_string(pick(kSites));
+    Role role = pick(10) == 0 ? Role::kExternalObserver
+                              : (pick(4) == 0 ? Role::kNationalAdmin : Role::kLocalAdmin);
+    Context ctx = Ctx(role, now);
+    v1::SiteCommand c = On(id);
+    switch (pick(10)) {
+      case 0:
+        c = Declare(id);
+        if (pick(3) == 0) c.mutable_declare()->mutable_site()->set_name(std::string(40, 'x'));
+        break;
+      case 1: {
+        auto* p = c.mutable_record_population()->mutable_population();
+        p->set_total(pick(50));
+        p->set_households(pick(30));
+        p->set_minors(pick(30));
+        break;
+      }
+      case 2:
+        c.mutable_set_heatwave()->set_active(pick(2) == 0);
+        break;
+      case 3:
+        c.mutable_post_comment()->set_text(pick(4) == 0 ? "" : "Passage sur site");
+        break;
+      case 4: {
+        v1::Closure cl = testing::ValidClosure();
+        *cl.mutable_closed_at() = testing::D(2024, 6, 10 + pick(10));
+        if (pick(3) == 0) cl.set_cause(v1::CLOSING_CAUSE_OTHER);
+        *c.mutable_close()->mutable_closure() = cl;
+        break;
+      }
+      case 5:
+        c.mutable_update()->mutable_site()->set_name(std::string(30 + pick(10), 'a' + pick(3)));
+        c.mutable_update()->mutable_update_mask()->add_paths("name");
+        break;
+      case 6:
+        c.mutable_confirm_up_to_date();
+        break;
+      case 7:
+        *c.mutable_assess_living_conditions()->mutable_living_conditions() =
+            testing::ValidLivingConditions();
+        if (pick(2) == 0) {
+          c.mutable_assess_living_conditions()
+              ->mutable_living_conditions()
+              ->mutable_trash()
+              ->set_evacuation_is_safe(v1::YES);
+        }
+        break;
+      case 8:
+        c.set_valid_at_us(now - 3600LL * 1000000 * pick(100));
+        c.mutable_set_heatwave()->set_active(true);
+        break;
+      default:
+        if (pick(8) == 0) {
+          c.mutable_erase()->set_reason(pick(2) == 0 ? "doublon" : "");
+        } else {
+          c.mutable_set_heatwave()->set_active(pick(2) == 0);
+        }
+        break;
+    }
+    if (pick(5) == 0) c.set_command_id("c-" + std::to_string(pick(200)));
+    const uint64_t head_before = store_->GetHead().position;
+    auto r = handler_->HandleSite(c, ctx);
+    if (!r.ok()) {
+      ++refused;
+      EXPECT_EQ(store_->GetHead().position, head_before) << r.status();
+    } else if (r->outcome == CommandResult::Outcome::kAppended) {
+      ++appended;
+      EXPECT_EQ(r->last_position, store_->GetHead().position);
+    } else {
+      ++unchanged;
+      EXPECT_EQ(store_->GetHead().position, head_before);
+    }
+    if (step % 100 == 99 || step == 1499) {
+      for (int s = 0; s < kSites; ++s) {
+        auto cached = handler_->LoadSite(std::to_string(s));
+        ASSERT_TRUE(cached.ok());
+        v1::Site folded = FoldFromLog(std::to_string(s));
+        EXPECT_TRUE(MessageDifferencer::Equals(*cached, folded)) << "site " << s;
+      }
+    }
+  }
+  // Every kind of outcome occurred.
+  EXPECT_GT(appended, 100) << refused << " " << unchanged;
+  EXPECT_GT(refused, 100);
+  EXPECT_GT(unchanged, 10);
+  auto verify = store_->Verify();
+  EXPECT_TRUE(verify.ok()) << verify.status();
+}
+
+}  // namespace
+}  // namespace rb::domain

@@ -1,0 +1,161 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// resorptiond: parses flags and environment variables, then runs rb::services::Server until
+// SIGTERM or SIGINT, which trigger a graceful shutdown. Everything else lives in services/.
+//
+//   resorptiond --listen=127.0.0.1:50051 --data-dir=var/data --sync=true
+//
+// Exit status: 0 after a graceful stop, 1 when the server cannot start (the message says why),
+// 2 for a usage error.
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "services/logging.h"
+#include "services/server.h"
+
+namespace {
+
+constexpr absl::string_view kUsage = R"(Usage: resorptiond [flags]
+
+Serves the Résorption-bidonvilles event log and its services over gRPC.
+Each flag may also be set by the environment variable in brackets; flags win.
+
+  --listen=HOST:PORT         gRPC address [RESORPTION_LISTEN] (default 127.0.0.1:50051;
+                             port 0 picks a free port, logged in the server.started line)
+  --data-dir=PATH            data directory, created when absent [RESORPTION_DATA_DIR]
+                             (default var/data under the current directory)
+  --sync=true|false          sync each group commit before acknowledging [RESORPTION_SYNC]
+                             (default true)
+  --tls-cert=FILE            PEM certificate chain; with --tls-key enables TLS [RESORPTION_TLS_CERT]
+  --tls-key=FILE             PEM private key [RESORPTION_TLS_KEY]
+  --log-level=LEVEL          debug, info, warning, error or off [RESORPTION_LOG_LEVEL]
+                             (default info); logs are JSON lines on standard error
+  --metrics-listen=HOST:PORT Prometheus endpoint GET /metrics [RESORPTION_METRICS_LISTEN]
+                             (default 127.0.0.1:9464; empty disables it)
+  --max-threads=N            upper bound on gRPC threads [RESORPTION_MAX_THREADS] (default 0:
+                             gRPC's own)
+  --help                     this text
+
+SIGTERM or SIGINT stops the server gracefully. Exit status: 0 after a graceful stop, 1 when the
+server cannot start, 2 for a usage error.
+)";
+
+struct Flag {
+  const char* name;  // without "--"
+  const char* env;
+  std::string value;
+  bool set = false;
+};
+
+bool ParseBool(absl::string_view v, bool* out) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") {
+    *out = true;
+    return true;
+  }
+  if (v == "false" || v == "0" || v == "no" || v == "off") {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+int UsageError(absl::string_view message) {
+  std::cerr << "resorptiond: " << message << "\nTry --help.\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flag flags[] = {
+      {"listen", "RESORPTION_LISTEN"},
+      {"data-dir", "RESORPTION_DATA_DIR"},
+      {"sync", "RESORPTION_SYNC"},
+      {"tls-cert", "RESORPTION_TLS_CERT"},
+      {"tls-key", "RESORPTION_TLS_KEY"},
+      {"log-level", "RESORPTION_LOG_LEVEL"},
+      {"metrics-listen", "RESORPTION_METRICS_LISTEN"},
+      {"max-threads", "RESORPTION_MAX_THREADS"},
+  };
+  for (Flag& f : flags) {
+    if (const char* v = std::getenv(f.env)) {
+      f.value = v;
+      f.set = true;
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (arg.substr(0, 2) != "--") return UsageError(absl::StrCat("unexpected argument ", arg));
+    arg.remove_prefix(2);
+    size_t eq = arg.find('=');
+    absl::string_view name = arg.substr(0, eq);
+    Flag* flag = nullptr;
+    for (Flag& f : flags) {
+      if (name == f.name) flag = &f;
+    }
+    if (flag == nullptr) return UsageError(absl::StrCat("unknown flag --", name));
+    if (eq != absl::string_view::npos) {
+      flag->value = std::string(arg.substr(eq + 1));
+    } else if (i + 1 < argc) {
+      flag->value = argv[++i];
+    } else {
+      return UsageError(absl::StrCat("--", name, " needs a value"));
+    }
+    flag->set = true;
+  }
+
+  rb::services::ServerOptions options;
+  auto get = [&](const char* name) -> const Flag& {
+    for (const Flag& f : flags) {
+      if (absl::string_view(f.name) == name) return f;
+    }
+    std::abort();
+  };
+  if (get("listen").set) options.listen_address = get("listen").value;
+  if (get("data-dir").set) options.data_dir = get("data-dir").value;
+  if (get("sync").set && !ParseBool(get("sync").value, &options.sync)) {
+    return UsageError("--sync must be true or false");
+  }
+  if (get("tls-cert").set) options.tls_cert_file = get("tls-cert").value;
+  if (get("tls-key").set) options.tls_key_file = get("tls-key").value;
+  if (get("log-level").set) {
+    auto level = rb::services::ParseLogLevel(get("log-level").value);
+    if (!level.ok()) return UsageError(level.status().message());
+    options.log_level = *level;
+  }
+  if (get("metrics-listen").set) options.metrics_address = get("metrics-listen").value;
+  if (get("max-threads").set &&
+      (!absl::SimpleAtoi(get("max-threads").value, &options.max_threads) ||
+       options.max_threads < 0)) {
+    return UsageError("--max-threads must be a non-negative integer");
+  }
+
+  // Block the stop signals before any thread starts, so that only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  rb::services::Server server(std::move(options));
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::cerr << "resorptiond: cannot start: " << s.message() << "\n";
+    return 1;
+  }
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  server.logger().Info("server.signal").Int("signal", signal);
+  server.Shutdown();
+  return 0;
+}
