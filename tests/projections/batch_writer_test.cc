@@ -1,0 +1,71 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "projections/batch_writer.h"
+
+#include <memory>
+
+#include "eventstore/event_store.h"
+#include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rb::proj {
+namespace {
+
+class BatchViewWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = rb::es::EventStore::Open(rb::es::Options(), dir_.path() + "/db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    ASSERT_TRUE(store_->kv().CreateSpace(ViewSpaceName("p", gen_, "a")).ok());
+    ASSERT_TRUE(store_->kv().CreateSpace(ViewSpaceName("p", gen_, "b")).ok());
+  }
+
+  rb::testing::TempDir dir_;
+  std::unique_ptr<rb::es::EventStore> store_;
+  const GenerationId gen_{.version = 1, .generation = 1};
+};
+
+TEST_F(BatchViewWriterTest, GetSeesPendingWritesBeforeCommittedOnes) {
+  rb::es::KvWriteBatch committed;
+  committed.Put(ViewSpaceName("p", gen_, "a"), "k", "committed");
+  committed.Put(ViewSpaceName("p", gen_, "a"), "gone", "committed");
+  ASSERT_TRUE(store_->kv().Write(committed).ok());
+
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"a", "b"});
+  EXPECT_EQ(**w.Get("a", "k"), "committed");
+  w.Put("a", "k", "pending");
+  EXPECT_EQ(**w.Get("a", "k"), "pending");
+  w.Delete("a", "gone");
+  EXPECT_FALSE(w.Get("a", "gone")->has_value());
+  EXPECT_FALSE(w.Get("b", "k")->has_value());
+  EXPECT_TRUE(w.TakeError().ok());
+}
+
+TEST_F(BatchViewWriterTest, AppendToWritesEachKeyOnceInSpaceThenKeyOrder) {
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"b", "a"});
+  w.Put("a", "z", "1");
+  w.Put("a", "y", "1");
+  w.Put("b", "x", "1");
+  w.Put("a", "z", "2");
+  rb::es::KvWriteBatch batch;
+  w.AppendTo(&batch);
+  ASSERT_EQ(batch.entries().size(), 3u);
+  EXPECT_EQ(batch.entries()[0].space, ViewSpaceName("p", gen_, "b"));
+  EXPECT_EQ(batch.entries()[1].key, "y");
+  EXPECT_EQ(batch.entries()[2].key, "z");
+  EXPECT_EQ(batch.entries()[2].value, "2");
+  w.Clear();
+  EXPECT_TRUE(w.empty());
+}
+
+TEST_F(BatchViewWriterTest, UndeclaredSpaceIsInvalidArgument) {
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
+  EXPECT_EQ(w.Get("c", "k").status().code(), absl::StatusCode::kInvalidArgument);
+  w.Put("c", "k", "v");
+  EXPECT_EQ(w.TakeError().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(w.TakeError().ok());
+  EXPECT_TRUE(w.empty());
+}
+
+}  // namespace
+}  // namespace rb::proj

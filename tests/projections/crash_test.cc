@@ -1,0 +1,233 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// Crash tests: a child process runs the engine over a stored log, reporting each durable commit
+// through a pipe; the parent kills it with SIGKILL mid-way (during the first catch-up, or during
+// a rebuild), restarts the engine on the same data directory and checks that
+//  * the views and the checkpoint found on disk agree (they were committed in one batch),
+//  * every commit the child reported survived,
+//  * once caught up, the views hash equals a clean rebuild's (none applied twice, none skipped).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "eventstore/event_store.h"
+#include "gtest/gtest.h"
+#include "projections/engine.h"
+#include "projections/view_hash.h"
+#include "tests/projections/test_projections.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rb::proj {
+namespace {
+
+using ::rb::proj::testing::AppendMany;
+using ::rb::proj::testing::CategoryCounts;
+using ::rb::proj::testing::StreamDigest;
+
+constexpr int kEvents = 20000;
+constexpr const char* kNames[] = {"category_counts", "stream_digest"};
+std::string g_self;
+
+absl::Time Soon() { return absl::Now() + absl::Seconds(60); }
+
+absl::Status RegisterAll(ProjectionEngine& engine) {
+  if (absl::Status s = engine.Register(std::make_unique<CategoryCounts>()); !s.ok()) return s;
+  return engine.Register(std::make_unique<StreamDigest>());
+}
+
+// The child: runs the engine with small synced batches and reports "<name> <generation>
+// <position>" per commit. With mode "rebuild", rebuilds every projection. Never returns.
+[[noreturn]] void RunChild(const std::string& mode, const std::string& path, int fd) {
+  auto store = rb::es::EventStore::Open(rb::es::Options(), path);
+  if (!store.ok()) _exit(3);
+  EngineOptions options;
+  options.batch_events = 5;
+  options.sync_commits = true;
+  options.on_commit = [fd](const CommitInfo& c) {
+    std::string line =
+        absl::StrCat(c.projection, " ", c.generation.generation, " ", c.position, "\n");
+    if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(5);
+  };
+  ProjectionEngine engine(store->get(), options);
+  if (!RegisterAll(engine).ok() || !engine.Start().ok()) _exit(4);
+  if (mode == "rebuild") {
+    for (const char* name : kNames) {
+      if (!engine.Rebuild(name).ok()) _exit(6);
+    }
+  }
+  for (;;) pause();
+}
+
+struct Reported {
+  std::map<std::string, uint64_t> position;  // per projection, last reported of the generation
+};
+
+// Starts the child, reads its reports until `kill_when` holds, kills it with SIGKILL.
+void RunAndKill(const std::string& mode, const std::string& path, uint64_t generation,
+                uint64_t kill_at, Reported* reported) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    execl(g_self.c_str(), g_self.c_str(), "--child", mode.c_str(), path.c_str(),
+          std::to_string(fds[1]).c_str(), static_cast<char*>(nullptr));
+    _exit(2);
+  }
+  close(fds[1]);
+  FILE* in = fdopen(fds[0], "r");
+  ASSERT_NE(in, nullptr);
+  char buf[256];
+  bool killed = false;
+  while (fgets(buf, sizeof(buf), in) != nullptr) {
+    std::vector<std::string> parts = absl::StrSplit(absl::StripTrailingAsciiWhitespace(buf), ' ');
+    ASSERT_EQ(parts.size(), 3u) << buf;
+    uint64_t gen = 0, pos = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(parts[1], &gen) && absl::SimpleAtoi(parts[2], &pos)) << buf;
+    if (gen != generation) continue;
+    reported->position[parts[0]] = pos;
+    if (!killed && pos >= kill_at) {
+      ASSERT_EQ(kill(pid, SIGKILL), 0);
+      killed = true;  // keep reading: reports written before the kill are still in the pipe
+    }
+  }
+  fclose(in);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(killed) << "the child exited before the kill, status " << status;
+  ASSERT_TRUE(WIFSIGNALED(status));
+}
+
+class ProjectionCrashTest : public ::testing::Test {
+ protected:
+  std::string path() const { return dir_.path() + "/db"; }
+
+  void OpenStore() {
+    auto store = rb::es::EventStore::Open(rb::es::Options(), path());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+  void CloseStore() {
+    store_->Close();
+    store_.reset();
+  }
+
+  // Reads a generation's checkpoint and "_total" count straight from the key spaces.
+  void ExpectCountsMatchCheckpoint(GenerationId gen, uint64_t* position) {
+    rb::es::KvStore& kv = store_->kv();
+    auto raw =
+        kv.Get(std::string(kDefaultMetaSpace), CheckpointKey("category_counts", gen.generation));
+    ASSERT_TRUE(raw.ok() && raw->has_value());
+    absl::StatusOr<Checkpoint> cp = DecodeCheckpoint(**raw);
+    ASSERT_TRUE(cp.ok());
+    auto total = kv.Get(ViewSpaceName("category_counts", gen, "counts"), "_total");
+    ASSERT_TRUE(total.ok());
+    EXPECT_EQ(total->value_or("0"), absl::StrCat(cp->position))
+        << "views and checkpoint disagree after the crash";
+    *position = cp->position;
+  }
+
+  std::map<std::string, std::string> Hashes(const ProjectionEngine& engine) {
+    std::map<std::string, std::string> out;
+    for (const char* name : kNames) {
+      absl::StatusOr<ViewReader> reader = engine.Reader(name);
+      EXPECT_TRUE(reader.ok());
+      absl::StatusOr<std::string> h = HashViews(*reader);
+      EXPECT_TRUE(h.ok());
+      out[name] = h.value_or("");
+    }
+    return out;
+  }
+
+  rb::testing::TempDir dir_;
+  std::unique_ptr<rb::es::EventStore> store_;
+};
+
+TEST_F(ProjectionCrashTest, KillDuringCatchUpResumesExactly) {
+  OpenStore();
+  const uint64_t last = AppendMany(*store_, kEvents);
+  ASSERT_EQ(last, static_cast<uint64_t>(kEvents));
+  CloseStore();
+
+  Reported reported;
+  RunAndKill("catchup", path(), /*generation=*/1, /*kill_at=*/3000, &reported);
+
+  OpenStore();
+  uint64_t on_disk = 0;
+  ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
+  EXPECT_GE(on_disk, reported.position["category_counts"]) << "a reported commit was lost";
+  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
+
+  ProjectionEngine engine(store_.get(), EngineOptions{});
+  ASSERT_TRUE(RegisterAll(engine).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  for (const char* name : kNames) {
+    ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok()) << name;
+    EXPECT_EQ(engine.GetStatus(name)->active.state, ProjectionState::kLive)
+        << engine.GetStatus(name)->active.error;
+  }
+  EXPECT_EQ(**engine.Reader("category_counts")->Get("counts", "_total"), absl::StrCat(kEvents));
+  const std::map<std::string, std::string> resumed = Hashes(engine);
+  for (const char* name : kNames) {
+    ASSERT_TRUE(engine.Rebuild(name).ok());
+    ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok());
+  }
+  EXPECT_EQ(Hashes(engine), resumed);
+}
+
+TEST_F(ProjectionCrashTest, KillDuringRebuildResumesTheRebuildExactly) {
+  OpenStore();
+  const uint64_t last = AppendMany(*store_, kEvents);
+  std::map<std::string, std::string> live;
+  {
+    ProjectionEngine engine(store_.get(), EngineOptions{});
+    ASSERT_TRUE(RegisterAll(engine).ok());
+    ASSERT_TRUE(engine.Start().ok());
+    for (const char* name : kNames) ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
+    live = Hashes(engine);
+  }
+  CloseStore();
+
+  Reported reported;
+  RunAndKill("rebuild", path(), /*generation=*/2, /*kill_at=*/3000, &reported);
+
+  OpenStore();
+  uint64_t on_disk = 0;
+  ExpectCountsMatchCheckpoint(GenerationId{1, 2}, &on_disk);
+  EXPECT_GE(on_disk, reported.position["category_counts"]);
+  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
+
+  ProjectionEngine engine(store_.get(), EngineOptions{});
+  ASSERT_TRUE(RegisterAll(engine).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  // The old generation serves while the rebuild resumes from its checkpoint.
+  for (const char* name : kNames) {
+    ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok()) << name;
+    EXPECT_EQ(engine.Reader(name)->generation(), (GenerationId{1, 2}));
+  }
+  EXPECT_EQ(Hashes(engine), live);
+}
+
+}  // namespace
+}  // namespace rb::proj
+
+int main(int argc, char** argv) {
+  if (argc == 5 && std::strcmp(argv[1], "--child") == 0) {
+    rb::proj::RunChild(argv[2], argv[3], std::atoi(argv[4]));
+  }
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  rb::proj::g_self = n > 0 ? std::string(buf, n) : "/proc/self/exe";
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
