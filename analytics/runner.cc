@@ -136,24 +136,32 @@ std::string BucketLabel(double v, const std::vector<double>& bounds) {
 // The territory codes of the subject at `level`.
 std::string TerritoryOf(const CompiledSpec& spec, v1::TerritoryLevel level,
                         const google::protobuf::Message& state) {
-  if (level == v1::NATION) return "FR";
+  if (level == v1::TERRITORY_LEVEL_NATION) return "FR";
+  if (level == v1::TERRITORY_LEVEL_ZONE) {
+    std::string dep = spec.category == "site"
+                          ? static_cast<const v1::Site&>(state).location().territory().departement_code()
+                          : static_cast<const v1::Action&>(state).details().departement_code();
+    const auto* d = rb::domain::geo::Geography::Get().FindDepartement(dep);
+    if (d == nullptr) return "";
+    return d->zone == rb::domain::geo::Zone::kMetro ? "hexagone" : "outre_mer";
+  }
   if (spec.category == "site") {
     const auto& t = static_cast<const v1::Site&>(state).location().territory();
     switch (level) {
-      case v1::COMMUNE:
+      case v1::TERRITORY_LEVEL_COMMUNE:
         return t.city_code();
-      case v1::EPCI:
+      case v1::TERRITORY_LEVEL_EPCI:
         return t.epci_code();
-      case v1::DEPARTEMENT:
+      case v1::TERRITORY_LEVEL_DEPARTEMENT:
         return t.departement_code();
-      case v1::REGION:
+      case v1::TERRITORY_LEVEL_REGION:
         return t.region_code();
       default:
         return "";
     }
   }
   const std::string& dep = static_cast<const v1::Action&>(state).details().departement_code();
-  if (level == v1::DEPARTEMENT) return dep;
+  if (level == v1::TERRITORY_LEVEL_DEPARTEMENT) return dep;
   const auto* d = rb::domain::geo::Geography::Get().FindDepartement(dep);
   return d == nullptr ? "" : std::string(d->region);
 }

@@ -258,13 +258,13 @@ absl::StatusOr<CompiledSpec> Compile(const v1::ProjectionSpec& spec) {
           v.Add(field + ".territory", "analytics.territory", "niveau de territoire manquant");
           continue;
         }
-        if (c.category == "action" && (k.level == v1::COMMUNE || k.level == v1::EPCI)) {
+        if (c.category == "action" && (k.level == v1::TERRITORY_LEVEL_COMMUNE || k.level == v1::TERRITORY_LEVEL_EPCI)) {
           v.Add(field + ".territory", "analytics.territory",
-                "une action est rattachée à un département : grouper par DEPARTEMENT, REGION ou "
-                "NATION");
+                "une action est rattachée à un département : grouper par département, région, zone "
+                "ou nation");
           continue;
         }
-        k.column = absl::AsciiStrToLower(v1::TerritoryLevel_Name(k.level));
+        k.column = absl::AsciiStrToLower(v1::TerritoryLevel_Name(k.level).substr(16));
         break;
       case v1::GroupKey::kValidDate:
         k.kind = CompiledGroupKey::Kind::kValidDate;

@@ -17,7 +17,7 @@ constexpr char kSpec[] = R"pb(
   name: "personnes_par_departement"
   subject: SUBJECT_SITE
   event_types: "site.population_recorded"
-  group_by { territory: DEPARTEMENT }
+  group_by { territory: TERRITORY_LEVEL_DEPARTEMENT }
   aggregates { name: "personnes" kind: LAST_PER_SUBJECT_SUM field: "site.population.total" }
 )pb";
 

@@ -88,7 +88,7 @@ constexpr char kMinorsByDepartementAndMonth[] = R"pb(
   name: "mineurs"
   subject: SUBJECT_SITE
   event_types: "site.population_recorded"
-  group_by { territory: DEPARTEMENT }
+  group_by { territory: TERRITORY_LEVEL_DEPARTEMENT }
   group_by { valid_date: MONTH }
   aggregates { name: "mineurs" kind: LAST_PER_SUBJECT_SUM field: "site.population.minors" }
   aggregates { name: "releves" kind: COUNT }
