@@ -25,7 +25,8 @@ using testing::RunTool;
 namespace v1 = resorption::v1;
 
 int64_t Micros(int y, int m, int d, int h = 12) {
-  return absl::ToUnixMicros(absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone()));
+  return absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone()));
 }
 
 rb::domain::Context Ctx(const std::string& user, const std::string& org, int64_t now,
@@ -76,8 +77,8 @@ class AuditTest : public ::testing::Test {
     count.set_valid_at_us(Micros(2024, 6, 18));
     count.mutable_record_population()->mutable_population()->set_total(31);
     count.mutable_record_population()->mutable_population()->set_minors(8);
-    r = handler.HandleSite(count, Ctx("u-asso", "o-asso", Micros(2024, 6, 18),
-                                      rb::domain::Role::kAssociation));
+    r = handler.HandleSite(
+        count, Ctx("u-asso", "o-asso", Micros(2024, 6, 18), rb::domain::Role::kAssociation));
     ASSERT_TRUE(r.ok()) << r.status();
     count_position_ = r->last_position;
 
@@ -148,8 +149,8 @@ TEST_F(AuditTest, SiteReplayPrintsEveryVersionWithAuthorDatesReasonAndChanges) {
 }
 
 TEST_F(AuditTest, SiteReplayAsJsonPrintsOneObjectPerVersion) {
-  auto run = RunTool("resorption-audit", {"--data-dir=" + data_, "site", "42", "--json"},
-                     tmp_.path());
+  auto run =
+      RunTool("resorption-audit", {"--data-dir=" + data_, "site", "42", "--json"}, tmp_.path());
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::vector<std::string> lines;
   std::stringstream ss(run.out);

@@ -1,11 +1,12 @@
 // The demo generator: accepted by the domain, deterministic, shaped like the DIHAL figures.
+#include "tools/lib/demo.h"
+
 #include <string>
 
 #include "eventstore/event_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
-#include "tools/lib/demo.h"
 
 namespace rb::tools {
 namespace {
