@@ -15,7 +15,7 @@ if [ "${RESORPTION_NO_DEMO:-0}" != "1" ]; then
   head_position=0
   if [ -d "$data_dir" ]; then
     head_position=$(./build/tools/resorption-audit --data-dir="$data_dir" head --json 2>/dev/null |
-      sed -n 's/.*"position":\([0-9]*\).*/\1/p')
+      sed -n 's/.*"position":\([0-9]*\).*/\1/p' || true)
     head_position=${head_position:-0}
   fi
   if [ "$head_position" = "0" ]; then
