@@ -4,12 +4,14 @@
 // factory here:
 //   modules.push_back([] { return std::make_unique<SitesModule>(); });
 #include "services/admin_service.h"
+#include "services/analytics_service.h"
 #include "services/service_module.h"
 
 namespace rb::services {
 
 std::vector<ModuleFactory> BuiltinModules() {
   std::vector<ModuleFactory> modules;
+  modules.push_back([] { return std::make_unique<AnalyticsModule>(); });
   modules.push_back([] { return std::make_unique<AdminModule>(); });
   return modules;
 }
