@@ -3,6 +3,7 @@
 // The modules a production server runs besides EventStream. To serve a new gRPC service, add its
 // factory here:
 //   modules.push_back([] { return std::make_unique<SitesModule>(); });
+#include "services/admin_service.h"
 #include "services/analytics_service.h"
 #include "services/service_module.h"
 
@@ -11,6 +12,7 @@ namespace rb::services {
 std::vector<ModuleFactory> BuiltinModules() {
   std::vector<ModuleFactory> modules;
   modules.push_back([] { return std::make_unique<AnalyticsModule>(); });
+  modules.push_back([] { return std::make_unique<AdminModule>(); });
   return modules;
 }
 

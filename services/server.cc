@@ -127,7 +127,7 @@ absl::Status Server::StartLocked() {
   }
   store_ = std::move(*store);
 
-  ServiceEnvironment env{store_.get(), logger_.get(), &metrics_, options_.sync};
+  ServiceEnvironment env{store_.get(), logger_.get(), &metrics_, options_.sync, options_.data_dir};
   modules_.push_back(std::make_unique<EventStreamModule>(options_.event_stream));
   for (const ModuleFactory& factory : options_.modules) modules_.push_back(factory());
   for (auto& module : modules_) {

@@ -45,6 +45,7 @@ struct ServiceEnvironment {
   Logger* logger = nullptr;
   MetricsRegistry* metrics = nullptr;
   bool sync = true;  // the server's durability setting
+  std::string data_dir;  // the event store's data directory, as configured
 };
 
 class ServiceModule {

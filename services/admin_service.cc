@@ -1,0 +1,62 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "services/admin_service.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "services/status_mapping.h"
+
+namespace rb::services {
+
+namespace fs = std::filesystem;
+
+absl::Status AdminService::DoCreateBackup(const resorption::v1::CreateBackupRequest& req,
+                                          resorption::v1::CreateBackupResponse* resp) {
+  std::string path = req.path();
+  if (path.empty()) {
+    fs::path data = fs::absolute(fs::path(data_dir_)).lexically_normal();
+    if (!data.has_filename()) data = data.parent_path();
+    path = (data.parent_path() / "backups" /
+            absl::StrCat("backup-",
+                         absl::FormatTime("%Y%m%d-%H%M%E6S", absl::Now(), absl::UTCTimeZone())))
+               .string();
+  }
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("the backup target ", path, " already exists"));
+  }
+  fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", parent.string(), ": ", ec.message()));
+  }
+  absl::Status s = store_->Checkpoint(path);
+  if (!s.ok()) return s;
+  rb::es::Options ro;
+  ro.read_only = true;
+  ro.block_cache_bytes = 1 << 20;
+  absl::StatusOr<std::unique_ptr<rb::es::EventStore>> copy = rb::es::EventStore::Open(ro, path);
+  if (!copy.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the backup at ", path, " cannot be opened: ", copy.status().message()));
+  }
+  rb::es::Head head = (*copy)->GetHead();
+  resp->set_path(path);
+  resp->set_head_position(head.position);
+  resp->set_head_hash(rb::es::ToHex(head.log_hash));
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* AdminService::CreateBackup(grpc::CallbackServerContext* ctx,
+                                                     const resorption::v1::CreateBackupRequest* req,
+                                                     resorption::v1::CreateBackupResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(DoCreateBackup(*req, resp)));
+  return reactor;
+}
+
+}  // namespace rb::services

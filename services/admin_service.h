@@ -1,0 +1,61 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The Admin gRPC service: backups of the running server's data directory.
+//
+//   rb::services::AdminService admin(store, "var/data");
+//   builder.RegisterService(&admin);
+//   // client: Admin.CreateBackup({path: ""}) -> {path: "var/backups/backup-20260115-101500", ...}
+//
+// A backup is rb::es::EventStore::Checkpoint (hard links where possible, consistent while
+// appends go on); its head is read back from the copy, so the response describes exactly what
+// the backup holds. The handler runs on a gRPC callback thread for the duration of the
+// checkpoint (short: hard links). Thread-safe.
+#ifndef RB_SERVICES_ADMIN_SERVICE_H_
+#define RB_SERVICES_ADMIN_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "eventstore/event_store.h"
+#include "resorption/v1/admin_service.grpc.pb.h"
+#include "services/service_module.h"
+
+namespace rb::services {
+
+class AdminService final : public resorption::v1::Admin::CallbackService {
+ public:
+  // Nothing is owned; the store must outlive the service.
+  AdminService(rb::es::EventStore* store, std::string data_dir)
+      : store_(store), data_dir_(std::move(data_dir)) {}
+
+  grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* ctx,
+                                         const resorption::v1::CreateBackupRequest* req,
+                                         resorption::v1::CreateBackupResponse* resp) override;
+
+  // The library call behind CreateBackup. Errors: ALREADY_EXISTS (target exists),
+  // UNAVAILABLE (checkpoint or reopening failed).
+  absl::Status DoCreateBackup(const resorption::v1::CreateBackupRequest& req,
+                              resorption::v1::CreateBackupResponse* resp);
+
+ private:
+  rb::es::EventStore* store_;
+  std::string data_dir_;
+};
+
+// Serves AdminService (listed in BuiltinModules()).
+class AdminModule : public ServiceModule {
+ public:
+  std::string name() const override { return "admin"; }
+  absl::Status Init(const ServiceEnvironment& env) override {
+    service_ = std::make_unique<AdminService>(env.store, env.data_dir);
+    return absl::OkStatus();
+  }
+  std::vector<grpc::Service*> services() override { return {service_.get()}; }
+
+ private:
+  std::unique_ptr<AdminService> service_;
+};
+
+}  // namespace rb::services
+
+#endif  // RB_SERVICES_ADMIN_SERVICE_H_

@@ -1,0 +1,406 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "tools/cli/cli.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "resorption/v1/admin_service.grpc.pb.h"
+#include "resorption/v1/event_stream.grpc.pb.h"
+#include "tools/lib/backup.h"
+#include "tools/lib/json.h"
+#include "tools/lib/progress.h"
+#include "tools/lib/site_history.h"
+
+namespace rb::tools {
+namespace {
+
+namespace v1 = resorption::v1;
+
+constexpr const char* kUsage = R"(Usage: resorption [--server=HOST:PORT] [--json] COMMAND ...
+
+Client of the Résorption-bidonvilles data service.
+
+Commands:
+  events head        the log's last position and chain hash
+  events read        one page of the log or of one stream
+  events tail        follow the log live (subscription)
+  backup create      back up the running server's data directory
+  backup restore     restore a backup into a new data directory (offline)
+
+Global flags:
+  --server=HOST:PORT  the server (default 127.0.0.1:50051, or $RESORPTION_SERVER)
+  --json              one JSON object per line instead of tables
+  --timeout=SECONDS   deadline of each call (default 30)
+  --help              this text; COMMAND --help for a command's own
+
+Exit status: 0 success, 1 the server refused or failed (message and field violations on
+stderr), 2 usage error.
+)";
+
+constexpr const char* kEventsHeadUsage = R"(Usage: resorption events head
+
+Prints the position of the last event of the log and its chain hash.
+)";
+constexpr const char* kEventsReadUsage = R"(Usage: resorption events read [flags]
+
+Reads one page of the whole log (or of one stream), forward by default.
+  --from=N          first position (or revision with --stream) to read; default the start
+                    (the end with --backward)
+  --limit=N         at most N events (default 20, at most 1000)
+  --stream=ID       read one stream, e.g. site-42
+  --type=PREFIX     only events whose type starts with PREFIX (whole log only), e.g. site.closed
+  --category=NAME   only streams of that category (whole log only): site or action
+  --backward        newest first
+)";
+constexpr const char* kEventsTailUsage = R"(Usage: resorption events tail [flags]
+
+Follows the log: prints every new event as it is appended (Ctrl-C stops).
+  --from=N    start at position N instead of after the current head (1: the whole log)
+  --count=N   stop after N events
+)";
+constexpr const char* kBackupCreateUsage = R"(Usage: resorption backup create [--path=DIR]
+
+Asks the running server for a consistent backup of its data directory, taken while it keeps
+serving. Without --path the server writes <data dir>/../backups/backup-<UTC time>.
+Audit it with `resorption-audit --data-dir=DIR verify`.
+)";
+constexpr const char* kBackupRestoreUsage = R"(Usage: resorption backup restore SRC DST
+
+Copies the backup SRC into the new data directory DST (offline: no server needed), then
+verifies every hash chain of the copy. Start a server on it with resorptiond --data-dir=DST.
+)";
+
+struct Flags {
+  std::string server = "127.0.0.1:50051";
+  bool json = false;
+  int timeout_s = 30;
+  std::map<std::string, std::string> values;  // command flags: name -> value ("" for switches)
+  std::vector<std::string> positional;
+  bool help = false;
+};
+
+int Usage(std::ostream& err, const std::string& message) {
+  err << "resorption: " << message << "\nTry --help.\n";
+  return 2;
+}
+
+// Prints a failed call: code, message, and the rich details the server attached.
+int RpcFailed(std::ostream& err, const grpc::Status& s) {
+  err << "resorption: the server answered " << s.error_code() << " ("
+      << absl::StrCat(s.error_message().empty() ? "no message" : s.error_message()) << ")\n";
+  google::rpc::Status details;
+  if (!s.error_details().empty() && details.ParseFromString(s.error_details())) {
+    for (const auto& any : details.details()) {
+      google::rpc::BadRequest bad;
+      if (any.UnpackTo(&bad)) {
+        for (const auto& v : bad.field_violations()) {
+          err << "  " << v.field() << ": " << v.description() << "\n";
+        }
+      }
+      google::rpc::PreconditionFailure pre;
+      if (any.UnpackTo(&pre)) {
+        for (const auto& v : pre.violations()) {
+          err << "  " << v.type() << " " << v.subject() << ": " << v.description() << "\n";
+        }
+      }
+    }
+  }
+  return 1;
+}
+
+int64_t Micros(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * 1000000 + ts.nanos() / 1000;
+}
+
+std::string EventJson(const v1::Event& e) {
+  return JsonObject()
+      .Add("position", e.position())
+      .Add("stream_id", e.stream_id())
+      .Add("revision", e.revision())
+      .Add("event_id", e.event_id())
+      .Add("type", e.type())
+      .Add("schema_version", uint64_t{e.schema_version()})
+      .Add("valid_at", FormatMicros(Micros(e.valid_at())))
+      .Add("recorded_at", FormatMicros(Micros(e.recorded_at())))
+      .Add("actor_user", e.metadata().actor_user())
+      .Add("actor_organisation", e.metadata().actor_organisation())
+      .Add("actor_role", e.metadata().actor_role())
+      .Add("reason", e.metadata().reason())
+      .Add("command_id", e.metadata().command_id())
+      .Add("log_hash", e.log_hash())
+      .str();
+}
+
+void PrintEventsTableHeader(std::ostream& out) {
+  out << absl::StrFormat("%-9s %-14s %-5s %-36s %-10s %-19s %s\n", "POSITION", "STREAM", "REV",
+                         "TYPE", "DATE", "RECORDED", "AUTHOR");
+}
+
+void PrintEventRow(const v1::Event& e, std::ostream& out) {
+  std::string valid = FormatMicros(Micros(e.valid_at())).substr(0, 10);
+  std::string recorded = FormatMicros(Micros(e.recorded_at())).substr(0, 19);
+  out << absl::StrFormat("%-9d %-14s %-5d %-36s %-10s %-19s %s\n", e.position(), e.stream_id(),
+                         e.revision(), e.type(), valid, recorded, e.metadata().actor_user());
+}
+
+class Client {
+ public:
+  explicit Client(const Flags& f)
+      : channel_(grpc::CreateChannel(f.server, grpc::InsecureChannelCredentials())),
+        timeout_s_(f.timeout_s) {}
+  std::unique_ptr<grpc::ClientContext> Context(bool with_deadline = true) const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (with_deadline) {
+      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s_));
+    }
+    return ctx;
+  }
+  v1::EventStream::Stub events() const { return v1::EventStream::Stub(channel_); }
+  v1::Admin::Stub admin() const { return v1::Admin::Stub(channel_); }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  int timeout_s_;
+};
+
+bool Uint(const Flags& f, const std::string& name, uint64_t* v) {
+  auto it = f.values.find(name);
+  if (it == f.values.end()) return true;
+  return absl::SimpleAtoi(it->second, v);
+}
+
+int EventsHead(const Flags& f, std::ostream& out, std::ostream& err) {
+  Client c(f);
+  v1::GetHeadResponse resp;
+  grpc::Status s = c.events().GetHead(c.Context().get(), v1::GetHeadRequest(), &resp);
+  if (!s.ok()) return RpcFailed(err, s);
+  if (f.json) {
+    out << JsonObject()
+               .Add("position", resp.position())
+               .Add("log_hash", resp.log_hash())
+               .Add("recorded_at", resp.position() ? FormatMicros(Micros(resp.recorded_at())) : "")
+               .str()
+        << "\n";
+  } else {
+    out << "position " << resp.position() << "\nhash     " << resp.log_hash() << "\n";
+  }
+  return 0;
+}
+
+int EventsRead(const Flags& f, std::ostream& out, std::ostream& err) {
+  uint64_t from = 0, limit = 20;
+  if (!Uint(f, "from", &from) || !Uint(f, "limit", &limit)) {
+    return Usage(err, "--from and --limit take a number");
+  }
+  const bool backward = f.values.count("backward") > 0;
+  Client c(f);
+  std::vector<v1::Event> events;
+  if (f.values.count("stream")) {
+    v1::ReadStreamRequest req;
+    req.set_stream_id(f.values.at("stream"));
+    if (f.values.count("from")) req.set_from_revision(from);
+    req.set_direction(backward ? v1::DIRECTION_BACKWARD : v1::DIRECTION_FORWARD);
+    req.set_limit(static_cast<uint32_t>(limit));
+    v1::ReadStreamResponse resp;
+    grpc::Status s = c.events().ReadStream(c.Context().get(), req, &resp);
+    if (!s.ok()) return RpcFailed(err, s);
+    events.assign(resp.events().begin(), resp.events().end());
+  } else {
+    v1::ReadAllRequest req;
+    req.set_from_position(from);
+    req.set_limit(static_cast<uint32_t>(limit));
+    req.set_direction(backward ? v1::DIRECTION_BACKWARD : v1::DIRECTION_FORWARD);
+    if (f.values.count("type")) req.mutable_filter()->add_type_prefixes(f.values.at("type"));
+    if (f.values.count("category")) req.mutable_filter()->add_categories(f.values.at("category"));
+    v1::ReadAllResponse resp;
+    grpc::Status s = c.events().ReadAll(c.Context().get(), req, &resp);
+    if (!s.ok()) return RpcFailed(err, s);
+    events.assign(resp.events().begin(), resp.events().end());
+  }
+  if (!f.json) PrintEventsTableHeader(out);
+  for (const v1::Event& e : events) {
+    if (f.json) {
+      out << EventJson(e) << "\n";
+    } else {
+      PrintEventRow(e, out);
+    }
+  }
+  return 0;
+}
+
+int EventsTail(const Flags& f, std::ostream& out, std::ostream& err) {
+  uint64_t from = 0, count = 0;
+  if (!Uint(f, "from", &from) || !Uint(f, "count", &count)) {
+    return Usage(err, "--from and --count take a number");
+  }
+  Client c(f);
+  auto ctx = c.Context(/*with_deadline=*/false);
+  v1::SubscribeRequest req;
+  if (f.values.count("from")) {
+    req.set_from_position(from);
+  } else {
+    req.set_from_head(true);
+  }
+  auto stub = c.events();
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+      stub.Subscribe(ctx.get(), req);
+  if (!f.json) PrintEventsTableHeader(out);
+  uint64_t seen = 0;
+  v1::SubscribeResponse resp;
+  while (reader->Read(&resp)) {
+    for (const v1::Event& e : resp.batch().events()) {
+      if (f.json) {
+        out << EventJson(e) << "\n";
+      } else {
+        PrintEventRow(e, out);
+      }
+      out.flush();
+      if (count > 0 && ++seen >= count) {
+        ctx->TryCancel();
+        break;
+      }
+    }
+    if (count > 0 && seen >= count) break;
+  }
+  grpc::Status s = reader->Finish();
+  if (count > 0 && seen >= count) return 0;
+  if (!s.ok()) return RpcFailed(err, s);
+  return 0;
+}
+
+int BackupCreate(const Flags& f, std::ostream& out, std::ostream& err) {
+  Client c(f);
+  v1::CreateBackupRequest req;
+  if (f.values.count("path")) req.set_path(f.values.at("path"));
+  v1::CreateBackupResponse resp;
+  ProgressBar bar("backup", std::cerr);
+  bar.Update(0, 1);
+  grpc::Status s = c.admin().CreateBackup(c.Context().get(), req, &resp);
+  bar.Finish();
+  if (!s.ok()) return RpcFailed(err, s);
+  if (f.json) {
+    out << JsonObject()
+               .Add("path", resp.path())
+               .Add("head_position", resp.head_position())
+               .Add("head_hash", resp.head_hash())
+               .str()
+        << "\n";
+  } else {
+    out << "backup   " << resp.path() << "\nposition " << resp.head_position() << "\nhash     "
+        << resp.head_hash() << "\n";
+  }
+  return 0;
+}
+
+int BackupRestore(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (f.positional.size() != 4) return Usage(err, "backup restore takes SRC and DST");
+  const std::string& src = f.positional[2];
+  const std::string& dst = f.positional[3];
+  absl::StatusOr<rb::es::VerifyReport> r = RestoreBackup(src, dst);
+  if (!r.ok()) {
+    err << "resorption: restore failed: " << r.status().message() << "\n";
+    return 1;
+  }
+  if (f.json) {
+    out << JsonObject()
+               .Add("path", dst)
+               .AddBool("intact", true)
+               .Add("events_checked", r->events_checked)
+               .Add("head_hash", rb::es::ToHex(r->head_hash))
+               .str()
+        << "\n";
+  } else {
+    out << "restored " << src << " into " << dst << ": " << r->events_checked
+        << " events verified, head hash " << rb::es::ToHex(r->head_hash) << "\n"
+        << "start a server on it: resorptiond --data-dir=" << dst << "\n";
+  }
+  return 0;
+}
+
+struct Command {
+  const char* group;
+  const char* name;
+  const char* usage;
+  std::vector<std::string> flags;  // accepted command flags
+  int (*run)(const Flags&, std::ostream&, std::ostream&);
+};
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {"events", "head", kEventsHeadUsage, {}, EventsHead},
+      {"events",
+       "read",
+       kEventsReadUsage,
+       {"from", "limit", "stream", "type", "category", "backward"},
+       EventsRead},
+      {"events", "tail", kEventsTailUsage, {"from", "count"}, EventsTail},
+      {"backup", "create", kBackupCreateUsage, {"path"}, BackupCreate},
+      {"backup", "restore", kBackupRestoreUsage, {}, BackupRestore},
+  };
+  return *commands;
+}
+
+}  // namespace
+
+int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Flags f;
+  if (const char* env = std::getenv("RESORPTION_SERVER"); env != nullptr && *env) f.server = env;
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") {
+      f.help = true;
+    } else if (absl::StartsWith(a, "--server=")) {
+      f.server = a.substr(9);
+    } else if (a == "--json") {
+      f.json = true;
+    } else if (absl::StartsWith(a, "--timeout=")) {
+      if (!absl::SimpleAtoi(a.substr(10), &f.timeout_s) || f.timeout_s <= 0) {
+        return Usage(err, "--timeout takes a positive number of seconds");
+      }
+    } else if (absl::StartsWith(a, "--")) {
+      size_t eq = a.find('=');
+      f.values[a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)] =
+          eq == std::string::npos ? "" : a.substr(eq + 1);
+    } else {
+      f.positional.push_back(a);
+    }
+  }
+  if (f.positional.size() < 2) {
+    if (f.help) {
+      out << kUsage;
+      return 0;
+    }
+    return Usage(err, f.positional.empty() ? "missing command" : "missing sub-command");
+  }
+  for (const Command& c : Commands()) {
+    if (f.positional[0] != c.group || f.positional[1] != c.name) continue;
+    if (f.help) {
+      out << c.usage;
+      return 0;
+    }
+    for (const auto& [name, value] : f.values) {
+      if (std::find(c.flags.begin(), c.flags.end(), name) == c.flags.end()) {
+        return Usage(err, absl::StrCat("unknown flag --", name, " for ", c.group, " ", c.name));
+      }
+    }
+    if (std::string(c.name) != "restore" && f.positional.size() != 2) {
+      return Usage(err, absl::StrCat(c.group, " ", c.name, " takes no argument"));
+    }
+    return c.run(f, out, err);
+  }
+  return Usage(err, absl::StrCat("unknown command ", f.positional[0], " ", f.positional[1]));
+}
+
+}  // namespace rb::tools
