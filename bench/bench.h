@@ -43,6 +43,7 @@ double RawFdatasyncP99Micros(const Config& c, int n);
 double RawScanPerSecond(const Config& c, int n, int value_bytes);
 
 void RunEventStoreBench(const Config& c);
+void RunGrpcBench(const Config& c);  // grpc_bench.cc
 
 }  // namespace rb::bench
 

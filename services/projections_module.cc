@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "projections/views/site_list.h"
 #include "services/actions_service.h"
 #include "services/status_mapping.h"
 #include "services/territories_service.h"
@@ -16,7 +17,7 @@ namespace v1 = resorption::v1;
 using rb::proj::ProjectionState;
 
 absl::Status RegisterBuiltinProjections(rb::proj::ProjectionEngine& engine) {
-  return absl::OkStatus();
+  return engine.Register(std::make_unique<rb::views::SiteListProjection>());
 }
 
 absl::Status EngineRef::WaitForPosition(std::string_view name, uint64_t position,
@@ -300,7 +301,7 @@ std::vector<ModuleFactory> ApiModules(ApiModulesOptions options) {
   modules.push_back([ref, o = options.projections] {
     return std::make_unique<ProjectionsModule>(ref, o);
   });
-  modules.push_back([ref, o = options.commands] { return std::make_unique<SitesModule>(o); });
+  modules.push_back([ref, o = options.commands] { return std::make_unique<SitesModule>(ref, o); });
   modules.push_back([ref, o = options.commands] { return std::make_unique<ActionsModule>(o); });
   modules.push_back([] { return std::make_unique<TerritoriesModule>(); });
   return modules;

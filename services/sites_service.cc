@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/projections_module.h"
 #include "services/status_mapping.h"
 
 namespace rb::services {
@@ -167,8 +168,14 @@ absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_posi
 }  // namespace api
 
 SitesService::SitesService(rb::domain::CommandHandler* handler, rb::es::EventStore* store,
+                           const EngineRef* engine, const rb::views::SiteListQuery* list,
                            SitesServiceOptions options)
-    : handler_(handler), store_(store), options_(std::move(options)) {}
+    : handler_(handler),
+      store_(store),
+      engine_(engine),
+      list_(list),
+      changelog_(store),
+      options_(std::move(options)) {}
 
 int64_t SitesService::NowUs() const {
   return options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
@@ -304,9 +311,73 @@ grpc::ServerUnaryReactor* SitesService::GetSite(grpc::CallbackServerContext* ctx
   return Reply(ctx, DoGetSite(ctx, *req, resp));
 }
 
+absl::Status SitesService::DoListSites(grpc::CallbackServerContext* ctx,
+                                       const v1::ListSitesQuery& req,
+                                       v1::ListSitesResponse* resp) {
+  if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
+  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
+  if (!actor.ok()) return actor.status();
+  if (engine_ == nullptr || list_ == nullptr) {
+    return absl::UnavailableError("the site_list view is not served by this server");
+  }
+  if (absl::Status s = api::CheckMinPosition(*store_, req.min_position()); !s.ok()) return s;
+  if (absl::Status s = engine_->WaitForPosition(rb::views::SiteListProjection::kName,
+                                                req.min_position(),
+                                                absl::FromChrono(ctx->deadline()));
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<v1::ListSitesResponse> page = list_->List(req.request());
+  if (!page.ok()) return page.status();
+  *resp = *std::move(page);
+  for (v1::SiteSummary& row : *resp->mutable_sites()) {
+    if (row.has_site()) HideRestricted(*actor, row.mutable_site());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SitesService::DoGetSiteChangeLog(grpc::CallbackServerContext* ctx,
+                                              const v1::GetSiteChangeLogRequest& req,
+                                              v1::ChangeLog* resp) {
+  if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
+  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
+  if (!actor.ok()) return actor.status();
+  std::vector<FieldViolation> violations;
+  std::string id = api::IdFromName(req.name(), "sites", "name", violations);
+  if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+  rb::views::Visibility visibility;
+  visibility.justice = actor->CanAccessJustice();
+  visibility.owner = actor->CanAccessJustice();
+  visibility.finances = actor->CanAccessActionFinances();
+  visibility.personal = actor->role != rb::domain::Role::kExternalObserver;
+  absl::StatusOr<v1::ChangeLog> log = changelog_.ForSite(id, visibility);
+  if (!log.ok()) return log.status();
+  if (log->entries().empty()) {
+    return absl::NotFoundError(absl::StrCat("site ", req.name(), " does not exist"));
+  }
+  *resp = *std::move(log);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* SitesService::ListSites(grpc::CallbackServerContext* ctx,
+                                                  const v1::ListSitesQuery* req,
+                                                  v1::ListSitesResponse* resp) {
+  return Reply(ctx, DoListSites(ctx, *req, resp));
+}
+
+grpc::ServerUnaryReactor* SitesService::GetSiteChangeLog(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetSiteChangeLogRequest* req,
+                                                         v1::ChangeLog* resp) {
+  return Reply(ctx, DoGetSiteChangeLog(ctx, *req, resp));
+}
+
 absl::Status SitesModule::Init(const ServiceEnvironment& env) {
   handler_ = std::make_unique<rb::domain::CommandHandler>(env.store);
-  service_ = std::make_unique<SitesService>(handler_.get(), env.store, options_);
+  if (engine_ != nullptr && engine_->get() != nullptr) {
+    list_ = std::make_unique<rb::views::SiteListQuery>(engine_->get());
+  }
+  service_ = std::make_unique<SitesService>(handler_.get(), env.store, engine_.get(), list_.get(),
+                                            options_);
   return absl::OkStatus();
 }
 

@@ -39,8 +39,12 @@
 #include "resorption/v1/sites_service.grpc.pb.h"
 #include "services/service_module.h"
 #include "services/status_mapping.h"
+#include "projections/views/changelog.h"
+#include "projections/views/site_list.h"
 
 namespace rb::services {
+
+class EngineRef;  // projections_module.h
 
 // The acting user of a call, from the metadata headers `x-actor-user` (required),
 // `x-actor-organisation`, `x-actor-role` (a platform role id such as "local_admin"; required)
@@ -86,7 +90,9 @@ struct SitesServiceOptions {
 
 class SitesService final : public resorption::v1::Sites::CallbackService {
  public:
+  // `engine` and `list` may be null: ListSites then answers UNAVAILABLE.
   SitesService(rb::domain::CommandHandler* handler, rb::es::EventStore* store,
+               const EngineRef* engine, const rb::views::SiteListQuery* list,
                SitesServiceOptions options);
 
 #define RB_SITES_RPC(Method)                                                               \
@@ -118,6 +124,12 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
   grpc::ServerUnaryReactor* GetSite(grpc::CallbackServerContext* ctx,
                                     const resorption::v1::GetSiteRequest* req,
                                     resorption::v1::Site* resp) override;
+  grpc::ServerUnaryReactor* ListSites(grpc::CallbackServerContext* ctx,
+                                      const resorption::v1::ListSitesQuery* req,
+                                      resorption::v1::ListSitesResponse* resp) override;
+  grpc::ServerUnaryReactor* GetSiteChangeLog(grpc::CallbackServerContext* ctx,
+                                             const resorption::v1::GetSiteChangeLogRequest* req,
+                                             resorption::v1::ChangeLog* resp) override;
 
   // The work behind every mutation: `command` holds the domain command (its oneof); the site id
   // comes from `name` ("sites/{id}").
@@ -126,26 +138,41 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
                        resorption::v1::SiteCommand command, resorption::v1::WriteResult* resp);
   absl::Status DoGetSite(grpc::CallbackServerContext* ctx, const resorption::v1::GetSiteRequest& req,
                          resorption::v1::Site* resp);
+  absl::Status DoListSites(grpc::CallbackServerContext* ctx,
+                           const resorption::v1::ListSitesQuery& req,
+                           resorption::v1::ListSitesResponse* resp);
+  absl::Status DoGetSiteChangeLog(grpc::CallbackServerContext* ctx,
+                                  const resorption::v1::GetSiteChangeLogRequest& req,
+                                  resorption::v1::ChangeLog* resp);
 
  private:
   int64_t NowUs() const;
 
   rb::domain::CommandHandler* const handler_;
   rb::es::EventStore* const store_;
+  const EngineRef* const engine_;
+  const rb::views::SiteListQuery* const list_;
+  const rb::views::ChangeLogQuery changelog_;
   const SitesServiceOptions options_;
 };
 
 // The module: one CommandHandler over the server's store and the service.
 class SitesModule : public ServiceModule {
  public:
-  explicit SitesModule(SitesServiceOptions options = {}) : options_(std::move(options)) {}
+  // `engine`: the EngineRef of the server's ProjectionsModule (initialised before this one);
+  // null: no view-backed queries.
+  explicit SitesModule(std::shared_ptr<const EngineRef> engine = nullptr,
+                       SitesServiceOptions options = {})
+      : engine_(std::move(engine)), options_(std::move(options)) {}
   std::string name() const override { return "sites"; }
   absl::Status Init(const ServiceEnvironment& env) override;
   std::vector<grpc::Service*> services() override { return {service_.get()}; }
 
  private:
+  std::shared_ptr<const EngineRef> engine_;
   SitesServiceOptions options_;
   std::unique_ptr<rb::domain::CommandHandler> handler_;
+  std::unique_ptr<rb::views::SiteListQuery> list_;
   std::unique_ptr<SitesService> service_;
 };
 

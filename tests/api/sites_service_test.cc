@@ -280,3 +280,66 @@ TEST_F(SitesServiceTest, GetSiteHidesProceduresFromActorsWithoutTheJusticeOption
 
 }  // namespace
 }  // namespace rb::services::testing
+
+namespace rb::services::testing {
+namespace {
+
+namespace v1 = resorption::v1;
+
+TEST(SitesQueriesTest, ListSitesWithMinPositionSeesTheWriteJustMade) {
+  ApiServer server;  // the built-in projections, site_list included
+  ASSERT_TRUE(server.status().ok()) << server.status();
+  auto sites = server.Sites();
+  for (const char* id : {"a", "b", "c"}) {
+    v1::DeclareSiteRequest req;
+    req.set_site_id(id);
+    *req.mutable_command() = rb::domain::testing::Declare(id).declare();
+    v1::WriteResult w;
+    ASSERT_TRUE(sites->DeclareSite(ApiServer::Ctx().get(), req, &w).ok());
+    v1::ListSitesQuery list;
+    list.set_min_position(w.position());
+    v1::ListSitesResponse page;
+    grpc::Status s = sites->ListSites(ApiServer::Ctx().get(), list, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    bool found = false;
+    for (const auto& row : page.sites()) found = found || row.id() == id;
+    EXPECT_TRUE(found) << id;
+  }
+}
+
+TEST(SitesQueriesTest, ChangeLogListsWhoChangedWhatAndUnknownSiteIsNotFound) {
+  ApiServer server;
+  ASSERT_TRUE(server.status().ok()) << server.status();
+  auto sites = server.Sites();
+  v1::DeclareSiteRequest declare;
+  declare.set_site_id("s1");
+  *declare.mutable_command() = rb::domain::testing::Declare("s1").declare();
+  v1::WriteResult w;
+  ASSERT_TRUE(sites->DeclareSite(ApiServer::Ctx().get(), declare, &w).ok());
+  v1::RecordPopulationRequest pop;
+  pop.set_name("sites/s1");
+  pop.mutable_options()->set_reason("passage sur site");
+  pop.mutable_command()->mutable_population()->set_total(45);
+  ASSERT_TRUE(sites->RecordPopulation(ApiServer::Ctx({.user = "u-2"}).get(), pop, &w).ok());
+
+  v1::GetSiteChangeLogRequest req;
+  req.set_name("sites/s1");
+  v1::ChangeLog log;
+  grpc::Status s = sites->GetSiteChangeLog(ApiServer::Ctx().get(), req, &log);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GE(log.entries_size(), 2);
+  const v1::ChangeLogEntry& last = log.entries(log.entries_size() - 1);
+  EXPECT_EQ(last.author_user_id(), "u-2");
+  EXPECT_EQ(last.reason(), "passage sur site");
+  bool total = false;
+  for (const auto& c : last.changes()) total = total || (c.field_key() == "population.total" &&
+                                                         c.new_value() == "45");
+  EXPECT_TRUE(total);
+
+  req.set_name("sites/ghost");
+  EXPECT_EQ(sites->GetSiteChangeLog(ApiServer::Ctx().get(), req, &log).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace rb::services::testing
