@@ -1,6 +1,7 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "services/sites_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -165,6 +166,41 @@ absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_posi
   return absl::OkStatus();
 }
 
+CommandPool::CommandPool(int threads) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this] {
+      while (true) {
+        std::function<void()> task;
+        {
+          absl::MutexLock lock(&mu_);
+          mu_.Await(absl::Condition(
+              +[](CommandPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+                return p->stop_ || !p->queue_.empty();
+              },
+              this));
+          if (queue_.empty()) return;  // stopping and drained
+          task = std::move(queue_.front());
+          queue_.pop_front();
+        }
+        task();
+      }
+    });
+  }
+}
+
+CommandPool::~CommandPool() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+void CommandPool::Submit(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(task));
+}
+
 }  // namespace api
 
 SitesService::SitesService(rb::domain::CommandHandler* handler, rb::es::EventStore* store,
@@ -175,7 +211,8 @@ SitesService::SitesService(rb::domain::CommandHandler* handler, rb::es::EventSto
       engine_(engine),
       list_(list),
       changelog_(store),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      pool_(options_.command_threads) {}
 
 int64_t SitesService::NowUs() const {
   return options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
@@ -211,14 +248,25 @@ absl::Status SitesService::Execute(grpc::CallbackServerContext* ctx, absl::strin
   return absl::OkStatus();
 }
 
-// Every command RPC: fill the oneof from the request, run Execute.
+grpc::ServerUnaryReactor* SitesService::Run(grpc::CallbackServerContext* ctx,
+                                            const std::string& name,
+                                            const v1::WriteOptions& options, v1::SiteCommand cmd,
+                                            v1::WriteResult* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  pool_.Submit([this, ctx, reactor, name, &options, cmd = std::move(cmd), resp]() mutable {
+    reactor->Finish(ToGrpcStatus(Execute(ctx, name, options, std::move(cmd), resp)));
+  });
+  return reactor;
+}
+
+// Every command RPC: fill the oneof from the request, run Execute on the pool.
 #define RB_SITE_COMMAND(Method, setter)                                                        \
   grpc::ServerUnaryReactor* SitesService::Method(grpc::CallbackServerContext* ctx,             \
                                                  const v1::Method##Request* req,               \
                                                  v1::WriteResult* resp) {                      \
     v1::SiteCommand cmd;                                                                       \
     *cmd.mutable_##setter() = req->command();                                                  \
-    return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));        \
+    return Run(ctx, req->name(), req->options(), std::move(cmd), resp);                        \
   }
 RB_SITE_COMMAND(RecordPopulation, record_population)
 RB_SITE_COMMAND(RecordCensus, record_census)
@@ -248,7 +296,7 @@ grpc::ServerUnaryReactor* SitesService::DeclareSite(grpc::CallbackServerContext*
   *cmd.mutable_declare() = req->command();
   const std::string name =
       absl::StrCat("sites/", api::NewId(req->site_id(), req->options().command_id()));
-  return Reply(ctx, Execute(ctx, name, req->options(), std::move(cmd), resp));
+  return Run(ctx, name, req->options(), std::move(cmd), resp);
 }
 
 grpc::ServerUnaryReactor* SitesService::UpdateSite(grpc::CallbackServerContext* ctx,
@@ -257,7 +305,7 @@ grpc::ServerUnaryReactor* SitesService::UpdateSite(grpc::CallbackServerContext* 
   v1::SiteCommand cmd;
   *cmd.mutable_update()->mutable_site() = req->site();
   *cmd.mutable_update()->mutable_update_mask() = req->update_mask();
-  return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));
+  return Run(ctx, req->name(), req->options(), std::move(cmd), resp);
 }
 
 grpc::ServerUnaryReactor* SitesService::ConfirmUpToDate(grpc::CallbackServerContext* ctx,
@@ -265,7 +313,7 @@ grpc::ServerUnaryReactor* SitesService::ConfirmUpToDate(grpc::CallbackServerCont
                                                         v1::WriteResult* resp) {
   v1::SiteCommand cmd;
   cmd.mutable_confirm_up_to_date();
-  return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));
+  return Run(ctx, req->name(), req->options(), std::move(cmd), resp);
 }
 
 grpc::ServerUnaryReactor* SitesService::EraseSite(grpc::CallbackServerContext* ctx,
@@ -273,7 +321,7 @@ grpc::ServerUnaryReactor* SitesService::EraseSite(grpc::CallbackServerContext* c
                                                   v1::WriteResult* resp) {
   v1::SiteCommand cmd;
   cmd.mutable_erase()->set_reason(req->options().reason());
-  return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));
+  return Run(ctx, req->name(), req->options(), std::move(cmd), resp);
 }
 
 grpc::ServerUnaryReactor* SitesService::CorrectRetroactively(
@@ -283,7 +331,7 @@ grpc::ServerUnaryReactor* SitesService::CorrectRetroactively(
   v1::UpdateSite* update = cmd.mutable_correct_retroactively()->mutable_update();
   *update->mutable_site() = req->site();
   *update->mutable_update_mask() = req->update_mask();
-  return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));
+  return Run(ctx, req->name(), req->options(), std::move(cmd), resp);
 }
 
 absl::Status SitesService::DoGetSite(grpc::CallbackServerContext* ctx,

@@ -24,12 +24,15 @@
 #define RB_SERVICES_SITES_SERVICE_H_
 
 #include <cstdint>
+#include <deque>
+#include <thread>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "domain/command_handler.h"
@@ -81,11 +84,31 @@ int64_t ValidAtUs(const resorption::v1::WriteOptions& options);
 // OUT_OF_RANGE when `min_position` is beyond the log head (no acknowledged write has it).
 absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_position);
 
+// A fixed pool of threads that run commands off gRPC's callback threads: a command blocks until
+// its group commit is durable, and gRPC's few callback threads would otherwise cap how many
+// commands share one commit. Tasks run in submission order across the threads; the destructor
+// runs the queued tasks, then joins.
+class CommandPool {
+ public:
+  explicit CommandPool(int threads);
+  ~CommandPool();
+  void Submit(std::function<void()> task);
+
+ private:
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
 }  // namespace api
 
 struct SitesServiceOptions {
   // The valid time "now" of a command, in microseconds since the epoch. Tests inject a clock.
   std::function<int64_t()> now_us;  // empty: absl::Now()
+  // Threads running commands (each waits for its durable group commit); this bounds how many
+  // commands share one commit.
+  int command_threads = 64;
 };
 
 class SitesService final : public resorption::v1::Sites::CallbackService {
@@ -147,6 +170,10 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
 
  private:
   int64_t NowUs() const;
+  // Runs Execute on the command pool and finishes the call from there.
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const std::string& name,
+                                const resorption::v1::WriteOptions& options,
+                                resorption::v1::SiteCommand cmd, resorption::v1::WriteResult* resp);
 
   rb::domain::CommandHandler* const handler_;
   rb::es::EventStore* const store_;
@@ -154,6 +181,7 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
   const rb::views::SiteListQuery* const list_;
   const rb::views::ChangeLogQuery changelog_;
   const SitesServiceOptions options_;
+  api::CommandPool pool_;  // last: joined first
 };
 
 // The module: one CommandHandler over the server's store and the service.
