@@ -203,13 +203,14 @@ void RunGrpcBench(const Config& c) {
       rb::es::AppendRequest r;
       r.stream_id = absl::StrCat("site-sub-", b / 1000);
       for (int i = 0; i < 1000; ++i) {
-        r.events.push_back(rb::es::EventData{.type = "site.population_recorded",
-                                             .payload = payload});
+        r.events.push_back(
+            rb::es::EventData{.type = "site.population_recorded", .payload = payload});
       }
       if (!server.store()->Append(r).ok()) std::abort();
     }
     const uint64_t total = base + n;
-    std::fprintf(stderr, "subscribe_catchup: %llu events\n", static_cast<unsigned long long>(total));
+    std::fprintf(stderr, "subscribe_catchup: %llu events\n",
+                 static_cast<unsigned long long>(total));
     auto events = v1::EventStream::NewStub(channel);
     auto t0 = Clock::now();
     {

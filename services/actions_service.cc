@@ -56,13 +56,12 @@ absl::Status ActionsService::Execute(grpc::CallbackServerContext* ctx, absl::str
   return absl::OkStatus();
 }
 
-#define RB_ACTION_COMMAND(Method, setter)                                                     \
-  grpc::ServerUnaryReactor* ActionsService::Method(grpc::CallbackServerContext* ctx,          \
-                                                   const v1::Method##Request* req,            \
-                                                   v1::WriteResult* resp) {                   \
-    v1::ActionCommand cmd;                                                                    \
-    *cmd.mutable_##setter() = req->command();                                                 \
-    return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));       \
+#define RB_ACTION_COMMAND(Method, setter)                                                        \
+  grpc::ServerUnaryReactor* ActionsService::Method(                                              \
+      grpc::CallbackServerContext* ctx, const v1::Method##Request* req, v1::WriteResult* resp) { \
+    v1::ActionCommand cmd;                                                                       \
+    *cmd.mutable_##setter() = req->command();                                                    \
+    return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));          \
   }
 RB_ACTION_COMMAND(SetActionManagers, set_managers)
 RB_ACTION_COMMAND(SetActionOperators, set_operators)
@@ -76,8 +75,9 @@ grpc::ServerUnaryReactor* ActionsService::CreateAction(grpc::CallbackServerConte
                                                        const v1::CreateActionRequest* req,
                                                        v1::WriteResult* resp) {
   if (!req->action_id().empty() && !api::ValidId(req->action_id())) {
-    return Reply(ctx, BadRequestError("the request is invalid",
-                                      {{"action_id", "must be 1 to 64 letters, digits, '-' or '_'"}}));
+    return Reply(ctx,
+                 BadRequestError("the request is invalid",
+                                 {{"action_id", "must be 1 to 64 letters, digits, '-' or '_'"}}));
   }
   v1::ActionCommand cmd;
   *cmd.mutable_create() = req->command();

@@ -27,8 +27,9 @@ absl::Status EngineRef::WaitForPosition(std::string_view name, uint64_t position
   if (engine == nullptr) return absl::UnavailableError("the projections are not running");
   absl::Status s = engine->WaitForPosition(name, position, deadline);
   if (absl::IsDeadlineExceeded(s)) {
-    return absl::DeadlineExceededError(absl::StrCat("the view ", absl::string_view(name.data(), name.size()), " did not reach position ",
-                                                    position, " before the call's deadline"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("the view ", absl::string_view(name.data(), name.size()),
+                     " did not reach position ", position, " before the call's deadline"));
   }
   return s;
 }
@@ -228,9 +229,9 @@ ProjectionsService::ProjectionsService(rb::proj::ProjectionEngine* engine,
                                        RebuildWatchers* watchers, rb::es::EventStore* store)
     : engine_(engine), watchers_(watchers), store_(store) {}
 
-grpc::ServerUnaryReactor* ProjectionsService::ListProjections(
-    grpc::CallbackServerContext* ctx, const v1::ListProjectionsRequest* req,
-    v1::ListProjectionsResponse* resp) {
+grpc::ServerUnaryReactor* ProjectionsService::ListProjections(grpc::CallbackServerContext* ctx,
+                                                              const v1::ListProjectionsRequest* req,
+                                                              v1::ListProjectionsResponse* resp) {
   for (const rb::proj::ProjectionStatus& s : engine_->GetAllStatus()) {
     ToProto(s, resp->add_projections());
   }
@@ -298,9 +299,8 @@ void ProjectionsModule::Stop() {
 std::vector<ModuleFactory> ApiModules(ApiModulesOptions options) {
   auto ref = std::make_shared<EngineRef>();
   std::vector<ModuleFactory> modules;
-  modules.push_back([ref, o = options.projections] {
-    return std::make_unique<ProjectionsModule>(ref, o);
-  });
+  modules.push_back(
+      [ref, o = options.projections] { return std::make_unique<ProjectionsModule>(ref, o); });
   modules.push_back([ref, o = options.commands] { return std::make_unique<SitesModule>(ref, o); });
   modules.push_back([ref, o = options.commands] { return std::make_unique<ActionsModule>(o); });
   modules.push_back([] { return std::make_unique<TerritoriesModule>(); });

@@ -75,9 +75,9 @@ class ProjectionsService final : public resorption::v1::Projections::CallbackSer
   ProjectionsService(rb::proj::ProjectionEngine* engine, RebuildWatchers* watchers,
                      rb::es::EventStore* store);
 
-  grpc::ServerUnaryReactor* ListProjections(
-      grpc::CallbackServerContext* ctx, const resorption::v1::ListProjectionsRequest* req,
-      resorption::v1::ListProjectionsResponse* resp) override;
+  grpc::ServerUnaryReactor* ListProjections(grpc::CallbackServerContext* ctx,
+                                            const resorption::v1::ListProjectionsRequest* req,
+                                            resorption::v1::ListProjectionsResponse* resp) override;
   grpc::ServerUnaryReactor* RebuildProjection(
       grpc::CallbackServerContext* ctx, const resorption::v1::RebuildProjectionRequest* req,
       resorption::v1::RebuildProjectionResponse* resp) override;

@@ -24,10 +24,10 @@ using rb::domain::CommandResult;
 namespace {
 
 constexpr rb::domain::Role kRoles[] = {
-    rb::domain::Role::kNationalAdmin,  rb::domain::Role::kLocalAdmin,
+    rb::domain::Role::kNationalAdmin,      rb::domain::Role::kLocalAdmin,
     rb::domain::Role::kDirectCollaborator, rb::domain::Role::kCollaborator,
-    rb::domain::Role::kAssociation,    rb::domain::Role::kNationalEstablishment,
-    rb::domain::Role::kIntervener,     rb::domain::Role::kExternalObserver,
+    rb::domain::Role::kAssociation,        rb::domain::Role::kNationalEstablishment,
+    rb::domain::Role::kIntervener,         rb::domain::Role::kExternalObserver,
 };
 
 std::string Header(grpc::CallbackServerContext* ctx, std::string_view key) {
@@ -103,9 +103,10 @@ std::string IdFromName(absl::string_view name, absl::string_view collection,
                        absl::string_view field, std::vector<FieldViolation>& violations) {
   const std::string prefix = absl::StrCat(collection, "/");
   if (!absl::StartsWith(name, prefix) || !ValidId(name.substr(prefix.size()))) {
-    violations.push_back({std::string(field),
-                          absl::StrCat("must be ", prefix, "{id} with an id of 1 to 64 letters, "
-                                       "digits, '-' or '_'; got '", name, "'")});
+    violations.push_back({std::string(field), absl::StrCat("must be ", prefix,
+                                                           "{id} with an id of 1 to 64 letters, "
+                                                           "digits, '-' or '_'; got '",
+                                                           name, "'")});
     return "";
   }
   return std::string(name.substr(prefix.size()));
@@ -160,8 +161,8 @@ absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_posi
   if (min_position == 0) return absl::OkStatus();
   const uint64_t head = store.GetHead().position;
   if (min_position > head) {
-    return absl::OutOfRangeError(absl::StrCat("min_position ", min_position,
-                                              " is beyond the log head ", head));
+    return absl::OutOfRangeError(
+        absl::StrCat("min_position ", min_position, " is beyond the log head ", head));
   }
   return absl::OkStatus();
 }
@@ -174,9 +175,8 @@ CommandPool::CommandPool(int threads) {
         {
           absl::MutexLock lock(&mu_);
           mu_.Await(absl::Condition(
-              +[](CommandPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-                return p->stop_ || !p->queue_.empty();
-              },
+              +[](CommandPool* p)
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stop_ || !p->queue_.empty(); },
               this));
           if (queue_.empty()) return;  // stopping and drained
           task = std::move(queue_.front());
@@ -260,13 +260,12 @@ grpc::ServerUnaryReactor* SitesService::Run(grpc::CallbackServerContext* ctx,
 }
 
 // Every command RPC: fill the oneof from the request, run Execute on the pool.
-#define RB_SITE_COMMAND(Method, setter)                                                        \
-  grpc::ServerUnaryReactor* SitesService::Method(grpc::CallbackServerContext* ctx,             \
-                                                 const v1::Method##Request* req,               \
-                                                 v1::WriteResult* resp) {                      \
-    v1::SiteCommand cmd;                                                                       \
-    *cmd.mutable_##setter() = req->command();                                                  \
-    return Run(ctx, req->name(), req->options(), std::move(cmd), resp);                        \
+#define RB_SITE_COMMAND(Method, setter)                                                          \
+  grpc::ServerUnaryReactor* SitesService::Method(                                                \
+      grpc::CallbackServerContext* ctx, const v1::Method##Request* req, v1::WriteResult* resp) { \
+    v1::SiteCommand cmd;                                                                         \
+    *cmd.mutable_##setter() = req->command();                                                    \
+    return Run(ctx, req->name(), req->options(), std::move(cmd), resp);                          \
   }
 RB_SITE_COMMAND(RecordPopulation, record_population)
 RB_SITE_COMMAND(RecordCensus, record_census)
@@ -289,8 +288,9 @@ grpc::ServerUnaryReactor* SitesService::DeclareSite(grpc::CallbackServerContext*
                                                     const v1::DeclareSiteRequest* req,
                                                     v1::WriteResult* resp) {
   if (!req->site_id().empty() && !api::ValidId(req->site_id())) {
-    return Reply(ctx, BadRequestError("the request is invalid",
-                                      {{"site_id", "must be 1 to 64 letters, digits, '-' or '_'"}}));
+    return Reply(ctx,
+                 BadRequestError("the request is invalid",
+                                 {{"site_id", "must be 1 to 64 letters, digits, '-' or '_'"}}));
   }
   v1::SiteCommand cmd;
   *cmd.mutable_declare() = req->command();
@@ -360,8 +360,7 @@ grpc::ServerUnaryReactor* SitesService::GetSite(grpc::CallbackServerContext* ctx
 }
 
 absl::Status SitesService::DoListSites(grpc::CallbackServerContext* ctx,
-                                       const v1::ListSitesQuery& req,
-                                       v1::ListSitesResponse* resp) {
+                                       const v1::ListSitesQuery& req, v1::ListSitesResponse* resp) {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
   absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
   if (!actor.ok()) return actor.status();
@@ -369,9 +368,9 @@ absl::Status SitesService::DoListSites(grpc::CallbackServerContext* ctx,
     return absl::UnavailableError("the site_list view is not served by this server");
   }
   if (absl::Status s = api::CheckMinPosition(*store_, req.min_position()); !s.ok()) return s;
-  if (absl::Status s = engine_->WaitForPosition(rb::views::SiteListProjection::kName,
-                                                req.min_position(),
-                                                absl::FromChrono(ctx->deadline()));
+  if (absl::Status s =
+          engine_->WaitForPosition(rb::views::SiteListProjection::kName, req.min_position(),
+                                   absl::FromChrono(ctx->deadline()));
       !s.ok()) {
     return s;
   }

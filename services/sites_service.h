@@ -25,25 +25,25 @@
 
 #include <cstdint>
 #include <deque>
-#include <thread>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "domain/command_handler.h"
 #include "domain/context.h"
 #include "eventstore/event_store.h"
 #include "grpcpp/support/server_callback.h"
+#include "projections/views/changelog.h"
+#include "projections/views/site_list.h"
 #include "resorption/v1/sites_service.grpc.pb.h"
 #include "services/service_module.h"
 #include "services/status_mapping.h"
-#include "projections/views/changelog.h"
-#include "projections/views/site_list.h"
 
 namespace rb::services {
 
@@ -118,9 +118,9 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
                const EngineRef* engine, const rb::views::SiteListQuery* list,
                SitesServiceOptions options);
 
-#define RB_SITES_RPC(Method)                                                               \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,                       \
-                                   const resorption::v1::Method##Request* req,             \
+#define RB_SITES_RPC(Method)                                                   \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,           \
+                                   const resorption::v1::Method##Request* req, \
                                    resorption::v1::WriteResult* resp) override;
   RB_SITES_RPC(DeclareSite)
   RB_SITES_RPC(UpdateSite)
@@ -159,8 +159,8 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
   absl::Status Execute(grpc::CallbackServerContext* ctx, absl::string_view name,
                        const resorption::v1::WriteOptions& options,
                        resorption::v1::SiteCommand command, resorption::v1::WriteResult* resp);
-  absl::Status DoGetSite(grpc::CallbackServerContext* ctx, const resorption::v1::GetSiteRequest& req,
-                         resorption::v1::Site* resp);
+  absl::Status DoGetSite(grpc::CallbackServerContext* ctx,
+                         const resorption::v1::GetSiteRequest& req, resorption::v1::Site* resp);
   absl::Status DoListSites(grpc::CallbackServerContext* ctx,
                            const resorption::v1::ListSitesQuery& req,
                            resorption::v1::ListSitesResponse* resp);

@@ -49,8 +49,7 @@ absl::StatusOr<const geo::Commune*> Find(const std::string& code, const char* fi
 
 }  // namespace
 
-absl::Status TerritoriesService::DoGetCommune(const v1::GetCommuneRequest& req,
-                                              v1::Commune* resp) {
+absl::Status TerritoriesService::DoGetCommune(const v1::GetCommuneRequest& req, v1::Commune* resp) {
   absl::StatusOr<const geo::Commune*> c = Find(req.code(), "code");
   if (!c.ok()) return c.status();
   ToProto(**c, resp);
@@ -96,9 +95,9 @@ grpc::ServerUnaryReactor* TerritoriesService::GetCommune(grpc::CallbackServerCon
                                                          v1::Commune* resp) {
   return Reply(ctx, DoGetCommune(*req, resp));
 }
-grpc::ServerUnaryReactor* TerritoriesService::SearchCommunes(
-    grpc::CallbackServerContext* ctx, const v1::SearchCommunesRequest* req,
-    v1::SearchCommunesResponse* resp) {
+grpc::ServerUnaryReactor* TerritoriesService::SearchCommunes(grpc::CallbackServerContext* ctx,
+                                                             const v1::SearchCommunesRequest* req,
+                                                             v1::SearchCommunesResponse* resp) {
   return Reply(ctx, DoSearchCommunes(*req, resp));
 }
 grpc::ServerUnaryReactor* TerritoriesService::GetTerritory(grpc::CallbackServerContext* ctx,

@@ -183,7 +183,8 @@ TEST_F(SitesServiceTest, StaleExpectedRevisionIsAbortedWithTheCurrentRevision) {
   v1::WriteResult w;
   ASSERT_TRUE(Declare("s1", &w).ok());
   v1::WriteResult r;
-  ASSERT_TRUE(sites_->RecordPopulation(ApiServer::Ctx().get(), Population("sites/s1", 20), &r).ok());
+  ASSERT_TRUE(
+      sites_->RecordPopulation(ApiServer::Ctx().get(), Population("sites/s1", 20), &r).ok());
   const uint64_t head = server_.head();
 
   auto stale = Population("sites/s1", 30);
@@ -269,10 +270,11 @@ TEST_F(SitesServiceTest, GetSiteHidesProceduresFromActorsWithoutTheJusticeOption
   v1::GetSiteRequest get;
   get.set_name("sites/s1");
   v1::Site with, without;
-  ASSERT_TRUE(sites_->GetSite(ApiServer::Ctx({.role = "collaborator", .options = "access_justice"})
-                                  .get(),
-                              get, &with)
-                  .ok());
+  ASSERT_TRUE(
+      sites_
+          ->GetSite(ApiServer::Ctx({.role = "collaborator", .options = "access_justice"}).get(),
+                    get, &with)
+          .ok());
   ASSERT_TRUE(sites_->GetSite(ApiServer::Ctx({.role = "collaborator"}).get(), get, &without).ok());
   EXPECT_EQ(with.justice().owner_complaint(), v1::YES);
   EXPECT_FALSE(without.has_justice());
@@ -332,8 +334,8 @@ TEST(SitesQueriesTest, ChangeLogListsWhoChangedWhatAndUnknownSiteIsNotFound) {
   EXPECT_EQ(last.author_user_id(), "u-2");
   EXPECT_EQ(last.reason(), "passage sur site");
   bool total = false;
-  for (const auto& c : last.changes()) total = total || (c.field_key() == "population.total" &&
-                                                         c.new_value() == "45");
+  for (const auto& c : last.changes())
+    total = total || (c.field_key() == "population.total" && c.new_value() == "45");
   EXPECT_TRUE(total);
 
   req.set_name("sites/ghost");
