@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   const std::string only = absl::GetFlag(FLAGS_only);
   c.only = only;
   rb::bench::RunEventStoreBench(c);
+  rb::bench::RunGrpcBench(c);
   rb::bench::RunViewsABench(c);
   rb::bench::RunViewsBBench(c);
   if (own_dir) std::filesystem::remove_all(c.dir);

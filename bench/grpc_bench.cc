@@ -1,0 +1,249 @@
+// gRPC figures, each against a limit measured in the same run on the same server:
+//   grpc_command_64     durable RecordPopulation commands/s, 64 concurrent clients on 64 sites
+//                       (sync on); limit: grpc.health.v1.Health/Check calls/s, 64 clients.
+//   grpc_get_site_p50   GetSite latency p50 (us), one client; limit: Health/Check p50.
+//   subscribe_catchup   events/s delivered to one EventStream.Subscribe from position 0;
+//                       limit: a server stream of one small message per event (BenchStream).
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bench/bench.h"
+#include "bench/bench_health.grpc.pb.h"
+#include "bench/bench_stream.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "resorption/v1/event_stream.grpc.pb.h"
+#include "resorption/v1/sites_service.grpc.pb.h"
+#include "services/server.h"
+
+namespace rb::bench {
+namespace {
+
+namespace v1 = resorption::v1;
+using Clock = std::chrono::steady_clock;
+
+// One small message per requested count, written back to back by one reactor.
+class BenchStreamService final : public rb::bench::BenchStream::CallbackService {
+ public:
+  grpc::ServerWriteReactor<SmallMessage>* Stream(grpc::CallbackServerContext* ctx,
+                                                 const StreamRequest* req) override {
+    class Writer final : public grpc::ServerWriteReactor<SmallMessage> {
+     public:
+      explicit Writer(uint64_t count) : count_(count) {
+        msg_.set_payload(std::string(64, 'x'));
+        Next();
+      }
+      void OnWriteDone(bool ok) override {
+        if (!ok) return Finish(grpc::Status::CANCELLED);
+        Next();
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      void Next() {
+        if (sent_ == count_) return Finish(grpc::Status::OK);
+        msg_.set_position(++sent_);
+        StartWrite(&msg_);
+      }
+      uint64_t count_;
+      uint64_t sent_ = 0;
+      SmallMessage msg_;
+    };
+    return new Writer(req->count());
+  }
+};
+
+class BenchStreamModule : public rb::services::ServiceModule {
+ public:
+  std::string name() const override { return "bench_stream"; }
+  absl::Status Init(const rb::services::ServiceEnvironment&) override { return absl::OkStatus(); }
+  std::vector<grpc::Service*> services() override { return {&service_}; }
+
+ private:
+  BenchStreamService service_;
+};
+
+void Actor(grpc::ClientContext* ctx) {
+  ctx->AddMetadata("x-actor-user", "bench");
+  ctx->AddMetadata("x-actor-organisation", "bench");
+  ctx->AddMetadata("x-actor-role", "local_admin");
+}
+
+v1::DeclareSiteRequest Declaration(const std::string& id) {
+  v1::DeclareSiteRequest req;
+  req.set_site_id(id);
+  v1::Site* s = req.mutable_command()->mutable_site();
+  s->set_name("Site de mesure");
+  auto* a = s->mutable_location()->mutable_address();
+  a->set_label("12 rue des Lilas 93200 Saint-Denis");
+  a->set_city_code("93066");
+  a->mutable_coordinates()->set_latitude(48.936);
+  a->mutable_coordinates()->set_longitude(2.357);
+  s->set_field_type(v1::FIELD_TYPE_LAND);
+  s->mutable_built_at()->set_year(2023);
+  s->mutable_built_at()->set_month(1);
+  s->mutable_built_at()->set_day(10);
+  s->mutable_declared_at()->set_year(2023);
+  s->mutable_declared_at()->set_month(2);
+  s->mutable_declared_at()->set_day(1);
+  return req;
+}
+
+// Runs `call(thread, i)` on `threads` threads for `seconds`; returns calls/s.
+template <typename F>
+double Throughput(int threads, double seconds, F call) {
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> done{0};
+  std::vector<std::thread> pool;
+  const auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      uint64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (!call(t, n)) std::abort();
+        ++n;
+      }
+      done += n;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  return done.load() / SecondsSince(t0);
+}
+
+template <typename F>
+double P50Micros(int n, F call) {
+  std::vector<double> us;
+  us.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    const auto t0 = Clock::now();
+    if (!call(i)) std::abort();
+    us.push_back(SecondsSince(t0) * 1e6);
+  }
+  return Percentile(us, 50);
+}
+
+}  // namespace
+
+void RunGrpcBench(const Config& c) {
+  const bool want_cmd = c.Wants("grpc_command_64");
+  const bool want_get = c.Wants("grpc_get_site_p50");
+  const bool want_sub = c.Wants("subscribe_catchup");
+  if (!want_cmd && !want_get && !want_sub) return;
+
+  rb::services::ServerOptions o;
+  o.listen_address = "127.0.0.1:0";
+  o.data_dir = c.dir + "/grpc";
+  o.metrics_address = "";
+  o.log_level = rb::services::LogLevel::kOff;
+  o.sync = true;
+  o.modules.push_back([] { return std::make_unique<BenchStreamModule>(); });
+  rb::services::Server server(std::move(o));
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::fprintf(stderr, "grpc bench: %s\n", s.ToString().c_str());
+    std::abort();
+  }
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port()),
+                                     grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  auto sites = v1::Sites::NewStub(channel);
+  auto health_call = [&](int, uint64_t) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse resp;
+    return health->Check(&ctx, {}, &resp).ok();
+  };
+  const double seconds = c.quick ? 2.0 : 5.0;
+
+  if (want_cmd || want_get) {
+    for (int t = 0; t < 64; ++t) {
+      grpc::ClientContext ctx;
+      Actor(&ctx);
+      v1::WriteResult w;
+      if (!sites->DeclareSite(&ctx, Declaration(absl::StrCat("bench-", t)), &w).ok()) std::abort();
+    }
+  }
+  if (want_cmd) {
+    // 64 channels' worth of concurrency over one channel: gRPC multiplexes the calls.
+    const double commands = Throughput(64, seconds, [&](int t, uint64_t n) {
+      grpc::ClientContext ctx;
+      Actor(&ctx);
+      v1::RecordPopulationRequest req;
+      req.set_name(absl::StrCat("sites/bench-", t));
+      req.mutable_command()->mutable_population()->set_total(10 + static_cast<int>(n % 2));
+      v1::WriteResult w;
+      return sites->RecordPopulation(&ctx, req, &w).ok();
+    });
+    const double checks = Throughput(64, seconds, health_call);
+    Report("grpc_command_64", commands, "commands/s", checks);
+  }
+  if (want_get) {
+    const int n = c.quick ? 3000 : 20000;
+    const double get = P50Micros(n, [&](int i) {
+      grpc::ClientContext ctx;
+      Actor(&ctx);
+      v1::GetSiteRequest req;
+      req.set_name(absl::StrCat("sites/bench-", i % 64));
+      v1::Site site;
+      return sites->GetSite(&ctx, req, &site).ok();
+    });
+    const double check = P50Micros(n, [&](int) { return health_call(0, 0); });
+    Report("grpc_get_site_p50", get, "us", check);
+  }
+  if (want_sub) {
+    const uint64_t n = c.quick ? 200'000 : 1'000'000;
+    const std::string payload(200, 'p');
+    const uint64_t base = server.store()->GetHead().position;
+    for (uint64_t b = 0; b < n; b += 1000) {
+      rb::es::AppendRequest r;
+      r.stream_id = absl::StrCat("site-sub-", b / 1000);
+      for (int i = 0; i < 1000; ++i) {
+        r.events.push_back(
+            rb::es::EventData{.type = "site.population_recorded", .payload = payload});
+      }
+      if (!server.store()->Append(r).ok()) std::abort();
+    }
+    const uint64_t total = base + n;
+    std::fprintf(stderr, "subscribe_catchup: %llu events\n",
+                 static_cast<unsigned long long>(total));
+    auto events = v1::EventStream::NewStub(channel);
+    auto t0 = Clock::now();
+    {
+      grpc::ClientContext ctx;
+      v1::SubscribeRequest req;
+      req.set_from_position(0);
+      req.set_max_batch_events(1000);
+      auto reader = events->Subscribe(&ctx, req);
+      v1::SubscribeResponse resp;
+      uint64_t received = 0;
+      while (received < total && reader->Read(&resp)) {
+        if (resp.has_batch()) received += resp.batch().events_size();
+      }
+      ctx.TryCancel();
+      reader->Finish();
+    }
+    const double subscribe = total / SecondsSince(t0);
+    auto stream = rb::bench::BenchStream::NewStub(channel);
+    t0 = Clock::now();
+    {
+      grpc::ClientContext ctx;
+      StreamRequest req;
+      req.set_count(total);
+      auto reader = stream->Stream(&ctx, req);
+      SmallMessage msg;
+      while (reader->Read(&msg)) {
+      }
+      if (!reader->Finish().ok()) std::abort();
+    }
+    const double limit = total / SecondsSince(t0);
+    Report("subscribe_catchup", subscribe, "events/s", limit);
+  }
+  server.Shutdown();
+}
+
+}  // namespace rb::bench

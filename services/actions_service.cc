@@ -1,0 +1,129 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "services/actions_service.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "services/status_mapping.h"
+
+namespace rb::services {
+
+namespace v1 = resorption::v1;
+
+namespace {
+
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
+
+ActionsService::ActionsService(rb::domain::CommandHandler* handler, rb::es::EventStore* store,
+                               SitesServiceOptions options)
+    : handler_(handler), store_(store), options_(std::move(options)) {}
+
+absl::Status ActionsService::Execute(grpc::CallbackServerContext* ctx, absl::string_view name,
+                                     const v1::WriteOptions& options, v1::ActionCommand command,
+                                     v1::WriteResult* resp) {
+  if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
+  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
+  if (!actor.ok()) return actor.status();
+  std::vector<FieldViolation> violations;
+  std::string id = api::IdFromName(name, "actions", "name", violations);
+  if (options.has_valid_time() && options.valid_time().seconds() < 0) {
+    violations.push_back({"options.valid_time", "must not be before 1970"});
+  }
+  if (options.command_id().size() > 128) {
+    violations.push_back({"options.command_id", "must be at most 128 characters"});
+  }
+  if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+
+  command.set_action_id(id);
+  command.set_command_id(options.command_id());
+  if (options.has_expected_revision()) command.set_expected_revision(options.expected_revision());
+  command.set_valid_at_us(api::ValidAtUs(options));
+  command.set_reason(options.reason());
+  rb::domain::Context context;
+  context.now_us = options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
+  context.actor = *std::move(actor);
+  absl::StatusOr<rb::domain::CommandResult> r = handler_->HandleAction(command, context);
+  if (!r.ok()) return r.status();
+  api::FillWriteResult(*r, absl::StrCat("actions/", id), *store_, resp);
+  return absl::OkStatus();
+}
+
+#define RB_ACTION_COMMAND(Method, setter)                                                        \
+  grpc::ServerUnaryReactor* ActionsService::Method(                                              \
+      grpc::CallbackServerContext* ctx, const v1::Method##Request* req, v1::WriteResult* resp) { \
+    v1::ActionCommand cmd;                                                                       \
+    *cmd.mutable_##setter() = req->command();                                                    \
+    return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));          \
+  }
+RB_ACTION_COMMAND(SetActionManagers, set_managers)
+RB_ACTION_COMMAND(SetActionOperators, set_operators)
+RB_ACTION_COMMAND(RecordActionIndicators, record_indicators)
+RB_ACTION_COMMAND(RecordActionFinances, record_finances)
+RB_ACTION_COMMAND(PostActionComment, post_comment)
+RB_ACTION_COMMAND(CloseAction, close)
+#undef RB_ACTION_COMMAND
+
+grpc::ServerUnaryReactor* ActionsService::CreateAction(grpc::CallbackServerContext* ctx,
+                                                       const v1::CreateActionRequest* req,
+                                                       v1::WriteResult* resp) {
+  if (!req->action_id().empty() && !api::ValidId(req->action_id())) {
+    return Reply(ctx,
+                 BadRequestError("the request is invalid",
+                                 {{"action_id", "must be 1 to 64 letters, digits, '-' or '_'"}}));
+  }
+  v1::ActionCommand cmd;
+  *cmd.mutable_create() = req->command();
+  const std::string name =
+      absl::StrCat("actions/", api::NewId(req->action_id(), req->options().command_id()));
+  return Reply(ctx, Execute(ctx, name, req->options(), std::move(cmd), resp));
+}
+
+grpc::ServerUnaryReactor* ActionsService::UpdateAction(grpc::CallbackServerContext* ctx,
+                                                       const v1::UpdateActionRequest* req,
+                                                       v1::WriteResult* resp) {
+  v1::ActionCommand cmd;
+  *cmd.mutable_update()->mutable_details() = req->details();
+  *cmd.mutable_update()->mutable_update_mask() = req->update_mask();
+  return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));
+}
+
+absl::Status ActionsService::DoGetAction(grpc::CallbackServerContext* ctx,
+                                         const v1::GetActionRequest& req, v1::Action* resp) {
+  if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
+  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
+  if (!actor.ok()) return actor.status();
+  std::vector<FieldViolation> violations;
+  std::string id = api::IdFromName(req.name(), "actions", "name", violations);
+  if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+  if (absl::Status s = api::CheckMinPosition(*store_, req.min_position()); !s.ok()) return s;
+  absl::StatusOr<v1::Action> action = handler_->LoadAction(id);
+  if (!action.ok()) return action.status();
+  if (action->status() == v1::ACTION_STATUS_UNSPECIFIED) {
+    return absl::NotFoundError(absl::StrCat("action ", req.name(), " does not exist"));
+  }
+  *resp = *std::move(action);
+  if (!actor->CanAccessActionFinances()) resp->clear_finances();
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* ActionsService::GetAction(grpc::CallbackServerContext* ctx,
+                                                    const v1::GetActionRequest* req,
+                                                    v1::Action* resp) {
+  return Reply(ctx, DoGetAction(ctx, *req, resp));
+}
+
+absl::Status ActionsModule::Init(const ServiceEnvironment& env) {
+  handler_ = std::make_unique<rb::domain::CommandHandler>(env.store);
+  service_ = std::make_unique<ActionsService>(handler_.get(), env.store, options_);
+  return absl::OkStatus();
+}
+
+}  // namespace rb::services

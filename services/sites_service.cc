@@ -1,0 +1,431 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "services/sites_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/projections_module.h"
+#include "services/status_mapping.h"
+
+namespace rb::services {
+
+namespace v1 = resorption::v1;
+using rb::domain::CommandResult;
+
+namespace {
+
+constexpr rb::domain::Role kRoles[] = {
+    rb::domain::Role::kNationalAdmin,      rb::domain::Role::kLocalAdmin,
+    rb::domain::Role::kDirectCollaborator, rb::domain::Role::kCollaborator,
+    rb::domain::Role::kAssociation,        rb::domain::Role::kNationalEstablishment,
+    rb::domain::Role::kIntervener,         rb::domain::Role::kExternalObserver,
+};
+
+std::string Header(grpc::CallbackServerContext* ctx, std::string_view key) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find(grpc::string_ref(key.data(), key.size()));
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// The restricted parts of a site an actor without the justice option must not read.
+void HideRestricted(const rb::domain::Actor& actor, v1::Site* site) {
+  if (actor.CanAccessJustice()) return;
+  site->clear_justice();
+  site->clear_police();
+  site->clear_administrative_order();
+  site->clear_insalubrity_order();
+}
+
+}  // namespace
+
+absl::StatusOr<rb::domain::Actor> ActorFromContext(grpc::CallbackServerContext* ctx) {
+  rb::domain::Actor actor;
+  actor.user_id = Header(ctx, "x-actor-user");
+  if (actor.user_id.empty()) {
+    return absl::UnauthenticatedError("the call names no actor (metadata x-actor-user)");
+  }
+  actor.organisation_id = Header(ctx, "x-actor-organisation");
+  const std::string role = Header(ctx, "x-actor-role");
+  bool found = false;
+  for (rb::domain::Role r : kRoles) {
+    if (rb::domain::RoleId(r) == role) {
+      actor.role = r;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("unknown or missing actor role '", role, "' (metadata x-actor-role)"));
+  }
+  const std::string options = Header(ctx, "x-actor-options");
+  for (absl::string_view o : absl::StrSplit(options, ',', absl::SkipWhitespace())) {
+    actor.options.emplace_back(absl::StripAsciiWhitespace(o));
+  }
+  return actor;
+}
+
+namespace api {
+
+absl::Status CheckCall(grpc::CallbackServerContext* ctx) {
+  if (ctx->IsCancelled()) return absl::CancelledError("the call was cancelled");
+  if (ctx->deadline() < std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError("the call's deadline passed before it started");
+  }
+  return absl::OkStatus();
+}
+
+bool ValidId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+std::string IdFromName(absl::string_view name, absl::string_view collection,
+                       absl::string_view field, std::vector<FieldViolation>& violations) {
+  const std::string prefix = absl::StrCat(collection, "/");
+  if (!absl::StartsWith(name, prefix) || !ValidId(name.substr(prefix.size()))) {
+    violations.push_back({std::string(field), absl::StrCat("must be ", prefix,
+                                                           "{id} with an id of 1 to 64 letters, "
+                                                           "digits, '-' or '_'; got '",
+                                                           name, "'")});
+    return "";
+  }
+  return std::string(name.substr(prefix.size()));
+}
+
+std::string NewId(absl::string_view requested, absl::string_view command_id) {
+  if (!requested.empty()) return std::string(requested);
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64: stable across processes and versions
+  if (!command_id.empty()) {
+    for (unsigned char c : command_id) {
+      h ^= c;
+      h *= 0x100000001b3ull;
+    }
+  } else {
+    static absl::Mutex mu(absl::kConstInit);
+    static absl::BitGen* gen = new absl::BitGen();
+    absl::MutexLock lock(&mu);
+    h = absl::Uniform<uint64_t>(*gen);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) id[i] = kHex[h & 15];
+  return id;
+}
+
+void FillWriteResult(const CommandResult& r, std::string name, const rb::es::EventStore& store,
+                     v1::WriteResult* out) {
+  out->set_name(std::move(name));
+  switch (r.outcome) {
+    case CommandResult::Outcome::kAppended:
+      out->set_outcome(v1::WriteResult::OUTCOME_APPENDED);
+      break;
+    case CommandResult::Outcome::kNoChange:
+      out->set_outcome(v1::WriteResult::OUTCOME_NO_CHANGE);
+      break;
+    case CommandResult::Outcome::kReplayed:
+      out->set_outcome(v1::WriteResult::OUTCOME_REPLAYED);
+      break;
+  }
+  out->set_revision(r.revision < 0 ? 0 : static_cast<uint64_t>(r.revision));
+  out->set_first_position(r.first_position);
+  out->set_position(r.last_position != 0 ? r.last_position : store.GetHead().position);
+  for (const std::string& t : r.event_types) out->add_event_types(t);
+}
+
+int64_t ValidAtUs(const v1::WriteOptions& options) {
+  if (!options.has_valid_time()) return 0;
+  return google::protobuf::util::TimeUtil::TimestampToMicroseconds(options.valid_time());
+}
+
+absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_position) {
+  if (min_position == 0) return absl::OkStatus();
+  const uint64_t head = store.GetHead().position;
+  if (min_position > head) {
+    return absl::OutOfRangeError(
+        absl::StrCat("min_position ", min_position, " is beyond the log head ", head));
+  }
+  return absl::OkStatus();
+}
+
+CommandPool::CommandPool(int threads) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this] {
+      while (true) {
+        std::function<void()> task;
+        {
+          absl::MutexLock lock(&mu_);
+          mu_.Await(absl::Condition(
+              +[](CommandPool* p)
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stop_ || !p->queue_.empty(); },
+              this));
+          if (queue_.empty()) return;  // stopping and drained
+          task = std::move(queue_.front());
+          queue_.pop_front();
+        }
+        task();
+      }
+    });
+  }
+}
+
+CommandPool::~CommandPool() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+void CommandPool::Submit(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(task));
+}
+
+}  // namespace api
+
+SitesService::SitesService(rb::domain::CommandHandler* handler, rb::es::EventStore* store,
+                           const EngineRef* engine, const rb::views::SiteListQuery* list,
+                           SitesServiceOptions options)
+    : handler_(handler),
+      store_(store),
+      engine_(engine),
+      list_(list),
+      changelog_(store),
+      options_(std::move(options)),
+      pool_(options_.command_threads) {}
+
+int64_t SitesService::NowUs() const {
+  return options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
+}
+
+absl::Status SitesService::Execute(grpc::CallbackServerContext* ctx, absl::string_view name,
+                                   const v1::WriteOptions& options, v1::SiteCommand command,
+                                   v1::WriteResult* resp) {
+  if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
+  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
+  if (!actor.ok()) return actor.status();
+  std::vector<FieldViolation> violations;
+  std::string id = api::IdFromName(name, "sites", "name", violations);
+  if (options.has_valid_time() && options.valid_time().seconds() < 0) {
+    violations.push_back({"options.valid_time", "must not be before 1970"});
+  }
+  if (options.command_id().size() > 128) {
+    violations.push_back({"options.command_id", "must be at most 128 characters"});
+  }
+  if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+
+  command.set_site_id(id);
+  command.set_command_id(options.command_id());
+  if (options.has_expected_revision()) command.set_expected_revision(options.expected_revision());
+  command.set_valid_at_us(api::ValidAtUs(options));
+  command.set_reason(options.reason());
+  rb::domain::Context context;
+  context.now_us = NowUs();
+  context.actor = *std::move(actor);
+  absl::StatusOr<CommandResult> r = handler_->HandleSite(command, context);
+  if (!r.ok()) return r.status();
+  api::FillWriteResult(*r, absl::StrCat("sites/", id), *store_, resp);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* SitesService::Run(grpc::CallbackServerContext* ctx,
+                                            const std::string& name,
+                                            const v1::WriteOptions& options, v1::SiteCommand cmd,
+                                            v1::WriteResult* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  pool_.Submit([this, ctx, reactor, name, &options, cmd = std::move(cmd), resp]() mutable {
+    reactor->Finish(ToGrpcStatus(Execute(ctx, name, options, std::move(cmd), resp)));
+  });
+  return reactor;
+}
+
+// Every command RPC: fill the oneof from the request, run Execute on the pool.
+#define RB_SITE_COMMAND(Method, setter)                                                          \
+  grpc::ServerUnaryReactor* SitesService::Method(                                                \
+      grpc::CallbackServerContext* ctx, const v1::Method##Request* req, v1::WriteResult* resp) { \
+    v1::SiteCommand cmd;                                                                         \
+    *cmd.mutable_##setter() = req->command();                                                    \
+    return Run(ctx, req->name(), req->options(), std::move(cmd), resp);                          \
+  }
+RB_SITE_COMMAND(RecordPopulation, record_population)
+RB_SITE_COMMAND(RecordCensus, record_census)
+RB_SITE_COMMAND(AssessLivingConditions, assess_living_conditions)
+RB_SITE_COMMAND(UpgradeLivingConditions, upgrade_living_conditions)
+RB_SITE_COMMAND(ImportLivingConditionsV1, import_living_conditions_v1)
+RB_SITE_COMMAND(UpdateProcedures, update_procedures)
+RB_SITE_COMMAND(SetHeatwave, set_heatwave)
+RB_SITE_COMMAND(DeclareIntervener, declare_intervener)
+RB_SITE_COMMAND(WithdrawIntervener, withdraw_intervener)
+RB_SITE_COMMAND(PostComment, post_comment)
+RB_SITE_COMMAND(ModerateComment, moderate_comment)
+RB_SITE_COMMAND(StartResorptionPhase, start_resorption_phase)
+RB_SITE_COMMAND(CompleteResorptionPhase, complete_resorption_phase)
+RB_SITE_COMMAND(CloseSite, close)
+RB_SITE_COMMAND(CorrectClosure, correct_closure)
+#undef RB_SITE_COMMAND
+
+grpc::ServerUnaryReactor* SitesService::DeclareSite(grpc::CallbackServerContext* ctx,
+                                                    const v1::DeclareSiteRequest* req,
+                                                    v1::WriteResult* resp) {
+  if (!req->site_id().empty() && !api::ValidId(req->site_id())) {
+    return Reply(ctx,
+                 BadRequestError("the request is invalid",
+                                 {{"site_id", "must be 1 to 64 letters, digits, '-' or '_'"}}));
+  }
+  v1::SiteCommand cmd;
+  *cmd.mutable_declare() = req->command();
+  const std::string name =
+      absl::StrCat("sites/", api::NewId(req->site_id(), req->options().command_id()));
+  return Run(ctx, name, req->options(), std::move(cmd), resp);
+}
+
+grpc::ServerUnaryReactor* SitesService::UpdateSite(grpc::CallbackServerContext* ctx,
+                                                   const v1::UpdateSiteRequest* req,
+                                                   v1::WriteResult* resp) {
+  v1::SiteCommand cmd;
+  *cmd.mutable_update()->mutable_site() = req->site();
+  *cmd.mutable_update()->mutable_update_mask() = req->update_mask();
+  return Run(ctx, req->name(), req->options(), std::move(cmd), resp);
+}
+
+grpc::ServerUnaryReactor* SitesService::ConfirmUpToDate(grpc::CallbackServerContext* ctx,
+                                                        const v1::ConfirmUpToDateRequest* req,
+                                                        v1::WriteResult* resp) {
+  v1::SiteCommand cmd;
+  cmd.mutable_confirm_up_to_date();
+  return Run(ctx, req->name(), req->options(), std::move(cmd), resp);
+}
+
+grpc::ServerUnaryReactor* SitesService::EraseSite(grpc::CallbackServerContext* ctx,
+                                                  const v1::EraseSiteRequest* req,
+                                                  v1::WriteResult* resp) {
+  v1::SiteCommand cmd;
+  cmd.mutable_erase()->set_reason(req->options().reason());
+  return Run(ctx, req->name(), req->options(), std::move(cmd), resp);
+}
+
+grpc::ServerUnaryReactor* SitesService::CorrectRetroactively(
+    grpc::CallbackServerContext* ctx, const v1::CorrectRetroactivelyRequest* req,
+    v1::WriteResult* resp) {
+  v1::SiteCommand cmd;
+  v1::UpdateSite* update = cmd.mutable_correct_retroactively()->mutable_update();
+  *update->mutable_site() = req->site();
+  *update->mutable_update_mask() = req->update_mask();
+  return Run(ctx, req->name(), req->options(), std::move(cmd), resp);
+}
+
+absl::Status SitesService::DoGetSite(grpc::CallbackServerContext* ctx,
+                                     const v1::GetSiteRequest& req, v1::Site* resp) {
+  if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
+  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
+  if (!actor.ok()) return actor.status();
+  std::vector<FieldViolation> violations;
+  std::string id = api::IdFromName(req.name(), "sites", "name", violations);
+  if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+  // The aggregate is folded from the log itself, so every acknowledged position is in it.
+  if (absl::Status s = api::CheckMinPosition(*store_, req.min_position()); !s.ok()) return s;
+  absl::StatusOr<v1::Site> site = handler_->LoadSite(id);
+  if (!site.ok()) return site.status();
+  if (site->status() == v1::SITE_STATUS_UNSPECIFIED) {
+    return absl::NotFoundError(absl::StrCat("site ", req.name(), " does not exist"));
+  }
+  *resp = *std::move(site);
+  HideRestricted(*actor, resp);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* SitesService::GetSite(grpc::CallbackServerContext* ctx,
+                                                const v1::GetSiteRequest* req, v1::Site* resp) {
+  return Reply(ctx, DoGetSite(ctx, *req, resp));
+}
+
+absl::Status SitesService::DoListSites(grpc::CallbackServerContext* ctx,
+                                       const v1::ListSitesQuery& req, v1::ListSitesResponse* resp) {
+  if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
+  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
+  if (!actor.ok()) return actor.status();
+  if (engine_ == nullptr || list_ == nullptr) {
+    return absl::UnavailableError("the site_list view is not served by this server");
+  }
+  if (absl::Status s = api::CheckMinPosition(*store_, req.min_position()); !s.ok()) return s;
+  if (absl::Status s =
+          engine_->WaitForPosition(rb::views::SiteListProjection::kName, req.min_position(),
+                                   absl::FromChrono(ctx->deadline()));
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<v1::ListSitesResponse> page = list_->List(req.request());
+  if (!page.ok()) return page.status();
+  *resp = *std::move(page);
+  for (v1::SiteSummary& row : *resp->mutable_sites()) {
+    if (row.has_site()) HideRestricted(*actor, row.mutable_site());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SitesService::DoGetSiteChangeLog(grpc::CallbackServerContext* ctx,
+                                              const v1::GetSiteChangeLogRequest& req,
+                                              v1::ChangeLog* resp) {
+  if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
+  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
+  if (!actor.ok()) return actor.status();
+  std::vector<FieldViolation> violations;
+  std::string id = api::IdFromName(req.name(), "sites", "name", violations);
+  if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+  rb::views::Visibility visibility;
+  visibility.justice = actor->CanAccessJustice();
+  visibility.owner = actor->CanAccessJustice();
+  visibility.finances = actor->CanAccessActionFinances();
+  visibility.personal = actor->role != rb::domain::Role::kExternalObserver;
+  absl::StatusOr<v1::ChangeLog> log = changelog_.ForSite(id, visibility);
+  if (!log.ok()) return log.status();
+  if (log->entries().empty()) {
+    return absl::NotFoundError(absl::StrCat("site ", req.name(), " does not exist"));
+  }
+  *resp = *std::move(log);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* SitesService::ListSites(grpc::CallbackServerContext* ctx,
+                                                  const v1::ListSitesQuery* req,
+                                                  v1::ListSitesResponse* resp) {
+  return Reply(ctx, DoListSites(ctx, *req, resp));
+}
+
+grpc::ServerUnaryReactor* SitesService::GetSiteChangeLog(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetSiteChangeLogRequest* req,
+                                                         v1::ChangeLog* resp) {
+  return Reply(ctx, DoGetSiteChangeLog(ctx, *req, resp));
+}
+
+absl::Status SitesModule::Init(const ServiceEnvironment& env) {
+  handler_ = std::make_unique<rb::domain::CommandHandler>(env.store);
+  if (engine_ != nullptr && engine_->get() != nullptr) {
+    list_ = std::make_unique<rb::views::SiteListQuery>(engine_->get());
+  }
+  service_ = std::make_unique<SitesService>(handler_.get(), env.store, engine_.get(), list_.get(),
+                                            options_);
+  return absl::OkStatus();
+}
+
+}  // namespace rb::services

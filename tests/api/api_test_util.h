@@ -1,0 +1,83 @@
+// Helpers for the API tests: a real Server on 127.0.0.1:0 over a temp data directory serving the
+// API modules (with test projections when asked), real stubs, and the actor metadata.
+//
+//   rb::services::testing::ApiServer server;          // ASSERT_TRUE(server.status().ok())
+//   auto sites = server.Sites();
+//   auto ctx = server.Ctx();                           // deadline + x-actor-* metadata
+//   sites->DeclareSite(ctx.get(), req, &result);
+#ifndef RB_TESTS_API_API_TEST_UTIL_H_
+#define RB_TESTS_API_API_TEST_UTIL_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "resorption/v1/actions_service.grpc.pb.h"
+#include "resorption/v1/projections_service.grpc.pb.h"
+#include "resorption/v1/sites_service.grpc.pb.h"
+#include "resorption/v1/territories_service.grpc.pb.h"
+#include "services/projections_module.h"
+#include "tests/services/test_server.h"
+
+namespace rb::services::testing {
+
+struct Actor {
+  std::string user = "u-1";
+  std::string organisation = "o-1";
+  std::string role = "local_admin";
+  std::string options;
+};
+
+class ApiServer {
+ public:
+  explicit ApiServer(ApiModulesOptions api = {}) {
+    ServerOptions o = TestOptions(dir_.path() + "/data");
+    o.modules = ApiModules(std::move(api));
+    o.log_sink = &log_;
+    server_ = std::make_unique<Server>(std::move(o));
+    status_ = server_->Start();
+    if (status_.ok()) {
+      channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                     grpc::InsecureChannelCredentials());
+    }
+  }
+
+  const absl::Status& status() const { return status_; }
+  Server& server() { return *server_; }
+  uint64_t head() { return server_->store()->GetHead().position; }
+
+  std::unique_ptr<resorption::v1::Sites::Stub> Sites() {
+    return resorption::v1::Sites::NewStub(channel_);
+  }
+  std::unique_ptr<resorption::v1::Actions::Stub> Actions() {
+    return resorption::v1::Actions::NewStub(channel_);
+  }
+  std::unique_ptr<resorption::v1::Territories::Stub> Territories() {
+    return resorption::v1::Territories::NewStub(channel_);
+  }
+  std::unique_ptr<resorption::v1::Projections::Stub> Projections() {
+    return resorption::v1::Projections::NewStub(channel_);
+  }
+
+  // A context with a deadline and the actor's metadata.
+  static std::unique_ptr<grpc::ClientContext> Ctx(
+      const Actor& actor = {}, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto ctx = rb::services::testing::Ctx(timeout);
+    if (!actor.user.empty()) ctx->AddMetadata("x-actor-user", actor.user);
+    if (!actor.organisation.empty()) ctx->AddMetadata("x-actor-organisation", actor.organisation);
+    if (!actor.role.empty()) ctx->AddMetadata("x-actor-role", actor.role);
+    if (!actor.options.empty()) ctx->AddMetadata("x-actor-options", actor.options);
+    return ctx;
+  }
+
+ private:
+  rb::testing::TempDir dir_;
+  std::ostringstream log_;
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  absl::Status status_;
+};
+
+}  // namespace rb::services::testing
+
+#endif  // RB_TESTS_API_API_TEST_UTIL_H_
