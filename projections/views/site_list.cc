@@ -105,22 +105,72 @@ std::map<std::string, bool> Links(const pb::Action& a) {
   return links;
 }
 
+// The fields of a site that filters, sorts and the priority score read: the value of each index
+// key, so that a listing reads the full record only for the rows it returns.
+pb::Site Skeleton(const pb::Site& s) {
+  pb::Site k;
+  k.set_id(s.id());
+  k.set_status(s.status());
+  k.set_name(s.name());
+  *k.mutable_location()->mutable_territory() = s.location().territory();
+  k.mutable_location()->mutable_address()->set_label(s.location().address().label());
+  k.set_field_type(s.field_type());
+  if (s.population().has_total()) k.mutable_population()->set_total(s.population().total());
+  if (s.population().has_minors()) k.mutable_population()->set_minors(s.population().minors());
+  *k.mutable_origins() = s.origins();
+  k.set_living_conditions_version(s.living_conditions_version());
+  if (s.has_living_conditions_v1()) *k.mutable_living_conditions_v1() = s.living_conditions_v1();
+  if (s.has_living_conditions_v2()) *k.mutable_living_conditions_v2() = s.living_conditions_v2();
+  k.mutable_justice()->set_justice_procedure(s.justice().justice_procedure());
+  k.mutable_police()->set_status(s.police().status());
+  k.mutable_administrative_order()->set_evacuation_under_time_limit(
+      s.administrative_order().evacuation_under_time_limit());
+  k.mutable_reinstallation()->set_is_reinstallation(s.reinstallation().is_reinstallation());
+  k.set_heatwave(s.heatwave());
+  k.set_resorption_target(s.resorption_target());
+  if (s.has_closure()) {
+    k.mutable_closure()->set_cause(s.closure().cause());
+    *k.mutable_closure()->mutable_closed_at() = s.closure().closed_at();
+  }
+  k.set_updated_at_us(s.updated_at_us());
+  k.set_created_at_us(s.created_at_us());
+  return k;
+}
+
+std::string IndexValue(const pb::SiteListRecord& rec) {
+  pb::SiteListRecord v;
+  *v.mutable_site() = Skeleton(rec.site());
+  *v.mutable_actions() = rec.actions();
+  return rb::domain::DeterministicBytes(v);
+}
+
+// Rewrites the index keys of a site whose record changed from `before` to `after`.
+void Reindex(const pb::SiteListRecord& before, const pb::SiteListRecord& after,
+             rb::proj::ViewWriter& w) {
+  const std::vector<std::string> old_keys = SiteIndexKeys(before.site());
+  const std::vector<std::string> new_keys = SiteIndexKeys(after.site());
+  std::vector<std::string> gone;
+  std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(),
+                      std::back_inserter(gone));
+  for (const std::string& k : gone) w.Delete(kIndex, k);
+  if (new_keys.empty()) return;
+  const std::string value = IndexValue(after);
+  const bool same_value = !old_keys.empty() && IndexValue(before) == value;
+  for (const std::string& k : new_keys) {
+    if (same_value && std::binary_search(old_keys.begin(), old_keys.end(), k)) continue;
+    w.Put(kIndex, k, value);
+  }
+}
+
 absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w) {
   const std::string id = e.stream_id.substr(sizeof(kSiteStreamPrefix) - 1);
   absl::StatusOr<pb::SiteEvent> ev = rb::domain::DecodeSiteEvent(e);
   if (!ev.ok()) return ev.status();
   absl::StatusOr<pb::SiteListRecord> rec = Load<pb::SiteListRecord>(w, kSites, id);
   if (!rec.ok()) return rec.status();
-  const std::vector<std::string> old_keys = SiteIndexKeys(rec->site());
+  const pb::SiteListRecord before = *rec;
   *rec->mutable_site() = rb::domain::EvolveSite(std::move(*rec->mutable_site()), *ev);
-  const std::vector<std::string> new_keys = SiteIndexKeys(rec->site());
-  std::vector<std::string> gone, added;
-  std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(),
-                      std::back_inserter(gone));
-  std::set_difference(new_keys.begin(), new_keys.end(), old_keys.begin(), old_keys.end(),
-                      std::back_inserter(added));
-  for (const std::string& k : gone) w.Delete(kIndex, k);
-  for (const std::string& k : added) w.Put(kIndex, k, id);
+  Reindex(before, *rec, w);
   w.Put(kSites, id, rb::domain::DeterministicBytes(*rec));
 
   absl::StatusOr<std::optional<std::string>> max = w.Get(kMeta, kMaxValidKey);
@@ -152,6 +202,7 @@ absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w
   for (const auto& [site_id, unused] : touched) {
     absl::StatusOr<pb::SiteListRecord> site = Load<pb::SiteListRecord>(w, kSites, site_id);
     if (!site.ok()) return site.status();
+    const pb::SiteListRecord before = *site;
     auto* links = site->mutable_actions();
     links->erase(std::remove_if(links->begin(), links->end(),
                                 [&](const pb::SiteActionLink& l) { return l.action_id() == id; }),
@@ -166,6 +217,7 @@ absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w
                   return a.action_id() < b.action_id();
                 });
     }
+    Reindex(before, *site, w);
     w.Put(kSites, site_id, rb::domain::DeterministicBytes(*site));
   }
   return absl::OkStatus();
@@ -288,9 +340,9 @@ absl::StatusOr<std::string> DecodeToken(const std::string& token, char sort, boo
   return raw.substr(3);
 }
 
-absl::StatusOr<pb::SiteListRecord> ParseRecord(const std::string& bytes, std::string_view id) {
+absl::StatusOr<pb::SiteListRecord> ParseRecord(std::string_view bytes, std::string_view id) {
   pb::SiteListRecord rec;
-  if (!rec.ParseFromString(bytes)) {
+  if (!rec.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError(absl::StrCat("site_list: undecodable site record ", Av(id)));
   }
   return rec;
@@ -462,12 +514,17 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
   if (!by_priority) {
     std::string last_suffix;
     for (; index.Valid(); index.Next()) {
-      absl::StatusOr<pb::SiteListRecord> rec = pb::SiteListRecord();
-      absl::StatusOr<std::optional<std::string>> v = reader->Get(kSites, index.value());
-      if (!v.ok()) return v.status();
-      if (!v->has_value()) continue;
-      rec = ParseRecord(**v, index.value());
-      if (!rec.ok()) return rec.status();
+      absl::StatusOr<pb::SiteListRecord> skeleton = ParseRecord(index.value(), "index value");
+      if (!skeleton.ok()) return skeleton.status();
+      if (!MatchesSiteFilter(skeleton->site(), req.filter(), reference, FactsOf(*skeleton))) {
+        continue;
+      }
+      // The full record may be newer than the index snapshot: filter it again.
+      absl::StatusOr<std::optional<pb::SiteListRecord>> full =
+          ReadRecord(*reader, skeleton->site().id());
+      if (!full.ok()) return full.status();
+      if (!full->has_value()) continue;
+      const pb::SiteListRecord* rec = &**full;
       if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
       if (out.sites_size() == page_size) {
         out.set_next_page_token(EncodeToken(sort, descending, last_suffix));
@@ -487,10 +544,7 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
   };
   std::vector<Row> rows;
   for (; index.Valid(); index.Next()) {
-    absl::StatusOr<std::optional<std::string>> v = reader->Get(kSites, index.value());
-    if (!v.ok()) return v.status();
-    if (!v->has_value()) continue;
-    absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(**v, index.value());
+    absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(index.value(), "index value");
     if (!rec.ok()) return rec.status();
     if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
     rows.push_back({ComputeSignals(rec->site(), FactsOf(*rec), reference).priority_score(),

@@ -38,7 +38,8 @@ namespace rb::views {
 // Projection "site_list", version 1. Spaces:
 //   sites    site id -> SiteListRecord (folded Site + the open "sur site" actions listing it)
 //   actions  action id -> ActionLinkRecord (folded Action)
-//   index    <level><code>\0<state><sort><sort key>\0<site id> -> site id
+//   index    <level><code>\0<state><sort><sort key>\0<site id> -> SiteListRecord holding the
+//            site's skeleton (the fields filters, sorts and the score read) and its action links
 //   meta     "max_valid_at_us" -> decimal (latest valid date of a site event)
 // Apply folds site events with rb::domain::EvolveSite and action events with EvolveAction.
 class SiteListProjection : public rb::proj::Projection {
