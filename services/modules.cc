@@ -3,12 +3,14 @@
 // The modules a production server runs besides EventStream. To serve a new gRPC service, add its
 // factory here:
 //   modules.push_back([] { return std::make_unique<SitesModule>(); });
+#include "services/analytics_service.h"
 #include "services/service_module.h"
 
 namespace rb::services {
 
 std::vector<ModuleFactory> BuiltinModules() {
   std::vector<ModuleFactory> modules;
+  modules.push_back([] { return std::make_unique<AnalyticsModule>(); });
   return modules;
 }
 
