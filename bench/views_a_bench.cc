@@ -59,14 +59,13 @@ std::vector<const rb::domain::geo::Commune*> Communes() {
   }
   // Spread the rest over ~100 departements: the first commune of each.
   std::string last_dep;
-  for (const char* prefix : {"01", "02", "03", "04", "05", "07", "08", "09", "10", "11", "12",
-                             "14", "15", "16", "17", "18", "19", "21", "22", "23", "24", "25",
-                             "26", "27", "28", "29", "30", "32", "36", "37", "38", "39", "40",
-                             "41", "42", "43", "45", "46", "47", "48", "49", "50", "51", "52",
-                             "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64",
-                             "65", "66", "68", "70", "71", "72", "73", "74", "77", "78", "79",
-                             "80", "81", "82", "83", "84", "85", "86", "87", "88", "89", "90",
-                             "91", "92", "94", "95"}) {
+  for (const char* prefix :
+       {"01", "02", "03", "04", "05", "07", "08", "09", "10", "11", "12", "14", "15", "16",
+        "17", "18", "19", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "32",
+        "36", "37", "38", "39", "40", "41", "42", "43", "45", "46", "47", "48", "49", "50",
+        "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65",
+        "66", "68", "70", "71", "72", "73", "74", "77", "78", "79", "80", "81", "82", "83",
+        "84", "85", "86", "87", "88", "89", "90", "91", "92", "94", "95"}) {
     for (const auto* c : geo.SearchCommunes("saint", 2000)) {
       if (c->departement == prefix && !c->is_district) {
         out.push_back(c);
@@ -80,8 +79,8 @@ std::vector<const rb::domain::geo::Commune*> Communes() {
 absl::Status Generate(rb::es::EventStore& store, int sites) {
   const auto communes = Communes();
   Rng rng;
-  const int64_t base = absl::ToUnixMicros(absl::FromCivil(absl::CivilSecond(2020, 1, 1, 12, 0, 0),
-                                                          absl::UTCTimeZone()));
+  const int64_t base = absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilSecond(2020, 1, 1, 12, 0, 0), absl::UTCTimeZone()));
   for (int i = 0; i < sites; ++i) {
     const auto* c = communes[rng.Below(static_cast<int>(communes.size()))];
     const int64_t when = base + static_cast<int64_t>(rng.Below(4 * 365)) * 86'400'000'000LL;
@@ -204,7 +203,8 @@ void RunViewsABench(const Config& c) {
       rows += page->sites_size();
       req.set_page_token(page->next_page_token());
     }
-    std::fprintf(stderr, "views_a: %d queries, %.1f rows per page, p50 %.0f us, p90 %.0f us, max %.0f us\n",
+    std::fprintf(stderr,
+                 "views_a: %d queries, %.1f rows per page, p50 %.0f us, p90 %.0f us, max %.0f us\n",
                  queries, static_cast<double>(rows) / queries, Percentile(micros, 50),
                  Percentile(micros, 90), Percentile(micros, 100));
     std::fprintf(stderr, "views_a: CPU time of the query thread: p50 %.0f us, p99 %.0f us\n",

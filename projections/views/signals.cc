@@ -229,7 +229,8 @@ int CompletionFilled(const Site& site) {
   int n = 0;
   const auto& address = site.location().address();
   n += !address.label().empty() && address.has_coordinates();
-  n += site.field_type() != pb::FIELD_TYPE_UNSPECIFIED && site.field_type() != pb::FIELD_TYPE_UNKNOWN;
+  n += site.field_type() != pb::FIELD_TYPE_UNSPECIFIED &&
+       site.field_type() != pb::FIELD_TYPE_UNKNOWN;
   n += site.ownership().owner_type() != pb::OWNER_TYPE_UNSPECIFIED &&
        site.ownership().owner_type() != pb::OWNER_TYPE_UNKNOWN;
   n += site.census().status() != pb::CENSUS_STATUS_UNSPECIFIED;
@@ -285,8 +286,7 @@ pb::PopulationBucket PopulationBucketOf(const Site& site) {
   return pb::POPULATION_BUCKET_MORE_THAN_100;
 }
 
-pb::Signals ComputeSignals(const Site& site, const ActionFacts& actions,
-                           absl::CivilDay reference) {
+pb::Signals ComputeSignals(const Site& site, const ActionFacts& actions, absl::CivilDay reference) {
   pb::Signals s;
   *s.mutable_statuses() = LivingConditionStatuses(site);
   s.set_access_to_water(HasAccessToWater(site));

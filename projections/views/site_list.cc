@@ -80,7 +80,8 @@ absl::StatusOr<M> Load(rb::proj::ViewWriter& w, std::string_view space, std::str
   if (!v.ok()) return v.status();
   M m;
   if (v->has_value() && !m.ParseFromString(**v)) {
-    return absl::DataLossError(absl::StrCat("site_list: undecodable ", Av(space), " record ", Av(key)));
+    return absl::DataLossError(
+        absl::StrCat("site_list: undecodable ", Av(space), " record ", Av(key)));
   }
   return m;
 }
@@ -290,8 +291,8 @@ class MergedIndex {
     current_ = nullptr;
     for (Stream& s : streams_) {
       if (!InRange(s)) continue;
-      if (current_ == nullptr || (descending_ ? Suffix(s) > Suffix(*current_)
-                                              : Suffix(s) < Suffix(*current_))) {
+      if (current_ == nullptr ||
+          (descending_ ? Suffix(s) > Suffix(*current_) : Suffix(s) < Suffix(*current_))) {
         current_ = &s;
       }
     }
@@ -547,8 +548,8 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
     absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(index.value(), "index value");
     if (!rec.ok()) return rec.status();
     if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
-    rows.push_back({ComputeSignals(rec->site(), FactsOf(*rec), reference).priority_score(),
-                    rec->site().id()});
+    rows.push_back(
+        {ComputeSignals(rec->site(), FactsOf(*rec), reference).priority_score(), rec->site().id()});
   }
   if (absl::Status s = index.status(); !s.ok()) return s;
   auto before = [descending](const Row& a, const Row& b) {
@@ -564,7 +565,7 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
     if (!absl::SimpleHexAtoi(cursor.substr(0, 8), &biased)) {
       return absl::InvalidArgumentError("page_token: malformed");
     }
-    const Row after{static_cast<int>(biased) , cursor.substr(8)};
+    const Row after{static_cast<int>(biased), cursor.substr(8)};
     it = std::upper_bound(rows.begin(), rows.end(), after, before);
   }
   for (; it != rows.end(); ++it) {

@@ -48,7 +48,8 @@ class SiteListProjection : public rb::proj::Projection {
   std::string name() const override { return kName; }
   uint32_t version() const override { return 1; }
   std::vector<std::string> spaces() const override { return {"sites", "actions", "index", "meta"}; }
-  absl::Status Apply(const rb::es::RecordedEvent& event, rb::proj::ViewWriter& writer) const override;
+  absl::Status Apply(const rb::es::RecordedEvent& event,
+                     rb::proj::ViewWriter& writer) const override;
 };
 
 // The index keys of a site (empty for a site neither open nor closed). Exposed for tests and

@@ -215,7 +215,8 @@ TEST_F(SiteListTest, SortsInBothDirections) {
   EXPECT_THAT(Ids(req), ElementsAre("3", "1", "5", "2"));
   req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_COMMUNE);
   req.mutable_sort()->clear_direction();  // commune: ascending by default
-  EXPECT_THAT(Ids(req), ElementsAre("3", "2", "1", "5"));  // Bordeaux, Montreuil, St-Denis, Toulouse
+  EXPECT_THAT(Ids(req),
+              ElementsAre("3", "2", "1", "5"));  // Bordeaux, Montreuil, St-Denis, Toulouse
   req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_LAST_UPDATE);
   req.mutable_sort()->set_direction(pb::SORT_DIRECTION_ASCENDING);
   EXPECT_THAT(Ids(req), ElementsAre("3", "5", "1", "2"));
@@ -354,8 +355,8 @@ TEST_F(SiteListTest, RebuildGivesTheSameViewsAsLiveProcessing) {
   absl::StatusOr<std::string> live_hash = rb::proj::HashViews(*live);
   ASSERT_TRUE(live_hash.ok());
   ASSERT_TRUE(engine_->Rebuild(SiteListProjection::kName).ok());
-  ASSERT_TRUE(engine_->WaitForRebuild(SiteListProjection::kName, absl::Now() + absl::Seconds(30))
-                  .ok());
+  ASSERT_TRUE(
+      engine_->WaitForRebuild(SiteListProjection::kName, absl::Now() + absl::Seconds(30)).ok());
   absl::StatusOr<rb::proj::ViewReader> rebuilt = engine_->Reader(SiteListProjection::kName);
   ASSERT_TRUE(rebuilt.ok());
   EXPECT_NE(rebuilt->generation(), live->generation());
