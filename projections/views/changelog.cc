@@ -502,21 +502,6 @@ absl::StatusOr<pb::ChangeLog> Build(const rb::es::EventStore& store, const std::
 
 }  // namespace
 
-bool Visibility::Sees(pb::Sensitivity s) const {
-  switch (s) {
-    case pb::SENSITIVITY_JUSTICE:
-      return justice;
-    case pb::SENSITIVITY_OWNER:
-      return owner;
-    case pb::SENSITIVITY_FINANCES:
-      return finances;
-    case pb::SENSITIVITY_PERSONAL:
-      return personal;
-    default:
-      return true;
-  }
-}
-
 std::string FormatFrenchDate(const pb::Date& date) {
   std::optional<absl::CivilDay> d = rb::domain::ToCivilDay(date);
   return d.has_value() ? FormatDay(*d) : "";

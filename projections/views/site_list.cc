@@ -324,21 +324,40 @@ std::string States(const pb::SiteFilter& f) {
   }
 }
 
-// Page token: web-safe base64 of "1" <sort char> <direction char> <cursor>.
-std::string EncodeToken(char sort, bool descending, std::string_view cursor) {
-  std::string raw = absl::StrCat("1", std::string(1, sort), descending ? "d" : "a", Av(cursor));
+// A fingerprint of what orders and selects the rows (FNV-1a 64 over the filter's deterministic
+// bytes and the justice visibility), so that a token is refused for another filter.
+uint64_t Fingerprint(const pb::SiteFilter& filter, const Visibility& visibility) {
+  std::string bytes = rb::domain::DeterministicBytes(filter);
+  bytes.push_back(visibility.justice ? 'j' : '-');
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+// Page token: web-safe base64 of "1" <sort char> <direction char> <fingerprint, 16 hex digits>
+// <cursor>.
+std::string EncodeToken(char sort, bool descending, uint64_t fingerprint, std::string_view cursor) {
+  std::string raw = absl::StrCat("1", std::string(1, sort), descending ? "d" : "a",
+                                 Hex(fingerprint, 16), Av(cursor));
   return absl::WebSafeBase64Escape(raw);
 }
 
-absl::StatusOr<std::string> DecodeToken(const std::string& token, char sort, bool descending) {
+absl::StatusOr<std::string> DecodeToken(const std::string& token, char sort, bool descending,
+                                        uint64_t fingerprint) {
   std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 4 || raw[0] != '1') {
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 20 || raw[0] != '1') {
     return absl::InvalidArgumentError("page_token: malformed");
   }
   if (raw[1] != sort || raw[2] != (descending ? 'd' : 'a')) {
     return absl::InvalidArgumentError("page_token: made for another sort order");
   }
-  return raw.substr(3);
+  if (raw.substr(3, 16) != Hex(fingerprint, 16)) {
+    return absl::InvalidArgumentError("page_token: made for another filter");
+  }
+  return raw.substr(19);
 }
 
 absl::StatusOr<pb::SiteListRecord> ParseRecord(std::string_view bytes, std::string_view id) {
@@ -413,8 +432,23 @@ ActionFacts FactsOf(const pb::SiteListRecord& record) {
   return f;
 }
 
+void RedactSite(pb::Site& site, const Visibility& visibility) {
+  if (!visibility.justice) {
+    site.clear_justice();
+    site.clear_police();
+    site.clear_administrative_order();
+    site.clear_insalubrity_order();
+  }
+  if (!visibility.owner) {
+    site.mutable_ownership()->clear_owner();
+    site.mutable_ownership()->clear_parcel_owners();
+  }
+  if (!visibility.personal) site.clear_interveners();
+  site.clear_comments();
+}
+
 pb::SiteSummary Summarize(const pb::SiteListRecord& record, absl::CivilDay reference,
-                          bool include_site) {
+                          bool include_site, const Visibility& visibility) {
   const pb::Site& s = record.site();
   pb::SiteSummary out;
   out.set_id(s.id());
@@ -431,8 +465,11 @@ pb::SiteSummary Summarize(const pb::SiteListRecord& record, absl::CivilDay refer
     *out.mutable_closed_at() = s.closure().closed_at();
   }
   out.set_resorption_target(s.resorption_target());
-  *out.mutable_signals() = ComputeSignals(s, FactsOf(record), reference);
-  if (include_site) *out.mutable_site() = s;
+  *out.mutable_signals() = ComputeSignals(s, FactsOf(record), reference, visibility);
+  if (include_site) {
+    *out.mutable_site() = s;
+    RedactSite(*out.mutable_site(), visibility);
+  }
   return out;
 }
 
@@ -446,7 +483,8 @@ absl::StatusOr<std::optional<absl::CivilDay>> SiteListQuery::LatestValidDay() co
 }
 
 absl::StatusOr<pb::SiteSummary> SiteListQuery::Get(const std::string& site_id,
-                                                   std::optional<absl::CivilDay> reference) const {
+                                                   std::optional<absl::CivilDay> reference,
+                                                   const Visibility& visibility) const {
   absl::StatusOr<rb::proj::ViewReader> reader = engine_->Reader(SiteListProjection::kName);
   if (!reader.ok()) return reader.status();
   absl::StatusOr<std::optional<pb::SiteListRecord>> rec = ReadRecord(*reader, site_id);
@@ -460,10 +498,11 @@ absl::StatusOr<pb::SiteSummary> SiteListQuery::Get(const std::string& site_id,
     if (!latest.ok()) return latest.status();
     reference = latest->value_or(absl::CivilDay(1970, 1, 1));
   }
-  return Summarize(**rec, *reference, /*include_site=*/true);
+  return Summarize(**rec, *reference, /*include_site=*/true, visibility);
 }
 
-absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesRequest& req) const {
+absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesRequest& req,
+                                                          const Visibility& visibility) const {
   if (absl::Status s = ValidateSiteFilter(req.filter()); !s.ok()) return s;
   if (req.page_size() < 0) return absl::InvalidArgumentError("page_size: must not be negative");
   const int page_size = req.page_size() == 0 ? options_.default_page_size
@@ -476,9 +515,15 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
                               ? field != pb::SITE_SORT_FIELD_COMMUNE
                               : req.sort().direction() == pb::SORT_DIRECTION_DESCENDING;
   const char sort = SortChar(field);
+  if (!visibility.justice &&
+      (!req.filter().justice_procedure().empty() || !req.filter().police_status().empty())) {
+    return absl::PermissionDeniedError(
+        "filter.justice_procedure, filter.police_status: require access to justice data");
+  }
+  const uint64_t fingerprint = Fingerprint(req.filter(), visibility);
   std::string cursor;
   if (!req.page_token().empty()) {
-    absl::StatusOr<std::string> c = DecodeToken(req.page_token(), sort, descending);
+    absl::StatusOr<std::string> c = DecodeToken(req.page_token(), sort, descending, fingerprint);
     if (!c.ok()) return c.status();
     cursor = std::move(*c);
   }
@@ -528,10 +573,10 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
       const pb::SiteListRecord* rec = &**full;
       if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
       if (out.sites_size() == page_size) {
-        out.set_next_page_token(EncodeToken(sort, descending, last_suffix));
+        out.set_next_page_token(EncodeToken(sort, descending, fingerprint, last_suffix));
         break;
       }
-      *out.add_sites() = Summarize(*rec, reference, req.include_site());
+      *out.add_sites() = Summarize(*rec, reference, req.include_site(), visibility);
       last_suffix = std::string(index.suffix());
     }
     if (absl::Status s = index.status(); !s.ok()) return s;
@@ -549,7 +594,8 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
     if (!rec.ok()) return rec.status();
     if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
     rows.push_back(
-        {ComputeSignals(rec->site(), FactsOf(*rec), reference).priority_score(), rec->site().id()});
+        {ComputeSignals(rec->site(), FactsOf(*rec), reference, visibility).priority_score(),
+         rec->site().id()});
   }
   if (absl::Status s = index.status(); !s.ok()) return s;
   auto before = [descending](const Row& a, const Row& b) {
@@ -571,14 +617,15 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
   for (; it != rows.end(); ++it) {
     if (out.sites_size() == page_size) {
       const Row& last = *(it - 1);
-      out.set_next_page_token(EncodeToken(
-          sort, descending, absl::StrCat(Hex(static_cast<uint32_t>(last.score), 8), last.id)));
+      out.set_next_page_token(
+          EncodeToken(sort, descending, fingerprint,
+                      absl::StrCat(Hex(static_cast<uint32_t>(last.score), 8), last.id)));
       break;
     }
     absl::StatusOr<std::optional<pb::SiteListRecord>> rec = ReadRecord(*reader, it->id);
     if (!rec.ok()) return rec.status();
     if (!rec->has_value()) continue;
-    *out.add_sites() = Summarize(**rec, reference, req.include_site());
+    *out.add_sites() = Summarize(**rec, reference, req.include_site(), visibility);
   }
   return out;
 }

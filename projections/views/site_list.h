@@ -58,9 +58,15 @@ std::vector<std::string> SiteIndexKeys(const resorption::v1::Site& site);
 
 ActionFacts FactsOf(const resorption::v1::SiteListRecord& record);
 
-// A summary row of the list (signals computed for `reference`).
+// Removes from `site` what the reader may not see: procedures without justice access, owner
+// identity without owner access, interveners without personal access; and always the journal
+// (comments have their own per-message access rules and their own query).
+void RedactSite(resorption::v1::Site& site, const Visibility& visibility);
+
+// A summary row of the list (signals computed for `reference`, as the reader may see them).
 resorption::v1::SiteSummary Summarize(const resorption::v1::SiteListRecord& record,
-                                      absl::CivilDay reference, bool include_site);
+                                      absl::CivilDay reference, bool include_site,
+                                      const Visibility& visibility = Visibility::All());
 
 struct SiteListQueryOptions {
   int default_page_size = 50;
@@ -73,16 +79,21 @@ class SiteListQuery {
   explicit SiteListQuery(const rb::proj::ProjectionEngine* engine,
                          SiteListQueryOptions options = {});
 
-  // One page of sites matching the filter, in the requested order.
+  // One page of sites matching the filter, in the requested order, as `visibility` allows
+  // (restricted priority factors left out of the score, restricted fields removed).
   // Errors: INVALID_ARGUMENT (bad filter, page size < 0, page token malformed or made for
-  // another sort); FAILED_PRECONDITION (projection not registered or not started); storage
-  // errors; DATA_LOSS for an undecodable stored record.
+  // another filter or sort); PERMISSION_DENIED (a justice or police filter without justice
+  // access); FAILED_PRECONDITION (projection not registered or not started); storage errors;
+  // DATA_LOSS for an undecodable stored record.
   absl::StatusOr<resorption::v1::ListSitesResponse> List(
-      const resorption::v1::ListSitesRequest& request) const;
+      const resorption::v1::ListSitesRequest& request,
+      const Visibility& visibility = Visibility::All()) const;
 
-  // One site (with the whole folded Site). NOT_FOUND when unknown or erased.
+  // One site (with the whole folded Site, redacted for `visibility`). NOT_FOUND when unknown or
+  // erased.
   absl::StatusOr<resorption::v1::SiteSummary> Get(
-      const std::string& site_id, std::optional<absl::CivilDay> reference = std::nullopt) const;
+      const std::string& site_id, std::optional<absl::CivilDay> reference = std::nullopt,
+      const Visibility& visibility = Visibility::All()) const;
 
   // The latest valid date seen in the log (the default reference date); nullopt before any site
   // event.

@@ -348,6 +348,38 @@ TEST_F(SiteListTest, BadRequestsAreInvalidArgument) {
   EXPECT_EQ(q.List(req).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(SiteListTest, ReadersWithoutJusticeAccessSeeNeitherProceduresNorTheirPriorityPoints) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  absl::StatusOr<pb::SiteSummary> full = q.Get("5");
+  ASSERT_TRUE(full.ok());
+  absl::StatusOr<pb::SiteSummary> restricted = q.Get("5", std::nullopt, Visibility{});
+  ASSERT_TRUE(restricted.ok());
+  EXPECT_FALSE(restricted->site().has_justice());
+  EXPECT_FALSE(restricted->site().has_police());
+  EXPECT_EQ(restricted->signals().priority_score(), full->signals().priority_score() - 20);
+  for (const auto& f : restricted->signals().priority_factors()) {
+    EXPECT_NE(f.code(), "police_granted");
+  }
+  pb::ListSitesRequest req;
+  req.mutable_filter()->add_police_status(pb::POLICE_STATUS_GRANTED);
+  EXPECT_EQ(q.List(req, Visibility{}).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(q.List(req, Visibility::All()).ok());
+}
+
+TEST_F(SiteListTest, PageTokenIsRefusedForAnotherFilter) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  pb::ListSitesRequest req;
+  req.set_page_size(1);
+  absl::StatusOr<pb::ListSitesResponse> p = q.List(req);
+  ASSERT_TRUE(p.ok());
+  req.set_page_token(p->next_page_token());
+  EXPECT_TRUE(q.List(req).ok());
+  req.mutable_filter()->set_heatwave(true);
+  EXPECT_EQ(q.List(req).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SiteListTest, RebuildGivesTheSameViewsAsLiveProcessing) {
   Scenario();
   absl::StatusOr<rb::proj::ViewReader> live = engine_->Reader(SiteListProjection::kName);
