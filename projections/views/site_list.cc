@@ -115,9 +115,18 @@ pb::Site Skeleton(const pb::Site& s) {
   k.set_name(s.name());
   *k.mutable_location()->mutable_territory() = s.location().territory();
   k.mutable_location()->mutable_address()->set_label(s.location().address().label());
+  if (s.location().address().has_coordinates()) {
+    *k.mutable_location()->mutable_address()->mutable_coordinates() =
+        s.location().address().coordinates();
+  }
+  k.mutable_ownership()->set_owner_type(s.ownership().owner_type());
+  k.mutable_census()->set_status(s.census().status());
   k.set_field_type(s.field_type());
   if (s.population().has_total()) k.mutable_population()->set_total(s.population().total());
   if (s.population().has_minors()) k.mutable_population()->set_minors(s.population().minors());
+  if (s.population().has_households()) {
+    k.mutable_population()->set_households(s.population().households());
+  }
   *k.mutable_origins() = s.origins();
   k.set_living_conditions_version(s.living_conditions_version());
   if (s.has_living_conditions_v1()) *k.mutable_living_conditions_v1() = s.living_conditions_v1();
@@ -565,13 +574,18 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
       if (!MatchesSiteFilter(skeleton->site(), req.filter(), reference, FactsOf(*skeleton))) {
         continue;
       }
-      // The full record may be newer than the index snapshot: filter it again.
-      absl::StatusOr<std::optional<pb::SiteListRecord>> full =
-          ReadRecord(*reader, skeleton->site().id());
-      if (!full.ok()) return full.status();
-      if (!full->has_value()) continue;
-      const pb::SiteListRecord* rec = &**full;
-      if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
+      // Without include_site the row comes from the index snapshot alone (one consistent
+      // snapshot); with it, the full record is read and filtered again, as it may be newer.
+      std::optional<pb::SiteListRecord> full;
+      if (req.include_site()) {
+        absl::StatusOr<std::optional<pb::SiteListRecord>> r =
+            ReadRecord(*reader, skeleton->site().id());
+        if (!r.ok()) return r.status();
+        if (!r->has_value()) continue;
+        full = std::move(**r);
+        if (!MatchesSiteFilter(full->site(), req.filter(), reference, FactsOf(*full))) continue;
+      }
+      const pb::SiteListRecord* rec = full.has_value() ? &*full : &*skeleton;
       if (out.sites_size() == page_size) {
         out.set_next_page_token(EncodeToken(sort, descending, fingerprint, last_suffix));
         break;

@@ -367,6 +367,24 @@ TEST_F(SiteListTest, ReadersWithoutJusticeAccessSeeNeitherProceduresNorTheirPrio
   EXPECT_TRUE(q.List(req, Visibility::All()).ok());
 }
 
+TEST_F(SiteListTest, RowsFromTheIndexEqualRowsFromTheFullRecord) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  pb::ListSitesRequest req;
+  req.mutable_filter()->set_state(pb::SITE_STATE_FILTER_ALL);
+  absl::StatusOr<pb::ListSitesResponse> light = q.List(req);
+  req.set_include_site(true);
+  absl::StatusOr<pb::ListSitesResponse> full = q.List(req);
+  ASSERT_TRUE(light.ok() && full.ok());
+  ASSERT_EQ(light->sites_size(), 5);
+  ASSERT_EQ(full->sites_size(), 5);
+  for (int i = 0; i < 5; ++i) {
+    pb::SiteSummary without_site = full->sites(i);
+    without_site.clear_site();
+    EXPECT_EQ(light->sites(i).DebugString(), without_site.DebugString());
+  }
+}
+
 TEST_F(SiteListTest, PageTokenIsRefusedForAnotherFilter) {
   Scenario();
   SiteListQuery q(engine_.get());
