@@ -189,11 +189,17 @@ pb::Sensitivity SensitivityOf(const std::string& path) {
 
 // Bookkeeping and journal: never a change.
 bool Skipped(const std::string& path) {
-  static constexpr std::string_view kSkipped[] = {
-      "id",         "revision",           "created_at_us", "created_by",
-      "updated_at_us", "updated_by",      "population_updated_at_us",
-      "updated_without_any_change", "comments", "location.territory",
-      "living_conditions_version"};
+  static constexpr std::string_view kSkipped[] = {"id",
+                                                  "revision",
+                                                  "created_at_us",
+                                                  "created_by",
+                                                  "updated_at_us",
+                                                  "updated_by",
+                                                  "population_updated_at_us",
+                                                  "updated_without_any_change",
+                                                  "comments",
+                                                  "location.territory",
+                                                  "living_conditions_version"};
   for (std::string_view s : kSkipped) {
     if (path == s) return true;
   }
@@ -202,13 +208,12 @@ bool Skipped(const std::string& path) {
 
 // ---- Values ---------------------------------------------------------------------------------
 
-constexpr absl::string_view kMonths[] = {"janvier", "février", "mars",      "avril",
-                                        "mai",     "juin",    "juillet",   "août",
-                                        "septembre", "octobre", "novembre", "décembre"};
+constexpr absl::string_view kMonths[] = {"janvier",   "février", "mars",     "avril",
+                                         "mai",       "juin",    "juillet",  "août",
+                                         "septembre", "octobre", "novembre", "décembre"};
 
 std::string FormatDay(absl::CivilDay d) {
-  return absl::StrCat(d.day() < 10 ? "0" : "", d.day(), " ", kMonths[d.month() - 1], " ",
-                      d.year());
+  return absl::StrCat(d.day() < 10 ? "0" : "", d.day(), " ", kMonths[d.month() - 1], " ", d.year());
 }
 
 std::string FormatEuros(int64_t cents) {
@@ -285,8 +290,7 @@ std::string FormatValue(const Message& m, const FieldDescriptor* f, int index) {
 std::string FormatSingular(const Message& m, const FieldDescriptor* f) {
   const Reflection* r = m.GetReflection();
   if (f->has_presence() && !r->HasField(m, f)) return "";
-  if (f->cpp_type() != FieldDescriptor::CPPTYPE_BOOL && !f->has_presence() &&
-      !r->HasField(m, f)) {
+  if (f->cpp_type() != FieldDescriptor::CPPTYPE_BOOL && !f->has_presence() && !r->HasField(m, f)) {
     return "";
   }
   return FormatValue(m, f, 0);
@@ -318,9 +322,9 @@ std::string FormatMessage(const Message& m) {
   }
   if (type == "resorption.v1.FinanceLine") {
     const auto& l = static_cast<const pb::FinanceLine&>(m);
-    std::string s = absl::StrCat(rb::domain::FrenchLabel(l.type()), " : ",
-                                 FormatEuros(l.amount_cents()), " prévus, ",
-                                 FormatEuros(l.real_amount_cents()), " dépensés");
+    std::string s =
+        absl::StrCat(rb::domain::FrenchLabel(l.type()), " : ", FormatEuros(l.amount_cents()),
+                     " prévus, ", FormatEuros(l.real_amount_cents()), " dépensés");
     if (!l.comments().empty()) absl::StrAppend(&s, " (", l.comments(), ")");
     return s;
   }
@@ -392,8 +396,8 @@ void DiffByYear(const Message& a, const Message& b, const FieldDescriptor* f,
   std::map<int, bool> years;
   for (const auto& [y, unused] : ya) years[y] = true;
   for (const auto& [y, unused] : yb) years[y] = true;
-  const Message& empty = *google::protobuf::MessageFactory::generated_factory()
-                              ->GetPrototype(f->message_type());
+  const Message& empty =
+      *google::protobuf::MessageFactory::generated_factory()->GetPrototype(f->message_type());
   for (const auto& [y, unused] : years) {
     const Message& ea = ya.count(y) ? *ya[y] : empty;
     const Message& eb = yb.count(y) ? *yb[y] : empty;
@@ -497,21 +501,6 @@ absl::StatusOr<pb::ChangeLog> Build(const rb::es::EventStore& store, const std::
 }
 
 }  // namespace
-
-bool Visibility::Sees(pb::Sensitivity s) const {
-  switch (s) {
-    case pb::SENSITIVITY_JUSTICE:
-      return justice;
-    case pb::SENSITIVITY_OWNER:
-      return owner;
-    case pb::SENSITIVITY_FINANCES:
-      return finances;
-    case pb::SENSITIVITY_PERSONAL:
-      return personal;
-    default:
-      return true;
-  }
-}
 
 std::string FormatFrenchDate(const pb::Date& date) {
   std::optional<absl::CivilDay> d = rb::domain::ToCivilDay(date);

@@ -30,21 +30,12 @@
 
 #include "absl/status/statusor.h"
 #include "eventstore/event_store.h"
+#include "projections/views/signals.h"
 #include "resorption/v1/action.pb.h"
 #include "resorption/v1/site.pb.h"
 #include "resorption/v1/site_query.pb.h"
 
 namespace rb::views {
-
-// The restricted categories a reader may see (SENSITIVITY_NONE is always visible).
-struct Visibility {
-  bool justice = false;
-  bool owner = false;
-  bool finances = false;
-  bool personal = false;
-  static Visibility All() { return {true, true, true, true}; }
-  bool Sees(resorption::v1::Sensitivity s) const;
-};
 
 // Every changed field between two states, in message field order, unfiltered.
 std::vector<resorption::v1::FieldChange> DiffSites(const resorption::v1::Site& before,

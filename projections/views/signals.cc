@@ -180,6 +180,21 @@ void AddFactor(pb::Signals& s, const char* code, std::string label, int points,
 
 }  // namespace
 
+bool Visibility::Sees(pb::Sensitivity s) const {
+  switch (s) {
+    case pb::SENSITIVITY_JUSTICE:
+      return justice;
+    case pb::SENSITIVITY_OWNER:
+      return owner;
+    case pb::SENSITIVITY_FINANCES:
+      return finances;
+    case pb::SENSITIVITY_PERSONAL:
+      return personal;
+    default:
+      return true;
+  }
+}
+
 DomainStatus DomainStatusOf(const Site& site, pb::LivingConditionsDomain domain) {
   switch (site.living_conditions_version()) {
     case 1:
@@ -229,7 +244,8 @@ int CompletionFilled(const Site& site) {
   int n = 0;
   const auto& address = site.location().address();
   n += !address.label().empty() && address.has_coordinates();
-  n += site.field_type() != pb::FIELD_TYPE_UNSPECIFIED && site.field_type() != pb::FIELD_TYPE_UNKNOWN;
+  n += site.field_type() != pb::FIELD_TYPE_UNSPECIFIED &&
+       site.field_type() != pb::FIELD_TYPE_UNKNOWN;
   n += site.ownership().owner_type() != pb::OWNER_TYPE_UNSPECIFIED &&
        site.ownership().owner_type() != pb::OWNER_TYPE_UNKNOWN;
   n += site.census().status() != pb::CENSUS_STATUS_UNSPECIFIED;
@@ -285,8 +301,8 @@ pb::PopulationBucket PopulationBucketOf(const Site& site) {
   return pb::POPULATION_BUCKET_MORE_THAN_100;
 }
 
-pb::Signals ComputeSignals(const Site& site, const ActionFacts& actions,
-                           absl::CivilDay reference) {
+pb::Signals ComputeSignals(const Site& site, const ActionFacts& actions, absl::CivilDay reference,
+                           const Visibility& visibility) {
   pb::Signals s;
   *s.mutable_statuses() = LivingConditionStatuses(site);
   s.set_access_to_water(HasAccessToWater(site));
@@ -364,6 +380,11 @@ pb::Signals ComputeSignals(const Site& site, const ActionFacts& actions,
   if (s.reinstallation()) AddFactor(s, "reinstallation", "Réinstallation", 5);
 
   auto* factors = s.mutable_priority_factors();
+  factors->erase(std::remove_if(factors->begin(), factors->end(),
+                                [&](const pb::PriorityFactor& f) {
+                                  return !visibility.Sees(f.sensitivity());
+                                }),
+                 factors->end());
   std::sort(factors->begin(), factors->end(),
             [](const pb::PriorityFactor& a, const pb::PriorityFactor& b) {
               if (a.points() != b.points()) return a.points() > b.points();

@@ -20,6 +20,17 @@
 
 namespace rb::views {
 
+// The restricted categories a reader may see (SENSITIVITY_NONE is always visible). The service
+// fills it from the reader's role and options; queries remove what the reader may not see.
+struct Visibility {
+  bool justice = false;   // justice, police, administrative and insalubrity procedures
+  bool owner = false;     // owner identity, parcel owners
+  bool finances = false;  // action finances
+  bool personal = false;  // persons: interveners, managers, operators
+  static Visibility All() { return {true, true, true, true}; }
+  bool Sees(resorption::v1::Sensitivity s) const;
+};
+
 // What the action views know about a site.
 struct ActionFacts {
   bool has_action = false;               // an open action "sur site" lists it
@@ -50,9 +61,11 @@ resorption::v1::OriginClass OriginClassOf(const resorption::v1::Site& site);
 resorption::v1::PopulationBucket PopulationBucketOf(const resorption::v1::Site& site);
 
 // Every signal, including the priority score and its factors (0 and none for a site that is not
-// open).
+// open). Factors the reader may not see (e.g. police assistance without justice access) are left
+// out of the factors and of the score.
 resorption::v1::Signals ComputeSignals(const resorption::v1::Site& site, const ActionFacts& actions,
-                                       absl::CivilDay reference);
+                                       absl::CivilDay reference,
+                                       const Visibility& visibility = Visibility::All());
 
 }  // namespace rb::views
 

@@ -116,9 +116,8 @@ bool MatchesSiteFilter(const pb::Site& site, const pb::SiteFilter& f, absl::Civi
       f.has_dedicated_financing() != actions.has_dedicated_financing) {
     return false;
   }
-  if (!f.closing_causes().empty() &&
-      (site.status() != pb::SITE_STATUS_CLOSED ||
-       !Contains(f.closing_causes(), site.closure().cause()))) {
+  if (!f.closing_causes().empty() && (site.status() != pb::SITE_STATUS_CLOSED ||
+                                      !Contains(f.closing_causes(), site.closure().cause()))) {
     return false;
   }
   if (!f.closing_years().empty() &&
@@ -134,12 +133,15 @@ bool MatchesSiteFilter(const pb::Site& site, const pb::SiteFilter& f, absl::Civi
 }
 
 absl::Status ValidateSiteFilter(const pb::SiteFilter& f) {
-  if (!pb::SiteStateFilter_IsValid(f.state())) return absl::InvalidArgumentError("filter.state: unknown value");
+  if (!pb::SiteStateFilter_IsValid(f.state()))
+    return absl::InvalidArgumentError("filter.state: unknown value");
   for (int v : f.field_types()) {
-    if (!pb::FieldType_IsValid(v)) return absl::InvalidArgumentError("filter.field_types: unknown value");
+    if (!pb::FieldType_IsValid(v))
+      return absl::InvalidArgumentError("filter.field_types: unknown value");
   }
   for (int v : f.origins()) {
-    if (!pb::OriginFilter_IsValid(v)) return absl::InvalidArgumentError("filter.origins: unknown value");
+    if (!pb::OriginFilter_IsValid(v))
+      return absl::InvalidArgumentError("filter.origins: unknown value");
   }
   for (int v : f.population()) {
     if (!pb::PopulationBucket_IsValid(v)) {

@@ -80,7 +80,8 @@ absl::StatusOr<M> Load(rb::proj::ViewWriter& w, std::string_view space, std::str
   if (!v.ok()) return v.status();
   M m;
   if (v->has_value() && !m.ParseFromString(**v)) {
-    return absl::DataLossError(absl::StrCat("site_list: undecodable ", Av(space), " record ", Av(key)));
+    return absl::DataLossError(
+        absl::StrCat("site_list: undecodable ", Av(space), " record ", Av(key)));
   }
   return m;
 }
@@ -105,22 +106,81 @@ std::map<std::string, bool> Links(const pb::Action& a) {
   return links;
 }
 
+// The fields of a site that filters, sorts and the priority score read: the value of each index
+// key, so that a listing reads the full record only for the rows it returns.
+pb::Site Skeleton(const pb::Site& s) {
+  pb::Site k;
+  k.set_id(s.id());
+  k.set_status(s.status());
+  k.set_name(s.name());
+  *k.mutable_location()->mutable_territory() = s.location().territory();
+  k.mutable_location()->mutable_address()->set_label(s.location().address().label());
+  if (s.location().address().has_coordinates()) {
+    *k.mutable_location()->mutable_address()->mutable_coordinates() =
+        s.location().address().coordinates();
+  }
+  k.mutable_ownership()->set_owner_type(s.ownership().owner_type());
+  k.mutable_census()->set_status(s.census().status());
+  k.set_field_type(s.field_type());
+  if (s.population().has_total()) k.mutable_population()->set_total(s.population().total());
+  if (s.population().has_minors()) k.mutable_population()->set_minors(s.population().minors());
+  if (s.population().has_households()) {
+    k.mutable_population()->set_households(s.population().households());
+  }
+  *k.mutable_origins() = s.origins();
+  k.set_living_conditions_version(s.living_conditions_version());
+  if (s.has_living_conditions_v1()) *k.mutable_living_conditions_v1() = s.living_conditions_v1();
+  if (s.has_living_conditions_v2()) *k.mutable_living_conditions_v2() = s.living_conditions_v2();
+  k.mutable_justice()->set_justice_procedure(s.justice().justice_procedure());
+  k.mutable_police()->set_status(s.police().status());
+  k.mutable_administrative_order()->set_evacuation_under_time_limit(
+      s.administrative_order().evacuation_under_time_limit());
+  k.mutable_reinstallation()->set_is_reinstallation(s.reinstallation().is_reinstallation());
+  k.set_heatwave(s.heatwave());
+  k.set_resorption_target(s.resorption_target());
+  if (s.has_closure()) {
+    k.mutable_closure()->set_cause(s.closure().cause());
+    *k.mutable_closure()->mutable_closed_at() = s.closure().closed_at();
+  }
+  k.set_updated_at_us(s.updated_at_us());
+  k.set_created_at_us(s.created_at_us());
+  return k;
+}
+
+std::string IndexValue(const pb::SiteListRecord& rec) {
+  pb::SiteListRecord v;
+  *v.mutable_site() = Skeleton(rec.site());
+  *v.mutable_actions() = rec.actions();
+  return rb::domain::DeterministicBytes(v);
+}
+
+// Rewrites the index keys of a site whose record changed from `before` to `after`.
+void Reindex(const pb::SiteListRecord& before, const pb::SiteListRecord& after,
+             rb::proj::ViewWriter& w) {
+  const std::vector<std::string> old_keys = SiteIndexKeys(before.site());
+  const std::vector<std::string> new_keys = SiteIndexKeys(after.site());
+  std::vector<std::string> gone;
+  std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(),
+                      std::back_inserter(gone));
+  for (const std::string& k : gone) w.Delete(kIndex, k);
+  if (new_keys.empty()) return;
+  const std::string value = IndexValue(after);
+  const bool same_value = !old_keys.empty() && IndexValue(before) == value;
+  for (const std::string& k : new_keys) {
+    if (same_value && std::binary_search(old_keys.begin(), old_keys.end(), k)) continue;
+    w.Put(kIndex, k, value);
+  }
+}
+
 absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w) {
   const std::string id = e.stream_id.substr(sizeof(kSiteStreamPrefix) - 1);
   absl::StatusOr<pb::SiteEvent> ev = rb::domain::DecodeSiteEvent(e);
   if (!ev.ok()) return ev.status();
   absl::StatusOr<pb::SiteListRecord> rec = Load<pb::SiteListRecord>(w, kSites, id);
   if (!rec.ok()) return rec.status();
-  const std::vector<std::string> old_keys = SiteIndexKeys(rec->site());
+  const pb::SiteListRecord before = *rec;
   *rec->mutable_site() = rb::domain::EvolveSite(std::move(*rec->mutable_site()), *ev);
-  const std::vector<std::string> new_keys = SiteIndexKeys(rec->site());
-  std::vector<std::string> gone, added;
-  std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(),
-                      std::back_inserter(gone));
-  std::set_difference(new_keys.begin(), new_keys.end(), old_keys.begin(), old_keys.end(),
-                      std::back_inserter(added));
-  for (const std::string& k : gone) w.Delete(kIndex, k);
-  for (const std::string& k : added) w.Put(kIndex, k, id);
+  Reindex(before, *rec, w);
   w.Put(kSites, id, rb::domain::DeterministicBytes(*rec));
 
   absl::StatusOr<std::optional<std::string>> max = w.Get(kMeta, kMaxValidKey);
@@ -152,6 +212,7 @@ absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w
   for (const auto& [site_id, unused] : touched) {
     absl::StatusOr<pb::SiteListRecord> site = Load<pb::SiteListRecord>(w, kSites, site_id);
     if (!site.ok()) return site.status();
+    const pb::SiteListRecord before = *site;
     auto* links = site->mutable_actions();
     links->erase(std::remove_if(links->begin(), links->end(),
                                 [&](const pb::SiteActionLink& l) { return l.action_id() == id; }),
@@ -166,6 +227,7 @@ absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w
                   return a.action_id() < b.action_id();
                 });
     }
+    Reindex(before, *site, w);
     w.Put(kSites, site_id, rb::domain::DeterministicBytes(*site));
   }
   return absl::OkStatus();
@@ -238,8 +300,8 @@ class MergedIndex {
     current_ = nullptr;
     for (Stream& s : streams_) {
       if (!InRange(s)) continue;
-      if (current_ == nullptr || (descending_ ? Suffix(s) > Suffix(*current_)
-                                              : Suffix(s) < Suffix(*current_))) {
+      if (current_ == nullptr ||
+          (descending_ ? Suffix(s) > Suffix(*current_) : Suffix(s) < Suffix(*current_))) {
         current_ = &s;
       }
     }
@@ -271,26 +333,45 @@ std::string States(const pb::SiteFilter& f) {
   }
 }
 
-// Page token: web-safe base64 of "1" <sort char> <direction char> <cursor>.
-std::string EncodeToken(char sort, bool descending, std::string_view cursor) {
-  std::string raw = absl::StrCat("1", std::string(1, sort), descending ? "d" : "a", Av(cursor));
+// A fingerprint of what orders and selects the rows (FNV-1a 64 over the filter's deterministic
+// bytes and the justice visibility), so that a token is refused for another filter.
+uint64_t Fingerprint(const pb::SiteFilter& filter, const Visibility& visibility) {
+  std::string bytes = rb::domain::DeterministicBytes(filter);
+  bytes.push_back(visibility.justice ? 'j' : '-');
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+// Page token: web-safe base64 of "1" <sort char> <direction char> <fingerprint, 16 hex digits>
+// <cursor>.
+std::string EncodeToken(char sort, bool descending, uint64_t fingerprint, std::string_view cursor) {
+  std::string raw = absl::StrCat("1", std::string(1, sort), descending ? "d" : "a",
+                                 Hex(fingerprint, 16), Av(cursor));
   return absl::WebSafeBase64Escape(raw);
 }
 
-absl::StatusOr<std::string> DecodeToken(const std::string& token, char sort, bool descending) {
+absl::StatusOr<std::string> DecodeToken(const std::string& token, char sort, bool descending,
+                                        uint64_t fingerprint) {
   std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 4 || raw[0] != '1') {
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 20 || raw[0] != '1') {
     return absl::InvalidArgumentError("page_token: malformed");
   }
   if (raw[1] != sort || raw[2] != (descending ? 'd' : 'a')) {
     return absl::InvalidArgumentError("page_token: made for another sort order");
   }
-  return raw.substr(3);
+  if (raw.substr(3, 16) != Hex(fingerprint, 16)) {
+    return absl::InvalidArgumentError("page_token: made for another filter");
+  }
+  return raw.substr(19);
 }
 
-absl::StatusOr<pb::SiteListRecord> ParseRecord(const std::string& bytes, std::string_view id) {
+absl::StatusOr<pb::SiteListRecord> ParseRecord(std::string_view bytes, std::string_view id) {
   pb::SiteListRecord rec;
-  if (!rec.ParseFromString(bytes)) {
+  if (!rec.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError(absl::StrCat("site_list: undecodable site record ", Av(id)));
   }
   return rec;
@@ -360,8 +441,23 @@ ActionFacts FactsOf(const pb::SiteListRecord& record) {
   return f;
 }
 
+void RedactSite(pb::Site& site, const Visibility& visibility) {
+  if (!visibility.justice) {
+    site.clear_justice();
+    site.clear_police();
+    site.clear_administrative_order();
+    site.clear_insalubrity_order();
+  }
+  if (!visibility.owner) {
+    site.mutable_ownership()->clear_owner();
+    site.mutable_ownership()->clear_parcel_owners();
+  }
+  if (!visibility.personal) site.clear_interveners();
+  site.clear_comments();
+}
+
 pb::SiteSummary Summarize(const pb::SiteListRecord& record, absl::CivilDay reference,
-                          bool include_site) {
+                          bool include_site, const Visibility& visibility) {
   const pb::Site& s = record.site();
   pb::SiteSummary out;
   out.set_id(s.id());
@@ -378,8 +474,11 @@ pb::SiteSummary Summarize(const pb::SiteListRecord& record, absl::CivilDay refer
     *out.mutable_closed_at() = s.closure().closed_at();
   }
   out.set_resorption_target(s.resorption_target());
-  *out.mutable_signals() = ComputeSignals(s, FactsOf(record), reference);
-  if (include_site) *out.mutable_site() = s;
+  *out.mutable_signals() = ComputeSignals(s, FactsOf(record), reference, visibility);
+  if (include_site) {
+    *out.mutable_site() = s;
+    RedactSite(*out.mutable_site(), visibility);
+  }
   return out;
 }
 
@@ -393,7 +492,8 @@ absl::StatusOr<std::optional<absl::CivilDay>> SiteListQuery::LatestValidDay() co
 }
 
 absl::StatusOr<pb::SiteSummary> SiteListQuery::Get(const std::string& site_id,
-                                                   std::optional<absl::CivilDay> reference) const {
+                                                   std::optional<absl::CivilDay> reference,
+                                                   const Visibility& visibility) const {
   absl::StatusOr<rb::proj::ViewReader> reader = engine_->Reader(SiteListProjection::kName);
   if (!reader.ok()) return reader.status();
   absl::StatusOr<std::optional<pb::SiteListRecord>> rec = ReadRecord(*reader, site_id);
@@ -407,10 +507,11 @@ absl::StatusOr<pb::SiteSummary> SiteListQuery::Get(const std::string& site_id,
     if (!latest.ok()) return latest.status();
     reference = latest->value_or(absl::CivilDay(1970, 1, 1));
   }
-  return Summarize(**rec, *reference, /*include_site=*/true);
+  return Summarize(**rec, *reference, /*include_site=*/true, visibility);
 }
 
-absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesRequest& req) const {
+absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesRequest& req,
+                                                          const Visibility& visibility) const {
   if (absl::Status s = ValidateSiteFilter(req.filter()); !s.ok()) return s;
   if (req.page_size() < 0) return absl::InvalidArgumentError("page_size: must not be negative");
   const int page_size = req.page_size() == 0 ? options_.default_page_size
@@ -423,9 +524,15 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
                               ? field != pb::SITE_SORT_FIELD_COMMUNE
                               : req.sort().direction() == pb::SORT_DIRECTION_DESCENDING;
   const char sort = SortChar(field);
+  if (!visibility.justice &&
+      (!req.filter().justice_procedure().empty() || !req.filter().police_status().empty())) {
+    return absl::PermissionDeniedError(
+        "filter.justice_procedure, filter.police_status: require access to justice data");
+  }
+  const uint64_t fingerprint = Fingerprint(req.filter(), visibility);
   std::string cursor;
   if (!req.page_token().empty()) {
-    absl::StatusOr<std::string> c = DecodeToken(req.page_token(), sort, descending);
+    absl::StatusOr<std::string> c = DecodeToken(req.page_token(), sort, descending, fingerprint);
     if (!c.ok()) return c.status();
     cursor = std::move(*c);
   }
@@ -462,18 +569,28 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
   if (!by_priority) {
     std::string last_suffix;
     for (; index.Valid(); index.Next()) {
-      absl::StatusOr<pb::SiteListRecord> rec = pb::SiteListRecord();
-      absl::StatusOr<std::optional<std::string>> v = reader->Get(kSites, index.value());
-      if (!v.ok()) return v.status();
-      if (!v->has_value()) continue;
-      rec = ParseRecord(**v, index.value());
-      if (!rec.ok()) return rec.status();
-      if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
+      absl::StatusOr<pb::SiteListRecord> skeleton = ParseRecord(index.value(), "index value");
+      if (!skeleton.ok()) return skeleton.status();
+      if (!MatchesSiteFilter(skeleton->site(), req.filter(), reference, FactsOf(*skeleton))) {
+        continue;
+      }
+      // Without include_site the row comes from the index snapshot alone (one consistent
+      // snapshot); with it, the full record is read and filtered again, as it may be newer.
+      std::optional<pb::SiteListRecord> full;
+      if (req.include_site()) {
+        absl::StatusOr<std::optional<pb::SiteListRecord>> r =
+            ReadRecord(*reader, skeleton->site().id());
+        if (!r.ok()) return r.status();
+        if (!r->has_value()) continue;
+        full = std::move(**r);
+        if (!MatchesSiteFilter(full->site(), req.filter(), reference, FactsOf(*full))) continue;
+      }
+      const pb::SiteListRecord* rec = full.has_value() ? &*full : &*skeleton;
       if (out.sites_size() == page_size) {
-        out.set_next_page_token(EncodeToken(sort, descending, last_suffix));
+        out.set_next_page_token(EncodeToken(sort, descending, fingerprint, last_suffix));
         break;
       }
-      *out.add_sites() = Summarize(*rec, reference, req.include_site());
+      *out.add_sites() = Summarize(*rec, reference, req.include_site(), visibility);
       last_suffix = std::string(index.suffix());
     }
     if (absl::Status s = index.status(); !s.ok()) return s;
@@ -487,14 +604,12 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
   };
   std::vector<Row> rows;
   for (; index.Valid(); index.Next()) {
-    absl::StatusOr<std::optional<std::string>> v = reader->Get(kSites, index.value());
-    if (!v.ok()) return v.status();
-    if (!v->has_value()) continue;
-    absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(**v, index.value());
+    absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(index.value(), "index value");
     if (!rec.ok()) return rec.status();
     if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
-    rows.push_back({ComputeSignals(rec->site(), FactsOf(*rec), reference).priority_score(),
-                    rec->site().id()});
+    rows.push_back(
+        {ComputeSignals(rec->site(), FactsOf(*rec), reference, visibility).priority_score(),
+         rec->site().id()});
   }
   if (absl::Status s = index.status(); !s.ok()) return s;
   auto before = [descending](const Row& a, const Row& b) {
@@ -510,20 +625,21 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
     if (!absl::SimpleHexAtoi(cursor.substr(0, 8), &biased)) {
       return absl::InvalidArgumentError("page_token: malformed");
     }
-    const Row after{static_cast<int>(biased) , cursor.substr(8)};
+    const Row after{static_cast<int>(biased), cursor.substr(8)};
     it = std::upper_bound(rows.begin(), rows.end(), after, before);
   }
   for (; it != rows.end(); ++it) {
     if (out.sites_size() == page_size) {
       const Row& last = *(it - 1);
-      out.set_next_page_token(EncodeToken(
-          sort, descending, absl::StrCat(Hex(static_cast<uint32_t>(last.score), 8), last.id)));
+      out.set_next_page_token(
+          EncodeToken(sort, descending, fingerprint,
+                      absl::StrCat(Hex(static_cast<uint32_t>(last.score), 8), last.id)));
       break;
     }
     absl::StatusOr<std::optional<pb::SiteListRecord>> rec = ReadRecord(*reader, it->id);
     if (!rec.ok()) return rec.status();
     if (!rec->has_value()) continue;
-    *out.add_sites() = Summarize(**rec, reference, req.include_site());
+    *out.add_sites() = Summarize(**rec, reference, req.include_site(), visibility);
   }
   return out;
 }

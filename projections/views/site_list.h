@@ -38,7 +38,8 @@ namespace rb::views {
 // Projection "site_list", version 1. Spaces:
 //   sites    site id -> SiteListRecord (folded Site + the open "sur site" actions listing it)
 //   actions  action id -> ActionLinkRecord (folded Action)
-//   index    <level><code>\0<state><sort><sort key>\0<site id> -> site id
+//   index    <level><code>\0<state><sort><sort key>\0<site id> -> SiteListRecord holding the
+//            site's skeleton (the fields filters, sorts and the score read) and its action links
 //   meta     "max_valid_at_us" -> decimal (latest valid date of a site event)
 // Apply folds site events with rb::domain::EvolveSite and action events with EvolveAction.
 class SiteListProjection : public rb::proj::Projection {
@@ -47,7 +48,8 @@ class SiteListProjection : public rb::proj::Projection {
   std::string name() const override { return kName; }
   uint32_t version() const override { return 1; }
   std::vector<std::string> spaces() const override { return {"sites", "actions", "index", "meta"}; }
-  absl::Status Apply(const rb::es::RecordedEvent& event, rb::proj::ViewWriter& writer) const override;
+  absl::Status Apply(const rb::es::RecordedEvent& event,
+                     rb::proj::ViewWriter& writer) const override;
 };
 
 // The index keys of a site (empty for a site neither open nor closed). Exposed for tests and
@@ -56,9 +58,15 @@ std::vector<std::string> SiteIndexKeys(const resorption::v1::Site& site);
 
 ActionFacts FactsOf(const resorption::v1::SiteListRecord& record);
 
-// A summary row of the list (signals computed for `reference`).
+// Removes from `site` what the reader may not see: procedures without justice access, owner
+// identity without owner access, interveners without personal access; and always the journal
+// (comments have their own per-message access rules and their own query).
+void RedactSite(resorption::v1::Site& site, const Visibility& visibility);
+
+// A summary row of the list (signals computed for `reference`, as the reader may see them).
 resorption::v1::SiteSummary Summarize(const resorption::v1::SiteListRecord& record,
-                                      absl::CivilDay reference, bool include_site);
+                                      absl::CivilDay reference, bool include_site,
+                                      const Visibility& visibility = Visibility::All());
 
 struct SiteListQueryOptions {
   int default_page_size = 50;
@@ -71,16 +79,21 @@ class SiteListQuery {
   explicit SiteListQuery(const rb::proj::ProjectionEngine* engine,
                          SiteListQueryOptions options = {});
 
-  // One page of sites matching the filter, in the requested order.
+  // One page of sites matching the filter, in the requested order, as `visibility` allows
+  // (restricted priority factors left out of the score, restricted fields removed).
   // Errors: INVALID_ARGUMENT (bad filter, page size < 0, page token malformed or made for
-  // another sort); FAILED_PRECONDITION (projection not registered or not started); storage
-  // errors; DATA_LOSS for an undecodable stored record.
+  // another filter or sort); PERMISSION_DENIED (a justice or police filter without justice
+  // access); FAILED_PRECONDITION (projection not registered or not started); storage errors;
+  // DATA_LOSS for an undecodable stored record.
   absl::StatusOr<resorption::v1::ListSitesResponse> List(
-      const resorption::v1::ListSitesRequest& request) const;
+      const resorption::v1::ListSitesRequest& request,
+      const Visibility& visibility = Visibility::All()) const;
 
-  // One site (with the whole folded Site). NOT_FOUND when unknown or erased.
+  // One site (with the whole folded Site, redacted for `visibility`). NOT_FOUND when unknown or
+  // erased.
   absl::StatusOr<resorption::v1::SiteSummary> Get(
-      const std::string& site_id, std::optional<absl::CivilDay> reference = std::nullopt) const;
+      const std::string& site_id, std::optional<absl::CivilDay> reference = std::nullopt,
+      const Visibility& visibility = Visibility::All()) const;
 
   // The latest valid date seen in the log (the default reference date); nullopt before any site
   // event.

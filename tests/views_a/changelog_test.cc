@@ -137,8 +137,7 @@ TEST_F(ChangeLogTest, SiteHistoryHasAuthorDatesReasonAndHidesJusticeFromReadersW
   EXPECT_EQ(Find(closure, "closure.cause")->new_value(), "Résorption progressive du site");
   EXPECT_EQ(Find(closure, "closure.closed_at")->new_value(), "01 juin 2024");
   EXPECT_EQ(Find(closure, "closure.closed_with_solutions")->new_value(), "oui");
-  EXPECT_EQ(Find(closure, "closure.solutions")->new_value(),
-            "Logement : 10 personnes, 3 ménages");
+  EXPECT_EQ(Find(closure, "closure.solutions")->new_value(), "Logement : 10 personnes, 3 ménages");
 
   // Without justice access the procedure's version disappears: no visible change left.
   absl::StatusOr<pb::ChangeLog> restricted = q.ForSite("1", Visibility{});

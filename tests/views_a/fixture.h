@@ -22,8 +22,8 @@ using rb::domain::testing::D;
 
 // Microseconds of a civil day at noon UTC.
 inline int64_t Day(int y, int m, int d) {
-  return absl::ToUnixMicros(absl::FromCivil(absl::CivilSecond(y, m, d, 12, 0, 0),
-                                            absl::UTCTimeZone()));
+  return absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilSecond(y, m, d, 12, 0, 0), absl::UTCTimeZone()));
 }
 
 class ViewsFixture : public ::testing::Test {
@@ -45,8 +45,7 @@ class ViewsFixture : public ::testing::Test {
   }
 
   void StartEngine() {
-    engine_ = std::make_unique<rb::proj::ProjectionEngine>(store_.get(),
-                                                           rb::proj::EngineOptions{});
+    engine_ = std::make_unique<rb::proj::ProjectionEngine>(store_.get(), rb::proj::EngineOptions{});
     ASSERT_TRUE(engine_->Register(std::make_unique<SiteListProjection>()).ok());
     ASSERT_TRUE(engine_->Start().ok());
   }

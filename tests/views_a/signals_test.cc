@@ -51,8 +51,8 @@ TEST(SignalsTest, FullyGoodV2AssessmentIsGoodEverywhereWithAccessToWater) {
   site.set_living_conditions_version(2);
   *site.mutable_living_conditions_v2() = GoodV2();
   pb::DomainStatuses s = LivingConditionStatuses(site);
-  for (pb::DomainStatus st : {s.water(), s.sanitary(), s.electricity(), s.trash(), s.pests(),
-                              s.fire()}) {
+  for (pb::DomainStatus st :
+       {s.water(), s.sanitary(), s.electricity(), s.trash(), s.pests(), s.fire()}) {
     EXPECT_EQ(st, pb::DOMAIN_STATUS_GOOD);
   }
   EXPECT_TRUE(HasAccessToWater(site));
@@ -163,7 +163,7 @@ TEST(SignalsTest, PriorityScoreExplainsItselfFactorByFactor) {
   site.set_living_conditions_version(2);
   *site.mutable_living_conditions_v2() = GoodV2();
   site.mutable_living_conditions_v2()->mutable_water()->set_access_type(
-      pb::WATER_ACCESS_TYPE_BOTTLE_PURCHASE);                                       // water bad 30
+      pb::WATER_ACCESS_TYPE_BOTTLE_PURCHASE);  // water bad 30
   site.mutable_living_conditions_v2()->mutable_fire()->set_prevention_diagnostic(pb::NO);  // 20
   site.mutable_population()->set_total(90);   // 90 / 20 = 4
   site.mutable_population()->set_minors(40);  // 40 / 5 = 8
@@ -187,8 +187,9 @@ TEST(SignalsTest, PriorityScoreExplainsItselfFactorByFactor) {
   EXPECT_EQ(s.priority_factors(7).code(), "population");
 
   // An action on the site removes its factor; closing the site removes the score.
-  EXPECT_EQ(ComputeSignals(site, {.has_action = true}, absl::CivilDay(2024, 6, 15)).priority_score(),
-            s.priority_score() - 10);
+  EXPECT_EQ(
+      ComputeSignals(site, {.has_action = true}, absl::CivilDay(2024, 6, 15)).priority_score(),
+      s.priority_score() - 10);
   site.set_status(pb::SITE_STATUS_CLOSED);
   pb::Signals closed = ComputeSignals(site, {}, absl::CivilDay(2024, 6, 15));
   EXPECT_EQ(closed.priority_score(), 0);

@@ -215,7 +215,8 @@ TEST_F(SiteListTest, SortsInBothDirections) {
   EXPECT_THAT(Ids(req), ElementsAre("3", "1", "5", "2"));
   req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_COMMUNE);
   req.mutable_sort()->clear_direction();  // commune: ascending by default
-  EXPECT_THAT(Ids(req), ElementsAre("3", "2", "1", "5"));  // Bordeaux, Montreuil, St-Denis, Toulouse
+  EXPECT_THAT(Ids(req),
+              ElementsAre("3", "2", "1", "5"));  // Bordeaux, Montreuil, St-Denis, Toulouse
   req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_LAST_UPDATE);
   req.mutable_sort()->set_direction(pb::SORT_DIRECTION_ASCENDING);
   EXPECT_THAT(Ids(req), ElementsAre("3", "5", "1", "2"));
@@ -347,6 +348,56 @@ TEST_F(SiteListTest, BadRequestsAreInvalidArgument) {
   EXPECT_EQ(q.List(req).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(SiteListTest, ReadersWithoutJusticeAccessSeeNeitherProceduresNorTheirPriorityPoints) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  absl::StatusOr<pb::SiteSummary> full = q.Get("5");
+  ASSERT_TRUE(full.ok());
+  absl::StatusOr<pb::SiteSummary> restricted = q.Get("5", std::nullopt, Visibility{});
+  ASSERT_TRUE(restricted.ok());
+  EXPECT_FALSE(restricted->site().has_justice());
+  EXPECT_FALSE(restricted->site().has_police());
+  EXPECT_EQ(restricted->signals().priority_score(), full->signals().priority_score() - 20);
+  for (const auto& f : restricted->signals().priority_factors()) {
+    EXPECT_NE(f.code(), "police_granted");
+  }
+  pb::ListSitesRequest req;
+  req.mutable_filter()->add_police_status(pb::POLICE_STATUS_GRANTED);
+  EXPECT_EQ(q.List(req, Visibility{}).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(q.List(req, Visibility::All()).ok());
+}
+
+TEST_F(SiteListTest, RowsFromTheIndexEqualRowsFromTheFullRecord) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  pb::ListSitesRequest req;
+  req.mutable_filter()->set_state(pb::SITE_STATE_FILTER_ALL);
+  absl::StatusOr<pb::ListSitesResponse> light = q.List(req);
+  req.set_include_site(true);
+  absl::StatusOr<pb::ListSitesResponse> full = q.List(req);
+  ASSERT_TRUE(light.ok() && full.ok());
+  ASSERT_EQ(light->sites_size(), 5);
+  ASSERT_EQ(full->sites_size(), 5);
+  for (int i = 0; i < 5; ++i) {
+    pb::SiteSummary without_site = full->sites(i);
+    without_site.clear_site();
+    EXPECT_EQ(light->sites(i).DebugString(), without_site.DebugString());
+  }
+}
+
+TEST_F(SiteListTest, PageTokenIsRefusedForAnotherFilter) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  pb::ListSitesRequest req;
+  req.set_page_size(1);
+  absl::StatusOr<pb::ListSitesResponse> p = q.List(req);
+  ASSERT_TRUE(p.ok());
+  req.set_page_token(p->next_page_token());
+  EXPECT_TRUE(q.List(req).ok());
+  req.mutable_filter()->set_heatwave(true);
+  EXPECT_EQ(q.List(req).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SiteListTest, RebuildGivesTheSameViewsAsLiveProcessing) {
   Scenario();
   absl::StatusOr<rb::proj::ViewReader> live = engine_->Reader(SiteListProjection::kName);
@@ -354,8 +405,8 @@ TEST_F(SiteListTest, RebuildGivesTheSameViewsAsLiveProcessing) {
   absl::StatusOr<std::string> live_hash = rb::proj::HashViews(*live);
   ASSERT_TRUE(live_hash.ok());
   ASSERT_TRUE(engine_->Rebuild(SiteListProjection::kName).ok());
-  ASSERT_TRUE(engine_->WaitForRebuild(SiteListProjection::kName, absl::Now() + absl::Seconds(30))
-                  .ok());
+  ASSERT_TRUE(
+      engine_->WaitForRebuild(SiteListProjection::kName, absl::Now() + absl::Seconds(30)).ok());
   absl::StatusOr<rb::proj::ViewReader> rebuilt = engine_->Reader(SiteListProjection::kName);
   ASSERT_TRUE(rebuilt.ok());
   EXPECT_NE(rebuilt->generation(), live->generation());
