@@ -4,15 +4,14 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
-#include "access/strings.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "access/strings.h"
 
 namespace rb::access {
 
 std::string AuditStreamId(int64_t at_us) {
-  const absl::CivilDay day =
-      absl::ToCivilDay(absl::FromUnixMicros(at_us), absl::UTCTimeZone());
+  const absl::CivilDay day = absl::ToCivilDay(absl::FromUnixMicros(at_us), absl::UTCTimeZone());
   return absl::StrCat("audit-", absl::FormatCivilTime(day));
 }
 

@@ -64,15 +64,15 @@ absl::StatusOr<std::string> Seal(std::string_view key, std::string_view plaintex
   std::string out = RandomBytes(kNonceBytes);
   out.resize(kNonceBytes + plaintext.size() + kTagBytes);
   int len = 0;
-  bool ok = ctx != nullptr &&
-            EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(out)) == 1 &&
-            EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) ==
-                1 &&
-            EVP_EncryptUpdate(ctx.get(), U(out) + kNonceBytes, &len, U(plaintext),
-                              static_cast<int>(plaintext.size())) == 1 &&
-            EVP_EncryptFinal_ex(ctx.get(), U(out) + kNonceBytes + len, &len) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes,
-                                U(out) + kNonceBytes + plaintext.size()) == 1;
+  bool ok =
+      ctx != nullptr &&
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(out)) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), U(out) + kNonceBytes, &len, U(plaintext),
+                        static_cast<int>(plaintext.size())) == 1 &&
+      EVP_EncryptFinal_ex(ctx.get(), U(out) + kNonceBytes + len, &len) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes,
+                          U(out) + kNonceBytes + plaintext.size()) == 1;
   if (!ok) return absl::InternalError("AES-256-GCM encryption failed");
   return out;
 }
@@ -88,14 +88,14 @@ absl::StatusOr<std::string> Open(std::string_view key, std::string_view sealed,
   std::string tag(sealed.substr(kNonceBytes + n));
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  bool ok = ctx != nullptr &&
-            EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(sealed)) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) ==
-                1 &&
-            EVP_DecryptUpdate(ctx.get(), U(out), &len, U(sealed) + kNonceBytes,
-                              static_cast<int>(n)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, U(tag)) == 1 &&
-            EVP_DecryptFinal_ex(ctx.get(), U(out) + len, &len) == 1;
+  bool ok =
+      ctx != nullptr &&
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key), U(sealed)) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad), static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), U(out), &len, U(sealed) + kNonceBytes, static_cast<int>(n)) ==
+          1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, U(tag)) == 1 &&
+      EVP_DecryptFinal_ex(ctx.get(), U(out) + len, &len) == 1;
   if (!ok) return absl::DataLossError("sealed data does not authenticate");
   return out;
 }

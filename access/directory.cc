@@ -4,8 +4,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "access/strings.h"
 #include "absl/strings/str_join.h"
+#include "access/strings.h"
 #include "domain/geo.h"
 
 namespace rb::access {
@@ -21,7 +21,8 @@ class Violations {
   }
   bool empty() const { return list_.empty(); }
   absl::Status ToStatus(std::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat(Sv(what), " is invalid: ", absl::StrJoin(list_, "; ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(what), " is invalid: ", absl::StrJoin(list_, "; ")));
   }
 
  private:
@@ -77,7 +78,9 @@ bool SameTerritory(const v1::TerritoryRef& a, const v1::TerritoryRef& b) {
 
 }  // namespace
 
-std::string OrganisationStreamId(std::string_view id) { return absl::StrCat("organisation-", Sv(id)); }
+std::string OrganisationStreamId(std::string_view id) {
+  return absl::StrCat("organisation-", Sv(id));
+}
 std::string UserStreamId(std::string_view id) { return absl::StrCat("user-", Sv(id)); }
 
 std::string EventType(const v1::OrganisationEvent& e) {
@@ -129,9 +132,9 @@ absl::StatusOr<std::vector<v1::OrganisationEvent>> DecideCreateOrganisation(
     CheckTerritory(req.territories(i), absl::StrCat("territories[", i, "]"), v);
   }
   const v1::TerritoryRef main =
-      req.has_main_territory() ? req.main_territory()
-                               : (req.territories().empty() ? v1::TerritoryRef()
-                                                            : req.territories(0));
+      req.has_main_territory()
+          ? req.main_territory()
+          : (req.territories().empty() ? v1::TerritoryRef() : req.territories(0));
   if (!std::any_of(req.territories().begin(), req.territories().end(),
                    [&](const v1::TerritoryRef& t) { return SameTerritory(t, main); })) {
     v.Add("main_territory", "must be one of the territories");
@@ -174,9 +177,9 @@ v1::Organisation EvolveOrganisation(v1::Organisation state, const v1::Organisati
 }
 
 absl::StatusOr<std::vector<v1::UserEvent>> DecideCreateUser(const v1::User& state,
-                                                           const v1::Organisation& organisation,
-                                                           const v1::CreateUserRequest& req,
-                                                           std::string sealed_personal_data) {
+                                                            const v1::Organisation& organisation,
+                                                            const v1::CreateUserRequest& req,
+                                                            std::string sealed_personal_data) {
   if (state.status() != v1::USER_STATUS_UNSPECIFIED) {
     return absl::AlreadyExistsError(absl::StrCat("user ", req.user_id(), " already exists"));
   }
@@ -215,7 +218,7 @@ absl::StatusOr<std::vector<v1::UserEvent>> DecideCreateUser(const v1::User& stat
 }
 
 absl::StatusOr<std::vector<v1::UserEvent>> DecideSetUserStatus(const v1::User& state, bool active,
-                                                              std::string_view reason) {
+                                                               std::string_view reason) {
   if (state.status() == v1::USER_STATUS_UNSPECIFIED) {
     return NotFound("user", state.id());
   }
@@ -250,7 +253,7 @@ v1::User EvolveUser(v1::User state, const v1::UserEvent& e) {
       state.set_role(c.role());
       *state.mutable_options() = c.options();
       state.set_status(c.status() == v1::USER_STATUS_UNSPECIFIED ? v1::USER_STATUS_NEW
-                                                                  : c.status());
+                                                                 : c.status());
       state.set_sealed_personal_data(c.sealed_personal_data());
       break;
     }

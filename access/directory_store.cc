@@ -26,8 +26,7 @@ rb::es::ExpectedRevision ExpectedOf(bool exists, uint64_t revision) {
 
 template <typename Event, typename State, typename Evolve>
 absl::StatusOr<std::pair<State, bool>> Fold(const rb::es::EventStore& store,
-                                            const std::string& stream, State state,
-                                            Evolve evolve) {
+                                            const std::string& stream, State state, Evolve evolve) {
   auto events = store.ReadStream(stream, 0, rb::es::Direction::kForward, SIZE_MAX);
   if (!events.ok()) return events.status();
   for (const rb::es::RecordedEvent& r : *events) {
@@ -84,8 +83,7 @@ absl::Status DirectoryStore::AppendUser(const v1::User& state,
   if (events.empty()) return absl::OkStatus();
   rb::es::AppendRequest append;
   append.stream_id = UserStreamId(state.id());
-  append.expected =
-      ExpectedOf(state.status() != v1::USER_STATUS_UNSPECIFIED, state.revision());
+  append.expected = ExpectedOf(state.status() != v1::USER_STATUS_UNSPECIFIED, state.revision());
   append.metadata = MetadataOf(author);
   for (const auto& e : events) {
     append.events.push_back({.type = EventType(e), .payload = e.SerializeAsString()});

@@ -39,8 +39,7 @@ class DirectoryStore {
                                                      std::string_view reason,
                                                      const Principal& author);
   // Appends "user.erased" then destroys the subject key.
-  absl::StatusOr<resorption::v1::User> EraseUser(std::string_view user_id,
-                                                 const Principal& author);
+  absl::StatusOr<resorption::v1::User> EraseUser(std::string_view user_id, const Principal& author);
 
   // Absent: an empty message (exists() false / status UNSPECIFIED) with its id set.
   absl::StatusOr<resorption::v1::Organisation> LoadOrganisation(std::string_view id) const;

@@ -28,24 +28,34 @@ const std::vector<DefaultRight>& RoleDefaults(Role role) {
   using namespace perm;
   constexpr Level N = Level::kNational;
   constexpr Level L = Level::kLocal;
-  static const auto* local_admin = new std::vector<DefaultRight>{
-      {kShantytown, kRead, N},     {kShantytown, kCreate, L},     {kShantytown, kUpdate, L},
-      {kShantytown, kClose, L},    {kShantytown, kExport, N},     {kShantytownJustice, kAccess, N},
-      {kShantytownOwner, kAccess, L}, {kAction, kRead, N},       {kAction, kCreate, L},
-      {kAction, kUpdate, L},       {kActionFinances, kAccess, L}, {kUser, kManage, L},
-      {kStats, kRead, N}};
+  static const auto* local_admin = new std::vector<DefaultRight>{{kShantytown, kRead, N},
+                                                                 {kShantytown, kCreate, L},
+                                                                 {kShantytown, kUpdate, L},
+                                                                 {kShantytown, kClose, L},
+                                                                 {kShantytown, kExport, N},
+                                                                 {kShantytownJustice, kAccess, N},
+                                                                 {kShantytownOwner, kAccess, L},
+                                                                 {kAction, kRead, N},
+                                                                 {kAction, kCreate, L},
+                                                                 {kAction, kUpdate, L},
+                                                                 {kActionFinances, kAccess, L},
+                                                                 {kUser, kManage, L},
+                                                                 {kStats, kRead, N}};
   static const auto* direct_collaborator = new std::vector<DefaultRight>{
-      {kShantytown, kRead, N},  {kShantytown, kCreate, L},         {kShantytown, kUpdate, L},
-      {kShantytown, kClose, L}, {kShantytown, kExport, N},         {kShantytownJustice, kAccess, N},
-      {kAction, kRead, N},      {kAction, kCreate, L},             {kAction, kUpdate, L},
+      {kShantytown, kRead, N},       {kShantytown, kCreate, L}, {kShantytown, kUpdate, L},
+      {kShantytown, kClose, L},      {kShantytown, kExport, N}, {kShantytownJustice, kAccess, N},
+      {kAction, kRead, N},           {kAction, kCreate, L},     {kAction, kUpdate, L},
       {kActionFinances, kAccess, L}, {kStats, kRead, N}};
   static const auto* collaborator = new std::vector<DefaultRight>{
-      {kShantytown, kRead, L}, {kShantytown, kCreate, L}, {kShantytown, kUpdate, L},
-      {kShantytown, kExport, L}, {kAction, kRead, L},     {kAction, kCreate, L},
-      {kAction, kUpdate, L},   {kStats, kRead, N}};
-  static const auto* national_establishment = new std::vector<DefaultRight>{
-      {kShantytown, kRead, N}, {kShantytown, kExport, N},        {kAction, kRead, N},
-      {kActionFinances, kAccess, N}, {kStats, kRead, N}};
+      {kShantytown, kRead, L},   {kShantytown, kCreate, L}, {kShantytown, kUpdate, L},
+      {kShantytown, kExport, L}, {kAction, kRead, L},       {kAction, kCreate, L},
+      {kAction, kUpdate, L},     {kStats, kRead, N}};
+  static const auto* national_establishment =
+      new std::vector<DefaultRight>{{kShantytown, kRead, N},
+                                    {kShantytown, kExport, N},
+                                    {kAction, kRead, N},
+                                    {kActionFinances, kAccess, N},
+                                    {kStats, kRead, N}};
   static const auto* intervener = new std::vector<DefaultRight>{
       {kShantytown, kRead, L}, {kAction, kRead, L}, {kStats, kRead, N}};
   static const auto* external_observer = new std::vector<DefaultRight>{{kStats, kRead, N}};
@@ -265,8 +275,7 @@ bool CanSeeOwner(const Principal& p, const v1::Territory& t, std::string_view si
 bool CanReadAction(const Principal& p, std::string_view departement, std::string_view action_id) {
   return CoversAction(Resolve(p, perm::kAction, perm::kRead), departement, action_id);
 }
-bool CanWriteAction(const Principal& p, std::string_view departement,
-                    std::string_view action_id) {
+bool CanWriteAction(const Principal& p, std::string_view departement, std::string_view action_id) {
   return CoversAction(Resolve(p, perm::kAction, perm::kUpdate), departement, action_id);
 }
 bool CanSeeFinances(const Principal& p, std::string_view departement, std::string_view action_id) {
@@ -274,9 +283,7 @@ bool CanSeeFinances(const Principal& p, std::string_view departement, std::strin
          CoversAction(Resolve(p, perm::kActionFinances, perm::kAccess), departement, action_id);
 }
 
-bool CanReadAggregates(const Principal& p) {
-  return !Resolve(p, perm::kStats, perm::kRead).none();
-}
+bool CanReadAggregates(const Principal& p) { return !Resolve(p, perm::kStats, perm::kRead).none(); }
 bool AggregatesOnly(const Principal& p) {
   return Resolve(p, perm::kShantytown, perm::kRead).none() &&
          Resolve(p, perm::kAction, perm::kRead).none();
@@ -323,10 +330,9 @@ Redaction RedactSite(const Principal& p, v1::Site* site) {
     }
   }
   v1::Ownership* own = site->mutable_ownership();
-  const bool has_owner =
-      !own->owner().empty() ||
-      std::any_of(own->parcel_owners().begin(), own->parcel_owners().end(),
-                  [](const v1::ParcelOwner& o) { return !o.name().empty(); });
+  const bool has_owner = !own->owner().empty() ||
+                         std::any_of(own->parcel_owners().begin(), own->parcel_owners().end(),
+                                     [](const v1::ParcelOwner& o) { return !o.name().empty(); });
   if (has_owner) {
     if (CanSeeOwner(p, t, site->id())) {
       r.restricted_kept.push_back("owner");

@@ -2,8 +2,8 @@
 #include "access/subject_keys.h"
 
 #include "absl/strings/str_cat.h"
-#include "access/strings.h"
 #include "access/crypto.h"
+#include "access/strings.h"
 
 namespace rb::access {
 namespace {

@@ -2,8 +2,8 @@
 #include "access/token_store.h"
 
 #include "absl/strings/str_cat.h"
-#include "access/strings.h"
 #include "access/crypto.h"
+#include "access/strings.h"
 
 namespace rb::access {
 namespace {
@@ -42,7 +42,7 @@ absl::StatusOr<IssuedToken> TokenStore::Issue(std::string_view user_id, int64_t 
 }
 
 absl::StatusOr<resorption::v1::TokenRecord> TokenStore::Lookup(std::string_view token,
-                                                                int64_t now_us) const {
+                                                               int64_t now_us) const {
   if (token.size() != 64) return Unauthenticated();
   auto v = kv_->Get(Space(), absl::StrCat("h/", Hex(Sha256(token))));
   if (!v.ok()) return v.status();
@@ -54,11 +54,26 @@ absl::StatusOr<resorption::v1::TokenRecord> TokenStore::Lookup(std::string_view 
   return r;
 }
 
+absl::StatusOr<resorption::v1::TokenRecord> TokenStore::Find(std::string_view token_id) const {
+  auto hash = kv_->Get(Space(), absl::StrCat("i/", Sv(token_id)));
+  if (!hash.ok()) return hash.status();
+  if (!hash->has_value())
+    return absl::NotFoundError(absl::StrCat("token ", Sv(token_id), " not found"));
+  auto v = kv_->Get(Space(), absl::StrCat("h/", **hash));
+  if (!v.ok()) return v.status();
+  resorption::v1::TokenRecord r;
+  if (!v->has_value() || !r.ParseFromString(**v)) {
+    return absl::DataLossError(absl::StrCat("token ", Sv(token_id), " has no record"));
+  }
+  return r;
+}
+
 absl::StatusOr<resorption::v1::TokenRecord> TokenStore::Revoke(std::string_view token_id,
                                                                int64_t now_us) {
   auto hash = kv_->Get(Space(), absl::StrCat("i/", Sv(token_id)));
   if (!hash.ok()) return hash.status();
-  if (!hash->has_value()) return absl::NotFoundError(absl::StrCat("token ", Sv(token_id), " not found"));
+  if (!hash->has_value())
+    return absl::NotFoundError(absl::StrCat("token ", Sv(token_id), " not found"));
   const std::string key = absl::StrCat("h/", **hash);
   auto v = kv_->Get(Space(), key);
   if (!v.ok()) return v.status();

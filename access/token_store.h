@@ -47,6 +47,8 @@ class TokenStore {
   absl::StatusOr<IssuedToken> Issue(std::string_view user_id, int64_t now_us, absl::Duration ttl,
                                     std::string_view issued_by, std::string_view label);
   absl::StatusOr<resorption::v1::TokenRecord> Lookup(std::string_view token, int64_t now_us) const;
+  // The record of a token by its id (revoked or not). NOT_FOUND when unknown.
+  absl::StatusOr<resorption::v1::TokenRecord> Find(std::string_view token_id) const;
   absl::StatusOr<resorption::v1::TokenRecord> Revoke(std::string_view token_id, int64_t now_us);
   // Revokes every token of `user_id` (deactivation, erasure). Returns how many.
   absl::StatusOr<int> RevokeAllOf(std::string_view user_id, int64_t now_us);

@@ -5,10 +5,13 @@
 //   modules.push_back([] { return std::make_unique<SitesModule>(); });
 #include "services/service_module.h"
 
+#include "services/directory_service.h"
+
 namespace rb::services {
 
 std::vector<ModuleFactory> BuiltinModules() {
   std::vector<ModuleFactory> modules;
+  modules.push_back([] { return std::make_unique<DirectoryModule>(); });
   return modules;
 }
 

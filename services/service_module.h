@@ -33,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "eventstore/event_store.h"
+#include "services/auth.h"
 #include "grpcpp/server_builder.h"
 #include "services/logging.h"
 #include "services/metrics.h"
@@ -45,6 +46,7 @@ struct ServiceEnvironment {
   Logger* logger = nullptr;
   MetricsRegistry* metrics = nullptr;
   bool sync = true;  // the server's durability setting
+  Authenticator* auth = nullptr;  // bearer-token authentication (services/auth.h)
 };
 
 class ServiceModule {

@@ -29,8 +29,7 @@ TEST(Crypto, SealsAndOpensWithTheSameKeyAndSubjectOnly) {
   EXPECT_EQ(*Open(key, *sealed, "user-1"), "Marie Curie");
   EXPECT_EQ(Open(key, *sealed, "user-2").status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(Open(NewKey(), *sealed, "user-1").status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(Hex(Sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Hex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_NE(NewToken(), NewToken());
   EXPECT_EQ(NewToken().size(), 64u);
 }
