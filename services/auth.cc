@@ -98,6 +98,24 @@ absl::Status Authenticator::Bootstrap(const std::string& data_dir) {
   return directory_.CreateUser(req, system).status();
 }
 
+absl::Status Authenticator::AuthorizeRawLog(const grpc::ServerContextBase& ctx,
+                                            const std::string& rpc,
+                                            const std::string& audit_target) {
+  absl::StatusOr<rb::access::Principal> who = Authenticate(ctx);
+  if (!who.ok()) return who.status();
+  if (!rb::access::CanReadRawLog(*who)) {
+    return rb::access::Denied("reading the raw event log (national administrators)");
+  }
+  if (audit_target.empty() || (who->user_id == kSystemUserId && who->token_id.empty())) {
+    return absl::OkStatus();
+  }
+  v1::AuditRecord record;
+  record.set_what(std::string(rb::access::kAuditRawLogRead));
+  record.set_target(audit_target);
+  record.set_rpc(rpc);
+  return audit_.Record(*who, std::move(record), NowUs());
+}
+
 absl::StatusOr<rb::access::Principal> Authenticator::Authenticate(
     const grpc::ServerContextBase& ctx) const {
   const auto& md = ctx.client_metadata();

@@ -70,6 +70,12 @@ class Authenticator {
   // Same, from the raw value of the authorization header (nullptr: absent).
   absl::StatusOr<rb::access::Principal> AuthenticateHeader(const std::string* header) const;
 
+  // The EventStream gate: authenticates and requires CanReadRawLog (PERMISSION_DENIED
+  // otherwise). When `audit_target` is not empty, appends an "audit.raw_log_read" record
+  // naming `rpc` and the target, except for the built-in administrator of kDisabled mode.
+  absl::Status AuthorizeRawLog(const grpc::ServerContextBase& ctx, const std::string& rpc,
+                               const std::string& audit_target);
+
   const AuthOptions& options() const { return options_; }
   int64_t NowUs() const;
   rb::access::DirectoryStore& directory() { return directory_; }
@@ -86,7 +92,7 @@ class Authenticator {
   rb::access::SubjectKeys keys_;
   rb::access::TokenStore tokens_;
   rb::access::DirectoryStore directory_;
-  rb::access::AuditLog audit_;
+  mutable rb::access::AuditLog audit_;
 };
 
 }  // namespace rb::services

@@ -221,3 +221,53 @@ TEST(DirectoryServiceDisabledAuth, CallsWithoutATokenActAsTheBuiltInAdministrato
 
 }  // namespace
 }  // namespace rb::services
+
+namespace rb::services {
+namespace {
+
+TEST(RawLogAccess, NeedsANationalAdministratorAndEveryReadIsAudited) {
+  testing::TestServer server;
+  ServerOptions o = AuthOptionsFor(server.data_dir());
+  o.auth.now_us = [] { return int64_t{1'717'243'200'000'000}; };  // 2024-06-01T12:00:00Z
+  server.Restart(std::move(o));
+  ASSERT_TRUE(server.status().ok()) << server.status();
+  const std::string admin = ReadFile(server.data_dir() + "/bootstrap-admin.token");
+  auto dir = v1::Directory::NewStub(server.channel());
+  auto log = server.EventStreamStub();
+
+  v1::ReadAllResponse page;
+  EXPECT_EQ(log->ReadAll(Ctx().get(), {}, &page).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  v1::Organisation org;
+  ASSERT_TRUE(dir->CreateOrganisation(As(admin).get(), Org("pref-93", "93"), &org).ok());
+  v1::User user;
+  ASSERT_TRUE(dir->CreateUser(As(admin).get(),
+                              UserReq("eve", "pref-93", v1::USER_ROLE_LOCAL_ADMIN), &user)
+                  .ok());
+  v1::IssueTokenRequest issue;
+  issue.set_user_id("eve");
+  v1::IssueTokenResponse eve;
+  ASSERT_TRUE(dir->IssueToken(As(admin).get(), issue, &eve).ok());
+  EXPECT_EQ(log->ReadAll(As(eve.token()).get(), {}, &page).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  ASSERT_TRUE(log->ReadAll(As(admin).get(), {}, &page).ok());
+  EXPECT_GT(page.events_size(), 0);
+  v1::ReadStreamRequest one;
+  one.set_stream_id("user-eve");
+  v1::ReadStreamResponse stream;
+  ASSERT_TRUE(log->ReadStream(As(admin).get(), one, &stream).ok());
+
+  v1::ListAuditRequest day;
+  day.set_date("2024-06-01");
+  v1::ListAuditResponse audit;
+  ASSERT_TRUE(dir->ListAudit(As(admin).get(), day, &audit).ok());
+  ASSERT_EQ(audit.records_size(), 2);
+  EXPECT_EQ(audit.records(0).what(), "raw_log_read");
+  EXPECT_EQ(audit.records(0).user_id(), kBootstrapAdminId);
+  EXPECT_EQ(audit.records(0).rpc(), "ReadAll");
+  EXPECT_EQ(audit.records(1).target(), "user-eve");
+}
+
+}  // namespace
+}  // namespace rb::services
