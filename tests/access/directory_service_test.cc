@@ -241,9 +241,9 @@ TEST(RawLogAccess, NeedsANationalAdministratorAndEveryReadIsAudited) {
   v1::Organisation org;
   ASSERT_TRUE(dir->CreateOrganisation(As(admin).get(), Org("pref-93", "93"), &org).ok());
   v1::User user;
-  ASSERT_TRUE(dir->CreateUser(As(admin).get(),
-                              UserReq("eve", "pref-93", v1::USER_ROLE_LOCAL_ADMIN), &user)
-                  .ok());
+  ASSERT_TRUE(
+      dir->CreateUser(As(admin).get(), UserReq("eve", "pref-93", v1::USER_ROLE_LOCAL_ADMIN), &user)
+          .ok());
   v1::IssueTokenRequest issue;
   issue.set_user_id("eve");
   v1::IssueTokenResponse eve;
