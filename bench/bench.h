@@ -43,6 +43,8 @@ double RawFdatasyncP99Micros(const Config& c, int n);
 double RawScanPerSecond(const Config& c, int n, int value_bytes);
 
 void RunEventStoreBench(const Config& c);
+void RunViewsABench(const Config& c);  // views_a_bench.cc
+void RunViewsBBench(const Config& c);  // views_b_bench.cc
 
 }  // namespace rb::bench
 

@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   const std::string only = absl::GetFlag(FLAGS_only);
   c.only = only;
   rb::bench::RunEventStoreBench(c);
+  rb::bench::RunViewsABench(c);
+  rb::bench::RunViewsBBench(c);
   if (own_dir) std::filesystem::remove_all(c.dir);
   for (const auto& f : rb::bench::Figures()) {
     std::printf("figure=%s value=%.1f unit=%s limit=%.1f ratio=%.3f\n", f.name.c_str(), f.value,

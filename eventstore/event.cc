@@ -1,5 +1,7 @@
 #include "eventstore/event.h"
 
+#include "eventstore/encoding.h"
+
 namespace rb::es {
 
 std::string StreamCategory(const std::string& stream_id) {
@@ -19,5 +21,7 @@ std::string ToHex(const std::string& bytes) {
   }
   return out;
 }
+
+std::string Sha256(const std::string& bytes) { return internal::Sha256(bytes); }
 
 }  // namespace rb::es

@@ -66,6 +66,9 @@ std::string StreamCategory(const std::string& stream_id);
 // Lower-case hexadecimal of arbitrary bytes (for hashes).
 std::string ToHex(const std::string& bytes);
 
+// SHA-256 of `bytes` (32 raw bytes), the hash the log's chains use.
+std::string Sha256(const std::string& bytes);
+
 }  // namespace rb::es
 
 #endif  // RB_EVENTSTORE_EVENT_H_

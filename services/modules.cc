@@ -5,6 +5,7 @@
 //   modules.push_back([] { return std::make_unique<SitesModule>(); });
 #include "services/service_module.h"
 
+#include "services/analytics_service.h"
 #include "services/directory_service.h"
 
 namespace rb::services {
@@ -12,6 +13,7 @@ namespace rb::services {
 std::vector<ModuleFactory> BuiltinModules() {
   std::vector<ModuleFactory> modules;
   modules.push_back([] { return std::make_unique<DirectoryModule>(); });
+  modules.push_back([] { return std::make_unique<AnalyticsModule>(); });
   return modules;
 }
 

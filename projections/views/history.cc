@@ -1,0 +1,212 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "projections/views/history.h"
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "domain/events.h"
+#include "domain/site.h"
+#include "projections/views/series_territory.h"
+
+namespace rb::proj::views {
+
+namespace v1 = ::resorption::v1;
+
+namespace {
+
+constexpr char kVersions[] = "versions";
+constexpr char kSites[] = "sites";
+constexpr char kSnapshots[] = "snapshots";
+constexpr char kTerritories[] = "territories";
+
+std::string TerritoryIndexKey(char level, std::string_view code, std::string_view site_id) {
+  std::string key(1, level);
+  key.append(code);
+  key.push_back('\0');
+  key.append(site_id);
+  return key;
+}
+
+void IndexTerritory(ViewWriter& w, const v1::Site& site) {
+  const v1::Territory& t = site.location().territory();
+  if (t.city_code().empty()) return;
+  w.Put(kTerritories, TerritoryIndexKey('c', t.city_code(), site.id()), "");
+  if (!t.epci_code().empty()) w.Put(kTerritories, TerritoryIndexKey('e', t.epci_code(), site.id()), "");
+  w.Put(kTerritories, TerritoryIndexKey('d', t.departement_code(), site.id()), "");
+  w.Put(kTerritories, TerritoryIndexKey('r', t.region_code(), site.id()), "");
+}
+
+// The fold of the versions of `index` with valid_at <= v and position <= p.
+absl::StatusOr<v1::SiteAsOf> FoldAsOf(const ViewReader& reader, const std::string& site_id,
+                                      const v1::SiteVersionIndex& index, int64_t v, uint64_t p) {
+  v1::SiteAsOf out;
+  const int n = index.versions_size();
+  uint64_t max_position = 0;
+  for (const auto& version : index.versions()) max_position = std::max(max_position, version.position());
+  if (n > 0 && index.versions(n - 1).valid_at_us() <= v && max_position <= p) {
+    out.set_found(true);
+    *out.mutable_site() = index.tail();
+    out.set_versions(static_cast<uint32_t>(n));
+    return out;
+  }
+  v1::Site state;
+  int from = 0;
+  uint32_t folded = 0;
+  for (int i = index.snapshots_size() - 1; i >= 0; --i) {
+    const auto& s = index.snapshots(i);
+    if (s.valid_at_us() > v || s.max_position() > p) continue;
+    absl::StatusOr<std::optional<std::string>> bytes =
+        reader.Get(kSnapshots, VersionKey(site_id, s.valid_at_us(), s.position()));
+    if (!bytes.ok()) return bytes.status();
+    // A snapshot deleted since the record was read (a retroactive insertion): fold from further back.
+    if (!bytes->has_value()) continue;
+    if (!state.ParseFromString(**bytes)) return absl::DataLossError("history: bad snapshot");
+    from = static_cast<int>(s.count());
+    folded = s.count();
+    break;
+  }
+  for (int i = from; i < n; ++i) {
+    const auto& version = index.versions(i);
+    if (version.valid_at_us() > v) break;
+    if (version.position() > p) continue;
+    absl::StatusOr<std::optional<std::string>> bytes =
+        reader.Get(kVersions, VersionKey(site_id, version.valid_at_us(), version.position()));
+    if (!bytes.ok()) return bytes.status();
+    v1::SiteEvent e;
+    if (!bytes->has_value() || !e.ParseFromString(**bytes)) {
+      return absl::DataLossError(absl::StrCat("history: missing version of site ", site_id));
+    }
+    state = rb::domain::EvolveSite(std::move(state), e);
+    ++folded;
+  }
+  out.set_found(folded > 0);
+  if (folded > 0) *out.mutable_site() = std::move(state);
+  out.set_versions(folded);
+  return out;
+}
+
+bool StatusMatches(v1::SiteStatus status, v1::SiteStatusFilter filter) {
+  switch (filter) {
+    case v1::SITE_STATUS_FILTER_CLOSED:
+      return status == v1::SITE_STATUS_CLOSED;
+    case v1::SITE_STATUS_FILTER_ALL:
+      return status == v1::SITE_STATUS_OPEN || status == v1::SITE_STATUS_CLOSED;
+    default:
+      return status == v1::SITE_STATUS_OPEN;
+  }
+}
+
+}  // namespace
+
+absl::Status HistoryProjection::Apply(const rb::es::RecordedEvent& recorded, ViewWriter& w) const {
+  if (SiteIdOfStream(recorded.stream_id).empty()) return absl::OkStatus();
+  absl::StatusOr<v1::SiteEvent> event = rb::domain::DecodeSiteEvent(recorded);
+  if (!event.ok()) return event.status();
+  absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, recorded, *event);
+  if (!change.ok()) return change.status();
+  const std::string* last_city = &change->before.location().territory().city_code();
+  for (const v1::Site& s : change->states) {
+    if (s.location().territory().city_code() != *last_city) IndexTerritory(w, s);
+    last_city = &s.location().territory().city_code();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> HistoryQuery::KnownAtPosition(int64_t known_at_us) const {
+  if (known_at_us == 0) return store_->GetHead().position;
+  return store_->PositionAtOrBefore(known_at_us);
+}
+
+absl::StatusOr<v1::SiteAsOf> HistoryQuery::GetSiteAsOf(const v1::GetSiteAsOfRequest& request) const {
+  if (request.site_id().empty()) return absl::InvalidArgumentError("site_id: required");
+  absl::StatusOr<uint64_t> p = KnownAtPosition(request.known_at_us());
+  if (!p.ok()) return p.status();
+  absl::StatusOr<ViewReader> reader = engine_->Reader(kHistoryProjection);
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<std::optional<std::string>> stored = reader->Get(kSites, request.site_id());
+  if (!stored.ok()) return stored.status();
+  v1::SiteAsOf out;
+  if (stored->has_value()) {
+    v1::SiteVersionIndex index;
+    if (!index.ParseFromString(**stored)) return absl::DataLossError("history: bad site record");
+    const int64_t v = request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max()
+                                                 : request.valid_at_us();
+    absl::StatusOr<v1::SiteAsOf> folded = FoldAsOf(*reader, request.site_id(), index, v, *p);
+    if (!folded.ok()) return folded.status();
+    out = *std::move(folded);
+  }
+  out.set_known_at_position(*p);
+  return out;
+}
+
+absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAt(
+    const v1::ListSitesAtRequest& request) const {
+  const v1::TerritoryRef& t = request.territory();
+  std::optional<char> level;
+  switch (t.level()) {
+    case v1::TERRITORY_LEVEL_COMMUNE: level = 'c'; break;
+    case v1::TERRITORY_LEVEL_EPCI: level = 'e'; break;
+    case v1::TERRITORY_LEVEL_DEPARTEMENT: level = 'd'; break;
+    case v1::TERRITORY_LEVEL_REGION: level = 'r'; break;
+    default: break;
+  }
+  if (level && t.code().empty()) return absl::InvalidArgumentError("territory.code: required");
+  absl::StatusOr<uint64_t> p = KnownAtPosition(request.known_at_us());
+  if (!p.ok()) return p.status();
+  absl::StatusOr<ViewReader> reader = engine_->Reader(kHistoryProjection);
+  if (!reader.ok()) return reader.status();
+
+  // Candidate site ids: the territory index, or every site.
+  std::vector<std::string> ids;
+  {
+    const char* space = level ? kTerritories : kSites;
+    std::string prefix;
+    if (level) prefix = TerritoryIndexKey(*level, t.code(), "");
+    absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = reader->NewIterator(space);
+    if (!it.ok()) return it.status();
+    for ((*it)->Seek(prefix); (*it)->Valid(); (*it)->Next()) {
+      std::string_view key = (*it)->key();
+      if (key.substr(0, prefix.size()) != prefix) break;
+      ids.emplace_back(key.substr(prefix.size()));
+    }
+    absl::Status s = (*it)->status();
+    if (!s.ok()) return s;
+  }
+  const int64_t v = request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max()
+                                               : request.valid_at_us();
+  v1::ListSitesAtResponse out;
+  out.set_known_at_position(*p);
+  for (const std::string& id : ids) {
+    absl::StatusOr<std::optional<std::string>> stored = reader->Get(kSites, id);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) continue;
+    v1::SiteVersionIndex index;
+    if (!index.ParseFromString(**stored)) return absl::DataLossError("history: bad site record");
+    absl::StatusOr<v1::SiteAsOf> s = FoldAsOf(*reader, id, index, v, *p);
+    if (!s.ok()) return s.status();
+    if (!s->found() || !StatusMatches(s->site().status(), request.status())) continue;
+    if (!SiteInTerritory(s->site(), t)) continue;
+    *out.add_sites() = std::move(*s->mutable_site());
+  }
+  return out;
+}
+
+bool SiteInTerritory(const v1::Site& site, const v1::TerritoryRef& territory) {
+  const v1::Territory& t = site.location().territory();
+  switch (territory.level()) {
+    case v1::TERRITORY_LEVEL_COMMUNE: return t.city_code() == territory.code();
+    case v1::TERRITORY_LEVEL_EPCI: return t.epci_code() == territory.code();
+    case v1::TERRITORY_LEVEL_DEPARTEMENT: return t.departement_code() == territory.code();
+    case v1::TERRITORY_LEVEL_REGION: return t.region_code() == territory.code();
+    case v1::TERRITORY_LEVEL_ZONE:
+      return ZoneCodeOfDepartement(t.departement_code()) == territory.code();
+    default: return true;
+  }
+}
+
+}  // namespace rb::proj::views

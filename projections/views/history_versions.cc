@@ -1,0 +1,165 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "projections/views/history_versions.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "domain/events.h"
+#include "domain/site.h"
+
+namespace rb::proj::views {
+
+namespace v1 = ::resorption::v1;
+
+void AppendBigEndian64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+void AppendOrderedInt64(std::string* out, int64_t v) {
+  AppendBigEndian64(out, static_cast<uint64_t>(v) ^ (uint64_t{1} << 63));
+}
+
+uint64_t ReadBigEndian64(std::string_view in) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < in.size(); ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
+}
+
+std::string VersionKey(std::string_view site_id, int64_t valid_at_us, uint64_t position) {
+  std::string key(site_id);
+  key.push_back('\0');
+  AppendOrderedInt64(&key, valid_at_us);
+  AppendBigEndian64(&key, position);
+  return key;
+}
+
+std::string SiteIdOfStream(std::string_view stream_id) {
+  constexpr std::string_view kPrefix = "site-";
+  if (stream_id.substr(0, kPrefix.size()) != kPrefix) return "";
+  return std::string(stream_id.substr(kPrefix.size()));
+}
+
+namespace {
+
+bool KeyLess(const v1::SiteVersionIndex::Version& a, int64_t valid_at_us, uint64_t position) {
+  return a.valid_at_us() < valid_at_us ||
+         (a.valid_at_us() == valid_at_us && a.position() < position);
+}
+
+absl::StatusOr<v1::SiteEvent> GetVersion(ViewWriter& w, const std::string& space,
+                                         const std::string& site_id,
+                                         const v1::SiteVersionIndex::Version& v) {
+  absl::StatusOr<std::optional<std::string>> bytes =
+      w.Get(space, VersionKey(site_id, v.valid_at_us(), v.position()));
+  if (!bytes.ok()) return bytes.status();
+  v1::SiteEvent e;
+  if (!bytes->has_value() || !e.ParseFromString(**bytes)) {
+    return absl::DataLossError(absl::StrCat("history: missing or bad version of site ", site_id,
+                                            " at position ", v.position()));
+  }
+  return e;
+}
+
+}  // namespace
+
+absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w,
+                                                           const rb::es::RecordedEvent& recorded,
+                                                           const v1::SiteEvent& event) const {
+  const std::string site_id = SiteIdOfStream(recorded.stream_id);
+  Change change;
+  v1::SiteVersionIndex& index = change.index;
+  {
+    absl::StatusOr<std::optional<std::string>> stored = w.Get(options_.sites, site_id);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value() && !index.ParseFromString(**stored)) {
+      return absl::DataLossError(absl::StrCat("history: bad record of site ", site_id));
+    }
+  }
+  const int64_t valid = recorded.valid_at_us;
+  const uint64_t position = recorded.position;
+  const size_t n = index.versions_size();
+  // Versions are ordered by (valid_at, position); the new event has the highest position so far,
+  // so it goes after every version of the same or an earlier valid date.
+  size_t at = n;
+  while (at > 0 && !KeyLess(index.versions(static_cast<int>(at) - 1), valid, position)) --at;
+  change.inserted_at = at;
+  change.retroactive = at < n;
+
+  auto* added = index.add_versions();
+  added->set_valid_at_us(valid);
+  added->set_position(position);
+  for (size_t i = n; i > at; --i) {
+    index.mutable_versions()->SwapElements(static_cast<int>(i), static_cast<int>(i) - 1);
+  }
+  w.Put(options_.versions, VersionKey(site_id, valid, position),
+        rb::domain::DeterministicBytes(event));
+
+  // Where the fold restarts: the tail for an append; the last snapshot still valid otherwise.
+  const bool snapshots = !options_.snapshots.empty();
+  v1::Site state;
+  size_t from = 0;           // first version to fold into `state`
+  uint64_t max_position = 0;  // highest position among versions [0, from)
+  uint32_t last_snapshot = 0;
+  if (!change.retroactive) {
+    state = index.tail();
+    from = at;
+    max_position = at == 0 ? 0 : position;  // every earlier version has a lower position
+    if (index.snapshots_size() > 0) last_snapshot = index.snapshots().rbegin()->count();
+  } else {
+    // Drop snapshots that cover the insertion point.
+    while (index.snapshots_size() > 0 && index.snapshots().rbegin()->count() > at) {
+      const auto& s = *index.snapshots().rbegin();
+      w.Delete(options_.snapshots, VersionKey(site_id, s.valid_at_us(), s.position()));
+      index.mutable_snapshots()->RemoveLast();
+    }
+    if (index.snapshots_size() > 0) {
+      const auto& s = *index.snapshots().rbegin();
+      absl::StatusOr<std::optional<std::string>> bytes =
+          w.Get(options_.snapshots, VersionKey(site_id, s.valid_at_us(), s.position()));
+      if (!bytes.ok()) return bytes.status();
+      if (!bytes->has_value() || !state.ParseFromString(**bytes)) {
+        return absl::DataLossError(absl::StrCat("history: missing snapshot of site ", site_id));
+      }
+      from = s.count();
+      max_position = s.max_position();
+      last_snapshot = s.count();
+    }
+  }
+  const size_t total = index.versions_size();
+  for (size_t j = from; j < total; ++j) {
+    const auto& v = index.versions(static_cast<int>(j));
+    if (j == at) change.before = state;
+    v1::SiteEvent e;
+    if (j == at) {
+      e = event;
+    } else {
+      absl::StatusOr<v1::SiteEvent> got = GetVersion(w, options_.versions, site_id, v);
+      if (!got.ok()) return got.status();
+      e = *std::move(got);
+    }
+    state = rb::domain::EvolveSite(std::move(state), e);
+    max_position = std::max(max_position, v.position());
+    if (j >= at) {
+      change.states.push_back(state);
+      change.valid_at_us.push_back(v.valid_at_us());
+    }
+    if (snapshots && j + 1 - last_snapshot >= options_.snapshot_every) {
+      auto* s = index.add_snapshots();
+      s->set_valid_at_us(v.valid_at_us());
+      s->set_position(v.position());
+      s->set_max_position(max_position);
+      s->set_count(static_cast<uint32_t>(j + 1));
+      last_snapshot = static_cast<uint32_t>(j + 1);
+      w.Put(options_.snapshots, VersionKey(site_id, v.valid_at_us(), v.position()),
+            rb::domain::DeterministicBytes(state));
+    }
+  }
+  *index.mutable_tail() = std::move(state);
+  w.Put(options_.sites, site_id, rb::domain::DeterministicBytes(index));
+  return change;
+}
+
+}  // namespace rb::proj::views

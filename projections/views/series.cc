@@ -1,0 +1,378 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "projections/views/series.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "domain/dates.h"
+#include "domain/events.h"
+#include "projections/views/series_territory.h"
+
+namespace rb::proj::views {
+
+namespace v1 = ::resorption::v1;
+
+namespace {
+
+constexpr char kSegments[] = "segments";
+constexpr char kDeltas[] = "deltas";
+constexpr int32_t kDayOffset = 100000;
+const absl::CivilDay kEpoch(1970, 1, 1);
+
+int32_t DayNumber(absl::CivilDay d) { return static_cast<int32_t>(d - kEpoch); }
+int32_t DayOfValid(int64_t us) { return DayNumber(rb::domain::DayOfMicros(us)); }
+
+// Six calendar months after the day of `updated_at_us` (absl normalises e.g. Aug 31 -> Mar 3).
+int32_t OutdatedFrom(int64_t updated_at_us) {
+  const absl::CivilDay d = rb::domain::DayOfMicros(updated_at_us);
+  return DayNumber(absl::CivilDay(d.year(), d.month() + 6, d.day()));
+}
+
+std::string DeltaPrefix(char level, std::string_view code) {
+  std::string key(1, level);
+  key.append(code);
+  key.push_back('\0');
+  return key;
+}
+
+void AppendDay(std::string* key, int32_t day) {
+  const uint32_t v = static_cast<uint32_t>(day + kDayOffset);
+  for (int shift = 24; shift >= 0; shift -= 8) key->push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+int32_t ReadDay(std::string_view bytes) {
+  uint32_t v = 0;
+  for (char c : bytes.substr(0, 4)) v = (v << 8) | static_cast<unsigned char>(c);
+  return static_cast<int32_t>(v) - kDayOffset;
+}
+
+std::string EncodeVector(const MetricVector& m) {
+  std::string out;
+  for (int64_t x : m) {
+    uint64_t z = (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63);
+    while (z >= 0x80) {
+      out.push_back(static_cast<char>(z | 0x80));
+      z >>= 7;
+    }
+    out.push_back(static_cast<char>(z));
+  }
+  return out;
+}
+
+bool DecodeVector(std::string_view in, MetricVector* m) {
+  size_t pos = 0;
+  for (int i = 0; i < kMetrics; ++i) {
+    uint64_t z = 0;
+    int shift = 0;
+    while (true) {
+      if (pos >= in.size() || shift > 63) return false;
+      const unsigned char c = static_cast<unsigned char>(in[pos++]);
+      z |= static_cast<uint64_t>(c & 0x7f) << shift;
+      if (!(c & 0x80)) break;
+      shift += 7;
+    }
+    (*m)[i] = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+  }
+  return pos == in.size();
+}
+
+bool IsYes(v1::TriState t) { return t == v1::YES; }
+
+struct Point {
+  int32_t day;
+  const v1::Territory* territory;
+  MetricVector values;
+};
+
+// The step function of segments [from, end): one point per segment, plus one where the site
+// becomes out of date before the next segment.
+std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
+  std::vector<Point> points;
+  const int n = rec.segments_size();
+  for (int i = std::max(from, 0); i < n; ++i) {
+    const v1::SeriesSegment& s = rec.segments(i);
+    Point p{s.day(), &s.territory(), {}};
+    for (int k = 0; k < kMetrics && k < s.values_size(); ++k) p.values[k] = s.values(k);
+    points.push_back(p);
+    const bool has_next = i + 1 < n;
+    if (s.outdated_from() > 0 && (!has_next || s.outdated_from() < rec.segments(i + 1).day())) {
+      p.day = s.outdated_from();
+      p.values[kOutOfDate] = 1;
+      points.push_back(p);
+    }
+  }
+  return points;
+}
+
+using DeltaMap = std::map<std::string, MetricVector>;
+
+void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas) {
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Point& p = points[i];
+    bool zero = true;
+    for (int64_t x : p.values) zero = zero && x == 0;
+    if (zero) continue;
+    for (const TerritoryKey& t : TerritoryKeysOf(*p.territory)) {
+      std::string key = DeltaPrefix(t.level, t.code);
+      AppendDay(&key, p.day);
+      MetricVector& at = (*deltas)[key];
+      for (int k = 0; k < kMetrics; ++k) at[k] += sign * p.values[k];
+      if (i + 1 < points.size()) {
+        std::string end = DeltaPrefix(t.level, t.code);
+        AppendDay(&end, points[i + 1].day);
+        MetricVector& e = (*deltas)[end];
+        for (int k = 0; k < kMetrics; ++k) e[k] -= sign * p.values[k];
+      }
+    }
+  }
+}
+
+v1::SeriesSegment MakeSegment(int32_t day, const v1::Site& site) {
+  v1::SeriesSegment s;
+  s.set_day(day);
+  *s.mutable_territory() = site.location().territory();
+  const MetricVector m = SiteContribution(site);
+  for (int64_t x : m) s.add_values(x);
+  if (site.status() == v1::SITE_STATUS_OPEN && site.updated_at_us() != 0) {
+    s.set_outdated_from(std::max(OutdatedFrom(site.updated_at_us()), day + 1));
+  }
+  return s;
+}
+
+}  // namespace
+
+bool HasWaterAccess(const v1::Site& site) {
+  if (site.living_conditions_version() == 1) {
+    return IsYes(site.living_conditions_v1().access_to_water());
+  }
+  if (site.living_conditions_version() != 2) return false;
+  const auto& w = site.living_conditions_v2().water();
+  const bool tap = w.access_type() == v1::WATER_ACCESS_TYPE_NETWORK_TAP ||
+                   w.access_type() == v1::WATER_ACCESS_TYPE_OTHER;
+  return tap && w.is_public() == v1::NO && w.is_local() == v1::YES && w.is_continuous() != v1::NO &&
+         w.is_close() != v1::NO && w.is_unequal() != v1::YES && w.has_stagnant_water() != v1::YES;
+}
+
+MetricVector SiteContribution(const v1::Site& s) {
+  MetricVector m{};
+  if (s.status() != v1::SITE_STATUS_OPEN && s.status() != v1::SITE_STATUS_CLOSED) return m;
+  m[kCumOpened] = 1;
+  if (s.status() == v1::SITE_STATUS_CLOSED) {
+    m[kCumClosed] = 1;
+    m[kCumResorbed] = IsYes(s.closure().closed_with_solutions()) ? 1 : 0;
+    for (const auto& o : s.closure().solutions()) {
+      const int k = static_cast<int>(o.solution());
+      if (k < 0 || k > 5) continue;
+      m[kCumPeopleBySolution + k] += o.people();
+      m[kCumHouseholdsBySolution + k] += o.households();
+    }
+    return m;
+  }
+  const v1::Population& p = s.population();
+  const int64_t people = p.total();
+  const bool v2 = s.living_conditions_version() == 2;
+  const auto& lc1 = s.living_conditions_v1();
+  const auto& lc2 = s.living_conditions_v2();
+  m[0] = 1;
+  m[1] = people;
+  m[2] = p.households();
+  m[3] = p.minors();
+  m[4] = p.minors_in_school();
+  const bool eu_only = s.origins_size() > 0 &&
+                       std::all_of(s.origins().begin(), s.origins().end(), [](int o) {
+                         return o == v1::SOCIAL_ORIGIN_EUROPEAN;
+                       });
+  if (eu_only && people >= 10) {
+    m[5] = 1;
+    m[6] = people;
+  }
+  if (HasWaterAccess(s)) {
+    m[7] = 1;
+    m[8] = people;
+  }
+  const bool electricity = v2 ? IsYes(lc2.electricity().access())
+                              : lc1.electricity_type() == v1::ELECTRICITY_TYPE_V1_YES;
+  if (electricity) {
+    m[9] = 1;
+    m[10] = people;
+  }
+  m[11] = (v2 ? lc2.trash().is_piling() == v1::NO && IsYes(lc2.trash().evacuation_is_close())
+              : IsYes(lc1.trash_evacuation()))
+              ? 1 : 0;
+  m[12] = (v2 ? IsYes(lc2.sanitary().working_toilets()) : IsYes(lc1.access_to_sanitary())) ? 1 : 0;
+  m[13] = (v2 ? IsYes(lc2.fire().prevention_diagnostic()) : IsYes(lc1.fire_prevention_diagnostic()))
+              ? 1 : 0;
+  m[14] = s.heatwave() ? 1 : 0;
+  m[15] = IsYes(s.justice().owner_complaint()) ? 1 : 0;
+  m[16] = IsYes(s.justice().justice_procedure()) ? 1 : 0;
+  m[17] = (s.police().status() == v1::POLICE_STATUS_REQUESTED ||
+           s.police().status() == v1::POLICE_STATUS_GRANTED)
+              ? 1 : 0;
+  return m;
+}
+
+absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, ViewWriter& w) const {
+  const std::string site_id = SiteIdOfStream(recorded.stream_id);
+  if (site_id.empty()) return absl::OkStatus();
+  absl::StatusOr<v1::SiteEvent> event = rb::domain::DecodeSiteEvent(recorded);
+  if (!event.ok()) return event.status();
+  absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, recorded, *event);
+  if (!change.ok()) return change.status();
+
+  v1::SeriesSiteRecord old_rec;
+  {
+    absl::StatusOr<std::optional<std::string>> bytes = w.Get(kSegments, site_id);
+    if (!bytes.ok()) return bytes.status();
+    if (bytes->has_value() && !old_rec.ParseFromString(**bytes)) {
+      return absl::DataLossError(absl::StrCat("series: bad record of site ", site_id));
+    }
+  }
+  // Segments before the first re-folded day are unchanged.
+  const int32_t cut = DayOfValid(change->valid_at_us.front());
+  int keep = 0;
+  while (keep < old_rec.segments_size() && old_rec.segments(keep).day() < cut) ++keep;
+  v1::SeriesSiteRecord new_rec;
+  for (int i = 0; i < keep; ++i) *new_rec.add_segments() = old_rec.segments(i);
+  for (size_t i = 0; i < change->states.size(); ++i) {
+    const int32_t day = DayOfValid(change->valid_at_us[i]);
+    v1::SeriesSegment s = MakeSegment(day, change->states[i]);
+    const int n = new_rec.segments_size();
+    if (n > keep && new_rec.segments(n - 1).day() == day) {
+      *new_rec.mutable_segments(n - 1) = std::move(s);  // the state at the end of that day wins
+    } else {
+      *new_rec.add_segments() = std::move(s);
+    }
+  }
+  // Difference between the new and the old step functions from the last common segment on.
+  DeltaMap deltas;
+  AddStepDeltas(Expand(new_rec, keep - 1), +1, &deltas);
+  AddStepDeltas(Expand(old_rec, keep - 1), -1, &deltas);
+  for (const auto& [key, change_vec] : deltas) {
+    bool zero = true;
+    for (int64_t x : change_vec) zero = zero && x == 0;
+    if (zero) continue;
+    MetricVector stored{};
+    absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
+    if (!bytes.ok()) return bytes.status();
+    if (bytes->has_value() && !DecodeVector(**bytes, &stored)) {
+      return absl::DataLossError("series: bad delta");
+    }
+    bool all_zero = true;
+    for (int k = 0; k < kMetrics; ++k) {
+      stored[k] += change_vec[k];
+      all_zero = all_zero && stored[k] == 0;
+    }
+    if (all_zero) {
+      w.Delete(kDeltas, key);
+    } else {
+      w.Put(kDeltas, key, EncodeVector(stored));
+    }
+  }
+  w.Put(kSegments, site_id, rb::domain::DeterministicBytes(new_rec));
+  return absl::OkStatus();
+}
+
+namespace {
+
+void FillStock(const MetricVector& m, v1::TerritoryStock* stock) {
+  const auto* desc = stock->GetDescriptor();
+  const auto* refl = stock->GetReflection();
+  for (int i = 0; i < kStockMetrics; ++i) {
+    refl->SetInt64(stock, desc->FindFieldByNumber(i + 1), m[i]);
+  }
+}
+
+void FillFlows(const MetricVector& now, const MetricVector& before, v1::TerritoryFlows* f) {
+  f->set_sites_opened(now[kCumOpened] - before[kCumOpened]);
+  f->set_sites_closed(now[kCumClosed] - before[kCumClosed]);
+  f->set_sites_resorbed(now[kCumResorbed] - before[kCumResorbed]);
+  for (int k = 0; k < 6; ++k) {
+    f->add_people_by_solution(now[kCumPeopleBySolution + k] - before[kCumPeopleBySolution + k]);
+    f->add_households_by_solution(now[kCumHouseholdsBySolution + k] -
+                                  before[kCumHouseholdsBySolution + k]);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SeriesResponse> SeriesQuery::Series(const v1::SeriesRequest& request) const {
+  char level = LevelLetter(request.territory().level());
+  std::string code = request.territory().code();
+  if (level == 0) level = 'n';
+  if (level == 'n') code = kNationCode;
+  if (code.empty()) return absl::InvalidArgumentError("territory.code: required");
+
+  std::vector<absl::CivilDay> dates;
+  if (request.dates_size() > 0) {
+    for (const v1::Date& d : request.dates()) {
+      std::optional<absl::CivilDay> day = rb::domain::ToCivilDay(d);
+      if (!day) return absl::InvalidArgumentError("dates: invalid date");
+      dates.push_back(*day);
+    }
+    std::sort(dates.begin(), dates.end());
+    dates.erase(std::unique(dates.begin(), dates.end()), dates.end());
+  } else {
+    std::optional<absl::CivilDay> from = rb::domain::ToCivilDay(request.from());
+    std::optional<absl::CivilDay> to = rb::domain::ToCivilDay(request.to());
+    if (!from || !to) return absl::InvalidArgumentError("from, to: valid dates required");
+    if (*from > *to) return absl::InvalidArgumentError("from: must not be after to");
+    dates.push_back(*from);
+    for (absl::CivilMonth m = absl::CivilMonth(*from) + 1; absl::CivilDay(m) < *to; ++m) {
+      dates.push_back(absl::CivilDay(m));
+      if (dates.size() > 10000) break;
+    }
+    if (*to > dates.back()) dates.push_back(*to);
+  }
+  if (dates.size() > 10000) return absl::InvalidArgumentError("too many points (> 10,000)");
+
+  absl::StatusOr<ViewReader> reader = engine_->Reader(kSeriesProjection);
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = reader->NewIterator(kDeltas);
+  if (!it.ok()) return it.status();
+  const std::string prefix = DeltaPrefix(level, code);
+
+  v1::SeriesResponse out;
+  out.mutable_territory()->set_level(request.territory().level());
+  out.mutable_territory()->set_code(code);
+  MetricVector sum{}, previous{};
+  size_t next = 0;
+  auto emit = [&](absl::CivilDay d) {
+    v1::SeriesPoint* p = out.add_points();
+    *p->mutable_date() = rb::domain::ToDate(d);
+    FillStock(sum, p->mutable_stock());
+    if (out.points_size() > 1) FillFlows(sum, previous, p->mutable_flows());
+    previous = sum;
+  };
+  MetricVector delta{};
+  for ((*it)->Seek(prefix); (*it)->Valid() && next < dates.size(); (*it)->Next()) {
+    std::string_view key = (*it)->key();
+    if (key.size() != prefix.size() + 4 || key.substr(0, prefix.size()) != prefix) break;
+    const int32_t day = ReadDay(key.substr(prefix.size()));
+    while (next < dates.size() && DayNumber(dates[next]) < day) emit(dates[next++]);
+    if (next >= dates.size()) break;
+    if (!DecodeVector((*it)->value(), &delta)) return absl::DataLossError("series: bad delta");
+    for (int k = 0; k < kMetrics; ++k) sum[k] += delta[k];
+  }
+  absl::Status s = (*it)->status();
+  if (!s.ok()) return s;
+  while (next < dates.size()) emit(dates[next++]);
+  return out;
+}
+
+absl::StatusOr<v1::SeriesPoint> SeriesQuery::Period(const v1::PeriodRequest& request) const {
+  v1::SeriesRequest r;
+  *r.mutable_territory() = request.territory();
+  *r.add_dates() = request.from();
+  *r.add_dates() = request.to();
+  absl::StatusOr<v1::SeriesResponse> s = Series(r);
+  if (!s.ok()) return s.status();
+  if (s->points_size() != 2) return absl::InvalidArgumentError("from: must be before to");
+  return s->points(1);
+}
+
+}  // namespace rb::proj::views

@@ -1,0 +1,99 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The `series` view: figures per commune, EPCI, departement, region, nation and zone
+// (hexagone / outre-mer) on any date, and flows (sites opened, closed, resorbed, people and
+// households by closing solution) over any period, by valid date ("date de mise à jour").
+//
+//   RB_RETURN_IF_ERROR(engine.Register(std::make_unique<rb::proj::views::SeriesProjection>()));
+//   rb::proj::views::SeriesQuery series(&engine);
+//   resorption::v1::SeriesRequest req;
+//   req.mutable_territory()->set_level(resorption::v1::TERRITORY_LEVEL_NATION);
+//   *req.mutable_from() = rb::domain::ToDate(absl::CivilDay(2015, 1, 1));
+//   *req.mutable_to() = rb::domain::ToDate(absl::CivilDay(2025, 1, 1));
+//   absl::StatusOr<resorption::v1::SeriesResponse> monthly = series.Series(req);
+//
+// Model. A site's figures on day D are those of its state at the end of D: the fold of its events
+// with a valid day (UTC) <= D, in (valid_at, position) order (the history view's rule, as known
+// now). Each site contributes a step function of a metric vector over days; the view stores the
+// derivative: for each territory key and day, the sum of the changes of every site's vector on
+// that day (a difference array). The figure on D is the prefix sum of the deltas up to D: a
+// ten-year national series is one range scan. An event changes its site's step function from its
+// valid day on (a retroactive correction re-folds the versions after it); the view writes the
+// difference between the old and the new step function, so every later date is corrected.
+//
+// Spaces: `versions`, `sites` (SiteVersionLog, without snapshots), `segments` (site id ->
+// SeriesSiteRecord), `deltas` (<level letter> <code> 0x00 <day + 100000, u32 BE> -> the metric
+// vector's deltas, zigzag varints; absent when all zero). Integers only; deterministic.
+// Thread-safe.
+#ifndef RB_PROJECTIONS_VIEWS_SERIES_H_
+#define RB_PROJECTIONS_VIEWS_SERIES_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "projections/engine.h"
+#include "projections/projection.h"
+#include "projections/views/history_versions.h"
+#include "resorption/v1/site.pb.h"
+#include "resorption/v1/territory_query.pb.h"
+
+namespace rb::proj::views {
+
+inline constexpr char kSeriesProjection[] = "series";
+
+// The metric vector: indexes 0..18 are TerritoryStock fields 1..19 (open sites only); then
+// cumulative counts used for flows.
+inline constexpr int kStockMetrics = 19;
+inline constexpr int kOutOfDate = 18;
+inline constexpr int kCumOpened = 19;        // declared and not erased
+inline constexpr int kCumClosed = 20;
+inline constexpr int kCumResorbed = 21;      // closed with solutions = yes
+inline constexpr int kCumPeopleBySolution = 22;      // + ClosingSolution value (0..5)
+inline constexpr int kCumHouseholdsBySolution = 28;  // + ClosingSolution value (0..5)
+inline constexpr int kMetrics = 34;
+using MetricVector = std::array<int64_t, kMetrics>;
+
+// The contribution of one site state (out_of_date left at 0: it depends on the date).
+MetricVector SiteContribution(const resorption::v1::Site& site);
+// Access to water: v2 network tap or "other", not public, local, continuous (or unknown), close
+// (or unknown), not unequal, no stagnant water; v1 access_to_water = yes.
+bool HasWaterAccess(const resorption::v1::Site& site);
+
+class SeriesProjection : public Projection {
+ public:
+  std::string name() const override { return kSeriesProjection; }
+  uint32_t version() const override { return 1; }
+  std::vector<std::string> spaces() const override {
+    return {"versions", "sites", "segments", "deltas"};
+  }
+  absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
+
+ private:
+  SiteVersionLog log_{{.versions = "versions", .sites = "sites", .snapshots = ""}};
+};
+
+class SeriesQuery {
+ public:
+  explicit SeriesQuery(const ProjectionEngine* engine) : engine_(engine) {}
+
+  // Points at `dates` (sorted, deduplicated), or at `from`, the 1st of each month after it and
+  // `to`; flows between consecutive points. Errors: INVALID_ARGUMENT for a missing or invalid
+  // date, from > to, more than 10,000 points, a level other than nation without a code; engine
+  // and storage errors; DATA_LOSS for an undecodable delta.
+  absl::StatusOr<resorption::v1::SeriesResponse> Series(
+      const resorption::v1::SeriesRequest& request) const;
+
+  // Flows over (from, to] and stock at `to`: the second point of Series(dates = {from, to}).
+  absl::StatusOr<resorption::v1::SeriesPoint> Period(
+      const resorption::v1::PeriodRequest& request) const;
+
+ private:
+  const ProjectionEngine* engine_;
+};
+
+}  // namespace rb::proj::views
+
+#endif  // RB_PROJECTIONS_VIEWS_SERIES_H_

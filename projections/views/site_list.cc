@@ -1,0 +1,531 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "projections/views/site_list.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "domain/action.h"
+#include "domain/dates.h"
+#include "domain/events.h"
+#include "domain/geo.h"
+#include "domain/site.h"
+#include "projections/strings.h"
+#include "projections/views/site_filter.h"
+
+namespace rb::views {
+namespace {
+
+namespace pb = resorption::v1;
+using rb::proj::Av;
+
+constexpr char kSites[] = "sites";
+constexpr char kActions[] = "actions";
+constexpr char kIndex[] = "index";
+constexpr char kMeta[] = "meta";
+constexpr char kMaxValidKey[] = "max_valid_at_us";
+constexpr char kSiteStreamPrefix[] = "site-";
+constexpr char kActionStreamPrefix[] = "action-";
+
+std::string Hex(uint64_t v, int width) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s(width, '0');
+  for (int i = width - 1; i >= 0; --i, v >>= 4) s[i] = kDigits[v & 0xf];
+  return s;
+}
+
+char SortChar(pb::SiteSortField f) {
+  switch (f) {
+    case pb::SITE_SORT_FIELD_POPULATION:
+      return 'p';
+    case pb::SITE_SORT_FIELD_COMMUNE:
+      return 'c';
+    case pb::SITE_SORT_FIELD_PRIORITY:
+      return 's';
+    default:
+      return 'u';
+  }
+}
+
+std::string SortKey(const pb::Site& s, char sort) {
+  switch (sort) {
+    case 'p':
+      return Hex(s.population().has_total() ? static_cast<uint64_t>(s.population().total()) + 1 : 0,
+                 8);
+    case 'c':
+      return absl::StrCat(rb::domain::geo::NormalizeName(s.location().territory().city_name()),
+                          "\x01", s.location().territory().city_code());
+    default:
+      return Hex(static_cast<uint64_t>(s.updated_at_us()) ^ (uint64_t{1} << 63), 16);
+  }
+}
+
+std::string Prefix(char level, std::string_view code, char state, char sort) {
+  std::string p(1, level);
+  p.append(code);
+  p.push_back('\0');
+  p.push_back(state);
+  p.push_back(sort);
+  return p;
+}
+
+template <typename M>
+absl::StatusOr<M> Load(rb::proj::ViewWriter& w, std::string_view space, std::string_view key) {
+  absl::StatusOr<std::optional<std::string>> v = w.Get(space, key);
+  if (!v.ok()) return v.status();
+  M m;
+  if (v->has_value() && !m.ParseFromString(**v)) {
+    return absl::DataLossError(absl::StrCat("site_list: undecodable ", Av(space), " record ", Av(key)));
+  }
+  return m;
+}
+
+// Sites an action lists while it is open and "sur site": site id -> dedicated financing.
+std::map<std::string, bool> Links(const pb::Action& a) {
+  std::map<std::string, bool> links;
+  if (a.status() != pb::ACTION_STATUS_OPEN ||
+      a.details().location().type() != pb::ACTION_LOCATION_TYPE_ON_SITE) {
+    return links;
+  }
+  bool dedicated = false;
+  for (const auto& year : a.finances()) {
+    for (const auto& line : year.lines()) {
+      if (line.type() == pb::FINANCE_TYPE_DEDICATED &&
+          (line.amount_cents() > 0 || line.real_amount_cents() > 0)) {
+        dedicated = true;
+      }
+    }
+  }
+  for (const std::string& id : a.details().location().site_ids()) links[id] = dedicated;
+  return links;
+}
+
+absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w) {
+  const std::string id = e.stream_id.substr(sizeof(kSiteStreamPrefix) - 1);
+  absl::StatusOr<pb::SiteEvent> ev = rb::domain::DecodeSiteEvent(e);
+  if (!ev.ok()) return ev.status();
+  absl::StatusOr<pb::SiteListRecord> rec = Load<pb::SiteListRecord>(w, kSites, id);
+  if (!rec.ok()) return rec.status();
+  const std::vector<std::string> old_keys = SiteIndexKeys(rec->site());
+  *rec->mutable_site() = rb::domain::EvolveSite(std::move(*rec->mutable_site()), *ev);
+  const std::vector<std::string> new_keys = SiteIndexKeys(rec->site());
+  std::vector<std::string> gone, added;
+  std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(),
+                      std::back_inserter(gone));
+  std::set_difference(new_keys.begin(), new_keys.end(), old_keys.begin(), old_keys.end(),
+                      std::back_inserter(added));
+  for (const std::string& k : gone) w.Delete(kIndex, k);
+  for (const std::string& k : added) w.Put(kIndex, k, id);
+  w.Put(kSites, id, rb::domain::DeterministicBytes(*rec));
+
+  absl::StatusOr<std::optional<std::string>> max = w.Get(kMeta, kMaxValidKey);
+  if (!max.ok()) return max.status();
+  int64_t current = 0;
+  if (max->has_value() && !absl::SimpleAtoi(**max, &current)) {
+    return absl::DataLossError("site_list: undecodable max_valid_at_us");
+  }
+  if (!max->has_value() || e.valid_at_us > current) {
+    w.Put(kMeta, kMaxValidKey, absl::StrCat(e.valid_at_us));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w) {
+  const std::string id = e.stream_id.substr(sizeof(kActionStreamPrefix) - 1);
+  absl::StatusOr<pb::ActionEvent> ev = rb::domain::DecodeActionEvent(e);
+  if (!ev.ok()) return ev.status();
+  absl::StatusOr<pb::ActionLinkRecord> rec = Load<pb::ActionLinkRecord>(w, kActions, id);
+  if (!rec.ok()) return rec.status();
+  const std::map<std::string, bool> old_links = Links(rec->action());
+  *rec->mutable_action() = rb::domain::EvolveAction(std::move(*rec->mutable_action()), *ev);
+  const std::map<std::string, bool> new_links = Links(rec->action());
+  w.Put(kActions, id, rb::domain::DeterministicBytes(*rec));
+  if (old_links == new_links) return absl::OkStatus();
+
+  std::map<std::string, bool> touched = old_links;
+  touched.insert(new_links.begin(), new_links.end());
+  for (const auto& [site_id, unused] : touched) {
+    absl::StatusOr<pb::SiteListRecord> site = Load<pb::SiteListRecord>(w, kSites, site_id);
+    if (!site.ok()) return site.status();
+    auto* links = site->mutable_actions();
+    links->erase(std::remove_if(links->begin(), links->end(),
+                                [&](const pb::SiteActionLink& l) { return l.action_id() == id; }),
+                 links->end());
+    auto it = new_links.find(site_id);
+    if (it != new_links.end()) {
+      pb::SiteActionLink* l = links->Add();
+      l->set_action_id(id);
+      l->set_dedicated_financing(it->second);
+      std::sort(links->begin(), links->end(),
+                [](const pb::SiteActionLink& a, const pb::SiteActionLink& b) {
+                  return a.action_id() < b.action_id();
+                });
+    }
+    w.Put(kSites, site_id, rb::domain::DeterministicBytes(*site));
+  }
+  return absl::OkStatus();
+}
+
+// ---- Query side ---------------------------------------------------------------------------------
+
+// A k-way merge of index ranges (one per territory code and state), in suffix order, each
+// distinct suffix (sort key + site id) once.
+class MergedIndex {
+ public:
+  MergedIndex(bool descending) : descending_(descending) {}
+
+  absl::Status Add(const rb::proj::ViewReader& reader, std::string prefix) {
+    absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = reader.NewIterator(kIndex);
+    if (!it.ok()) return it.status();
+    streams_.push_back({std::move(*it), std::move(prefix)});
+    return absl::OkStatus();
+  }
+
+  // Positions every range on the first entry strictly after `after` (empty: from the start).
+  void Start(const std::string& after) {
+    for (Stream& s : streams_) {
+      if (!descending_) {
+        s.it->Seek(s.prefix + after);
+      } else {
+        s.it->SeekForPrev(after.empty() ? s.prefix + "\xff" : s.prefix + after);
+      }
+    }
+    Pick();
+    if (!after.empty() && Valid() && suffix() == after) Next();
+  }
+
+  bool Valid() const { return current_ != nullptr; }
+  std::string_view suffix() const { return Suffix(*current_); }
+  std::string_view value() const { return current_->it->value(); }
+
+  void Next() {
+    const std::string done(suffix());
+    for (Stream& s : streams_) {
+      if (InRange(s) && Suffix(s) == done) Step(s);
+    }
+    Pick();
+  }
+
+  absl::Status status() const {
+    for (const Stream& s : streams_) {
+      if (!s.it->status().ok()) return s.it->status();
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Stream {
+    std::unique_ptr<rb::es::KvIterator> it;
+    std::string prefix;
+  };
+  static bool InRange(const Stream& s) {
+    return s.it->Valid() && s.it->key().substr(0, s.prefix.size()) == s.prefix;
+  }
+  static std::string_view Suffix(const Stream& s) { return s.it->key().substr(s.prefix.size()); }
+  void Step(Stream& s) const {
+    if (descending_) {
+      s.it->Prev();
+    } else {
+      s.it->Next();
+    }
+  }
+  void Pick() {
+    current_ = nullptr;
+    for (Stream& s : streams_) {
+      if (!InRange(s)) continue;
+      if (current_ == nullptr || (descending_ ? Suffix(s) > Suffix(*current_)
+                                              : Suffix(s) < Suffix(*current_))) {
+        current_ = &s;
+      }
+    }
+  }
+
+  const bool descending_;
+  std::vector<Stream> streams_;
+  Stream* current_ = nullptr;
+};
+
+std::vector<std::pair<char, std::string>> Territories(const pb::SiteFilter& f) {
+  std::vector<std::pair<char, std::string>> t;
+  for (const auto& c : f.region_codes()) t.emplace_back('r', c);
+  for (const auto& c : f.departement_codes()) t.emplace_back('d', c);
+  for (const auto& c : f.epci_codes()) t.emplace_back('e', c);
+  for (const auto& c : f.city_codes()) t.emplace_back('c', c);
+  if (t.empty()) t.emplace_back('n', "");
+  return t;
+}
+
+std::string States(const pb::SiteFilter& f) {
+  switch (f.state()) {
+    case pb::SITE_STATE_FILTER_CLOSED:
+      return "c";
+    case pb::SITE_STATE_FILTER_ALL:
+      return "oc";
+    default:
+      return "o";
+  }
+}
+
+// Page token: web-safe base64 of "1" <sort char> <direction char> <cursor>.
+std::string EncodeToken(char sort, bool descending, std::string_view cursor) {
+  std::string raw = absl::StrCat("1", std::string(1, sort), descending ? "d" : "a", Av(cursor));
+  return absl::WebSafeBase64Escape(raw);
+}
+
+absl::StatusOr<std::string> DecodeToken(const std::string& token, char sort, bool descending) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 4 || raw[0] != '1') {
+    return absl::InvalidArgumentError("page_token: malformed");
+  }
+  if (raw[1] != sort || raw[2] != (descending ? 'd' : 'a')) {
+    return absl::InvalidArgumentError("page_token: made for another sort order");
+  }
+  return raw.substr(3);
+}
+
+absl::StatusOr<pb::SiteListRecord> ParseRecord(const std::string& bytes, std::string_view id) {
+  pb::SiteListRecord rec;
+  if (!rec.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("site_list: undecodable site record ", Av(id)));
+  }
+  return rec;
+}
+
+absl::StatusOr<std::optional<pb::SiteListRecord>> ReadRecord(const rb::proj::ViewReader& reader,
+                                                             std::string_view id) {
+  absl::StatusOr<std::optional<std::string>> v = reader.Get(kSites, id);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<pb::SiteListRecord>();
+  absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(**v, id);
+  if (!rec.ok()) return rec.status();
+  return std::optional<pb::SiteListRecord>(std::move(*rec));
+}
+
+absl::StatusOr<std::optional<absl::CivilDay>> ReadLatestValidDay(
+    const rb::proj::ViewReader& reader) {
+  absl::StatusOr<std::optional<std::string>> v = reader.Get(kMeta, kMaxValidKey);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<absl::CivilDay>();
+  int64_t us = 0;
+  if (!absl::SimpleAtoi(**v, &us)) return absl::DataLossError("site_list: bad max_valid_at_us");
+  return std::optional<absl::CivilDay>(rb::domain::DayOfMicros(us));
+}
+
+}  // namespace
+
+absl::Status SiteListProjection::Apply(const rb::es::RecordedEvent& event,
+                                       rb::proj::ViewWriter& writer) const {
+  const std::string category = event.Category();
+  if (category == "site") return ApplySite(event, writer);
+  if (category == "action") return ApplyAction(event, writer);
+  return absl::OkStatus();
+}
+
+std::vector<std::string> SiteIndexKeys(const pb::Site& site) {
+  std::vector<std::string> keys;
+  char state;
+  if (site.status() == pb::SITE_STATUS_OPEN) {
+    state = 'o';
+  } else if (site.status() == pb::SITE_STATUS_CLOSED) {
+    state = 'c';
+  } else {
+    return keys;
+  }
+  const pb::Territory& t = site.location().territory();
+  std::vector<std::pair<char, std::string_view>> levels = {
+      {'n', ""}, {'r', t.region_code()}, {'d', t.departement_code()}, {'c', t.city_code()}};
+  if (!t.epci_code().empty()) levels.emplace_back('e', t.epci_code());
+  for (const auto& [level, code] : levels) {
+    for (char sort : {'u', 'p', 'c'}) {
+      std::string k = Prefix(level, code, state, sort);
+      k.append(SortKey(site, sort));
+      k.push_back('\0');
+      k.append(site.id());
+      keys.push_back(std::move(k));
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+ActionFacts FactsOf(const pb::SiteListRecord& record) {
+  ActionFacts f;
+  f.has_action = record.actions_size() > 0;
+  for (const auto& a : record.actions()) f.has_dedicated_financing |= a.dedicated_financing();
+  return f;
+}
+
+pb::SiteSummary Summarize(const pb::SiteListRecord& record, absl::CivilDay reference,
+                          bool include_site) {
+  const pb::Site& s = record.site();
+  pb::SiteSummary out;
+  out.set_id(s.id());
+  out.set_name(s.name());
+  out.set_status(s.status());
+  *out.mutable_territory() = s.location().territory();
+  out.set_address(s.location().address().label());
+  out.set_field_type(s.field_type());
+  if (s.population().has_total()) out.set_population(s.population().total());
+  if (s.population().has_minors()) out.set_minors(s.population().minors());
+  out.set_updated_at_us(s.updated_at_us());
+  if (s.status() == pb::SITE_STATUS_CLOSED) {
+    out.set_closing_cause(s.closure().cause());
+    *out.mutable_closed_at() = s.closure().closed_at();
+  }
+  out.set_resorption_target(s.resorption_target());
+  *out.mutable_signals() = ComputeSignals(s, FactsOf(record), reference);
+  if (include_site) *out.mutable_site() = s;
+  return out;
+}
+
+SiteListQuery::SiteListQuery(const rb::proj::ProjectionEngine* engine, SiteListQueryOptions options)
+    : engine_(engine), options_(options) {}
+
+absl::StatusOr<std::optional<absl::CivilDay>> SiteListQuery::LatestValidDay() const {
+  absl::StatusOr<rb::proj::ViewReader> reader = engine_->Reader(SiteListProjection::kName);
+  if (!reader.ok()) return reader.status();
+  return ReadLatestValidDay(*reader);
+}
+
+absl::StatusOr<pb::SiteSummary> SiteListQuery::Get(const std::string& site_id,
+                                                   std::optional<absl::CivilDay> reference) const {
+  absl::StatusOr<rb::proj::ViewReader> reader = engine_->Reader(SiteListProjection::kName);
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<std::optional<pb::SiteListRecord>> rec = ReadRecord(*reader, site_id);
+  if (!rec.ok()) return rec.status();
+  if (!rec->has_value() || ((*rec)->site().status() != pb::SITE_STATUS_OPEN &&
+                            (*rec)->site().status() != pb::SITE_STATUS_CLOSED)) {
+    return absl::NotFoundError(absl::StrCat("site ", site_id, " not found"));
+  }
+  if (!reference.has_value()) {
+    absl::StatusOr<std::optional<absl::CivilDay>> latest = ReadLatestValidDay(*reader);
+    if (!latest.ok()) return latest.status();
+    reference = latest->value_or(absl::CivilDay(1970, 1, 1));
+  }
+  return Summarize(**rec, *reference, /*include_site=*/true);
+}
+
+absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesRequest& req) const {
+  if (absl::Status s = ValidateSiteFilter(req.filter()); !s.ok()) return s;
+  if (req.page_size() < 0) return absl::InvalidArgumentError("page_size: must not be negative");
+  const int page_size = req.page_size() == 0 ? options_.default_page_size
+                                             : std::min(req.page_size(), options_.max_page_size);
+  const pb::SiteSortField field = req.sort().field() == pb::SITE_SORT_FIELD_UNSPECIFIED
+                                      ? pb::SITE_SORT_FIELD_LAST_UPDATE
+                                      : req.sort().field();
+  if (!pb::SiteSortField_IsValid(field)) return absl::InvalidArgumentError("sort.field: unknown");
+  const bool descending = req.sort().direction() == pb::SORT_DIRECTION_UNSPECIFIED
+                              ? field != pb::SITE_SORT_FIELD_COMMUNE
+                              : req.sort().direction() == pb::SORT_DIRECTION_DESCENDING;
+  const char sort = SortChar(field);
+  std::string cursor;
+  if (!req.page_token().empty()) {
+    absl::StatusOr<std::string> c = DecodeToken(req.page_token(), sort, descending);
+    if (!c.ok()) return c.status();
+    cursor = std::move(*c);
+  }
+
+  absl::StatusOr<rb::proj::ViewReader> reader = engine_->Reader(SiteListProjection::kName);
+  if (!reader.ok()) return reader.status();
+  absl::CivilDay reference(1970, 1, 1);
+  if (std::optional<absl::CivilDay> d = rb::domain::ToCivilDay(req.reference_date())) {
+    reference = *d;
+  } else if (!rb::domain::IsEmptyDate(req.reference_date())) {
+    return absl::InvalidArgumentError("reference_date: not a valid date");
+  } else {
+    absl::StatusOr<std::optional<absl::CivilDay>> latest = ReadLatestValidDay(*reader);
+    if (!latest.ok()) return latest.status();
+    if (latest->has_value()) reference = **latest;
+  }
+
+  pb::ListSitesResponse out;
+  *out.mutable_reference_date() = rb::domain::ToDate(reference);
+  const bool by_priority = sort == 's';
+  // Priority depends on the reference date: the candidates come from the last-update index and
+  // are ordered in memory.
+  MergedIndex index(by_priority ? false : descending);
+  for (const auto& [level, code] : Territories(req.filter())) {
+    for (char state : States(req.filter())) {
+      if (absl::Status s = index.Add(*reader, Prefix(level, code, state, by_priority ? 'u' : sort));
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  index.Start(by_priority ? std::string() : cursor);
+
+  if (!by_priority) {
+    std::string last_suffix;
+    for (; index.Valid(); index.Next()) {
+      absl::StatusOr<pb::SiteListRecord> rec = pb::SiteListRecord();
+      absl::StatusOr<std::optional<std::string>> v = reader->Get(kSites, index.value());
+      if (!v.ok()) return v.status();
+      if (!v->has_value()) continue;
+      rec = ParseRecord(**v, index.value());
+      if (!rec.ok()) return rec.status();
+      if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
+      if (out.sites_size() == page_size) {
+        out.set_next_page_token(EncodeToken(sort, descending, last_suffix));
+        break;
+      }
+      *out.add_sites() = Summarize(*rec, reference, req.include_site());
+      last_suffix = std::string(index.suffix());
+    }
+    if (absl::Status s = index.status(); !s.ok()) return s;
+    return out;
+  }
+
+  // By priority: (score, id) of every match, ordered, then the page after the cursor.
+  struct Row {
+    int score;
+    std::string id;
+  };
+  std::vector<Row> rows;
+  for (; index.Valid(); index.Next()) {
+    absl::StatusOr<std::optional<std::string>> v = reader->Get(kSites, index.value());
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) continue;
+    absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(**v, index.value());
+    if (!rec.ok()) return rec.status();
+    if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
+    rows.push_back({ComputeSignals(rec->site(), FactsOf(*rec), reference).priority_score(),
+                    rec->site().id()});
+  }
+  if (absl::Status s = index.status(); !s.ok()) return s;
+  auto before = [descending](const Row& a, const Row& b) {
+    if (a.score != b.score) return descending ? a.score > b.score : a.score < b.score;
+    return a.id < b.id;
+  };
+  std::sort(rows.begin(), rows.end(), before);
+  // Duplicates cannot happen: the index ranges are merged by suffix, which contains the id.
+  auto it = rows.begin();
+  if (!cursor.empty()) {
+    if (cursor.size() < 9) return absl::InvalidArgumentError("page_token: malformed");
+    uint32_t biased = 0;
+    if (!absl::SimpleHexAtoi(cursor.substr(0, 8), &biased)) {
+      return absl::InvalidArgumentError("page_token: malformed");
+    }
+    const Row after{static_cast<int>(biased) , cursor.substr(8)};
+    it = std::upper_bound(rows.begin(), rows.end(), after, before);
+  }
+  for (; it != rows.end(); ++it) {
+    if (out.sites_size() == page_size) {
+      const Row& last = *(it - 1);
+      out.set_next_page_token(EncodeToken(
+          sort, descending, absl::StrCat(Hex(static_cast<uint32_t>(last.score), 8), last.id)));
+      break;
+    }
+    absl::StatusOr<std::optional<pb::SiteListRecord>> rec = ReadRecord(*reader, it->id);
+    if (!rec.ok()) return rec.status();
+    if (!rec->has_value()) continue;
+    *out.add_sites() = Summarize(**rec, reference, req.include_site());
+  }
+  return out;
+}
+
+}  // namespace rb::views

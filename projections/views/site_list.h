@@ -1,0 +1,96 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The current state of every site, with secondary index keys for filtered, sorted, paginated
+// listing (docs/projections.md, section "site_list").
+//
+//   rb::proj::ProjectionEngine engine(store, {});
+//   RB_RETURN_IF_ERROR(engine.Register(std::make_unique<rb::views::SiteListProjection>()));
+//   RB_RETURN_IF_ERROR(engine.Start());
+//   ...
+//   rb::views::SiteListQuery query(&engine);
+//   resorption::v1::ListSitesRequest req;
+//   req.mutable_filter()->add_departement_codes("93");
+//   req.mutable_sort()->set_field(resorption::v1::SITE_SORT_FIELD_POPULATION);
+//   req.set_page_size(50);
+//   absl::StatusOr<resorption::v1::ListSitesResponse> page = query.List(req);
+//   // then req.set_page_token(page->next_page_token()) for the next page.
+//
+// Pagination is by cursor: the page token holds the sort key and the id of the last row, never an
+// offset. A row whose sort key does not change while a client pages is returned exactly once,
+// whatever else is inserted, updated or closed meanwhile.
+#ifndef RB_PROJECTIONS_VIEWS_SITE_LIST_H_
+#define RB_PROJECTIONS_VIEWS_SITE_LIST_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "projections/engine.h"
+#include "projections/projection.h"
+#include "projections/views/signals.h"
+#include "resorption/v1/site_query.pb.h"
+
+namespace rb::views {
+
+// Projection "site_list", version 1. Spaces:
+//   sites    site id -> SiteListRecord (folded Site + the open "sur site" actions listing it)
+//   actions  action id -> ActionLinkRecord (folded Action)
+//   index    <level><code>\0<state><sort><sort key>\0<site id> -> site id
+//   meta     "max_valid_at_us" -> decimal (latest valid date of a site event)
+// Apply folds site events with rb::domain::EvolveSite and action events with EvolveAction.
+class SiteListProjection : public rb::proj::Projection {
+ public:
+  static constexpr char kName[] = "site_list";
+  std::string name() const override { return kName; }
+  uint32_t version() const override { return 1; }
+  std::vector<std::string> spaces() const override { return {"sites", "actions", "index", "meta"}; }
+  absl::Status Apply(const rb::es::RecordedEvent& event, rb::proj::ViewWriter& writer) const override;
+};
+
+// The index keys of a site (empty for a site neither open nor closed). Exposed for tests and
+// docs; sorted.
+std::vector<std::string> SiteIndexKeys(const resorption::v1::Site& site);
+
+ActionFacts FactsOf(const resorption::v1::SiteListRecord& record);
+
+// A summary row of the list (signals computed for `reference`).
+resorption::v1::SiteSummary Summarize(const resorption::v1::SiteListRecord& record,
+                                      absl::CivilDay reference, bool include_site);
+
+struct SiteListQueryOptions {
+  int default_page_size = 50;
+  int max_page_size = 500;
+};
+
+// Queries over the site_list view. Thread-safe; the engine must outlive the query object.
+class SiteListQuery {
+ public:
+  explicit SiteListQuery(const rb::proj::ProjectionEngine* engine,
+                         SiteListQueryOptions options = {});
+
+  // One page of sites matching the filter, in the requested order.
+  // Errors: INVALID_ARGUMENT (bad filter, page size < 0, page token malformed or made for
+  // another sort); FAILED_PRECONDITION (projection not registered or not started); storage
+  // errors; DATA_LOSS for an undecodable stored record.
+  absl::StatusOr<resorption::v1::ListSitesResponse> List(
+      const resorption::v1::ListSitesRequest& request) const;
+
+  // One site (with the whole folded Site). NOT_FOUND when unknown or erased.
+  absl::StatusOr<resorption::v1::SiteSummary> Get(
+      const std::string& site_id, std::optional<absl::CivilDay> reference = std::nullopt) const;
+
+  // The latest valid date seen in the log (the default reference date); nullopt before any site
+  // event.
+  absl::StatusOr<std::optional<absl::CivilDay>> LatestValidDay() const;
+
+ private:
+  const rb::proj::ProjectionEngine* engine_;
+  SiteListQueryOptions options_;
+};
+
+}  // namespace rb::views
+
+#endif  // RB_PROJECTIONS_VIEWS_SITE_LIST_H_

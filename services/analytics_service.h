@@ -1,0 +1,58 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The Analytics gRPC service and its module: custom projections submitted by analysts, built in
+// the background against a pinned log position (rb::analytics::JobManager).
+//
+//   options.modules.push_back([] { return std::make_unique<rb::services::AnalyticsModule>(); });
+//
+// Job resource names are "projectionJobs/<id>". Thread-safe.
+#ifndef RB_SERVICES_ANALYTICS_SERVICE_H_
+#define RB_SERVICES_ANALYTICS_SERVICE_H_
+
+#include <memory>
+
+#include "analytics/jobs.h"
+#include "resorption/v1/analytics_service.grpc.pb.h"
+#include "services/service_module.h"
+
+namespace rb::services {
+
+class AnalyticsService final : public resorption::v1::Analytics::CallbackService {
+ public:
+  explicit AnalyticsService(rb::analytics::JobManager* jobs) : jobs_(jobs) {}
+
+  grpc::ServerUnaryReactor* SubmitProjection(grpc::CallbackServerContext* ctx,
+                                             const resorption::v1::SubmitProjectionRequest* req,
+                                             resorption::v1::ProjectionJob* resp) override;
+  grpc::ServerUnaryReactor* GetProjectionJob(grpc::CallbackServerContext* ctx,
+                                             const resorption::v1::GetProjectionJobRequest* req,
+                                             resorption::v1::ProjectionJob* resp) override;
+  grpc::ServerUnaryReactor* ListProjectionJobs(
+      grpc::CallbackServerContext* ctx, const resorption::v1::ListProjectionJobsRequest* req,
+      resorption::v1::ListProjectionJobsResponse* resp) override;
+  grpc::ServerUnaryReactor* CancelProjectionJob(
+      grpc::CallbackServerContext* ctx, const resorption::v1::CancelProjectionJobRequest* req,
+      resorption::v1::ProjectionJob* resp) override;
+  grpc::ServerUnaryReactor* ExportProjectionResult(
+      grpc::CallbackServerContext* ctx, const resorption::v1::ExportProjectionResultRequest* req,
+      resorption::v1::ExportProjectionResultResponse* resp) override;
+
+ private:
+  rb::analytics::JobManager* const jobs_;
+};
+
+class AnalyticsModule final : public ServiceModule {
+ public:
+  std::string name() const override { return "analytics"; }
+  absl::Status Init(const ServiceEnvironment& env) override;
+  std::vector<grpc::Service*> services() override { return {service_.get()}; }
+  void Stop() override { jobs_.reset(); }
+
+ private:
+  std::unique_ptr<rb::analytics::JobManager> jobs_;
+  std::unique_ptr<AnalyticsService> service_;
+};
+
+}  // namespace rb::services
+
+#endif  // RB_SERVICES_ANALYTICS_SERVICE_H_

@@ -1,0 +1,213 @@
+// The change log of sites and actions: labels, formats, sensitivities, grouping by version.
+#include "projections/views/changelog.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/views_a/fixture.h"
+
+namespace rb::views {
+namespace {
+
+namespace pb = resorption::v1;
+using ::rb::views::testing::D;
+using ::rb::views::testing::Day;
+
+class ChangeLogTest : public ::rb::views::testing::ViewsFixture {
+ protected:
+  // Each command is recorded one second after the previous one.
+  void Tick() { clock_.Advance(absl::Seconds(1)); }
+
+  const pb::FieldChange* Find(const pb::ChangeLogEntry& e, const std::string& key) {
+    for (const auto& c : e.changes()) {
+      if (c.field_key() == key) return &c;
+    }
+    return nullptr;
+  }
+};
+
+TEST(ChangeLogFormatTest, FrenchDatesAndLists) {
+  EXPECT_EQ(FormatFrenchDate(D(2024, 2, 1)), "01 février 2024");
+  EXPECT_EQ(FormatFrenchDate(D(2023, 12, 25)), "25 décembre 2023");
+  EXPECT_EQ(FormatFrenchDate(pb::Date()), "");
+  EXPECT_EQ(JoinFrench({}), "");
+  EXPECT_EQ(JoinFrench({"a"}), "a");
+  EXPECT_EQ(JoinFrench({"a", "b"}), "a et b");
+  EXPECT_EQ(JoinFrench({"a", "b", "c"}), "a, b et c");
+}
+
+TEST(ChangeLogFormatTest, DiffFormatsValuesWithFrenchLabels) {
+  pb::Site a, b;
+  a.mutable_population()->set_total(30);
+  b.mutable_population()->set_total(45);
+  b.set_heatwave(true);
+  b.add_origins(pb::SOCIAL_ORIGIN_FRENCH);
+  b.add_origins(pb::SOCIAL_ORIGIN_EUROPEAN);
+  b.add_origins(pb::SOCIAL_ORIGIN_OTHER);
+  b.set_field_type(pb::FIELD_TYPE_BUILDING);
+  b.mutable_reinstallation()->set_is_reinstallation(pb::UNKNOWN);
+  *b.mutable_built_at() = D(2023, 1, 10);
+  b.mutable_ownership()->set_owner("SNCF Réseau");
+  b.set_updated_at_us(123);  // bookkeeping: not a change
+  std::vector<pb::FieldChange> d = DiffSites(a, b);
+  ASSERT_EQ(d.size(), 7u);
+  EXPECT_EQ(d[0].field_key(), "field_type");
+  EXPECT_EQ(d[0].field(), "Type de site");
+  EXPECT_EQ(d[0].new_value(), "Immeuble bâti");
+  EXPECT_EQ(d[1].field_key(), "ownership.owner");
+  EXPECT_EQ(d[1].sensitivity(), pb::SENSITIVITY_OWNER);
+  EXPECT_EQ(d[2].field(), "Date d'installation");
+  EXPECT_EQ(d[2].old_value(), "");
+  EXPECT_EQ(d[2].new_value(), "10 janvier 2023");
+  EXPECT_EQ(d[3].field(), "S'agit-il d'une réinstallation ?");
+  EXPECT_EQ(d[3].new_value(), "inconnu");
+  EXPECT_EQ(d[4].field(), "Alerte canicule");
+  EXPECT_EQ(d[4].old_value(), "non");
+  EXPECT_EQ(d[4].new_value(), "oui");
+  EXPECT_EQ(d[5].field(), "Nombre de personnes");
+  EXPECT_EQ(d[5].old_value(), "30");
+  EXPECT_EQ(d[5].new_value(), "45");
+  EXPECT_EQ(d[6].field(), "Origines");
+  EXPECT_EQ(d[6].new_value(),
+            "Ressortissants français, Ressortissants européens et Ressortissants "
+            "extracommunautaires");
+}
+
+TEST(ChangeLogFormatTest, UpgradeFromV1ToV2IsOnePseudoChange) {
+  pb::Site a, b;
+  a.set_living_conditions_version(1);
+  a.mutable_living_conditions_v1()->set_access_to_water(pb::YES);
+  b.set_living_conditions_version(2);
+  b.mutable_living_conditions_v2()->mutable_electricity()->set_access(pb::NO);
+  std::vector<pb::FieldChange> d = DiffSites(a, b);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].field(), "Conditions de vie");
+  EXPECT_EQ(d[0].old_value(), "Ancien format");
+  EXPECT_EQ(d[0].new_value(), "Nouveau format");
+}
+
+TEST_F(ChangeLogTest, SiteHistoryHasAuthorDatesReasonAndHidesJusticeFromReadersWithoutAccess) {
+  Declare("1", "93066", "Les Lilas", Day(2023, 6, 1));
+  Tick();
+  Population("1", 30, 10, Day(2024, 1, 5));
+  Tick();
+  pb::SiteCommand p = rb::domain::testing::On("1");
+  p.mutable_update_procedures()->mutable_justice()->set_justice_procedure(pb::YES);
+  p.mutable_update_procedures()->mutable_justice()->set_justice_rendered(pb::NO);
+  Site(p, Day(2024, 2, 1));
+  Tick();
+  pb::SiteCommand c = rb::domain::testing::On("1");
+  *c.mutable_close()->mutable_closure() = rb::domain::testing::ValidClosure();
+  c.set_reason("Relogement des familles");
+  Site(c, Day(2024, 6, 1));
+
+  ChangeLogQuery q(store_.get());
+  absl::StatusOr<pb::ChangeLog> all = q.ForSite("1", Visibility::All());
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->entries_size(), 4);
+  const pb::ChangeLogEntry& declared = all->entries(0);
+  EXPECT_EQ(declared.author_user_id(), "u-1");
+  EXPECT_EQ(declared.author_organisation_id(), "o-1");
+  EXPECT_EQ(declared.author_role(), "national_admin");
+  EXPECT_EQ(declared.valid_at_us(), Day(2023, 6, 1));
+  EXPECT_EQ(declared.recorded_at_us(), Day(2024, 6, 15));
+  ASSERT_NE(Find(declared, "name"), nullptr);
+  EXPECT_EQ(Find(declared, "name")->new_value(), "Les Lilas");
+  EXPECT_EQ(Find(declared, "status")->new_value(), "Ouvert");
+  EXPECT_EQ(Find(declared, "declared_at")->new_value(), "01 février 2023");
+
+  const pb::ChangeLogEntry& population = all->entries(1);
+  EXPECT_EQ(population.valid_at_us(), Day(2024, 1, 5));
+  EXPECT_EQ(population.recorded_at_us(), Day(2024, 6, 15) + 1'000'000);
+  EXPECT_EQ(Find(population, "population.total")->field(), "Nombre de personnes");
+  EXPECT_EQ(Find(population, "population.total")->old_value(), "");
+  EXPECT_EQ(Find(population, "population.total")->new_value(), "30");
+
+  const pb::ChangeLogEntry& justice = all->entries(2);
+  ASSERT_EQ(justice.changes_size(), 2);
+  EXPECT_EQ(justice.changes(0).field(), "Existence d'une procédure judiciaire");
+  EXPECT_EQ(justice.changes(0).new_value(), "oui");
+  EXPECT_EQ(justice.changes(0).sensitivity(), pb::SENSITIVITY_JUSTICE);
+
+  const pb::ChangeLogEntry& closure = all->entries(3);
+  EXPECT_EQ(closure.reason(), "Relogement des familles");
+  EXPECT_EQ(Find(closure, "status")->old_value(), "Ouvert");
+  EXPECT_EQ(Find(closure, "status")->new_value(), "Fermé");
+  EXPECT_EQ(Find(closure, "closure.cause")->new_value(), "Résorption progressive du site");
+  EXPECT_EQ(Find(closure, "closure.closed_at")->new_value(), "01 juin 2024");
+  EXPECT_EQ(Find(closure, "closure.closed_with_solutions")->new_value(), "oui");
+  EXPECT_EQ(Find(closure, "closure.solutions")->new_value(),
+            "Logement : 10 personnes, 3 ménages");
+
+  // Without justice access the procedure's version disappears: no visible change left.
+  absl::StatusOr<pb::ChangeLog> restricted = q.ForSite("1", Visibility{});
+  ASSERT_TRUE(restricted.ok());
+  ASSERT_EQ(restricted->entries_size(), 3);
+  for (const auto& e : restricted->entries()) {
+    for (const auto& ch : e.changes()) EXPECT_EQ(ch.sensitivity(), pb::SENSITIVITY_NONE);
+  }
+}
+
+TEST_F(ChangeLogTest, VersionsWithoutVisibleChangeAreSkipped) {
+  Declare("1", "93066", "Les Lilas", Day(2023, 6, 1));
+  Tick();
+  pb::SiteCommand c = rb::domain::testing::On("1");
+  c.mutable_confirm_up_to_date();
+  Site(c, Day(2024, 1, 1));
+  ChangeLogQuery q(store_.get());
+  absl::StatusOr<pb::ChangeLog> log = q.ForSite("1", Visibility::All());
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->entries_size(), 1);
+  absl::StatusOr<pb::ChangeLog> none = q.ForSite("unknown", Visibility::All());
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->entries_size(), 0);
+}
+
+TEST_F(ChangeLogTest, ActionHistoryHidesFinancesWithoutAccess) {
+  Action(rb::domain::testing::CreateAction("a1"));
+  Tick();
+  pb::ActionCommand fin;
+  fin.set_action_id("a1");
+  auto* y = fin.mutable_record_finances()->mutable_finances();
+  y->set_year(2024);
+  auto* line = y->add_lines();
+  line->set_type(pb::FINANCE_TYPE_DEDICATED);
+  line->set_amount_cents(150'000);
+  line->set_real_amount_cents(100'050);
+  Action(fin);
+  Tick();
+  pb::ActionCommand ind;
+  ind.set_action_id("a1");
+  ind.mutable_record_indicators()->mutable_indicators()->set_year(2024);
+  ind.mutable_record_indicators()->mutable_indicators()->set_nombre_personnes(40);
+  Action(ind);
+
+  ChangeLogQuery q(store_.get());
+  absl::StatusOr<pb::ChangeLog> all = q.ForAction("a1", Visibility::All());
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->entries_size(), 3);
+  const pb::ChangeLogEntry& created = all->entries(0);
+  ASSERT_NE(Find(created, "details.name"), nullptr);
+  EXPECT_EQ(Find(created, "details.name")->field(), "Nom de l'action");
+  EXPECT_EQ(Find(created, "details.topics")->new_value(), "Logement");
+  EXPECT_EQ(Find(created, "details.started_at")->new_value(), "01 mars 2022");
+  EXPECT_EQ(Find(created, "managers")->sensitivity(), pb::SENSITIVITY_PERSONAL);
+  const pb::ChangeLogEntry& finances = all->entries(1);
+  ASSERT_EQ(finances.changes_size(), 1);
+  EXPECT_EQ(finances.changes(0).field(), "Financements 2024");
+  EXPECT_EQ(finances.changes(0).new_value(),
+            "Crédits dédiés à la résorption des bidonvilles : 1 500,00 € prévus, 1 000,50 € "
+            "dépensés");
+  EXPECT_EQ(finances.changes(0).sensitivity(), pb::SENSITIVITY_FINANCES);
+  const pb::ChangeLogEntry& indicators = all->entries(2);
+  ASSERT_NE(Find(indicators, "indicators.2024.nombre_personnes"), nullptr);
+  EXPECT_EQ(Find(indicators, "indicators.2024.nombre_personnes")->new_value(), "40");
+
+  absl::StatusOr<pb::ChangeLog> restricted = q.ForAction("a1", Visibility{});
+  ASSERT_TRUE(restricted.ok());
+  EXPECT_EQ(restricted->entries_size(), 2);  // the finances version is skipped
+}
+
+}  // namespace
+}  // namespace rb::views

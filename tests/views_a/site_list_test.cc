@@ -1,0 +1,382 @@
+// The site_list view and its query against hand-computed expectations, on scenarios built with
+// real commands, a real store and the projection engine.
+#include "projections/views/site_list.h"
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "projections/view_hash.h"
+#include "projections/views/site_filter.h"
+#include "tests/views_a/fixture.h"
+
+namespace rb::views {
+namespace {
+
+namespace pb = resorption::v1;
+using ::rb::views::testing::D;
+using ::rb::views::testing::Day;
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+class SiteListTest : public ::rb::views::testing::ViewsFixture {
+ protected:
+  // Five sites:
+  //   1 Saint-Denis (93, 11)  30 people, 10 minors  updated 2024-05-01  action "sur site"
+  //   2 Montreuil   (93, 11) 120 people, 50 minors  updated 2024-05-20  heatwave, bad water
+  //   3 Bordeaux    (33, 75)   8 people              updated 2023-10-01  (out of date)
+  //   4 Saint-Denis (93, 11) closed 2024-06-01, resorbed
+  //   5 Toulouse    (31, 76)  60 people, European    updated 2024-04-01  justice + police granted
+  void Scenario() {
+    Declare("1", "93066", "Les Lilas", Day(2023, 6, 1));
+    Declare("2", "93048", "Mont Fleuri", Day(2023, 6, 1));
+    Declare("3", "33063", "Quai des Chartrons", Day(2023, 6, 1));
+    Declare("4", "93066", "Pleyel", Day(2023, 6, 1));
+    Declare("5", "31555", "Ginestous", Day(2023, 6, 1));
+    Population("3", 8, 0, Day(2023, 10, 1));
+    Population("5", 60, 20, Day(2024, 3, 1));
+    {
+      pb::SiteCommand c = rb::domain::testing::On("5");
+      c.mutable_record_population()->mutable_population()->set_total(60);
+      c.mutable_record_population()->mutable_population()->set_minors(20);
+      c.mutable_record_population()->mutable_population()->set_households(15);
+      c.mutable_record_population()->add_origins(pb::SOCIAL_ORIGIN_EUROPEAN);
+      Site(c, Day(2024, 3, 15));
+      pb::SiteCommand p = rb::domain::testing::On("5");
+      p.mutable_update_procedures()->mutable_justice()->set_justice_procedure(pb::YES);
+      p.mutable_update_procedures()->mutable_justice()->set_owner_complaint(pb::YES);
+      p.mutable_update_procedures()->mutable_justice()->set_justice_rendered(pb::NO);
+      p.mutable_update_procedures()->mutable_police()->set_status(pb::POLICE_STATUS_GRANTED);
+      *p.mutable_update_procedures()->mutable_police()->mutable_requested_at() = D(2024, 2, 1);
+      *p.mutable_update_procedures()->mutable_police()->mutable_granted_at() = D(2024, 3, 1);
+      Site(p, Day(2024, 4, 1));
+    }
+    Population("1", 30, 10, Day(2024, 5, 1));
+    Population("2", 120, 50, Day(2024, 5, 10));
+    {
+      pb::SiteCommand c = rb::domain::testing::On("2");
+      pb::LivingConditionsV2 lc = rb::domain::testing::ValidLivingConditions();
+      lc.mutable_water()->set_access_type(pb::WATER_ACCESS_TYPE_FIRE_HYDRANT);
+      lc.mutable_water()->clear_is_public();
+      lc.mutable_water()->clear_is_local();
+      lc.mutable_water()->clear_is_close();
+      *c.mutable_assess_living_conditions()->mutable_living_conditions() = lc;
+      Site(c, Day(2024, 5, 15));
+      pb::SiteCommand h = rb::domain::testing::On("2");
+      h.mutable_set_heatwave()->set_active(true);
+      Site(h, Day(2024, 5, 20));
+    }
+    {
+      pb::SiteCommand c = rb::domain::testing::On("4");
+      *c.mutable_close()->mutable_closure() = rb::domain::testing::ValidClosure();
+      Site(c, Day(2024, 6, 1));
+    }
+    Action(rb::domain::testing::CreateAction("a1"));  // lists site 1
+    Sync();
+  }
+
+  std::vector<std::string> Ids(const pb::ListSitesRequest& req) {
+    SiteListQuery q(engine_.get());
+    absl::StatusOr<pb::ListSitesResponse> r = q.List(req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::vector<std::string> ids;
+    if (!r.ok()) return ids;
+    for (const auto& s : r->sites()) ids.push_back(s.id());
+    return ids;
+  }
+
+  std::vector<std::string> Filtered(const pb::SiteFilter& f) {
+    pb::ListSitesRequest req;
+    *req.mutable_filter() = f;
+    req.set_page_size(100);
+    std::vector<std::string> ids = Ids(req);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+};
+
+TEST_F(SiteListTest, DefaultListIsOpenSitesByLastUpdateDescending) {
+  Scenario();
+  EXPECT_THAT(Ids({}), ElementsAre("2", "1", "5", "3"));
+}
+
+TEST_F(SiteListTest, EachFilterAlone) {
+  Scenario();
+  pb::SiteFilter f;
+  f.add_departement_codes("93");
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2"));
+  f.Clear();
+  f.add_region_codes("76");
+  EXPECT_THAT(Filtered(f), ElementsAre("5"));
+  f.Clear();
+  f.add_epci_codes("200054781");
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2"));
+  f.Clear();
+  f.add_city_codes("93066");
+  EXPECT_THAT(Filtered(f), ElementsAre("1"));
+  f.Clear();
+  f.add_city_codes("93066");
+  f.add_departement_codes("93");  // overlapping territories: each site once
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2"));
+  f.Clear();
+  f.set_state(pb::SITE_STATE_FILTER_CLOSED);
+  EXPECT_THAT(Filtered(f), ElementsAre("4"));
+  f.set_state(pb::SITE_STATE_FILTER_ALL);
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2", "3", "4", "5"));
+  f.Clear();
+  f.add_population(pb::POPULATION_BUCKET_10_TO_50);
+  EXPECT_THAT(Filtered(f), ElementsAre("1"));
+  f.Clear();
+  f.add_population(pb::POPULATION_BUCKET_MORE_THAN_100);
+  f.add_population(pb::POPULATION_BUCKET_LESS_THAN_10);
+  EXPECT_THAT(Filtered(f), ElementsAre("2", "3"));
+  f.Clear();
+  f.set_heatwave(true);
+  EXPECT_THAT(Filtered(f), ElementsAre("2"));
+  f.Clear();
+  f.set_out_of_date(true);
+  EXPECT_THAT(Filtered(f), ElementsAre("3"));
+  f.Clear();
+  f.add_origins(pb::ORIGIN_FILTER_EUROPEAN_ONLY);
+  EXPECT_THAT(Filtered(f), ElementsAre("5"));
+  f.Clear();
+  f.add_origins(pb::ORIGIN_FILTER_UNKNOWN);
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2", "3"));
+  f.Clear();
+  f.add_justice_procedure(pb::YES);
+  EXPECT_THAT(Filtered(f), ElementsAre("5"));
+  f.Clear();
+  f.add_police_status(pb::POLICE_STATUS_GRANTED);
+  EXPECT_THAT(Filtered(f), ElementsAre("5"));
+  f.Clear();
+  f.set_has_action(true);
+  EXPECT_THAT(Filtered(f), ElementsAre("1"));
+  f.set_has_action(false);
+  EXPECT_THAT(Filtered(f), ElementsAre("2", "3", "5"));
+  f.Clear();
+  auto* lc = f.add_living_conditions();
+  lc->set_domain(pb::LIVING_CONDITIONS_DOMAIN_WATER);
+  lc->add_statuses(pb::DOMAIN_STATUS_BAD);
+  EXPECT_THAT(Filtered(f), ElementsAre("2"));
+  f.Clear();
+  f.set_state(pb::SITE_STATE_FILTER_CLOSED);
+  f.add_closing_causes(pb::CLOSING_CAUSE_RESORBED);
+  f.add_closing_years(2024);
+  EXPECT_THAT(Filtered(f), ElementsAre("4"));
+  f.clear_closing_years();
+  f.add_closing_years(2023);
+  EXPECT_THAT(Filtered(f), ElementsAre());
+  f.Clear();
+  f.add_field_types(pb::FIELD_TYPE_BUILDING);
+  EXPECT_THAT(Filtered(f), ElementsAre());
+  f.Clear();
+  f.set_text_prefix("saint-d");  // commune name
+  EXPECT_THAT(Filtered(f), ElementsAre("1"));
+  f.set_text_prefix("Fleuri");  // a word of the name
+  EXPECT_THAT(Filtered(f), ElementsAre("2"));
+  f.set_text_prefix("leuri");  // not a word start
+  EXPECT_THAT(Filtered(f), ElementsAre());
+}
+
+TEST_F(SiteListTest, ActionFinancedByDedicatedCreditsIsFlaggedAndClosingTheActionUnflags) {
+  Scenario();
+  pb::SiteFilter f;
+  f.set_has_dedicated_financing(true);
+  EXPECT_THAT(Filtered(f), ElementsAre());
+  pb::ActionCommand fin;
+  fin.set_action_id("a1");
+  auto* y = fin.mutable_record_finances()->mutable_finances();
+  y->set_year(2024);
+  auto* line = y->add_lines();
+  line->set_type(pb::FINANCE_TYPE_DEDICATED);
+  line->set_amount_cents(5'000'000);
+  Action(fin);
+  Sync();
+  EXPECT_THAT(Filtered(f), ElementsAre("1"));
+  pb::ActionCommand close;
+  close.set_action_id("a1");
+  *close.mutable_close()->mutable_closed_at() = D(2024, 6, 10);
+  Action(close);
+  Sync();
+  EXPECT_THAT(Filtered(f), ElementsAre());
+  f.Clear();
+  f.set_has_action(true);
+  EXPECT_THAT(Filtered(f), ElementsAre());
+}
+
+TEST_F(SiteListTest, SortsInBothDirections) {
+  Scenario();
+  pb::ListSitesRequest req;
+  req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_POPULATION);
+  EXPECT_THAT(Ids(req), ElementsAre("2", "5", "1", "3"));
+  req.mutable_sort()->set_direction(pb::SORT_DIRECTION_ASCENDING);
+  EXPECT_THAT(Ids(req), ElementsAre("3", "1", "5", "2"));
+  req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_COMMUNE);
+  req.mutable_sort()->clear_direction();  // commune: ascending by default
+  EXPECT_THAT(Ids(req), ElementsAre("3", "2", "1", "5"));  // Bordeaux, Montreuil, St-Denis, Toulouse
+  req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_LAST_UPDATE);
+  req.mutable_sort()->set_direction(pb::SORT_DIRECTION_ASCENDING);
+  EXPECT_THAT(Ids(req), ElementsAre("3", "5", "1", "2"));
+}
+
+TEST_F(SiteListTest, PrioritySortPutsTheUrgentSiteFirstAndPaginates) {
+  Scenario();
+  pb::ListSitesRequest req;
+  req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_PRIORITY);
+  SiteListQuery q(engine_.get());
+  absl::StatusOr<pb::ListSitesResponse> all = q.List(req);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->sites_size(), 4);
+  EXPECT_EQ(all->sites(0).id(), "2");  // bad water, heatwave, 50 minors, no action
+  for (int i = 1; i < all->sites_size(); ++i) {
+    EXPECT_GE(all->sites(i - 1).signals().priority_score(),
+              all->sites(i).signals().priority_score());
+  }
+  // Two pages of two give the same order.
+  req.set_page_size(2);
+  absl::StatusOr<pb::ListSitesResponse> p1 = q.List(req);
+  ASSERT_TRUE(p1.ok());
+  ASSERT_FALSE(p1->next_page_token().empty());
+  req.set_page_token(p1->next_page_token());
+  absl::StatusOr<pb::ListSitesResponse> p2 = q.List(req);
+  ASSERT_TRUE(p2.ok()) << p2.status();
+  EXPECT_TRUE(p2->next_page_token().empty());
+  std::vector<std::string> paged;
+  for (const auto& s : p1->sites()) paged.push_back(s.id());
+  for (const auto& s : p2->sites()) paged.push_back(s.id());
+  std::vector<std::string> whole;
+  for (const auto& s : all->sites()) whole.push_back(s.id());
+  EXPECT_EQ(paged, whole);
+}
+
+TEST_F(SiteListTest, ReferenceDateDefaultsToTheLatestValidDateAndCanBeGiven) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  pb::ListSitesRequest req;
+  absl::StatusOr<pb::ListSitesResponse> r = q.List(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->reference_date().year(), 2024);
+  EXPECT_EQ(r->reference_date().month(), 6);
+  EXPECT_EQ(r->reference_date().day(), 1);  // the closure of site 4, the latest site event
+  EXPECT_FALSE(r->sites(0).signals().out_of_date());
+  req.mutable_reference_date()->set_year(2025);
+  req.mutable_reference_date()->set_month(1);
+  req.mutable_reference_date()->set_day(1);
+  req.mutable_filter()->set_out_of_date(true);
+  r = q.List(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->sites_size(), 4);  // every open site is out of date by then
+}
+
+TEST_F(SiteListTest, PaginationIsStableWhileSitesAreInsertedAndUpdated) {
+  // 30 sites in 93 with distinct populations 10, 20, ..., 300.
+  for (int i = 0; i < 30; ++i) {
+    const std::string id = absl::StrCat("s", i);
+    Declare(id, i % 2 ? "93066" : "93048", absl::StrCat("Site ", i), Day(2024, 1, 1));
+    Population(id, 10 * (i + 1), 0, Day(2024, 2, 1));
+  }
+  Sync();
+  SiteListQuery q(engine_.get());
+  pb::ListSitesRequest req;
+  req.mutable_filter()->add_departement_codes("93");
+  req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_POPULATION);
+  req.set_page_size(7);
+  std::vector<std::string> seen;
+  int round = 0;
+  while (true) {
+    absl::StatusOr<pb::ListSitesResponse> page = q.List(req);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& s : page->sites()) seen.push_back(s.id());
+    if (page->next_page_token().empty()) break;
+    req.set_page_token(page->next_page_token());
+    // Between pages: new sites above, inside and below the cursor, and updates of other fields.
+    for (int k = 0; k < 3; ++k) {
+      const std::string id = absl::StrCat("n", round, "_", k);
+      Declare(id, "93066", "Nouveau", Day(2024, 3, 1));
+      Population(id, 5 + 100 * k + round, 0, Day(2024, 3, 2));
+    }
+    pb::SiteCommand h = rb::domain::testing::On(absl::StrCat("s", 29 - round * 3));
+    h.mutable_set_heatwave()->set_active(true);
+    Site(h, Day(2024, 4, 1));
+    Sync();
+    ++round;
+  }
+  std::set<std::string> originals;
+  for (const std::string& id : seen) {
+    if (id[0] == 's') {
+      EXPECT_TRUE(originals.insert(id).second) << "repeated " << id;
+    }
+  }
+  EXPECT_EQ(originals.size(), 30u);
+  // Among the original rows the order is the population order.
+  std::vector<std::string> order;
+  for (const std::string& id : seen) {
+    if (id[0] == 's') order.push_back(id);
+  }
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(order[i], absl::StrCat("s", 29 - i));
+}
+
+TEST_F(SiteListTest, GetReturnsTheWholeSiteAndNotFoundForUnknown) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  absl::StatusOr<pb::SiteSummary> s = q.Get("5");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->site().justice().justice_procedure(), pb::YES);
+  EXPECT_EQ(s->territory().departement_code(), "31");
+  EXPECT_EQ(s->population(), 60);
+  EXPECT_EQ(q.Get("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SiteListTest, BadRequestsAreInvalidArgument) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  pb::ListSitesRequest req;
+  req.set_page_token("???");
+  EXPECT_EQ(q.List(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.Clear();
+  req.set_page_size(1);
+  absl::StatusOr<pb::ListSitesResponse> p = q.List(req);
+  ASSERT_TRUE(p.ok());
+  req.set_page_token(p->next_page_token());
+  req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_POPULATION);  // token of another sort
+  EXPECT_EQ(q.List(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.Clear();
+  req.set_page_size(-1);
+  EXPECT_EQ(q.List(req).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SiteListTest, RebuildGivesTheSameViewsAsLiveProcessing) {
+  Scenario();
+  absl::StatusOr<rb::proj::ViewReader> live = engine_->Reader(SiteListProjection::kName);
+  ASSERT_TRUE(live.ok());
+  absl::StatusOr<std::string> live_hash = rb::proj::HashViews(*live);
+  ASSERT_TRUE(live_hash.ok());
+  ASSERT_TRUE(engine_->Rebuild(SiteListProjection::kName).ok());
+  ASSERT_TRUE(engine_->WaitForRebuild(SiteListProjection::kName, absl::Now() + absl::Seconds(30))
+                  .ok());
+  absl::StatusOr<rb::proj::ViewReader> rebuilt = engine_->Reader(SiteListProjection::kName);
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_NE(rebuilt->generation(), live->generation());
+  absl::StatusOr<std::string> rebuilt_hash = rb::proj::HashViews(*rebuilt);
+  ASSERT_TRUE(rebuilt_hash.ok());
+  EXPECT_EQ(*live_hash, *rebuilt_hash);
+}
+
+TEST_F(SiteListTest, MatchesSiteFilterWorksOnAFoldedSiteAlone) {
+  pb::Site site;
+  site.set_status(pb::SITE_STATUS_OPEN);
+  site.mutable_location()->mutable_territory()->set_departement_code("93");
+  site.mutable_population()->set_total(12);
+  pb::SiteFilter f;
+  f.add_departement_codes("93");
+  f.add_population(pb::POPULATION_BUCKET_10_TO_50);
+  EXPECT_TRUE(MatchesSiteFilter(site, f, absl::CivilDay(2024, 1, 1)));
+  f.set_has_action(true);
+  EXPECT_FALSE(MatchesSiteFilter(site, f, absl::CivilDay(2024, 1, 1)));
+  EXPECT_TRUE(MatchesSiteFilter(site, f, absl::CivilDay(2024, 1, 1), {.has_action = true}));
+}
+
+}  // namespace
+}  // namespace rb::views

@@ -1,0 +1,139 @@
+#include "projections/views/series.h"
+
+#include "tests/views_b/views_fixture.h"
+
+namespace rb::views_b_testing {
+namespace {
+
+using rb::domain::testing::Declare;
+using rb::domain::testing::On;
+
+class SeriesTest : public ViewsTest {
+ protected:
+  v1::SeriesResponse Monthly(v1::TerritoryLevel level, const std::string& code, v1::Date from,
+                             v1::Date to) {
+    rb::proj::views::SeriesQuery q(engine_.get());
+    v1::SeriesRequest r;
+    r.mutable_territory()->set_level(level);
+    r.mutable_territory()->set_code(code);
+    *r.mutable_from() = from;
+    *r.mutable_to() = to;
+    absl::StatusOr<v1::SeriesResponse> s = q.Series(r);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? *s : v1::SeriesResponse();
+  }
+  // Site "1" in Saint-Denis (93): declared 2024-01-10, 20 people on 02-01, a v1 assessment
+  // without water on 02-15, upgraded to v2 with water on 03-15, 30 people on 04-01.
+  void BuildSaintDenis() {
+    Site(Declare("1"), At(2024, 1, 10));
+    Site(Population("1", 20), At(2024, 2, 1));
+    v1::SiteCommand v1c = On("1");
+    v1c.mutable_import_living_conditions_v1()->mutable_living_conditions()->set_access_to_water(v1::NO);
+    Site(v1c, At(2024, 2, 15), rb::domain::Role::kNationalAdmin, "import");
+    v1::SiteCommand up = On("1");
+    *up.mutable_upgrade_living_conditions()->mutable_living_conditions() =
+        rb::domain::testing::ValidLivingConditions();
+    Site(up, At(2024, 3, 15));
+    Site(Population("1", 30), At(2024, 4, 1));
+  }
+};
+
+TEST_F(SeriesTest, MonthlyDepartementSeriesFollowsPopulationWaterCorrectionAndClosure) {
+  BuildSaintDenis();
+  CatchUp();
+  v1::SeriesResponse before = Monthly(v1::TERRITORY_LEVEL_DEPARTEMENT, "93", D(2024, 1, 1), D(2024, 6, 1));
+  ASSERT_EQ(before.points_size(), 6);
+  EXPECT_EQ(before.points(2).stock().people(), 20);  // 03-01, before the correction
+
+  Site(RetroPopulation("1", 25), At(2024, 3, 1));
+  v1::SiteCommand close = On("1");
+  *close.mutable_close()->mutable_closure() = rb::domain::testing::ValidClosure();
+  *close.mutable_close()->mutable_closure()->mutable_closed_at() = D(2024, 5, 10);
+  Site(close, At(2024, 5, 10));
+  CatchUp();
+
+  v1::SeriesResponse s = Monthly(v1::TERRITORY_LEVEL_DEPARTEMENT, "93", D(2024, 1, 1), D(2024, 6, 1));
+  ASSERT_EQ(s.points_size(), 6);
+  const int64_t sites[] = {0, 1, 1, 1, 1, 0};
+  const int64_t people[] = {0, 20, 25, 30, 30, 0};
+  const int64_t water[] = {0, 0, 0, 1, 1, 0};
+  const int64_t people_water[] = {0, 0, 0, 30, 30, 0};
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(s.points(i).stock().sites(), sites[i]) << i;
+    EXPECT_EQ(s.points(i).stock().people(), people[i]) << i;
+    EXPECT_EQ(s.points(i).stock().sites_with_water(), water[i]) << i;
+    EXPECT_EQ(s.points(i).stock().people_with_water(), people_water[i]) << i;
+    EXPECT_EQ(s.points(i).stock().sites_out_of_date(), 0) << i;
+  }
+  EXPECT_EQ(s.points(1).flows().sites_opened(), 1);
+  EXPECT_EQ(s.points(5).flows().sites_closed(), 1);
+  EXPECT_EQ(s.points(5).flows().sites_resorbed(), 1);
+  EXPECT_EQ(s.points(5).flows().people_by_solution(v1::CLOSING_SOLUTION_HOUSING), 10);
+  EXPECT_EQ(s.points(5).flows().households_by_solution(v1::CLOSING_SOLUTION_HOUSING), 3);
+  EXPECT_EQ(s.points(4).flows().sites_closed(), 0);
+
+  // The region, the nation and the metropolitan zone see the same; overseas sees nothing.
+  for (auto [level, code] : {std::pair{v1::TERRITORY_LEVEL_REGION, "11"},
+                             std::pair{v1::TERRITORY_LEVEL_COMMUNE, "93066"},
+                             std::pair{v1::TERRITORY_LEVEL_NATION, ""},
+                             std::pair{v1::TERRITORY_LEVEL_ZONE, "hexagone"}}) {
+    v1::SeriesResponse t = Monthly(level, code, D(2024, 1, 1), D(2024, 6, 1));
+    ASSERT_EQ(t.points_size(), 6);
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(t.points(i).stock().people(), people[i]) << code << i;
+  }
+  EXPECT_EQ(Monthly(v1::TERRITORY_LEVEL_ZONE, "outre_mer", D(2024, 1, 1), D(2024, 6, 1)).points(3).stock().sites(), 0);
+}
+
+TEST_F(SeriesTest, AnOverseasSiteWithoutUpdateIsOutOfDateSixMonthsAfterItsLastUpdate) {
+  v1::SiteCommand c = Declare("r");
+  auto* a = c.mutable_declare()->mutable_site()->mutable_location()->mutable_address();
+  a->set_label("Chemin des Lataniers 97400 Saint-Denis");
+  a->set_city_code("97411");
+  a->mutable_coordinates()->set_latitude(-20.88);
+  a->mutable_coordinates()->set_longitude(55.45);
+  Site(c, At(2023, 6, 1));
+  CatchUp();
+  rb::proj::views::SeriesQuery q(engine_.get());
+  v1::SeriesRequest r;
+  r.mutable_territory()->set_level(v1::TERRITORY_LEVEL_ZONE);
+  r.mutable_territory()->set_code("outre_mer");
+  for (v1::Date d : {D(2023, 5, 31), D(2023, 6, 1), D(2023, 11, 30), D(2023, 12, 1), D(2024, 6, 1)}) {
+    *r.add_dates() = d;
+  }
+  absl::StatusOr<v1::SeriesResponse> s = q.Series(r);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->points_size(), 5);
+  const int64_t sites[] = {0, 1, 1, 1, 1};
+  const int64_t out_of_date[] = {0, 0, 0, 1, 1};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(s->points(i).stock().sites(), sites[i]) << i;
+    EXPECT_EQ(s->points(i).stock().sites_out_of_date(), out_of_date[i]) << i;
+  }
+  // An update on 2024-01-15 makes it up to date again from that day until 2024-07-15.
+  Site(Population("r", 12), At(2024, 1, 15));
+  CatchUp();
+  s = q.Series(r);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->points(3).stock().sites_out_of_date(), 1);  // 2023-12-01
+  EXPECT_EQ(s->points(4).stock().sites_out_of_date(), 0);  // 2024-06-01
+  EXPECT_EQ(s->points(4).stock().people(), 12);
+
+  v1::PeriodRequest p;
+  *p.mutable_territory() = r.territory();
+  *p.mutable_from() = D(2023, 1, 1);
+  *p.mutable_to() = D(2023, 12, 31);
+  absl::StatusOr<v1::SeriesPoint> period = q.Period(p);
+  ASSERT_TRUE(period.ok());
+  EXPECT_EQ(period->flows().sites_opened(), 1);
+}
+
+TEST_F(SeriesTest, RejectsAnInvertedRange) {
+  rb::proj::views::SeriesQuery q(engine_.get());
+  v1::SeriesRequest r;
+  *r.mutable_from() = D(2024, 2, 1);
+  *r.mutable_to() = D(2024, 1, 1);
+  EXPECT_EQ(q.Series(r).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace rb::views_b_testing
