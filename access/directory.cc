@@ -36,23 +36,23 @@ bool ValidId(std::string_view id) {
   });
 }
 
-void CheckTerritory(const v1::TerritoryRef& t, const std::string& field, Violations& v) {
+void CheckTerritory(const v1::ScopeTerritory& t, const std::string& field, Violations& v) {
   const auto& geo = rb::domain::geo::Geography::Get();
   bool known = false;
   switch (t.level()) {
-    case v1::TERRITORY_LEVEL_NATION:
-      known = t.code().empty();
+    case v1::SCOPE_LEVEL_NATION:
+      known = t.code().empty() || t.code() == "FR";
       break;
-    case v1::TERRITORY_LEVEL_REGION:
+    case v1::SCOPE_LEVEL_REGION:
       known = geo.FindRegion(t.code()) != nullptr;
       break;
-    case v1::TERRITORY_LEVEL_DEPARTEMENT:
+    case v1::SCOPE_LEVEL_DEPARTEMENT:
       known = geo.FindDepartement(t.code()) != nullptr;
       break;
-    case v1::TERRITORY_LEVEL_EPCI:
+    case v1::SCOPE_LEVEL_EPCI:
       known = geo.FindEpci(t.code()) != nullptr;
       break;
-    case v1::TERRITORY_LEVEL_COMMUNE:
+    case v1::SCOPE_LEVEL_COMMUNE:
       known = geo.FindCommune(t.code()) != nullptr;
       break;
     default:
@@ -72,7 +72,7 @@ void CheckOptions(const google::protobuf::RepeatedPtrField<std::string>& options
   }
 }
 
-bool SameTerritory(const v1::TerritoryRef& a, const v1::TerritoryRef& b) {
+bool SameTerritory(const v1::ScopeTerritory& a, const v1::ScopeTerritory& b) {
   return a.level() == b.level() && a.code() == b.code();
 }
 
@@ -131,12 +131,12 @@ absl::StatusOr<std::vector<v1::OrganisationEvent>> DecideCreateOrganisation(
   for (int i = 0; i < req.territories().size(); ++i) {
     CheckTerritory(req.territories(i), absl::StrCat("territories[", i, "]"), v);
   }
-  const v1::TerritoryRef main =
+  const v1::ScopeTerritory main =
       req.has_main_territory()
           ? req.main_territory()
-          : (req.territories().empty() ? v1::TerritoryRef() : req.territories(0));
+          : (req.territories().empty() ? v1::ScopeTerritory() : req.territories(0));
   if (!std::any_of(req.territories().begin(), req.territories().end(),
-                   [&](const v1::TerritoryRef& t) { return SameTerritory(t, main); })) {
+                   [&](const v1::ScopeTerritory& t) { return SameTerritory(t, main); })) {
     v.Add("main_territory", "must be one of the territories");
   }
   CheckOptions(req.options(), "options", v);

@@ -11,7 +11,7 @@ namespace rb::access {
 namespace {
 
 using resorption::v1::PermissionAttachment;
-using resorption::v1::TerritoryRef;
+using resorption::v1::ScopeTerritory;
 namespace v1 = resorption::v1;
 
 enum class Level { kNone, kLocal, kNational };
@@ -173,7 +173,7 @@ Grant Resolve(const Principal& p, std::string_view entity, std::string_view feat
     if (!Matches(a, entity, feature)) continue;
     switch (a.target_case()) {
       case PermissionAttachment::kTerritory:
-        if (a.territory().level() == v1::TERRITORY_LEVEL_NATION) {
+        if (a.territory().level() == v1::SCOPE_LEVEL_NATION) {
           g.national = true;
         } else {
           g.territories.push_back(a.territory());
@@ -193,17 +193,17 @@ Grant Resolve(const Principal& p, std::string_view entity, std::string_view feat
   return g;
 }
 
-bool SiteTerritoryIn(const v1::Territory& t, const TerritoryRef& in) {
+bool SiteTerritoryIn(const v1::Territory& t, const ScopeTerritory& in) {
   switch (in.level()) {
-    case v1::TERRITORY_LEVEL_NATION:
+    case v1::SCOPE_LEVEL_NATION:
       return true;
-    case v1::TERRITORY_LEVEL_REGION:
+    case v1::SCOPE_LEVEL_REGION:
       return !in.code().empty() && t.region_code() == in.code();
-    case v1::TERRITORY_LEVEL_DEPARTEMENT:
+    case v1::SCOPE_LEVEL_DEPARTEMENT:
       return !in.code().empty() && t.departement_code() == in.code();
-    case v1::TERRITORY_LEVEL_EPCI:
+    case v1::SCOPE_LEVEL_EPCI:
       return !in.code().empty() && t.epci_code() == in.code();
-    case v1::TERRITORY_LEVEL_COMMUNE: {
+    case v1::SCOPE_LEVEL_COMMUNE: {
       if (in.code().empty()) return false;
       if (t.city_code() == in.code()) return true;
       // A Paris, Lyon or Marseille district lies in its city.
@@ -215,19 +215,19 @@ bool SiteTerritoryIn(const v1::Territory& t, const TerritoryRef& in) {
   }
 }
 
-bool DepartementIn(std::string_view code, const TerritoryRef& in) {
+bool DepartementIn(std::string_view code, const ScopeTerritory& in) {
   if (code.empty()) return false;
   const auto& geo = rb::domain::geo::Geography::Get();
   switch (in.level()) {
-    case v1::TERRITORY_LEVEL_NATION:
+    case v1::SCOPE_LEVEL_NATION:
       return true;
-    case v1::TERRITORY_LEVEL_REGION: {
+    case v1::SCOPE_LEVEL_REGION: {
       const auto* d = geo.FindDepartement(code);
       return d != nullptr && d->region == in.code();
     }
-    case v1::TERRITORY_LEVEL_DEPARTEMENT:
+    case v1::SCOPE_LEVEL_DEPARTEMENT:
       return code == in.code();
-    case v1::TERRITORY_LEVEL_COMMUNE: {
+    case v1::SCOPE_LEVEL_COMMUNE: {
       const auto* c = geo.FindCommune(in.code());
       return c != nullptr && c->departement == code;
     }
@@ -239,13 +239,13 @@ bool DepartementIn(std::string_view code, const TerritoryRef& in) {
 bool CoversSite(const Grant& g, const v1::Territory& t, std::string_view site_id) {
   if (g.national || Contains(g.site_ids, site_id)) return true;
   return std::any_of(g.territories.begin(), g.territories.end(),
-                     [&](const TerritoryRef& in) { return SiteTerritoryIn(t, in); });
+                     [&](const ScopeTerritory& in) { return SiteTerritoryIn(t, in); });
 }
 
 bool CoversAction(const Grant& g, std::string_view departement, std::string_view action_id) {
   if (g.national || Contains(g.action_ids, action_id)) return true;
   return std::any_of(g.territories.begin(), g.territories.end(),
-                     [&](const TerritoryRef& in) { return DepartementIn(departement, in); });
+                     [&](const ScopeTerritory& in) { return DepartementIn(departement, in); });
 }
 
 bool CanReadSite(const Principal& p, const v1::Territory& t, std::string_view site_id) {
@@ -291,15 +291,15 @@ bool AggregatesOnly(const Principal& p) {
 bool CanReadRawLog(const Principal& p) { return Resolve(p, perm::kLog, perm::kRead).national; }
 bool CanReadAudit(const Principal& p) { return Resolve(p, perm::kAudit, perm::kRead).national; }
 
-bool CanManageUsers(const Principal& p, const TerritoryRef& t) {
+bool CanManageUsers(const Principal& p, const ScopeTerritory& t) {
   const Grant g = Resolve(p, perm::kUser, perm::kManage);
   if (g.national) return true;
   // A local administrator manages organisations whose main territory lies in one of theirs.
-  for (const TerritoryRef& in : g.territories) {
-    if (in.level() == v1::TERRITORY_LEVEL_NATION) return true;
+  for (const ScopeTerritory& in : g.territories) {
+    if (in.level() == v1::SCOPE_LEVEL_NATION) return true;
     if (in.level() == t.level() && in.code() == t.code()) return true;
-    if (t.level() == v1::TERRITORY_LEVEL_DEPARTEMENT && DepartementIn(t.code(), in)) return true;
-    if (t.level() == v1::TERRITORY_LEVEL_COMMUNE) {
+    if (t.level() == v1::SCOPE_LEVEL_DEPARTEMENT && DepartementIn(t.code(), in)) return true;
+    if (t.level() == v1::SCOPE_LEVEL_COMMUNE) {
       const auto* c = rb::domain::geo::Geography::Get().FindCommune(t.code());
       if (c == nullptr) continue;
       v1::Territory site;

@@ -63,7 +63,7 @@ struct Principal {
   std::vector<std::string> user_options;          // priority 2
   std::vector<std::string> organisation_options;  // priority 3
   // The organisation's territories of intervention: the "local" scope.
-  std::vector<resorption::v1::TerritoryRef> territories;
+  std::vector<resorption::v1::ScopeTerritory> territories;
   // User-specific permissions (priority 1).
   std::vector<resorption::v1::PermissionAttachment> attachments;
   // Id of the bearer token used (for logs and audit); empty in tests.
@@ -98,7 +98,7 @@ inline constexpr std::string_view kManage = "manage";
 // The resolved scope of one permission for one principal.
 struct Grant {
   bool national = false;
-  std::vector<resorption::v1::TerritoryRef> territories;
+  std::vector<resorption::v1::ScopeTerritory> territories;
   std::vector<std::string> site_ids;
   std::vector<std::string> action_ids;
 
@@ -111,9 +111,9 @@ struct Grant {
 Grant Resolve(const Principal& p, std::string_view entity, std::string_view feature);
 
 // True when `t` (a site's derived territory) lies in `territory`.
-bool SiteTerritoryIn(const resorption::v1::Territory& t, const resorption::v1::TerritoryRef& in);
+bool SiteTerritoryIn(const resorption::v1::Territory& t, const resorption::v1::ScopeTerritory& in);
 // True when departement `code` lies in `territory` (nation, its region or itself).
-bool DepartementIn(std::string_view code, const resorption::v1::TerritoryRef& in);
+bool DepartementIn(std::string_view code, const resorption::v1::ScopeTerritory& in);
 
 // Whether the grant covers a site / an action.
 bool CoversSite(const Grant& g, const resorption::v1::Territory& t, std::string_view site_id);
@@ -146,7 +146,7 @@ bool CanReadRawLog(const Principal& p);
 bool CanReadAudit(const Principal& p);
 // Managing users of an organisation whose main territory is `t`: national administrators
 // everywhere, local administrators in their territories.
-bool CanManageUsers(const Principal& p, const resorption::v1::TerritoryRef& t);
+bool CanManageUsers(const Principal& p, const resorption::v1::ScopeTerritory& t);
 
 // What RedactSite removed (also what the principal read when nothing was removed).
 struct Redaction {

@@ -54,8 +54,8 @@ rb::access::Principal Authenticator::System() {
   p.user_id = kSystemUserId;
   p.organisation_id = kBootstrapOrganisationId;
   p.role = rb::access::Role::kNationalAdmin;
-  v1::TerritoryRef nation;
-  nation.set_level(v1::TERRITORY_LEVEL_NATION);
+  v1::ScopeTerritory nation;
+  nation.set_level(v1::SCOPE_LEVEL_NATION);
   p.territories = {nation};
   return p;
 }
@@ -80,7 +80,7 @@ absl::Status Authenticator::Bootstrap(const std::string& data_dir) {
     req.set_name("Délégation interministérielle à l'hébergement et à l'accès au logement");
     req.set_type("Délégation interministérielle");
     req.set_category(v1::ORGANISATION_CATEGORY_ADMINISTRATION);
-    req.add_territories()->set_level(v1::TERRITORY_LEVEL_NATION);
+    req.add_territories()->set_level(v1::SCOPE_LEVEL_NATION);
     if (auto r = directory_.CreateOrganisation(req, system); !r.ok()) return r.status();
   }
   v1::CreateUserRequest req;

@@ -33,12 +33,13 @@
 
 #include "absl/status/status.h"
 #include "eventstore/event_store.h"
-#include "services/auth.h"
 #include "grpcpp/server_builder.h"
 #include "services/logging.h"
 #include "services/metrics.h"
 
 namespace rb::services {
+
+class Authenticator;  // services/auth.h
 
 // What the server lends to its modules. Every pointer stays valid until after Stop().
 struct ServiceEnvironment {

@@ -40,7 +40,7 @@ v1::CreateOrganisationRequest Org(const std::string& id, const std::string& depa
   r.set_name("Organisation " + id);
   r.set_category(v1::ORGANISATION_CATEGORY_ADMINISTRATION);
   auto* t = r.add_territories();
-  t->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
+  t->set_level(v1::SCOPE_LEVEL_DEPARTEMENT);
   t->set_code(departement);
   return r;
 }

@@ -21,7 +21,7 @@ v1::CreateOrganisationRequest Prefecture() {
   r.set_type("Préfecture");
   r.set_category(v1::ORGANISATION_CATEGORY_ADMINISTRATION);
   auto* t = r.add_territories();
-  t->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
+  t->set_level(v1::SCOPE_LEVEL_DEPARTEMENT);
   t->set_code("93");
   return r;
 }
@@ -42,7 +42,7 @@ TEST(DecideCreateOrganisation, ReportsEveryViolationAtOnce) {
   v1::CreateOrganisationRequest r;
   r.set_organisation_id("Bad Id");
   auto* t = r.add_territories();
-  t->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
+  t->set_level(v1::SCOPE_LEVEL_DEPARTEMENT);
   t->set_code("999");
   r.add_options("see_everything");
   auto d = DecideCreateOrganisation({}, r);

@@ -29,8 +29,8 @@ v1::Territory Marseille() {  // elsewhere
   return t;
 }
 
-v1::TerritoryRef Ref(v1::TerritoryLevel level, std::string code) {
-  v1::TerritoryRef r;
+v1::ScopeTerritory Ref(v1::ScopeLevel level, std::string code) {
+  v1::ScopeTerritory r;
   r.set_level(level);
   r.set_code(std::move(code));
   return r;
@@ -42,7 +42,7 @@ Principal Of(Role role, std::vector<std::string> options = {}) {
   p.organisation_id = "o-1";
   p.role = role;
   p.user_options = std::move(options);
-  p.territories = {Ref(v1::TERRITORY_LEVEL_DEPARTEMENT, "93")};
+  p.territories = {Ref(v1::SCOPE_LEVEL_DEPARTEMENT, "93")};
   return p;
 }
 
@@ -320,7 +320,7 @@ TEST(Policy, AttachmentsWidenTheScopeBySiteActionOrTerritory) {
   site.set_site_id("2");
   v1::PermissionAttachment region = site;
   region.set_feature("update");
-  *region.mutable_territory() = Ref(v1::TERRITORY_LEVEL_REGION, "93");
+  *region.mutable_territory() = Ref(v1::SCOPE_LEVEL_REGION, "93");
   v1::PermissionAttachment action;
   action.set_entity("action");
   action.set_feature("read");
@@ -336,30 +336,30 @@ TEST(Policy, AttachmentsWidenTheScopeBySiteActionOrTerritory) {
 
 TEST(Policy, TerritoriesMatchAtEveryLevel) {
   const v1::Territory t = SaintDenis();
-  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::TERRITORY_LEVEL_NATION, "")));
-  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::TERRITORY_LEVEL_REGION, "11")));
-  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::TERRITORY_LEVEL_DEPARTEMENT, "93")));
-  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::TERRITORY_LEVEL_EPCI, "200054781")));
-  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::TERRITORY_LEVEL_COMMUNE, "93066")));
-  EXPECT_FALSE(SiteTerritoryIn(t, Ref(v1::TERRITORY_LEVEL_COMMUNE, "93048")));
-  EXPECT_FALSE(SiteTerritoryIn(t, Ref(v1::TERRITORY_LEVEL_REGION, "")));
+  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::SCOPE_LEVEL_NATION, "")));
+  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::SCOPE_LEVEL_REGION, "11")));
+  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::SCOPE_LEVEL_DEPARTEMENT, "93")));
+  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::SCOPE_LEVEL_EPCI, "200054781")));
+  EXPECT_TRUE(SiteTerritoryIn(t, Ref(v1::SCOPE_LEVEL_COMMUNE, "93066")));
+  EXPECT_FALSE(SiteTerritoryIn(t, Ref(v1::SCOPE_LEVEL_COMMUNE, "93048")));
+  EXPECT_FALSE(SiteTerritoryIn(t, Ref(v1::SCOPE_LEVEL_REGION, "")));
   v1::Territory district;
   district.set_city_code("13201");  // Marseille 1er arrondissement
   district.set_departement_code("13");
-  EXPECT_TRUE(SiteTerritoryIn(district, Ref(v1::TERRITORY_LEVEL_COMMUNE, "13055")));
-  EXPECT_TRUE(DepartementIn("93", Ref(v1::TERRITORY_LEVEL_REGION, "11")));
-  EXPECT_FALSE(DepartementIn("13", Ref(v1::TERRITORY_LEVEL_REGION, "11")));
-  EXPECT_TRUE(DepartementIn("93", Ref(v1::TERRITORY_LEVEL_COMMUNE, "93066")));
+  EXPECT_TRUE(SiteTerritoryIn(district, Ref(v1::SCOPE_LEVEL_COMMUNE, "13055")));
+  EXPECT_TRUE(DepartementIn("93", Ref(v1::SCOPE_LEVEL_REGION, "11")));
+  EXPECT_FALSE(DepartementIn("13", Ref(v1::SCOPE_LEVEL_REGION, "11")));
+  EXPECT_TRUE(DepartementIn("93", Ref(v1::SCOPE_LEVEL_COMMUNE, "93066")));
 }
 
 TEST(Policy, LocalAdminsManageUsersInTheirTerritoryOnly) {
   const Principal p = Of(Role::kLocalAdmin);
-  EXPECT_TRUE(CanManageUsers(p, Ref(v1::TERRITORY_LEVEL_DEPARTEMENT, "93")));
-  EXPECT_TRUE(CanManageUsers(p, Ref(v1::TERRITORY_LEVEL_COMMUNE, "93066")));
-  EXPECT_FALSE(CanManageUsers(p, Ref(v1::TERRITORY_LEVEL_DEPARTEMENT, "13")));
+  EXPECT_TRUE(CanManageUsers(p, Ref(v1::SCOPE_LEVEL_DEPARTEMENT, "93")));
+  EXPECT_TRUE(CanManageUsers(p, Ref(v1::SCOPE_LEVEL_COMMUNE, "93066")));
+  EXPECT_FALSE(CanManageUsers(p, Ref(v1::SCOPE_LEVEL_DEPARTEMENT, "13")));
   EXPECT_FALSE(
-      CanManageUsers(Of(Role::kDirectCollaborator), Ref(v1::TERRITORY_LEVEL_DEPARTEMENT, "93")));
-  EXPECT_TRUE(CanManageUsers(Of(Role::kNationalAdmin), Ref(v1::TERRITORY_LEVEL_DEPARTEMENT, "13")));
+      CanManageUsers(Of(Role::kDirectCollaborator), Ref(v1::SCOPE_LEVEL_DEPARTEMENT, "93")));
+  EXPECT_TRUE(CanManageUsers(Of(Role::kNationalAdmin), Ref(v1::SCOPE_LEVEL_DEPARTEMENT, "13")));
 }
 
 TEST(Policy, RawLogAndAuditAreForNationalAdminsOrADedicatedRight) {
@@ -370,7 +370,7 @@ TEST(Policy, RawLogAndAuditAreForNationalAdminsOrADedicatedRight) {
   log.set_entity("log");
   log.set_feature("read");
   log.set_allowed(true);
-  *log.mutable_territory() = Ref(v1::TERRITORY_LEVEL_NATION, "");
+  *log.mutable_territory() = Ref(v1::SCOPE_LEVEL_NATION, "");
   analyst.attachments = {log};
   EXPECT_TRUE(CanReadRawLog(analyst));
   EXPECT_FALSE(CanReadAudit(analyst));

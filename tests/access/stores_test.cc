@@ -95,7 +95,7 @@ TEST_F(StoresTest, AfterErasureThePlaintextIsNowhereOnDiskAndTheLogStillVerifies
   org.set_organisation_id("asso");
   org.set_name("Association du 93");
   org.set_category(v1::ORGANISATION_CATEGORY_ASSOCIATION);
-  org.add_territories()->set_level(v1::TERRITORY_LEVEL_NATION);
+  org.add_territories()->set_level(v1::SCOPE_LEVEL_NATION);
   ASSERT_TRUE(directory.CreateOrganisation(org, admin).ok());
   v1::CreateUserRequest user;
   user.set_user_id("u-42");
