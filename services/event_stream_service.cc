@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/auth.h"
 #include "services/proto_convert.h"
 #include "services/status_mapping.h"
 
@@ -168,6 +169,7 @@ grpc::ServerUnaryReactor* EventStreamService::Append(grpc::CallbackServerContext
                                                      const v1::AppendRequest* req,
                                                      v1::AppendResponse* resp) {
   absl::Status s = CheckCall(ctx);
+  if (s.ok() && auth_ != nullptr) s = auth_->AuthorizeRawLog(*ctx, "Append", std::string());
   if (s.ok()) s = DoAppend(*req, resp);
   return Reply(ctx, s);
 }
@@ -210,6 +212,7 @@ grpc::ServerUnaryReactor* EventStreamService::ReadStream(grpc::CallbackServerCon
                                                          const v1::ReadStreamRequest* req,
                                                          v1::ReadStreamResponse* resp) {
   absl::Status s = CheckCall(ctx);
+  if (s.ok() && auth_ != nullptr) s = auth_->AuthorizeRawLog(*ctx, "ReadStream", req->stream_id());
   if (s.ok()) s = DoReadStream(*req, resp);
   return Reply(ctx, s);
 }
@@ -251,6 +254,7 @@ grpc::ServerUnaryReactor* EventStreamService::ReadAll(grpc::CallbackServerContex
                                                       const v1::ReadAllRequest* req,
                                                       v1::ReadAllResponse* resp) {
   absl::Status s = CheckCall(ctx);
+  if (s.ok() && auth_ != nullptr) s = auth_->AuthorizeRawLog(*ctx, "ReadAll", "log");
   if (s.ok()) s = DoReadAll(*req, resp);
   return Reply(ctx, s);
 }
@@ -261,6 +265,7 @@ grpc::ServerUnaryReactor* EventStreamService::GetHead(grpc::CallbackServerContex
                                                       const v1::GetHeadRequest* req,
                                                       v1::GetHeadResponse* resp) {
   absl::Status s = CheckCall(ctx);
+  if (s.ok() && auth_ != nullptr) s = auth_->AuthorizeRawLog(*ctx, "GetHead", std::string());
   if (s.ok()) {
     rb::es::Head head = store_->GetHead();
     resp->set_position(head.position);
@@ -274,6 +279,7 @@ grpc::ServerUnaryReactor* EventStreamService::GetStreamInfo(grpc::CallbackServer
                                                             const v1::GetStreamInfoRequest* req,
                                                             v1::GetStreamInfoResponse* resp) {
   absl::Status s = CheckCall(ctx);
+  if (s.ok() && auth_ != nullptr) s = auth_->AuthorizeRawLog(*ctx, "GetStreamInfo", std::string());
   if (s.ok()) {
     std::vector<FieldViolation> violations;
     CheckStreamId(req->stream_id(), "stream_id", violations);
@@ -296,6 +302,7 @@ grpc::ServerUnaryReactor* EventStreamService::Verify(grpc::CallbackServerContext
                                                      const v1::VerifyRequest* req,
                                                      v1::VerifyResponse* resp) {
   absl::Status s = CheckCall(ctx);
+  if (s.ok() && auth_ != nullptr) s = auth_->AuthorizeRawLog(*ctx, "Verify", std::string());
   if (s.ok()) {
     absl::StatusOr<rb::es::VerifyReport> report = store_->Verify();
     if (report.ok()) {
@@ -450,6 +457,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
 grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStreamService::Subscribe(
     grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* req) {
   absl::Status s = CheckCall(ctx);
+  if (s.ok() && auth_ != nullptr) s = auth_->AuthorizeRawLog(*ctx, "Subscribe", "log");
   if (s.ok() && req->from_head() && req->from_position() != 0) {
     s = BadRequestError("the subscribe request is invalid",
                         {{"from_position", "must be 0 when from_head is set"}});
@@ -466,6 +474,7 @@ absl::Status EventStreamModule::Init(const ServiceEnvironment& env) {
   store_ = env.store;
   hub_ = std::make_unique<SubscriptionHub>(store_, options_.checkpoint_interval);
   service_ = std::make_unique<EventStreamService>(store_, hub_.get(), env.metrics, options_);
+  service_->set_authenticator(env.auth);
   Histogram* batches = env.metrics->AddHistogram(
       "rb_group_commit_batch_events",
       "Events made durable per group-commit batch (one WriteBatch, one sync).", {}, SizeBuckets());

@@ -43,11 +43,17 @@ struct EventStreamOptions {
   absl::Duration checkpoint_interval = absl::Seconds(1);
 };
 
+class Authenticator;
+
 class EventStreamService final : public resorption::v1::EventStream::CallbackService {
  public:
   // Nothing is owned; everything must outlive the service.
   EventStreamService(rb::es::EventStore* store, SubscriptionHub* hub, MetricsRegistry* metrics,
                      EventStreamOptions options);
+
+  // Every call then needs the raw-log right (Authenticator::AuthorizeRawLog); reads of events
+  // are recorded in the audit trail. Without one (nullptr), calls are not checked.
+  void set_authenticator(Authenticator* auth) { auth_ = auth; }
 
   grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* ctx,
                                    const resorption::v1::AppendRequest* req,
@@ -81,6 +87,7 @@ class EventStreamService final : public resorption::v1::EventStream::CallbackSer
  private:
   friend class SubscribeReactor;
   rb::es::EventStore* const store_;
+  Authenticator* auth_ = nullptr;
   SubscriptionHub* const hub_;
   const EventStreamOptions options_;
   Counter* appends_;

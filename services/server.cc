@@ -103,6 +103,7 @@ absl::Status Server::Start() {
     StopModules();
     if (metrics_http_) metrics_http_->Stop();
     metrics_http_.reset();
+    auth_.reset();
     if (store_) store_->Close();
     store_.reset();
     stopped_ = true;
@@ -126,8 +127,13 @@ absl::Status Server::StartLocked() {
                        absl::StrCat("cannot open the data directory \"", options_.data_dir, "\""));
   }
   store_ = std::move(*store);
+  auth_ = std::make_unique<Authenticator>(store_.get(), options_.auth);
+  if (absl::Status s = auth_->Init(options_.data_dir); !s.ok()) {
+    return WithContext(s, "cannot initialise authentication");
+  }
 
-  ServiceEnvironment env{store_.get(), logger_.get(), &metrics_, options_.sync, options_.data_dir};
+  ServiceEnvironment env{store_.get(), logger_.get(), &metrics_, options_.sync, options_.data_dir,
+                         auth_.get()};
   modules_.push_back(std::make_unique<EventStreamModule>(options_.event_stream));
   for (const ModuleFactory& factory : options_.modules) modules_.push_back(factory());
   for (auto& module : modules_) {

@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "eventstore/event_store.h"
+#include "services/auth.h"
 #include "services/event_stream_service.h"
 #include "services/logging.h"
 #include "services/metrics.h"
@@ -71,6 +72,10 @@ struct ServerOptions {
   // The modules served after the built-in EventStream service, in order. Defaults to
   // BuiltinModules() (services/modules.cc); tests and embedders may add their own.
   std::vector<ModuleFactory> modules = BuiltinModules();
+  // Authentication of calls (services/auth.h). Default kDisabled: calls without a token act as
+  // the built-in national administrator (embedded and test servers). resorptiond sets
+  // kRequired, which also creates the bootstrap administrator token on the first start.
+  AuthOptions auth;
   // Event store settings other than `sync` (block cache, limits, clock for tests).
   rb::es::Options store;
 };
@@ -108,6 +113,8 @@ class Server {
   int metrics_port() const;
   // The open store (after Start, until Shutdown); for in-process writers and tests.
   rb::es::EventStore* store() const { return store_.get(); }
+  // The authenticator (after Start, until Shutdown).
+  Authenticator* auth() const { return auth_.get(); }
   MetricsRegistry& metrics() { return metrics_; }
   Logger& logger() { return *logger_; }
 
@@ -119,6 +126,7 @@ class Server {
   std::unique_ptr<Logger> logger_;
   MetricsRegistry metrics_;
   std::unique_ptr<rb::es::EventStore> store_;
+  std::unique_ptr<Authenticator> auth_;
   std::vector<std::unique_ptr<ServiceModule>> modules_;
   size_t initialised_modules_ = 0;
   std::unique_ptr<grpc::Server> grpc_server_;

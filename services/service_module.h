@@ -39,13 +39,16 @@
 
 namespace rb::services {
 
+class Authenticator;  // services/auth.h
+
 // What the server lends to its modules. Every pointer stays valid until after Stop().
 struct ServiceEnvironment {
   rb::es::EventStore* store = nullptr;
   Logger* logger = nullptr;
   MetricsRegistry* metrics = nullptr;
   bool sync = true;  // the server's durability setting
-  std::string data_dir;  // the event store's data directory, as configured
+  std::string data_dir;           // the event store's data directory, as configured
+  Authenticator* auth = nullptr;  // bearer-token authentication (services/auth.h)
 };
 
 class ServiceModule {

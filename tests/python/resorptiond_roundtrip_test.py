@@ -41,7 +41,8 @@ def load_messages(desc_path):
 
 def start_server(binary, data_dir):
     proc = subprocess.Popen(
-        [binary, "--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + data_dir],
+        [binary, "--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + data_dir,
+         "--auth=disabled"],
         stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:
         entry = json.loads(line)

@@ -40,7 +40,7 @@ Process Spawn(const std::string& data_dir) {
     close(fds[1]);
     std::string dd = "--data-dir=" + data_dir;
     execl(binary.c_str(), binary.c_str(), "--listen=127.0.0.1:0", "--metrics-listen=", dd.c_str(),
-          "--log-level=info", static_cast<char*>(nullptr));
+          "--log-level=info", "--auth=disabled", static_cast<char*>(nullptr));
     _exit(127);
   }
   close(fds[1]);

@@ -41,6 +41,9 @@ Each flag may also be set by the environment variable in brackets; flags win.
                              (default 127.0.0.1:9464; empty disables it)
   --max-threads=N            upper bound on gRPC threads [RESORPTION_MAX_THREADS] (default 0:
                              gRPC's own)
+  --auth=required|disabled   bearer-token authentication [RESORPTION_AUTH] (default required;
+                             the first start writes the bootstrap administrator token to
+                             DATA_DIR/bootstrap-admin.token, mode 0600; see docs/access.md)
   --help                     this text
 
 SIGTERM or SIGINT stops the server gracefully. Exit status: 0 after a graceful stop, 1 when the
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
       {"log-level", "RESORPTION_LOG_LEVEL"},
       {"metrics-listen", "RESORPTION_METRICS_LISTEN"},
       {"max-threads", "RESORPTION_MAX_THREADS"},
+      {"auth", "RESORPTION_AUTH"},
   };
   for (Flag& f : flags) {
     if (const char* v = std::getenv(f.env)) {
@@ -139,6 +143,15 @@ int main(int argc, char** argv) {
       (!absl::SimpleAtoi(get("max-threads").value, &options.max_threads) ||
        options.max_threads < 0)) {
     return UsageError("--max-threads must be a non-negative integer");
+  }
+
+  options.auth.mode = rb::services::AuthMode::kRequired;
+  if (get("auth").set) {
+    if (get("auth").value == "disabled") {
+      options.auth.mode = rb::services::AuthMode::kDisabled;
+    } else if (get("auth").value != "required") {
+      return UsageError("--auth must be required or disabled");
+    }
   }
 
   // Block the stop signals before any thread starts, so that only sigwait below receives them.

@@ -1,0 +1,51 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// SubjectKeys: one AES-256 key per data subject (a user), kept in the key space
+// "access.subject_keys.v1" (key: subject id, value: 32 raw bytes). Personal data is sealed with
+// the subject's key before it enters the event log, so that erasing a person is destroying one
+// key ("crypto-shredding"): the log keeps its bytes and its hash chains still verify, but the
+// sealed data can no longer be read.
+//
+//   rb::access::SubjectKeys keys(&store->kv());
+//   RB_RETURN_IF_ERROR(keys.Init());
+//   absl::StatusOr<std::string> sealed = keys.Seal("user-7", personal.SerializeAsString());
+//   absl::StatusOr<std::string> clear = keys.Open("user-7", *sealed);
+//   keys.Destroy("user-7");   // Open now fails with FAILED_PRECONDITION
+//
+// Errors: Open returns FAILED_PRECONDITION when the subject's key was destroyed (or never
+// existed), DATA_LOSS when the sealed bytes do not authenticate. Thread-safe.
+#ifndef RB_ACCESS_SUBJECT_KEYS_H_
+#define RB_ACCESS_SUBJECT_KEYS_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "eventstore/kv_store.h"
+
+namespace rb::access {
+
+inline constexpr std::string_view kSubjectKeySpace = "access.subject_keys.v1";
+
+class SubjectKeys {
+ public:
+  explicit SubjectKeys(rb::es::KvStore* kv) : kv_(kv) {}
+  absl::Status Init();
+
+  // Seals with the subject's key, creating the key on first use. The subject id is
+  // authenticated data: bytes sealed for one subject do not open for another.
+  absl::StatusOr<std::string> Seal(std::string_view subject, std::string_view plaintext);
+  absl::StatusOr<std::string> Open(std::string_view subject, std::string_view sealed) const;
+  // Deletes the key (durably). Idempotent.
+  absl::Status Destroy(std::string_view subject);
+
+ private:
+  rb::es::KvStore* kv_;
+  absl::Mutex mu_;  // serialises key creation
+};
+
+}  // namespace rb::access
+
+#endif  // RB_ACCESS_SUBJECT_KEYS_H_
