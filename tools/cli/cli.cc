@@ -300,8 +300,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   env("RESORPTION_OPTIONS", &f.actor_options);
   if (f.actor_user.empty()) env("USER", &f.actor_user);
   const std::vector<std::pair<std::string, std::string*>> globals = {
-      {"--server=", &f.server},           {"--actor=", &f.actor_user},
-      {"--organisation=", &f.actor_organisation}, {"--role=", &f.actor_role},
+      {"--server=", &f.server},
+      {"--actor=", &f.actor_user},
+      {"--organisation=", &f.actor_organisation},
+      {"--role=", &f.actor_role},
       {"--options=", &f.actor_options},
   };
   for (const std::string& a : args) {
@@ -351,8 +353,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (given < c.min_args || given > c.max_args) {
       return Usage(err, c.max_args == 0
                             ? absl::StrCat(c.group, " ", c.name, " takes no argument")
-                            : absl::StrCat("wrong number of arguments for ", c.group, " ",
-                                           c.name));
+                            : absl::StrCat("wrong number of arguments for ", c.group, " ", c.name));
     }
     return c.run(f, out, err);
   }

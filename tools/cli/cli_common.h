@@ -62,7 +62,9 @@ class Client {
   explicit Client(const Flags& f);
   // A context with the actor's metadata and, unless told otherwise, the call deadline.
   std::unique_ptr<grpc::ClientContext> Context(bool with_deadline = true) const;
-  resorption::v1::EventStream::Stub events() const { return resorption::v1::EventStream::Stub(channel_); }
+  resorption::v1::EventStream::Stub events() const {
+    return resorption::v1::EventStream::Stub(channel_);
+  }
   resorption::v1::Admin::Stub admin() const { return resorption::v1::Admin::Stub(channel_); }
   resorption::v1::Sites::Stub sites() const { return resorption::v1::Sites::Stub(channel_); }
   resorption::v1::Projections::Stub projections() const {
@@ -89,8 +91,7 @@ bool SiteListRequestFromFlags(const Flags& f, resorption::v1::ListSitesRequest* 
 // limit), keeping only the sites with at least `min_population` people when it is set (> 0).
 // Draws a progress bar on a terminal.
 grpc::Status ListAllSites(const Client& c, resorption::v1::ListSitesRequest req, uint64_t limit,
-                          int64_t min_population,
-                          std::vector<resorption::v1::SiteSummary>* out);
+                          int64_t min_population, std::vector<resorption::v1::SiteSummary>* out);
 
 struct Command {
   const char* group;
@@ -103,9 +104,9 @@ struct Command {
 };
 
 // The command tables of each file.
-std::vector<Command> SiteCommands();      // sites_cli.cc
-std::vector<Command> ServiceCommands();   // services_cli.cc: projections, analytics, territories
-std::vector<Command> ExportCommands();    // export_cli.cc: sites export|import, events export
+std::vector<Command> SiteCommands();     // sites_cli.cc
+std::vector<Command> ServiceCommands();  // services_cli.cc: projections, analytics, territories
+std::vector<Command> ExportCommands();   // export_cli.cc: sites export|import, events export
 
 }  // namespace rb::tools
 

@@ -4,6 +4,7 @@
 // goes through the service's queries and commands, so its access rules apply.
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -13,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "domain/context.h"
+#include "domain/events.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
@@ -115,15 +117,24 @@ int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
     }
     return 0;
   }
-  return Emit(f, format == "csv" ? SitesCsv(columns, rows) : SitesGeoJson(columns, rows), out,
-              err);
+  return Emit(f, format == "csv" ? SitesCsv(columns, rows) : SitesGeoJson(columns, rows), out, err);
 }
 
-// The payload as JSON when its type is known to this binary, else null.
+// The payload as JSON when its type and schema version are those this build writes, else null
+// (older versions are upcast by the service, not here).
 std::string PayloadJson(const v1::Event& e) {
-  const std::string type_name = e.payload_type_url().substr(e.payload_type_url().rfind('/') + 1);
+  static const auto* names = [] {
+    auto* m = new std::map<std::string, std::pair<uint32_t, std::string>>;
+    for (const auto& list : {rb::domain::SiteEventTypes(), rb::domain::ActionEventTypes()}) {
+      for (const auto& t : list) (*m)[t.type] = {t.schema_version, t.message_name};
+    }
+    return m;
+  }();
+  auto it = names->find(e.type());
+  const uint32_t version = e.schema_version() == 0 ? 1 : e.schema_version();
+  if (it == names->end() || it->second.first != version) return "null";
   const auto* d =
-      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(type_name);
+      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(it->second.second);
   if (d == nullptr) return "null";
   google::protobuf::DynamicMessageFactory factory;
   std::unique_ptr<google::protobuf::Message> m(factory.GetPrototype(d)->New());
@@ -275,9 +286,8 @@ int SitesImport(const Flags& f, std::ostream& out, std::ostream& err) {
                .str()
         << "\n";
   } else {
-    out << path << ": " << plan.lines.size() << " line(s), " << appended
-        << " command(s) appended, " << replayed << " already imported, " << failed
-        << " refused\n";
+    out << path << ": " << plan.lines.size() << " line(s), " << appended << " command(s) appended, "
+        << replayed << " already imported, " << failed << " refused\n";
   }
   return failed > 0 ? 1 : 0;
 }
@@ -286,12 +296,21 @@ int SitesImport(const Flags& f, std::ostream& out, std::ostream& err) {
 
 std::vector<Command> ExportCommands() {
   return {
-      {"sites", "export", kSitesExportUsage,
-       {"format", "out", "departement", "commune", "status", "min-population", "sort", "asc"}, 0,
-       0, SitesExport},
+      {"sites",
+       "export",
+       kSitesExportUsage,
+       {"format", "out", "departement", "commune", "status", "min-population", "sort", "asc"},
+       0,
+       0,
+       SitesExport},
       {"sites", "import", kSitesImportUsage, {"dry-run"}, 1, 1, SitesImport},
-      {"events", "export", kEventsExportUsage, {"format", "from", "type", "category", "out"}, 0,
-       0, EventsExport},
+      {"events",
+       "export",
+       kEventsExportUsage,
+       {"format", "from", "type", "category", "out"},
+       0,
+       0,
+       EventsExport},
   };
 }
 

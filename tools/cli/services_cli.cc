@@ -62,8 +62,8 @@ std::string StateName(v1::ProjectionState s) {
 int ProjectionsStatus(const Flags& f, std::ostream& out, std::ostream& err) {
   Client c(f);
   v1::ListProjectionsResponse resp;
-  grpc::Status s = c.projections().ListProjections(c.Context().get(),
-                                                   v1::ListProjectionsRequest(), &resp);
+  grpc::Status s =
+      c.projections().ListProjections(c.Context().get(), v1::ListProjectionsRequest(), &resp);
   if (!s.ok()) return RpcFailed(err, s);
   if (!f.json) {
     out << absl::StrFormat("%-20s %-11s %-10s %-10s %-8s %s\n", "PROJECTION", "STATE", "POSITION",

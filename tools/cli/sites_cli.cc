@@ -70,7 +70,8 @@ Closes an open site (CloseSite). Required: --cause and --date.
   --context=TEXT      Contexte de fermeture
   --command-id=ID --reason=TEXT
 )";
-constexpr const char* kUpdatePopulationUsage = R"(Usage: resorption sites update-population ID [flags]
+constexpr const char* kUpdatePopulationUsage =
+    R"(Usage: resorption sites update-population ID [flags]
 
 Records new population counts (RecordPopulation): the counts given replace the current ones,
 the others are kept. Sent with the revision read, so a concurrent change is refused (ABORTED).
@@ -87,11 +88,10 @@ void SetOptions(const Flags& f, v1::WriteOptions* o) {
 }
 
 int PrintWrite(const Flags& f, const v1::WriteResult& r, std::ostream& out) {
-  const std::string outcome =
-      r.outcome() == v1::WriteResult::OUTCOME_APPENDED    ? "appended"
-      : r.outcome() == v1::WriteResult::OUTCOME_NO_CHANGE ? "no_change"
-      : r.outcome() == v1::WriteResult::OUTCOME_REPLAYED  ? "replayed"
-                                                          : "unspecified";
+  const std::string outcome = r.outcome() == v1::WriteResult::OUTCOME_APPENDED    ? "appended"
+                              : r.outcome() == v1::WriteResult::OUTCOME_NO_CHANGE ? "no_change"
+                              : r.outcome() == v1::WriteResult::OUTCOME_REPLAYED  ? "replayed"
+                                                                                  : "unspecified";
   if (f.json) {
     out << JsonObject()
                .Add("name", r.name())
@@ -118,10 +118,14 @@ std::string ProtoJson(const google::protobuf::Message& m) {
 int SitesDeclare(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::Site site;
   const std::vector<std::pair<std::string, std::string>> cells = {
-      {"commune", "Code INSEE"},     {"address", "Adresse"},
-      {"name", "Appellation du site"}, {"access", "Informations d'accès"},
-      {"lat", "Latitude"},           {"lon", "Longitude"},
-      {"type", "Type de site"},      {"declared", "Date de signalement"},
+      {"commune", "Code INSEE"},
+      {"address", "Adresse"},
+      {"name", "Appellation du site"},
+      {"access", "Informations d'accès"},
+      {"lat", "Latitude"},
+      {"lon", "Longitude"},
+      {"type", "Type de site"},
+      {"declared", "Date de signalement"},
       {"built", "Date d'installation"},
   };
   for (const auto& [flag, column] : cells) {
@@ -176,8 +180,7 @@ int SitesList(const Flags& f, std::ostream& out, std::ostream& err) {
   if (!SiteListRequestFromFlags(f, &req, &error)) return Usage(err, error);
   Client c(f);
   std::vector<v1::SiteSummary> sites;
-  grpc::Status s =
-      ListAllSites(c, req, limit, static_cast<int64_t>(min_population), &sites);
+  grpc::Status s = ListAllSites(c, req, limit, static_cast<int64_t>(min_population), &sites);
   if (!s.ok()) return RpcFailed(err, s);
   if (!f.json) {
     out << absl::StrFormat("%-14s %-35s %-6s %-24s %-8s %-10s %s\n", "ID", "NAME", "STATUS",
@@ -186,9 +189,9 @@ int SitesList(const Flags& f, std::ostream& out, std::ostream& err) {
   for (const v1::SiteSummary& x : sites) {
     const std::string people = x.has_population() ? absl::StrCat(x.population()) : "";
     const std::string updated =
-        x.updated_at_us() ? rb::domain::FormatDate(rb::domain::ToDate(
-                                rb::domain::DayOfMicros(x.updated_at_us())))
-                          : "";
+        x.updated_at_us()
+            ? rb::domain::FormatDate(rb::domain::ToDate(rb::domain::DayOfMicros(x.updated_at_us())))
+            : "";
     if (f.json) {
       JsonObject o;
       o.Add("id", x.id())
@@ -287,11 +290,16 @@ int SitesClose(const Flags& f, std::ostream& out, std::ostream& err) {
 
 int SitesUpdatePopulation(const Flags& f, std::ostream& out, std::ostream& err) {
   const std::vector<std::pair<std::string, std::string>> counts = {
-      {"total", "total"},           {"households", "households"},
-      {"minors", "minors"},         {"minors-0-3", "minors_0_3"},
-      {"minors-3-6", "minors_3_6"}, {"minors-6-12", "minors_6_12"},
-      {"minors-12-16", "minors_12_16"}, {"minors-16-18", "minors_16_18"},
-      {"in-school", "minors_in_school"}, {"females", "total_females"},
+      {"total", "total"},
+      {"households", "households"},
+      {"minors", "minors"},
+      {"minors-0-3", "minors_0_3"},
+      {"minors-3-6", "minors_3_6"},
+      {"minors-6-12", "minors_6_12"},
+      {"minors-12-16", "minors_12_16"},
+      {"minors-16-18", "minors_16_18"},
+      {"in-school", "minors_in_school"},
+      {"females", "total_females"},
       {"girls", "minors_girls"},
   };
   Client c(f);
@@ -407,8 +415,12 @@ std::vector<Command> SiteCommands() {
              "built"}),
        0, 0, SitesDeclare},
       {"sites", "show", kShowUsage, {}, 1, 1, SitesShow},
-      {"sites", "list", kListUsage,
-       {"departement", "commune", "status", "min-population", "sort", "asc", "limit"}, 0, 0,
+      {"sites",
+       "list",
+       kListUsage,
+       {"departement", "commune", "status", "min-population", "sort", "asc", "limit"},
+       0,
+       0,
        SitesList},
       {"sites", "history", kHistoryUsage, {}, 1, 1, SitesHistory},
       {"sites", "close", kCloseUsage, with({"cause", "date", "resorbed", "context"}), 1, 1,

@@ -139,8 +139,8 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
         if (absl::Status s = ParseDay(cell, &d); !s.ok()) {
           plan.problems.push_back({rec.line, c->header, std::string(s.message())});
         } else {
-          line.valid_at_us = absl::ToUnixMicros(
-              absl::FromCivil(*rb::domain::ToCivilDay(d), absl::UTCTimeZone()));
+          line.valid_at_us =
+              absl::ToUnixMicros(absl::FromCivil(*rb::domain::ToCivilDay(d), absl::UTCTimeZone()));
         }
         continue;
       }

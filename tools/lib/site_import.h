@@ -40,8 +40,8 @@ struct ImportProblem {
 
 struct ImportLine {
   int line = 0;
-  std::string site_id;                  // the "Identifiant" cell; empty: the service picks one
-  resorption::v1::Site declaration;     // what DeclareSite carries (no population)
+  std::string site_id;               // the "Identifiant" cell; empty: the service picks one
+  resorption::v1::Site declaration;  // what DeclareSite carries (no population)
   std::optional<resorption::v1::RecordPopulation> population;  // when any count is filled
   int64_t valid_at_us = 0;  // "Date de mise à jour" at 00:00 UTC; 0 when the cell is empty
 };

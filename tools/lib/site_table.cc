@@ -178,16 +178,15 @@ std::vector<SiteColumn> BuildColumns() {
         return absl::OkStatus();
       }));
   c.push_back(Col(
-      loc, "Informations d'accès", [](const SiteRow& r) { return r.site.location().address_details(); },
+      loc, "Informations d'accès",
+      [](const SiteRow& r) { return r.site.location().address_details(); },
       [](const std::string& t, v1::Site* s) {
         s->mutable_location()->set_address_details(std::string(t));
         return absl::OkStatus();
       }));
   c.push_back(Col(
       loc, "Latitude",
-      [](const SiteRow& r) {
-        return Number(r.site.location().address().coordinates().latitude());
-      },
+      [](const SiteRow& r) { return Number(r.site.location().address().coordinates().latitude()); },
       [](const std::string& t, v1::Site* s) {
         double v = 0;
         if (absl::Status st = ParseDouble(t, &v); !st.ok()) return st;
@@ -281,7 +280,7 @@ std::vector<SiteColumn> BuildColumns() {
     c.push_back(Count<P>(hab, header, &v1::Site::mutable_population, &v1::Site::population, field));
   }
   const std::vector<std::pair<std::string, std::string>> dwellings = {
-      {"Caravanes", "caravans"}, {"Cabanes", "huts"},   {"Tentes", "tents"},
+      {"Caravanes", "caravans"},    {"Cabanes", "huts"},       {"Tentes", "tents"},
       {"Voitures dortoir", "cars"}, {"Matelas", "mattresses"},
   };
   for (const auto& [header, field] : dwellings) {
@@ -299,8 +298,7 @@ std::vector<SiteColumn> BuildColumns() {
              absl::StrSplit(absl::string_view(t.data(), t.size()), ';', absl::SkipWhitespace())) {
           part = absl::StripAsciiWhitespace(part);
           v1::SocialOrigin v{};
-          if (absl::Status st = ParseEnum(std::string(part), &v);
-              !st.ok()) {
+          if (absl::Status st = ParseEnum(std::string(part), &v); !st.ok()) {
             return st;
           }
           s->add_origins(v);
@@ -321,9 +319,8 @@ std::vector<SiteColumn> BuildColumns() {
       };
   for (const auto& [header, get] : domains) {
     auto g = get;
-    c.push_back(Col(lc, header, [g](const SiteRow& r) {
-      return DomainLabel((r.signals.statuses().*g)());
-    }));
+    c.push_back(Col(lc, header,
+                    [g](const SiteRow& r) { return DomainLabel((r.signals.statuses().*g)()); }));
   }
   // Diagnostic.
   c.push_back(Col(diag, "Statut du diagnostic social",
