@@ -38,13 +38,24 @@ Commands:
   events head        the log's last position and chain hash
   events read        one page of the log or of one stream
   events tail        follow the log live (subscription)
+  events export      the log as JSON Lines for analysts
   backup create      back up the running server's data directory
   backup restore     restore a backup into a new data directory (offline)
+  sites declare|show|list|history|close|update-population
+  sites export       CSV, XLSX or GeoJSON with the platform's French columns
+  sites import       a CSV in the export's layout (--dry-run: validate only)
+  projections status|rebuild
+  analytics submit|get|export
+  territories search communes by name prefix
 
 Global flags:
   --server=HOST:PORT  the server (default 127.0.0.1:50051, or $RESORPTION_SERVER)
   --json              one JSON object per line instead of tables
   --timeout=SECONDS   deadline of each call (default 30)
+  --actor=USER        the acting user (default $RESORPTION_ACTOR, else $USER)
+  --organisation=ORG  the actor's organisation ($RESORPTION_ORGANISATION)
+  --role=ROLE         the actor's role (default $RESORPTION_ROLE or national_admin)
+  --options=A,B       the actor's options, e.g. access_justice ($RESORPTION_OPTIONS)
   --help              this text; COMMAND --help for a command's own
 
 Exit status: 0 success, 1 the server refused or failed (message and field violations on
