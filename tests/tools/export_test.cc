@@ -232,6 +232,32 @@ TEST_F(ExportTest, TerritoriesSearchAndProjectionsStatus) {
   auto p = Cli(*a_, {"projections", "status"});
   ASSERT_EQ(p.exit_code, 0) << p.err;
   EXPECT_THAT(p.out, HasSubstr("PROJECTION"));
+  EXPECT_THAT(p.out, HasSubstr("site_list"));
+}
+
+TEST_F(ExportTest, ProjectionsRebuildAndAnalyticsJobs) {
+  DeclareTwoSites(*a_);
+  auto rebuild = Cli(*a_, {"projections", "rebuild", "site_list"});
+  ASSERT_EQ(rebuild.exit_code, 0) << rebuild.err;
+  EXPECT_THAT(rebuild.out, HasSubstr("now serving"));
+  const std::string spec = Write("spec.txtpb", R"pb(
+    name: "personnes_par_departement"
+    subject: SUBJECT_SITE
+    event_types: "site.population_recorded"
+    group_by { territory: TERRITORY_LEVEL_DEPARTEMENT }
+    aggregates { name: "personnes" kind: LAST_PER_SUBJECT_SUM field: "site.population.total" }
+  )pb");
+  auto submit = Cli(*a_, {"--json", "analytics", "submit", spec, "--wait"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  EXPECT_THAT(submit.out, HasSubstr(R"("state":"done")"));
+  auto get = Cli(*a_, {"analytics", "get", "job-000001"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_THAT(get.out, HasSubstr("projectionJobs/job-000001"));
+  auto csv = Cli(*a_, {"analytics", "export", "job-000001", "--format=csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_THAT(csv.out, HasSubstr("42"));
+  auto bad = Cli(*a_, {"analytics", "export", "job-000001", "--format=pdf"});
+  EXPECT_EQ(bad.exit_code, 2);
 }
 
 }  // namespace
