@@ -5,6 +5,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libfmt-dev libgtest-dev libgmock-dev libssl-dev
+  libxlsxwriter-dev
   python3 python3-grpcio python3-protobuf
 )
 missing=()

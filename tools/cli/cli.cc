@@ -19,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "resorption/v1/admin_service.grpc.pb.h"
 #include "resorption/v1/event_stream.grpc.pb.h"
+#include "tools/cli/cli_common.h"
 #include "tools/lib/backup.h"
 #include "tools/lib/json.h"
 #include "tools/lib/progress.h"
@@ -37,13 +38,24 @@ Commands:
   events head        the log's last position and chain hash
   events read        one page of the log or of one stream
   events tail        follow the log live (subscription)
+  events export      the log as JSON Lines for analysts
   backup create      back up the running server's data directory
   backup restore     restore a backup into a new data directory (offline)
+  sites declare|show|list|history|close|update-population
+  sites export       CSV, XLSX or GeoJSON with the platform's French columns
+  sites import       a CSV in the export's layout (--dry-run: validate only)
+  projections status|rebuild
+  analytics submit|get|export
+  territories search communes by name prefix
 
 Global flags:
   --server=HOST:PORT  the server (default 127.0.0.1:50051, or $RESORPTION_SERVER)
   --json              one JSON object per line instead of tables
   --timeout=SECONDS   deadline of each call (default 30)
+  --actor=USER        the acting user (default $RESORPTION_ACTOR, else $USER)
+  --organisation=ORG  the actor's organisation ($RESORPTION_ORGANISATION)
+  --role=ROLE         the actor's role (default $RESORPTION_ROLE or national_admin)
+  --options=A,B       the actor's options, e.g. access_justice ($RESORPTION_OPTIONS)
   --help              this text; COMMAND --help for a command's own
 
 Exit status: 0 success, 1 the server refused or failed (message and field violations on
@@ -83,48 +95,6 @@ Copies the backup SRC into the new data directory DST (offline: no server needed
 verifies every hash chain of the copy. Start a server on it with resorptiond --data-dir=DST.
 )";
 
-struct Flags {
-  std::string server = "127.0.0.1:50051";
-  bool json = false;
-  int timeout_s = 30;
-  std::map<std::string, std::string> values;  // command flags: name -> value ("" for switches)
-  std::vector<std::string> positional;
-  bool help = false;
-};
-
-int Usage(std::ostream& err, const std::string& message) {
-  err << "resorption: " << message << "\nTry --help.\n";
-  return 2;
-}
-
-// Prints a failed call: code, message, and the rich details the server attached.
-int RpcFailed(std::ostream& err, const grpc::Status& s) {
-  err << "resorption: the server answered " << s.error_code() << " ("
-      << absl::StrCat(s.error_message().empty() ? "no message" : s.error_message()) << ")\n";
-  google::rpc::Status details;
-  if (!s.error_details().empty() && details.ParseFromString(s.error_details())) {
-    for (const auto& any : details.details()) {
-      google::rpc::BadRequest bad;
-      if (any.UnpackTo(&bad)) {
-        for (const auto& v : bad.field_violations()) {
-          err << "  " << v.field() << ": " << v.description() << "\n";
-        }
-      }
-      google::rpc::PreconditionFailure pre;
-      if (any.UnpackTo(&pre)) {
-        for (const auto& v : pre.violations()) {
-          err << "  " << v.type() << " " << v.subject() << ": " << v.description() << "\n";
-        }
-      }
-    }
-  }
-  return 1;
-}
-
-int64_t Micros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
-}
-
 std::string EventJson(const v1::Event& e) {
   return JsonObject()
       .Add("position", e.position())
@@ -154,32 +124,6 @@ void PrintEventRow(const v1::Event& e, std::ostream& out) {
   std::string recorded = FormatMicros(Micros(e.recorded_at())).substr(0, 19);
   out << absl::StrFormat("%-9d %-14s %-5d %-36s %-10s %-19s %s\n", e.position(), e.stream_id(),
                          e.revision(), e.type(), valid, recorded, e.metadata().actor_user());
-}
-
-class Client {
- public:
-  explicit Client(const Flags& f)
-      : channel_(grpc::CreateChannel(f.server, grpc::InsecureChannelCredentials())),
-        timeout_s_(f.timeout_s) {}
-  std::unique_ptr<grpc::ClientContext> Context(bool with_deadline = true) const {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    if (with_deadline) {
-      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s_));
-    }
-    return ctx;
-  }
-  v1::EventStream::Stub events() const { return v1::EventStream::Stub(channel_); }
-  v1::Admin::Stub admin() const { return v1::Admin::Stub(channel_); }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-  int timeout_s_;
-};
-
-bool Uint(const Flags& f, const std::string& name, uint64_t* v) {
-  auto it = f.values.find(name);
-  if (it == f.values.end()) return true;
-  return absl::SimpleAtoi(it->second, v);
 }
 
 int EventsHead(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -330,26 +274,26 @@ int BackupRestore(const Flags& f, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-struct Command {
-  const char* group;
-  const char* name;
-  const char* usage;
-  std::vector<std::string> flags;  // accepted command flags
-  int (*run)(const Flags&, std::ostream&, std::ostream&);
-};
-
 const std::vector<Command>& Commands() {
-  static const auto* commands = new std::vector<Command>{
-      {"events", "head", kEventsHeadUsage, {}, EventsHead},
-      {"events",
-       "read",
-       kEventsReadUsage,
-       {"from", "limit", "stream", "type", "category", "backward"},
-       EventsRead},
-      {"events", "tail", kEventsTailUsage, {"from", "count"}, EventsTail},
-      {"backup", "create", kBackupCreateUsage, {"path"}, BackupCreate},
-      {"backup", "restore", kBackupRestoreUsage, {}, BackupRestore},
-  };
+  static const auto* commands = [] {
+    auto* all = new std::vector<Command>{
+        {"events", "head", kEventsHeadUsage, {}, 0, 0, EventsHead},
+        {"events",
+         "read",
+         kEventsReadUsage,
+         {"from", "limit", "stream", "type", "category", "backward"},
+         0,
+         0,
+         EventsRead},
+        {"events", "tail", kEventsTailUsage, {"from", "count"}, 0, 0, EventsTail},
+        {"backup", "create", kBackupCreateUsage, {"path"}, 0, 0, BackupCreate},
+        {"backup", "restore", kBackupRestoreUsage, {}, 2, 2, BackupRestore},
+    };
+    for (auto table : {SiteCommands(), ServiceCommands(), ExportCommands()}) {
+      all->insert(all->end(), table.begin(), table.end());
+    }
+    return all;
+  }();
   return *commands;
 }
 
@@ -357,12 +301,33 @@ const std::vector<Command>& Commands() {
 
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Flags f;
-  if (const char* env = std::getenv("RESORPTION_SERVER"); env != nullptr && *env) f.server = env;
+  auto env = [](const char* name, std::string* value) {
+    if (const char* v = std::getenv(name); v != nullptr && *v) *value = v;
+  };
+  env("RESORPTION_SERVER", &f.server);
+  env("RESORPTION_ACTOR", &f.actor_user);
+  env("RESORPTION_ORGANISATION", &f.actor_organisation);
+  env("RESORPTION_ROLE", &f.actor_role);
+  env("RESORPTION_OPTIONS", &f.actor_options);
+  if (f.actor_user.empty()) env("USER", &f.actor_user);
+  const std::vector<std::pair<std::string, std::string*>> globals = {
+      {"--server=", &f.server},
+      {"--actor=", &f.actor_user},
+      {"--organisation=", &f.actor_organisation},
+      {"--role=", &f.actor_role},
+      {"--options=", &f.actor_options},
+  };
   for (const std::string& a : args) {
+    bool global = false;
+    for (const auto& [prefix, value] : globals) {
+      if (absl::StartsWith(a, prefix)) {
+        *value = a.substr(prefix.size());
+        global = true;
+      }
+    }
+    if (global) continue;
     if (a == "--help" || a == "-h") {
       f.help = true;
-    } else if (absl::StartsWith(a, "--server=")) {
-      f.server = a.substr(9);
     } else if (a == "--json") {
       f.json = true;
     } else if (absl::StartsWith(a, "--timeout=")) {
@@ -395,8 +360,11 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
         return Usage(err, absl::StrCat("unknown flag --", name, " for ", c.group, " ", c.name));
       }
     }
-    if (std::string(c.name) != "restore" && f.positional.size() != 2) {
-      return Usage(err, absl::StrCat(c.group, " ", c.name, " takes no argument"));
+    const int given = static_cast<int>(f.positional.size()) - 2;
+    if (given < c.min_args || given > c.max_args) {
+      return Usage(err, c.max_args == 0
+                            ? absl::StrCat(c.group, " ", c.name, " takes no argument")
+                            : absl::StrCat("wrong number of arguments for ", c.group, " ", c.name));
     }
     return c.run(f, out, err);
   }

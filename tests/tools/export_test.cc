@@ -1,0 +1,264 @@
+// The `resorption` CLI's site commands, exports and spreadsheet import, against real servers
+// (in-process Server on 127.0.0.1:0, empty data directories): export then import into a fresh
+// server gives the same sites; a broken CSV gets a complete, precise report and appends nothing;
+// importing twice appends nothing the second time.
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/server.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/tools/run_tool.h"
+
+namespace rb::tools {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::ReadAll;
+using testing::RunTool;
+
+// One server on its own empty data directory.
+class TestServer {
+ public:
+  explicit TestServer(const std::string& dir) {
+    rb::services::ServerOptions o;
+    o.listen_address = "127.0.0.1:0";
+    o.data_dir = dir;
+    o.metrics_address = "";
+    o.log_sink = &log_;
+    o.shutdown_grace = absl::Seconds(5);
+    server_ = std::make_unique<rb::services::Server>(std::move(o));
+  }
+  absl::Status Start() { return server_->Start(); }
+  std::string flag() const { return absl::StrCat("--server=127.0.0.1:", server_->port()); }
+
+ private:
+  std::ostringstream log_;
+  std::unique_ptr<rb::services::Server> server_;
+};
+
+class ExportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(tmp_.path() + "/a");
+    std::filesystem::create_directories(tmp_.path() + "/b");
+    a_ = std::make_unique<TestServer>(tmp_.path() + "/a/data");
+    b_ = std::make_unique<TestServer>(tmp_.path() + "/b/data");
+    ASSERT_TRUE(a_->Start().ok());
+    ASSERT_TRUE(b_->Start().ok());
+  }
+
+  testing::ToolRun Cli(const TestServer& s, std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {s.flag(), "--actor=u-1", "--organisation=o-1", "--role=national_admin"});
+    return RunTool("resorption", args, tmp_.path());
+  }
+
+  std::string Head(const TestServer& s) {
+    auto r = Cli(s, {"events", "head"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+
+  void DeclareTwoSites(const TestServer& s) {
+    auto d1 = Cli(s, {"sites", "declare", "--id=s-1", "--name=Les Lilas", "--commune=93066",
+                      "--address=12 rue des Lilas 93200 Saint-Denis", "--lat=48.9362",
+                      "--lon=2.3574", "--type=Terrain", "--declared=2024-03-01",
+                      "--built=2023-11-15", "--access=Portail au fond, à gauche"});
+    ASSERT_EQ(d1.exit_code, 0) << d1.err;
+    EXPECT_THAT(d1.out, HasSubstr("sites/s-1: appended"));
+    auto d2 = Cli(
+        s, {"sites", "declare", "--id=s-2", "--commune=44109", "--address=Chemin du Halage, Nantes",
+            "--lat=47.2058", "--lon=-1.5394", "--type=Immeuble bâti", "--declared=01/02/2025"});
+    ASSERT_EQ(d2.exit_code, 0) << d2.err;
+    auto p = Cli(s, {"sites", "update-population", "s-1", "--total=42", "--households=11",
+                     "--minors=15", "--in-school=9"});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+  }
+
+  std::string Write(const std::string& name, const std::string& content) {
+    std::string path = tmp_.path() + "/" + name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+
+  rb::testing::TempDir tmp_;
+  std::unique_ptr<TestServer> a_, b_;
+};
+
+TEST_F(ExportTest, SiteCommandsDeclareListShowHistoryClose) {
+  DeclareTwoSites(*a_);
+  auto list = Cli(*a_, {"sites", "list", "--sort=commune"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("s-1"));
+  EXPECT_THAT(list.out, HasSubstr("Nantes"));
+  auto big = Cli(*a_, {"--json", "sites", "list", "--min-population=10"});
+  ASSERT_EQ(big.exit_code, 0) << big.err;
+  EXPECT_THAT(big.out, HasSubstr(R"("id":"s-1")"));
+  EXPECT_THAT(big.out, Not(HasSubstr("s-2")));
+  auto dep = Cli(*a_, {"sites", "list", "--departement=44"});
+  ASSERT_EQ(dep.exit_code, 0) << dep.err;
+  EXPECT_THAT(dep.out, HasSubstr("s-2"));
+  EXPECT_THAT(dep.out, Not(HasSubstr("s-1")));
+  auto show = Cli(*a_, {"sites", "show", "s-1"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("Nombre de personnes"));
+  EXPECT_THAT(show.out, HasSubstr("42"));
+  auto history = Cli(*a_, {"sites", "history", "s-1"});
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  EXPECT_THAT(history.out, HasSubstr("u-1"));
+  auto close = Cli(
+      *a_, {"sites", "close", "s-2", "--cause=resorbed", "--date=2025-06-01", "--resorbed=yes"});
+  ASSERT_EQ(close.exit_code, 0) << close.err;
+  auto closed = Cli(*a_, {"sites", "list", "--status=closed"});
+  EXPECT_THAT(closed.out, HasSubstr("s-2"));
+  auto missing = Cli(*a_, {"sites", "show", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  auto usage = Cli(*a_, {"sites", "list", "--status=maybe"});
+  EXPECT_EQ(usage.exit_code, 2);
+}
+
+TEST_F(ExportTest, ExportThenImportIntoAFreshServerGivesTheSameSites) {
+  DeclareTwoSites(*a_);
+  const std::string csv = tmp_.path() + "/sites.csv";
+  auto exp = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune", "--out=" + csv});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  const std::string exported = ReadAll(csv);
+  EXPECT_THAT(exported, HasSubstr("Code INSEE"));
+  EXPECT_THAT(exported, HasSubstr("Appellation du site"));
+  EXPECT_THAT(exported, HasSubstr("Nombre de ménages"));
+  EXPECT_THAT(exported, HasSubstr("\"Portail au fond, à gauche\""));
+
+  auto dry = Cli(*b_, {"sites", "import", csv, "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_THAT(dry.out, HasSubstr("2 site(s) valid"));
+  const std::string empty_head = Head(*b_);
+  auto imp = Cli(*b_, {"sites", "import", csv});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  EXPECT_THAT(imp.out, HasSubstr("3 command(s) appended"));
+
+  auto again = Cli(*b_, {"sites", "export", "--format=csv", "--sort=commune"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, exported);
+
+  // The events carry the import's reason, naming the file and its hash.
+  auto events = Cli(*b_, {"events", "export", "--format=jsonl"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  std::vector<std::string> lines = absl::StrSplit(events.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_THAT(lines[0], HasSubstr("import du fichier " + csv + " (sha256 "));
+  EXPECT_THAT(lines[0], HasSubstr(R"("payload":{)"));
+}
+
+TEST_F(ExportTest, ImportingTwiceAppendsNothingTheSecondTime) {
+  const std::string csv =
+      Write("local.csv",
+            "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de signalement,Nombre de "
+            "personnes,Nombre de ménages,Origines\n"
+            "93066,Rue A,48.93,2.35,Terrain,2024-01-10,20,5,Ressortissants européens\n"
+            "93066,Rue B,48.94,2.36,Inconnu,11/01/2024,,,\n");
+  auto first = Cli(*a_, {"sites", "import", csv});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("3 command(s) appended, 0 already imported"));
+  const std::string head = Head(*a_);
+  auto second = Cli(*a_, {"sites", "import", csv});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_THAT(second.out, HasSubstr("0 command(s) appended, 3 already imported"));
+  EXPECT_EQ(Head(*a_), head);
+  auto list = Cli(*a_, {"--json", "sites", "list"});
+  std::vector<std::string> rows = absl::StrSplit(list.out, '\n', absl::SkipEmpty());
+  EXPECT_EQ(rows.size(), 2u);
+}
+
+TEST_F(ExportTest, ABrokenSpreadsheetGetsAPreciseReportAndAppendsNothing) {
+  const std::string csv =
+      Write("broken.csv",
+            "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de signalement,Nombre de "
+            "personnes,Nombre de ménages,Couleur\n"
+            "99999,Rue A,48.93,2.35,Terrain,2024-01-10,20,5,bleu\n"
+            "93066,Rue B,quarante,2.36,Cabane,31/02/2024,,,\n"
+            "93066,,48.94,2.36,Terrain,2024-01-10,-3,x,\n"
+            "93066,Rue D,48.94,2.36,Terrain,2024-01-10,4,9,\n"
+            "93066,Rue E,48.94\n");
+  const std::string head = Head(*a_);
+  for (bool dry : {true, false}) {
+    std::vector<std::string> args = {"sites", "import", csv};
+    if (dry) args.push_back("--dry-run");
+    auto run = Cli(*a_, args);
+    EXPECT_EQ(run.exit_code, 1);
+    const std::string& e = run.err;
+    EXPECT_THAT(e, HasSubstr(csv + ":1: Couleur: unknown column"));
+    EXPECT_THAT(e, HasSubstr(csv + ":2: Code INSEE: unknown commune code \"99999\""));
+    EXPECT_THAT(e, HasSubstr(csv + ":3: Latitude: \"quarante\" is not a decimal number"));
+    EXPECT_THAT(e, HasSubstr(csv + ":3: Type de site: \"Cabane\" is not one of"));
+    EXPECT_THAT(e, HasSubstr(csv + ":3: Date de signalement: \"31/02/2024\" is not a date"));
+    EXPECT_THAT(e, HasSubstr(csv + ":4: Adresse: required value missing"));
+    EXPECT_THAT(e, HasSubstr(csv + ":4: Nombre de personnes: -3 is below the minimum 0"));
+    EXPECT_THAT(e, HasSubstr(csv + ":4: Nombre de ménages: \"x\" is not a whole number"));
+    EXPECT_THAT(e, HasSubstr(csv + ":5: Nombre de ménages:"));  // households > total
+    EXPECT_THAT(e, HasSubstr(csv + ":6: 3 cells where the header names 9 columns"));
+    EXPECT_THAT(e, HasSubstr("nothing imported"));
+    EXPECT_EQ(Head(*a_), head);
+  }
+}
+
+TEST_F(ExportTest, XlsxAndGeoJsonExports) {
+  DeclareTwoSites(*a_);
+  const std::string xlsx = tmp_.path() + "/sites.xlsx";
+  auto x = Cli(*a_, {"sites", "export", "--format=xlsx", "--out=" + xlsx});
+  ASSERT_EQ(x.exit_code, 0) << x.err;
+  EXPECT_EQ(ReadAll(xlsx).substr(0, 2), "PK");  // a zip container
+  auto no_out = Cli(*a_, {"sites", "export", "--format=xlsx"});
+  EXPECT_EQ(no_out.exit_code, 2);
+  auto geo = Cli(*a_, {"sites", "export", "--format=geojson", "--sort=commune"});
+  ASSERT_EQ(geo.exit_code, 0) << geo.err;
+  EXPECT_THAT(geo.out, HasSubstr(R"({"type":"FeatureCollection","features":[)"));
+  EXPECT_THAT(geo.out, HasSubstr(R"("coordinates":[2.3574,48.9362])"));
+  EXPECT_THAT(geo.out, HasSubstr(R"("Nombre de personnes":"42")"));
+}
+
+TEST_F(ExportTest, TerritoriesSearchAndProjectionsStatus) {
+  auto t = Cli(*a_, {"territories", "search", "saint-den"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_THAT(t.out, HasSubstr("93066"));
+  auto p = Cli(*a_, {"projections", "status"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_THAT(p.out, HasSubstr("PROJECTION"));
+  EXPECT_THAT(p.out, HasSubstr("site_list"));
+}
+
+TEST_F(ExportTest, ProjectionsRebuildAndAnalyticsJobs) {
+  DeclareTwoSites(*a_);
+  auto rebuild = Cli(*a_, {"projections", "rebuild", "site_list"});
+  ASSERT_EQ(rebuild.exit_code, 0) << rebuild.err;
+  EXPECT_THAT(rebuild.out, HasSubstr("now serving"));
+  const std::string spec = Write("spec.txtpb", R"pb(
+    name: "personnes_par_departement"
+    subject: SUBJECT_SITE
+    event_types: "site.population_recorded"
+    group_by { territory: TERRITORY_LEVEL_DEPARTEMENT }
+    aggregates { name: "personnes" kind: LAST_PER_SUBJECT_SUM field: "site.population.total" }
+  )pb");
+  auto submit = Cli(*a_, {"--json", "analytics", "submit", spec, "--wait"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  EXPECT_THAT(submit.out, HasSubstr(R"("state":"done")"));
+  auto get = Cli(*a_, {"analytics", "get", "job-000001"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_THAT(get.out, HasSubstr("projectionJobs/job-000001"));
+  auto csv = Cli(*a_, {"analytics", "export", "job-000001", "--format=csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_THAT(csv.out, HasSubstr("42"));
+  auto bad = Cli(*a_, {"analytics", "export", "job-000001", "--format=pdf"});
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace rb::tools

@@ -1,0 +1,68 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "tools/cli/cli_common.h"
+
+#include <chrono>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace rb::tools {
+
+int Usage(std::ostream& err, const std::string& message) {
+  err << "resorption: " << message << "\nTry --help.\n";
+  return 2;
+}
+
+int RpcFailed(std::ostream& err, const grpc::Status& s) {
+  err << "resorption: the server answered " << s.error_code() << " ("
+      << absl::StrCat(s.error_message().empty() ? "no message" : s.error_message()) << ")\n";
+  google::rpc::Status details;
+  if (!s.error_details().empty() && details.ParseFromString(s.error_details())) {
+    for (const auto& any : details.details()) {
+      google::rpc::BadRequest bad;
+      if (any.UnpackTo(&bad)) {
+        for (const auto& v : bad.field_violations()) {
+          err << "  " << v.field() << ": " << v.description() << "\n";
+        }
+      }
+      google::rpc::PreconditionFailure pre;
+      if (any.UnpackTo(&pre)) {
+        for (const auto& v : pre.violations()) {
+          err << "  " << v.type() << " " << v.subject() << ": " << v.description() << "\n";
+        }
+      }
+    }
+  }
+  return 1;
+}
+
+bool Uint(const Flags& f, const std::string& name, uint64_t* v) {
+  auto it = f.values.find(name);
+  if (it == f.values.end()) return true;
+  return absl::SimpleAtoi(it->second, v);
+}
+
+int64_t Micros(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * 1000000 + ts.nanos() / 1000;
+}
+
+Client::Client(const Flags& f)
+    : channel_(grpc::CreateChannel(f.server, grpc::InsecureChannelCredentials())), flags_(f) {}
+
+std::unique_ptr<grpc::ClientContext> Client::Context(bool with_deadline) const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (with_deadline) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(flags_.timeout_s));
+  }
+  if (!flags_.actor_user.empty()) ctx->AddMetadata("x-actor-user", flags_.actor_user);
+  if (!flags_.actor_organisation.empty()) {
+    ctx->AddMetadata("x-actor-organisation", flags_.actor_organisation);
+  }
+  if (!flags_.actor_role.empty()) ctx->AddMetadata("x-actor-role", flags_.actor_role);
+  if (!flags_.actor_options.empty()) ctx->AddMetadata("x-actor-options", flags_.actor_options);
+  return ctx;
+}
+
+}  // namespace rb::tools

@@ -1,0 +1,113 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// What every `resorption` command shares: the parsed flags, the gRPC client (with the actor's
+// metadata on every call), usage and server errors, and the command table entry. Internal to
+// tools/cli.
+//
+//   int SitesShow(const Flags& f, std::ostream& out, std::ostream& err) {
+//     Client c(f);
+//     auto ctx = c.Context();
+//     grpc::Status s = c.sites().GetSite(ctx.get(), req, &site);
+//     if (!s.ok()) return RpcFailed(err, s);   // exit code 1, message + violations on stderr
+//     ...
+//   }
+#ifndef RB_TOOLS_CLI_CLI_COMMON_H_
+#define RB_TOOLS_CLI_CLI_COMMON_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/timestamp.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "resorption/v1/admin_service.grpc.pb.h"
+#include "resorption/v1/analytics_service.grpc.pb.h"
+#include "resorption/v1/event_stream.grpc.pb.h"
+#include "resorption/v1/projections_service.grpc.pb.h"
+#include "resorption/v1/sites_service.grpc.pb.h"
+#include "resorption/v1/territories_service.grpc.pb.h"
+
+namespace rb::tools {
+
+struct Flags {
+  std::string server = "127.0.0.1:50051";
+  bool json = false;
+  int timeout_s = 30;
+  // The actor sent as call metadata (x-actor-user, -organisation, -role, -options).
+  std::string actor_user, actor_organisation, actor_role = "national_admin", actor_options;
+  std::map<std::string, std::string> values;  // command flags: name -> value ("" for switches)
+  std::vector<std::string> positional;
+  bool help = false;
+
+  bool Has(const std::string& name) const { return values.count(name) > 0; }
+  std::string Get(const std::string& name, const std::string& fallback = "") const {
+    auto it = values.find(name);
+    return it == values.end() ? fallback : it->second;
+  }
+};
+
+// Prints the usage error; returns 2.
+int Usage(std::ostream& err, const std::string& message);
+// Prints a failed call: code, message, and the rich details the server attached; returns 1.
+int RpcFailed(std::ostream& err, const grpc::Status& s);
+// Reads the numeric flag `name` when present; false when it is not a number.
+bool Uint(const Flags& f, const std::string& name, uint64_t* v);
+int64_t Micros(const google::protobuf::Timestamp& ts);
+
+class Client {
+ public:
+  explicit Client(const Flags& f);
+  // A context with the actor's metadata and, unless told otherwise, the call deadline.
+  std::unique_ptr<grpc::ClientContext> Context(bool with_deadline = true) const;
+  resorption::v1::EventStream::Stub events() const {
+    return resorption::v1::EventStream::Stub(channel_);
+  }
+  resorption::v1::Admin::Stub admin() const { return resorption::v1::Admin::Stub(channel_); }
+  resorption::v1::Sites::Stub sites() const { return resorption::v1::Sites::Stub(channel_); }
+  resorption::v1::Projections::Stub projections() const {
+    return resorption::v1::Projections::Stub(channel_);
+  }
+  resorption::v1::Analytics::Stub analytics() const {
+    return resorption::v1::Analytics::Stub(channel_);
+  }
+  resorption::v1::Territories::Stub territories() const {
+    return resorption::v1::Territories::Stub(channel_);
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  const Flags& flags_;
+};
+
+// The site list flags shared by `sites list` and `sites export`: --departement=CODE[,CODE],
+// --commune=INSEE[,INSEE], --status=open|closed|all, --sort=update|population|commune|priority,
+// --asc. False with `error` set on a bad value.
+bool SiteListRequestFromFlags(const Flags& f, resorption::v1::ListSitesRequest* req,
+                              std::string* error);
+// Every page of ListSites (include_site set) until the last or until `limit` sites kept (0: no
+// limit), keeping only the sites with at least `min_population` people when it is set (> 0).
+// Draws a progress bar on a terminal.
+grpc::Status ListAllSites(const Client& c, resorption::v1::ListSitesRequest req, uint64_t limit,
+                          int64_t min_population, std::vector<resorption::v1::SiteSummary>* out);
+
+struct Command {
+  const char* group;
+  const char* name;
+  const char* usage;
+  std::vector<std::string> flags;  // accepted command flags
+  int min_args = 0;                // positional arguments after "group name"
+  int max_args = 0;
+  int (*run)(const Flags&, std::ostream&, std::ostream&);
+};
+
+// The command tables of each file.
+std::vector<Command> SiteCommands();     // sites_cli.cc
+std::vector<Command> ServiceCommands();  // services_cli.cc: projections, analytics, territories
+std::vector<Command> ExportCommands();   // export_cli.cc: sites export|import, events export
+
+}  // namespace rb::tools
+
+#endif  // RB_TOOLS_CLI_CLI_COMMON_H_

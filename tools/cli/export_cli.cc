@@ -1,0 +1,317 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// `resorption sites export|import` and `events export`: the formats people use. Everything
+// goes through the service's queries and commands, so its access rules apply.
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "domain/context.h"
+#include "domain/events.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/util/json_util.h"
+#include "resorption/v1/site_events.pb.h"
+#include "tools/cli/cli_common.h"
+#include "tools/lib/json.h"
+#include "tools/lib/progress.h"
+#include "tools/lib/site_history.h"
+#include "tools/lib/site_import.h"
+#include "tools/lib/site_table.h"
+#include "tools/lib/site_xlsx.h"
+
+namespace rb::tools {
+namespace {
+
+namespace v1 = resorption::v1;
+
+constexpr const char* kSitesExportUsage = R"(Usage: resorption sites export [flags]
+
+Exports the sites the actor may read (ListSites, every page) with the platform's sections and
+French column headers: Localisation, Site, Habitants, Conditions de vie, Diagnostic, Procédure
+judiciaire (only when the actor may read procedures and some site has one), Date de mise à jour.
+  --format=csv|xlsx|geojson   default csv (UTF-8, comma separated); xlsx needs --out
+  --out=FILE                  default standard output
+  --departement= --commune= --status=open|closed|all --min-population= --sort= --asc
+                              the filters of `sites list`
+The CSV is the layout `sites import` reads back.
+)";
+constexpr const char* kEventsExportUsage = R"(Usage: resorption events export [flags]
+
+Writes the log as JSON Lines for analysts (EventStream.ReadAll, page after page): one event per
+line with its metadata and its payload decoded as JSON.
+  --format=jsonl     the only format
+  --from=N           first position (default 1)
+  --type=PREFIX      only events whose type starts with PREFIX
+  --category=NAME    only streams of that category: site or action
+  --out=FILE         default standard output
+)";
+constexpr const char* kSitesImportUsage = R"(Usage: resorption sites import FILE.csv [--dry-run]
+
+Imports a spreadsheet in the CSV layout of `sites export` (header row of French column names;
+required: Code INSEE, Adresse, Latitude, Longitude, Type de site, Date de signalement; computed
+columns such as Commune or the living-condition statuses are ignored).
+Every line is validated first (syntax, numbers, dates, known commune, the declaration and
+population rules); any problem is printed as FILE:LINE: COLUMN: reason, the exit status is 1
+and nothing is sent. Otherwise each line sends one DeclareSite (+ RecordPopulation when counts
+are filled) whose command id derives from the file's SHA-256, the line and the command, so
+importing the same file again appends nothing.
+  --dry-run   validate only
+)";
+
+constexpr rb::domain::Role kRoles[] = {
+    rb::domain::Role::kNationalAdmin,      rb::domain::Role::kLocalAdmin,
+    rb::domain::Role::kDirectCollaborator, rb::domain::Role::kCollaborator,
+    rb::domain::Role::kAssociation,        rb::domain::Role::kNationalEstablishment,
+    rb::domain::Role::kIntervener,         rb::domain::Role::kExternalObserver,
+};
+
+// Writes `content` to --out or `out`; 1 on a write failure.
+int Emit(const Flags& f, const std::string& content, std::ostream& out, std::ostream& err) {
+  if (!f.Has("out")) {
+    out << content;
+    return 0;
+  }
+  std::ofstream file(f.Get("out"), std::ios::binary);
+  file << content;
+  file.close();
+  if (!file.good()) {
+    err << "resorption: cannot write " << f.Get("out") << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
+  const std::string format = f.Get("format", "csv");
+  if (format != "csv" && format != "xlsx" && format != "geojson") {
+    return Usage(err, "--format takes csv, xlsx or geojson");
+  }
+  if (format == "xlsx" && !f.Has("out")) return Usage(err, "--format=xlsx needs --out=FILE");
+  uint64_t min_population = 0;
+  if (!Uint(f, "min-population", &min_population)) {
+    return Usage(err, "--min-population takes a number");
+  }
+  v1::ListSitesRequest req;
+  std::string error;
+  if (!SiteListRequestFromFlags(f, &req, &error)) return Usage(err, error);
+  Client c(f);
+  std::vector<v1::SiteSummary> sites;
+  grpc::Status s = ListAllSites(c, req, 0, static_cast<int64_t>(min_population), &sites);
+  if (!s.ok()) return RpcFailed(err, s);
+  std::vector<SiteRow> rows;
+  rows.reserve(sites.size());
+  for (v1::SiteSummary& x : sites) rows.push_back(SiteRow{x.site(), x.signals()});
+  const std::vector<const SiteColumn*> columns = ExportColumns(rows);
+  if (format == "xlsx") {
+    if (absl::Status st = WriteSitesXlsx(columns, rows, f.Get("out")); !st.ok()) {
+      err << "resorption: " << st.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  return Emit(f, format == "csv" ? SitesCsv(columns, rows) : SitesGeoJson(columns, rows), out, err);
+}
+
+// The payload as JSON when its type and schema version are those this build writes, else null
+// (older versions are upcast by the service, not here).
+std::string PayloadJson(const v1::Event& e) {
+  static const auto* names = [] {
+    auto* m = new std::map<std::string, std::pair<uint32_t, std::string>>;
+    for (const auto& list : {rb::domain::SiteEventTypes(), rb::domain::ActionEventTypes()}) {
+      for (const auto& t : list) (*m)[t.type] = {t.schema_version, t.message_name};
+    }
+    return m;
+  }();
+  auto it = names->find(e.type());
+  const uint32_t version = e.schema_version() == 0 ? 1 : e.schema_version();
+  if (it == names->end() || it->second.first != version) return "null";
+  const auto* d =
+      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(it->second.second);
+  if (d == nullptr) return "null";
+  google::protobuf::DynamicMessageFactory factory;
+  std::unique_ptr<google::protobuf::Message> m(factory.GetPrototype(d)->New());
+  if (!m->ParseFromString(e.payload())) return "null";
+  std::string json;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(*m, &json, o).ok()) return "null";
+  return json;
+}
+
+int EventsExport(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (f.Get("format", "jsonl") != "jsonl") return Usage(err, "--format takes jsonl");
+  uint64_t from = 1;
+  if (!Uint(f, "from", &from)) return Usage(err, "--from takes a number");
+  Client c(f);
+  v1::GetHeadResponse head;
+  grpc::Status s = c.events().GetHead(c.Context().get(), v1::GetHeadRequest(), &head);
+  if (!s.ok()) return RpcFailed(err, s);
+  std::ofstream file;
+  if (f.Has("out")) file.open(f.Get("out"), std::ios::binary);
+  std::ostream& sink = f.Has("out") ? file : out;
+  ProgressBar bar("events", std::cerr);
+  v1::ReadAllRequest req;
+  req.set_from_position(from);
+  req.set_limit(1000);
+  if (f.Has("type")) req.mutable_filter()->add_type_prefixes(f.Get("type"));
+  if (f.Has("category")) req.mutable_filter()->add_categories(f.Get("category"));
+  for (;;) {
+    v1::ReadAllResponse resp;
+    s = c.events().ReadAll(c.Context().get(), req, &resp);
+    if (!s.ok()) {
+      bar.Finish();
+      return RpcFailed(err, s);
+    }
+    for (const v1::Event& e : resp.events()) {
+      sink << JsonObject()
+                  .Add("position", e.position())
+                  .Add("stream_id", e.stream_id())
+                  .Add("revision", e.revision())
+                  .Add("event_id", e.event_id())
+                  .Add("type", e.type())
+                  .Add("schema_version", uint64_t{e.schema_version()})
+                  .Add("valid_at", FormatMicros(Micros(e.valid_at())))
+                  .Add("recorded_at", FormatMicros(Micros(e.recorded_at())))
+                  .Add("actor_user", e.metadata().actor_user())
+                  .Add("actor_organisation", e.metadata().actor_organisation())
+                  .Add("actor_role", e.metadata().actor_role())
+                  .Add("reason", e.metadata().reason())
+                  .Add("command_id", e.metadata().command_id())
+                  .AddRaw("payload", PayloadJson(e))
+                  .str()
+           << "\n";
+    }
+    bar.Update(resp.last_examined(), head.position());
+    if (resp.end_of_log() || resp.next_position() <= req.from_position()) break;
+    req.set_from_position(resp.next_position());
+  }
+  bar.Finish();
+  sink.flush();
+  if (!sink.good()) {
+    err << "resorption: cannot write " << f.Get("out", "the output") << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int SitesImport(const Flags& f, std::ostream& out, std::ostream& err) {
+  const std::string path = f.positional[2];
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    err << "resorption: cannot read " << path << "\n";
+    return 1;
+  }
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  rb::domain::Context ctx;
+  ctx.now_us = absl::ToUnixMicros(absl::Now());
+  ctx.actor.user_id = f.actor_user;
+  ctx.actor.organisation_id = f.actor_organisation;
+  bool known_role = false;
+  for (rb::domain::Role r : kRoles) {
+    if (rb::domain::RoleId(r) == f.actor_role) {
+      ctx.actor.role = r;
+      known_role = true;
+    }
+  }
+  if (!known_role) return Usage(err, absl::StrCat("unknown role ", f.actor_role));
+  const ImportPlan plan = PlanSiteImport(bytes.str(), ctx);
+  for (const ImportProblem& p : plan.problems) {
+    err << path << ":" << p.line << ": " << (p.column.empty() ? "" : p.column + ": ") << p.reason
+        << "\n";
+  }
+  if (!plan.problems.empty()) {
+    err << "resorption: " << plan.problems.size() << " problem(s); nothing imported\n";
+    return 1;
+  }
+  if (f.Has("dry-run")) {
+    out << path << ": " << plan.lines.size() << " site(s) valid, sha256 " << plan.file_hash
+        << "; nothing sent (dry run)\n";
+    return 0;
+  }
+  Client c(f);
+  const std::string reason =
+      absl::StrCat("import du fichier ", path, " (sha256 ", plan.file_hash, ")");
+  int appended = 0, replayed = 0, failed = 0;
+  ProgressBar bar("import", std::cerr);
+  for (size_t i = 0; i < plan.lines.size(); ++i) {
+    const ImportLine& l = plan.lines[i];
+    bar.Update(i, plan.lines.size());
+    auto options = [&](v1::WriteOptions* o, const std::string& kind) {
+      o->set_command_id(ImportCommandId(plan.file_hash, l.line, kind));
+      o->set_reason(absl::StrCat(reason, ", ligne ", l.line));
+      if (l.valid_at_us != 0) {
+        o->mutable_valid_time()->set_seconds(l.valid_at_us / 1000000);
+      }
+    };
+    v1::DeclareSiteRequest declare;
+    declare.set_site_id(l.site_id);
+    options(declare.mutable_options(), "declare");
+    *declare.mutable_command()->mutable_site() = l.declaration;
+    v1::WriteResult r;
+    grpc::Status s = c.sites().DeclareSite(c.Context().get(), declare, &r);
+    if (s.ok() && l.population.has_value()) {
+      (r.outcome() == v1::WriteResult::OUTCOME_REPLAYED ? replayed : appended)++;
+      v1::RecordPopulationRequest pop;
+      pop.set_name(r.name());
+      options(pop.mutable_options(), "population");
+      *pop.mutable_command() = *l.population;
+      s = c.sites().RecordPopulation(c.Context().get(), pop, &r);
+    }
+    if (!s.ok()) {
+      err << path << ":" << l.line << ": ";
+      RpcFailed(err, s);
+      ++failed;
+      continue;
+    }
+    (r.outcome() == v1::WriteResult::OUTCOME_REPLAYED ? replayed : appended)++;
+  }
+  bar.Finish();
+  if (f.json) {
+    out << JsonObject()
+               .Add("file", path)
+               .Add("sha256", plan.file_hash)
+               .Add("lines", uint64_t(plan.lines.size()))
+               .Add("commands_appended", appended)
+               .Add("commands_replayed", replayed)
+               .Add("failed", failed)
+               .str()
+        << "\n";
+  } else {
+    out << path << ": " << plan.lines.size() << " line(s), " << appended << " command(s) appended, "
+        << replayed << " already imported, " << failed << " refused\n";
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+std::vector<Command> ExportCommands() {
+  return {
+      {"sites",
+       "export",
+       kSitesExportUsage,
+       {"format", "out", "departement", "commune", "status", "min-population", "sort", "asc"},
+       0,
+       0,
+       SitesExport},
+      {"sites", "import", kSitesImportUsage, {"dry-run"}, 1, 1, SitesImport},
+      {"events",
+       "export",
+       kEventsExportUsage,
+       {"format", "from", "type", "category", "out"},
+       0,
+       0,
+       EventsExport},
+  };
+}
+
+}  // namespace rb::tools

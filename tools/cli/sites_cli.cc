@@ -1,0 +1,435 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// `resorption sites declare|show|list|history|close|update-population`.
+#include <cstdint>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "domain/dates.h"
+#include "domain/labels.h"
+#include "google/protobuf/util/json_util.h"
+#include "tools/cli/cli_common.h"
+#include "tools/lib/json.h"
+#include "tools/lib/progress.h"
+#include "tools/lib/site_history.h"
+#include "tools/lib/site_table.h"
+
+namespace rb::tools {
+namespace {
+
+namespace v1 = resorption::v1;
+
+constexpr const char* kDeclareUsage = R"(Usage: resorption sites declare [flags]
+
+Declares a new site (DeclareSite). Required: --commune, --address, --lat, --lon, --type,
+--declared.
+  --id=ID             the site id (default: derived by the server from the command id)
+  --name=TEXT         Appellation du site (35 characters at most)
+  --commune=INSEE     the commune's INSEE code, e.g. 93066
+  --address=TEXT      the address label
+  --access=TEXT       Informations d'accès
+  --lat=X --lon=Y     coordinates
+  --type=TYPE         Type de site: Terrain, "Immeuble bâti", Inconnu (or terrain, immeuble_bati)
+  --declared=DATE     Date de signalement (YYYY-MM-DD or DD/MM/YYYY)
+  --built=DATE        Date d'installation
+  --command-id=ID     idempotency key: a retry with the same key appends nothing
+  --reason=TEXT       why
+)";
+constexpr const char* kShowUsage = R"(Usage: resorption sites show ID
+
+Prints the current state of one site (GetSite); --json prints the whole site as JSON.
+)";
+constexpr const char* kListUsage = R"(Usage: resorption sites list [flags]
+
+Lists the sites the actor may read (ListSites), following every page.
+  --departement=CODE[,CODE]   only these départements
+  --commune=INSEE[,INSEE]     only these communes
+  --status=open|closed|all    default open
+  --min-population=N          only sites with at least N people (counted on this side)
+  --sort=update|population|commune|priority   default update (most recent first)
+  --asc                       ascending order
+  --limit=N                   at most N sites
+)";
+constexpr const char* kHistoryUsage = R"(Usage: resorption sites history ID
+
+Who changed what and when on one site, oldest first (GetSiteChangeLog), without the fields the
+actor may not see.
+)";
+constexpr const char* kCloseUsage = R"(Usage: resorption sites close ID [flags]
+
+Closes an open site (CloseSite). Required: --cause and --date.
+  --cause=CAUSE       resorbed, closed_by_justice, closed_by_pref_admin, closed_by_city_admin,
+                      other (needs --context), unknown
+  --date=DATE         Date de fermeture (YYYY-MM-DD or DD/MM/YYYY)
+  --resorbed=yes|no   "Résorbé": the inhabitants left with solutions
+  --context=TEXT      Contexte de fermeture
+  --command-id=ID --reason=TEXT
+)";
+constexpr const char* kUpdatePopulationUsage =
+    R"(Usage: resorption sites update-population ID [flags]
+
+Records new population counts (RecordPopulation): the counts given replace the current ones,
+the others are kept. Sent with the revision read, so a concurrent change is refused (ABORTED).
+  --total=N --households=N --minors=N --minors-0-3=N --minors-3-6=N --minors-6-12=N
+  --minors-12-16=N --minors-16-18=N --in-school=N --females=N --girls=N
+  --command-id=ID --reason=TEXT
+)";
+
+std::string SiteName(const std::string& id) { return absl::StrCat("sites/", id); }
+
+void SetOptions(const Flags& f, v1::WriteOptions* o) {
+  if (f.Has("command-id")) o->set_command_id(f.Get("command-id"));
+  if (f.Has("reason")) o->set_reason(f.Get("reason"));
+}
+
+int PrintWrite(const Flags& f, const v1::WriteResult& r, std::ostream& out) {
+  const std::string outcome = r.outcome() == v1::WriteResult::OUTCOME_APPENDED    ? "appended"
+                              : r.outcome() == v1::WriteResult::OUTCOME_NO_CHANGE ? "no_change"
+                              : r.outcome() == v1::WriteResult::OUTCOME_REPLAYED  ? "replayed"
+                                                                                  : "unspecified";
+  if (f.json) {
+    out << JsonObject()
+               .Add("name", r.name())
+               .Add("outcome", outcome)
+               .Add("revision", r.revision())
+               .Add("position", r.position())
+               .str()
+        << "\n";
+  } else {
+    out << r.name() << ": " << outcome << ", revision " << r.revision() << ", position "
+        << r.position() << "\n";
+  }
+  return 0;
+}
+
+std::string ProtoJson(const google::protobuf::Message& m) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &json, o);
+  return json;
+}
+
+int SitesDeclare(const Flags& f, std::ostream& out, std::ostream& err) {
+  v1::Site site;
+  const std::vector<std::pair<std::string, std::string>> cells = {
+      {"commune", "Code INSEE"},
+      {"address", "Adresse"},
+      {"name", "Appellation du site"},
+      {"access", "Informations d'accès"},
+      {"lat", "Latitude"},
+      {"lon", "Longitude"},
+      {"type", "Type de site"},
+      {"declared", "Date de signalement"},
+      {"built", "Date d'installation"},
+  };
+  for (const auto& [flag, column] : cells) {
+    const SiteColumn* c = FindSiteColumn(column);
+    if (!f.Has(flag)) {
+      if (c->required) return Usage(err, absl::StrCat("sites declare needs --", flag));
+      continue;
+    }
+    if (absl::Status s = c->set(f.Get(flag), &site); !s.ok()) {
+      return Usage(err, absl::StrCat("--", flag, ": ", s.message()));
+    }
+  }
+  Client c(f);
+  v1::DeclareSiteRequest req;
+  req.set_site_id(f.Get("id"));
+  SetOptions(f, req.mutable_options());
+  *req.mutable_command()->mutable_site() = site;
+  v1::WriteResult r;
+  grpc::Status s = c.sites().DeclareSite(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesShow(const Flags& f, std::ostream& out, std::ostream& err) {
+  Client c(f);
+  v1::GetSiteRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  v1::Site site;
+  grpc::Status s = c.sites().GetSite(c.Context().get(), req, &site);
+  if (!s.ok()) return RpcFailed(err, s);
+  if (f.json) {
+    out << ProtoJson(site) << "\n";
+    return 0;
+  }
+  SiteRow row{site, {}};
+  for (const SiteColumn& col : SiteColumns()) {
+    if (col.section == "Conditions de vie" && col.header != "Alerte canicule") continue;
+    const std::string v = col.get(row);
+    if (!v.empty()) out << absl::StrFormat("%-48s %s\n", col.header, v);
+  }
+  out << absl::StrFormat("%-48s %d\n", "Révision", site.revision());
+  return 0;
+}
+
+int SitesList(const Flags& f, std::ostream& out, std::ostream& err) {
+  uint64_t limit = 0, min_population = 0;
+  if (!Uint(f, "limit", &limit) || !Uint(f, "min-population", &min_population)) {
+    return Usage(err, "--limit and --min-population take a number");
+  }
+  v1::ListSitesRequest req;
+  std::string error;
+  if (!SiteListRequestFromFlags(f, &req, &error)) return Usage(err, error);
+  Client c(f);
+  std::vector<v1::SiteSummary> sites;
+  grpc::Status s = ListAllSites(c, req, limit, static_cast<int64_t>(min_population), &sites);
+  if (!s.ok()) return RpcFailed(err, s);
+  if (!f.json) {
+    out << absl::StrFormat("%-14s %-35s %-6s %-24s %-8s %-10s %s\n", "ID", "NAME", "STATUS",
+                           "COMMUNE", "PEOPLE", "UPDATED", "PRIORITY");
+  }
+  for (const v1::SiteSummary& x : sites) {
+    const std::string people = x.has_population() ? absl::StrCat(x.population()) : "";
+    const std::string updated =
+        x.updated_at_us()
+            ? rb::domain::FormatDate(rb::domain::ToDate(rb::domain::DayOfMicros(x.updated_at_us())))
+            : "";
+    if (f.json) {
+      JsonObject o;
+      o.Add("id", x.id())
+          .Add("name", x.name())
+          .Add("status", std::string(rb::domain::PlatformCode(x.status())))
+          .Add("city_code", x.territory().city_code())
+          .Add("commune", x.territory().city_name())
+          .Add("departement", x.territory().departement_code())
+          .Add("updated", updated)
+          .Add("priority_score", int64_t{x.signals().priority_score()});
+      if (x.has_population()) o.Add("population", int64_t{x.population()});
+      out << o.str() << "\n";
+    } else {
+      out << absl::StrFormat("%-14s %-35s %-6s %-24s %-8s %-10s %d\n", x.id(), x.name(),
+                             std::string(rb::domain::PlatformCode(x.status())),
+                             x.territory().city_name(), people, updated,
+                             x.signals().priority_score());
+    }
+  }
+  return 0;
+}
+
+int SitesHistory(const Flags& f, std::ostream& out, std::ostream& err) {
+  Client c(f);
+  v1::GetSiteChangeLogRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  v1::ChangeLog log;
+  grpc::Status s = c.sites().GetSiteChangeLog(c.Context().get(), req, &log);
+  if (!s.ok()) return RpcFailed(err, s);
+  for (const v1::ChangeLogEntry& e : log.entries()) {
+    if (f.json) {
+      std::string changes = "[";
+      for (int i = 0; i < e.changes_size(); ++i) {
+        const auto& ch = e.changes(i);
+        if (i > 0) changes += ",";
+        changes += JsonObject()
+                       .Add("field_key", ch.field_key())
+                       .Add("field", ch.field())
+                       .Add("old", ch.old_value())
+                       .Add("new", ch.new_value())
+                       .str();
+      }
+      changes += "]";
+      out << JsonObject()
+                 .Add("first_revision", e.first_revision())
+                 .Add("last_revision", e.last_revision())
+                 .Add("author", e.author_user_id())
+                 .Add("organisation", e.author_organisation_id())
+                 .Add("role", e.author_role())
+                 .Add("valid_at", FormatMicros(e.valid_at_us()))
+                 .Add("recorded_at", FormatMicros(e.recorded_at_us()))
+                 .Add("reason", e.reason())
+                 .AddRaw("changes", changes)
+                 .str()
+          << "\n";
+      continue;
+    }
+    out << "revision " << e.first_revision();
+    if (e.last_revision() != e.first_revision()) out << "-" << e.last_revision();
+    out << "  " << FormatMicros(e.valid_at_us()).substr(0, 10) << "  " << e.author_user_id();
+    if (!e.author_role().empty()) out << " (" << e.author_role() << ")";
+    if (!e.reason().empty()) out << "  « " << e.reason() << " »";
+    out << "\n";
+    for (const v1::FieldChange& ch : e.changes()) {
+      out << "  " << ch.field() << ": " << (ch.old_value().empty() ? "(vide)" : ch.old_value())
+          << " -> " << (ch.new_value().empty() ? "(vide)" : ch.new_value()) << "\n";
+    }
+  }
+  return 0;
+}
+
+int SitesClose(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (!f.Has("cause") || !f.Has("date")) return Usage(err, "sites close needs --cause and --date");
+  auto cause = rb::domain::FromPlatformCode<v1::ClosingCause>(f.Get("cause"));
+  if (!cause.has_value()) return Usage(err, absl::StrCat("unknown cause ", f.Get("cause")));
+  v1::CloseSiteRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetOptions(f, req.mutable_options());
+  v1::Closure* closure = req.mutable_command()->mutable_closure();
+  closure->set_cause(*cause);
+  if (absl::Status st = ParseDay(f.Get("date"), closure->mutable_closed_at()); !st.ok()) {
+    return Usage(err, absl::StrCat("--date: ", st.message()));
+  }
+  if (f.Has("resorbed")) {
+    const std::string v = f.Get("resorbed");
+    if (v != "yes" && v != "no") return Usage(err, "--resorbed takes yes or no");
+    closure->set_closed_with_solutions(v == "yes" ? v1::YES : v1::NO);
+  }
+  closure->set_context(f.Get("context"));
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().CloseSite(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesUpdatePopulation(const Flags& f, std::ostream& out, std::ostream& err) {
+  const std::vector<std::pair<std::string, std::string>> counts = {
+      {"total", "total"},
+      {"households", "households"},
+      {"minors", "minors"},
+      {"minors-0-3", "minors_0_3"},
+      {"minors-3-6", "minors_3_6"},
+      {"minors-6-12", "minors_6_12"},
+      {"minors-12-16", "minors_12_16"},
+      {"minors-16-18", "minors_16_18"},
+      {"in-school", "minors_in_school"},
+      {"females", "total_females"},
+      {"girls", "minors_girls"},
+  };
+  Client c(f);
+  v1::GetSiteRequest get;
+  get.set_name(SiteName(f.positional[2]));
+  v1::Site site;
+  grpc::Status s = c.sites().GetSite(c.Context().get(), get, &site);
+  if (!s.ok()) return RpcFailed(err, s);
+  v1::RecordPopulationRequest req;
+  req.set_name(get.name());
+  SetOptions(f, req.mutable_options());
+  req.mutable_options()->set_expected_revision(site.revision());
+  v1::Population* p = req.mutable_command()->mutable_population();
+  *p = site.population();
+  bool any = false;
+  for (const auto& [flag, field] : counts) {
+    if (!f.Has(flag)) continue;
+    int32_t v = 0;
+    if (!absl::SimpleAtoi(f.Get(flag), &v) || v < 0) {
+      return Usage(err, absl::StrCat("--", flag, " takes a whole number >= 0"));
+    }
+    const auto* fd = v1::Population::descriptor()->FindFieldByName(field);
+    p->GetReflection()->SetInt32(p, fd, v);
+    any = true;
+  }
+  if (!any) return Usage(err, "sites update-population needs at least one count");
+  *req.mutable_command()->mutable_dwellings() = site.dwellings();
+  *req.mutable_command()->mutable_origins() = site.origins();
+  v1::WriteResult r;
+  s = c.sites().RecordPopulation(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+}  // namespace
+
+bool SiteListRequestFromFlags(const Flags& f, v1::ListSitesRequest* req, std::string* error) {
+  v1::SiteFilter* filter = req->mutable_filter();
+  for (absl::string_view d : absl::StrSplit(f.Get("departement"), ',', absl::SkipEmpty())) {
+    filter->add_departement_codes(std::string(d));
+  }
+  for (absl::string_view d : absl::StrSplit(f.Get("commune"), ',', absl::SkipEmpty())) {
+    filter->add_city_codes(std::string(d));
+  }
+  const std::string status = f.Get("status", "open");
+  if (status == "open") {
+    filter->set_state(v1::SITE_STATE_FILTER_OPEN);
+  } else if (status == "closed") {
+    filter->set_state(v1::SITE_STATE_FILTER_CLOSED);
+  } else if (status == "all") {
+    filter->set_state(v1::SITE_STATE_FILTER_ALL);
+  } else {
+    *error = "--status takes open, closed or all";
+    return false;
+  }
+  const std::string sort = f.Get("sort", "update");
+  if (sort == "update") {
+    req->mutable_sort()->set_field(v1::SITE_SORT_FIELD_LAST_UPDATE);
+  } else if (sort == "population") {
+    req->mutable_sort()->set_field(v1::SITE_SORT_FIELD_POPULATION);
+  } else if (sort == "commune") {
+    req->mutable_sort()->set_field(v1::SITE_SORT_FIELD_COMMUNE);
+  } else if (sort == "priority") {
+    req->mutable_sort()->set_field(v1::SITE_SORT_FIELD_PRIORITY);
+  } else {
+    *error = "--sort takes update, population, commune or priority";
+    return false;
+  }
+  if (f.Has("asc")) req->mutable_sort()->set_direction(v1::SORT_DIRECTION_ASCENDING);
+  return true;
+}
+
+grpc::Status ListAllSites(const Client& c, v1::ListSitesRequest req, uint64_t limit,
+                          int64_t min_population, std::vector<v1::SiteSummary>* out) {
+  req.set_include_site(true);
+  req.set_page_size(500);
+  ProgressBar bar("sites", std::cerr);
+  for (;;) {
+    v1::ListSitesQuery q;
+    *q.mutable_request() = req;
+    v1::ListSitesResponse resp;
+    grpc::Status s = c.sites().ListSites(c.Context().get(), q, &resp);
+    if (!s.ok()) {
+      bar.Finish();
+      return s;
+    }
+    for (const v1::SiteSummary& x : resp.sites()) {
+      if (min_population > 0 && (!x.has_population() || x.population() < min_population)) {
+        continue;
+      }
+      out->push_back(x);
+      if (limit > 0 && out->size() >= limit) break;
+    }
+    const bool more = !resp.next_page_token().empty() && (limit == 0 || out->size() < limit);
+    bar.Update(out->size(), out->size() + (more ? 500 : 0));
+    if (!more) break;
+    req.set_page_token(resp.next_page_token());
+    *req.mutable_reference_date() = resp.reference_date();
+  }
+  bar.Finish();
+  return grpc::Status::OK;
+}
+
+std::vector<Command> SiteCommands() {
+  const std::vector<std::string> write = {"command-id", "reason"};
+  auto with = [&](std::vector<std::string> flags) {
+    flags.insert(flags.end(), write.begin(), write.end());
+    return flags;
+  };
+  return {
+      {"sites", "declare", kDeclareUsage,
+       with({"id", "name", "commune", "address", "access", "lat", "lon", "type", "declared",
+             "built"}),
+       0, 0, SitesDeclare},
+      {"sites", "show", kShowUsage, {}, 1, 1, SitesShow},
+      {"sites",
+       "list",
+       kListUsage,
+       {"departement", "commune", "status", "min-population", "sort", "asc", "limit"},
+       0,
+       0,
+       SitesList},
+      {"sites", "history", kHistoryUsage, {}, 1, 1, SitesHistory},
+      {"sites", "close", kCloseUsage, with({"cause", "date", "resorbed", "context"}), 1, 1,
+       SitesClose},
+      {"sites", "update-population", kUpdatePopulationUsage,
+       with({"total", "households", "minors", "minors-0-3", "minors-3-6", "minors-6-12",
+             "minors-12-16", "minors-16-18", "in-school", "females", "girls"}),
+       1, 1, SitesUpdatePopulation},
+  };
+}
+
+}  // namespace rb::tools

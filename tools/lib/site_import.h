@@ -1,0 +1,62 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The import of site spreadsheets kept by local actors, in the CSV layout of the site export
+// (tools/lib/site_table.h): reading and validating every line locally, and the deterministic
+// command ids that make a second import of the same file append nothing.
+//
+//   rb::domain::Context ctx;  ctx.now_us = ...;  ctx.actor = ...;
+//   rb::tools::ImportPlan plan = rb::tools::PlanSiteImport(file_bytes, ctx);
+//   for (const auto& p : plan.problems) std::cerr << p.line << " " << p.column << " " << p.reason;
+//   for (const auto& l : plan.lines) {
+//     DeclareSite(l.site_id, l.declaration, ImportCommandId(plan.file_hash, l.line, "declare"));
+//     if (l.population.has_value()) RecordPopulation(...ImportCommandId(..., "population"));
+//   }
+//
+// Every line is checked: the CSV syntax, the header (unknown columns, missing required columns),
+// each cell (numbers, dates, enumerations, commune code known to domain/geo.h), then the domain
+// rules themselves: rb::domain::DecideSite on an empty state for the declaration and on the
+// declared site for the population (so the population rules of the Context apply).
+// Thread-safe (pure functions).
+#ifndef RB_TOOLS_LIB_SITE_IMPORT_H_
+#define RB_TOOLS_LIB_SITE_IMPORT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/context.h"
+#include "resorption/v1/site.pb.h"
+#include "resorption/v1/site_commands.pb.h"
+
+namespace rb::tools {
+
+struct ImportProblem {
+  int line = 0;        // 1-based line of the file (1 is the header)
+  std::string column;  // the column header; empty for a whole-line or file problem
+  std::string reason;
+};
+
+struct ImportLine {
+  int line = 0;
+  std::string site_id;               // the "Identifiant" cell; empty: the service picks one
+  resorption::v1::Site declaration;  // what DeclareSite carries (no population)
+  std::optional<resorption::v1::RecordPopulation> population;  // when any count is filled
+  int64_t valid_at_us = 0;  // "Date de mise à jour" at 00:00 UTC; 0 when the cell is empty
+};
+
+struct ImportPlan {
+  std::string file_hash;  // hex SHA-256 of the file's bytes
+  std::vector<ImportLine> lines;
+  std::vector<ImportProblem> problems;  // in line order; the import runs only when empty
+};
+
+ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context& context);
+
+// hex SHA-256 of "<file_hash>:<line>:<kind>" (kind: "declare", "population").
+std::string ImportCommandId(const std::string& file_hash, int line, const std::string& kind);
+
+}  // namespace rb::tools
+
+#endif  // RB_TOOLS_LIB_SITE_IMPORT_H_

@@ -1,0 +1,447 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "tools/lib/site_table.h"
+
+#include <charconv>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
+#include "domain/dates.h"
+#include "domain/geo.h"
+#include "domain/labels.h"
+#include "tools/lib/csv.h"
+#include "tools/lib/json.h"
+
+namespace rb::tools {
+namespace {
+
+namespace v1 = resorption::v1;
+using Getter = std::function<std::string(const SiteRow&)>;
+using Setter = std::function<absl::Status(const std::string&, v1::Site*)>;
+
+std::string Day(const v1::Date& d) {
+  if (rb::domain::IsEmptyDate(d)) return "";
+  return absl::StrFormat("%02d/%02d/%04d", d.day(), d.month(), d.year());
+}
+
+std::string Number(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
+}
+
+template <typename E>
+std::string Label(E value) {
+  return std::string(rb::domain::FrenchLabel(value));
+}
+
+std::string DomainLabel(v1::DomainStatus s) {
+  switch (s) {
+    case v1::DOMAIN_STATUS_GOOD:
+      return "Bon";
+    case v1::DOMAIN_STATUS_TO_IMPROVE:
+      return "À améliorer";
+    case v1::DOMAIN_STATUS_BAD:
+      return "Mauvais";
+    case v1::DOMAIN_STATUS_UNKNOWN:
+      return "Inconnu";
+    default:
+      return "Non renseigné";
+  }
+}
+
+// The enum value whose French label or platform code is `text` (ASCII case ignored).
+template <typename E>
+absl::Status ParseEnum(const std::string& text, E* out) {
+  const auto* d = google::protobuf::GetEnumDescriptor<E>();
+  std::vector<std::string> accepted;
+  for (int i = 0; i < d->value_count(); ++i) {
+    const int n = d->value(i)->number();
+    if (n == 0) continue;
+    absl::string_view label = rb::domain::FrenchLabel(d, n);
+    absl::string_view code = rb::domain::PlatformCode(d, n);
+    if (absl::EqualsIgnoreCase(label, absl::string_view(text.data(), text.size())) ||
+        absl::EqualsIgnoreCase(code, absl::string_view(text.data(), text.size()))) {
+      *out = static_cast<E>(n);
+      return absl::OkStatus();
+    }
+    accepted.emplace_back(label);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", text, "\" is not one of: ", absl::StrJoin(accepted, ", ")));
+}
+
+absl::Status ParseInt(const std::string& text, int min, int32_t* out) {
+  int32_t v = 0;
+  if (!absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &v)) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not a whole number"));
+  }
+  if (v < min) {
+    return absl::InvalidArgumentError(absl::StrCat(v, " is below the minimum ", min));
+  }
+  *out = v;
+  return absl::OkStatus();
+}
+
+absl::Status ParseDouble(const std::string& text, double* out) {
+  std::string s = absl::StrReplaceAll(absl::string_view(text.data(), text.size()), {{",", "."}});
+  if (!absl::SimpleAtod(s, out)) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not a decimal number"));
+  }
+  return absl::OkStatus();
+}
+
+// An optional int32 of a message: getter and setter from a field name of Population/Dwellings.
+template <typename M>
+SiteColumn Count(std::string section, std::string header, M* (v1::Site::*mut)(),
+                 const M& (v1::Site::*get)() const, std::string field) {
+  const auto* fd = M::descriptor()->FindFieldByName(field);
+  SiteColumn c;
+  c.section = std::move(section);
+  c.header = std::move(header);
+  c.get = [get, fd](const SiteRow& r) -> std::string {
+    const M& m = (r.site.*get)();
+    if (!m.GetReflection()->HasField(m, fd)) return "";
+    return absl::StrCat(m.GetReflection()->GetInt32(m, fd));
+  };
+  c.set = [mut, fd](const std::string& text, v1::Site* s) -> absl::Status {
+    int32_t v = 0;
+    if (absl::Status st = ParseInt(text, 0, &v); !st.ok()) return st;
+    M* m = (s->*mut)();
+    m->GetReflection()->SetInt32(m, fd, v);
+    return absl::OkStatus();
+  };
+  return c;
+}
+
+SiteColumn Col(std::string section, std::string header, Getter get, Setter set = nullptr,
+               bool required = false) {
+  return SiteColumn{std::move(section), std::move(header), std::move(get), std::move(set),
+                    required};
+}
+
+const v1::Territory& Terr(const SiteRow& r) { return r.site.location().territory(); }
+
+std::vector<SiteColumn> BuildColumns() {
+  const std::string loc = "Localisation", site = "Site", hab = "Habitants",
+                    lc = "Conditions de vie", diag = "Diagnostic", just = "Procédure judiciaire",
+                    upd = "Mise à jour";
+  std::vector<SiteColumn> c;
+  // Localisation.
+  c.push_back(Col(
+      loc, "Identifiant", [](const SiteRow& r) { return r.site.id(); },
+      [](const std::string& t, v1::Site* s) {
+        s->set_id(std::string(t));
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(loc, "Département", [](const SiteRow& r) {
+    const auto* d = rb::domain::geo::Geography::Get().FindDepartement(Terr(r).departement_code());
+    if (d == nullptr) return Terr(r).departement_code();
+    return absl::StrCat(std::string(d->code), " - ", std::string(d->name));
+  }));
+  c.push_back(Col(loc, "Commune", [](const SiteRow& r) { return Terr(r).city_name(); }));
+  c.push_back(Col(
+      loc, "Code INSEE", [](const SiteRow& r) { return r.site.location().address().city_code(); },
+      [](const std::string& t, v1::Site* s) {
+        if (rb::domain::geo::Geography::Get().FindCommune(t) == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat("unknown commune code \"", t, "\""));
+        }
+        s->mutable_location()->mutable_address()->set_city_code(std::string(t));
+        return absl::OkStatus();
+      },
+      true));
+  c.push_back(Col(loc, "EPCI", [](const SiteRow& r) {
+    const auto* e = rb::domain::geo::Geography::Get().FindEpci(Terr(r).epci_code());
+    return e == nullptr ? Terr(r).epci_code() : std::string(e->name);
+  }));
+  c.push_back(Col(
+      loc, "Adresse", [](const SiteRow& r) { return r.site.location().address().label(); },
+      [](const std::string& t, v1::Site* s) {
+        s->mutable_location()->mutable_address()->set_label(std::string(t));
+        return absl::OkStatus();
+      },
+      true));
+  c.push_back(Col(
+      loc, "Appellation du site", [](const SiteRow& r) { return r.site.name(); },
+      [](const std::string& t, v1::Site* s) {
+        s->set_name(std::string(t));
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      loc, "Informations d'accès",
+      [](const SiteRow& r) { return r.site.location().address_details(); },
+      [](const std::string& t, v1::Site* s) {
+        s->mutable_location()->set_address_details(std::string(t));
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      loc, "Latitude",
+      [](const SiteRow& r) { return Number(r.site.location().address().coordinates().latitude()); },
+      [](const std::string& t, v1::Site* s) {
+        double v = 0;
+        if (absl::Status st = ParseDouble(t, &v); !st.ok()) return st;
+        s->mutable_location()->mutable_address()->mutable_coordinates()->set_latitude(v);
+        return absl::OkStatus();
+      },
+      true));
+  c.push_back(Col(
+      loc, "Longitude",
+      [](const SiteRow& r) {
+        return Number(r.site.location().address().coordinates().longitude());
+      },
+      [](const std::string& t, v1::Site* s) {
+        double v = 0;
+        if (absl::Status st = ParseDouble(t, &v); !st.ok()) return st;
+        s->mutable_location()->mutable_address()->mutable_coordinates()->set_longitude(v);
+        return absl::OkStatus();
+      },
+      true));
+  // Site.
+  c.push_back(Col(
+      site, "Type de site", [](const SiteRow& r) { return Label(r.site.field_type()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::FieldType v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->set_field_type(v);
+        return absl::OkStatus();
+      },
+      true));
+  c.push_back(Col(
+      site, "Date d'installation", [](const SiteRow& r) { return Day(r.site.built_at()); },
+      [](const std::string& t, v1::Site* s) { return ParseDay(t, s->mutable_built_at()); }));
+  c.push_back(Col(
+      site, "Date de signalement", [](const SiteRow& r) { return Day(r.site.declared_at()); },
+      [](const std::string& t, v1::Site* s) { return ParseDay(t, s->mutable_declared_at()); },
+      true));
+  c.push_back(Col(
+      site, "S'agit-il d'une réinstallation ?",
+      [](const SiteRow& r) { return Label(r.site.reinstallation().is_reinstallation()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::TriState v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->mutable_reinstallation()->set_is_reinstallation(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      site, "Précisions sur la réinstallation",
+      [](const SiteRow& r) { return r.site.reinstallation().comments(); },
+      [](const std::string& t, v1::Site* s) {
+        s->mutable_reinstallation()->set_comments(std::string(t));
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      site, "Objectif de résorption",
+      [](const SiteRow& r) {
+        return r.site.resorption_target() ? absl::StrCat(r.site.resorption_target()) : "";
+      },
+      [](const std::string& t, v1::Site* s) {
+        int32_t v = 0;
+        if (absl::Status st = ParseInt(t, 1900, &v); !st.ok()) return st;
+        s->set_resorption_target(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(site, "Statut", [](const SiteRow& r) { return Label(r.site.status()); }));
+  c.push_back(Col(site, "Date de fermeture",
+                  [](const SiteRow& r) { return Day(r.site.closure().closed_at()); }));
+  c.push_back(Col(site, "Résorbé", [](const SiteRow& r) {
+    return Label(r.site.closure().closed_with_solutions());
+  }));
+  c.push_back(Col(site, "Cause de fermeture",
+                  [](const SiteRow& r) { return Label(r.site.closure().cause()); }));
+  c.push_back(Col(site, "Contexte de fermeture",
+                  [](const SiteRow& r) { return r.site.closure().context(); }));
+  // Habitants.
+  using P = v1::Population;
+  using D = v1::Dwellings;
+  const std::vector<std::pair<std::string, std::string>> population = {
+      {"Nombre de personnes", "total"},
+      {"Nombre de ménages", "households"},
+      {"Nombre de mineurs", "minors"},
+      {"Mineurs 0-3 ans", "minors_0_3"},
+      {"Mineurs 3-6 ans", "minors_3_6"},
+      {"Mineurs 6-12 ans", "minors_6_12"},
+      {"Mineurs 12-16 ans", "minors_12_16"},
+      {"Mineurs 16-18 ans", "minors_16_18"},
+      {"Enfants inscrits dans un établissement scolaire", "minors_in_school"},
+      {"dont femmes et filles", "total_females"},
+      {"dont filles", "minors_girls"},
+  };
+  for (const auto& [header, field] : population) {
+    c.push_back(Count<P>(hab, header, &v1::Site::mutable_population, &v1::Site::population, field));
+  }
+  const std::vector<std::pair<std::string, std::string>> dwellings = {
+      {"Caravanes", "caravans"},    {"Cabanes", "huts"},       {"Tentes", "tents"},
+      {"Voitures dortoir", "cars"}, {"Matelas", "mattresses"},
+  };
+  for (const auto& [header, field] : dwellings) {
+    c.push_back(Count<D>(hab, header, &v1::Site::mutable_dwellings, &v1::Site::dwellings, field));
+  }
+  c.push_back(Col(
+      hab, "Origines",
+      [](const SiteRow& r) {
+        std::vector<std::string> labels;
+        for (int o : r.site.origins()) labels.push_back(Label(static_cast<v1::SocialOrigin>(o)));
+        return absl::StrJoin(labels, "; ");
+      },
+      [](const std::string& t, v1::Site* s) {
+        for (absl::string_view part :
+             absl::StrSplit(absl::string_view(t.data(), t.size()), ';', absl::SkipWhitespace())) {
+          part = absl::StripAsciiWhitespace(part);
+          v1::SocialOrigin v{};
+          if (absl::Status st = ParseEnum(std::string(part), &v); !st.ok()) {
+            return st;
+          }
+          s->add_origins(v);
+        }
+        return absl::OkStatus();
+      }));
+  // Conditions de vie.
+  c.push_back(Col(lc, "Alerte canicule",
+                  [](const SiteRow& r) { return std::string(r.site.heatwave() ? "Oui" : "Non"); }));
+  const std::vector<std::pair<std::string, v1::DomainStatus (v1::DomainStatuses::*)() const>>
+      domains = {
+          {"Accès à l'eau", &v1::DomainStatuses::water},
+          {"Accès aux toilettes", &v1::DomainStatuses::sanitary},
+          {"Accès à l'électricité", &v1::DomainStatuses::electricity},
+          {"Évacuation des déchets", &v1::DomainStatuses::trash},
+          {"Présence de nuisibles", &v1::DomainStatuses::pests},
+          {"Prévention incendie", &v1::DomainStatuses::fire},
+      };
+  for (const auto& [header, get] : domains) {
+    auto g = get;
+    c.push_back(Col(lc, header,
+                    [g](const SiteRow& r) { return DomainLabel((r.signals.statuses().*g)()); }));
+  }
+  // Diagnostic.
+  c.push_back(Col(diag, "Statut du diagnostic social",
+                  [](const SiteRow& r) { return Label(r.site.census().status()); }));
+  c.push_back(Col(diag, "Date du diagnostic",
+                  [](const SiteRow& r) { return Day(r.site.census().conducted_at()); }));
+  c.push_back(Col(diag, "Service en charge du diagnostic",
+                  [](const SiteRow& r) { return r.site.census().conducted_by(); }));
+  // Procédure judiciaire.
+  c.push_back(Col(just, "Dépôt de plainte par le propriétaire",
+                  [](const SiteRow& r) { return Label(r.site.justice().owner_complaint()); }));
+  c.push_back(Col(just, "Existence d'une procédure judiciaire",
+                  [](const SiteRow& r) { return Label(r.site.justice().justice_procedure()); }));
+  c.push_back(Col(just, "Décision de justice rendue",
+                  [](const SiteRow& r) { return Label(r.site.justice().justice_rendered()); }));
+  c.push_back(Col(just, "Date de la décision",
+                  [](const SiteRow& r) { return Day(r.site.justice().justice_rendered_at()); }));
+  c.push_back(Col(just, "Origine de la décision",
+                  [](const SiteRow& r) { return r.site.justice().justice_rendered_by(); }));
+  c.push_back(Col(just, "Appel en cours",
+                  [](const SiteRow& r) { return Label(r.site.justice().justice_challenged()); }));
+  c.push_back(Col(just, "Concours de la force publique",
+                  [](const SiteRow& r) { return Label(r.site.police().status()); }));
+  c.push_back(Col(just, "Date de la demande du CFP",
+                  [](const SiteRow& r) { return Day(r.site.police().requested_at()); }));
+  c.push_back(Col(just, "Date d'octroi du CFP",
+                  [](const SiteRow& r) { return Day(r.site.police().granted_at()); }));
+  c.push_back(Col(just, "Nom de l'étude d'huissiers",
+                  [](const SiteRow& r) { return r.site.police().bailiff(); }));
+  // Mise à jour.
+  c.push_back(Col(upd, "Date de mise à jour", [](const SiteRow& r) {
+    if (r.site.updated_at_us() == 0) return std::string();
+    return Day(rb::domain::ToDate(rb::domain::DayOfMicros(r.site.updated_at_us())));
+  }));
+  return c;
+}
+
+bool HasProcedure(const v1::Site& s) {
+  return s.has_justice() || s.has_police() || s.has_administrative_order() ||
+         s.has_insalubrity_order();
+}
+
+}  // namespace
+
+const std::vector<SiteColumn>& SiteColumns() {
+  static const auto* columns = new std::vector<SiteColumn>(BuildColumns());
+  return *columns;
+}
+
+const SiteColumn* FindSiteColumn(std::string_view header) {
+  for (const SiteColumn& c : SiteColumns()) {
+    if (c.header == header) return &c;
+  }
+  return nullptr;
+}
+
+std::vector<const SiteColumn*> ExportColumns(const std::vector<SiteRow>& rows) {
+  bool justice = false;
+  for (const SiteRow& r : rows) justice = justice || HasProcedure(r.site);
+  std::vector<const SiteColumn*> out;
+  for (const SiteColumn& c : SiteColumns()) {
+    if (!justice && c.section == "Procédure judiciaire") continue;
+    out.push_back(&c);
+  }
+  return out;
+}
+
+std::string SitesCsv(const std::vector<const SiteColumn*>& columns,
+                     const std::vector<SiteRow>& rows) {
+  std::vector<std::string> cells;
+  for (const SiteColumn* c : columns) cells.push_back(c->header);
+  std::string out = CsvLine(cells);
+  for (const SiteRow& r : rows) {
+    cells.clear();
+    for (const SiteColumn* c : columns) cells.push_back(c->get(r));
+    out += CsvLine(cells);
+  }
+  return out;
+}
+
+std::string SitesGeoJson(const std::vector<const SiteColumn*>& columns,
+                         const std::vector<SiteRow>& rows) {
+  std::string out = R"({"type":"FeatureCollection","features":[)";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const SiteRow& r = rows[i];
+    const auto& p = r.site.location().address().coordinates();
+    JsonObject props;
+    for (const SiteColumn* c : columns) props.Add(c->header, c->get(r));
+    if (i > 0) out += ",";
+    out += absl::StrCat(R"({"type":"Feature","id":)", JsonQuote(r.site.id()),
+                        R"(,"geometry":{"type":"Point","coordinates":[)", Number(p.longitude()),
+                        ",", Number(p.latitude()), "]},\"properties\":", props.str(), "}");
+  }
+  out += "]}\n";
+  return out;
+}
+
+absl::Status ParseDay(const std::string& text, v1::Date* date) {
+  int y = 0, m = 0, d = 0;
+  std::vector<std::string> parts;
+  absl::string_view t(text.data(), text.size());
+  if (t.size() == 10 && t[2] == '/' && t[5] == '/') {
+    parts = absl::StrSplit(t, '/');
+    if (!absl::SimpleAtoi(parts[0], &d) || !absl::SimpleAtoi(parts[1], &m) ||
+        !absl::SimpleAtoi(parts[2], &y)) {
+      parts.clear();
+    }
+  } else if (t.size() == 10 && t[4] == '-' && t[7] == '-') {
+    parts = absl::StrSplit(t, '-');
+    if (!absl::SimpleAtoi(parts[0], &y) || !absl::SimpleAtoi(parts[1], &m) ||
+        !absl::SimpleAtoi(parts[2], &d)) {
+      parts.clear();
+    }
+  }
+  const absl::CivilDay day(y, m, d);
+  if (parts.empty() || day.year() != y || day.month() != m || day.day() != d) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" is not a date (DD/MM/YYYY or YYYY-MM-DD)"));
+  }
+  *date = rb::domain::ToDate(day);
+  return absl::OkStatus();
+}
+
+}  // namespace rb::tools
