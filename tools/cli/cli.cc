@@ -1,6 +1,8 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "tools/cli/cli.h"
 
+#include <cctype>
+#include <fstream>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -52,10 +54,14 @@ Global flags:
   --server=HOST:PORT  the server (default 127.0.0.1:50051, or $RESORPTION_SERVER)
   --json              one JSON object per line instead of tables
   --timeout=SECONDS   deadline of each call (default 30)
-  --actor=USER        the acting user (default $RESORPTION_ACTOR, else $USER)
-  --organisation=ORG  the actor's organisation ($RESORPTION_ORGANISATION)
-  --role=ROLE         the actor's role (default $RESORPTION_ROLE or national_admin)
-  --options=A,B       the actor's options, e.g. access_justice ($RESORPTION_OPTIONS)
+  --token=TOKEN       bearer token sent with every call ($RESORPTION_TOKEN)
+  --token-file=PATH   read the token from a file ($RESORPTION_TOKEN_FILE; default, when no
+                      token is given: var/data/bootstrap-admin.token if it is readable)
+  --actor=USER        servers started with --auth=disabled only: the acting user
+                      (default $RESORPTION_ACTOR, else $USER)
+  --organisation=ORG  idem: the actor's organisation ($RESORPTION_ORGANISATION)
+  --role=ROLE         idem: the actor's role (default $RESORPTION_ROLE or national_admin)
+  --options=A,B       idem: the actor's options, e.g. access_justice ($RESORPTION_OPTIONS)
   --help              this text; COMMAND --help for a command's own
 
 Exit status: 0 success, 1 the server refused or failed (message and field violations on
@@ -309,6 +315,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   env("RESORPTION_ORGANISATION", &f.actor_organisation);
   env("RESORPTION_ROLE", &f.actor_role);
   env("RESORPTION_OPTIONS", &f.actor_options);
+  env("RESORPTION_TOKEN", &f.token);
+  std::string token_file;
+  env("RESORPTION_TOKEN_FILE", &token_file);
   if (f.actor_user.empty()) env("USER", &f.actor_user);
   const std::vector<std::pair<std::string, std::string*>> globals = {
       {"--server=", &f.server},
@@ -316,6 +325,8 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       {"--organisation=", &f.actor_organisation},
       {"--role=", &f.actor_role},
       {"--options=", &f.actor_options},
+      {"--token=", &f.token},
+      {"--token-file=", &token_file},
   };
   for (const std::string& a : args) {
     bool global = false;
@@ -340,6 +351,20 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
           eq == std::string::npos ? "" : a.substr(eq + 1);
     } else {
       f.positional.push_back(a);
+    }
+  }
+  if (f.token.empty()) {
+    // A token file named explicitly must be readable; the bootstrap file is a local default.
+    const bool explicit_file = !token_file.empty();
+    if (!explicit_file) token_file = "var/data/bootstrap-admin.token";
+    std::ifstream in(token_file);
+    if (in) {
+      std::getline(in, f.token);
+      while (!f.token.empty() && std::isspace(static_cast<unsigned char>(f.token.back()))) {
+        f.token.pop_back();
+      }
+    } else if (explicit_file) {
+      return Usage(err, absl::StrCat("cannot read the token file ", token_file));
     }
   }
   if (f.positional.size() < 2) {

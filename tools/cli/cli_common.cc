@@ -56,6 +56,7 @@ std::unique_ptr<grpc::ClientContext> Client::Context(bool with_deadline) const {
   if (with_deadline) {
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(flags_.timeout_s));
   }
+  if (!flags_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + flags_.token);
   if (!flags_.actor_user.empty()) ctx->AddMetadata("x-actor-user", flags_.actor_user);
   if (!flags_.actor_organisation.empty()) {
     ctx->AddMetadata("x-actor-organisation", flags_.actor_organisation);

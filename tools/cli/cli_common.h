@@ -38,6 +38,8 @@ struct Flags {
   int timeout_s = 30;
   // The actor sent as call metadata (x-actor-user, -organisation, -role, -options).
   std::string actor_user, actor_organisation, actor_role = "national_admin", actor_options;
+  // Bearer token sent as `authorization: Bearer <token>` (servers with authentication).
+  std::string token;
   std::map<std::string, std::string> values;  // command flags: name -> value ("" for switches)
   std::vector<std::string> positional;
   bool help = false;
