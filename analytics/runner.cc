@@ -315,7 +315,10 @@ class Run {
           values[i] = den == 0 ? 0 : values[a.numerator] / den;
         }
       }
-      for (double v : values) row->add_values(v);
+      for (size_t i = 0; i < values.size(); ++i) {
+        double scale = spec_.spec.aggregates(static_cast<int>(i)).scale();
+        row->add_values(scale == 0 ? values[i] : values[i] * scale);
+      }
     }
     r->set_events_matched(matched_);
   }

@@ -130,11 +130,12 @@ TEST_F(AnalyticsTest, ConditionsBucketsSumsAndRatios) {
     aggregates { name: "personnes" kind: SUM field: "site.population.total" }
     aggregates { name: "mineurs" kind: SUM field: "site.population.minors" }
     aggregates { name: "part_mineurs" kind: RATIO numerator: "mineurs" denominator: "personnes" }
+    aggregates { name: "pct_mineurs" kind: RATIO numerator: "mineurs" denominator: "personnes" scale: 100 }
   )pb");
   auto rows = Rows(r);
   ASSERT_EQ(rows.size(), 2u);  // the site of 8 people is filtered out
-  EXPECT_THAT(rows["[10, 50)"], ElementsAre(40, 10, 0.25));
-  EXPECT_THAT(rows[">= 100"], ElementsAre(120, 50, 50.0 / 120));
+  EXPECT_THAT(rows["[10, 50)"], ElementsAre(40, 10, 0.25, 25));
+  EXPECT_THAT(rows[">= 100"], ElementsAre(120, 50, 50.0 / 120, 50.0 / 120 * 100));
 }
 
 TEST_F(AnalyticsTest, SpecificationPinnedBeforeLaterEventsIgnoresThem) {

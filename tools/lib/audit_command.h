@@ -6,6 +6,8 @@
 //   resorption-audit [--data-dir=DIR] verify           # walk both hash chains of the whole log
 //   resorption-audit [--data-dir=DIR] head             # position and hash of the log head
 //   resorption-audit [--data-dir=DIR] site ID [--json] # replay one site's full history
+//   resorption-audit [--data-dir=DIR] project SPEC [--position=N] [--format=csv|jsonl]
+//                                                      # rebuild a custom projection offline
 //
 //   int code = rb::tools::RunAudit({"--data-dir=/backups/b1", "verify"}, std::cout, std::cerr);
 //
