@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "services/access_context.h"
 #include "services/status_mapping.h"
 
 namespace rb::services {
@@ -30,8 +31,9 @@ absl::Status ActionsService::Execute(grpc::CallbackServerContext* ctx, absl::str
                                      const v1::WriteOptions& options, v1::ActionCommand command,
                                      v1::WriteResult* resp) {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
-  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
-  if (!actor.ok()) return actor.status();
+  absl::StatusOr<CallAccess> access =
+      AccessFor(*ctx, options_.auth, "/resorption.v1.Actions/Command", /*require_actor=*/true);
+  if (!access.ok()) return access.status();
   std::vector<FieldViolation> violations;
   std::string id = api::IdFromName(name, "actions", "name", violations);
   if (options.has_valid_time() && options.valid_time().seconds() < 0) {
@@ -41,6 +43,7 @@ absl::Status ActionsService::Execute(grpc::CallbackServerContext* ctx, absl::str
     violations.push_back({"options.command_id", "must be at most 128 characters"});
   }
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+  if (absl::Status s = Authorize(*access, id, command); !s.ok()) return s;
 
   command.set_action_id(id);
   command.set_command_id(options.command_id());
@@ -49,10 +52,34 @@ absl::Status ActionsService::Execute(grpc::CallbackServerContext* ctx, absl::str
   command.set_reason(options.reason());
   rb::domain::Context context;
   context.now_us = options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
-  context.actor = *std::move(actor);
+  context.actor = access->actor();
   absl::StatusOr<rb::domain::CommandResult> r = handler_->HandleAction(command, context);
   if (!r.ok()) return r.status();
   api::FillWriteResult(*r, absl::StrCat("actions/", id), *store_, resp);
+  return absl::OkStatus();
+}
+
+absl::Status ActionsService::Authorize(const CallAccess& access, const std::string& id,
+                                       const v1::ActionCommand& command) const {
+  if (command.has_create())
+    return access.CheckCreateAction(command.create().details().departement_code());
+  absl::StatusOr<v1::Action> action = handler_->LoadAction(id);
+  if (!action.ok()) return action.status();
+  if (action->status() == v1::ACTION_STATUS_UNSPECIFIED) return absl::OkStatus();  // NOT_FOUND
+  if (command.has_post_comment()) return access.CheckReadAction(*action);
+  if (absl::Status s = access.CheckWriteAction(*action); !s.ok()) return s;
+  if (command.has_record_finances() &&
+      !rb::access::CanSeeFinances(access.principal(), action->details().departement_code(),
+                                  action->id())) {
+    return rb::access::Denied(absl::StrCat("recording the finances of actions/", id));
+  }
+  if (command.has_update()) {
+    for (const std::string& path : command.update().update_mask().paths()) {
+      if (path == "departement_code") {
+        return access.CheckCreateAction(command.update().details().departement_code());
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -98,8 +125,10 @@ grpc::ServerUnaryReactor* ActionsService::UpdateAction(grpc::CallbackServerConte
 absl::Status ActionsService::DoGetAction(grpc::CallbackServerContext* ctx,
                                          const v1::GetActionRequest& req, v1::Action* resp) {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
-  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
-  if (!actor.ok()) return actor.status();
+  absl::StatusOr<CallAccess> access =
+      AccessFor(*ctx, options_.auth, "/resorption.v1.Actions/GetAction", /*require_actor=*/true);
+  if (!access.ok()) return access.status();
+  if (access->AggregatesOnly()) return access->CheckReadAction(v1::Action());
   std::vector<FieldViolation> violations;
   std::string id = api::IdFromName(req.name(), "actions", "name", violations);
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
@@ -109,9 +138,9 @@ absl::Status ActionsService::DoGetAction(grpc::CallbackServerContext* ctx,
   if (action->status() == v1::ACTION_STATUS_UNSPECIFIED) {
     return absl::NotFoundError(absl::StrCat("action ", req.name(), " does not exist"));
   }
+  if (absl::Status s = access->CheckReadAction(*action); !s.ok()) return s;
   *resp = *std::move(action);
-  if (!actor->CanAccessActionFinances()) resp->clear_finances();
-  return absl::OkStatus();
+  return access->Redact(resp);
 }
 
 grpc::ServerUnaryReactor* ActionsService::GetAction(grpc::CallbackServerContext* ctx,
@@ -122,6 +151,7 @@ grpc::ServerUnaryReactor* ActionsService::GetAction(grpc::CallbackServerContext*
 
 absl::Status ActionsModule::Init(const ServiceEnvironment& env) {
   handler_ = std::make_unique<rb::domain::CommandHandler>(env.store);
+  if (options_.auth == nullptr) options_.auth = env.auth;
   service_ = std::make_unique<ActionsService>(handler_.get(), env.store, options_);
   return absl::OkStatus();
 }

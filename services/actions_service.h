@@ -62,6 +62,10 @@ class ActionsService final : public resorption::v1::Actions::CallbackService {
  private:
   rb::domain::CommandHandler* const handler_;
   rb::es::EventStore* const store_;
+  // The scope checks of a command on action `id` (services/access_context.h).
+  absl::Status Authorize(const CallAccess& access, const std::string& id,
+                         const resorption::v1::ActionCommand& command) const;
+
   const SitesServiceOptions options_;
 };
 

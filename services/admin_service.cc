@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "access/audit.h"
+#include "services/access_context.h"
 #include "services/status_mapping.h"
 
 namespace rb::services {
@@ -55,7 +57,14 @@ grpc::ServerUnaryReactor* AdminService::CreateBackup(grpc::CallbackServerContext
                                                      const resorption::v1::CreateBackupRequest* req,
                                                      resorption::v1::CreateBackupResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(DoCreateBackup(*req, resp)));
+  absl::Status s = [&]() -> absl::Status {
+    absl::StatusOr<CallAccess> access = AccessFor(*ctx, auth_, "/resorption.v1.Admin/CreateBackup");
+    if (!access.ok()) return access.status();
+    if (absl::Status s = access->RequireNationalAdmin("creating a backup"); !s.ok()) return s;
+    if (absl::Status s = DoCreateBackup(*req, resp); !s.ok()) return s;
+    return access->Audit(rb::access::kAuditExport, absl::StrCat("backup:", resp->path()));
+  }();
+  reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 

@@ -25,8 +25,11 @@ namespace rb::services {
 class AdminService final : public resorption::v1::Admin::CallbackService {
  public:
   // Nothing is owned; the store must outlive the service.
-  AdminService(rb::es::EventStore* store, std::string data_dir)
-      : store_(store), data_dir_(std::move(data_dir)) {}
+  // `auth` null: calls act as the built-in administrator (services/auth.h). CreateBackup needs
+  // a national administrator (PERMISSION_DENIED otherwise; UNAUTHENTICATED without a valid
+  // token where one is required) and is audited as an export (audit.export).
+  AdminService(rb::es::EventStore* store, std::string data_dir, Authenticator* auth = nullptr)
+      : store_(store), data_dir_(std::move(data_dir)), auth_(auth) {}
 
   grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* ctx,
                                          const resorption::v1::CreateBackupRequest* req,
@@ -40,6 +43,7 @@ class AdminService final : public resorption::v1::Admin::CallbackService {
  private:
   rb::es::EventStore* store_;
   std::string data_dir_;
+  Authenticator* auth_;
 };
 
 // Serves AdminService (listed in BuiltinModules()).
@@ -47,7 +51,7 @@ class AdminModule : public ServiceModule {
  public:
   std::string name() const override { return "admin"; }
   absl::Status Init(const ServiceEnvironment& env) override {
-    service_ = std::make_unique<AdminService>(env.store, env.data_dir);
+    service_ = std::make_unique<AdminService>(env.store, env.data_dir, env.auth);
     return absl::OkStatus();
   }
   std::vector<grpc::Service*> services() override { return {service_.get()}; }

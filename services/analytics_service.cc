@@ -1,10 +1,15 @@
 #include "services/analytics_service.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "access/audit.h"
 #include "analytics/export.h"
+#include "google/protobuf/text_format.h"
+#include "services/access_context.h"
 #include "services/status_mapping.h"
 
 namespace rb::services {
@@ -44,11 +49,81 @@ void ToProto(const JobStatus& s, bool include_rows, v1::ProjectionJob* out) {
   }
 }
 
+constexpr char kRpc[] = "/resorption.v1.Analytics/";
+
+// A specification may name restricted fields only when its author sees them everywhere: a custom
+// projection runs over the whole log.
+absl::Status CheckRestrictedPaths(const CallAccess& access, const std::string& spec_text) {
+  namespace acc = rb::access;
+  struct Restricted {
+    const char* path;
+    std::string_view entity;
+  };
+  static constexpr Restricted kRestricted[] = {
+      {"justice", acc::perm::kShantytownJustice},
+      {"police", acc::perm::kShantytownJustice},
+      {"administrative_order", acc::perm::kShantytownJustice},
+      {"insalubrity_order", acc::perm::kShantytownJustice},
+      {"ownership", acc::perm::kShantytownOwner},
+      {"finances", acc::perm::kActionFinances},
+  };
+  for (const Restricted& r : kRestricted) {
+    if (spec_text.find(r.path) == std::string::npos) continue;
+    if (!acc::Resolve(access.principal(), r.entity, acc::perm::kAccess).national) {
+      return acc::Denied(
+          absl::StrCat("a projection naming '", r.path,
+                       "' (restricted data not visible to this account everywhere)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// What an aggregates-only principal may receive of a result: groups by territory and date only
+// (a field group could single out one site), counts from 1 to 4 suppressed (NaN, an empty cell),
+// no rows hash (the rows differ from the pinned result).
+absl::Status ForAggregatesOnly(const CallAccess& access, v1::ProjectionResult* result) {
+  if (!access.AggregatesOnly()) return absl::OkStatus();
+  for (const std::string& column : result->group_columns()) {
+    if (column.find('.') != std::string::npos) {
+      return rb::access::Denied(absl::StrCat("a result grouped by '", column,
+                                             "' (this account reads aggregates by "
+                                             "territory and date only)"));
+    }
+  }
+  for (v1::ResultRow& row : *result->mutable_rows()) {
+    for (int i = 0; i < row.values_size(); ++i) {
+      const double v = row.values(i);
+      if (v != std::floor(v) || std::isnan(v)) continue;
+      if (!access.Count(static_cast<int64_t>(v)).has_value()) {
+        row.set_values(i, std::numeric_limits<double>::quiet_NaN());
+      }
+    }
+  }
+  result->clear_rows_hash();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-grpc::ServerUnaryReactor* AnalyticsService::SubmitProjection(
-    grpc::CallbackServerContext* ctx, const v1::SubmitProjectionRequest* req,
-    v1::ProjectionJob* resp) {
+absl::StatusOr<CallAccess> AnalyticsService::Access(grpc::CallbackServerContext* ctx,
+                                                    const char* method) const {
+  absl::StatusOr<CallAccess> access = AccessFor(*ctx, auth_, absl::StrCat(kRpc, method));
+  if (!access.ok()) return access.status();
+  if (absl::Status s = access->CheckAggregates(); !s.ok()) return s;
+  return access;
+}
+
+grpc::ServerUnaryReactor* AnalyticsService::SubmitProjection(grpc::CallbackServerContext* ctx,
+                                                             const v1::SubmitProjectionRequest* req,
+                                                             v1::ProjectionJob* resp) {
+  absl::StatusOr<CallAccess> access = Access(ctx, "SubmitProjection");
+  if (!access.ok()) return Reply(ctx, access.status());
+  if (absl::Status s = access->RequireNationalSiteReading("running a custom projection"); !s.ok()) {
+    return Reply(ctx, s);
+  }
+  std::string spec_text = req->spec_text();
+  if (req->has_spec()) google::protobuf::TextFormat::PrintToString(req->spec(), &spec_text);
+  if (absl::Status s = CheckRestrictedPaths(*access, spec_text); !s.ok()) return Reply(ctx, s);
   absl::StatusOr<std::string> id;
   switch (req->specification_case()) {
     case v1::SubmitProjectionRequest::kSpecText:
@@ -58,8 +133,7 @@ grpc::ServerUnaryReactor* AnalyticsService::SubmitProjection(
       id = jobs_->Submit(req->spec(), req->log_position());
       break;
     default:
-      id = BadRequestError("the request is invalid",
-                           {{"specification", "give spec_text or spec"}});
+      id = BadRequestError("the request is invalid", {{"specification", "give spec_text or spec"}});
   }
   if (!id.ok()) return Reply(ctx, id.status());
   auto status = jobs_->Get(*id);
@@ -67,9 +141,11 @@ grpc::ServerUnaryReactor* AnalyticsService::SubmitProjection(
   return Reply(ctx, status.status());
 }
 
-grpc::ServerUnaryReactor* AnalyticsService::GetProjectionJob(
-    grpc::CallbackServerContext* ctx, const v1::GetProjectionJobRequest* req,
-    v1::ProjectionJob* resp) {
+grpc::ServerUnaryReactor* AnalyticsService::GetProjectionJob(grpc::CallbackServerContext* ctx,
+                                                             const v1::GetProjectionJobRequest* req,
+                                                             v1::ProjectionJob* resp) {
+  absl::StatusOr<CallAccess> access = Access(ctx, "GetProjectionJob");
+  if (!access.ok()) return Reply(ctx, access.status());
   auto id = JobId(req->name());
   if (!id.ok()) return Reply(ctx, id.status());
   if (req->wait()) {
@@ -79,13 +155,17 @@ grpc::ServerUnaryReactor* AnalyticsService::GetProjectionJob(
     jobs_->Wait(*id, deadline);
   }
   auto status = jobs_->Get(*id);
-  if (status.ok()) ToProto(*status, req->include_rows(), resp);
-  return Reply(ctx, status.status());
+  if (!status.ok()) return Reply(ctx, status.status());
+  ToProto(*status, req->include_rows(), resp);
+  if (resp->has_result()) return Reply(ctx, ForAggregatesOnly(*access, resp->mutable_result()));
+  return Reply(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* AnalyticsService::ListProjectionJobs(
     grpc::CallbackServerContext* ctx, const v1::ListProjectionJobsRequest* req,
     v1::ListProjectionJobsResponse* resp) {
+  absl::StatusOr<CallAccess> access = Access(ctx, "ListProjectionJobs");
+  if (!access.ok()) return Reply(ctx, access.status());
   for (const JobStatus& s : jobs_->List()) ToProto(s, false, resp->add_jobs());
   return Reply(ctx, absl::OkStatus());
 }
@@ -93,6 +173,12 @@ grpc::ServerUnaryReactor* AnalyticsService::ListProjectionJobs(
 grpc::ServerUnaryReactor* AnalyticsService::CancelProjectionJob(
     grpc::CallbackServerContext* ctx, const v1::CancelProjectionJobRequest* req,
     v1::ProjectionJob* resp) {
+  absl::StatusOr<CallAccess> access = Access(ctx, "CancelProjectionJob");
+  if (!access.ok()) return Reply(ctx, access.status());
+  if (absl::Status s = access->RequireNationalSiteReading("cancelling a custom projection");
+      !s.ok()) {
+    return Reply(ctx, s);
+  }
   auto id = JobId(req->name());
   if (!id.ok()) return Reply(ctx, id.status());
   absl::Status s = jobs_->Cancel(*id);
@@ -105,6 +191,8 @@ grpc::ServerUnaryReactor* AnalyticsService::CancelProjectionJob(
 grpc::ServerUnaryReactor* AnalyticsService::ExportProjectionResult(
     grpc::CallbackServerContext* ctx, const v1::ExportProjectionResultRequest* req,
     v1::ExportProjectionResultResponse* resp) {
+  absl::StatusOr<CallAccess> access = Access(ctx, "ExportProjectionResult");
+  if (!access.ok()) return Reply(ctx, access.status());
   auto id = JobId(req->name());
   if (!id.ok()) return Reply(ctx, id.status());
   auto status = jobs_->Get(*id);
@@ -114,6 +202,7 @@ grpc::ServerUnaryReactor* AnalyticsService::ExportProjectionResult(
                           "job '", *id, "' is ", rb::analytics::JobStateName(status->state),
                           "; export once it is done")));
   }
+  if (absl::Status s = ForAggregatesOnly(*access, &status->result); !s.ok()) return Reply(ctx, s);
   switch (req->format()) {
     case v1::EXPORT_FORMAT_CSV:
       resp->set_content(rb::analytics::ToCsv(status->result));
@@ -126,15 +215,17 @@ grpc::ServerUnaryReactor* AnalyticsService::ExportProjectionResult(
       resp->set_file_name(absl::StrCat(status->name, "-", status->target_position, ".jsonl"));
       break;
     default:
-      return Reply(ctx, BadRequestError("the request is invalid",
-                                        {{"format", "EXPORT_FORMAT_CSV or EXPORT_FORMAT_JSON_LINES"}}));
+      return Reply(ctx,
+                   BadRequestError("the request is invalid",
+                                   {{"format", "EXPORT_FORMAT_CSV or EXPORT_FORMAT_JSON_LINES"}}));
   }
-  return Reply(ctx, absl::OkStatus());
+  return Reply(ctx,
+               access->Audit(rb::access::kAuditExport, absl::StrCat("export:", resp->file_name())));
 }
 
 absl::Status AnalyticsModule::Init(const ServiceEnvironment& env) {
   jobs_ = std::make_unique<rb::analytics::JobManager>(env.store, rb::analytics::JobOptions{});
-  service_ = std::make_unique<AnalyticsService>(jobs_.get());
+  service_ = std::make_unique<AnalyticsService>(jobs_.get(), env.auth);
   return absl::OkStatus();
 }
 

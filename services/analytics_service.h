@@ -13,13 +13,21 @@
 
 #include "analytics/jobs.h"
 #include "resorption/v1/analytics_service.grpc.pb.h"
+#include "services/access_context.h"
 #include "services/service_module.h"
 
 namespace rb::services {
 
 class AnalyticsService final : public resorption::v1::Analytics::CallbackService {
  public:
-  explicit AnalyticsService(rb::analytics::JobManager* jobs) : jobs_(jobs) {}
+  // Nothing owned. `auth` null: calls act as the built-in administrator (services/auth.h).
+  // Access (services/access_context.h): every call needs an authenticated principal that reads
+  // statistics; submitting and cancelling need a national reading scope on sites (and the
+  // restricted fields a specification names, everywhere); aggregates-only principals receive
+  // results grouped by territory and date only, with counts from 1 to 4 suppressed (NaN).
+  // Exports are audited (audit.export).
+  explicit AnalyticsService(rb::analytics::JobManager* jobs, Authenticator* auth = nullptr)
+      : jobs_(jobs), auth_(auth) {}
 
   grpc::ServerUnaryReactor* SubmitProjection(grpc::CallbackServerContext* ctx,
                                              const resorption::v1::SubmitProjectionRequest* req,
@@ -38,7 +46,11 @@ class AnalyticsService final : public resorption::v1::Analytics::CallbackService
       resorption::v1::ExportProjectionResultResponse* resp) override;
 
  private:
+  // Authenticates the call and requires statistics reading.
+  absl::StatusOr<CallAccess> Access(grpc::CallbackServerContext* ctx, const char* method) const;
+
   rb::analytics::JobManager* const jobs_;
+  Authenticator* const auth_;
 };
 
 class AnalyticsModule final : public ServiceModule {

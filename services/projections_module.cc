@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "projections/views/site_list.h"
+#include "services/access_context.h"
 #include "services/actions_service.h"
 #include "services/status_mapping.h"
 #include "services/territories_service.h"
@@ -92,6 +93,11 @@ class WatchRebuildReactor final : public grpc::ServerWriteReactor<v1::RebuildPro
   void Begin(rb::proj::ProjectionEngine* engine, rb::es::EventStore* store);
   // A commit of this projection (engine worker thread).
   void OnCommit(const rb::proj::CommitInfo& info, uint64_t head);
+  // The call may not watch (authentication, access): ends it before Begin.
+  void Refuse(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(status);
+  }
   // The server is shutting down.
   void EndForShutdown() {
     absl::MutexLock lock(&mu_);
@@ -226,12 +232,16 @@ void WatchRebuildReactor::OnDone() {
 }
 
 ProjectionsService::ProjectionsService(rb::proj::ProjectionEngine* engine,
-                                       RebuildWatchers* watchers, rb::es::EventStore* store)
-    : engine_(engine), watchers_(watchers), store_(store) {}
+                                       RebuildWatchers* watchers, rb::es::EventStore* store,
+                                       Authenticator* auth)
+    : engine_(engine), watchers_(watchers), store_(store), auth_(auth) {}
 
 grpc::ServerUnaryReactor* ProjectionsService::ListProjections(grpc::CallbackServerContext* ctx,
                                                               const v1::ListProjectionsRequest* req,
                                                               v1::ListProjectionsResponse* resp) {
+  absl::StatusOr<CallAccess> access =
+      AccessFor(*ctx, auth_, "/resorption.v1.Projections/ListProjections");
+  if (!access.ok()) return Reply(ctx, access.status());
   for (const rb::proj::ProjectionStatus& s : engine_->GetAllStatus()) {
     ToProto(s, resp->add_projections());
   }
@@ -241,6 +251,12 @@ grpc::ServerUnaryReactor* ProjectionsService::ListProjections(grpc::CallbackServ
 grpc::ServerUnaryReactor* ProjectionsService::RebuildProjection(
     grpc::CallbackServerContext* ctx, const v1::RebuildProjectionRequest* req,
     v1::RebuildProjectionResponse* resp) {
+  absl::StatusOr<CallAccess> access =
+      AccessFor(*ctx, auth_, "/resorption.v1.Projections/RebuildProjection");
+  if (!access.ok()) return Reply(ctx, access.status());
+  if (absl::Status s = access->RequireNationalAdmin("rebuilding a projection"); !s.ok()) {
+    return Reply(ctx, s);
+  }
   if (req->name().empty()) {
     return Reply(ctx, BadRequestError("the request is invalid", {{"name", "must not be empty"}}));
   }
@@ -256,6 +272,12 @@ grpc::ServerUnaryReactor* ProjectionsService::RebuildProjection(
 grpc::ServerWriteReactor<v1::RebuildProgress>* ProjectionsService::WatchRebuild(
     grpc::CallbackServerContext* ctx, const v1::WatchRebuildRequest* req) {
   auto* reactor = new WatchRebuildReactor(watchers_, req->name());
+  absl::StatusOr<CallAccess> access =
+      AccessFor(*ctx, auth_, "/resorption.v1.Projections/WatchRebuild");
+  if (!access.ok()) {
+    reactor->Refuse(ToGrpcStatus(access.status()));
+    return reactor;
+  }
   watchers_->Add(reactor);  // before reading the status, so that no commit is missed
   reactor->Begin(engine_, store_);
   return reactor;
@@ -282,7 +304,8 @@ absl::Status ProjectionsModule::Init(const ServiceEnvironment& env) {
     if (absl::Status s = options_.register_projections(*engine_); !s.ok()) return s;
   }
   if (absl::Status s = engine_->Start(); !s.ok()) return s;
-  service_ = std::make_unique<ProjectionsService>(engine_.get(), watchers_.get(), env.store);
+  service_ =
+      std::make_unique<ProjectionsService>(engine_.get(), watchers_.get(), env.store, env.auth);
   ref_->engine_.store(engine_.get(), std::memory_order_release);
   return absl::OkStatus();
 }

@@ -68,12 +68,15 @@ struct ProjectionsModuleOptions {
 };
 
 class RebuildWatchers;  // projections_module.cc
+class Authenticator;    // auth.h
 
 class ProjectionsService final : public resorption::v1::Projections::CallbackService {
  public:
-  // Nothing owned; both must outlive the service.
+  // Nothing owned; both must outlive the service. `auth` null: calls act as the built-in
+  // administrator. Every call needs an authenticated principal (UNAUTHENTICATED otherwise);
+  // RebuildProjection needs a national administrator (PERMISSION_DENIED).
   ProjectionsService(rb::proj::ProjectionEngine* engine, RebuildWatchers* watchers,
-                     rb::es::EventStore* store);
+                     rb::es::EventStore* store, Authenticator* auth = nullptr);
 
   grpc::ServerUnaryReactor* ListProjections(grpc::CallbackServerContext* ctx,
                                             const resorption::v1::ListProjectionsRequest* req,
@@ -88,6 +91,7 @@ class ProjectionsService final : public resorption::v1::Projections::CallbackSer
   rb::proj::ProjectionEngine* const engine_;
   RebuildWatchers* const watchers_;
   rb::es::EventStore* const store_;
+  Authenticator* const auth_;
 };
 
 class ProjectionsModule : public ServiceModule {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -12,7 +13,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "access/audit.h"
+#include "domain/geo.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/access_context.h"
 #include "services/projections_module.h"
 #include "services/status_mapping.h"
 
@@ -23,62 +27,42 @@ using rb::domain::CommandResult;
 
 namespace {
 
-constexpr rb::domain::Role kRoles[] = {
-    rb::domain::Role::kNationalAdmin,      rb::domain::Role::kLocalAdmin,
-    rb::domain::Role::kDirectCollaborator, rb::domain::Role::kCollaborator,
-    rb::domain::Role::kAssociation,        rb::domain::Role::kNationalEstablishment,
-    rb::domain::Role::kIntervener,         rb::domain::Role::kExternalObserver,
-};
-
-std::string Header(grpc::CallbackServerContext* ctx, std::string_view key) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find(grpc::string_ref(key.data(), key.size()));
-  if (it == md.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
 grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
-// The restricted parts of a site an actor without the justice option must not read.
-void HideRestricted(const rb::domain::Actor& actor, v1::Site* site) {
-  if (actor.CanAccessJustice()) return;
-  site->clear_justice();
-  site->clear_police();
-  site->clear_administrative_order();
-  site->clear_insalubrity_order();
+// The territory of commune `code` as the domain derives it; nullopt for an unknown commune (the
+// domain refuses the command then).
+std::optional<v1::Territory> TerritoryOf(const std::string& code) {
+  const rb::domain::geo::Commune* c = rb::domain::geo::Geography::Get().FindCommune(code);
+  if (c == nullptr) return std::nullopt;
+  v1::Territory t;
+  t.set_city_code(std::string(c->code));
+  t.set_city_name(std::string(c->name));
+  t.set_epci_code(std::string(c->epci));
+  t.set_departement_code(std::string(c->departement));
+  t.set_region_code(std::string(c->region));
+  return t;
+}
+
+// The location a command moves a site to, when it does.
+const v1::Site* MovedTo(const v1::SiteCommand& command) {
+  const v1::UpdateSite* update = nullptr;
+  if (command.has_update()) update = &command.update();
+  if (command.has_correct_retroactively()) update = &command.correct_retroactively().update();
+  if (update == nullptr) return nullptr;
+  for (const std::string& path : update->update_mask().paths()) {
+    if (path == "location" || absl::StartsWith(path, "location.")) return &update->site();
+  }
+  return nullptr;
 }
 
 }  // namespace
 
 absl::StatusOr<rb::domain::Actor> ActorFromContext(grpc::CallbackServerContext* ctx) {
-  rb::domain::Actor actor;
-  actor.user_id = Header(ctx, "x-actor-user");
-  if (actor.user_id.empty()) {
-    return absl::UnauthenticatedError("the call names no actor (metadata x-actor-user)");
-  }
-  actor.organisation_id = Header(ctx, "x-actor-organisation");
-  const std::string role = Header(ctx, "x-actor-role");
-  bool found = false;
-  for (rb::domain::Role r : kRoles) {
-    if (rb::domain::RoleId(r) == role) {
-      actor.role = r;
-      found = true;
-      break;
-    }
-  }
-  if (!found) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("unknown or missing actor role '", role, "' (metadata x-actor-role)"));
-  }
-  const std::string options = Header(ctx, "x-actor-options");
-  for (absl::string_view o : absl::StrSplit(options, ',', absl::SkipWhitespace())) {
-    actor.options.emplace_back(absl::StripAsciiWhitespace(o));
-  }
-  return actor;
+  return ActorFromHeaders(*ctx);
 }
 
 namespace api {
@@ -222,8 +206,9 @@ absl::Status SitesService::Execute(grpc::CallbackServerContext* ctx, absl::strin
                                    const v1::WriteOptions& options, v1::SiteCommand command,
                                    v1::WriteResult* resp) {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
-  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
-  if (!actor.ok()) return actor.status();
+  absl::StatusOr<CallAccess> access =
+      AccessFor(*ctx, options_.auth, "/resorption.v1.Sites/Command", /*require_actor=*/true);
+  if (!access.ok()) return access.status();
   std::vector<FieldViolation> violations;
   std::string id = api::IdFromName(name, "sites", "name", violations);
   if (options.has_valid_time() && options.valid_time().seconds() < 0) {
@@ -233,6 +218,7 @@ absl::Status SitesService::Execute(grpc::CallbackServerContext* ctx, absl::strin
     violations.push_back({"options.command_id", "must be at most 128 characters"});
   }
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+  if (absl::Status s = Authorize(*access, id, command); !s.ok()) return s;
 
   command.set_site_id(id);
   command.set_command_id(options.command_id());
@@ -241,10 +227,28 @@ absl::Status SitesService::Execute(grpc::CallbackServerContext* ctx, absl::strin
   command.set_reason(options.reason());
   rb::domain::Context context;
   context.now_us = NowUs();
-  context.actor = *std::move(actor);
+  context.actor = access->actor();
   absl::StatusOr<CommandResult> r = handler_->HandleSite(command, context);
   if (!r.ok()) return r.status();
   api::FillWriteResult(*r, absl::StrCat("sites/", id), *store_, resp);
+  return absl::OkStatus();
+}
+
+absl::Status SitesService::Authorize(const CallAccess& access, const std::string& id,
+                                     const v1::SiteCommand& command) const {
+  if (command.has_declare()) {
+    std::optional<v1::Territory> t =
+        TerritoryOf(command.declare().site().location().address().city_code());
+    return t ? access.CheckCreateSite(*t) : absl::OkStatus();
+  }
+  absl::StatusOr<v1::Site> site = handler_->LoadSite(id);
+  if (!site.ok()) return site.status();
+  if (site->status() == v1::SITE_STATUS_UNSPECIFIED) return absl::OkStatus();  // domain: NOT_FOUND
+  if (absl::Status s = access.CheckSiteAct(*site, SiteActOf(command)); !s.ok()) return s;
+  if (const v1::Site* moved = MovedTo(command); moved != nullptr) {
+    std::optional<v1::Territory> t = TerritoryOf(moved->location().address().city_code());
+    if (t) return access.CheckCreateSite(*t);
+  }
   return absl::OkStatus();
 }
 
@@ -337,8 +341,10 @@ grpc::ServerUnaryReactor* SitesService::CorrectRetroactively(
 absl::Status SitesService::DoGetSite(grpc::CallbackServerContext* ctx,
                                      const v1::GetSiteRequest& req, v1::Site* resp) {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
-  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
-  if (!actor.ok()) return actor.status();
+  absl::StatusOr<CallAccess> access =
+      AccessFor(*ctx, options_.auth, "/resorption.v1.Sites/GetSite", /*require_actor=*/true);
+  if (!access.ok()) return access.status();
+  if (access->AggregatesOnly()) return access->CheckReadSite(v1::Territory(), "");
   std::vector<FieldViolation> violations;
   std::string id = api::IdFromName(req.name(), "sites", "name", violations);
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
@@ -349,9 +355,9 @@ absl::Status SitesService::DoGetSite(grpc::CallbackServerContext* ctx,
   if (site->status() == v1::SITE_STATUS_UNSPECIFIED) {
     return absl::NotFoundError(absl::StrCat("site ", req.name(), " does not exist"));
   }
+  if (absl::Status s = access->CheckReadSite(site->location().territory(), id); !s.ok()) return s;
   *resp = *std::move(site);
-  HideRestricted(*actor, resp);
-  return absl::OkStatus();
+  return access->Redact(resp);
 }
 
 grpc::ServerUnaryReactor* SitesService::GetSite(grpc::CallbackServerContext* ctx,
@@ -362,8 +368,12 @@ grpc::ServerUnaryReactor* SitesService::GetSite(grpc::CallbackServerContext* ctx
 absl::Status SitesService::DoListSites(grpc::CallbackServerContext* ctx,
                                        const v1::ListSitesQuery& req, v1::ListSitesResponse* resp) {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
-  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
-  if (!actor.ok()) return actor.status();
+  absl::StatusOr<CallAccess> access =
+      AccessFor(*ctx, options_.auth, "/resorption.v1.Sites/ListSites", /*require_actor=*/true);
+  if (!access.ok()) return access.status();
+  v1::ListSitesRequest request = req.request();
+  bool filter_rows = false;
+  if (absl::Status s = access->ScopeSiteList(&request, &filter_rows); !s.ok()) return s;
   if (engine_ == nullptr || list_ == nullptr) {
     return absl::UnavailableError("the site_list view is not served by this server");
   }
@@ -374,36 +384,51 @@ absl::Status SitesService::DoListSites(grpc::CallbackServerContext* ctx,
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<v1::ListSitesResponse> page = list_->List(req.request());
+  absl::StatusOr<v1::ListSitesResponse> page = list_->List(request, access->ListVisibility());
   if (!page.ok()) return page.status();
   *resp = *std::move(page);
-  for (v1::SiteSummary& row : *resp->mutable_sites()) {
-    if (row.has_site()) HideRestricted(*actor, row.mutable_site());
-  }
-  return absl::OkStatus();
+  return access->RedactList(resp, filter_rows);
 }
 
 absl::Status SitesService::DoGetSiteChangeLog(grpc::CallbackServerContext* ctx,
                                               const v1::GetSiteChangeLogRequest& req,
                                               v1::ChangeLog* resp) {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
-  absl::StatusOr<rb::domain::Actor> actor = ActorFromContext(ctx);
-  if (!actor.ok()) return actor.status();
+  absl::StatusOr<CallAccess> access = AccessFor(
+      *ctx, options_.auth, "/resorption.v1.Sites/GetSiteChangeLog", /*require_actor=*/true);
+  if (!access.ok()) return access.status();
+  if (access->AggregatesOnly()) return access->CheckReadSite(v1::Territory(), "");
   std::vector<FieldViolation> violations;
   std::string id = api::IdFromName(req.name(), "sites", "name", violations);
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
-  rb::views::Visibility visibility;
-  visibility.justice = actor->CanAccessJustice();
-  visibility.owner = actor->CanAccessJustice();
-  visibility.finances = actor->CanAccessActionFinances();
-  visibility.personal = actor->role != rb::domain::Role::kExternalObserver;
+  // The scope and the visibility follow the site's current location.
+  absl::StatusOr<v1::Site> site = handler_->LoadSite(id);
+  if (!site.ok()) return site.status();
+  const v1::Territory& territory = site->location().territory();
+  if (site->status() != v1::SITE_STATUS_UNSPECIFIED) {
+    if (absl::Status s = access->CheckReadSite(territory, id); !s.ok()) return s;
+  }
+  const rb::views::Visibility visibility = access->SiteVisibility(territory, id);
   absl::StatusOr<v1::ChangeLog> log = changelog_.ForSite(id, visibility);
   if (!log.ok()) return log.status();
   if (log->entries().empty()) {
     return absl::NotFoundError(absl::StrCat("site ", req.name(), " does not exist"));
   }
   *resp = *std::move(log);
-  return absl::OkStatus();
+  std::vector<std::string> restricted;
+  for (const v1::ChangeLogEntry& entry : resp->entries()) {
+    for (const v1::FieldChange& c : entry.changes()) {
+      const char* kind = c.sensitivity() == v1::SENSITIVITY_JUSTICE ? "justice"
+                         : c.sensitivity() == v1::SENSITIVITY_OWNER ? "owner"
+                                                                    : nullptr;
+      if (kind != nullptr &&
+          std::find(restricted.begin(), restricted.end(), kind) == restricted.end()) {
+        restricted.push_back(kind);
+      }
+    }
+  }
+  if (restricted.empty()) return absl::OkStatus();
+  return access->Audit(rb::access::kAuditRestrictedRead, absl::StrCat("site-", id), restricted);
 }
 
 grpc::ServerUnaryReactor* SitesService::ListSites(grpc::CallbackServerContext* ctx,
@@ -423,6 +448,7 @@ absl::Status SitesModule::Init(const ServiceEnvironment& env) {
   if (engine_ != nullptr && engine_->get() != nullptr) {
     list_ = std::make_unique<rb::views::SiteListQuery>(engine_->get());
   }
+  if (options_.auth == nullptr) options_.auth = env.auth;
   service_ = std::make_unique<SitesService>(handler_.get(), env.store, engine_.get(), list_.get(),
                                             options_);
   return absl::OkStatus();

@@ -10,7 +10,9 @@
 //   // or, as a module of the server: SitesModule (below), listed in services/modules.cc.
 //
 // Contracts of every mutation (docs/api.md, "Sites"):
-//  * the actor comes from ActorFromContext (UNAUTHENTICATED without one);
+//  * the actor comes from AccessFor (services/access_context.h; UNAUTHENTICATED without one);
+//    the site's writing scope is checked (PERMISSION_DENIED inside the reading scope, NOT_FOUND
+//    outside it);
 //  * WriteOptions.expected_revision stale -> ABORTED with a google.rpc.PreconditionFailure whose
 //    subject is the current revision; a retry with the same command_id returns the first result
 //    (outcome REPLAYED) and appends nothing;
@@ -47,12 +49,15 @@
 
 namespace rb::services {
 
-class EngineRef;  // projections_module.h
+class EngineRef;      // projections_module.h
+class Authenticator;  // auth.h
+class CallAccess;     // access_context.h
 
 // The acting user of a call, from the metadata headers `x-actor-user` (required),
 // `x-actor-organisation`, `x-actor-role` (a platform role id such as "local_admin"; required)
-// and `x-actor-options` (comma-separated, e.g. "access_justice"). The one place that knows how a
-// call is attributed: bearer-token authentication replaces this function's body.
+// and `x-actor-options` (comma-separated, e.g. "access_justice"). Honoured only where
+// authentication is disabled: the services attribute calls through AccessFor
+// (services/access_context.h), which authenticates bearer tokens.
 // Errors: UNAUTHENTICATED when the user or role is missing or the role is unknown.
 absl::StatusOr<rb::domain::Actor> ActorFromContext(grpc::CallbackServerContext* ctx);
 
@@ -109,6 +114,9 @@ struct SitesServiceOptions {
   // Threads running commands (each waits for its durable group commit); this bounds how many
   // commands share one commit.
   int command_threads = 64;
+  // Authentication and policy of every call (services/access_context.h); the modules set the
+  // server's. Null: calls are attributed by the x-actor-* headers (AuthMode::kDisabled).
+  Authenticator* auth = nullptr;
 };
 
 class SitesService final : public resorption::v1::Sites::CallbackService {
@@ -170,6 +178,9 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
 
  private:
   int64_t NowUs() const;
+  // The scope checks of a command on site `id` (services/access_context.h).
+  absl::Status Authorize(const CallAccess& access, const std::string& id,
+                         const resorption::v1::SiteCommand& command) const;
   // Runs Execute on the command pool and finishes the call from there.
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const std::string& name,
                                 const resorption::v1::WriteOptions& options,

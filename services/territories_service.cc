@@ -90,25 +90,35 @@ absl::Status TerritoriesService::DoGetTerritory(const v1::GetTerritoryRequest& r
   return absl::OkStatus();
 }
 
+absl::Status TerritoriesService::Check(grpc::CallbackServerContext* ctx, const char* method) const {
+  absl::StatusOr<CallAccess> access =
+      AccessFor(*ctx, auth_, absl::StrCat("/resorption.v1.Territories/", method));
+  if (!access.ok()) return access.status();
+  return access->CheckAggregates();
+}
+
 grpc::ServerUnaryReactor* TerritoriesService::GetCommune(grpc::CallbackServerContext* ctx,
                                                          const v1::GetCommuneRequest* req,
                                                          v1::Commune* resp) {
+  if (absl::Status s = Check(ctx, "GetCommune"); !s.ok()) return Reply(ctx, s);
   return Reply(ctx, DoGetCommune(*req, resp));
 }
 grpc::ServerUnaryReactor* TerritoriesService::SearchCommunes(grpc::CallbackServerContext* ctx,
                                                              const v1::SearchCommunesRequest* req,
                                                              v1::SearchCommunesResponse* resp) {
+  if (absl::Status s = Check(ctx, "SearchCommunes"); !s.ok()) return Reply(ctx, s);
   return Reply(ctx, DoSearchCommunes(*req, resp));
 }
 grpc::ServerUnaryReactor* TerritoriesService::GetTerritory(grpc::CallbackServerContext* ctx,
                                                            const v1::GetTerritoryRequest* req,
                                                            v1::TerritoryInfo* resp) {
+  if (absl::Status s = Check(ctx, "GetTerritory"); !s.ok()) return Reply(ctx, s);
   return Reply(ctx, DoGetTerritory(*req, resp));
 }
 
 absl::Status TerritoriesModule::Init(const ServiceEnvironment& env) {
   geo::Geography::Get();  // build the index now rather than on the first call
-  service_ = std::make_unique<TerritoriesService>();
+  service_ = std::make_unique<TerritoriesService>(env.auth);
   return absl::OkStatus();
 }
 

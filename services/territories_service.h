@@ -18,12 +18,17 @@
 
 #include "absl/status/status.h"
 #include "resorption/v1/territories_service.grpc.pb.h"
+#include "services/access_context.h"
 #include "services/service_module.h"
 
 namespace rb::services {
 
 class TerritoriesService final : public resorption::v1::Territories::CallbackService {
  public:
+  // `auth` null: calls act as the built-in administrator. Every call needs an authenticated
+  // principal that reads statistics (services/access_context.h).
+  explicit TerritoriesService(Authenticator* auth = nullptr) : auth_(auth) {}
+
   grpc::ServerUnaryReactor* GetCommune(grpc::CallbackServerContext* ctx,
                                        const resorption::v1::GetCommuneRequest* req,
                                        resorption::v1::Commune* resp) override;
@@ -43,6 +48,12 @@ class TerritoriesService final : public resorption::v1::Territories::CallbackSer
                                        resorption::v1::SearchCommunesResponse* resp);
   static absl::Status DoGetTerritory(const resorption::v1::GetTerritoryRequest& req,
                                      resorption::v1::TerritoryInfo* resp);
+
+ private:
+  // UNAUTHENTICATED / PERMISSION_DENIED as AccessFor and CheckAggregates answer.
+  absl::Status Check(grpc::CallbackServerContext* ctx, const char* method) const;
+
+  Authenticator* const auth_;
 };
 
 class TerritoriesModule : public ServiceModule {

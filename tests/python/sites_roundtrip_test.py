@@ -17,8 +17,6 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 SITES = "/resorption.v1.Sites/"
-ACTOR = (("x-actor-user", "u-py"), ("x-actor-organisation", "o-py"),
-         ("x-actor-role", "local_admin"))
 
 
 def load(desc_path, names):
@@ -54,11 +52,15 @@ def main():
         channel = grpc.insecure_channel("127.0.0.1:%d" % port)
         grpc.channel_ready_future(channel).result(timeout=10)
 
+        # resorptiond requires bearer tokens: act as the bootstrap administrator.
+        with open(os.path.join(tmp, "data", "bootstrap-admin.token")) as f:
+            auth = (("authorization", "Bearer " + f.read().strip()),)
+
         def call(method, req, resp_type):
             return channel.unary_unary(SITES + method,
                                        request_serializer=lambda x: x.SerializeToString(),
                                        response_deserializer=resp_type.FromString)(
-                req, metadata=ACTOR, timeout=10)
+                req, metadata=auth, timeout=10)
 
         declare = m["DeclareSiteRequest"]()
         declare.site_id = "py-1"
