@@ -1,5 +1,7 @@
 #include "analytics/export.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "analytics/field_path.h"
@@ -64,7 +66,8 @@ std::string ToCsv(const resorption::v1::ProjectionResult& r) {
   for (const auto& row : r.rows()) {
     first = true;
     for (const auto& g : row.group()) cell(g);
-    for (double v : row.values()) cell(FormatNumber(v));
+    // A suppressed count (NaN, see docs/access.md) is an empty cell.
+    for (double v : row.values()) cell(std::isnan(v) ? std::string() : FormatNumber(v));
     out += "\r\n";
   }
   return out;
@@ -85,8 +88,9 @@ std::string ToJsonLines(const resorption::v1::ProjectionResult& r) {
       first = false;
     }
     for (int i = 0; i < row.values_size() && i < r.aggregate_columns_size(); ++i) {
+      const double v = row.values(i);
       absl::StrAppend(&out, first ? "" : ",", JsonString(r.aggregate_columns(i)), ":",
-                      FormatNumber(row.values(i)));
+                      std::isnan(v) ? std::string("null") : FormatNumber(v));
       first = false;
     }
     out += "}\n";

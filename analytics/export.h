@@ -7,7 +7,8 @@
 //
 // CSV: RFC 4180 quoting, comma separator, UTF-8, numbers in shortest decimal form. JSON Lines:
 // the first line is {"provenance": {...}} (name, spec_hash, log_position, log_hash, rows_hash),
-// each following line one row as {"<column>": value, ...}. Pure functions.
+// each following line one row as {"<column>": value, ...}. A suppressed value (NaN: a small
+// count hidden from an external observer) is an empty CSV cell and a JSON null. Pure functions.
 #ifndef RB_ANALYTICS_EXPORT_H_
 #define RB_ANALYTICS_EXPORT_H_
 
