@@ -123,6 +123,7 @@ grpc::ServerUnaryReactor* ActionsService::GetAction(grpc::CallbackServerContext*
 absl::Status ActionsModule::Init(const ServiceEnvironment& env) {
   handler_ = std::make_unique<rb::domain::CommandHandler>(env.store);
   service_ = std::make_unique<ActionsService>(handler_.get(), env.store, options_);
+  service_->ServeViews(engine_.get());
   return absl::OkStatus();
 }
 

@@ -108,7 +108,7 @@ grpc::ServerUnaryReactor* TerritoriesService::GetTerritory(grpc::CallbackServerC
 
 absl::Status TerritoriesModule::Init(const ServiceEnvironment& env) {
   geo::Geography::Get();  // build the index now rather than on the first call
-  service_ = std::make_unique<TerritoriesService>();
+  service_ = std::make_unique<TerritoriesService>(engine_.get());
   return absl::OkStatus();
 }
 

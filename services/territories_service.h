@@ -22,6 +22,8 @@
 
 namespace rb::services {
 
+class EngineRef;  // projections_module.h
+
 class TerritoriesService final : public resorption::v1::Territories::CallbackService {
  public:
   grpc::ServerUnaryReactor* GetCommune(grpc::CallbackServerContext* ctx,
@@ -43,15 +45,37 @@ class TerritoriesService final : public resorption::v1::Territories::CallbackSer
                                        resorption::v1::SearchCommunesResponse* resp);
   static absl::Status DoGetTerritory(const resorption::v1::GetTerritoryRequest& req,
                                      resorption::v1::TerritoryInfo* resp);
+
+  // The series view (territory_series_rpcs.cc). `engine` (not owned) null: UNAVAILABLE.
+  explicit TerritoriesService(const EngineRef* engine = nullptr) : engine_(engine) {}
+  grpc::ServerUnaryReactor* GetSeries(grpc::CallbackServerContext* ctx,
+                                      const resorption::v1::GetSeriesQuery* req,
+                                      resorption::v1::SeriesResponse* resp) override;
+  grpc::ServerUnaryReactor* GetPeriodFlows(grpc::CallbackServerContext* ctx,
+                                           const resorption::v1::GetPeriodFlowsQuery* req,
+                                           resorption::v1::SeriesPoint* resp) override;
+  absl::Status DoGetSeries(grpc::CallbackServerContext* ctx,
+                           const resorption::v1::GetSeriesQuery& req,
+                           resorption::v1::SeriesResponse* resp);
+  absl::Status DoGetPeriodFlows(grpc::CallbackServerContext* ctx,
+                                const resorption::v1::GetPeriodFlowsQuery& req,
+                                resorption::v1::SeriesPoint* resp);
+
+ private:
+  const EngineRef* const engine_;
 };
 
 class TerritoriesModule : public ServiceModule {
  public:
+  // `engine`: the EngineRef of the server's ProjectionsModule; null: no series queries.
+  explicit TerritoriesModule(std::shared_ptr<const EngineRef> engine = nullptr)
+      : engine_(std::move(engine)) {}
   std::string name() const override { return "territories"; }
   absl::Status Init(const ServiceEnvironment& env) override;
   std::vector<grpc::Service*> services() override { return {service_.get()}; }
 
  private:
+  std::shared_ptr<const EngineRef> engine_;
   std::unique_ptr<TerritoriesService> service_;
 };
 
