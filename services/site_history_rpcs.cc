@@ -242,11 +242,14 @@ absl::Status SitesService::DoListSitesAsOf(grpc::CallbackServerContext* ctx,
   if (!all.ok()) return all.status();
 
   const absl::CivilDay valid_day = rb::domain::DayOfMicros(valid_us);
+  // `status` already chose open, closed or both: the filter's own state must not narrow it.
+  v1::SiteFilter filter = req.filter();
+  filter.set_state(v1::SITE_STATE_FILTER_ALL);
   const int page_size = req.page_size() == 0 ? kDefaultPageSize : req.page_size();
   resp->set_known_at_position(all->known_at_position());
   for (v1::Site& site : *all->mutable_sites()) {
     if (token && site.id() <= token->after_id) continue;  // ordered by id
-    if (!rb::views::MatchesSiteFilter(site, req.filter(), valid_day)) continue;
+    if (!rb::views::MatchesSiteFilter(site, filter, valid_day)) continue;
     if (resp->sites_size() == page_size) {
       resp->set_next_page_token(EncodeToken(
           {fingerprint, all->known_at_position(), resp->sites(resp->sites_size() - 1).id()}));

@@ -91,7 +91,9 @@ TEST_F(SiteHistoryRpcsTest, GetSiteAsOfReportsEveryBadFieldAtOnce) {
 
   q.set_name("sites/s1");
   q.clear_known_at();
-  *q.mutable_valid_date() = D(2024, 2, 30);
+  q.mutable_valid_date()->set_year(2024);  // 2024-02-30
+  q.mutable_valid_date()->set_month(2);
+  q.mutable_valid_date()->set_day(30);
   st = sites_->GetSiteAsOf(ApiServer::Ctx().get(), q, &s);
   ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(ViolationFields(st), ElementsAre("valid_date"));

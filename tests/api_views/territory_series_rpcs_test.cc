@@ -122,7 +122,9 @@ TEST_F(TerritorySeriesRpcsTest, GetPeriodFlowsCountsOpeningsClosuresAndSolutions
 TEST_F(TerritorySeriesRpcsTest, BadRequestsListEveryViolation) {
   v1::GetPeriodFlowsQuery q;
   q.mutable_request()->mutable_territory()->set_level(v1::TERRITORY_LEVEL_REGION);
-  *q.mutable_request()->mutable_from() = D(2024, 13, 1);
+  q.mutable_request()->mutable_from()->set_year(2024);  // month 13
+  q.mutable_request()->mutable_from()->set_month(13);
+  q.mutable_request()->mutable_from()->set_day(1);
   v1::SeriesPoint p;
   grpc::Status st = territories_->GetPeriodFlows(ApiServer::Ctx().get(), q, &p);
   ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
