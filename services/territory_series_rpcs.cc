@@ -49,8 +49,7 @@ void CheckTerritory(const v1::TerritoryRef& t, std::vector<FieldViolation>& viol
 }
 
 // from <= to when both are valid.
-void CheckRange(const v1::Date& from, const v1::Date& to,
-                std::vector<FieldViolation>& violations) {
+void CheckRange(const v1::Date& from, const v1::Date& to, std::vector<FieldViolation>& violations) {
   auto f = rb::domain::ToCivilDay(from);
   auto t = rb::domain::ToCivilDay(to);
   if (f && t && *f > *t) violations.push_back({"request.to", "must not be before request.from"});

@@ -7,9 +7,9 @@
 namespace rb::services::testing {
 namespace {
 
+using rb::domain::testing::D;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using rb::domain::testing::D;
 
 // A State correspondent ("collaborator") sees finances only with the option.
 const Actor kCorrespondent{.role = "collaborator"};

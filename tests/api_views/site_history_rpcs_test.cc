@@ -8,10 +8,10 @@
 namespace rb::services::testing {
 namespace {
 
+using rb::domain::testing::D;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
-using rb::domain::testing::D;
 
 class SiteHistoryRpcsTest : public ViewsApiTest {
  protected:
@@ -104,9 +104,9 @@ TEST_F(SiteHistoryRpcsTest, GetSiteAsOfWithoutAnActorIsUnauthenticated) {
   q.set_name("sites/s1");
   *q.mutable_valid_date() = D(2024, 3, 1);
   v1::SiteAsOf s;
-  EXPECT_EQ(sites_->GetSiteAsOf(ApiServer::Ctx(Actor{.user = "", .role = ""}).get(), q, &s)
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      sites_->GetSiteAsOf(ApiServer::Ctx(Actor{.user = "", .role = ""}).get(), q, &s).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(SiteHistoryRpcsTest, MinPositionBeyondTheHeadIsRefused) {
@@ -127,7 +127,8 @@ TEST_F(SiteHistoryRpcsTest, ListSitesAsOfListsTheTerritorysSitesOnThatDate) {
   EXPECT_TRUE(r.next_page_token().empty());
 
   // s2 is closed on 2024-05-01: gone from the open list, present in the closed one.
-  ASSERT_TRUE(sites_->ListSitesAsOf(ApiServer::Ctx().get(), Departement93(D(2024, 5, 15)), &r).ok());
+  ASSERT_TRUE(
+      sites_->ListSitesAsOf(ApiServer::Ctx().get(), Departement93(D(2024, 5, 15)), &r).ok());
   EXPECT_THAT(Ids(r), ElementsAre("s1"));
   v1::ListSitesAsOfQuery closed = Departement93(D(2024, 5, 15));
   closed.set_status(v1::SITE_STATUS_FILTER_CLOSED);

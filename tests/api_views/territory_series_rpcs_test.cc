@@ -7,9 +7,9 @@
 namespace rb::services::testing {
 namespace {
 
+using rb::domain::testing::D;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
-using rb::domain::testing::D;
 
 class TerritorySeriesRpcsTest : public ViewsApiTest {
  protected:
@@ -27,8 +27,8 @@ class TerritorySeriesRpcsTest : public ViewsApiTest {
 
 TEST_F(TerritorySeriesRpcsTest, GetSeriesGivesTheFiguresOnEachDateWithTheCorrection) {
   v1::SeriesResponse r;
-  grpc::Status st = territories_->GetSeries(
-      ApiServer::Ctx().get(), Dates(v1::TERRITORY_LEVEL_DEPARTEMENT, "93"), &r);
+  grpc::Status st = territories_->GetSeries(ApiServer::Ctx().get(),
+                                            Dates(v1::TERRITORY_LEVEL_DEPARTEMENT, "93"), &r);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(r.points_size(), 4);
   // 01-15: s1 (no population yet). 02-20: s1 45 (corrected) + s2 20. 04-01: 50 + 20.
@@ -48,17 +48,17 @@ TEST_F(TerritorySeriesRpcsTest, GetSeriesGivesTheFiguresOnEachDateWithTheCorrect
 
 TEST_F(TerritorySeriesRpcsTest, NationIsTheSumOfMetropolitanAndOverseasZones) {
   v1::SeriesResponse nation, metro, overseas;
+  ASSERT_TRUE(
+      territories_
+          ->GetSeries(ApiServer::Ctx().get(), Dates(v1::TERRITORY_LEVEL_NATION, ""), &nation)
+          .ok());
+  ASSERT_TRUE(
+      territories_
+          ->GetSeries(ApiServer::Ctx().get(), Dates(v1::TERRITORY_LEVEL_ZONE, "hexagone"), &metro)
+          .ok());
   ASSERT_TRUE(territories_
-                  ->GetSeries(ApiServer::Ctx().get(), Dates(v1::TERRITORY_LEVEL_NATION, ""),
-                              &nation)
-                  .ok());
-  ASSERT_TRUE(territories_
-                  ->GetSeries(ApiServer::Ctx().get(),
-                              Dates(v1::TERRITORY_LEVEL_ZONE, "hexagone"), &metro)
-                  .ok());
-  ASSERT_TRUE(territories_
-                  ->GetSeries(ApiServer::Ctx().get(),
-                              Dates(v1::TERRITORY_LEVEL_ZONE, "outre_mer"), &overseas)
+                  ->GetSeries(ApiServer::Ctx().get(), Dates(v1::TERRITORY_LEVEL_ZONE, "outre_mer"),
+                              &overseas)
                   .ok());
   ASSERT_EQ(nation.points_size(), 4);
   EXPECT_EQ(nation.points(1).stock().sites(), 3);
@@ -88,8 +88,8 @@ TEST_F(TerritorySeriesRpcsTest, GetSeriesIsMonthlyBetweenFromAndTo) {
     dates.push_back(rb::domain::FormatDate(p.date()));
     people.push_back(p.stock().people());
   }
-  EXPECT_THAT(dates, ElementsAre("2024-01-15", "2024-02-01", "2024-03-01", "2024-04-01",
-                                 "2024-04-10"));
+  EXPECT_THAT(dates,
+              ElementsAre("2024-01-15", "2024-02-01", "2024-03-01", "2024-04-01", "2024-04-10"));
   // 02-01: s1 40 + s2 20 (the correction starts on 02-15). 03-01: 50 + 20.
   EXPECT_THAT(people, ElementsAre(0, 60, 70, 70, 70));
 }
@@ -144,8 +144,7 @@ TEST_F(TerritorySeriesRpcsTest, UnreachableMinPositionEndsWithDeadlineExceeded) 
   v1::GetSeriesQuery q = Dates(v1::TERRITORY_LEVEL_NATION, "");
   q.set_min_position(server_.head() + 1);  // no acknowledged write has it yet
   v1::SeriesResponse r;
-  EXPECT_EQ(territories_
-                ->GetSeries(ApiServer::Ctx({}, std::chrono::milliseconds(300)).get(), q, &r)
+  EXPECT_EQ(territories_->GetSeries(ApiServer::Ctx({}, std::chrono::milliseconds(300)).get(), q, &r)
                 .error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
 }
