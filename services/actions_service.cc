@@ -153,6 +153,7 @@ absl::Status ActionsModule::Init(const ServiceEnvironment& env) {
   handler_ = std::make_unique<rb::domain::CommandHandler>(env.store);
   if (options_.auth == nullptr) options_.auth = env.auth;
   service_ = std::make_unique<ActionsService>(handler_.get(), env.store, options_);
+  service_->ServeViews(engine_.get());
   return absl::OkStatus();
 }
 

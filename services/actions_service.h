@@ -59,6 +59,28 @@ class ActionsService final : public resorption::v1::Actions::CallbackService {
                            const resorption::v1::GetActionRequest& req,
                            resorption::v1::Action* resp);
 
+  // The action_views view (action_query_rpcs.cc). UNAVAILABLE until ServeViews is called.
+  grpc::ServerUnaryReactor* ListActions(grpc::CallbackServerContext* ctx,
+                                        const resorption::v1::ListActionsQuery* req,
+                                        resorption::v1::ListActionsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetActionAggregates(
+      grpc::CallbackServerContext* ctx, const resorption::v1::GetActionAggregatesQuery* req,
+      resorption::v1::ActionAggregatesResponse* resp) override;
+  grpc::ServerUnaryReactor* GetSiteActions(grpc::CallbackServerContext* ctx,
+                                           const resorption::v1::GetSiteActionsQuery* req,
+                                           resorption::v1::SiteActions* resp) override;
+  absl::Status DoListActions(grpc::CallbackServerContext* ctx,
+                             const resorption::v1::ListActionsQuery& req,
+                             resorption::v1::ListActionsResponse* resp);
+  absl::Status DoGetActionAggregates(grpc::CallbackServerContext* ctx,
+                                     const resorption::v1::GetActionAggregatesQuery& req,
+                                     resorption::v1::ActionAggregatesResponse* resp);
+  absl::Status DoGetSiteActions(grpc::CallbackServerContext* ctx,
+                                const resorption::v1::GetSiteActionsQuery& req,
+                                resorption::v1::SiteActions* resp);
+  // The engine whose action_views the queries read (not owned). Call before serving.
+  void ServeViews(const EngineRef* engine) { engine_ = engine; }
+
  private:
   rb::domain::CommandHandler* const handler_;
   rb::es::EventStore* const store_;
@@ -67,17 +89,22 @@ class ActionsService final : public resorption::v1::Actions::CallbackService {
                          const resorption::v1::ActionCommand& command) const;
 
   const SitesServiceOptions options_;
+  const EngineRef* engine_ = nullptr;
 };
 
 class ActionsModule : public ServiceModule {
  public:
-  explicit ActionsModule(SitesServiceOptions options = {}) : options_(std::move(options)) {}
+  // `engine`: the EngineRef of the server's ProjectionsModule; null: no view-backed queries.
+  explicit ActionsModule(SitesServiceOptions options = {},
+                         std::shared_ptr<const EngineRef> engine = nullptr)
+      : options_(std::move(options)), engine_(std::move(engine)) {}
   std::string name() const override { return "actions"; }
   absl::Status Init(const ServiceEnvironment& env) override;
   std::vector<grpc::Service*> services() override { return {service_.get()}; }
 
  private:
   SitesServiceOptions options_;
+  std::shared_ptr<const EngineRef> engine_;
   std::unique_ptr<rb::domain::CommandHandler> handler_;
   std::unique_ptr<ActionsService> service_;
 };

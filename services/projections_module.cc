@@ -6,6 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "projections/views/action_views.h"
+#include "projections/views/history.h"
+#include "projections/views/series.h"
 #include "projections/views/site_list.h"
 #include "services/access_context.h"
 #include "services/actions_service.h"
@@ -18,7 +21,19 @@ namespace v1 = resorption::v1;
 using rb::proj::ProjectionState;
 
 absl::Status RegisterBuiltinProjections(rb::proj::ProjectionEngine& engine) {
-  return engine.Register(std::make_unique<rb::views::SiteListProjection>());
+  if (absl::Status s = engine.Register(std::make_unique<rb::views::SiteListProjection>());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = engine.Register(std::make_unique<rb::proj::views::HistoryProjection>());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = engine.Register(std::make_unique<rb::proj::views::SeriesProjection>());
+      !s.ok()) {
+    return s;
+  }
+  return engine.Register(std::make_unique<rb::proj::views::ActionViewsProjection>());
 }
 
 absl::Status EngineRef::WaitForPosition(std::string_view name, uint64_t position,
@@ -325,8 +340,9 @@ std::vector<ModuleFactory> ApiModules(ApiModulesOptions options) {
   modules.push_back(
       [ref, o = options.projections] { return std::make_unique<ProjectionsModule>(ref, o); });
   modules.push_back([ref, o = options.commands] { return std::make_unique<SitesModule>(ref, o); });
-  modules.push_back([ref, o = options.commands] { return std::make_unique<ActionsModule>(o); });
-  modules.push_back([] { return std::make_unique<TerritoriesModule>(); });
+  modules.push_back(
+      [ref, o = options.commands] { return std::make_unique<ActionsModule>(o, ref); });
+  modules.push_back([ref] { return std::make_unique<TerritoriesModule>(ref); });
   return modules;
 }
 

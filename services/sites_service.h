@@ -176,6 +176,21 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
                                   const resorption::v1::GetSiteChangeLogRequest& req,
                                   resorption::v1::ChangeLog* resp);
 
+  // The history view (site_history_rpcs.cc): a site, and the sites of a territory, on a valid
+  // date as known at a recording time. UNAVAILABLE when the server runs no projections.
+  grpc::ServerUnaryReactor* GetSiteAsOf(grpc::CallbackServerContext* ctx,
+                                        const resorption::v1::GetSiteAsOfQuery* req,
+                                        resorption::v1::SiteAsOf* resp) override;
+  grpc::ServerUnaryReactor* ListSitesAsOf(grpc::CallbackServerContext* ctx,
+                                          const resorption::v1::ListSitesAsOfQuery* req,
+                                          resorption::v1::ListSitesAsOfResponse* resp) override;
+  absl::Status DoGetSiteAsOf(grpc::CallbackServerContext* ctx,
+                             const resorption::v1::GetSiteAsOfQuery& req,
+                             resorption::v1::SiteAsOf* resp);
+  absl::Status DoListSitesAsOf(grpc::CallbackServerContext* ctx,
+                               const resorption::v1::ListSitesAsOfQuery& req,
+                               resorption::v1::ListSitesAsOfResponse* resp);
+
  private:
   int64_t NowUs() const;
   // The scope checks of a command on site `id` (services/access_context.h).

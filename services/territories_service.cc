@@ -118,7 +118,7 @@ grpc::ServerUnaryReactor* TerritoriesService::GetTerritory(grpc::CallbackServerC
 
 absl::Status TerritoriesModule::Init(const ServiceEnvironment& env) {
   geo::Geography::Get();  // build the index now rather than on the first call
-  service_ = std::make_unique<TerritoriesService>(env.auth);
+  service_ = std::make_unique<TerritoriesService>(env.auth, engine_.get());
   return absl::OkStatus();
 }
 

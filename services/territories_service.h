@@ -23,11 +23,15 @@
 
 namespace rb::services {
 
+class EngineRef;  // projections_module.h
+
 class TerritoriesService final : public resorption::v1::Territories::CallbackService {
  public:
   // `auth` null: calls act as the built-in administrator. Every call needs an authenticated
-  // principal that reads statistics (services/access_context.h).
-  explicit TerritoriesService(Authenticator* auth = nullptr) : auth_(auth) {}
+  // principal that reads statistics (services/access_context.h). `engine` (not owned) serves the
+  // series view (territory_series_rpcs.cc); null: those calls answer UNAVAILABLE.
+  explicit TerritoriesService(Authenticator* auth = nullptr, const EngineRef* engine = nullptr)
+      : auth_(auth), engine_(engine) {}
 
   grpc::ServerUnaryReactor* GetCommune(grpc::CallbackServerContext* ctx,
                                        const resorption::v1::GetCommuneRequest* req,
@@ -49,20 +53,38 @@ class TerritoriesService final : public resorption::v1::Territories::CallbackSer
   static absl::Status DoGetTerritory(const resorption::v1::GetTerritoryRequest& req,
                                      resorption::v1::TerritoryInfo* resp);
 
+  grpc::ServerUnaryReactor* GetSeries(grpc::CallbackServerContext* ctx,
+                                      const resorption::v1::GetSeriesQuery* req,
+                                      resorption::v1::SeriesResponse* resp) override;
+  grpc::ServerUnaryReactor* GetPeriodFlows(grpc::CallbackServerContext* ctx,
+                                           const resorption::v1::GetPeriodFlowsQuery* req,
+                                           resorption::v1::SeriesPoint* resp) override;
+  absl::Status DoGetSeries(grpc::CallbackServerContext* ctx,
+                           const resorption::v1::GetSeriesQuery& req,
+                           resorption::v1::SeriesResponse* resp);
+  absl::Status DoGetPeriodFlows(grpc::CallbackServerContext* ctx,
+                                const resorption::v1::GetPeriodFlowsQuery& req,
+                                resorption::v1::SeriesPoint* resp);
+
  private:
   // UNAUTHENTICATED / PERMISSION_DENIED as AccessFor and CheckAggregates answer.
   absl::Status Check(grpc::CallbackServerContext* ctx, const char* method) const;
 
   Authenticator* const auth_;
+  const EngineRef* const engine_;
 };
 
 class TerritoriesModule : public ServiceModule {
  public:
+  // `engine`: the EngineRef of the server's ProjectionsModule; null: no series queries.
+  explicit TerritoriesModule(std::shared_ptr<const EngineRef> engine = nullptr)
+      : engine_(std::move(engine)) {}
   std::string name() const override { return "territories"; }
   absl::Status Init(const ServiceEnvironment& env) override;
   std::vector<grpc::Service*> services() override { return {service_.get()}; }
 
  private:
+  std::shared_ptr<const EngineRef> engine_;
   std::unique_ptr<TerritoriesService> service_;
 };
 

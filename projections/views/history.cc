@@ -158,6 +158,21 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAt(
   if (level && t.code().empty()) return absl::InvalidArgumentError("territory.code: required");
   absl::StatusOr<uint64_t> p = KnownAtPosition(request.known_at_us());
   if (!p.ok()) return p.status();
+  return ListSitesAtPosition(request, *p);
+}
+
+absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAtPosition(
+    const v1::ListSitesAtRequest& request, uint64_t known_at_position) const {
+  const v1::TerritoryRef& t = request.territory();
+  std::optional<char> level;
+  switch (t.level()) {
+    case v1::TERRITORY_LEVEL_COMMUNE: level = 'c'; break;
+    case v1::TERRITORY_LEVEL_EPCI: level = 'e'; break;
+    case v1::TERRITORY_LEVEL_DEPARTEMENT: level = 'd'; break;
+    case v1::TERRITORY_LEVEL_REGION: level = 'r'; break;
+    default: break;
+  }
+  if (level && t.code().empty()) return absl::InvalidArgumentError("territory.code: required");
   absl::StatusOr<ViewReader> reader = engine_->Reader(kHistoryProjection);
   if (!reader.ok()) return reader.status();
 
@@ -180,14 +195,14 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAt(
   const int64_t v = request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max()
                                                : request.valid_at_us();
   v1::ListSitesAtResponse out;
-  out.set_known_at_position(*p);
+  out.set_known_at_position(known_at_position);
   for (const std::string& id : ids) {
     absl::StatusOr<std::optional<std::string>> stored = reader->Get(kSites, id);
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) continue;
     v1::SiteVersionIndex index;
     if (!index.ParseFromString(**stored)) return absl::DataLossError("history: bad site record");
-    absl::StatusOr<v1::SiteAsOf> s = FoldAsOf(*reader, id, index, v, *p);
+    absl::StatusOr<v1::SiteAsOf> s = FoldAsOf(*reader, id, index, v, known_at_position);
     if (!s.ok()) return s.status();
     if (!s->found() || !StatusMatches(s->site().status(), request.status())) continue;
     if (!SiteInTerritory(s->site(), t)) continue;

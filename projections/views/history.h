@@ -78,6 +78,11 @@ class HistoryQuery {
   absl::StatusOr<resorption::v1::ListSitesAtResponse> ListSitesAt(
       const resorption::v1::ListSitesAtRequest& request) const;
 
+  // As ListSitesAt, read as known at log position `known_at_position` (request.known_at_us is
+  // ignored): the pages of one list read at the first page's position.
+  absl::StatusOr<resorption::v1::ListSitesAtResponse> ListSitesAtPosition(
+      const resorption::v1::ListSitesAtRequest& request, uint64_t known_at_position) const;
+
  private:
   absl::StatusOr<uint64_t> KnownAtPosition(int64_t known_at_us) const;
 
