@@ -1,7 +1,8 @@
 // gRPC figures, each against a limit measured in the same run on the same server:
 //   grpc_command_64     durable RecordPopulation commands/s, 64 concurrent clients on 64 sites
 //                       (sync on); limit: grpc.health.v1.Health/Check calls/s, 64 clients.
-//   grpc_get_site_p50   GetSite latency p50 (us), one client; limit: Health/Check p50.
+//   grpc_get_site_p50   GetSite latency p50 (us), one client; limit: Health/Check p50, the two
+//                       calls alternating so that both meet the same background work.
 //   subscribe_catchup   events/s delivered to one EventStream.Subscribe from position 0;
 //                       limit: a server stream of one small message per event (BenchStream).
 #include <atomic>

@@ -366,14 +366,16 @@ absl::StatusOr<AppendResult> EventStoreImpl::Append(const AppendRequest& req) {
   }
 
   mu_.Lock();
+  for (size_t i = 0; i < group.size(); ++i) writers_.pop_front();
+  // The next leader first: each woken writer takes mu_ in turn, and the next group's fsync should
+  // not wait behind every follower of this one.
+  if (!writers_.empty()) writers_.front()->cv.Signal();
   for (Writer* x : group) {
-    writers_.pop_front();
     if (x != &w) {
       x->done = true;
       x->cv.Signal();
     }
   }
-  if (!writers_.empty()) writers_.front()->cv.Signal();
   mu_.Unlock();
   return std::move(w.result);
 }
