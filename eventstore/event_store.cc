@@ -248,8 +248,8 @@ absl::Status EventStoreImpl::Init() {
     if (it->key().size() != 8) return absl::DataLossError("malformed key in the events family");
     uint64_t pos = DecodeFixed64BE(it->key().data());
     RecordedEvent last;
-    absl::Status d = DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()),
-                                       &last);
+    absl::Status d =
+        DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()), &last);
     if (!d.ok()) return d;
     last_position_ = pos;
     last_hash_ = last.log_hash;
@@ -274,23 +274,22 @@ absl::Status EventStoreImpl::ValidateRequest(const AppendRequest& req) const {
         "stream_id: must be printable ASCII without spaces or control characters");
   }
   if (req.command_id.size() > kMaxIdBytes || !IsPrintableToken(req.command_id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("command_id: must be printable ASCII without spaces, at most ", kMaxIdBytes,
-                     " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "command_id: must be printable ASCII without spaces, at most ", kMaxIdBytes, " bytes"));
   }
   if (req.events.empty()) return absl::InvalidArgumentError("events: at least one is required");
   if (req.events.size() > options_.max_events_per_append) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "events: at most ", options_.max_events_per_append, " events per append, got ",
-        req.events.size()));
+    return absl::InvalidArgumentError(absl::StrCat("events: at most ",
+                                                   options_.max_events_per_append,
+                                                   " events per append, got ", req.events.size()));
   }
   size_t meta = MetadataBytes(req.metadata);
   for (size_t i = 0; i < req.events.size(); ++i) {
     const EventData& e = req.events[i];
     std::string field = absl::StrCat("events[", i, "]");
     if (e.type.empty() || e.type.size() > kMaxTypeBytes || !IsPrintableToken(e.type)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".type: must be 1 to ", kMaxTypeBytes, " printable ASCII bytes without spaces"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".type: must be 1 to ", kMaxTypeBytes,
+                                                     " printable ASCII bytes without spaces"));
     }
     if (e.schema_version == 0) {
       return absl::InvalidArgumentError(absl::StrCat(field, ".schema_version: must be >= 1"));
@@ -367,14 +366,16 @@ absl::StatusOr<AppendResult> EventStoreImpl::Append(const AppendRequest& req) {
   }
 
   mu_.Lock();
+  for (size_t i = 0; i < group.size(); ++i) writers_.pop_front();
+  // The next leader first: each woken writer takes mu_ in turn, and the next group's fsync should
+  // not wait behind every follower of this one.
+  if (!writers_.empty()) writers_.front()->cv.Signal();
   for (Writer* x : group) {
-    writers_.pop_front();
     if (x != &w) {
       x->done = true;
       x->cv.Signal();
     }
   }
-  if (!writers_.empty()) writers_.front()->cv.Signal();
   mu_.Unlock();
   return std::move(w.result);
 }
@@ -404,9 +405,9 @@ void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::Writ
       }
       if (prior.has_value()) {
         if (prior->fingerprint != w->fingerprint) {
-          w->result = absl::AlreadyExistsError(absl::StrCat(
-              "command_id '", req.command_id,
-              "' was already used for a different append; use a new command id"));
+          w->result = absl::AlreadyExistsError(
+              absl::StrCat("command_id '", req.command_id,
+                           "' was already used for a different append; use a new command id"));
         } else {
           AppendResult r = prior->result;
           r.replayed = true;
@@ -467,16 +468,15 @@ void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::Writ
       body.clear();
       EncodeEventBody(e, &body);
       std::string content = ContentHash(e.position, body);
-      e.stream_hash = ChainHash(head.exists ? head.last_hash : std::string(kHashBytes, '\0'),
-                                content);
+      e.stream_hash =
+          ChainHash(head.exists ? head.last_hash : std::string(kHashBytes, '\0'), content);
       e.log_hash = ChainHash(*new_hash, content);
       body.append(e.stream_hash);
       body.append(e.log_hash);
       batch->Put(events_cf_, PositionKey(e.position), body).PermitUncheckedError();
       std::string pos_value;
       PutFixed64BE(&pos_value, e.position);
-      batch->Put(streams_cf_, StreamKey(e.stream_id, e.revision), pos_value)
-          .PermitUncheckedError();
+      batch->Put(streams_cf_, StreamKey(e.stream_id, e.revision), pos_value).PermitUncheckedError();
       head.exists = true;
       head.last_revision = revision;
       head.last_hash = e.stream_hash;
@@ -561,6 +561,17 @@ absl::StatusOr<std::vector<RecordedEvent>> EventStoreImpl::ReadStream(const std:
                                                                       size_t limit) const {
   if (stream_id.empty()) return absl::InvalidArgumentError("stream_id: must not be empty");
   std::vector<RecordedEvent> out;
+  if (limit == 0) return out;
+  if (direction == Direction::kForward) {
+    // Revisions are dense from 0 (Verify checks it), so no event at `from` means none after it.
+    // The common forward read asks only for what follows a cached revision and finds nothing: a
+    // point lookup (bloom filters, no iterator over every level) answers that.
+    std::string first;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), streams_cf_, StreamKey(stream_id, from), &first);
+    if (s.IsNotFound()) return out;
+    if (!s.ok()) return FromRocks(s, "read stream");
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
   std::string prefix = stream_id + '\0';
   if (direction == Direction::kForward) {
@@ -596,8 +607,8 @@ absl::StatusOr<ReadAllResult> EventStoreImpl::ScanAll(
   for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
     if (examined >= max_examined) break;  // the iterator rests on an unexamined event
     uint64_t pos = DecodeFixed64BE(it->key().data());
-    absl::Status d = DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()),
-                                       &e);
+    absl::Status d =
+        DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()), &e);
     if (!d.ok()) return d;
     ++examined;
     r.last_examined = pos;
@@ -645,8 +656,8 @@ absl::StatusOr<ReadAllResult> EventStoreImpl::ReadAllBackward(uint64_t from, siz
   for (; it->Valid() && r.events.size() < limit; it->Prev()) {
     uint64_t pos = DecodeFixed64BE(it->key().data());
     RecordedEvent e;
-    absl::Status d = DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()),
-                                       &e);
+    absl::Status d =
+        DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()), &e);
     if (!d.ok()) return d;
     r.last_examined = pos;
     r.next_position = pos - 1;
@@ -736,12 +747,12 @@ absl::StatusOr<VerifyReport> EventStoreImpl::Verify() const {
     }
     uint64_t pos = DecodeFixed64BE(it->key().data());
     if (pos != expected_pos) {
-      return absl::DataLossError(absl::StrCat("position ", expected_pos, " is missing (next is ",
-                                              pos, ")"));
+      return absl::DataLossError(
+          absl::StrCat("position ", expected_pos, " is missing (next is ", pos, ")"));
     }
     RecordedEvent e;
-    absl::Status d = DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()),
-                                       &e);
+    absl::Status d =
+        DecodeEventRecord(pos, std::string_view(it->value().data(), it->value().size()), &e);
     if (!d.ok()) return d;
     body.clear();
     EncodeEventBody(e, &body);
@@ -754,14 +765,15 @@ absl::StatusOr<VerifyReport> EventStoreImpl::Verify() const {
     }
     std::string stream_hash = ChainHash(chain.hash, content);
     if (stream_hash != e.stream_hash) {
-      return absl::DataLossError(absl::StrCat(
-          "position ", pos, ": stored bytes do not match the stream hash chain of '", e.stream_id,
-          "' (the event was altered)"));
+      return absl::DataLossError(
+          absl::StrCat("position ", pos, ": stored bytes do not match the stream hash chain of '",
+                       e.stream_id, "' (the event was altered)"));
     }
     std::string next_log_hash = ChainHash(log_hash, content);
     if (next_log_hash != e.log_hash) {
-      return absl::DataLossError(absl::StrCat(
-          "position ", pos, ": stored bytes do not match the log hash chain (the event was altered)"));
+      return absl::DataLossError(
+          absl::StrCat("position ", pos,
+                       ": stored bytes do not match the log hash chain (the event was altered)"));
     }
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), streams_cf_,
                                  StreamKey(e.stream_id, e.revision), &index_value);
@@ -804,7 +816,7 @@ void EventStoreImpl::Close() {
     // Flush memtables so the next open does not replay the write-ahead log.
     rocksdb::FlushOptions fo;
     std::vector<rocksdb::ColumnFamilyHandle*> all = {meta_cf_, events_cf_, streams_cf_,
-                                                      commands_cf_};
+                                                     commands_cf_};
     db_->Flush(fo, all).PermitUncheckedError();
     db_->FlushWAL(true).PermitUncheckedError();
   }

@@ -375,20 +375,36 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
       if (finished_) return;
       if (cancelled_) return FinishLocked(lock, grpc::Status::CANCELLED);
       if (service_->hub_->closing()) return FinishClosing(lock);
-      absl::StatusOr<rb::es::ReadAllResult> r =
-          service_->store_->ReadAll(next_, batch_, filter_, service_->options_.max_examined);
+      // The events go straight from the store's scan into the reused response (no copy of the
+      // batch as RecordedEvents, no new message per event).
+      v1::EventBatch* batch = batch_response_.mutable_batch();
+      auto* events = batch->mutable_events();
+      const size_t max_bytes = service_->options_.max_response_bytes;
+      size_t n = 0, bytes = 0;
+      uint64_t refused = 0;  // position of an event left for the next batch (size bound)
+      absl::StatusOr<rb::es::ReadAllResult> r = service_->store_->ScanAll(
+          next_, filter_, service_->options_.max_examined, [&](const rb::es::RecordedEvent& e) {
+            const size_t approx = e.payload.size() + e.type.size() + e.stream_id.size() + 256;
+            if (n > 0 && bytes + approx > max_bytes) {
+              refused = e.position;
+              return false;
+            }
+            EventToProto(
+                e, n < static_cast<size_t>(events->size()) ? events->Mutable(n) : events->Add());
+            bytes += approx;
+            return ++n < batch_;
+          });
       if (!r.ok()) return FinishLocked(lock, ToGrpcStatus(r.status()));
-      response_.Clear();
-      if (!r->events.empty()) {
-        v1::EventBatch* batch = response_.mutable_batch();
-        size_t n = AddBounded(r->events, service_->options_.max_response_bytes,
-                              [&] { return batch->add_events(); });
-        next_ = n < r->events.size() ? r->events[n - 1].position + 1
-                                     : std::max(r->next_position, r->events.back().position + 1);
+      if (n > 0) {
+        // Only a shorter batch (the end of a catch-up) frees messages.
+        if (static_cast<size_t>(events->size()) > n) {
+          events->DeleteSubrange(static_cast<int>(n), events->size() - static_cast<int>(n));
+        }
+        next_ = refused != 0 ? refused : r->next_position;
         batch->set_next_position(next_);
         reported_ = next_;
         service_->subscription_events_->Increment(n);
-        return WriteLocked(lock);
+        return WriteLocked(lock, &batch_response_);
       }
       if (r->next_position > next_) next_ = r->next_position;
       const uint64_t head = service_->hub_->head();
@@ -413,18 +429,18 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   }
 
   void SendCheckpoint(std::unique_lock<std::mutex>& lock, uint64_t head, bool caught_up) {
-    v1::Checkpoint* cp = response_.mutable_checkpoint();
+    v1::Checkpoint* cp = checkpoint_response_.mutable_checkpoint();
     cp->set_next_position(next_);
     cp->set_head_position(head);
     cp->set_caught_up(caught_up);
     reported_ = next_;
-    WriteLocked(lock);
+    WriteLocked(lock, &checkpoint_response_);
   }
 
   // Starts the write outside the lock (a reaction may run inline).
-  void WriteLocked(std::unique_lock<std::mutex>& lock) {
+  void WriteLocked(std::unique_lock<std::mutex>& lock, const v1::SubscribeResponse* response) {
     lock.unlock();
-    StartWrite(&response_);
+    StartWrite(response);
   }
 
   void FinishClosing(std::unique_lock<std::mutex>& lock) {
@@ -451,7 +467,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   bool caught_up_sent_ = false;
   bool cancelled_ = false;
   bool finished_ = false;
-  v1::SubscribeResponse response_;
+  // Two messages, so that a checkpoint never frees the batch's events: they are overwritten in
+  // place by the next batch, keeping their strings' capacity (one message in flight at a time).
+  v1::SubscribeResponse batch_response_;
+  v1::SubscribeResponse checkpoint_response_;
 };
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStreamService::Subscribe(

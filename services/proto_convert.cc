@@ -46,7 +46,24 @@ rb::es::EventMetadata MetadataFromProto(const resorption::v1::EventMetadata& m) 
   return out;
 }
 
+namespace {
+
+// Lower-case hex of `bytes` written into `out`, reusing its capacity.
+void HexInto(const std::string& bytes, std::string* out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out->resize(bytes.size() * 2);
+  char* p = out->data();
+  for (unsigned char c : bytes) {
+    *p++ = kDigits[c >> 4];
+    *p++ = kDigits[c & 0xf];
+  }
+}
+
+}  // namespace
+
 void EventToProto(const rb::es::RecordedEvent& e, resorption::v1::Event* out) {
+  // Every field is assigned (none is merged), so a message reused from an earlier event holds
+  // this event only, and its strings and sub-messages keep their allocations.
   out->set_event_id(e.event_id);
   out->set_stream_id(e.stream_id);
   out->set_revision(e.revision);
@@ -57,8 +74,9 @@ void EventToProto(const rb::es::RecordedEvent& e, resorption::v1::Event* out) {
   MicrosToTimestamp(e.valid_at_us, out->mutable_valid_at());
   MetadataToProto(e.metadata, out->mutable_metadata());
   out->set_payload(e.payload);
-  out->set_stream_hash(rb::es::ToHex(e.stream_hash));
-  out->set_log_hash(rb::es::ToHex(e.log_hash));
+  out->clear_payload_type_url();
+  HexInto(e.stream_hash, out->mutable_stream_hash());
+  HexInto(e.log_hash, out->mutable_log_hash());
 }
 
 rb::es::LogFilter FilterFromProto(const resorption::v1::LogFilter& f) {

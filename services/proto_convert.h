@@ -26,6 +26,7 @@ bool IsValidTimestamp(const google::protobuf::Timestamp& ts);
 
 void MetadataToProto(const rb::es::EventMetadata& m, resorption::v1::EventMetadata* out);
 rb::es::EventMetadata MetadataFromProto(const resorption::v1::EventMetadata& m);
+// Assigns every field of *out (a message reused from an earlier event keeps its allocations).
 void EventToProto(const rb::es::RecordedEvent& e, resorption::v1::Event* out);
 rb::es::LogFilter FilterFromProto(const resorption::v1::LogFilter& f);
 

@@ -154,19 +154,15 @@ absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_posi
 CommandPool::CommandPool(int threads) {
   for (int i = 0; i < std::max(1, threads); ++i) {
     threads_.emplace_back([this] {
+      std::unique_lock<std::mutex> lock(mu_);
       while (true) {
-        std::function<void()> task;
-        {
-          absl::MutexLock lock(&mu_);
-          mu_.Await(absl::Condition(
-              +[](CommandPool* p)
-                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stop_ || !p->queue_.empty(); },
-              this));
-          if (queue_.empty()) return;  // stopping and drained
-          task = std::move(queue_.front());
-          queue_.pop_front();
-        }
+        ready_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping and drained
+        std::function<void()> task = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
         task();
+        lock.lock();
       }
     });
   }
@@ -174,15 +170,19 @@ CommandPool::CommandPool(int threads) {
 
 CommandPool::~CommandPool() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
+  ready_.notify_all();
   for (std::thread& t : threads_) t.join();
 }
 
 void CommandPool::Submit(std::function<void()> task) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(task));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(task));
+  }
+  ready_.notify_one();
 }
 
 }  // namespace api

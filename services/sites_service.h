@@ -25,10 +25,12 @@
 #ifndef RB_SERVICES_SITES_SERVICE_H_
 #define RB_SERVICES_SITES_SERVICE_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -100,9 +102,12 @@ class CommandPool {
   void Submit(std::function<void()> task);
 
  private:
-  absl::Mutex mu_;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // A plain mutex and condition variable: Submit wakes exactly one idle thread (no condition
+  // evaluation over every waiter on each unlock).
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> queue_;  // guarded by mu_
+  bool stop_ = false;                        // guarded by mu_
   std::vector<std::thread> threads_;
 };
 
