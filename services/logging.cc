@@ -1,6 +1,8 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "services/logging.h"
 
+#include "common/json_text.h"
+
 #include <cmath>
 #include <iostream>
 
@@ -40,33 +42,7 @@ absl::string_view LogLevelName(LogLevel level) {
 }
 
 void AppendJsonString(std::string& out, absl::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
+  rb::common::AppendJsonString(&out, s);
 }
 
 LogLine::LogLine(Logger* logger, LogLevel level, absl::string_view event) : logger_(logger) {

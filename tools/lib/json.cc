@@ -1,41 +1,15 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "tools/lib/json.h"
 
+#include "common/json_text.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace rb::tools {
 
 std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
+  return rb::common::JsonQuote(absl::string_view(s.data(), s.size()));
 }
 
 void JsonObject::Key(std::string_view key) {
