@@ -40,8 +40,8 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
     return absl::InvalidArgumentError(
         absl::StrCat("Get on undeclared view space \"", Av(space), "\""));
   }
-  if (auto it = s->pending.find(key); it != s->pending.end()) return it->second;
-  if (auto it = s->cache.find(key); it != s->cache.end()) return it->second;
+  if (auto it = s->pending.find(Av(key)); it != s->pending.end()) return it->second;
+  if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return it->second;
   absl::StatusOr<std::optional<std::string>> stored = kv_->Get(s->full_name, key);
   if (stored.ok() && cache_limit_ > 0) {
     const size_t cost = key.size() + kEntryOverhead + (stored->has_value() ? (*stored)->size() : 0);
@@ -65,7 +65,7 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
     }
     return;
   }
-  auto [it, inserted] = s->pending.try_emplace(key, std::nullopt);
+  auto [it, inserted] = s->pending.try_emplace(Av(key), std::nullopt);
   if (inserted) {
     bytes_ += key.size() + kEntryOverhead;
   } else if (it->second.has_value()) {
