@@ -128,17 +128,27 @@ void BatchViewWriter::Committed() {
       for (Space& s : spaces_) s.cache.clear();
       cache_bytes_ = 0;
     }
+    auto cost = [](const std::string& key, const std::optional<std::string>& value) {
+      return key.size() + kEntryOverhead + (value.has_value() ? value->size() : 0);
+    };
     for (Space& s : spaces_) {
-      for (auto& [key, value] : s.pending) {
-        const size_t cost = key.size() + kEntryOverhead + (value.has_value() ? value->size() : 0);
-        auto [it, inserted] = s.cache.try_emplace(key, std::nullopt);
-        if (!inserted) {
-          cache_bytes_ -=
-              std::min(cache_bytes_, key.size() + kEntryOverhead +
-                                         (it->second.has_value() ? it->second->size() : 0));
+      if (s.cache.size() < s.pending.size()) {
+        // Move the smaller map: the batch's writes become the cache, and the older cached
+        // entries they do not override are added to it.
+        for (const auto& [key, value] : s.pending) cache_bytes_ += cost(key, value);
+        s.cache.swap(s.pending);
+        for (auto& [key, value] : s.pending) {
+          if (!s.cache.try_emplace(key, std::move(value)).second) {
+            cache_bytes_ -= std::min(cache_bytes_, cost(key, value));  // overridden
+          }
         }
+        continue;
+      }
+      for (auto& [key, value] : s.pending) {
+        auto [it, inserted] = s.cache.try_emplace(key, std::nullopt);
+        if (!inserted) cache_bytes_ -= std::min(cache_bytes_, cost(key, it->second));
+        cache_bytes_ += cost(key, value);
         it->second = std::move(value);
-        cache_bytes_ += cost;
       }
     }
   }
