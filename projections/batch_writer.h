@@ -1,27 +1,35 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
-// BatchViewWriter: the engine's ViewWriter. It buffers the writes of a batch of events in ordered
-// maps (one per space, so that the emitted batch is deterministic and each key is written once),
-// answers Get from that buffer before the store, and appends the buffered writes to a
-// KvWriteBatch at commit.
+// BatchViewWriter: the engine's ViewWriter. It buffers the writes of a batch of events in hash
+// maps (one per space; each key is written once, and the emitted batch is sorted by key so that it
+// is deterministic), answers Get from that buffer, then from a cache of committed values, then
+// from the store, and appends the buffered writes to a KvWriteBatch at commit.
+//
+// The cache. The worker owning the writer is the only writer of its generation's spaces, so the
+// values it committed (and the absences it read) stay true until it writes again: after a
+// successful commit, Committed() moves the batch's writes into the cache, and a later Get of the
+// same key (a site record, a series delta) costs a hash lookup instead of a store read. The cache
+// is bounded (`cache_bytes`); when full it is emptied and refills from the store. It changes no
+// result, only the cost of Get.
 //
 //   BatchViewWriter writer(&kv, "category_counts", gen, {"counts"});
 //   absl::Status s = projection.Apply(event, writer);
 //   if (s.ok()) s = writer.TakeError();
 //   rb::es::KvWriteBatch batch;
 //   writer.AppendTo(&batch);
-//   writer.Clear();
+//   if (kv.Write(batch).ok()) writer.Committed(); else writer.Clear();
 //
 // Not thread-safe. `kv` is not owned and must outlive the writer.
 #ifndef RB_PROJECTIONS_BATCH_WRITER_H_
 #define RB_PROJECTIONS_BATCH_WRITER_H_
 
-#include <map>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "eventstore/kv_store.h"
 #include "projections/layout.h"
 #include "projections/projection.h"
@@ -31,7 +39,9 @@ namespace rb::proj {
 class BatchViewWriter final : public ViewWriter {
  public:
   BatchViewWriter(const rb::es::KvStore* kv, std::string_view projection, GenerationId gen,
-                  const std::vector<std::string>& spaces);
+                  const std::vector<std::string>& spaces, size_t cache_bytes = kDefaultCacheBytes);
+
+  static constexpr size_t kDefaultCacheBytes = size_t{32} << 20;
 
   absl::StatusOr<std::optional<std::string>> Get(std::string_view space,
                                                  std::string_view key) override;
@@ -45,15 +55,19 @@ class BatchViewWriter final : public ViewWriter {
   bool empty() const { return bytes_ == 0; }
   // Appends the buffered writes to `batch`: spaces in declaration order, keys in byte order.
   void AppendTo(rb::es::KvWriteBatch* batch) const;
-  // Forgets the buffered writes and any pending error.
+  // Forgets the buffered writes and any pending error (the cache of committed values stays).
   void Clear();
+  // The buffered writes were committed: moves them into the cache, then as Clear.
+  void Committed();
 
  private:
   struct Space {
     std::string short_name;
     std::string full_name;
     // nullopt value: a pending delete.
-    std::map<std::string, std::optional<std::string>, std::less<>> pending;
+    absl::flat_hash_map<std::string, std::optional<std::string>> pending;
+    // Committed values (nullopt: known absent).
+    absl::flat_hash_map<std::string, std::optional<std::string>> cache;
   };
   Space* Find(std::string_view space);
   void Record(std::string_view op, std::string_view space, std::string_view key,
@@ -61,7 +75,9 @@ class BatchViewWriter final : public ViewWriter {
 
   const rb::es::KvStore* kv_;
   std::vector<Space> spaces_;
+  const size_t cache_limit_;
   size_t bytes_ = 0;
+  size_t cache_bytes_ = 0;
   absl::Status error_;
 };
 

@@ -59,6 +59,9 @@ std::string_view ToString(ProjectionState state) {
 
 namespace {
 
+// Ceiling of the buffered writes of a catch-up batch.
+constexpr size_t kMaxCatchUpBytes = size_t{64} << 20;
+
 // Reads an optional record of the meta space and decodes it.
 template <typename T, typename Decode>
 absl::StatusOr<std::optional<T>> ReadRecord(const rb::es::KvStore& kv, const std::string& space,
@@ -436,7 +439,11 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
     batch.Delete(meta, CheckpointKey(slot->name, replaced.generation));
   }
   absl::Status s = store_->kv().Write(batch, options_.sync_commits || switched);
-  writer.Clear();
+  if (s.ok()) {
+    writer.Committed();
+  } else {
+    writer.Clear();
+  }
   if (!s.ok()) {
     uint64_t first;
     {
@@ -489,6 +496,11 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
     return s.ok() ? w : s;
   };
 
+  // Catching up (the last read was not at the end of the log), batches grow to
+  // catch_up_factor times the live limits: fewer, larger commits, and the writer's buffer
+  // absorbs more repeated writes of the same keys. Live, they stay small for latency.
+  const size_t factor = std::max<size_t>(1, options_.catch_up_factor);
+  bool catching_up = true;
   while (true) {
     uint64_t head_before;
     {
@@ -496,13 +508,19 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       if (worker->stop) return;
       head_before = head_;
     }
+    const size_t batch_events = options_.batch_events * (catching_up ? factor : 1);
+    const size_t max_batch_bytes =
+        catching_up ? std::max(options_.max_batch_bytes,
+                               std::min(options_.max_batch_bytes * factor, kMaxCatchUpBytes))
+                    : options_.max_batch_bytes;
     absl::StatusOr<rb::es::ReadAllResult> read =
-        store_->ReadAll(cp.position + 1, options_.batch_events, rb::es::LogFilter{});
+        store_->ReadAll(cp.position + 1, batch_events, rb::es::LogFilter{});
     if (!read.ok()) {
       Fail(worker, cp.position + 1, read.status());
       return;
     }
     std::vector<rb::es::RecordedEvent>& events = read->events;
+    catching_up = !read->end_of_log;
     if (events.empty()) {
       // At the head: a pending generation tries to switch; an active one is live.
       if (!Commit(slot, worker, writer, cp, /*caught_up=*/true)) return;
@@ -517,7 +535,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
         s = apply(events[i]);
         if (!s.ok()) break;
         ++i;
-        if (writer.ApproximateBytes() >= options_.max_batch_bytes) break;
+        if (writer.ApproximateBytes() >= max_batch_bytes) break;
       }
       if (!s.ok()) {
         // Keep the effects of the events before the failing one: re-apply them on a clean

@@ -74,6 +74,12 @@ struct EngineOptions {
   size_t batch_events = 512;
   // A batch is committed early once its buffered view writes reach this many bytes.
   size_t max_batch_bytes = 4 << 20;
+  // While catching up (a rebuild, a restart behind the head: the previous read did not reach the
+  // end of the log), both limits above are multiplied by this factor, the bytes to at most
+  // 64 MiB. 1 (the default): no change, every batch obeys the limits above exactly. A service
+  // that rebuilds large logs sets e.g. 32: latency does not matter while catching up, and larger
+  // batches mean fewer commits and more repeated writes of the same keys absorbed in memory.
+  size_t catch_up_factor = 1;
   // Sync each commit to disk. Off by default: views are derived data and the checkpoint travels
   // with them, so losing the last commits on power loss only means re-applying those events
   // (a process crash loses nothing either way).

@@ -15,7 +15,8 @@ namespace rb::proj::views {
 namespace v1 = ::resorption::v1;
 
 void AppendBigEndian64(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 void AppendOrderedInt64(std::string* out, int64_t v) {
@@ -100,11 +101,11 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w,
   // Where the fold restarts: the tail for an append; the last snapshot still valid otherwise.
   const bool snapshots = !options_.snapshots.empty();
   v1::Site state;
-  size_t from = 0;           // first version to fold into `state`
+  size_t from = 0;            // first version to fold into `state`
   uint64_t max_position = 0;  // highest position among versions [0, from)
   uint32_t last_snapshot = 0;
   if (!change.retroactive) {
-    state = index.tail();
+    state.Swap(index.mutable_tail());  // the tail is rewritten below
     from = at;
     max_position = at == 0 ? 0 : position;  // every earlier version has a lower position
     if (index.snapshots_size() > 0) last_snapshot = index.snapshots().rbegin()->count();
@@ -132,15 +133,13 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w,
   for (size_t j = from; j < total; ++j) {
     const auto& v = index.versions(static_cast<int>(j));
     if (j == at) change.before = state;
-    v1::SiteEvent e;
     if (j == at) {
-      e = event;
+      state = rb::domain::EvolveSite(std::move(state), event);
     } else {
       absl::StatusOr<v1::SiteEvent> got = GetVersion(w, options_.versions, site_id, v);
       if (!got.ok()) return got.status();
-      e = *std::move(got);
+      state = rb::domain::EvolveSite(std::move(state), *got);
     }
-    state = rb::domain::EvolveSite(std::move(state), e);
     max_position = std::max(max_position, v.position());
     if (j >= at) {
       change.states.push_back(state);

@@ -2,6 +2,7 @@
 #include "projections/batch_writer.h"
 
 #include <memory>
+#include <string>
 
 #include "eventstore/event_store.h"
 #include "gtest/gtest.h"
@@ -56,6 +57,40 @@ TEST_F(BatchViewWriterTest, AppendToWritesEachKeyOnceInSpaceThenKeyOrder) {
   EXPECT_EQ(batch.entries()[2].value, "2");
   w.Clear();
   EXPECT_TRUE(w.empty());
+}
+
+TEST_F(BatchViewWriterTest, GetAfterCommitReturnsCommittedValuesAndDiscardedWritesAreForgotten) {
+  for (size_t cache_bytes : {size_t{0}, size_t{64}, BatchViewWriter::kDefaultCacheBytes}) {
+    const std::string a = ViewSpaceName("p", gen_, "a");
+    BatchViewWriter w(&store_->kv(), "p", gen_, {"a"}, cache_bytes);
+    EXPECT_FALSE(w.Get("a", "k")->has_value());
+    w.Put("a", "k", "v1");
+    w.Put("a", "long", std::string(100, 'x'));
+    rb::es::KvWriteBatch batch;
+    w.AppendTo(&batch);
+    ASSERT_TRUE(store_->kv().Write(batch).ok());
+    w.Committed();
+    EXPECT_TRUE(w.empty());
+    EXPECT_EQ(**w.Get("a", "k"), "v1");
+    EXPECT_EQ(**w.Get("a", "long"), std::string(100, 'x'));
+    // Writes of a batch that is discarded (a failed Apply) are not seen afterwards.
+    w.Put("a", "k", "v2");
+    w.Delete("a", "long");
+    w.Clear();
+    EXPECT_EQ(**w.Get("a", "k"), "v1");
+    EXPECT_EQ(**w.Get("a", "long"), std::string(100, 'x'));
+    // A committed delete.
+    w.Delete("a", "k");
+    rb::es::KvWriteBatch del;
+    w.AppendTo(&del);
+    ASSERT_TRUE(store_->kv().Write(del).ok());
+    w.Committed();
+    EXPECT_FALSE(w.Get("a", "k")->has_value());
+    EXPECT_FALSE(store_->kv().Get(a, "k")->has_value());
+    rb::es::KvWriteBatch cleanup;
+    cleanup.Delete(a, "long");
+    ASSERT_TRUE(store_->kv().Write(cleanup).ok());
+  }
 }
 
 TEST_F(BatchViewWriterTest, UndeclaredSpaceIsInvalidArgument) {
