@@ -63,8 +63,14 @@ struct ProjectionsModuleOptions {
   // Registers the projections to run; RegisterBuiltinProjections by default.
   std::function<absl::Status(rb::proj::ProjectionEngine&)> register_projections =
       RegisterBuiltinProjections;
-  // Engine settings. Its on_commit, if set, is called after the module's own.
-  rb::proj::EngineOptions engine;
+  // Engine settings. Its on_commit, if set, is called after the module's own. The server
+  // catches up with batches 32 times larger than live ones (fewer, larger commits at start-up
+  // and during rebuilds).
+  rb::proj::EngineOptions engine = [] {
+    rb::proj::EngineOptions o;
+    o.catch_up_factor = 32;
+    return o;
+  }();
 };
 
 class RebuildWatchers;  // projections_module.cc
