@@ -76,6 +76,9 @@ absl::Status ActionsService::DoListActions(grpc::CallbackServerContext* ctx,
       AccessFor(*ctx, options_.auth, "/resorption.v1.Actions/ListActions",
                 /*require_actor=*/true);
   if (!access.ok()) return access.status();
+  if (access->AggregatesOnly()) {  // docs/access.md §9: no action-level read for observers
+    return rb::access::Denied("reading actions (this account reads aggregates only)");
+  }
   std::vector<FieldViolation> violations;
   if (!v1::ActionTopic_IsValid(req.topic())) {
     violations.push_back({"topic", "must be a known action topic"});

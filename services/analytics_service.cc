@@ -105,6 +105,18 @@ absl::Status ForAggregatesOnly(const CallAccess& access, v1::ProjectionResult* r
 
 }  // namespace
 
+absl::Status AnalyticsService::CheckResultRestrictedData(
+    const CallAccess& access, const std::string& id, const v1::ProjectionResult& result) const {
+  std::string text;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = specs_.find(id);
+    if (it != specs_.end()) text = it->second;
+  }
+  for (const std::string& column : result.group_columns()) absl::StrAppend(&text, "\n", column);
+  return CheckRestrictedPaths(access, text);
+}
+
 absl::StatusOr<CallAccess> AnalyticsService::Access(grpc::CallbackServerContext* ctx,
                                                     const char* method) const {
   absl::StatusOr<CallAccess> access = AccessFor(*ctx, auth_, absl::StrCat(kRpc, method));
@@ -136,6 +148,10 @@ grpc::ServerUnaryReactor* AnalyticsService::SubmitProjection(grpc::CallbackServe
       id = BadRequestError("the request is invalid", {{"specification", "give spec_text or spec"}});
   }
   if (!id.ok()) return Reply(ctx, id.status());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    specs_[*id] = spec_text;
+  }
   auto status = jobs_->Get(*id);
   if (status.ok()) ToProto(*status, false, resp);
   return Reply(ctx, status.status());
@@ -156,6 +172,11 @@ grpc::ServerUnaryReactor* AnalyticsService::GetProjectionJob(grpc::CallbackServe
   }
   auto status = jobs_->Get(*id);
   if (!status.ok()) return Reply(ctx, status.status());
+  if (req->include_rows() && status->state == JobState::kDone) {
+    if (absl::Status s = CheckResultRestrictedData(*access, *id, status->result); !s.ok()) {
+      return Reply(ctx, s);
+    }
+  }
   ToProto(*status, req->include_rows(), resp);
   if (resp->has_result()) return Reply(ctx, ForAggregatesOnly(*access, resp->mutable_result()));
   return Reply(ctx, absl::OkStatus());
@@ -201,6 +222,9 @@ grpc::ServerUnaryReactor* AnalyticsService::ExportProjectionResult(
     return Reply(ctx, absl::FailedPreconditionError(absl::StrCat(
                           "job '", *id, "' is ", rb::analytics::JobStateName(status->state),
                           "; export once it is done")));
+  }
+  if (absl::Status s = CheckResultRestrictedData(*access, *id, status->result); !s.ok()) {
+    return Reply(ctx, s);
   }
   if (absl::Status s = ForAggregatesOnly(*access, &status->result); !s.ok()) return Reply(ctx, s);
   switch (req->format()) {

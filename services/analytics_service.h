@@ -9,7 +9,10 @@
 #ifndef RB_SERVICES_ANALYTICS_SERVICE_H_
 #define RB_SERVICES_ANALYTICS_SERVICE_H_
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "analytics/jobs.h"
 #include "resorption/v1/analytics_service.grpc.pb.h"
@@ -25,7 +28,8 @@ class AnalyticsService final : public resorption::v1::Analytics::CallbackService
   // statistics; submitting and cancelling need a national reading scope on sites (and the
   // restricted fields a specification names, everywhere); aggregates-only principals receive
   // results grouped by territory and date only, with counts from 1 to 4 suppressed (NaN).
-  // Exports are audited (audit.export).
+  // Exports are audited (audit.export). The rows and exports of a job whose specification names
+  // restricted fields go only to readers who see those fields everywhere, as for submitting.
   explicit AnalyticsService(rb::analytics::JobManager* jobs, Authenticator* auth = nullptr)
       : jobs_(jobs), auth_(auth) {}
 
@@ -49,8 +53,15 @@ class AnalyticsService final : public resorption::v1::Analytics::CallbackService
   // Authenticates the call and requires statistics reading.
   absl::StatusOr<CallAccess> Access(grpc::CallbackServerContext* ctx, const char* method) const;
 
+  // PERMISSION_DENIED when the rows of job `id` would show restricted data the principal does
+  // not see everywhere (its specification, or a group column, names a restricted field).
+  absl::Status CheckResultRestrictedData(const CallAccess& access, const std::string& id,
+                                         const resorption::v1::ProjectionResult& result) const;
+
   rb::analytics::JobManager* const jobs_;
   Authenticator* const auth_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> specs_;  // job id -> specification text; guarded by mu_
 };
 
 class AnalyticsModule final : public ServiceModule {
