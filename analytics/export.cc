@@ -47,11 +47,11 @@ std::string ToCsv(const resorption::v1::ProjectionResult& r) {
 }
 
 std::string ToJsonLines(const resorption::v1::ProjectionResult& r) {
-  std::string out = absl::StrCat(
-      "{\"provenance\":{\"name\":", JsonString(r.name()), ",\"spec_hash\":",
-      JsonString(r.spec_hash()), ",\"log_position\":", r.log_position(),
-      ",\"log_hash\":", JsonString(r.log_hash()), ",\"rows_hash\":", JsonString(r.rows_hash()),
-      "}}\n");
+  std::string out = absl::StrCat("{\"provenance\":{\"name\":", JsonString(r.name()),
+                                 ",\"spec_hash\":", JsonString(r.spec_hash()),
+                                 ",\"log_position\":", r.log_position(),
+                                 ",\"log_hash\":", JsonString(r.log_hash()),
+                                 ",\"rows_hash\":", JsonString(r.rows_hash()), "}}\n");
   for (const auto& row : r.rows()) {
     out += "{";
     bool first = true;

@@ -50,9 +50,9 @@ absl::StatusOr<FieldPath> FieldPath::Resolve(const Descriptor* root, absl::strin
   std::vector<std::string> segments = absl::StrSplit(dotted, '.');
   for (size_t i = 0; i < segments.size(); ++i) {
     if (current == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "'", dotted, "': '", segments[i - 1], "' is not a message, it has no field '",
-          segments[i], "'"));
+      return absl::InvalidArgumentError(absl::StrCat("'", dotted, "': '", segments[i - 1],
+                                                     "' is not a message, it has no field '",
+                                                     segments[i], "'"));
     }
     const FieldDescriptor* f = current->FindFieldByName(segments[i]);
     if (f == nullptr) {
@@ -70,9 +70,9 @@ absl::StatusOr<FieldPath> FieldPath::Resolve(const Descriptor* root, absl::strin
   const FieldDescriptor* leaf = path.fields_.back();
   if (leaf->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
     if (leaf->message_type()->full_name() != kDateType) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", dotted, "' ends on a message (", leaf->message_type()->full_name(),
-                       "); name one of its fields"));
+      return absl::InvalidArgumentError(absl::StrCat("'", dotted, "' ends on a message (",
+                                                     leaf->message_type()->full_name(),
+                                                     "); name one of its fields"));
     }
     path.numeric_ = true;
   } else {
@@ -112,13 +112,13 @@ void FieldPath::CollectFrom(const Message& m, size_t depth, std::vector<Value>* 
       case FieldDescriptor::CPPTYPE_INT32:
         return Number(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
       case FieldDescriptor::CPPTYPE_INT64:
-        return Number(static_cast<double>(rep ? r->GetRepeatedInt64(m, f, index)
-                                              : r->GetInt64(m, f)));
+        return Number(
+            static_cast<double>(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f)));
       case FieldDescriptor::CPPTYPE_UINT32:
         return Number(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
       case FieldDescriptor::CPPTYPE_UINT64:
-        return Number(static_cast<double>(rep ? r->GetRepeatedUInt64(m, f, index)
-                                              : r->GetUInt64(m, f)));
+        return Number(
+            static_cast<double>(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f)));
       case FieldDescriptor::CPPTYPE_DOUBLE:
         return Number(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
       case FieldDescriptor::CPPTYPE_FLOAT:

@@ -28,7 +28,7 @@ namespace rb::analytics {
 struct Value {
   bool numeric = false;  // `number` is meaningful
   double number = 0;
-  std::string text;      // canonical text form (numbers: shortest decimal)
+  std::string text;  // canonical text form (numbers: shortest decimal)
 };
 
 class FieldPath {

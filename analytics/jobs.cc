@@ -82,8 +82,8 @@ absl::StatusOr<std::string> JobManager::Submit(const v1::ProjectionSpec& spec,
   if (!compiled.ok()) return compiled.status();
   const uint64_t head = store_->GetHead().position;
   if (log_position > head) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "log_position ", log_position, " is beyond the head of the log (", head, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("log_position ", log_position, " is beyond the head of the log (", head, ")"));
   }
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the service is stopping");
@@ -111,9 +111,8 @@ void JobManager::WorkerLoop() {
     Job* job = nullptr;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !queue_.empty();
-      };
+      auto ready = [this]()
+                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (stopping_) return;
       job = queue_.front();
@@ -164,7 +163,8 @@ void JobManager::WorkerLoop() {
 absl::StatusOr<JobStatus> JobManager::Get(const std::string& id) const {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no custom projection job '", id, "'"));
+  if (it == jobs_.end())
+    return absl::NotFoundError(absl::StrCat("no custom projection job '", id, "'"));
   return it->second->status;
 }
 
@@ -182,7 +182,8 @@ std::vector<JobStatus> JobManager::List() const {
 absl::Status JobManager::Cancel(const std::string& id) {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no custom projection job '", id, "'"));
+  if (it == jobs_.end())
+    return absl::NotFoundError(absl::StrCat("no custom projection job '", id, "'"));
   JobState s = it->second->status.state;
   if (s != JobState::kQueued && s != JobState::kRunning) {
     return absl::FailedPreconditionError(

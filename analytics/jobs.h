@@ -39,8 +39,8 @@ struct JobStatus {
   std::string name;
   JobState state = JobState::kQueued;
   uint64_t target_position = 0;
-  uint64_t position = 0;  // progress
-  std::string error;      // when failed
+  uint64_t position = 0;                    // progress
+  std::string error;                        // when failed
   resorption::v1::ProjectionResult result;  // when done
 };
 

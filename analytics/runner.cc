@@ -138,9 +138,10 @@ std::string TerritoryOf(const CompiledSpec& spec, v1::TerritoryLevel level,
                         const google::protobuf::Message& state) {
   if (level == v1::TERRITORY_LEVEL_NATION) return "FR";
   if (level == v1::TERRITORY_LEVEL_ZONE) {
-    std::string dep = spec.category == "site"
-                          ? static_cast<const v1::Site&>(state).location().territory().departement_code()
-                          : static_cast<const v1::Action&>(state).details().departement_code();
+    std::string dep =
+        spec.category == "site"
+            ? static_cast<const v1::Site&>(state).location().territory().departement_code()
+            : static_cast<const v1::Action&>(state).details().departement_code();
     const auto* d = rb::domain::geo::Geography::Get().FindDepartement(dep);
     if (d == nullptr) return "";
     return d->zone == rb::domain::geo::Zone::kMetro ? "hexagone" : "outre_mer";

@@ -25,7 +25,8 @@ namespace {
 class CollectingErrors : public google::protobuf::io::ErrorCollector {
  public:
   void AddError(int line, int column, const std::string& message) override {
-    if (first.empty()) first = absl::StrFormat("line %d, column %d: %s", line + 1, column + 1, message);
+    if (first.empty())
+      first = absl::StrFormat("line %d, column %d: %s", line + 1, column + 1, message);
   }
   std::string first;
 };
@@ -71,8 +72,7 @@ absl::StatusOr<Source> ResolveSource(const std::string& field, const std::string
       category == "site" ? v1::Site::descriptor() : v1::Action::descriptor();
   auto path = FieldPath::Resolve(root, field.substr(prefix.size()));
   if (!path.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chemin inconnu : ", path.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("chemin inconnu : ", path.status().message()));
   }
   s.path = std::move(*path);
   return s;
@@ -115,9 +115,8 @@ absl::StatusOr<Value> Operand(const Source& source, const std::string& text) {
     }
     double v;
     if (!absl::SimpleAtod(text, &v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", text, "' n'est pas un nombre (le champ '", p.dotted(),
-                       "' est numérique)"));
+      return absl::InvalidArgumentError(absl::StrCat("'", text, "' n'est pas un nombre (le champ '",
+                                                     p.dotted(), "' est numérique)"));
     }
     return Value{true, v, FormatNumber(v)};
   }
@@ -164,12 +163,13 @@ absl::StatusOr<CompiledSpec> Compile(const v1::ProjectionSpec& spec) {
       c.category = "action";
       break;
     default:
-      v.Add("subject", "analytics.subject", "le sujet est obligatoire : SUBJECT_SITE ou SUBJECT_ACTION");
+      v.Add("subject", "analytics.subject",
+            "le sujet est obligatoire : SUBJECT_SITE ou SUBJECT_ACTION");
       return v.ToStatus();
   }
   std::set<std::string> known_types;
-  for (const auto& t : c.category == "site" ? rb::domain::SiteEventTypes()
-                                            : rb::domain::ActionEventTypes()) {
+  for (const auto& t :
+       c.category == "site" ? rb::domain::SiteEventTypes() : rb::domain::ActionEventTypes()) {
     known_types.insert(t.type);
   }
   for (int i = 0; i < spec.event_types_size(); ++i) {
@@ -180,8 +180,9 @@ absl::StatusOr<CompiledSpec> Compile(const v1::ProjectionSpec& spec) {
       bool any = false;
       for (const auto& k : known_types) any = any || k.rfind(prefix, 0) == 0;
       if (!any) {
-        v.Add(field, "analytics.event_type",
-              absl::StrCat("aucun type d'événement ", c.category, " ne commence par '", prefix, "'"));
+        v.Add(
+            field, "analytics.event_type",
+            absl::StrCat("aucun type d'événement ", c.category, " ne commence par '", prefix, "'"));
       }
       c.type_prefixes.push_back(prefix);
     } else if (known_types.count(t) == 0) {
@@ -220,7 +221,8 @@ absl::StatusOr<CompiledSpec> Compile(const v1::ProjectionSpec& spec) {
       case v1::IN:
       case v1::NOT_IN: {
         if (w.values_size() == 0) {
-          v.Add(field + ".values", "analytics.values", "IN et NOT_IN demandent au moins une valeur");
+          v.Add(field + ".values", "analytics.values",
+                "IN et NOT_IN demandent au moins une valeur");
           continue;
         }
         bool ok = true;
@@ -258,7 +260,8 @@ absl::StatusOr<CompiledSpec> Compile(const v1::ProjectionSpec& spec) {
           v.Add(field + ".territory", "analytics.territory", "niveau de territoire manquant");
           continue;
         }
-        if (c.category == "action" && (k.level == v1::TERRITORY_LEVEL_COMMUNE || k.level == v1::TERRITORY_LEVEL_EPCI)) {
+        if (c.category == "action" &&
+            (k.level == v1::TERRITORY_LEVEL_COMMUNE || k.level == v1::TERRITORY_LEVEL_EPCI)) {
           v.Add(field + ".territory", "analytics.territory",
                 "une action est rattachée à un département : grouper par département, région, zone "
                 "ou nation");
@@ -294,13 +297,15 @@ absl::StatusOr<CompiledSpec> Compile(const v1::ProjectionSpec& spec) {
           continue;
         }
         if (!source->numeric()) {
-          v.Add(field + ".bucket.field", "analytics.numeric", "un découpage en tranches demande un champ numérique");
+          v.Add(field + ".bucket.field", "analytics.numeric",
+                "un découpage en tranches demande un champ numérique");
           continue;
         }
         k.source = std::move(*source);
         k.bounds.assign(g.bucket().bounds().begin(), g.bucket().bounds().end());
         bool sorted = !k.bounds.empty();
-        for (size_t b = 1; b < k.bounds.size(); ++b) sorted = sorted && k.bounds[b - 1] < k.bounds[b];
+        for (size_t b = 1; b < k.bounds.size(); ++b)
+          sorted = sorted && k.bounds[b - 1] < k.bounds[b];
         if (!sorted) {
           v.Add(field + ".bucket.bounds", "analytics.bounds",
                 "les bornes doivent être au moins une et strictement croissantes");
@@ -325,7 +330,8 @@ absl::StatusOr<CompiledSpec> Compile(const v1::ProjectionSpec& spec) {
     if (!ValidColumnName(a.name())) {
       v.Add(field + ".name", "analytics.name", "nom de colonne obligatoire : a-z, 0-9 et _");
     } else if (!names.emplace(a.name(), i).second) {
-      v.Add(field + ".name", "analytics.duplicate", absl::StrCat("la colonne '", a.name(), "' existe déjà"));
+      v.Add(field + ".name", "analytics.duplicate",
+            absl::StrCat("la colonne '", a.name(), "' existe déjà"));
     }
     CompiledAggregate ca{a.name(), a.kind(), std::nullopt};
     switch (a.kind()) {
@@ -363,12 +369,14 @@ absl::StatusOr<CompiledSpec> Compile(const v1::ProjectionSpec& spec) {
     auto n = names.find(a.numerator());
     auto d = names.find(a.denominator());
     if (n == names.end() || n->second == i || spec.aggregates(n->second).kind() == v1::RATIO) {
-      v.Add(field + ".numerator", "analytics.ratio", "le numérateur doit nommer un autre agrégat, pas un ratio");
+      v.Add(field + ".numerator", "analytics.ratio",
+            "le numérateur doit nommer un autre agrégat, pas un ratio");
     } else {
       c.aggregates[i].numerator = n->second;
     }
     if (d == names.end() || d->second == i || spec.aggregates(d->second).kind() == v1::RATIO) {
-      v.Add(field + ".denominator", "analytics.ratio", "le dénominateur doit nommer un autre agrégat, pas un ratio");
+      v.Add(field + ".denominator", "analytics.ratio",
+            "le dénominateur doit nommer un autre agrégat, pas un ratio");
     } else {
       c.aggregates[i].denominator = d->second;
     }

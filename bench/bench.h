@@ -43,7 +43,7 @@ double RawFdatasyncP99Micros(const Config& c, int n);
 double RawScanPerSecond(const Config& c, int n, int value_bytes);
 
 void RunEventStoreBench(const Config& c);
-void RunGrpcBench(const Config& c);  // grpc_bench.cc
+void RunGrpcBench(const Config& c);    // grpc_bench.cc
 void RunViewsABench(const Config& c);  // views_a_bench.cc
 void RunViewsBBench(const Config& c);  // views_b_bench.cc
 

@@ -14,7 +14,8 @@
 #include "bench/bench.h"
 
 ABSL_FLAG(bool, quick, false, "shorter runs (under a minute in all)");
-ABSL_FLAG(std::string, only, "", "run only the sections whose name contains this (eventstore, ...)");
+ABSL_FLAG(std::string, only, "",
+          "run only the sections whose name contains this (eventstore, ...)");
 ABSL_FLAG(std::string, dir, "", "scratch directory (default: a fresh one under /var/tmp)");
 
 namespace rb::bench {

@@ -99,8 +99,8 @@ struct StreamInfo {
 };
 
 struct Head {
-  uint64_t position = 0;   // last position; 0 for an empty log
-  std::string log_hash;    // log chain hash at that position (32 zero bytes for an empty log)
+  uint64_t position = 0;  // last position; 0 for an empty log
+  std::string log_hash;   // log chain hash at that position (32 zero bytes for an empty log)
   int64_t recorded_at_us = 0;
 };
 
@@ -138,7 +138,7 @@ class EventStore {
   // both versions); UNAVAILABLE when the directory is locked or unwritable; DATA_LOSS when RocksDB
   // reports corruption; INVALID_ARGUMENT for bad options.
   static absl::StatusOr<std::unique_ptr<EventStore>> Open(const Options& options,
-                                                         const std::string& path);
+                                                          const std::string& path);
   virtual ~EventStore() = default;
 
   // Appends req.events atomically at the end of req.stream_id. Blocks until durable.

@@ -28,8 +28,8 @@ class EventStoreImpl : public EventStore {
   absl::Status Init();
 
   absl::StatusOr<AppendResult> Append(const AppendRequest& req) override;
-  absl::StatusOr<std::vector<RecordedEvent>> ReadStream(const std::string& stream_id,
-                                                        uint64_t from, Direction direction,
+  absl::StatusOr<std::vector<RecordedEvent>> ReadStream(const std::string& stream_id, uint64_t from,
+                                                        Direction direction,
                                                         size_t limit) const override;
   absl::StatusOr<ReadAllResult> ReadAll(uint64_t from, size_t limit, const LogFilter& filter,
                                         size_t max_examined) const override;

@@ -38,8 +38,7 @@ class RocksKvStore : public KvStore {
   void CloseHandles();
 
  private:
-  rocksdb::ColumnFamilyHandle* Find(const std::string& space) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  rocksdb::ColumnFamilyHandle* Find(const std::string& space) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   rocksdb::DB* const db_;
   const rocksdb::ColumnFamilyOptions cf_options_;

@@ -12,8 +12,7 @@ class LogSubscription : public Subscription {
   LogSubscription(const EventStoreImpl* store, uint64_t from, LogFilter filter)
       : store_(store), next_(from == 0 ? 1 : from), filter_(std::move(filter)) {}
 
-  absl::StatusOr<std::vector<RecordedEvent>> Next(size_t max_events,
-                                                  absl::Time deadline) override {
+  absl::StatusOr<std::vector<RecordedEvent>> Next(size_t max_events, absl::Time deadline) override {
     if (max_events == 0) max_events = 1;
     // A sparse filter examines many events per returned one: bound the work of one read.
     const size_t max_examined = std::max<size_t>(max_events * 16, 4096);

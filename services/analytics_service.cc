@@ -105,8 +105,9 @@ absl::Status ForAggregatesOnly(const CallAccess& access, v1::ProjectionResult* r
 
 }  // namespace
 
-absl::Status AnalyticsService::CheckResultRestrictedData(
-    const CallAccess& access, const std::string& id, const v1::ProjectionResult& result) const {
+absl::Status AnalyticsService::CheckResultRestrictedData(const CallAccess& access,
+                                                         const std::string& id,
+                                                         const v1::ProjectionResult& result) const {
   std::string text;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,8 +1,6 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "services/logging.h"
 
-#include "common/json_text.h"
-
 #include <cmath>
 #include <iostream>
 
@@ -11,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/json_text.h"
 
 namespace rb::services {
 

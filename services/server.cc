@@ -132,8 +132,8 @@ absl::Status Server::StartLocked() {
     return WithContext(s, "cannot initialise authentication");
   }
 
-  ServiceEnvironment env{store_.get(), logger_.get(), &metrics_, options_.sync, options_.data_dir,
-                         auth_.get()};
+  ServiceEnvironment env{store_.get(),  logger_.get(),     &metrics_,
+                         options_.sync, options_.data_dir, auth_.get()};
   modules_.push_back(std::make_unique<EventStreamModule>(options_.event_stream));
   for (const ModuleFactory& factory : options_.modules) modules_.push_back(factory());
   for (auto& module : modules_) {

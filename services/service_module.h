@@ -46,7 +46,7 @@ struct ServiceEnvironment {
   rb::es::EventStore* store = nullptr;
   Logger* logger = nullptr;
   MetricsRegistry* metrics = nullptr;
-  bool sync = true;  // the server's durability setting
+  bool sync = true;               // the server's durability setting
   std::string data_dir;           // the event store's data directory, as configured
   Authenticator* auth = nullptr;  // bearer-token authentication (services/auth.h)
 };

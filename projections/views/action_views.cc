@@ -41,7 +41,8 @@ std::set<std::string> SitesOf(const v1::Action& a) {
 
 absl::StatusOr<v1::Action> ParseAction(std::string_view bytes) {
   v1::Action a;
-  if (!a.ParseFromString(std::string(bytes))) return absl::DataLossError("action_views: bad action");
+  if (!a.ParseFromString(std::string(bytes)))
+    return absl::DataLossError("action_views: bad action");
   return a;
 }
 
@@ -62,7 +63,8 @@ std::vector<int32_t> DedicatedFinancingYears(const v1::Action& action) {
   std::vector<int32_t> years;
   for (const v1::ActionFinances& f : action.finances()) {
     for (const v1::FinanceLine& l : f.lines()) {
-      if (l.type() == v1::FINANCE_TYPE_DEDICATED && (l.amount_cents() > 0 || l.real_amount_cents() > 0)) {
+      if (l.type() == v1::FINANCE_TYPE_DEDICATED &&
+          (l.amount_cents() > 0 || l.real_amount_cents() > 0)) {
         years.push_back(f.year());
         break;
       }
@@ -101,7 +103,8 @@ absl::Status ActionViewsProjection::Apply(const rb::es::RecordedEvent& recorded,
     if (!new_sites.count(s)) w.Delete(kSiteActions, LinkKey(s, id));
   }
   for (const std::string& s : new_sites) {
-    if (!old_sites.count(s) || old_years != new_years) w.Put(kSiteActions, LinkKey(s, id), new_years);
+    if (!old_sites.count(s) || old_years != new_years)
+      w.Put(kSiteActions, LinkKey(s, id), new_years);
   }
   return absl::OkStatus();
 }

@@ -36,7 +36,8 @@ void IndexTerritory(ViewWriter& w, const v1::Site& site) {
   const v1::Territory& t = site.location().territory();
   if (t.city_code().empty()) return;
   w.Put(kTerritories, TerritoryIndexKey('c', t.city_code(), site.id()), "");
-  if (!t.epci_code().empty()) w.Put(kTerritories, TerritoryIndexKey('e', t.epci_code(), site.id()), "");
+  if (!t.epci_code().empty())
+    w.Put(kTerritories, TerritoryIndexKey('e', t.epci_code(), site.id()), "");
   w.Put(kTerritories, TerritoryIndexKey('d', t.departement_code(), site.id()), "");
   w.Put(kTerritories, TerritoryIndexKey('r', t.region_code(), site.id()), "");
 }
@@ -47,7 +48,8 @@ absl::StatusOr<v1::SiteAsOf> FoldAsOf(const ViewReader& reader, const std::strin
   v1::SiteAsOf out;
   const int n = index.versions_size();
   uint64_t max_position = 0;
-  for (const auto& version : index.versions()) max_position = std::max(max_position, version.position());
+  for (const auto& version : index.versions())
+    max_position = std::max(max_position, version.position());
   if (n > 0 && index.versions(n - 1).valid_at_us() <= v && max_position <= p) {
     out.set_found(true);
     *out.mutable_site() = index.tail();
@@ -63,7 +65,8 @@ absl::StatusOr<v1::SiteAsOf> FoldAsOf(const ViewReader& reader, const std::strin
     absl::StatusOr<std::optional<std::string>> bytes =
         reader.Get(kSnapshots, VersionKey(site_id, s.valid_at_us(), s.position()));
     if (!bytes.ok()) return bytes.status();
-    // A snapshot deleted since the record was read (a retroactive insertion): fold from further back.
+    // A snapshot deleted since the record was read (a retroactive insertion): fold from further
+    // back.
     if (!bytes->has_value()) continue;
     if (!state.ParseFromString(**bytes)) return absl::DataLossError("history: bad snapshot");
     from = static_cast<int>(s.count());
@@ -122,7 +125,8 @@ absl::StatusOr<uint64_t> HistoryQuery::KnownAtPosition(int64_t known_at_us) cons
   return store_->PositionAtOrBefore(known_at_us);
 }
 
-absl::StatusOr<v1::SiteAsOf> HistoryQuery::GetSiteAsOf(const v1::GetSiteAsOfRequest& request) const {
+absl::StatusOr<v1::SiteAsOf> HistoryQuery::GetSiteAsOf(
+    const v1::GetSiteAsOfRequest& request) const {
   if (request.site_id().empty()) return absl::InvalidArgumentError("site_id: required");
   absl::StatusOr<uint64_t> p = KnownAtPosition(request.known_at_us());
   if (!p.ok()) return p.status();
@@ -134,8 +138,8 @@ absl::StatusOr<v1::SiteAsOf> HistoryQuery::GetSiteAsOf(const v1::GetSiteAsOfRequ
   if (stored->has_value()) {
     v1::SiteVersionIndex index;
     if (!index.ParseFromString(**stored)) return absl::DataLossError("history: bad site record");
-    const int64_t v = request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max()
-                                                 : request.valid_at_us();
+    const int64_t v =
+        request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max() : request.valid_at_us();
     absl::StatusOr<v1::SiteAsOf> folded = FoldAsOf(*reader, request.site_id(), index, v, *p);
     if (!folded.ok()) return folded.status();
     out = *std::move(folded);
@@ -149,11 +153,20 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAt(
   const v1::TerritoryRef& t = request.territory();
   std::optional<char> level;
   switch (t.level()) {
-    case v1::TERRITORY_LEVEL_COMMUNE: level = 'c'; break;
-    case v1::TERRITORY_LEVEL_EPCI: level = 'e'; break;
-    case v1::TERRITORY_LEVEL_DEPARTEMENT: level = 'd'; break;
-    case v1::TERRITORY_LEVEL_REGION: level = 'r'; break;
-    default: break;
+    case v1::TERRITORY_LEVEL_COMMUNE:
+      level = 'c';
+      break;
+    case v1::TERRITORY_LEVEL_EPCI:
+      level = 'e';
+      break;
+    case v1::TERRITORY_LEVEL_DEPARTEMENT:
+      level = 'd';
+      break;
+    case v1::TERRITORY_LEVEL_REGION:
+      level = 'r';
+      break;
+    default:
+      break;
   }
   if (level && t.code().empty()) return absl::InvalidArgumentError("territory.code: required");
   absl::StatusOr<uint64_t> p = KnownAtPosition(request.known_at_us());
@@ -166,11 +179,20 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAtPosition(
   const v1::TerritoryRef& t = request.territory();
   std::optional<char> level;
   switch (t.level()) {
-    case v1::TERRITORY_LEVEL_COMMUNE: level = 'c'; break;
-    case v1::TERRITORY_LEVEL_EPCI: level = 'e'; break;
-    case v1::TERRITORY_LEVEL_DEPARTEMENT: level = 'd'; break;
-    case v1::TERRITORY_LEVEL_REGION: level = 'r'; break;
-    default: break;
+    case v1::TERRITORY_LEVEL_COMMUNE:
+      level = 'c';
+      break;
+    case v1::TERRITORY_LEVEL_EPCI:
+      level = 'e';
+      break;
+    case v1::TERRITORY_LEVEL_DEPARTEMENT:
+      level = 'd';
+      break;
+    case v1::TERRITORY_LEVEL_REGION:
+      level = 'r';
+      break;
+    default:
+      break;
   }
   if (level && t.code().empty()) return absl::InvalidArgumentError("territory.code: required");
   absl::StatusOr<ViewReader> reader = engine_->Reader(kHistoryProjection);
@@ -192,8 +214,8 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAtPosition(
     absl::Status s = (*it)->status();
     if (!s.ok()) return s;
   }
-  const int64_t v = request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max()
-                                               : request.valid_at_us();
+  const int64_t v =
+      request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max() : request.valid_at_us();
   v1::ListSitesAtResponse out;
   out.set_known_at_position(known_at_position);
   for (const std::string& id : ids) {
@@ -214,13 +236,18 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAtPosition(
 bool SiteInTerritory(const v1::Site& site, const v1::TerritoryRef& territory) {
   const v1::Territory& t = site.location().territory();
   switch (territory.level()) {
-    case v1::TERRITORY_LEVEL_COMMUNE: return t.city_code() == territory.code();
-    case v1::TERRITORY_LEVEL_EPCI: return t.epci_code() == territory.code();
-    case v1::TERRITORY_LEVEL_DEPARTEMENT: return t.departement_code() == territory.code();
-    case v1::TERRITORY_LEVEL_REGION: return t.region_code() == territory.code();
+    case v1::TERRITORY_LEVEL_COMMUNE:
+      return t.city_code() == territory.code();
+    case v1::TERRITORY_LEVEL_EPCI:
+      return t.epci_code() == territory.code();
+    case v1::TERRITORY_LEVEL_DEPARTEMENT:
+      return t.departement_code() == territory.code();
+    case v1::TERRITORY_LEVEL_REGION:
+      return t.region_code() == territory.code();
     case v1::TERRITORY_LEVEL_ZONE:
       return ZoneCodeOfDepartement(t.departement_code()) == territory.code();
-    default: return true;
+    default:
+      return true;
   }
 }
 

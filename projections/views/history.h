@@ -91,7 +91,8 @@ class HistoryQuery {
 };
 
 // True when `site` (its location's territory) lies in `territory`.
-bool SiteInTerritory(const resorption::v1::Site& site, const resorption::v1::TerritoryRef& territory);
+bool SiteInTerritory(const resorption::v1::Site& site,
+                     const resorption::v1::TerritoryRef& territory);
 
 }  // namespace rb::proj::views
 

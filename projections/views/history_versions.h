@@ -66,7 +66,7 @@ class SiteVersionLog {
     // The state before version `inserted_at`, and after each version from `inserted_at` on.
     resorption::v1::Site before;
     std::vector<resorption::v1::Site> states;
-    std::vector<int64_t> valid_at_us;  // of each version in `states`
+    std::vector<int64_t> valid_at_us;        // of each version in `states`
     resorption::v1::SiteVersionIndex index;  // the record after the change
   };
 

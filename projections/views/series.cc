@@ -42,7 +42,8 @@ std::string DeltaPrefix(char level, std::string_view code) {
 
 void AppendDay(std::string* key, int32_t day) {
   const uint32_t v = static_cast<uint32_t>(day + kDayOffset);
-  for (int shift = 24; shift >= 0; shift -= 8) key->push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    key->push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 int32_t ReadDay(std::string_view bytes) {
@@ -183,10 +184,9 @@ MetricVector SiteContribution(const v1::Site& s) {
   m[2] = p.households();
   m[3] = p.minors();
   m[4] = p.minors_in_school();
-  const bool eu_only = s.origins_size() > 0 &&
-                       std::all_of(s.origins().begin(), s.origins().end(), [](int o) {
-                         return o == v1::SOCIAL_ORIGIN_EUROPEAN;
-                       });
+  const bool eu_only =
+      s.origins_size() > 0 && std::all_of(s.origins().begin(), s.origins().end(),
+                                          [](int o) { return o == v1::SOCIAL_ORIGIN_EUROPEAN; });
   if (eu_only && people >= 10) {
     m[5] = 1;
     m[6] = people;
@@ -203,16 +203,19 @@ MetricVector SiteContribution(const v1::Site& s) {
   }
   m[11] = (v2 ? lc2.trash().is_piling() == v1::NO && IsYes(lc2.trash().evacuation_is_close())
               : IsYes(lc1.trash_evacuation()))
-              ? 1 : 0;
+              ? 1
+              : 0;
   m[12] = (v2 ? IsYes(lc2.sanitary().working_toilets()) : IsYes(lc1.access_to_sanitary())) ? 1 : 0;
   m[13] = (v2 ? IsYes(lc2.fire().prevention_diagnostic()) : IsYes(lc1.fire_prevention_diagnostic()))
-              ? 1 : 0;
+              ? 1
+              : 0;
   m[14] = s.heatwave() ? 1 : 0;
   m[15] = IsYes(s.justice().owner_complaint()) ? 1 : 0;
   m[16] = IsYes(s.justice().justice_procedure()) ? 1 : 0;
   m[17] = (s.police().status() == v1::POLICE_STATUS_REQUESTED ||
            s.police().status() == v1::POLICE_STATUS_GRANTED)
-              ? 1 : 0;
+              ? 1
+              : 0;
   return m;
 }
 

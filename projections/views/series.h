@@ -48,9 +48,9 @@ inline constexpr char kSeriesProjection[] = "series";
 // cumulative counts used for flows.
 inline constexpr int kStockMetrics = 19;
 inline constexpr int kOutOfDate = 18;
-inline constexpr int kCumOpened = 19;        // declared and not erased
+inline constexpr int kCumOpened = 19;  // declared and not erased
 inline constexpr int kCumClosed = 20;
-inline constexpr int kCumResorbed = 21;      // closed with solutions = yes
+inline constexpr int kCumResorbed = 21;              // closed with solutions = yes
 inline constexpr int kCumPeopleBySolution = 22;      // + ClosingSolution value (0..5)
 inline constexpr int kCumHouseholdsBySolution = 28;  // + ClosingSolution value (0..5)
 inline constexpr int kMetrics = 34;

@@ -22,13 +22,20 @@ std::vector<TerritoryKey> TerritoryKeysOf(const resorption::v1::Territory& t) {
 
 char LevelLetter(resorption::v1::TerritoryLevel level) {
   switch (level) {
-    case resorption::v1::TERRITORY_LEVEL_COMMUNE: return 'c';
-    case resorption::v1::TERRITORY_LEVEL_EPCI: return 'e';
-    case resorption::v1::TERRITORY_LEVEL_DEPARTEMENT: return 'd';
-    case resorption::v1::TERRITORY_LEVEL_REGION: return 'r';
-    case resorption::v1::TERRITORY_LEVEL_NATION: return 'n';
-    case resorption::v1::TERRITORY_LEVEL_ZONE: return 'z';
-    default: return 0;
+    case resorption::v1::TERRITORY_LEVEL_COMMUNE:
+      return 'c';
+    case resorption::v1::TERRITORY_LEVEL_EPCI:
+      return 'e';
+    case resorption::v1::TERRITORY_LEVEL_DEPARTEMENT:
+      return 'd';
+    case resorption::v1::TERRITORY_LEVEL_REGION:
+      return 'r';
+    case resorption::v1::TERRITORY_LEVEL_NATION:
+      return 'n';
+    case resorption::v1::TERRITORY_LEVEL_ZONE:
+      return 'z';
+    default:
+      return 0;
   }
 }
 

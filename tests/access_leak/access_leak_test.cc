@@ -51,23 +51,39 @@ const std::vector<std::string> kDepartements = {"93", "13"};
 
 // Sentinels by category and departement. Public markers (site and action names) tell whether a
 // site or action of a departement was returned at all.
-enum class Kind { kPublicSite, kJustice, kPolice, kOwner, kParcelOwner, kComment, kPublicAction,
-                  kFinance };
+enum class Kind {
+  kPublicSite,
+  kJustice,
+  kPolice,
+  kOwner,
+  kParcelOwner,
+  kComment,
+  kPublicAction,
+  kFinance
+};
 std::string Sentinel(Kind kind, const std::string& dep) {
   switch (kind) {
-    case Kind::kPublicSite: return "PUBLIC_SITE_" + dep;
-    case Kind::kJustice: return "SENTINEL_JUSTICE_" + dep;
-    case Kind::kPolice: return "SENTINEL_POLICE_" + dep;
-    case Kind::kOwner: return "SENTINEL_OWNER_" + dep;
-    case Kind::kParcelOwner: return "SENTINEL_PARCEL_" + dep;
-    case Kind::kComment: return "SENTINEL_COMMENT_" + dep;
-    case Kind::kPublicAction: return "PUBLIC_ACTION_" + dep;
-    case Kind::kFinance: return "SENTINEL_FINANCE_" + dep;
+    case Kind::kPublicSite:
+      return "PUBLIC_SITE_" + dep;
+    case Kind::kJustice:
+      return "SENTINEL_JUSTICE_" + dep;
+    case Kind::kPolice:
+      return "SENTINEL_POLICE_" + dep;
+    case Kind::kOwner:
+      return "SENTINEL_OWNER_" + dep;
+    case Kind::kParcelOwner:
+      return "SENTINEL_PARCEL_" + dep;
+    case Kind::kComment:
+      return "SENTINEL_COMMENT_" + dep;
+    case Kind::kPublicAction:
+      return "PUBLIC_ACTION_" + dep;
+    case Kind::kFinance:
+      return "SENTINEL_FINANCE_" + dep;
   }
   return "";
 }
-constexpr Kind kAllKinds[] = {Kind::kPublicSite,  Kind::kJustice, Kind::kPolice,
-                              Kind::kOwner,       Kind::kParcelOwner, Kind::kComment,
+constexpr Kind kAllKinds[] = {Kind::kPublicSite,   Kind::kJustice,     Kind::kPolice,
+                              Kind::kOwner,        Kind::kParcelOwner, Kind::kComment,
                               Kind::kPublicAction, Kind::kFinance};
 // Planned amounts of the finance lines: finance data without a string.
 int64_t FinanceAmount(const std::string& dep) { return dep == "93" ? 939393 : 131313; }
@@ -84,7 +100,7 @@ struct Reader {
   v1::UserRole role;
   std::vector<std::string> options;
   Lvl sites, justice, owner, actions, finances;
-  bool observer = false;       // AggregatesOnly: PERMISSION_DENIED on site and action reads
+  bool observer = false;        // AggregatesOnly: PERMISSION_DENIED on site and action reads
   bool national_admin = false;  // raw log, every comment
 };
 
@@ -103,12 +119,20 @@ std::vector<Reader> Readers() {
       {"partner-owner-fin",
        v1::USER_ROLE_COLLABORATOR,
        {"access_owner", "access_action_finances"},
-       L, X, L, L, L},
+       L,
+       X,
+       L,
+       L,
+       L},
       // Options open restricted data where the user reads: nationally for a national actor.
       {"nat-actor-justice-owner",
        v1::USER_ROLE_NATIONAL_ESTABLISHMENT,
        {"access_justice", "access_owner"},
-       N, N, N, N, N},
+       N,
+       N,
+       N,
+       N,
+       N},
   };
 }
 
@@ -118,14 +142,20 @@ bool MaySee(const Reader& r, Kind kind, const std::string& dep) {
   const bool site = Covers(r.sites, dep);
   const bool action = Covers(r.actions, dep);
   switch (kind) {
-    case Kind::kPublicSite: return site;
+    case Kind::kPublicSite:
+      return site;
     case Kind::kJustice:
-    case Kind::kPolice: return site && Covers(r.justice, dep);
+    case Kind::kPolice:
+      return site && Covers(r.justice, dep);
     case Kind::kOwner:
-    case Kind::kParcelOwner: return site && Covers(r.owner, dep);
-    case Kind::kComment: return r.national_admin;  // targeted to another organisation
-    case Kind::kPublicAction: return action;
-    case Kind::kFinance: return action && Covers(r.finances, dep);
+    case Kind::kParcelOwner:
+      return site && Covers(r.owner, dep);
+    case Kind::kComment:
+      return r.national_admin;  // targeted to another organisation
+    case Kind::kPublicAction:
+      return action;
+    case Kind::kFinance:
+      return action && Covers(r.finances, dep);
   }
   return false;
 }
@@ -161,7 +191,7 @@ v1::Date Day(int y, int m, int d) { return rb::domain::testing::D(y, m, d); }
 struct World {
   testing::TestServer server;
   std::shared_ptr<grpc::Channel> channel;
-  std::string admin;  // the bootstrap administrator's token
+  std::string admin;                          // the bootstrap administrator's token
   std::map<std::string, std::string> tokens;  // reader id -> token
   uint64_t head = 0;
   std::string minors_job, owner_job, justice_job;
@@ -308,18 +338,25 @@ class AccessLeakTest : public ::testing::Test {
     world_->head = w.position();
 
     auto analytics = v1::Analytics::NewStub(ch);
-    world_->minors_job = RunJob(analytics.get(), R"pb(name: "mineurs_par_departement"
-        subject: SUBJECT_SITE
-        group_by { territory: TERRITORY_LEVEL_DEPARTEMENT }
-        aggregates { name: "mineurs" kind: LAST_PER_SUBJECT_SUM field: "site.population.minors" })pb");
-    world_->owner_job = RunJob(analytics.get(), R"pb(name: "sites_par_proprietaire"
-        subject: SUBJECT_SITE
-        group_by { field: "site.ownership.owner" }
-        aggregates { name: "sites" kind: COUNT_DISTINCT })pb");
-    world_->justice_job = RunJob(analytics.get(), R"pb(name: "sites_par_decision"
-        subject: SUBJECT_SITE
-        group_by { field: "site.justice.justice_rendered_by" }
-        aggregates { name: "sites" kind: COUNT_DISTINCT })pb");
+    world_->minors_job =
+        RunJob(analytics.get(), R"pb(name: "mineurs_par_departement"
+                                     subject: SUBJECT_SITE
+                                     group_by { territory: TERRITORY_LEVEL_DEPARTEMENT }
+                                     aggregates {
+                                       name: "mineurs"
+                                       kind: LAST_PER_SUBJECT_SUM
+                                       field: "site.population.minors"
+                                     })pb");
+    world_->owner_job =
+        RunJob(analytics.get(), R"pb(name: "sites_par_proprietaire"
+                                     subject: SUBJECT_SITE
+                                     group_by { field: "site.ownership.owner" }
+                                     aggregates { name: "sites" kind: COUNT_DISTINCT })pb");
+    world_->justice_job =
+        RunJob(analytics.get(), R"pb(name: "sites_par_decision"
+                                     subject: SUBJECT_SITE
+                                     group_by { field: "site.justice.justice_rendered_by" }
+                                     aggregates { name: "sites" kind: COUNT_DISTINCT })pb");
   }
 
   // Submits a projection as the bootstrap administrator and waits for it.
@@ -369,8 +406,8 @@ struct Expect {
 // The restricted parts of a site a reader sees, as kinds, for a full-site answer.
 std::vector<Kind> VisibleSiteKinds(const Reader& r, const std::string& dep) {
   std::vector<Kind> out;
-  for (Kind k : {Kind::kPublicSite, Kind::kJustice, Kind::kPolice, Kind::kOwner,
-                 Kind::kParcelOwner, Kind::kComment}) {
+  for (Kind k : {Kind::kPublicSite, Kind::kJustice, Kind::kPolice, Kind::kOwner, Kind::kParcelOwner,
+                 Kind::kComment}) {
     if (MaySee(r, k, dep)) out.push_back(k);
   }
   return out;
@@ -381,12 +418,16 @@ std::vector<Kind> VisibleSiteKinds(const Reader& r, const std::string& dep) {
 // history view's ListSitesAsOf redacts each site by its own scope instead.
 bool ListShows(const Reader& r, Kind k) {
   switch (k) {
-    case Kind::kComment: return false;
+    case Kind::kComment:
+      return false;
     case Kind::kJustice:
-    case Kind::kPolice: return r.justice == Lvl::kNational || r.sites == Lvl::kLocal;
+    case Kind::kPolice:
+      return r.justice == Lvl::kNational || r.sites == Lvl::kLocal;
     case Kind::kOwner:
-    case Kind::kParcelOwner: return r.owner == Lvl::kNational || r.sites == Lvl::kLocal;
-    default: return true;
+    case Kind::kParcelOwner:
+      return r.owner == Lvl::kNational || r.sites == Lvl::kLocal;
+    default:
+      return true;
   }
 }
 
@@ -426,14 +467,17 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
         req.set_name("sites/" + site);
         req.set_min_position(head);
         v1::Site out;
-        cells.push_back({"Sites.GetSite", dep, Of(sites_->GetSite(As(token).get(), req, &out), out),
+        cells.push_back({"Sites.GetSite",
+                         dep,
+                         Of(sites_->GetSite(As(token).get(), req, &out), out),
                          {SiteReadCode(r, dep), VisibleSiteKinds(r, dep)}});
       }
       {
         v1::GetSiteChangeLogRequest req;
         req.set_name("sites/" + site);
         v1::ChangeLog out;
-        cells.push_back({"Sites.GetSiteChangeLog", dep,
+        cells.push_back({"Sites.GetSiteChangeLog",
+                         dep,
                          Of(sites_->GetSiteChangeLog(As(token).get(), req, &out), out),
                          {SiteReadCode(r, dep), {}}});
       }
@@ -443,7 +487,8 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
         *req.mutable_valid_date() = Day(2099, 12, 31);
         req.set_min_position(head);
         v1::SiteAsOf out;
-        cells.push_back({"Sites.GetSiteAsOf", dep,
+        cells.push_back({"Sites.GetSiteAsOf",
+                         dep,
                          Of(sites_->GetSiteAsOf(As(token).get(), req, &out), out),
                          {SiteReadCode(r, dep), VisibleSiteKinds(r, dep)}});
       }
@@ -456,7 +501,8 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
         for (Kind k : {Kind::kPublicAction, Kind::kFinance}) {
           if (MaySee(r, k, dep)) present.push_back(k);
         }
-        cells.push_back({"Actions.GetAction", dep,
+        cells.push_back({"Actions.GetAction",
+                         dep,
                          Of(actions_->GetAction(As(token).get(), req, &out), out),
                          {ActionReadCode(r, dep), present}});
       }
@@ -465,7 +511,8 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
         req.set_name("sites/" + site);
         req.set_min_position(head);
         v1::SiteActions out;
-        cells.push_back({"Actions.GetSiteActions", dep,
+        cells.push_back({"Actions.GetSiteActions",
+                         dep,
                          Of(actions_->GetSiteActions(As(token).get(), req, &out), out),
                          {SiteReadCode(r, dep), {}}});
       }
@@ -476,7 +523,8 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
         *req.mutable_request()->add_dates() = Day(2024, 6, 1);
         req.set_min_position(head);
         v1::SeriesResponse out;
-        cells.push_back({"Territories.GetSeries", dep,
+        cells.push_back({"Territories.GetSeries",
+                         dep,
                          Of(territories_->GetSeries(As(token).get(), req, &out), out),
                          {StatusCode::OK, {}}});
       }
@@ -488,7 +536,9 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
       req.mutable_request()->set_include_site(true);
       req.set_min_position(head);
       v1::ListSitesResponse out;
-      cells.push_back({"Sites.ListSites", "", Of(sites_->ListSites(As(token).get(), req, &out), out),
+      cells.push_back({"Sites.ListSites",
+                       "",
+                       Of(sites_->ListSites(As(token).get(), req, &out), out),
                        {list_code, {}}});
     }
     {
@@ -496,7 +546,8 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
       *req.mutable_valid_date() = Day(2099, 12, 31);
       req.set_min_position(head);
       v1::ListSitesAsOfResponse out;
-      cells.push_back({"Sites.ListSitesAsOf", "",
+      cells.push_back({"Sites.ListSitesAsOf",
+                       "",
                        Of(sites_->ListSitesAsOf(As(token).get(), req, &out), out),
                        {list_code, {}}});
     }
@@ -504,7 +555,8 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
       v1::ListActionsQuery req;
       req.set_min_position(head);
       v1::ListActionsResponse out;
-      cells.push_back({"Actions.ListActions", "",
+      cells.push_back({"Actions.ListActions",
+                       "",
                        Of(actions_->ListActions(As(token).get(), req, &out), out),
                        {list_code, {}}});
     }
@@ -513,10 +565,11 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
       // Aggregates: every role, observers included (finances only where they are visible).
       v1::GetActionAggregatesQuery req;
       req.set_min_position(head);
-      cells.push_back({"Actions.GetActionAggregates", "",
-                       Of(actions_->GetActionAggregates(As(token).get(), req, &aggregates),
-                          aggregates),
-                       {StatusCode::OK, {}}});
+      cells.push_back(
+          {"Actions.GetActionAggregates",
+           "",
+           Of(actions_->GetActionAggregates(As(token).get(), req, &aggregates), aggregates),
+           {StatusCode::OK, {}}});
     }
 
     for (const Cell& c : cells) {
@@ -633,9 +686,13 @@ TEST_F(AccessLeakTest, AnalyticsResultsAndExportsCarryNoRestrictedFieldOfAReader
     {
       v1::SubmitProjectionRequest submit;
       submit.set_spec_text(R"pb(name: "mineurs"
-          subject: SUBJECT_SITE
-          group_by { territory: TERRITORY_LEVEL_DEPARTEMENT }
-          aggregates { name: "mineurs" kind: LAST_PER_SUBJECT_SUM field: "site.population.minors" })pb");
+                                subject: SUBJECT_SITE
+                                group_by { territory: TERRITORY_LEVEL_DEPARTEMENT }
+                                aggregates {
+                                  name: "mineurs"
+                                  kind: LAST_PER_SUBJECT_SUM
+                                  field: "site.population.minors"
+                                })pb");
       submit.set_log_position(world_->head);
       v1::ProjectionJob job;
       const bool national = !r.observer && r.sites == Lvl::kNational;
@@ -830,8 +887,8 @@ TEST_F(AccessLeakTest, MalformedTokensAreUnauthenticatedOnEveryService) {
   const std::string valid = world_->tokens.at("nat-admin");
   for (const std::string& header :
        {std::string("Bearer xyz"), std::string("Basic dXNlcjpwYXNzd29yZA=="), std::string(""),
-        std::string("Bearer "), std::string("Bearer ") + std::string(64, 'a'),
-        "Basic " + valid, valid, "Bearer " + valid + "0", "Bearer " + valid.substr(0, 63)}) {
+        std::string("Bearer "), std::string("Bearer ") + std::string(64, 'a'), "Basic " + valid,
+        valid, "Bearer " + valid + "0", "Bearer " + valid.substr(0, 63)}) {
     SCOPED_TRACE("authorization: " + header);
     ExpectAllUnauthenticated(calls.Run(Header(header)));
   }

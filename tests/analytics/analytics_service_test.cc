@@ -28,8 +28,8 @@ class AnalyticsServiceTest : public ::testing::Test {
     stub_ = v1::Analytics::NewStub(server_.channel());
     rb::domain::CommandHandler handler(server_.server().store());
     for (const char* id : {"1", "2"}) {
-      ASSERT_TRUE(handler.HandleSite(rb::domain::testing::Declare(id),
-                                     rb::domain::testing::Ctx()).ok());
+      ASSERT_TRUE(
+          handler.HandleSite(rb::domain::testing::Declare(id), rb::domain::testing::Ctx()).ok());
       v1::SiteCommand c = rb::domain::testing::On(id);
       auto* p = c.mutable_record_population()->mutable_population();
       p->set_total(20);
@@ -67,8 +67,7 @@ TEST_F(AnalyticsServiceTest, SubmittedSpecificationIsBuiltAndExported) {
   ASSERT_EQ(done.result().rows_size(), 1);
   EXPECT_EQ(done.result().rows(0).group(0), "93");
   EXPECT_EQ(done.result().rows(0).values(0), 40);
-  EXPECT_EQ(done.result().log_hash(),
-            rb::es::ToHex(server_.server().store()->GetHead().log_hash));
+  EXPECT_EQ(done.result().log_hash(), rb::es::ToHex(server_.server().store()->GetHead().log_hash));
 
   v1::ExportProjectionResultRequest exp;
   exp.set_name(job.name());
@@ -90,7 +89,8 @@ TEST_F(AnalyticsServiceTest, SubmittedSpecificationIsBuiltAndExported) {
 
 TEST_F(AnalyticsServiceTest, InvalidSpecificationIsRefusedWithFieldViolations) {
   v1::SubmitProjectionRequest submit;
-  submit.set_spec_text(R"pb(name: "x" subject: SUBJECT_SITE
+  submit.set_spec_text(R"pb(name: "x"
+                            subject: SUBJECT_SITE
                             aggregates { name: "s" kind: SUM field: "site.nope" })pb");
   v1::ProjectionJob job;
   grpc::Status s = stub_->SubmitProjection(Ctx().get(), submit, &job);

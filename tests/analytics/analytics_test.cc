@@ -130,7 +130,13 @@ TEST_F(AnalyticsTest, ConditionsBucketsSumsAndRatios) {
     aggregates { name: "personnes" kind: SUM field: "site.population.total" }
     aggregates { name: "mineurs" kind: SUM field: "site.population.minors" }
     aggregates { name: "part_mineurs" kind: RATIO numerator: "mineurs" denominator: "personnes" }
-    aggregates { name: "pct_mineurs" kind: RATIO numerator: "mineurs" denominator: "personnes" scale: 100 }
+    aggregates {
+      name: "pct_mineurs"
+      kind: RATIO
+      numerator: "mineurs"
+      denominator: "personnes"
+      scale: 100
+    }
   )pb");
   auto rows = Rows(r);
   ASSERT_EQ(rows.size(), 2u);  // the site of 8 people is filtered out
@@ -164,7 +170,8 @@ TEST_F(AnalyticsTest, SameSpecificationAtSamePositionGivesSameHashes) {
   EXPECT_EQ(a.rows_hash(), RowsHash(a));
   EXPECT_EQ(a.spec_hash().size(), 64u);
   // Another specification has another hash.
-  auto other = ParseSpec(std::string(kMinorsByDepartementAndMonth) + " event_types: \"site.declared\"");
+  auto other =
+      ParseSpec(std::string(kMinorsByDepartementAndMonth) + " event_types: \"site.declared\"");
   ASSERT_TRUE(other.ok());
   EXPECT_NE(SpecHash(*other), a.spec_hash());
 }

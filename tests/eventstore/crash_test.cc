@@ -30,8 +30,8 @@ std::string g_self;
       for (uint64_t i = 0;; ++i) {
         AppendRequest r;
         r.stream_id = "crash-" + std::to_string(t);
-        r.command_id = "c" + std::to_string(getpid()) + "-" + std::to_string(t) + "-" +
-                       std::to_string(i);
+        r.command_id =
+            "c" + std::to_string(getpid()) + "-" + std::to_string(t) + "-" + std::to_string(i);
         r.events.push_back(EventData{.type = "crash.tick", .payload = r.command_id});
         auto res = (*store)->Append(r);
         if (!res.ok()) _exit(4);

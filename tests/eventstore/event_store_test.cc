@@ -269,7 +269,8 @@ TEST_F(EventStoreTest, ReadsStreamForwardAndBackward) {
 
 TEST_F(EventStoreTest, ReadAllFiltersByTypePrefixAndCategory) {
   ASSERT_TRUE(store_->Append(Req("site-1", ExpectedRevision::Any(), {Ev("site.declared")})).ok());
-  ASSERT_TRUE(store_->Append(Req("action-1", ExpectedRevision::Any(), {Ev("action.created")})).ok());
+  ASSERT_TRUE(
+      store_->Append(Req("action-1", ExpectedRevision::Any(), {Ev("action.created")})).ok());
   ASSERT_TRUE(store_->Append(Req("site-2", ExpectedRevision::Any(), {Ev("site.closed")})).ok());
   LogFilter by_type;
   by_type.type_prefixes = {"site."};
@@ -311,9 +312,8 @@ TEST_F(EventStoreTest, HeadAndPositionAtOrBeforeFollowRecordedTime) {
 
 TEST_F(EventStoreTest, WaitForPositionReturnsOnAppendOrDeadline) {
   EXPECT_EQ(store_->WaitForPosition(1, absl::Now()), 0u);
-  std::thread writer([&] {
-    ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok());
-  });
+  std::thread writer(
+      [&] { ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok()); });
   EXPECT_EQ(store_->WaitForPosition(1, absl::Now() + absl::Seconds(30)), 1u);
   writer.join();
 }
@@ -330,10 +330,10 @@ TEST_F(EventStoreTest, HeadListenersHearEveryDurableBatch) {
 
 TEST_F(EventStoreTest, VerifyNamesTheFirstTamperedPosition) {
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(
-        store_->Append(Req("site-" + std::to_string(i % 3), ExpectedRevision::Any(),
-                           {Ev("site.updated", "payload " + std::to_string(i))}))
-            .ok());
+    ASSERT_TRUE(store_
+                    ->Append(Req("site-" + std::to_string(i % 3), ExpectedRevision::Any(),
+                                 {Ev("site.updated", "payload " + std::to_string(i))}))
+                    .ok());
   }
   auto ok = store_->Verify();
   ASSERT_TRUE(ok.ok()) << ok.status();

@@ -36,7 +36,8 @@ TEST_F(ViewsTest, ActionViewsAggregatePerDepartementAndTopicAndLinkSites) {
   v1::ActionCommand a2 = CreateAction("a2");
   a2.mutable_create()->mutable_details()->set_departement_code("94");
   a2.mutable_create()->mutable_details()->add_topics(v1::ACTION_TOPIC_HEALTH);
-  a2.mutable_create()->mutable_details()->mutable_location()->set_type(v1::ACTION_LOCATION_TYPE_OTHER);
+  a2.mutable_create()->mutable_details()->mutable_location()->set_type(
+      v1::ACTION_LOCATION_TYPE_OTHER);
   a2.mutable_create()->mutable_details()->mutable_location()->clear_site_ids();
   a2.mutable_create()->mutable_details()->mutable_location()->set_other("Accueil de jour");
   Action(a2);

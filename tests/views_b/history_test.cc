@@ -79,7 +79,8 @@ TEST_F(HistoryTest, ListsTheOpenSitesOfADepartementOnAPastDate) {
     absl::StatusOr<v1::ListSitesAtResponse> l = q.ListSitesAt(r);
     EXPECT_TRUE(l.ok()) << l.status();
     std::vector<std::string> out;
-    if (l.ok()) for (const auto& s : l->sites()) out.push_back(s.id());
+    if (l.ok())
+      for (const auto& s : l->sites()) out.push_back(s.id());
     return out;
   };
   using V = std::vector<std::string>;
@@ -92,7 +93,8 @@ TEST_F(HistoryTest, ListsTheOpenSitesOfADepartementOnAPastDate) {
 
 TEST_F(HistoryTest, RebuildGivesTheSameViewsAsLiveProcessing) {
   Site(Declare("1"), At(2020, 1, 1));
-  for (int i = 1; i <= 100; ++i) Site(Population("1", i), At(2020, 1, 1) + int64_t{i} * 86400000000);
+  for (int i = 1; i <= 100; ++i)
+    Site(Population("1", i), At(2020, 1, 1) + int64_t{i} * 86400000000);
   Site(RetroPopulation("1", 7), At(2020, 2, 1) + 3600000000);
   Site(Declare("2"), At(2024, 1, 1));
   CatchUp();

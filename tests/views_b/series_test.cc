@@ -28,7 +28,8 @@ class SeriesTest : public ViewsTest {
     Site(Declare("1"), At(2024, 1, 10));
     Site(Population("1", 20), At(2024, 2, 1));
     v1::SiteCommand v1c = On("1");
-    v1c.mutable_import_living_conditions_v1()->mutable_living_conditions()->set_access_to_water(v1::NO);
+    v1c.mutable_import_living_conditions_v1()->mutable_living_conditions()->set_access_to_water(
+        v1::NO);
     Site(v1c, At(2024, 2, 15), rb::domain::Role::kNationalAdmin, "import");
     v1::SiteCommand up = On("1");
     *up.mutable_upgrade_living_conditions()->mutable_living_conditions() =
@@ -41,7 +42,8 @@ class SeriesTest : public ViewsTest {
 TEST_F(SeriesTest, MonthlyDepartementSeriesFollowsPopulationWaterCorrectionAndClosure) {
   BuildSaintDenis();
   CatchUp();
-  v1::SeriesResponse before = Monthly(v1::TERRITORY_LEVEL_DEPARTEMENT, "93", D(2024, 1, 1), D(2024, 6, 1));
+  v1::SeriesResponse before =
+      Monthly(v1::TERRITORY_LEVEL_DEPARTEMENT, "93", D(2024, 1, 1), D(2024, 6, 1));
   ASSERT_EQ(before.points_size(), 6);
   EXPECT_EQ(before.points(2).stock().people(), 20);  // 03-01, before the correction
 
@@ -52,7 +54,8 @@ TEST_F(SeriesTest, MonthlyDepartementSeriesFollowsPopulationWaterCorrectionAndCl
   Site(close, At(2024, 5, 10));
   CatchUp();
 
-  v1::SeriesResponse s = Monthly(v1::TERRITORY_LEVEL_DEPARTEMENT, "93", D(2024, 1, 1), D(2024, 6, 1));
+  v1::SeriesResponse s =
+      Monthly(v1::TERRITORY_LEVEL_DEPARTEMENT, "93", D(2024, 1, 1), D(2024, 6, 1));
   ASSERT_EQ(s.points_size(), 6);
   const int64_t sites[] = {0, 1, 1, 1, 1, 0};
   const int64_t people[] = {0, 20, 25, 30, 30, 0};
@@ -73,15 +76,19 @@ TEST_F(SeriesTest, MonthlyDepartementSeriesFollowsPopulationWaterCorrectionAndCl
   EXPECT_EQ(s.points(4).flows().sites_closed(), 0);
 
   // The region, the nation and the metropolitan zone see the same; overseas sees nothing.
-  for (auto [level, code] : {std::pair{v1::TERRITORY_LEVEL_REGION, "11"},
-                             std::pair{v1::TERRITORY_LEVEL_COMMUNE, "93066"},
-                             std::pair{v1::TERRITORY_LEVEL_NATION, ""},
-                             std::pair{v1::TERRITORY_LEVEL_ZONE, "hexagone"}}) {
+  for (auto [level, code] :
+       {std::pair{v1::TERRITORY_LEVEL_REGION, "11"},
+        std::pair{v1::TERRITORY_LEVEL_COMMUNE, "93066"}, std::pair{v1::TERRITORY_LEVEL_NATION, ""},
+        std::pair{v1::TERRITORY_LEVEL_ZONE, "hexagone"}}) {
     v1::SeriesResponse t = Monthly(level, code, D(2024, 1, 1), D(2024, 6, 1));
     ASSERT_EQ(t.points_size(), 6);
     for (int i = 0; i < 6; ++i) EXPECT_EQ(t.points(i).stock().people(), people[i]) << code << i;
   }
-  EXPECT_EQ(Monthly(v1::TERRITORY_LEVEL_ZONE, "outre_mer", D(2024, 1, 1), D(2024, 6, 1)).points(3).stock().sites(), 0);
+  EXPECT_EQ(Monthly(v1::TERRITORY_LEVEL_ZONE, "outre_mer", D(2024, 1, 1), D(2024, 6, 1))
+                .points(3)
+                .stock()
+                .sites(),
+            0);
 }
 
 TEST_F(SeriesTest, AnOverseasSiteWithoutUpdateIsOutOfDateSixMonthsAfterItsLastUpdate) {
@@ -97,7 +104,8 @@ TEST_F(SeriesTest, AnOverseasSiteWithoutUpdateIsOutOfDateSixMonthsAfterItsLastUp
   v1::SeriesRequest r;
   r.mutable_territory()->set_level(v1::TERRITORY_LEVEL_ZONE);
   r.mutable_territory()->set_code("outre_mer");
-  for (v1::Date d : {D(2023, 5, 31), D(2023, 6, 1), D(2023, 11, 30), D(2023, 12, 1), D(2024, 6, 1)}) {
+  for (v1::Date d :
+       {D(2023, 5, 31), D(2023, 6, 1), D(2023, 11, 30), D(2023, 12, 1), D(2024, 6, 1)}) {
     *r.add_dates() = d;
   }
   absl::StatusOr<v1::SeriesResponse> s = q.Series(r);

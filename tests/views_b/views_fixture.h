@@ -28,7 +28,8 @@ using rb::domain::testing::D;
 
 // Midday UTC of a civil day, in microseconds.
 inline int64_t At(int y, int m, int d) {
-  return absl::ToUnixMicros(absl::FromCivil(absl::CivilSecond(y, m, d, 12, 0, 0), absl::UTCTimeZone()));
+  return absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilSecond(y, m, d, 12, 0, 0), absl::UTCTimeZone()));
 }
 
 inline const char* const kViews[] = {"history", "series", "action_views"};

@@ -1,12 +1,12 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "tools/cli/cli.h"
 
-#include <cctype>
-#include <fstream>
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>

@@ -1,24 +1,22 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "tools/lib/audit_command.h"
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "eventstore/event_store.h"
-#include "tools/lib/json.h"
-#include "tools/lib/site_history.h"
-
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "analytics/export.h"
 #include "analytics/runner.h"
 #include "analytics/spec.h"
 #include "domain/violations.h"
+#include "eventstore/event_store.h"
+#include "tools/lib/json.h"
+#include "tools/lib/site_history.h"
 
 namespace rb::tools {
 namespace {
@@ -171,7 +169,8 @@ int RunAudit(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
     return 0;
   }
-  if (command == "project") return BuildProjection(**store, positional[1], position, format, out, err);
+  if (command == "project")
+    return BuildProjection(**store, positional[1], position, format, out, err);
   absl::StatusOr<SiteHistory> history = ReplaySite(**store, positional[1]);
   if (!history.ok()) return Fail(err, history.status());
   for (const SiteVersion& v : history->versions) {

@@ -1,10 +1,9 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "tools/lib/json.h"
 
-#include "common/json_text.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json_text.h"
 
 namespace rb::tools {
 
