@@ -36,20 +36,12 @@ absl::Status ActionsService::Execute(grpc::CallbackServerContext* ctx, absl::str
   if (!access.ok()) return access.status();
   std::vector<FieldViolation> violations;
   std::string id = api::IdFromName(name, "actions", "name", violations);
-  if (options.has_valid_time() && options.valid_time().seconds() < 0) {
-    violations.push_back({"options.valid_time", "must not be before 1970"});
-  }
-  if (options.command_id().size() > 128) {
-    violations.push_back({"options.command_id", "must be at most 128 characters"});
-  }
+  api::CheckWriteOptions(options, violations);
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
   if (absl::Status s = Authorize(*access, id, command); !s.ok()) return s;
 
   command.set_action_id(id);
-  command.set_command_id(options.command_id());
-  if (options.has_expected_revision()) command.set_expected_revision(options.expected_revision());
-  command.set_valid_at_us(api::ValidAtUs(options));
-  command.set_reason(options.reason());
+  api::ApplyWriteOptions(options, &command);
   rb::domain::Context context;
   context.now_us = options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
   context.actor = access->actor();

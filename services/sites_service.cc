@@ -141,6 +141,15 @@ int64_t ValidAtUs(const v1::WriteOptions& options) {
   return google::protobuf::util::TimeUtil::TimestampToMicroseconds(options.valid_time());
 }
 
+void CheckWriteOptions(const v1::WriteOptions& options, std::vector<FieldViolation>& violations) {
+  if (options.has_valid_time() && options.valid_time().seconds() < 0) {
+    violations.push_back({"options.valid_time", "must not be before 1970"});
+  }
+  if (options.command_id().size() > 128) {
+    violations.push_back({"options.command_id", "must be at most 128 characters"});
+  }
+}
+
 absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_position) {
   if (min_position == 0) return absl::OkStatus();
   const uint64_t head = store.GetHead().position;
@@ -211,20 +220,12 @@ absl::Status SitesService::Execute(grpc::CallbackServerContext* ctx, absl::strin
   if (!access.ok()) return access.status();
   std::vector<FieldViolation> violations;
   std::string id = api::IdFromName(name, "sites", "name", violations);
-  if (options.has_valid_time() && options.valid_time().seconds() < 0) {
-    violations.push_back({"options.valid_time", "must not be before 1970"});
-  }
-  if (options.command_id().size() > 128) {
-    violations.push_back({"options.command_id", "must be at most 128 characters"});
-  }
+  api::CheckWriteOptions(options, violations);
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
   if (absl::Status s = Authorize(*access, id, command); !s.ok()) return s;
 
   command.set_site_id(id);
-  command.set_command_id(options.command_id());
-  if (options.has_expected_revision()) command.set_expected_revision(options.expected_revision());
-  command.set_valid_at_us(api::ValidAtUs(options));
-  command.set_reason(options.reason());
+  api::ApplyWriteOptions(options, &command);
   rb::domain::Context context;
   context.now_us = NowUs();
   context.actor = access->actor();

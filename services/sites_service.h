@@ -88,6 +88,19 @@ void FillWriteResult(const rb::domain::CommandResult& r, std::string name,
 // Valid time in microseconds from WriteOptions (0 = now).
 int64_t ValidAtUs(const resorption::v1::WriteOptions& options);
 
+// Adds the violations of the WriteOptions every mutation carries (valid time, command id).
+void CheckWriteOptions(const resorption::v1::WriteOptions& options,
+                       std::vector<FieldViolation>& violations);
+
+// Copies the WriteOptions onto a domain command (SiteCommand or ActionCommand).
+template <typename Command>
+void ApplyWriteOptions(const resorption::v1::WriteOptions& options, Command* command) {
+  command->set_command_id(options.command_id());
+  if (options.has_expected_revision()) command->set_expected_revision(options.expected_revision());
+  command->set_valid_at_us(ValidAtUs(options));
+  command->set_reason(options.reason());
+}
+
 // OUT_OF_RANGE when `min_position` is beyond the log head (no acknowledged write has it).
 absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_position);
 
