@@ -9,8 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/server.h"
@@ -124,6 +127,36 @@ TEST_F(ExportTest, SiteCommandsDeclareListShowHistoryClose) {
   EXPECT_EQ(missing.exit_code, 1);
   auto usage = Cli(*a_, {"sites", "list", "--status=maybe"});
   EXPECT_EQ(usage.exit_code, 2);
+}
+
+TEST_F(ExportTest, ExportAtAPastDateShowsTheSitesAsTheyWereThen) {
+  DeclareTwoSites(*a_);  // recorded today: their first versions are valid from today
+  // The history view follows the log asynchronously: wait until every projection has caught up.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  bool caught_up = false;
+  while (!caught_up && absl::Now() < deadline) {
+    auto status = Cli(*a_, {"--json", "projections", "status"});
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    caught_up = status.out.find("\"history\"") != std::string::npos &&
+                status.out.find("\"lag_events\":0") != std::string::npos &&
+                status.out.find("\"lag_events\":1") == std::string::npos &&
+                absl::StrContains(status.out, "live");
+    for (char c = '2'; c <= '9' && caught_up; ++c) {
+      caught_up = status.out.find(std::string("\"lag_events\":") + c) == std::string::npos;
+    }
+  }
+  ASSERT_TRUE(caught_up);
+  const std::string today =
+      absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()));
+  auto now = Cli(*a_, {"sites", "export", "--date=" + today});
+  ASSERT_EQ(now.exit_code, 0) << now.err;
+  EXPECT_THAT(now.out, HasSubstr("s-1"));
+  EXPECT_THAT(now.out, HasSubstr("s-2"));
+  EXPECT_THAT(now.out, HasSubstr(",42,"));
+  auto before = Cli(*a_, {"sites", "export", "--date=2020-01-01"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_THAT(before.out, Not(HasSubstr("s-1")));  // nothing was known to exist then
+  EXPECT_EQ(Cli(*a_, {"sites", "export", "--date=June"}).exit_code, 2);
 }
 
 TEST_F(ExportTest, ExportThenImportIntoAFreshServerGivesTheSameSites) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "domain/context.h"
@@ -18,6 +19,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
+#include "projections/views/signals.h"
 #include "resorption/v1/site_events.pb.h"
 #include "tools/cli/cli_common.h"
 #include "tools/lib/json.h"
@@ -41,6 +43,9 @@ judiciaire (only when the actor may read procedures and some site has one), Date
   --out=FILE                  default standard output
   --departement= --commune= --status=open|closed|all --min-population= --sort= --asc
                               the filters of `sites list`
+  --date=YYYY-MM-DD           the sites as they were on that date (declared dates, as known
+                              now: ListSitesAsOf), in site id order; statuses and signals are
+                              those of that date
 The CSV is the layout `sites import` reads back.
 )";
 constexpr const char* kEventsExportUsage = R"(Usage: resorption events export [flags]
@@ -89,6 +94,47 @@ int Emit(const Flags& f, const std::string& content, std::ostream& out, std::ost
   return 0;
 }
 
+// Every site on `day` (ListSitesAsOf, page after page) that passes `filter`, with its signals on
+// that day. Action facts are not known on a past date: the signals count no action.
+grpc::Status ListAllSitesOn(const Client& c, const v1::SiteFilter& filter, absl::CivilDay day,
+                            int64_t min_population, std::vector<SiteRow>* rows) {
+  v1::ListSitesAsOfQuery q;
+  q.mutable_valid_date()->set_year(static_cast<int32_t>(day.year()));
+  q.mutable_valid_date()->set_month(day.month());
+  q.mutable_valid_date()->set_day(day.day());
+  switch (filter.state()) {
+    case v1::SITE_STATE_FILTER_CLOSED:
+      q.set_status(v1::SITE_STATUS_FILTER_CLOSED);
+      break;
+    case v1::SITE_STATE_FILTER_ALL:
+      q.set_status(v1::SITE_STATUS_FILTER_ALL);
+      break;
+    default:
+      q.set_status(v1::SITE_STATUS_FILTER_OPEN);
+  }
+  *q.mutable_filter() = filter;
+  q.set_page_size(500);
+  ProgressBar bar("sites", std::cerr);
+  for (;;) {
+    v1::ListSitesAsOfResponse resp;
+    grpc::Status s = c.sites().ListSitesAsOf(c.Context().get(), q, &resp);
+    if (!s.ok()) {
+      bar.Finish();
+      return s;
+    }
+    for (const v1::Site& site : resp.sites()) {
+      if (min_population > 0 && site.population().total() < min_population) continue;
+      rows->push_back(SiteRow{site, rb::views::ComputeSignals(site, {}, day)});
+    }
+    const bool more = !resp.next_page_token().empty();
+    bar.Update(rows->size(), rows->size() + (more ? 500 : 0));
+    if (!more) break;
+    q.set_page_token(resp.next_page_token());
+  }
+  bar.Finish();
+  return grpc::Status::OK;
+}
+
 int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
   const std::string format = f.Get("format", "csv");
   if (format != "csv" && format != "xlsx" && format != "geojson") {
@@ -103,12 +149,20 @@ int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
   std::string error;
   if (!SiteListRequestFromFlags(f, &req, &error)) return Usage(err, error);
   Client c(f);
-  std::vector<v1::SiteSummary> sites;
-  grpc::Status s = ListAllSites(c, req, 0, static_cast<int64_t>(min_population), &sites);
-  if (!s.ok()) return RpcFailed(err, s);
   std::vector<SiteRow> rows;
-  rows.reserve(sites.size());
-  for (v1::SiteSummary& x : sites) rows.push_back(SiteRow{x.site(), x.signals()});
+  if (f.Has("date")) {
+    absl::CivilDay day;
+    if (!absl::ParseCivilTime(f.Get("date"), &day)) return Usage(err, "--date takes YYYY-MM-DD");
+    grpc::Status s =
+        ListAllSitesOn(c, req.filter(), day, static_cast<int64_t>(min_population), &rows);
+    if (!s.ok()) return RpcFailed(err, s);
+  } else {
+    std::vector<v1::SiteSummary> sites;
+    grpc::Status s = ListAllSites(c, req, 0, static_cast<int64_t>(min_population), &sites);
+    if (!s.ok()) return RpcFailed(err, s);
+    rows.reserve(sites.size());
+    for (v1::SiteSummary& x : sites) rows.push_back(SiteRow{x.site(), x.signals()});
+  }
   const std::vector<const SiteColumn*> columns = ExportColumns(rows);
   if (format == "xlsx") {
     if (absl::Status st = WriteSitesXlsx(columns, rows, f.Get("out")); !st.ok()) {
@@ -299,7 +353,8 @@ std::vector<Command> ExportCommands() {
       {"sites",
        "export",
        kSitesExportUsage,
-       {"format", "out", "departement", "commune", "status", "min-population", "sort", "asc"},
+       {"format", "out", "departement", "commune", "status", "min-population", "sort", "asc",
+        "date"},
        0,
        0,
        SitesExport},
