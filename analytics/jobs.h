@@ -41,7 +41,8 @@ struct JobStatus {
   uint64_t target_position = 0;
   uint64_t position = 0;                    // progress
   std::string error;                        // when failed
-  resorption::v1::ProjectionResult result;  // when done
+  resorption::v1::ProjectionResult result;  // when done (a live job: its latest build)
+  bool live = false;                        // rebuilt at the new head whenever the log grows
 };
 
 struct JobOptions {
@@ -57,11 +58,16 @@ class JobManager {
   ~JobManager();  // cancels the running job and joins the worker
 
   // Parses, validates and queues a specification pinned at `log_position` (0 = the head now).
+  // A `live` job is built at the head and kept live: whenever the log has grown since its last
+  // build, the worker builds it again at the new head (a full deterministic build each time, so
+  // the provenance always names the position the rows come from); `log_position` must then be 0.
   // Errors: INVALID_ARGUMENT (parse errors with line and column, or every violation as a
-  // BadRequest), FAILED_PRECONDITION (position beyond the head), RESOURCE_EXHAUSTED.
-  absl::StatusOr<std::string> Submit(const std::string& spec_text, uint64_t log_position);
+  // BadRequest; a pinned live job), FAILED_PRECONDITION (position beyond the head),
+  // RESOURCE_EXHAUSTED.
+  absl::StatusOr<std::string> Submit(const std::string& spec_text, uint64_t log_position,
+                                     bool live = false);
   absl::StatusOr<std::string> Submit(const resorption::v1::ProjectionSpec& spec,
-                                     uint64_t log_position);
+                                     uint64_t log_position, bool live = false);
 
   // NOT_FOUND for an unknown id.
   absl::StatusOr<JobStatus> Get(const std::string& id) const;
@@ -70,6 +76,9 @@ class JobManager {
   absl::Status Cancel(const std::string& id);
   // Blocks until the job has finished or `deadline` passes; returns whether it finished.
   bool Wait(const std::string& id, absl::Time deadline) const;
+  // Blocks until the job's result covers `position` (live jobs) or it failed or was cancelled,
+  // or `deadline` passes; returns whether the result covers the position.
+  bool WaitForPosition(const std::string& id, uint64_t position, absl::Time deadline) const;
 
  private:
   struct Job {
@@ -79,6 +88,9 @@ class JobManager {
   };
   void WorkerLoop();
   void LoadStoredResults();
+  void RunJob(Job* job);
+  // A live job whose last build is behind the head, or nullptr.
+  Job* StaleLiveJob() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   rb::es::EventStore* const store_;
   const JobOptions options_;
@@ -87,6 +99,8 @@ class JobManager {
   std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;  // as last heard from the store
+  uint64_t listener_id_ = 0;
   std::thread worker_;
 };
 

@@ -43,6 +43,7 @@ void ToProto(const JobStatus& s, bool include_rows, v1::ProjectionJob* out) {
   out->set_target_position(s.target_position);
   out->set_position(s.position);
   out->set_error(s.error);
+  out->set_live(s.live);
   if (s.state == JobState::kDone) {
     *out->mutable_result() = s.result;
     if (!include_rows) out->mutable_result()->clear_rows();
@@ -140,10 +141,10 @@ grpc::ServerUnaryReactor* AnalyticsService::SubmitProjection(grpc::CallbackServe
   absl::StatusOr<std::string> id;
   switch (req->specification_case()) {
     case v1::SubmitProjectionRequest::kSpecText:
-      id = jobs_->Submit(req->spec_text(), req->log_position());
+      id = jobs_->Submit(req->spec_text(), req->log_position(), req->live());
       break;
     case v1::SubmitProjectionRequest::kSpec:
-      id = jobs_->Submit(req->spec(), req->log_position());
+      id = jobs_->Submit(req->spec(), req->log_position(), req->live());
       break;
     default:
       id = BadRequestError("the request is invalid", {{"specification", "give spec_text or spec"}});

@@ -248,6 +248,33 @@ TEST_F(AnalyticsTest, JobsRunInTheBackgroundPersistAndCanBeCancelled) {
   EXPECT_EQ(s->result.rows_size(), 1);
 }
 
+TEST_F(AnalyticsTest, LiveJobIsBuiltAgainAtTheNewHeadWhenTheLogGrows) {
+  Site("1", "93066", At(2024, 1, 5), 20, 8);
+  JobManager jobs(store_.get(), JobOptions{});
+  EXPECT_EQ(jobs.Submit(kMinorsByDepartementAndMonth, 1, /*live=*/true).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto id = jobs.Submit(kMinorsByDepartementAndMonth, 0, /*live=*/true);
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(
+      jobs.WaitForPosition(*id, store_->GetHead().position, absl::Now() + absl::Minutes(1)));
+  EXPECT_THAT(Rows(jobs.Get(*id)->result)["93|2024-01"], ElementsAre(8, 1, 1, 20));
+
+  Site("2", "93066", At(2024, 1, 9), 30, 10);
+  const uint64_t head = store_->GetHead().position;
+  ASSERT_TRUE(jobs.WaitForPosition(*id, head, absl::Now() + absl::Minutes(1)));
+  auto s = jobs.Get(*id);
+  EXPECT_TRUE(s->live);
+  EXPECT_EQ(s->result.log_position(), head);
+  EXPECT_EQ(s->result.log_hash(), rb::es::ToHex(store_->GetHead().log_hash));
+  EXPECT_THAT(Rows(s->result)["93|2024-01"], ElementsAre(18, 2, 2, 30));
+
+  // Cancelling a live job stops it following the head; it keeps its last result.
+  absl::Status cancelled = jobs.Cancel(*id);
+  ASSERT_TRUE(cancelled.ok()) << cancelled << " state " << JobStateName(jobs.Get(*id)->state);
+  EXPECT_FALSE(jobs.Get(*id)->live);
+  EXPECT_EQ(jobs.Get(*id)->result.log_position(), head);
+}
+
 TEST_F(AnalyticsTest, CancelledRunStopsWithCancelled) {
   Site("1", "93066", At(2024, 1, 5), 20, 8);
   auto compiled = Compile(*ParseSpec(kMinorsByDepartementAndMonth));
