@@ -35,6 +35,7 @@ constexpr const char* kAnalyticsSubmitUsage = R"(Usage: resorption analytics sub
 Submits the projection specification in FILE (protobuf text format of ProjectionSpec, see
 docs/analysts.md) and prints the job's name.
   --position=N   pin the log position (default: the head)
+  --live         keep it live: built again at the new head whenever the log grows
   --wait         wait for the job to end and print its state
 )";
 constexpr const char* kAnalyticsGetUsage = R"(Usage: resorption analytics get JOB [--wait]
@@ -184,6 +185,7 @@ int AnalyticsSubmit(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::SubmitProjectionRequest req;
   req.set_spec_text(text.str());
   req.set_log_position(position);
+  req.set_live(f.Has("live"));
   v1::ProjectionJob job;
   grpc::Status s = c.analytics().SubmitProjection(c.Context().get(), req, &job);
   if (!s.ok()) return RpcFailed(err, s);
@@ -270,7 +272,13 @@ std::vector<Command> ServiceCommands() {
   return {
       {"projections", "status", kProjectionsStatusUsage, {}, 0, 0, ProjectionsStatus},
       {"projections", "rebuild", kProjectionsRebuildUsage, {}, 1, 1, ProjectionsRebuild},
-      {"analytics", "submit", kAnalyticsSubmitUsage, {"position", "wait"}, 1, 1, AnalyticsSubmit},
+      {"analytics",
+       "submit",
+       kAnalyticsSubmitUsage,
+       {"position", "live", "wait"},
+       1,
+       1,
+       AnalyticsSubmit},
       {"analytics", "get", kAnalyticsGetUsage, {"wait"}, 1, 1, AnalyticsGet},
       {"analytics", "export", kAnalyticsExportUsage, {"format", "out"}, 1, 1, AnalyticsExport},
       {"territories", "search", kTerritoriesSearchUsage, {"limit"}, 1, 1, TerritoriesSearch},
