@@ -148,9 +148,12 @@ absl::StatusOr<v1::SiteAsOf> HistoryQuery::GetSiteAsOf(
   return out;
 }
 
-absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAt(
-    const v1::ListSitesAtRequest& request) const {
-  const v1::TerritoryRef& t = request.territory();
+namespace {
+
+// The letter of the `territories` index for a territory level (commune, EPCI, departement,
+// region); nullopt for the levels answered without that index (nation, zone, unspecified).
+// INVALID_ARGUMENT when an indexed level comes without its code.
+absl::StatusOr<std::optional<char>> TerritoryIndexLevel(const v1::TerritoryRef& t) {
   std::optional<char> level;
   switch (t.level()) {
     case v1::TERRITORY_LEVEL_COMMUNE:
@@ -169,6 +172,14 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAt(
       break;
   }
   if (level && t.code().empty()) return absl::InvalidArgumentError("territory.code: required");
+  return level;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAt(
+    const v1::ListSitesAtRequest& request) const {
+  if (absl::Status s = TerritoryIndexLevel(request.territory()).status(); !s.ok()) return s;
   absl::StatusOr<uint64_t> p = KnownAtPosition(request.known_at_us());
   if (!p.ok()) return p.status();
   return ListSitesAtPosition(request, *p);
@@ -177,24 +188,9 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAt(
 absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAtPosition(
     const v1::ListSitesAtRequest& request, uint64_t known_at_position) const {
   const v1::TerritoryRef& t = request.territory();
-  std::optional<char> level;
-  switch (t.level()) {
-    case v1::TERRITORY_LEVEL_COMMUNE:
-      level = 'c';
-      break;
-    case v1::TERRITORY_LEVEL_EPCI:
-      level = 'e';
-      break;
-    case v1::TERRITORY_LEVEL_DEPARTEMENT:
-      level = 'd';
-      break;
-    case v1::TERRITORY_LEVEL_REGION:
-      level = 'r';
-      break;
-    default:
-      break;
-  }
-  if (level && t.code().empty()) return absl::InvalidArgumentError("territory.code: required");
+  absl::StatusOr<std::optional<char>> indexed = TerritoryIndexLevel(t);
+  if (!indexed.ok()) return indexed.status();
+  const std::optional<char> level = *indexed;
   absl::StatusOr<ViewReader> reader = engine_->Reader(kHistoryProjection);
   if (!reader.ok()) return reader.status();
 
