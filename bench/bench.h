@@ -3,6 +3,7 @@
 #define RB_BENCH_BENCH_H_
 
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,6 +29,13 @@ struct Figure {
 // Collected figures, printed last by main().
 std::vector<Figure>& Figures();
 void Report(const std::string& name, double value, const std::string& unit, double limit);
+
+// CPU seconds used by the whole process (all threads) so far.
+inline double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 inline double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

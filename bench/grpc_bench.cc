@@ -182,6 +182,7 @@ void RunGrpcBench(const Config& c) {
     const uint64_t listener =
         server.store()->AddHeadListener([&batches](uint64_t) { batches.fetch_add(1); });
     const uint64_t head0 = server.store()->GetHead().position;
+    const double cpu0 = ProcessCpuSeconds();
     // 64 channels' worth of concurrency over one channel: gRPC multiplexes the calls.
     const double commands = Throughput(64, seconds, [&](int t, uint64_t n) {
       grpc::ClientContext ctx;
@@ -198,7 +199,14 @@ void RunGrpcBench(const Config& c) {
                  static_cast<unsigned long long>(appended),
                  static_cast<unsigned long long>(batches.load()),
                  batches.load() > 0 ? static_cast<double>(appended) / batches.load() : 0.0);
+    const double cmd_cpu = ProcessCpuSeconds() - cpu0;
+    const double cpu1 = ProcessCpuSeconds();
     const double checks = Throughput(64, seconds, health_call);
+    const double check_cpu = ProcessCpuSeconds() - cpu1;
+    std::fprintf(stderr,
+                 "grpc_command_64: %.0f us CPU per command, %.0f us CPU per Health/Check "
+                 "(clients and server, all threads)\n",
+                 cmd_cpu / (commands * seconds) * 1e6, check_cpu / (checks * seconds) * 1e6);
     Report("grpc_command_64", commands, "commands/s", checks);
   }
   if (want_get) {

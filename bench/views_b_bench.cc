@@ -40,12 +40,6 @@ int64_t Micros(absl::CivilDay d) {
          43200000000;
 }
 
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 bool WaitAll(rb::proj::ProjectionEngine& engine, const std::vector<std::string>& names,
              uint64_t head) {
   for (const auto& n : names) {

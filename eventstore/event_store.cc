@@ -322,12 +322,81 @@ absl::StatusOr<AppendResult> EventStoreImpl::Append(const AppendRequest& req) {
     return absl::UnavailableError("the event store is closing");
   }
   writers_.push_back(&w);
-  while (!w.done && &w != writers_.front()) w.cv.Wait(&mu_);
-  if (w.done) {
-    mu_.Unlock();
-    return std::move(w.result);
+  // Lead groups while nobody else does, until this writer's group is committed; otherwise sleep
+  // until the leader marks this writer done or hands the lead over.
+  while (!w.done) {
+    if (leading_) {
+      w.cv.Wait(&mu_);
+      continue;
+    }
+    std::vector<Writer*> finished = LeadOneGroup();
+    if (!finished.empty()) {
+      mu_.Unlock();
+      RunCallbacks(finished);
+      mu_.Lock();
+    }
   }
-  // This writer leads a group: every writer queued now, up to the batch limit.
+  mu_.Unlock();
+  return std::move(w.result);
+}
+
+void EventStoreImpl::AppendAsync(AppendRequest req, AppendCallback done) {
+  if (absl::Status s = ValidateRequest(req); !s.ok()) return std::move(done)(s);
+  auto w = std::make_unique<Writer>();
+  w->owned = std::make_unique<AppendRequest>(std::move(req));
+  w->req = w->owned.get();
+  w->callback = std::move(done);
+  if (!w->req->command_id.empty()) w->fingerprint = Fingerprint(*w->req);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_) {
+      if (!committer_.joinable()) committer_ = std::thread([this] { CommitterLoop(); });
+      writers_.push_back(w.release());
+      if (!leading_) WakeNextLeader();
+      return;
+    }
+  }
+  std::move(w->callback)(absl::UnavailableError("the event store is closing"));
+}
+
+void EventStoreImpl::CommitterLoop() {
+  mu_.Lock();
+  while (true) {
+    if (leading_ || writers_.empty()) {
+      if (committer_stop_ && writers_.empty()) break;
+      committer_cv_.Wait(&mu_);
+      continue;
+    }
+    std::vector<Writer*> finished = LeadOneGroup();
+    if (!finished.empty()) {
+      mu_.Unlock();
+      RunCallbacks(finished);
+      mu_.Lock();
+    }
+  }
+  mu_.Unlock();
+}
+
+void EventStoreImpl::WakeNextLeader() {
+  if (leading_ || writers_.empty()) return;
+  if (writers_.front()->async()) {
+    committer_cv_.Signal();
+  } else {
+    writers_.front()->cv.Signal();
+  }
+}
+
+void EventStoreImpl::RunCallbacks(std::vector<Writer*>& done) {
+  for (Writer* x : done) {
+    std::move(x->callback)(std::move(x->result));
+    delete x;
+  }
+  done.clear();
+}
+
+std::vector<EventStoreImpl::Writer*> EventStoreImpl::LeadOneGroup() {
+  leading_ = true;
+  // Every writer queued now, up to the batch limit.
   std::vector<Writer*> group;
   for (Writer* x : writers_) {
     if (group.size() >= options_.max_batch_appends) break;
@@ -367,17 +436,20 @@ absl::StatusOr<AppendResult> EventStoreImpl::Append(const AppendRequest& req) {
 
   mu_.Lock();
   for (size_t i = 0; i < group.size(); ++i) writers_.pop_front();
+  leading_ = false;
   // The next leader first: each woken writer takes mu_ in turn, and the next group's fsync should
   // not wait behind every follower of this one.
-  if (!writers_.empty()) writers_.front()->cv.Signal();
+  WakeNextLeader();
+  std::vector<Writer*> finished;
   for (Writer* x : group) {
-    if (x != &w) {
+    if (x->async()) {
+      finished.push_back(x);
+    } else {
       x->done = true;
       x->cv.Signal();
     }
   }
-  mu_.Unlock();
-  return std::move(w.result);
+  return finished;
 }
 
 void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::WriteBatch* batch,
@@ -809,7 +881,10 @@ void EventStoreImpl::Close() {
     closed_ = true;
     mu_.Await(absl::Condition(
         +[](std::deque<Writer*>* w) { return w->empty(); }, &writers_));
+    committer_stop_ = true;
+    committer_cv_.Signal();
   }
+  if (committer_.joinable()) committer_.join();
   WakeWaiters();
   if (!db_) return;
   if (!options_.read_only) {

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -147,6 +148,20 @@ class EventStore {
   // ALREADY_EXISTS when command_id was used before with different content; UNAVAILABLE when the
   // store is closing or the disk write failed (the append may be retried with the same command id).
   virtual absl::StatusOr<AppendResult> Append(const AppendRequest& req) = 0;
+
+  // Called once with the outcome of an AppendAsync.
+  using AppendCallback = absl::AnyInvocable<void(absl::StatusOr<AppendResult>) &&>;
+
+  // As Append, without blocking the caller: `done` runs once the batch holding the events is
+  // durable (or with the error, same errors as Append). INVALID_ARGUMENT and UNAVAILABLE for a
+  // closing store may run `done` on the caller's thread before AppendAsync returns; otherwise it
+  // runs on the thread that committed the batch, in log order within a batch. `done` must be
+  // short and must not block (it may call AppendAsync again). Callers that keep many appends in
+  // flight get them grouped into one WriteBatch and one sync without a thread each.
+  // The default implementation calls Append and then `done` on the caller's thread.
+  virtual void AppendAsync(AppendRequest req, AppendCallback done) {
+    std::move(done)(Append(req));
+  }
 
   // Reads up to `limit` events of a stream starting at revision `from` (inclusive) in `direction`.
   // Backward from UINT64_MAX starts at the last event. An absent stream yields an empty vector.

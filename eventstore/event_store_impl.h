@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -28,6 +29,7 @@ class EventStoreImpl : public EventStore {
   absl::Status Init();
 
   absl::StatusOr<AppendResult> Append(const AppendRequest& req) override;
+  void AppendAsync(AppendRequest req, AppendCallback done) override;
   absl::StatusOr<std::vector<RecordedEvent>> ReadStream(const std::string& stream_id, uint64_t from,
                                                         Direction direction,
                                                         size_t limit) const override;
@@ -66,15 +68,30 @@ class EventStoreImpl : public EventStore {
     std::string fingerprint;
     AppendResult result;
   };
+  // One queued append. A blocking writer (Append) lives on its caller's stack and waits on `cv`;
+  // an asynchronous one (AppendAsync) owns its request and is deleted after `callback` ran.
   struct Writer {
-    const AppendRequest* req;
+    const AppendRequest* req = nullptr;
+    std::unique_ptr<AppendRequest> owned;  // asynchronous writers only
+    AppendCallback callback;               // asynchronous writers only
     std::string fingerprint;
     absl::StatusOr<AppendResult> result;
     bool done = false;
     absl::CondVar cv;
+    bool async() const { return owned != nullptr; }
   };
 
   absl::Status ValidateRequest(const AppendRequest& req) const;
+  // Leads one group: commits the writers at the front of the queue (at most max_batch_appends),
+  // marks them done and wakes the next leader. Returns the asynchronous writers of the group,
+  // whose callbacks the caller runs once mu_ is released. Requires !leading_.
+  std::vector<Writer*> LeadOneGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes whoever should lead next, when writers wait and nobody leads: the front writer when it
+  // is blocking, the committer thread otherwise.
+  void WakeNextLeader() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void RunCallbacks(std::vector<Writer*>& done);
+  // The committer thread: leads groups of asynchronous writers.
+  void CommitterLoop();
   // Leader only: decides and encodes every writer of the group into `batch`.
   void BuildGroup(const std::vector<Writer*>& group, rocksdb::WriteBatch* batch,
                   std::vector<std::pair<std::string, StreamHead>>* new_heads,
@@ -99,6 +116,12 @@ class EventStoreImpl : public EventStore {
   absl::Mutex mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // A group is being committed (by a blocking writer or the committer thread).
+  bool leading_ ABSL_GUARDED_BY(mu_) = false;
+  // The committer thread, started by the first AppendAsync, sleeps on committer_cv_.
+  absl::CondVar committer_cv_;
+  bool committer_stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread committer_;
 
   // Leader-only state (one leader at a time; read by others under head_mu_ copies).
   absl::flat_hash_map<std::string, StreamHead> stream_cache_;

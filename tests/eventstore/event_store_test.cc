@@ -3,7 +3,10 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -419,6 +422,119 @@ TEST_F(EventStoreTest, AppendAfterCloseIsUnavailable) {
   store_->Close();
   EXPECT_EQ(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).status().code(),
             absl::StatusCode::kUnavailable);
+}
+
+// Collects the outcomes of asynchronous appends, in completion order.
+class Completions {
+ public:
+  EventStore::AppendCallback Add(int tag) {
+    return [this, tag](absl::StatusOr<AppendResult> r) {
+      absl::MutexLock lock(&mu_);
+      outcomes_.emplace_back(tag, std::move(r));
+    };
+  }
+  // Waits until `n` outcomes arrived and returns them.
+  std::vector<std::pair<int, absl::StatusOr<AppendResult>>> Wait(size_t n) {
+    absl::MutexLock lock(&mu_);
+    want_ = n;
+    mu_.Await(absl::Condition(this, &Completions::Ready));
+    return outcomes_;
+  }
+
+ private:
+  bool Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outcomes_.size() >= want_; }
+
+  absl::Mutex mu_;
+  size_t want_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<int, absl::StatusOr<AppendResult>>> outcomes_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(EventStoreTest, AsyncAppendsCompleteOnceEachDurableContiguousAndVerifiable) {
+  constexpr int kAppends = 500;
+  Completions done;
+  for (int i = 0; i < kAppends; ++i) {
+    store_->AppendAsync(Req("async-" + std::to_string(i % 7), ExpectedRevision::Any(), {Ev("a")}),
+                        done.Add(i));
+  }
+  auto outcomes = done.Wait(kAppends);
+  ASSERT_EQ(outcomes.size(), static_cast<size_t>(kAppends));
+  std::set<int> tags;
+  std::set<uint64_t> positions;
+  for (auto& [tag, r] : outcomes) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    tags.insert(tag);
+    positions.insert(r->first_position);
+  }
+  EXPECT_EQ(tags.size(), static_cast<size_t>(kAppends));  // each callback ran exactly once
+  EXPECT_EQ(*positions.rbegin(), static_cast<uint64_t>(kAppends));
+  EXPECT_EQ(positions.size(), static_cast<size_t>(kAppends));
+  Reopen();
+  EXPECT_EQ(store_->GetHead().position, static_cast<uint64_t>(kAppends));
+  EXPECT_TRUE(store_->Verify().ok());
+}
+
+TEST_F(EventStoreTest, AsyncAndBlockingAppendsShareTheLogAndTheExpectedRevisionRules) {
+  Completions done;
+  // Twenty asynchronous appends all expecting "no stream": exactly one wins.
+  for (int i = 0; i < 20; ++i) {
+    store_->AppendAsync(Req("contended", ExpectedRevision::NoStream(), {Ev("a")}), done.Add(i));
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        ASSERT_TRUE(
+            store_->Append(Req("blocking-" + std::to_string(t), ExpectedRevision::Any(), {Ev("b")}))
+                .ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto outcomes = done.Wait(20);
+  int wins = 0;
+  for (auto& [tag, r] : outcomes) {
+    if (r.ok()) {
+      ++wins;
+    } else {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted) << r.status();
+      EXPECT_EQ(CurrentRevisionFrom(r.status()), 0);
+    }
+  }
+  EXPECT_EQ(wins, 1);
+  EXPECT_EQ(store_->GetHead().position, 101u);
+  EXPECT_TRUE(store_->Verify().ok());
+}
+
+TEST_F(EventStoreTest, AsyncAppendReportsBadInputAndIdempotentRetries) {
+  Completions done;
+  store_->AppendAsync(Req("", ExpectedRevision::Any(), {Ev("a")}), done.Add(0));
+  store_->AppendAsync(Req("s", ExpectedRevision::Any(), {Ev("a")}, "cmd-1"), done.Add(1));
+  auto first = done.Wait(2);
+  ASSERT_EQ(first[0].first, 0);  // refused before queueing, on the caller's thread
+  EXPECT_EQ(first[0].second.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(first[1].second.ok());
+  store_->AppendAsync(Req("s", ExpectedRevision::Any(), {Ev("a")}, "cmd-1"), done.Add(2));
+  store_->AppendAsync(Req("s", ExpectedRevision::Any(), {Ev("other")}, "cmd-1"), done.Add(3));
+  auto all = done.Wait(4);
+  for (auto& [tag, r] : all) {
+    if (tag == 2) {
+      ASSERT_TRUE(r.ok());
+      EXPECT_TRUE(r->replayed);
+      EXPECT_EQ(r->first_position, first[1].second->first_position);
+    }
+    if (tag == 3) EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  }
+  EXPECT_EQ(store_->GetHead().position, 1u);
+}
+
+TEST_F(EventStoreTest, AsyncAppendAfterCloseIsUnavailable) {
+  Completions done;
+  store_->AppendAsync(Req("s-1", ExpectedRevision::Any(), {Ev("a")}), done.Add(0));
+  store_->Close();  // waits for the queued append
+  store_->AppendAsync(Req("s-1", ExpectedRevision::Any(), {Ev("a")}), done.Add(1));
+  auto outcomes = done.Wait(2);
+  EXPECT_TRUE(outcomes[0].second.ok());
+  EXPECT_EQ(outcomes[1].second.status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

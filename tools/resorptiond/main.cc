@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "services/logging.h"
@@ -77,6 +78,9 @@ int UsageError(absl::string_view message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil with lock-order (deadlock) detection on, which walks a global graph on
+  // every Mutex lock. Tests keep it on to catch lock-order bugs; the service does not pay for it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   Flag flags[] = {
       {"listen", "RESORPTION_LISTEN"},
       {"data-dir", "RESORPTION_DATA_DIR"},
