@@ -2,6 +2,7 @@
 #include "domain/command_handler.h"
 
 #include <list>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -111,80 +112,109 @@ class Repo {
     return f;
   }
 
+  using Done = CommandHandler::Done;
+
+  // Blocking form of HandleAsync.
   absl::StatusOr<CommandResult> Handle(const typename T::Command& cmd, const Context& ctx) {
+    absl::Mutex mu;
+    std::optional<absl::StatusOr<CommandResult>> out;
+    HandleAsync(cmd, ctx, [&](absl::StatusOr<CommandResult> r) {
+      absl::MutexLock lock(&mu);
+      out = std::move(r);
+    });
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::optional<absl::StatusOr<CommandResult>>* o) { return o->has_value(); }, &out));
+    return *std::move(out);
+  }
+
+  // Loads and decides on the caller's thread, appends asynchronously; `done` runs once (on the
+  // caller's thread for errors before the append, on the store's committing thread after it).
+  void HandleAsync(typename T::Command cmd, Context ctx, Done done, int attempt = 0) {
     const std::string stream = T::Stream(cmd);
-    for (int attempt = 0;; ++attempt) {
-      absl::StatusOr<Folded> f = Load(stream);
-      if (!f.ok()) return f.status();
-      if (!cmd.command_id().empty()) {
-        auto it = f->commands.find(cmd.command_id());
-        if (it != f->commands.end()) return it->second;
-      }
-      if (cmd.has_expected_revision() &&
-          static_cast<int64_t>(cmd.expected_revision()) != f->revision) {
-        return AbortedAt(stream, cmd.expected_revision(), f->revision);
-      }
-      auto decision = T::Decide(f->state, cmd, ctx);
-      if (!decision.ok()) return decision.status();
-      CommandResult result;
-      if (decision->no_change()) {
-        result.outcome = CommandResult::Outcome::kNoChange;
-        result.revision = f->revision;
-        return result;
-      }
-      rb::es::AppendRequest req;
-      req.stream_id = stream;
-      req.expected = f->revision < 0
-                         ? rb::es::ExpectedRevision::NoStream()
-                         : rb::es::ExpectedRevision::Exactly(static_cast<uint64_t>(f->revision));
-      req.command_id = cmd.command_id();
-      req.metadata.actor_user = ctx.actor.user_id;
-      req.metadata.actor_organisation = ctx.actor.organisation_id;
-      req.metadata.actor_role = std::string(RoleId(ctx.actor.role));
-      req.metadata.command_id = cmd.command_id();
-      req.metadata.reason = cmd.reason();
-      for (const auto& e : decision->events) {
-        auto data = T::Encode(e);
-        if (!data.ok()) return data.status();
-        result.event_types.push_back(data->type);
-        req.events.push_back(*std::move(data));
-      }
-      absl::StatusOr<rb::es::AppendResult> appended = store_->Append(req);
-      if (!appended.ok()) {
-        const bool raced = absl::IsAborted(appended.status());
-        if (raced) Forget(stream);
-        if (raced && !cmd.has_expected_revision() && attempt < options_.max_conflict_retries) {
-          continue;
-        }
-        return appended.status();
-      }
-      result.outcome = appended->replayed ? CommandResult::Outcome::kReplayed
-                                          : CommandResult::Outcome::kAppended;
-      result.first_position = appended->first_position;
-      result.last_position = appended->last_position;
-      result.revision = static_cast<int64_t>(appended->stream_revision);
-      // Fold our own events so that the next command needs no read.
-      if (!appended->replayed &&
-          appended->stream_revision ==
-              static_cast<uint64_t>(f->revision + static_cast<int64_t>(decision->events.size()))) {
-        Folded next = *std::move(f);
-        for (const auto& e : decision->events) next.state = T::Evolve(std::move(next.state), e);
-        next.revision = result.revision;
-        if (!cmd.command_id().empty()) {
-          CommandResult replay = result;
-          replay.outcome = CommandResult::Outcome::kReplayed;
-          replay.event_types.clear();
-          next.commands[cmd.command_id()] = replay;
-        }
-        Store(stream, std::move(next));
-      } else {
-        Forget(stream);
-      }
-      return result;
+    absl::StatusOr<Folded> f = Load(stream);
+    if (!f.ok()) return std::move(done)(f.status());
+    if (!cmd.command_id().empty()) {
+      auto it = f->commands.find(cmd.command_id());
+      if (it != f->commands.end()) return std::move(done)(it->second);
     }
+    if (cmd.has_expected_revision() &&
+        static_cast<int64_t>(cmd.expected_revision()) != f->revision) {
+      return std::move(done)(AbortedAt(stream, cmd.expected_revision(), f->revision));
+    }
+    auto decision = T::Decide(f->state, cmd, ctx);
+    if (!decision.ok()) return std::move(done)(decision.status());
+    CommandResult result;
+    if (decision->no_change()) {
+      result.outcome = CommandResult::Outcome::kNoChange;
+      result.revision = f->revision;
+      return std::move(done)(result);
+    }
+    rb::es::AppendRequest req;
+    req.stream_id = stream;
+    req.expected = f->revision < 0
+                       ? rb::es::ExpectedRevision::NoStream()
+                       : rb::es::ExpectedRevision::Exactly(static_cast<uint64_t>(f->revision));
+    req.command_id = cmd.command_id();
+    req.metadata.actor_user = ctx.actor.user_id;
+    req.metadata.actor_organisation = ctx.actor.organisation_id;
+    req.metadata.actor_role = std::string(RoleId(ctx.actor.role));
+    req.metadata.command_id = cmd.command_id();
+    req.metadata.reason = cmd.reason();
+    for (const auto& e : decision->events) {
+      auto data = T::Encode(e);
+      if (!data.ok()) return std::move(done)(data.status());
+      result.event_types.push_back(data->type);
+      req.events.push_back(*std::move(data));
+    }
+    store_->AppendAsync(
+        std::move(req),
+        [this, stream, cmd = std::move(cmd), ctx = std::move(ctx), done = std::move(done),
+         folded = *std::move(f), events = std::move(decision->events), result = std::move(result),
+         attempt](absl::StatusOr<rb::es::AppendResult> appended) mutable {
+          if (!appended.ok()) {
+            const bool raced = absl::IsAborted(appended.status());
+            if (raced) Forget(stream);
+            if (raced && !cmd.has_expected_revision() &&
+                attempt < options_.max_conflict_retries) {
+              // Re-load and re-decide; rare (two writers on one aggregate at once).
+              return HandleAsync(std::move(cmd), std::move(ctx), std::move(done), attempt + 1);
+            }
+            return std::move(done)(appended.status());
+          }
+          Finish(stream, cmd, std::move(folded), events, *appended, result);
+          std::move(done)(std::move(result));
+        });
   }
 
  private:
+  // After a durable append: fills `result` and folds our own events into the cache so that the
+  // next command on this aggregate needs no read.
+  void Finish(const std::string& stream, const typename T::Command& cmd, Folded folded,
+              const std::vector<typename T::Event>& events, const rb::es::AppendResult& appended,
+              CommandResult& result) {
+    result.outcome = appended.replayed ? CommandResult::Outcome::kReplayed
+                                       : CommandResult::Outcome::kAppended;
+    result.first_position = appended.first_position;
+    result.last_position = appended.last_position;
+    result.revision = static_cast<int64_t>(appended.stream_revision);
+    if (appended.replayed ||
+        appended.stream_revision !=
+            static_cast<uint64_t>(folded.revision + static_cast<int64_t>(events.size()))) {
+      Forget(stream);
+      return;
+    }
+    for (const auto& e : events) folded.state = T::Evolve(std::move(folded.state), e);
+    folded.revision = result.revision;
+    if (!cmd.command_id().empty()) {
+      CommandResult replay = result;
+      replay.outcome = CommandResult::Outcome::kReplayed;
+      replay.event_types.clear();
+      folded.commands[cmd.command_id()] = replay;
+    }
+    Store(stream, std::move(folded));
+  }
+
   void Store(const std::string& stream, Folded f) {
     absl::MutexLock lock(&mu_);
     auto it = index_.find(stream);
@@ -239,6 +269,14 @@ absl::StatusOr<CommandResult> CommandHandler::HandleSite(const v1::SiteCommand& 
 absl::StatusOr<CommandResult> CommandHandler::HandleAction(const v1::ActionCommand& command,
                                                            const Context& context) {
   return actions_->Handle(command, context);
+}
+
+void CommandHandler::HandleSiteAsync(v1::SiteCommand command, Context context, Done done) {
+  sites_->HandleAsync(std::move(command), std::move(context), std::move(done));
+}
+
+void CommandHandler::HandleActionAsync(v1::ActionCommand command, Context context, Done done) {
+  actions_->HandleAsync(std::move(command), std::move(context), std::move(done));
 }
 
 absl::StatusOr<v1::Site> CommandHandler::LoadSite(const std::string& site_id) {

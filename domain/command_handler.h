@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "domain/action.h"
 #include "domain/context.h"
@@ -72,6 +73,15 @@ class CommandHandler {
                                                          const Context& context);
   [[nodiscard]] absl::StatusOr<CommandResult> HandleAction(
       const resorption::v1::ActionCommand& command, const Context& context);
+
+  // Asynchronous forms, same contracts: the aggregate is loaded and the command decided on the
+  // caller's thread; the append is handed to the store without blocking (EventStore::AppendAsync)
+  // and `done` runs once with the result: on the caller's thread when the command fails or
+  // changes nothing before any append, otherwise on the store's committing thread once the events
+  // are durable. `done` must be short and must not block.
+  using Done = absl::AnyInvocable<void(absl::StatusOr<CommandResult>) &&>;
+  void HandleSiteAsync(resorption::v1::SiteCommand command, Context context, Done done);
+  void HandleActionAsync(resorption::v1::ActionCommand command, Context context, Done done);
 
   // The current folded state (an empty message with status UNSPECIFIED when absent). Errors:
   // those of reading the store; DATA_LOSS / FAILED_PRECONDITION for undecodable events.

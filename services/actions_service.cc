@@ -27,9 +27,9 @@ ActionsService::ActionsService(rb::domain::CommandHandler* handler, rb::es::Even
                                SitesServiceOptions options)
     : handler_(handler), store_(store), options_(std::move(options)) {}
 
-absl::Status ActionsService::Execute(grpc::CallbackServerContext* ctx, absl::string_view name,
-                                     const v1::WriteOptions& options, v1::ActionCommand command,
-                                     v1::WriteResult* resp) {
+absl::Status ActionsService::Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
+                                     const v1::WriteOptions& options, v1::ActionCommand& command,
+                                     rb::domain::Context& context) const {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
   absl::StatusOr<CallAccess> access =
       AccessFor(*ctx, options_.auth, "/resorption.v1.Actions/Command", /*require_actor=*/true);
@@ -42,13 +42,30 @@ absl::Status ActionsService::Execute(grpc::CallbackServerContext* ctx, absl::str
 
   command.set_action_id(id);
   api::ApplyWriteOptions(options, &command);
-  rb::domain::Context context;
   context.now_us = options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
   context.actor = access->actor();
-  absl::StatusOr<rb::domain::CommandResult> r = handler_->HandleAction(command, context);
-  if (!r.ok()) return r.status();
-  api::FillWriteResult(*r, absl::StrCat("actions/", id), *store_, resp);
   return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* ActionsService::Run(grpc::CallbackServerContext* ctx,
+                                              absl::string_view name,
+                                              const v1::WriteOptions& options,
+                                              v1::ActionCommand cmd, v1::WriteResult* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  rb::domain::Context context;
+  if (absl::Status s = Prepare(ctx, name, options, cmd, context); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  std::string action_name = absl::StrCat("actions/", cmd.action_id());
+  handler_->HandleActionAsync(
+      std::move(cmd), std::move(context),
+      [this, reactor, resp, action_name = std::move(action_name)](
+          absl::StatusOr<rb::domain::CommandResult> r) mutable {
+        if (r.ok()) api::FillWriteResult(*r, std::move(action_name), *store_, resp);
+        reactor->Finish(ToGrpcStatus(r.status()));
+      });
+  return reactor;
 }
 
 absl::Status ActionsService::Authorize(const CallAccess& access, const std::string& id,
@@ -80,7 +97,7 @@ absl::Status ActionsService::Authorize(const CallAccess& access, const std::stri
       grpc::CallbackServerContext* ctx, const v1::Method##Request* req, v1::WriteResult* resp) { \
     v1::ActionCommand cmd;                                                                       \
     *cmd.mutable_##setter() = req->command();                                                    \
-    return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));          \
+    return Run(ctx, req->name(), req->options(), std::move(cmd), resp);          \
   }
 RB_ACTION_COMMAND(SetActionManagers, set_managers)
 RB_ACTION_COMMAND(SetActionOperators, set_operators)
@@ -102,7 +119,7 @@ grpc::ServerUnaryReactor* ActionsService::CreateAction(grpc::CallbackServerConte
   *cmd.mutable_create() = req->command();
   const std::string name =
       absl::StrCat("actions/", api::NewId(req->action_id(), req->options().command_id()));
-  return Reply(ctx, Execute(ctx, name, req->options(), std::move(cmd), resp));
+  return Run(ctx, name, req->options(), std::move(cmd), resp);
 }
 
 grpc::ServerUnaryReactor* ActionsService::UpdateAction(grpc::CallbackServerContext* ctx,
@@ -111,7 +128,7 @@ grpc::ServerUnaryReactor* ActionsService::UpdateAction(grpc::CallbackServerConte
   v1::ActionCommand cmd;
   *cmd.mutable_update()->mutable_details() = req->details();
   *cmd.mutable_update()->mutable_update_mask() = req->update_mask();
-  return Reply(ctx, Execute(ctx, req->name(), req->options(), std::move(cmd), resp));
+  return Run(ctx, req->name(), req->options(), std::move(cmd), resp);
 }
 
 absl::Status ActionsService::DoGetAction(grpc::CallbackServerContext* ctx,

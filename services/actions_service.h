@@ -51,10 +51,17 @@ class ActionsService final : public resorption::v1::Actions::CallbackService {
                                       const resorption::v1::GetActionRequest* req,
                                       resorption::v1::Action* resp) override;
 
-  // The work behind every mutation; the action id comes from `name` ("actions/{id}").
-  absl::Status Execute(grpc::CallbackServerContext* ctx, absl::string_view name,
+  // The checks before every mutation, on the gRPC thread; the action id comes from `name`
+  // ("actions/{id}"). Fills `command` and `context` as SitesService::Prepare does.
+  absl::Status Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
                        const resorption::v1::WriteOptions& options,
-                       resorption::v1::ActionCommand command, resorption::v1::WriteResult* resp);
+                       resorption::v1::ActionCommand& command, rb::domain::Context& context) const;
+  // Prepares, then hands the command to the handler without blocking and finishes the call from
+  // the append's completion.
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, absl::string_view name,
+                                const resorption::v1::WriteOptions& options,
+                                resorption::v1::ActionCommand cmd,
+                                resorption::v1::WriteResult* resp);
   absl::Status DoGetAction(grpc::CallbackServerContext* ctx,
                            const resorption::v1::GetActionRequest& req,
                            resorption::v1::Action* resp);

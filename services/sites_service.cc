@@ -160,40 +160,6 @@ absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_posi
   return absl::OkStatus();
 }
 
-CommandPool::CommandPool(int threads) {
-  for (int i = 0; i < std::max(1, threads); ++i) {
-    threads_.emplace_back([this] {
-      std::unique_lock<std::mutex> lock(mu_);
-      while (true) {
-        ready_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping and drained
-        std::function<void()> task = std::move(queue_.front());
-        queue_.pop_front();
-        lock.unlock();
-        task();
-        lock.lock();
-      }
-    });
-  }
-}
-
-CommandPool::~CommandPool() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  ready_.notify_all();
-  for (std::thread& t : threads_) t.join();
-}
-
-void CommandPool::Submit(std::function<void()> task) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(task));
-  }
-  ready_.notify_one();
-}
-
 }  // namespace api
 
 SitesService::SitesService(rb::domain::CommandHandler* handler, rb::es::EventStore* store,
@@ -204,16 +170,15 @@ SitesService::SitesService(rb::domain::CommandHandler* handler, rb::es::EventSto
       engine_(engine),
       list_(list),
       changelog_(store),
-      options_(std::move(options)),
-      pool_(options_.command_threads) {}
+      options_(std::move(options)) {}
 
 int64_t SitesService::NowUs() const {
   return options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
 }
 
-absl::Status SitesService::Execute(grpc::CallbackServerContext* ctx, absl::string_view name,
-                                   const v1::WriteOptions& options, v1::SiteCommand command,
-                                   v1::WriteResult* resp) {
+absl::Status SitesService::Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
+                                   const v1::WriteOptions& options, v1::SiteCommand& command,
+                                   rb::domain::Context& context) const {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
   absl::StatusOr<CallAccess> access =
       AccessFor(*ctx, options_.auth, "/resorption.v1.Sites/Command", /*require_actor=*/true);
@@ -226,12 +191,8 @@ absl::Status SitesService::Execute(grpc::CallbackServerContext* ctx, absl::strin
 
   command.set_site_id(id);
   api::ApplyWriteOptions(options, &command);
-  rb::domain::Context context;
   context.now_us = NowUs();
   context.actor = access->actor();
-  absl::StatusOr<CommandResult> r = handler_->HandleSite(command, context);
-  if (!r.ok()) return r.status();
-  api::FillWriteResult(*r, absl::StrCat("sites/", id), *store_, resp);
   return absl::OkStatus();
 }
 
@@ -258,13 +219,23 @@ grpc::ServerUnaryReactor* SitesService::Run(grpc::CallbackServerContext* ctx,
                                             const v1::WriteOptions& options, v1::SiteCommand cmd,
                                             v1::WriteResult* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  pool_.Submit([this, ctx, reactor, name, &options, cmd = std::move(cmd), resp]() mutable {
-    reactor->Finish(ToGrpcStatus(Execute(ctx, name, options, std::move(cmd), resp)));
-  });
+  rb::domain::Context context;
+  if (absl::Status s = Prepare(ctx, name, options, cmd, context); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  std::string site_name = absl::StrCat("sites/", cmd.site_id());
+  handler_->HandleSiteAsync(
+      std::move(cmd), std::move(context),
+      [this, reactor, resp, site_name = std::move(site_name)](
+          absl::StatusOr<rb::domain::CommandResult> r) mutable {
+        if (r.ok()) api::FillWriteResult(*r, std::move(site_name), *store_, resp);
+        reactor->Finish(ToGrpcStatus(r.status()));
+      });
   return reactor;
 }
 
-// Every command RPC: fill the oneof from the request, run Execute on the pool.
+// Every command RPC: fill the oneof from the request, then Run.
 #define RB_SITE_COMMAND(Method, setter)                                                          \
   grpc::ServerUnaryReactor* SitesService::Method(                                                \
       grpc::CallbackServerContext* ctx, const v1::Method##Request* req, v1::WriteResult* resp) { \

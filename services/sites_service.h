@@ -25,14 +25,10 @@
 #ifndef RB_SERVICES_SITES_SERVICE_H_
 #define RB_SERVICES_SITES_SERVICE_H_
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -104,34 +100,11 @@ void ApplyWriteOptions(const resorption::v1::WriteOptions& options, Command* com
 // OUT_OF_RANGE when `min_position` is beyond the log head (no acknowledged write has it).
 absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_position);
 
-// A fixed pool of threads that run commands off gRPC's callback threads: a command blocks until
-// its group commit is durable, and gRPC's few callback threads would otherwise cap how many
-// commands share one commit. Tasks run in submission order across the threads; the destructor
-// runs the queued tasks, then joins.
-class CommandPool {
- public:
-  explicit CommandPool(int threads);
-  ~CommandPool();
-  void Submit(std::function<void()> task);
-
- private:
-  // A plain mutex and condition variable: Submit wakes exactly one idle thread (no condition
-  // evaluation over every waiter on each unlock).
-  std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> queue_;  // guarded by mu_
-  bool stop_ = false;                        // guarded by mu_
-  std::vector<std::thread> threads_;
-};
-
 }  // namespace api
 
 struct SitesServiceOptions {
   // The valid time "now" of a command, in microseconds since the epoch. Tests inject a clock.
   std::function<int64_t()> now_us;  // empty: absl::Now()
-  // Threads running commands (each waits for its durable group commit); this bounds how many
-  // commands share one commit.
-  int command_threads = 64;
   // Authentication and policy of every call (services/access_context.h); the modules set the
   // server's. Null: calls are attributed by the x-actor-* headers (AuthMode::kDisabled).
   Authenticator* auth = nullptr;
@@ -180,11 +153,12 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
                                              const resorption::v1::GetSiteChangeLogRequest* req,
                                              resorption::v1::ChangeLog* resp) override;
 
-  // The work behind every mutation: `command` holds the domain command (its oneof); the site id
-  // comes from `name` ("sites/{id}").
-  absl::Status Execute(grpc::CallbackServerContext* ctx, absl::string_view name,
+  // The checks before every mutation (call, caller, request, scope), on the gRPC thread: fills
+  // `command` (its oneof is set by the caller) with the site id from `name` ("sites/{id}") and the
+  // write options, and `context` with the actor and the valid time "now".
+  absl::Status Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
                        const resorption::v1::WriteOptions& options,
-                       resorption::v1::SiteCommand command, resorption::v1::WriteResult* resp);
+                       resorption::v1::SiteCommand& command, rb::domain::Context& context) const;
   absl::Status DoGetSite(grpc::CallbackServerContext* ctx,
                          const resorption::v1::GetSiteRequest& req, resorption::v1::Site* resp);
   absl::Status DoListSites(grpc::CallbackServerContext* ctx,
@@ -214,7 +188,9 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
   // The scope checks of a command on site `id` (services/access_context.h).
   absl::Status Authorize(const CallAccess& access, const std::string& id,
                          const resorption::v1::SiteCommand& command) const;
-  // Runs Execute on the command pool and finishes the call from there.
+  // Prepares the command, hands it to the command handler without blocking (the decision is taken
+  // on this thread, the append joins the next group commit) and finishes the call from the
+  // append's completion: no thread waits for the disk.
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const std::string& name,
                                 const resorption::v1::WriteOptions& options,
                                 resorption::v1::SiteCommand cmd, resorption::v1::WriteResult* resp);
@@ -225,7 +201,6 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
   const rb::views::SiteListQuery* const list_;
   const rb::views::ChangeLogQuery changelog_;
   const SitesServiceOptions options_;
-  api::CommandPool pool_;  // last: joined first
 };
 
 // The module: one CommandHandler over the server's store and the service.
