@@ -98,7 +98,8 @@ EventStreamService::EventStreamService(rb::es::EventStore* store, SubscriptionHu
 
 // ---- Append ---------------------------------------------------------------------------------
 
-absl::Status EventStreamService::DoAppend(const v1::AppendRequest& req, v1::AppendResponse* resp) {
+absl::Status EventStreamService::PrepareAppend(const v1::AppendRequest& req,
+                                              rb::es::AppendRequest& ar) const {
   std::vector<FieldViolation> violations;
   CheckStreamId(req.stream_id(), "stream_id", violations);
   if (req.events().empty()) violations.push_back({"events", "must hold at least one event"});
@@ -113,7 +114,6 @@ absl::Status EventStreamService::DoAppend(const v1::AppendRequest& req, v1::Appe
   if (expected.kind() != v1::ExpectedRevision::KIND_EXACT && expected.revision() != 0) {
     violations.push_back({"expected.revision", "only meaningful with kind KIND_EXACT"});
   }
-  rb::es::AppendRequest ar;
   ar.stream_id = req.stream_id();
   ar.command_id = req.command_id();
   ar.metadata = MetadataFromProto(req.metadata());
@@ -151,17 +151,6 @@ absl::Status EventStreamService::DoAppend(const v1::AppendRequest& req, v1::Appe
     default:
       ar.expected = rb::es::ExpectedRevision::Any();
   }
-  absl::StatusOr<rb::es::AppendResult> r = store_->Append(ar);
-  if (!r.ok()) return r.status();
-  resp->set_first_position(r->first_position);
-  resp->set_last_position(r->last_position);
-  resp->set_stream_revision(r->stream_revision);
-  resp->set_replayed(r->replayed);
-  if (!r->replayed) {
-    appends_->Increment();
-    appended_events_->Increment(ar.events.size());
-    append_sizes_->Observe(static_cast<double>(ar.events.size()));
-  }
   return absl::OkStatus();
 }
 
@@ -170,8 +159,27 @@ grpc::ServerUnaryReactor* EventStreamService::Append(grpc::CallbackServerContext
                                                      v1::AppendResponse* resp) {
   absl::Status s = CheckCall(ctx);
   if (s.ok() && auth_ != nullptr) s = auth_->AuthorizeRawLog(*ctx, "Append", std::string());
-  if (s.ok()) s = DoAppend(*req, resp);
-  return Reply(ctx, s);
+  rb::es::AppendRequest ar;
+  if (s.ok()) s = PrepareAppend(*req, ar);
+  if (!s.ok()) return Reply(ctx, s);
+  // Answered from the durable completion: no thread waits for the group commit.
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const size_t events = ar.events.size();
+  store_->AppendAsync(std::move(ar), [this, reactor, resp,
+                                      events](absl::StatusOr<rb::es::AppendResult> r) {
+    if (!r.ok()) return reactor->Finish(ToGrpcStatus(r.status()));
+    resp->set_first_position(r->first_position);
+    resp->set_last_position(r->last_position);
+    resp->set_stream_revision(r->stream_revision);
+    resp->set_replayed(r->replayed);
+    if (!r->replayed) {
+      appends_->Increment();
+      appended_events_->Increment(events);
+      append_sizes_->Observe(static_cast<double>(events));
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
 // ---- ReadStream -----------------------------------------------------------------------------

@@ -77,8 +77,9 @@ class EventStreamService final : public resorption::v1::EventStream::CallbackSer
                                    resorption::v1::VerifyResponse* resp) override;
 
   // The work behind each unary RPC, without gRPC (also used by tests).
-  absl::Status DoAppend(const resorption::v1::AppendRequest& req,
-                        resorption::v1::AppendResponse* resp);
+  // Checks a raw append and converts it (INVALID_ARGUMENT naming every bad field).
+  absl::Status PrepareAppend(const resorption::v1::AppendRequest& req,
+                             rb::es::AppendRequest& ar) const;
   absl::Status DoReadStream(const resorption::v1::ReadStreamRequest& req,
                             resorption::v1::ReadStreamResponse* resp);
   absl::Status DoReadAll(const resorption::v1::ReadAllRequest& req,
