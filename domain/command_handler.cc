@@ -2,6 +2,7 @@
 #include "domain/command_handler.h"
 
 #include <list>
+#include <type_traits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -95,6 +96,11 @@ class Repo {
       for (const rb::es::RecordedEvent& r : *batch) {
         auto e = T::Decode(r);
         if (!e.ok()) return e.status();
+        if constexpr (std::is_same_v<T, SiteTraits>) {
+          if (options_.owner_cipher != nullptr) {
+            if (absl::Status s = OpenOwnerIdentity(*options_.owner_cipher, &*e); !s.ok()) return s;
+          }
+        }
         f.state = T::Evolve(std::move(f.state), *e);
         f.revision = static_cast<int64_t>(r.revision);
         if (!r.metadata.command_id.empty()) {
@@ -144,7 +150,23 @@ class Repo {
       req.metadata.command_id = cmd.command_id();
       req.metadata.reason = cmd.reason();
       for (const auto& e : decision->events) {
-        auto data = T::Encode(e);
+        absl::StatusOr<rb::es::EventData> data;
+        if constexpr (std::is_same_v<T, SiteTraits>) {
+          if (options_.owner_cipher != nullptr &&
+              e.body_case() == v1::SiteEvent::kOwnershipChanged) {
+            v1::SiteEvent sealed = e;
+            if (absl::Status s = SealOwnerIdentity(*options_.owner_cipher, cmd.site_id(),
+                                                   f->state.owner_anonymisations(), &sealed);
+                !s.ok()) {
+              return s;
+            }
+            data = T::Encode(sealed);
+          } else {
+            data = T::Encode(e);
+          }
+        } else {
+          data = T::Encode(e);
+        }
         if (!data.ok()) return data.status();
         result.event_types.push_back(data->type);
         req.events.push_back(*std::move(data));

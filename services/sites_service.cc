@@ -17,6 +17,7 @@
 #include "domain/geo.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/access_context.h"
+#include "services/auth.h"
 #include "services/projections_module.h"
 #include "services/status_mapping.h"
 
@@ -203,7 +204,7 @@ SitesService::SitesService(rb::domain::CommandHandler* handler, rb::es::EventSto
       store_(store),
       engine_(engine),
       list_(list),
-      changelog_(store),
+      changelog_(store, options.auth != nullptr ? &options.auth->owner_keys() : nullptr),
       options_(std::move(options)),
       pool_(options_.command_threads) {}
 
@@ -229,8 +230,19 @@ absl::Status SitesService::Execute(grpc::CallbackServerContext* ctx, absl::strin
   rb::domain::Context context;
   context.now_us = NowUs();
   context.actor = access->actor();
+  // Erasing the site erases its owner names too: every owner key goes once the event is durable.
+  int owner_keys = 0;
+  if (command.has_erase() || command.has_anonymise_owner()) {
+    absl::StatusOr<v1::Site> before = handler_->LoadSite(id);
+    if (!before.ok()) return before.status();
+    owner_keys = before->owner_anonymisations() + 1;
+  }
   absl::StatusOr<CommandResult> r = handler_->HandleSite(command, context);
   if (!r.ok()) return r.status();
+  if (owner_keys > 0 && options_.auth != nullptr &&
+      (command.has_erase() || r->outcome != CommandResult::Outcome::kNoChange)) {
+    if (absl::Status s = options_.auth->owner_keys().Destroy(id, owner_keys); !s.ok()) return s;
+  }
   api::FillWriteResult(*r, absl::StrCat("sites/", id), *store_, resp);
   return absl::OkStatus();
 }
@@ -445,11 +457,13 @@ grpc::ServerUnaryReactor* SitesService::GetSiteChangeLog(grpc::CallbackServerCon
 }
 
 absl::Status SitesModule::Init(const ServiceEnvironment& env) {
-  handler_ = std::make_unique<rb::domain::CommandHandler>(env.store);
+  if (options_.auth == nullptr) options_.auth = env.auth;
+  rb::domain::CommandHandlerOptions handler_options;
+  if (options_.auth != nullptr) handler_options.owner_cipher = &options_.auth->owner_keys();
+  handler_ = std::make_unique<rb::domain::CommandHandler>(env.store, handler_options);
   if (engine_ != nullptr && engine_->get() != nullptr) {
     list_ = std::make_unique<rb::views::SiteListQuery>(engine_->get());
   }
-  if (options_.auth == nullptr) options_.auth = env.auth;
   service_ = std::make_unique<SitesService>(handler_.get(), env.store, engine_.get(), list_.get(),
                                             options_);
   return absl::OkStatus();
