@@ -56,8 +56,9 @@ bool IsPersonalOwnerType(v1::OwnerType type) { return type != v1::OWNER_TYPE_PUB
 bool HasPrivateOwner(const v1::Site& site) {
   const v1::Ownership& o = site.ownership();
   return o.owner_type() == v1::OWNER_TYPE_PRIVATE ||
-         std::any_of(o.parcel_owners().begin(), o.parcel_owners().end(),
-                     [](const v1::ParcelOwner& p) { return p.owner_type() == v1::OWNER_TYPE_PRIVATE; });
+         std::any_of(
+             o.parcel_owners().begin(), o.parcel_owners().end(),
+             [](const v1::ParcelOwner& p) { return p.owner_type() == v1::OWNER_TYPE_PRIVATE; });
 }
 
 bool HasPersonalOwnerName(const v1::Ownership& o) {

@@ -369,8 +369,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
   // Valid date ("Date de mise à jour").
   const bool retroactive = kind == v1::SiteCommand::kCorrectRetroactively;
   const bool journal = kind == v1::SiteCommand::kPostComment ||
-                       kind == v1::SiteCommand::kModerateComment || kind == v1::SiteCommand::kErase ||
-                       kind == v1::SiteCommand::kAnonymiseOwner;
+                       kind == v1::SiteCommand::kModerateComment ||
+                       kind == v1::SiteCommand::kErase || kind == v1::SiteCommand::kAnonymiseOwner;
   if (!retroactive && !journal && state.status() != v1::SITE_STATUS_UNSPECIFIED &&
       valid_at < state.updated_at_us()) {
     return Refuse(absl::StatusCode::kInvalidArgument, "valid_at_us",

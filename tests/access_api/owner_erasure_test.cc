@@ -42,8 +42,8 @@ constexpr char kPublicOwner[] = "Mairie Sentinelle Pb4Rs";
 constexpr char kAnonymised[] = "[anonymisé]";
 
 int64_t Micros(absl::CivilDay day) {
-  return absl::ToUnixMicros(absl::FromCivil(absl::CivilSecond(day) + 12 * 3600,
-                                            absl::UTCTimeZone()));
+  return absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilSecond(day) + 12 * 3600, absl::UTCTimeZone()));
 }
 
 // Sites are closed yesterday (the service's real clock refuses future dates); the sweep's clock
@@ -190,7 +190,8 @@ class OwnerErasureTest : public ::testing::Test {
 };
 
 TEST_F(OwnerErasureTest, PrivateOwnerAnonymisedAYearAfterClosureLeavesNoPlaintextAndChainsHold) {
-  const uint64_t closed_at = DeclareAndClose("priv", PrivateOwnership(kPreviousOwner), kPrivateOwner);
+  const uint64_t closed_at =
+      DeclareAndClose("priv", PrivateOwnership(kPreviousOwner), kPrivateOwner);
   DeclareAndClose("pub", [] {
     v1::Ownership o;
     o.set_owner_type(v1::OWNER_TYPE_PUBLIC);
@@ -330,8 +331,7 @@ TEST_F(OwnerErasureTest, OwnerNamesOfAnOpenSiteStaySealedAndReadersWithoutOwnerA
   v1::DeclareSiteRequest declare;
   declare.set_site_id("open");
   *declare.mutable_command() = rb::domain::testing::Declare("open").declare();
-  *declare.mutable_command()->mutable_site()->mutable_ownership() =
-      PrivateOwnership(kPrivateOwner);
+  *declare.mutable_command()->mutable_site()->mutable_ownership() = PrivateOwnership(kPrivateOwner);
   v1::WriteResult w;
   ASSERT_TRUE(sites_->DeclareSite(Admin().get(), declare, &w).ok());
   // An unchanged ownership is no change (the folded state compares the names in clear).
