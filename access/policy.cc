@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "access/strings.h"
 #include "domain/geo.h"
+#include "domain/owner_identity.h"
 
 namespace rb::access {
 namespace {
@@ -330,7 +331,7 @@ Redaction RedactSite(const Principal& p, v1::Site* site) {
     }
   }
   v1::Ownership* own = site->mutable_ownership();
-  const bool has_owner = !own->owner().empty() ||
+  const bool has_owner = !own->owner().empty() || rb::domain::HasSealedOwnerName(*own) ||
                          std::any_of(own->parcel_owners().begin(), own->parcel_owners().end(),
                                      [](const v1::ParcelOwner& o) { return !o.name().empty(); });
   if (has_owner) {
@@ -339,6 +340,7 @@ Redaction RedactSite(const Principal& p, v1::Site* site) {
     } else {
       own->clear_owner();
       for (v1::ParcelOwner& o : *own->mutable_parcel_owners()) o.clear_name();
+      rb::domain::DropSealedOwnerNames(own);
       r.owner_removed = true;
     }
   }

@@ -55,3 +55,17 @@ absl::Status SubjectKeys::Destroy(std::string_view subject) {
 }
 
 }  // namespace rb::access
+
+namespace rb::access {
+
+absl::StatusOr<bool> SubjectKeys::Exists(std::string_view subject) const {
+  auto v = kv_->Get(Space(), subject);
+  if (!v.ok()) return v.status();
+  return v->has_value();
+}
+
+absl::Status SubjectKeys::Purge(rb::es::EventStore* store) {
+  return store->PurgeDeleted(std::string(kSubjectKeySpace));
+}
+
+}  // namespace rb::access

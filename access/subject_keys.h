@@ -23,6 +23,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "eventstore/event_store.h"
 #include "eventstore/kv_store.h"
 
 namespace rb::access {
@@ -40,6 +41,12 @@ class SubjectKeys {
   absl::StatusOr<std::string> Open(std::string_view subject, std::string_view sealed) const;
   // Deletes the key (durably). Idempotent.
   absl::Status Destroy(std::string_view subject);
+  // True while the subject's key exists.
+  absl::StatusOr<bool> Exists(std::string_view subject) const;
+  // Makes destroyed keys unrecoverable from the data directory's files: flushes the write-ahead
+  // log and compacts the key space (rb::es::EventStore::PurgeDeleted). Run after Destroy when the
+  // old bytes must be gone now rather than at RocksDB's next compaction.
+  static absl::Status Purge(rb::es::EventStore* store);
 
  private:
   rb::es::KvStore* kv_;

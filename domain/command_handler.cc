@@ -3,6 +3,7 @@
 
 #include <list>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -96,6 +97,11 @@ class Repo {
       for (const rb::es::RecordedEvent& r : *batch) {
         auto e = T::Decode(r);
         if (!e.ok()) return e.status();
+        if constexpr (std::is_same_v<T, SiteTraits>) {
+          if (options_.owner_cipher != nullptr) {
+            if (absl::Status s = OpenOwnerIdentity(*options_.owner_cipher, &*e); !s.ok()) return s;
+          }
+        }
         f.state = T::Evolve(std::move(f.state), *e);
         f.revision = static_cast<int64_t>(r.revision);
         if (!r.metadata.command_id.empty()) {
@@ -162,7 +168,24 @@ class Repo {
     req.metadata.command_id = cmd.command_id();
     req.metadata.reason = cmd.reason();
     for (const auto& e : decision->events) {
-      auto data = T::Encode(e);
+      absl::StatusOr<rb::es::EventData> data;
+      if constexpr (std::is_same_v<T, SiteTraits>) {
+        if (options_.owner_cipher != nullptr &&
+            e.body_case() == v1::SiteEvent::kOwnershipChanged) {
+          // The owner's identity is stored sealed with the site's owner key (erasable).
+          v1::SiteEvent sealed = e;
+          if (absl::Status s = SealOwnerIdentity(*options_.owner_cipher, cmd.site_id(),
+                                                 f->state.owner_anonymisations(), &sealed);
+              !s.ok()) {
+            return std::move(done)(s);
+          }
+          data = T::Encode(sealed);
+        } else {
+          data = T::Encode(e);
+        }
+      } else {
+        data = T::Encode(e);
+      }
       if (!data.ok()) return std::move(done)(data.status());
       result.event_types.push_back(data->type);
       req.events.push_back(*std::move(data));

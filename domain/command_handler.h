@@ -33,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "domain/action.h"
 #include "domain/context.h"
+#include "domain/owner_identity.h"
 #include "domain/site.h"
 #include "eventstore/event_store.h"
 
@@ -43,6 +44,10 @@ struct CommandHandlerOptions {
   size_t cache_capacity = 4096;
   // Re-load and re-decide this many times when another writer appended in between.
   int max_conflict_retries = 3;
+  // Seals the names of non-public owners before appending and opens them when folding
+  // (domain/owner_identity.h): the folded states, and LoadSite, hold the names in clear (or
+  // kAnonymisedOwner once erased). Null: names are appended as given. Not owned.
+  OwnerIdentityCipher* owner_cipher = nullptr;
 };
 
 struct CommandResult {

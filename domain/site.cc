@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "domain/dates.h"
 #include "domain/geo.h"
+#include "domain/owner_identity.h"
 #include "domain/site_rules.h"
 #include "domain/violations.h"
 #include "google/protobuf/util/field_mask_util.h"
@@ -291,6 +292,7 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
     case v1::SiteCommand::kModerateComment:
     case v1::SiteCommand::kCorrectClosure:
     case v1::SiteCommand::kErase:
+    case v1::SiteCommand::kAnonymiseOwner:
       break;
     default:
       if (closed) {
@@ -319,6 +321,12 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
       if (!actor.IsNationalAdmin()) {
         return Denied("permission.erase",
                       "Seul un administrateur national peut supprimer un site.");
+      }
+      break;
+    case v1::SiteCommand::kAnonymiseOwner:
+      if (!actor.IsNationalAdmin()) {
+        return Denied("permission.anonymise_owner",
+                      "Seul un administrateur national peut anonymiser un propriétaire.");
       }
       break;
     case v1::SiteCommand::kCorrectRetroactively:
@@ -361,7 +369,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
   // Valid date ("Date de mise à jour").
   const bool retroactive = kind == v1::SiteCommand::kCorrectRetroactively;
   const bool journal = kind == v1::SiteCommand::kPostComment ||
-                       kind == v1::SiteCommand::kModerateComment || kind == v1::SiteCommand::kErase;
+                       kind == v1::SiteCommand::kModerateComment ||
+                       kind == v1::SiteCommand::kErase || kind == v1::SiteCommand::kAnonymiseOwner;
   if (!retroactive && !journal && state.status() != v1::SITE_STATUS_UNSPECIFIED &&
       valid_at < state.updated_at_us()) {
     return Refuse(absl::StatusCode::kInvalidArgument, "valid_at_us",
@@ -655,6 +664,21 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
       out.New()->mutable_erased()->set_reason(cmd.erase().reason().empty() ? cmd.reason()
                                                                            : cmd.erase().reason());
       break;
+    case v1::SiteCommand::kAnonymiseOwner: {
+      std::string rule = cmd.anonymise_owner().rule().empty() ? std::string(kRuleOnRequest)
+                                                              : cmd.anonymise_owner().rule();
+      if (rule != kRuleOnRequest && rule != kRuleClosedOverOneYear) {
+        v.Add("anonymise_owner.rule", "anonymise_owner.rule_unknown",
+              absl::StrCat("Règle d'anonymisation inconnue : « ", rule, " »."));
+        return v.ToStatus();
+      }
+      // Nothing personal left (public owner, no name, or already anonymised): no change.
+      if (!HasPersonalOwnerName(state.ownership())) return SiteDecision{};
+      auto* a = out.New()->mutable_owner_identity_anonymised();
+      a->set_rule(std::move(rule));
+      a->set_reason(cmd.reason());
+      break;
+    }
     case v1::SiteCommand::COMMAND_NOT_SET:
       break;
   }
@@ -849,6 +873,11 @@ v1::Site EvolveSite(v1::Site s, const v1::SiteEvent& e) {
       s = std::move(erased);
       break;
     }
+    case v1::SiteEvent::kOwnerIdentityAnonymised:
+      // Bookkeeping of an erasure, not a change of the site's data: the valid date stays.
+      AnonymiseOwnership(s.mutable_ownership());
+      s.set_owner_anonymisations(s.owner_anonymisations() + 1);
+      break;
     case v1::SiteEvent::kRetroactiveCorrectionRecorded:
     case v1::SiteEvent::BODY_NOT_SET:
       break;

@@ -874,6 +874,15 @@ absl::Status EventStoreImpl::Checkpoint(const std::string& dir) {
   return FromRocks(owned->CreateCheckpoint(dir), absl::StrCat("checkpoint to ", dir));
 }
 
+absl::Status EventStoreImpl::PurgeDeleted(const std::string& space) {
+  if (options_.read_only) return absl::FailedPreconditionError("the store is open read-only");
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::FailedPreconditionError("the event store is closed");
+  }
+  return kv_->FlushAllAndCompact(space, {meta_cf_, events_cf_, streams_cf_, commands_cf_});
+}
+
 void EventStoreImpl::Close() {
   {
     absl::MutexLock lock(&mu_);

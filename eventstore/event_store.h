@@ -217,6 +217,15 @@ class EventStore {
   // appends go on. Uses hard links where possible.
   virtual absl::Status Checkpoint(const std::string& dir) = 0;
 
+  // Makes the values deleted from key space `space` unrecoverable from the data directory's
+  // files: flushes every memtable (the write-ahead log files that held them become obsolete and
+  // are deleted) and compacts the space to its last level (the table files that held them are
+  // rewritten without them and deleted). A backup taken earlier still holds them. Slow on large
+  // spaces: for small spaces such as the subject keys. NOT_FOUND for an unknown space.
+  virtual absl::Status PurgeDeleted(const std::string& space) {
+    return absl::UnimplementedError("this store cannot purge deleted values");
+  }
+
   // Stops accepting appends, completes the pending ones and flushes. Idempotent; also run by the
   // destructor.
   virtual void Close() = 0;

@@ -50,6 +50,7 @@ class EventStoreImpl : public EventStore {
   absl::StatusOr<VerifyReport> Verify() const override;
   KvStore& kv() override { return *kv_; }
   absl::Status Checkpoint(const std::string& dir) override;
+  absl::Status PurgeDeleted(const std::string& space) override;
   void Close() override;
 
   // Wakes every thread blocked in WaitForPosition (used by Subscription::Cancel).

@@ -99,6 +99,26 @@ absl::Status RocksKvStore::DropSpace(const std::string& space) {
   return absl::OkStatus();
 }
 
+absl::Status RocksKvStore::FlushAllAndCompact(
+    const std::string& space, std::vector<rocksdb::ColumnFamilyHandle*> also_flush) {
+  if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
+  absl::ReaderMutexLock lock(&mu_);
+  rocksdb::ColumnFamilyHandle* target = Find(space);
+  if (target == nullptr) return MissingSpace(space);
+  for (const auto& [name, h] : spaces_) also_flush.push_back(h);
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  if (auto s = db_->Flush(fo, also_flush); !s.ok()) return FromRocks(s, "flush");
+  if (auto s = db_->FlushWAL(/*sync=*/true); !s.ok()) return FromRocks(s, "flush wal");
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  co.exclusive_manual_compaction = false;
+  if (auto s = db_->CompactRange(co, target, nullptr, nullptr); !s.ok()) {
+    return FromRocks(s, absl::StrCat("compact key space ", space));
+  }
+  return absl::OkStatus();
+}
+
 bool RocksKvStore::HasSpace(const std::string& space) const {
   absl::ReaderMutexLock lock(&mu_);
   return Find(space) != nullptr;

@@ -34,6 +34,11 @@ class RocksKvStore : public KvStore {
   absl::Status Write(const KvWriteBatch& batch, bool sync) override;
   absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(const std::string& space) const override;
 
+  // Flushes every key space (and `also_flush`), then compacts `space` to its last level so that
+  // deleted values leave the files (EventStore::PurgeDeleted).
+  absl::Status FlushAllAndCompact(const std::string& space,
+                                  std::vector<rocksdb::ColumnFamilyHandle*> also_flush);
+
   // Releases the column family handles; called before the DB closes.
   void CloseHandles();
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "access/audit.h"
+#include "domain/owner_identity.h"
 #include "services/auth.h"
 
 namespace rb::services {
@@ -252,8 +253,18 @@ absl::Status CallAccess::ScopeSiteList(v1::ListSitesRequest* request, bool* filt
   return absl::OkStatus();
 }
 
+absl::Status CallAccess::OpenOwnerNames(v1::Ownership* ownership) const {
+  if (!rb::domain::HasSealedOwnerName(*ownership)) return absl::OkStatus();
+  if (auth_ == nullptr) {  // no keys to open them with
+    rb::domain::DropSealedOwnerNames(ownership);
+    return absl::OkStatus();
+  }
+  return rb::domain::OpenOwnerIdentity(auth_->owner_keys(), ownership);
+}
+
 absl::Status CallAccess::Redact(v1::Site* site) const {
   const acc::Redaction r = acc::RedactSite(principal_, site);
+  if (absl::Status s = OpenOwnerNames(site->mutable_ownership()); !s.ok()) return s;
   if (r.restricted_kept.empty()) return absl::OkStatus();
   return Audit(acc::kAuditRestrictedRead, absl::StrCat("site-", site->id()), r.restricted_kept);
 }
@@ -272,6 +283,9 @@ absl::Status CallAccess::RedactList(v1::ListSitesResponse* page, bool filter_row
   for (v1::SiteSummary& row : *rows) {
     if (!row.has_site()) continue;
     const acc::Redaction r = acc::RedactSite(principal_, row.mutable_site());
+    if (absl::Status s = OpenOwnerNames(row.mutable_site()->mutable_ownership()); !s.ok()) {
+      return s;
+    }
     if (r.restricted_kept.empty()) continue;
     if (targets.size() < kMaxAuditTargets) targets.push_back(absl::StrCat("site-", row.id()));
     for (const std::string& k : r.restricted_kept) {

@@ -95,6 +95,9 @@ class CallAccess {
   // Removes what the principal may not see (RedactSite) and, when justice or owner data stays
   // in the output, appends an audit.restricted_read record for the site.
   absl::Status Redact(resorption::v1::Site* site) const;
+  // Opens the sealed owner names left by the redaction (the principal sees owners):
+  // "[anonymisé]" for erased ones. Call after RedactSite or Redact only.
+  absl::Status OpenOwnerNames(resorption::v1::Ownership* ownership) const;
   // Same over the rows of a list: rows outside the scope are removed when `filter_rows`; one
   // audit record names the sites whose restricted data was returned.
   absl::Status RedactList(resorption::v1::ListSitesResponse* page, bool filter_rows) const;

@@ -68,4 +68,48 @@ grpc::ServerUnaryReactor* AdminService::CreateBackup(grpc::CallbackServerContext
   return reactor;
 }
 
+grpc::ServerUnaryReactor* AdminService::RunErasureSweep(
+    grpc::CallbackServerContext* ctx, const resorption::v1::RunErasureSweepRequest* req,
+    resorption::v1::ErasureSweepReport* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::Status s = [&]() -> absl::Status {
+    absl::StatusOr<CallAccess> access =
+        AccessFor(*ctx, auth_, "/resorption.v1.Admin/RunErasureSweep");
+    if (!access.ok()) return access.status();
+    if (absl::Status s = access->RequireNationalAdmin("running the erasure sweep"); !s.ok()) {
+      return s;
+    }
+    if (sweep_ == nullptr) return absl::UnimplementedError("this server has no erasure sweep");
+    absl::StatusOr<resorption::v1::ErasureSweepReport> r = sweep_->RunOnce(req->dry_run());
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  }();
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::AnonymiseSiteOwner(
+    grpc::CallbackServerContext* ctx, const resorption::v1::AnonymiseSiteOwnerRequest* req,
+    resorption::v1::AnonymiseSiteOwnerResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::Status s = [&]() -> absl::Status {
+    absl::StatusOr<CallAccess> access =
+        AccessFor(*ctx, auth_, "/resorption.v1.Admin/AnonymiseSiteOwner");
+    if (!access.ok()) return access.status();
+    if (absl::Status s = access->RequireNationalAdmin("anonymising a site's owner"); !s.ok()) {
+      return s;
+    }
+    if (sweep_ == nullptr) return absl::UnimplementedError("this server has no erasure sweep");
+    if (req->site_id().empty()) return absl::InvalidArgumentError("site_id: required");
+    absl::StatusOr<resorption::v1::AnonymiseSiteOwnerResponse> r =
+        sweep_->AnonymiseSiteOwner(req->site_id(), req->reason(), access->actor());
+    if (!r.ok()) return r.status();
+    *resp = std::move(*r);
+    return absl::OkStatus();
+  }();
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
 }  // namespace rb::services

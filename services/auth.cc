@@ -41,6 +41,7 @@ Authenticator::Authenticator(rb::es::EventStore* store, AuthOptions options)
     : store_(store),
       options_(std::move(options)),
       keys_(&store->kv()),
+      owner_keys_(&keys_),
       tokens_(&store->kv()),
       directory_(store, &keys_),
       audit_(store) {}

@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "access/audit.h"
 #include "access/directory_store.h"
+#include "access/owner_identity.h"
 #include "access/policy.h"
 #include "access/subject_keys.h"
 #include "access/token_store.h"
@@ -81,6 +82,9 @@ class Authenticator {
   rb::access::DirectoryStore& directory() { return directory_; }
   rb::access::TokenStore& tokens() { return tokens_; }
   rb::access::AuditLog& audit() { return audit_; }
+  // Per-subject keys: users' personal data and sites' owner names (docs/access.md, section 8).
+  rb::access::SubjectKeys& keys() { return keys_; }
+  rb::access::OwnerKeys& owner_keys() { return owner_keys_; }
   // The built-in national administrator of kDisabled mode and of bootstrap events.
   static rb::access::Principal System();
 
@@ -90,6 +94,7 @@ class Authenticator {
   rb::es::EventStore* store_;
   AuthOptions options_;
   rb::access::SubjectKeys keys_;
+  rb::access::OwnerKeys owner_keys_;
   rb::access::TokenStore tokens_;
   rb::access::DirectoryStore directory_;
   mutable rb::access::AuditLog audit_;

@@ -132,8 +132,14 @@ absl::Status Server::StartLocked() {
     return WithContext(s, "cannot initialise authentication");
   }
 
-  ServiceEnvironment env{store_.get(),  logger_.get(),     &metrics_,
-                         options_.sync, options_.data_dir, auth_.get()};
+  ServiceEnvironment env;
+  env.store = store_.get();
+  env.logger = logger_.get();
+  env.metrics = &metrics_;
+  env.sync = options_.sync;
+  env.data_dir = options_.data_dir;
+  env.auth = auth_.get();
+  env.erasure = options_.erasure;
   modules_.push_back(std::make_unique<EventStreamModule>(options_.event_stream));
   for (const ModuleFactory& factory : options_.modules) modules_.push_back(factory());
   for (auto& module : modules_) {

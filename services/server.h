@@ -76,6 +76,8 @@ struct ServerOptions {
   // the built-in national administrator (embedded and test servers). resorptiond sets
   // kRequired, which also creates the bootstrap administrator token on the first start.
   AuthOptions auth;
+  // The erasure sweep (services/erasure_sweep.h): retention periods, period, clock for tests.
+  ErasureOptions erasure;
   // Event store settings other than `sync` (block cache, limits, clock for tests).
   rb::es::Options store;
 };

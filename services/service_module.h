@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "eventstore/event_store.h"
 #include "grpcpp/server_builder.h"
+#include "services/erasure_options.h"
 #include "services/logging.h"
 #include "services/metrics.h"
 
@@ -49,6 +50,7 @@ struct ServiceEnvironment {
   bool sync = true;               // the server's durability setting
   std::string data_dir;           // the event store's data directory, as configured
   Authenticator* auth = nullptr;  // bearer-token authentication (services/auth.h)
+  ErasureOptions erasure;         // retention rules of personal data (services/erasure_sweep.h)
 };
 
 class ServiceModule {

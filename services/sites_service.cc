@@ -17,6 +17,7 @@
 #include "domain/geo.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/access_context.h"
+#include "services/auth.h"
 #include "services/projections_module.h"
 #include "services/status_mapping.h"
 
@@ -169,7 +170,7 @@ SitesService::SitesService(rb::domain::CommandHandler* handler, rb::es::EventSto
       store_(store),
       engine_(engine),
       list_(list),
-      changelog_(store),
+      changelog_(store, options.auth != nullptr ? &options.auth->owner_keys() : nullptr),
       options_(std::move(options)) {}
 
 int64_t SitesService::NowUs() const {
@@ -214,6 +215,24 @@ absl::Status SitesService::Authorize(const CallAccess& access, const std::string
   return absl::OkStatus();
 }
 
+absl::Status SitesService::EraseOwnerData(v1::SiteCommand command,
+                                          const rb::domain::Context& context,
+                                          std::string site_name, v1::WriteResult* resp) {
+  const std::string id = command.site_id();
+  // Erasing the site erases its owner names too: every owner key goes once the event is durable.
+  absl::StatusOr<v1::Site> before = handler_->LoadSite(id);
+  if (!before.ok()) return before.status();
+  const int owner_keys = before->owner_anonymisations() + 1;
+  absl::StatusOr<CommandResult> r = handler_->HandleSite(command, context);
+  if (!r.ok()) return r.status();
+  if (options_.auth != nullptr &&
+      (command.has_erase() || r->outcome != CommandResult::Outcome::kNoChange)) {
+    if (absl::Status s = options_.auth->owner_keys().Destroy(id, owner_keys); !s.ok()) return s;
+  }
+  api::FillWriteResult(*r, std::move(site_name), *store_, resp);
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* SitesService::Run(grpc::CallbackServerContext* ctx,
                                             const std::string& name,
                                             const v1::WriteOptions& options, v1::SiteCommand cmd,
@@ -225,6 +244,11 @@ grpc::ServerUnaryReactor* SitesService::Run(grpc::CallbackServerContext* ctx,
     return reactor;
   }
   std::string site_name = absl::StrCat("sites/", cmd.site_id());
+  if (cmd.has_erase() || cmd.has_anonymise_owner()) {
+    // Rare and followed by a key destruction: handled on this thread, blocking.
+    reactor->Finish(ToGrpcStatus(EraseOwnerData(std::move(cmd), context, site_name, resp)));
+    return reactor;
+  }
   handler_->HandleSiteAsync(
       std::move(cmd), std::move(context),
       [this, reactor, resp, site_name = std::move(site_name)](
@@ -416,11 +440,13 @@ grpc::ServerUnaryReactor* SitesService::GetSiteChangeLog(grpc::CallbackServerCon
 }
 
 absl::Status SitesModule::Init(const ServiceEnvironment& env) {
-  handler_ = std::make_unique<rb::domain::CommandHandler>(env.store);
+  if (options_.auth == nullptr) options_.auth = env.auth;
+  rb::domain::CommandHandlerOptions handler_options;
+  if (options_.auth != nullptr) handler_options.owner_cipher = &options_.auth->owner_keys();
+  handler_ = std::make_unique<rb::domain::CommandHandler>(env.store, handler_options);
   if (engine_ != nullptr && engine_->get() != nullptr) {
     list_ = std::make_unique<rb::views::SiteListQuery>(engine_->get());
   }
-  if (options_.auth == nullptr) options_.auth = env.auth;
   service_ = std::make_unique<SitesService>(handler_.get(), env.store, engine_.get(), list_.get(),
                                             options_);
   return absl::OkStatus();

@@ -188,6 +188,10 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
   // The scope checks of a command on site `id` (services/access_context.h).
   absl::Status Authorize(const CallAccess& access, const std::string& id,
                          const resorption::v1::SiteCommand& command) const;
+  // Erase and AnonymiseOwner: runs the command, then destroys the site's owner keys.
+  absl::Status EraseOwnerData(resorption::v1::SiteCommand command,
+                              const rb::domain::Context& context, std::string site_name,
+                              resorption::v1::WriteResult* resp);
   // Prepares the command, hands it to the command handler without blocking (the decision is taken
   // on this thread, the append joins the next group commit) and finishes the call from the
   // append's completion: no thread waits for the disk.

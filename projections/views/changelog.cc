@@ -177,7 +177,8 @@ pb::Sensitivity SensitivityOf(const std::string& path) {
   for (std::string_view p : {"justice", "police", "administrative_order", "insalubrity_order"}) {
     if (HasPrefix(path, p)) return pb::SENSITIVITY_JUSTICE;
   }
-  if (HasPrefix(path, "ownership.owner") || HasPrefix(path, "ownership.parcel_owners")) {
+  if (HasPrefix(path, "ownership.owner") || HasPrefix(path, "ownership.parcel_owners") ||
+      HasPrefix(path, "ownership.sealed_owner")) {
     return pb::SENSITIVITY_OWNER;
   }
   if (HasPrefix(path, "finances")) return pb::SENSITIVITY_FINANCES;
@@ -197,6 +198,7 @@ bool Skipped(const std::string& path) {
                                                   "updated_by",
                                                   "population_updated_at_us",
                                                   "updated_without_any_change",
+                                                  "owner_anonymisations",
                                                   "comments",
                                                   "location.territory",
                                                   "living_conditions_version"};
@@ -520,6 +522,13 @@ std::vector<pb::FieldChange> DiffSites(const pb::Site& before, const pb::Site& a
       before.living_conditions_version() == 1 && after.living_conditions_version() == 2;
   if (!upgrade) {
     DiffMessages(before, after, "", out);
+    // An anonymisation is shown even when the names read the same on both sides (the erased key
+    // makes the earlier versions read "[anonymisé]" too).
+    if (after.owner_anonymisations() > before.owner_anonymisations() &&
+        std::none_of(out.begin(), out.end(),
+                     [](const pb::FieldChange& c) { return c.field_key() == "ownership.owner"; })) {
+      Emit(out, "ownership.owner", "", rb::domain::kAnonymisedOwner);
+    }
     return out;
   }
   // v1 -> v2: one pseudo-change instead of every field of both schemas.
@@ -543,7 +552,17 @@ absl::StatusOr<pb::ChangeLog> ChangeLogQuery::ForSite(const std::string& site_id
                                                       const Visibility& visibility) const {
   return Build<pb::Site>(
       *store_, rb::domain::SiteStreamId(site_id), visibility,
-      [](const rb::es::RecordedEvent& e) { return rb::domain::DecodeSiteEvent(e); },
+      [&](const rb::es::RecordedEvent& e) -> absl::StatusOr<pb::SiteEvent> {
+        absl::StatusOr<pb::SiteEvent> event = rb::domain::DecodeSiteEvent(e);
+        if (!event.ok() || event->body_case() != pb::SiteEvent::kOwnershipChanged) return event;
+        pb::Ownership* o = event->mutable_ownership_changed()->mutable_ownership();
+        if (visibility.owner && owner_cipher_ != nullptr) {
+          if (absl::Status s = rb::domain::OpenOwnerIdentity(*owner_cipher_, o); !s.ok()) return s;
+        } else {
+          rb::domain::DropSealedOwnerNames(o);
+        }
+        return event;
+      },
       [](pb::Site s, const pb::SiteEvent& e) { return rb::domain::EvolveSite(std::move(s), e); },
       &DiffSites);
 }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "domain/owner_identity.h"
 #include "eventstore/event_store.h"
 #include "projections/views/signals.h"
 #include "resorption/v1/action.pb.h"
@@ -49,7 +50,11 @@ std::string JoinFrench(const std::vector<std::string>& items);   // "a, b et c"
 
 class ChangeLogQuery {
  public:
-  explicit ChangeLogQuery(const rb::es::EventStore* store) : store_(store) {}
+  // `owner_cipher` opens the sealed owner names for readers who see owners
+  // (domain/owner_identity.h); null: sealed names are left out. Not owned.
+  explicit ChangeLogQuery(const rb::es::EventStore* store,
+                          const rb::domain::OwnerIdentityCipher* owner_cipher = nullptr)
+      : store_(store), owner_cipher_(owner_cipher) {}
 
   // The change log of the site / action, oldest version first. An unknown id gives an empty log.
   // Errors: storage errors; DATA_LOSS / FAILED_PRECONDITION for undecodable events.
@@ -60,6 +65,7 @@ class ChangeLogQuery {
 
  private:
   const rb::es::EventStore* store_;
+  const rb::domain::OwnerIdentityCipher* owner_cipher_;
 };
 
 }  // namespace rb::views

@@ -663,13 +663,16 @@ TEST_F(AccessLeakTest, RawEventReadsAreForNationalAdministratorsOnlyAndCarryTheS
       EXPECT_EQ(Leaks(r, bytes), std::vector<std::string>{});
     }
     if (r.national_admin) {
-      // The payloads are serialized protobufs: the sentinels appear verbatim.
+      // The payloads are serialized protobufs: the sentinels appear verbatim, except private
+      // owners' names, which the log holds sealed (docs/access.md, section 8).
       for (Kind k : kAllKinds) {
+        const bool sealed = k == Kind::kOwner || k == Kind::kParcelOwner;
         for (const std::string& dep : kDepartements) {
-          EXPECT_NE(all_bytes.find(Sentinel(k, dep)), std::string::npos) << Sentinel(k, dep);
+          EXPECT_EQ(all_bytes.find(Sentinel(k, dep)) != std::string::npos, !sealed)
+              << Sentinel(k, dep);
         }
       }
-      for (Kind k : {Kind::kJustice, Kind::kOwner, Kind::kComment}) {
+      for (Kind k : {Kind::kJustice, Kind::kComment}) {
         EXPECT_NE(stream_bytes.find(Sentinel(k, "93")), std::string::npos);
         EXPECT_NE(batch_bytes.find(Sentinel(k, "93")), std::string::npos);
       }
@@ -733,14 +736,18 @@ TEST_F(AccessLeakTest, AnalyticsResultsAndExportsCarryNoRestrictedFieldOfAReader
         EXPECT_EQ(e.error_code(), code) << e.error_message();
         const std::string bytes = e.ok() ? out.content() : "";
         EXPECT_EQ(Leaks(r, bytes), std::vector<std::string>{});
+        // Custom projections fold the log: private owners' names are sealed there, so no job
+        // result ever holds them (they could not be erased from it).
+        const bool sealed = j.kind == Kind::kOwner;
         if (e.ok() && j.restricted) {
           for (const std::string& dep : kDepartements) {
-            EXPECT_NE(bytes.find(Sentinel(j.kind, dep)), std::string::npos);
+            EXPECT_EQ(bytes.find(Sentinel(j.kind, dep)) != std::string::npos, !sealed);
           }
         }
       }
       if (s.ok() && j.restricted) {
-        EXPECT_NE(job_bytes.find(Sentinel(j.kind, "93")), std::string::npos);
+        EXPECT_EQ(job_bytes.find(Sentinel(j.kind, "93")) != std::string::npos,
+                  j.kind != Kind::kOwner);
       }
     }
   }

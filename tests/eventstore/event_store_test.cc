@@ -522,7 +522,9 @@ TEST_F(EventStoreTest, AsyncAppendReportsBadInputAndIdempotentRetries) {
       EXPECT_TRUE(r->replayed);
       EXPECT_EQ(r->first_position, first[1].second->first_position);
     }
-    if (tag == 3) EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+    if (tag == 3) {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+    }
   }
   EXPECT_EQ(store_->GetHead().position, 1u);
 }

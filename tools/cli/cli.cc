@@ -43,6 +43,8 @@ Commands:
   events export      the log as JSON Lines for analysts
   backup create      back up the running server's data directory
   backup restore     restore a backup into a new data directory (offline)
+  erasure sweep      run the retention rules of personal data now (national admin)
+  erasure anonymise-owner SITE   erase one site's private owners' names (national admin)
   sites declare|show|list|history|close|update-population
   sites export       CSV, XLSX or GeoJSON with the platform's French columns
   sites import       a CSV in the export's layout (--dry-run: validate only)
@@ -255,6 +257,71 @@ int BackupCreate(const Flags& f, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+constexpr const char* kErasureSweepUsage = R"(Usage: resorption erasure sweep [--dry-run]
+
+Runs the erasure sweep now (it also runs daily in the server): anonymises the private owners of
+sites closed for more than a year, erases the personal data of users deactivated for more than
+six months. --dry-run lists what would be erased and erases nothing. National administrators.
+)";
+
+constexpr const char* kErasureAnonymiseUsage =
+    R"(Usage: resorption erasure anonymise-owner SITE_ID [--reason=TEXT]
+
+Erases now the names of the site's private (and unknown) owners, whatever its status: the site's
+owner key is destroyed and the names read "[anonymisé]" everywhere. National administrators.
+)";
+
+int ErasureSweepCommand(const Flags& f, std::ostream& out, std::ostream& err) {
+  Client c(f);
+  v1::RunErasureSweepRequest req;
+  req.set_dry_run(f.Has("dry-run"));
+  v1::ErasureSweepReport resp;
+  grpc::Status s = c.admin().RunErasureSweep(c.Context().get(), req, &resp);
+  if (!s.ok()) return RpcFailed(err, s);
+  if (f.json) {
+    out << JsonObject()
+               .AddBool("dry_run", resp.dry_run())
+               .Add("owners_anonymised", int64_t{resp.anonymised_site_ids_size()})
+               .Add("users_erased", int64_t{resp.erased_user_ids_size()})
+               .str()
+        << "\n";
+    return 0;
+  }
+  out << (resp.dry_run() ? "would anonymise" : "anonymised") << " the owners of "
+      << resp.anonymised_site_ids_size() << " site(s)";
+  for (const std::string& id : resp.anonymised_site_ids()) out << " " << id;
+  out << "\n"
+      << (resp.dry_run() ? "would erase" : "erased") << " " << resp.erased_user_ids_size()
+      << " user(s)";
+  for (const std::string& id : resp.erased_user_ids()) out << " " << id;
+  out << "\n";
+  return 0;
+}
+
+int ErasureAnonymiseCommand(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (f.positional.size() != 3) return Usage(err, "erasure anonymise-owner takes SITE_ID");
+  Client c(f);
+  v1::AnonymiseSiteOwnerRequest req;
+  req.set_site_id(f.positional[2]);
+  req.set_reason(f.Get("reason"));
+  v1::AnonymiseSiteOwnerResponse resp;
+  grpc::Status s = c.admin().AnonymiseSiteOwner(c.Context().get(), req, &resp);
+  if (!s.ok()) return RpcFailed(err, s);
+  if (f.json) {
+    out << JsonObject()
+               .AddBool("anonymised", resp.anonymised())
+               .Add("position", resp.position())
+               .str()
+        << "\n";
+  } else if (resp.anonymised()) {
+    out << "owner of site " << req.site_id() << " anonymised at position " << resp.position()
+        << "\n";
+  } else {
+    out << "site " << req.site_id() << ": no private owner name left to anonymise\n";
+  }
+  return 0;
+}
+
 int BackupRestore(const Flags& f, std::ostream& out, std::ostream& err) {
   if (f.positional.size() != 4) return Usage(err, "backup restore takes SRC and DST");
   const std::string& src = f.positional[2];
@@ -294,6 +361,14 @@ const std::vector<Command>& Commands() {
         {"events", "tail", kEventsTailUsage, {"from", "count"}, 0, 0, EventsTail},
         {"backup", "create", kBackupCreateUsage, {"path"}, 0, 0, BackupCreate},
         {"backup", "restore", kBackupRestoreUsage, {}, 2, 2, BackupRestore},
+        {"erasure", "sweep", kErasureSweepUsage, {"dry-run"}, 0, 0, ErasureSweepCommand},
+        {"erasure",
+         "anonymise-owner",
+         kErasureAnonymiseUsage,
+         {"reason"},
+         1,
+         1,
+         ErasureAnonymiseCommand},
     };
     for (auto table : {SiteCommands(), ServiceCommands(), ExportCommands()}) {
       all->insert(all->end(), table.begin(), table.end());
