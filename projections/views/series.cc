@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -110,25 +111,52 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
   return points;
 }
 
-using DeltaMap = std::map<std::string, MetricVector>;
+// Summed changes per delta key. Unordered: the writer orders the batch's writes.
+using DeltaMap = absl::flat_hash_map<std::string, MetricVector>;
 
+bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
+  return a.city_code() == b.city_code() && a.epci_code() == b.epci_code() &&
+         a.departement_code() == b.departement_code() && a.region_code() == b.region_code();
+}
+
+// Adds sign * (the step function of `points`) as changes at each point's day: a point's values
+// start at its day and end at the next point's day. When two consecutive points are in the same
+// territory, the end of one and the start of the next are one change (their difference).
 void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas) {
+  std::vector<std::string> prefixes;  // of the current point's territory keys
+  auto prefixes_of = [](const v1::Territory& t) {
+    std::vector<std::string> out;
+    for (const TerritoryKey& k : TerritoryKeysOf(t)) out.push_back(DeltaPrefix(k.level, k.code));
+    return out;
+  };
+  auto add = [&](const std::vector<std::string>& keys, int32_t day, const MetricVector& v,
+                 int64_t factor) {
+    bool zero = true;
+    for (int64_t x : v) zero = zero && x == 0;
+    if (zero) return;
+    for (const std::string& prefix : keys) {
+      std::string key = prefix;
+      AppendDay(&key, day);
+      MetricVector& at = (*deltas)[key];
+      for (int k = 0; k < kMetrics; ++k) at[k] += factor * v[k];
+    }
+  };
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
-    bool zero = true;
-    for (int64_t x : p.values) zero = zero && x == 0;
-    if (zero) continue;
-    for (const TerritoryKey& t : TerritoryKeysOf(*p.territory)) {
-      std::string key = DeltaPrefix(t.level, t.code);
-      AppendDay(&key, p.day);
-      MetricVector& at = (*deltas)[key];
-      for (int k = 0; k < kMetrics; ++k) at[k] += sign * p.values[k];
-      if (i + 1 < points.size()) {
-        std::string end = DeltaPrefix(t.level, t.code);
-        AppendDay(&end, points[i + 1].day);
-        MetricVector& e = (*deltas)[end];
-        for (int k = 0; k < kMetrics; ++k) e[k] -= sign * p.values[k];
-      }
+    if (i == 0) {
+      prefixes = prefixes_of(*p.territory);
+      add(prefixes, p.day, p.values, sign);
+      continue;
+    }
+    const Point& prev = points[i - 1];
+    if (SameTerritory(*p.territory, *prev.territory)) {
+      MetricVector diff;
+      for (int k = 0; k < kMetrics; ++k) diff[k] = p.values[k] - prev.values[k];
+      add(prefixes, p.day, diff, sign);
+    } else {
+      add(prefixes, p.day, prev.values, -sign);
+      prefixes = prefixes_of(*p.territory);
+      add(prefixes, p.day, p.values, sign);
     }
   }
 }
@@ -229,10 +257,7 @@ bool SameSegment(const v1::SeriesSegment& a, const v1::SeriesSegment& b) {
   for (int k = 0; k < a.values_size(); ++k) {
     if (a.values(k) != b.values(k)) return false;
   }
-  const v1::Territory& x = a.territory();
-  const v1::Territory& y = b.territory();
-  return x.city_code() == y.city_code() && x.epci_code() == y.epci_code() &&
-         x.departement_code() == y.departement_code() && x.region_code() == y.region_code();
+  return SameTerritory(a.territory(), b.territory());
 }
 
 // The deferred work of a batch: each changed site's segment record as committed before the batch
@@ -263,7 +288,7 @@ class SeriesBatch final : public BatchState {
   }
 
   absl::Status Flush(ViewWriter& w) override {
-    // Territory-day key -> summed change, ordered: one read and one write per key.
+    // Territory-day key -> summed change: one read and one write per key.
     DeltaMap deltas;
     for (const auto& [site_id, e] : sites_) {
       w.Put(kSegments, site_id, rb::domain::DeterministicBytes(e.current));
