@@ -116,7 +116,16 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
   }
 }
 
+absl::Status BatchViewWriter::FlushState() {
+  if (state_ == nullptr) return absl::OkStatus();
+  std::unique_ptr<BatchState> state = std::move(state_);
+  absl::Status s = state->Flush(*this);
+  if (s.ok()) s = TakeError();
+  return s;
+}
+
 void BatchViewWriter::Clear() {
+  state_.reset();
   for (Space& s : spaces_) s.pending.clear();
   bytes_ = 0;
   error_ = absl::OkStatus();

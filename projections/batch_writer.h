@@ -19,11 +19,15 @@
 //   writer.AppendTo(&batch);
 //   if (kv.Write(batch).ok()) writer.Committed(); else writer.Clear();
 //
+// The writer also holds the projection's BatchState of the current batch (projection.h): the
+// engine calls FlushState() before AppendTo.
+//
 // Not thread-safe. `kv` is not owned and must outlive the writer.
 #ifndef RB_PROJECTIONS_BATCH_WRITER_H_
 #define RB_PROJECTIONS_BATCH_WRITER_H_
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,15 +51,25 @@ class BatchViewWriter final : public ViewWriter {
                                                  std::string_view key) override;
   void Put(std::string_view space, std::string_view key, std::string_view value) override;
   void Delete(std::string_view space, std::string_view key) override;
+  BatchState* batch_state() override { return state_.get(); }
+  void set_batch_state(std::unique_ptr<BatchState> state) override { state_ = std::move(state); }
+
+  // Writes the projection's deferred work (BatchState::Flush) into the buffer and drops the
+  // state. OK when there is none. On error the state is dropped too (the batch must be cleared).
+  absl::Status FlushState();
 
   // The first error of a Put or Delete since the last call (then cleared); OK when none.
   absl::Status TakeError();
-  // Approximate size of the buffered writes, in bytes.
-  size_t ApproximateBytes() const { return bytes_; }
-  bool empty() const { return bytes_ == 0; }
+  // Approximate size of the buffered writes and of the batch state, in bytes.
+  size_t ApproximateBytes() const {
+    return bytes_ + (state_ != nullptr ? state_->ApproximateBytes() : 0);
+  }
+  // No buffered write and no batch state.
+  bool empty() const { return bytes_ == 0 && state_ == nullptr; }
   // Appends the buffered writes to `batch`: spaces in declaration order, keys in byte order.
   void AppendTo(rb::es::KvWriteBatch* batch) const;
-  // Forgets the buffered writes and any pending error (the cache of committed values stays).
+  // Forgets the buffered writes, the batch state and any pending error (the cache of committed
+  // values stays).
   void Clear();
   // The buffered writes were committed: moves them into the cache, then as Clear.
   void Committed();
@@ -79,6 +93,7 @@ class BatchViewWriter final : public ViewWriter {
   size_t bytes_ = 0;
   size_t cache_bytes_ = 0;
   absl::Status error_;
+  std::unique_ptr<BatchState> state_;
 };
 
 }  // namespace rb::proj

@@ -552,6 +552,11 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
         }
         if (good > begin) {
           const Checkpoint partial{events[good - 1].position, events[good - 1].recorded_at_us};
+          if (absl::Status f = writer.FlushState(); !f.ok()) {
+            writer.Clear();
+            Fail(worker, events[begin].position, f);
+            return;
+          }
           if (!Commit(slot, worker, writer, partial, /*caught_up=*/false)) return;
         }
         Fail(worker, failed_at, s);
@@ -559,6 +564,12 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       }
       cp = Checkpoint{events[i - 1].position, events[i - 1].recorded_at_us};
       const bool caught_up = i == events.size() && read->end_of_log;
+      // The projection's deferred work goes into the same batch as the checkpoint.
+      if (absl::Status f = writer.FlushState(); !f.ok()) {
+        writer.Clear();
+        Fail(worker, events[begin].position, f);
+        return;
+      }
       if (!Commit(slot, worker, writer, cp, caught_up)) return;
     }
   }

@@ -30,10 +30,22 @@
 //  * A non-OK status stops the projection at that event, visibly (ProjectionState::kFailed); the
 //    writes of the failing call are discarded, those of the events before it are kept. Events the
 //    projection does not care about are simply ignored (return OK without writing).
+//
+// Deferred work (optional). Apply may keep typed, per-batch state in the writer
+// (ViewWriter::batch_state / set_batch_state: decoded records, sums of repeated increments) and
+// write it once in BatchState::Flush, which the engine calls before committing the batch. This is
+// where a projection saves its per-event parse/serialize and its repeated writes of the same keys.
+// The rule that keeps "rebuild == live" true: after Flush, the views must be exactly what applying
+// the batch's events one at a time (each in its own batch) would have written, whatever the batch
+// boundaries are; and Apply must read its deferred keys from the state, not from the writer. The
+// state is the writer's (one per worker), never the Projection object's; it is dropped with the
+// batch's writes when the batch is discarded.
 #ifndef RB_PROJECTIONS_PROJECTION_H_
 #define RB_PROJECTIONS_PROJECTION_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +56,8 @@
 #include "eventstore/event.h"
 
 namespace rb::proj {
+
+class BatchState;
 
 // The projection's access to its own key spaces while applying events. Writes are buffered in
 // the current batch and committed by the engine together with the checkpoint; Get sees the
@@ -65,6 +79,26 @@ class ViewWriter {
   virtual void Put(std::string_view space, std::string_view key, std::string_view value) = 0;
   // Removes `key` (no effect when absent). Same error rule as Put.
   virtual void Delete(std::string_view space, std::string_view key) = 0;
+
+  // The projection's deferred work of the current batch (see BatchState), or nullptr when none
+  // was set since the last commit. A writer that keeps no state (this default) ignores
+  // set_batch_state; Apply then flushes its state itself before returning (see
+  // WithBatchState below).
+  virtual BatchState* batch_state() { return nullptr; }
+  virtual void set_batch_state(std::unique_ptr<BatchState> state) { (void)state; }
+};
+
+// Typed state a projection keeps for the duration of one batch, owned by the ViewWriter.
+// The engine calls Flush once before it commits the batch (then destroys the state); when the
+// batch is discarded (a failed Apply, a failed commit) the state is destroyed without Flush.
+class BatchState {
+ public:
+  virtual ~BatchState() = default;
+  // Writes the deferred work through `writer` (Get/Put/Delete, same spaces as Apply). An error
+  // fails the projection at the first event of the batch (nothing of the batch is committed).
+  virtual absl::Status Flush(ViewWriter& writer) = 0;
+  // Approximate memory held, in bytes; counted with the buffered writes against the batch limit.
+  virtual size_t ApproximateBytes() const = 0;
 };
 
 class Projection {
@@ -82,6 +116,20 @@ class Projection {
   // Applies one event. See the contract in the file comment.
   virtual absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const = 0;
 };
+
+// Runs `body(S&)` on the writer's batch state of type S (created on first use of the batch).
+// When the writer keeps no state, `body` runs on a temporary S that is flushed at once.
+// A projection uses one state type only.
+template <typename S, typename Body>
+absl::Status WithBatchState(ViewWriter& writer, Body body) {
+  if (writer.batch_state() == nullptr) writer.set_batch_state(std::make_unique<S>());
+  if (BatchState* kept = writer.batch_state(); kept != nullptr) {
+    return body(*static_cast<S*>(kept));
+  }
+  S local;
+  if (absl::Status s = body(local); !s.ok()) return s;
+  return local.Flush(writer);
+}
 
 }  // namespace rb::proj
 

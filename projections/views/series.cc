@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -110,25 +111,52 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
   return points;
 }
 
-using DeltaMap = std::map<std::string, MetricVector>;
+// Summed changes per delta key. Unordered: the writer orders the batch's writes.
+using DeltaMap = absl::flat_hash_map<std::string, MetricVector>;
 
+bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
+  return a.city_code() == b.city_code() && a.epci_code() == b.epci_code() &&
+         a.departement_code() == b.departement_code() && a.region_code() == b.region_code();
+}
+
+// Adds sign * (the step function of `points`) as changes at each point's day: a point's values
+// start at its day and end at the next point's day. When two consecutive points are in the same
+// territory, the end of one and the start of the next are one change (their difference).
 void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas) {
+  std::vector<std::string> prefixes;  // of the current point's territory keys
+  auto prefixes_of = [](const v1::Territory& t) {
+    std::vector<std::string> out;
+    for (const TerritoryKey& k : TerritoryKeysOf(t)) out.push_back(DeltaPrefix(k.level, k.code));
+    return out;
+  };
+  auto add = [&](const std::vector<std::string>& keys, int32_t day, const MetricVector& v,
+                 int64_t factor) {
+    bool zero = true;
+    for (int64_t x : v) zero = zero && x == 0;
+    if (zero) return;
+    for (const std::string& prefix : keys) {
+      std::string key = prefix;
+      AppendDay(&key, day);
+      MetricVector& at = (*deltas)[key];
+      for (int k = 0; k < kMetrics; ++k) at[k] += factor * v[k];
+    }
+  };
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
-    bool zero = true;
-    for (int64_t x : p.values) zero = zero && x == 0;
-    if (zero) continue;
-    for (const TerritoryKey& t : TerritoryKeysOf(*p.territory)) {
-      std::string key = DeltaPrefix(t.level, t.code);
-      AppendDay(&key, p.day);
-      MetricVector& at = (*deltas)[key];
-      for (int k = 0; k < kMetrics; ++k) at[k] += sign * p.values[k];
-      if (i + 1 < points.size()) {
-        std::string end = DeltaPrefix(t.level, t.code);
-        AppendDay(&end, points[i + 1].day);
-        MetricVector& e = (*deltas)[end];
-        for (int k = 0; k < kMetrics; ++k) e[k] -= sign * p.values[k];
-      }
+    if (i == 0) {
+      prefixes = prefixes_of(*p.territory);
+      add(prefixes, p.day, p.values, sign);
+      continue;
+    }
+    const Point& prev = points[i - 1];
+    if (SameTerritory(*p.territory, *prev.territory)) {
+      MetricVector diff;
+      for (int k = 0; k < kMetrics; ++k) diff[k] = p.values[k] - prev.values[k];
+      add(prefixes, p.day, diff, sign);
+    } else {
+      add(prefixes, p.day, prev.values, -sign);
+      prefixes = prefixes_of(*p.territory);
+      add(prefixes, p.day, p.values, sign);
     }
   }
 }
@@ -219,6 +247,93 @@ MetricVector SiteContribution(const v1::Site& s) {
   return m;
 }
 
+namespace {
+
+bool SameSegment(const v1::SeriesSegment& a, const v1::SeriesSegment& b) {
+  if (a.day() != b.day() || a.outdated_from() != b.outdated_from() ||
+      a.values_size() != b.values_size()) {
+    return false;
+  }
+  for (int k = 0; k < a.values_size(); ++k) {
+    if (a.values(k) != b.values(k)) return false;
+  }
+  return SameTerritory(a.territory(), b.territory());
+}
+
+// The deferred work of a batch: each changed site's segment record as committed before the batch
+// and as it is now, typed. Flush writes each record once and adds, once per site, the difference
+// between its final and its committed step functions to the stored deltas (deleted when they
+// become zero). Per event, the change written is F(new) - F(old); over the events of a batch these
+// telescope to F(final) - F(committed), and sums do not depend on grouping: the views are the
+// same as event by event, whatever the batch boundaries.
+class SeriesBatch final : public BatchState {
+ public:
+  struct Entry {
+    v1::SeriesSiteRecord committed;
+    v1::SeriesSiteRecord current;
+  };
+
+  absl::StatusOr<Entry*> Site(ViewWriter& w, const std::string& site_id) {
+    auto it = sites_.find(site_id);
+    if (it != sites_.end()) return &it->second;
+    absl::StatusOr<std::optional<std::string>> bytes = w.Get(kSegments, site_id);
+    if (!bytes.ok()) return bytes.status();
+    Entry e;
+    if (bytes->has_value() && !e.committed.ParseFromString(**bytes)) {
+      return absl::DataLossError(absl::StrCat("series: bad record of site ", site_id));
+    }
+    e.current = e.committed;
+    bytes_ += kEntryBytes + site_id.size() + (bytes->has_value() ? 8 * (*bytes)->size() : 0);
+    return &sites_.emplace(site_id, std::move(e)).first->second;
+  }
+
+  absl::Status Flush(ViewWriter& w) override {
+    // Territory-day key -> summed change: one read and one write per key.
+    DeltaMap deltas;
+    for (const auto& [site_id, e] : sites_) {
+      w.Put(kSegments, site_id, rb::domain::DeterministicBytes(e.current));
+      // Points before the last common segment cancel out (same points, same ends).
+      int common = 0;
+      while (common < e.current.segments_size() && common < e.committed.segments_size() &&
+             SameSegment(e.current.segments(common), e.committed.segments(common))) {
+        ++common;
+      }
+      AddStepDeltas(Expand(e.current, common - 1), +1, &deltas);
+      AddStepDeltas(Expand(e.committed, common - 1), -1, &deltas);
+    }
+    for (const auto& [key, change] : deltas) {
+      bool zero = true;
+      for (int64_t x : change) zero = zero && x == 0;
+      if (zero) continue;
+      MetricVector stored{};
+      absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
+      if (!bytes.ok()) return bytes.status();
+      if (bytes->has_value() && !DecodeVector(**bytes, &stored)) {
+        return absl::DataLossError("series: bad delta");
+      }
+      bool all_zero = true;
+      for (int k = 0; k < kMetrics; ++k) {
+        stored[k] += change[k];
+        all_zero = all_zero && stored[k] == 0;
+      }
+      if (all_zero) {
+        w.Delete(kDeltas, key);
+      } else {
+        w.Put(kDeltas, key, EncodeVector(stored));
+      }
+    }
+    return absl::OkStatus();
+  }
+  size_t ApproximateBytes() const override { return bytes_; }
+
+ private:
+  static constexpr size_t kEntryBytes = 512;
+  std::map<std::string, Entry, std::less<>> sites_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace
+
 absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, ViewWriter& w) const {
   const std::string site_id = SiteIdOfStream(recorded.stream_id);
   if (site_id.empty()) return absl::OkStatus();
@@ -226,58 +341,27 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
   if (!event.ok()) return event.status();
   absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, recorded, *event);
   if (!change.ok()) return change.status();
-
-  v1::SeriesSiteRecord old_rec;
-  {
-    absl::StatusOr<std::optional<std::string>> bytes = w.Get(kSegments, site_id);
-    if (!bytes.ok()) return bytes.status();
-    if (bytes->has_value() && !old_rec.ParseFromString(**bytes)) {
-      return absl::DataLossError(absl::StrCat("series: bad record of site ", site_id));
+  return WithBatchState<SeriesBatch>(w, [&](SeriesBatch& batch) -> absl::Status {
+    absl::StatusOr<SeriesBatch::Entry*> entry = batch.Site(w, site_id);
+    if (!entry.ok()) return entry.status();
+    v1::SeriesSiteRecord& rec = (*entry)->current;
+    // Segments before the first re-folded day are unchanged; the others are made again.
+    const int32_t cut = DayOfValid(change->valid_at_us.front());
+    int keep = 0;
+    while (keep < rec.segments_size() && rec.segments(keep).day() < cut) ++keep;
+    rec.mutable_segments()->DeleteSubrange(keep, rec.segments_size() - keep);
+    for (size_t i = 0; i < change->states.size(); ++i) {
+      const int32_t day = DayOfValid(change->valid_at_us[i]);
+      v1::SeriesSegment s = MakeSegment(day, change->states[i]);
+      const int n = rec.segments_size();
+      if (n > keep && rec.segments(n - 1).day() == day) {
+        *rec.mutable_segments(n - 1) = std::move(s);  // the state at the end of that day wins
+      } else {
+        *rec.add_segments() = std::move(s);
+      }
     }
-  }
-  // Segments before the first re-folded day are unchanged.
-  const int32_t cut = DayOfValid(change->valid_at_us.front());
-  int keep = 0;
-  while (keep < old_rec.segments_size() && old_rec.segments(keep).day() < cut) ++keep;
-  v1::SeriesSiteRecord new_rec;
-  for (int i = 0; i < keep; ++i) *new_rec.add_segments() = old_rec.segments(i);
-  for (size_t i = 0; i < change->states.size(); ++i) {
-    const int32_t day = DayOfValid(change->valid_at_us[i]);
-    v1::SeriesSegment s = MakeSegment(day, change->states[i]);
-    const int n = new_rec.segments_size();
-    if (n > keep && new_rec.segments(n - 1).day() == day) {
-      *new_rec.mutable_segments(n - 1) = std::move(s);  // the state at the end of that day wins
-    } else {
-      *new_rec.add_segments() = std::move(s);
-    }
-  }
-  // Difference between the new and the old step functions from the last common segment on.
-  DeltaMap deltas;
-  AddStepDeltas(Expand(new_rec, keep - 1), +1, &deltas);
-  AddStepDeltas(Expand(old_rec, keep - 1), -1, &deltas);
-  for (const auto& [key, change_vec] : deltas) {
-    bool zero = true;
-    for (int64_t x : change_vec) zero = zero && x == 0;
-    if (zero) continue;
-    MetricVector stored{};
-    absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
-    if (!bytes.ok()) return bytes.status();
-    if (bytes->has_value() && !DecodeVector(**bytes, &stored)) {
-      return absl::DataLossError("series: bad delta");
-    }
-    bool all_zero = true;
-    for (int k = 0; k < kMetrics; ++k) {
-      stored[k] += change_vec[k];
-      all_zero = all_zero && stored[k] == 0;
-    }
-    if (all_zero) {
-      w.Delete(kDeltas, key);
-    } else {
-      w.Put(kDeltas, key, EncodeVector(stored));
-    }
-  }
-  w.Put(kSegments, site_id, rb::domain::DeterministicBytes(new_rec));
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 namespace {

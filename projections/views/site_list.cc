@@ -172,30 +172,83 @@ void Reindex(const pb::SiteListRecord& before, const pb::SiteListRecord& after,
   }
 }
 
-absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w) {
+// The deferred work of a batch: the site records it changed, typed, with the record committed
+// before the batch (what the stored index keys were made from), and the latest valid date. Flush
+// writes each record once and re-indexes each site once, from its committed record to its final
+// one: the same views as re-indexing at every event (the keys of intermediate states appear and
+// disappear within the batch), whatever the batch boundaries.
+class SiteListBatch final : public rb::proj::BatchState {
+ public:
+  struct Entry {
+    pb::SiteListRecord committed;
+    pb::SiteListRecord current;
+  };
+
+  absl::StatusOr<Entry*> Site(rb::proj::ViewWriter& w, const std::string& id) {
+    auto it = sites_.find(id);
+    if (it != sites_.end()) return &it->second;
+    absl::StatusOr<std::optional<std::string>> v = w.Get(kSites, id);
+    if (!v.ok()) return v.status();
+    Entry e;
+    if (v->has_value() && !e.committed.ParseFromString(**v)) {
+      return absl::DataLossError(absl::StrCat("site_list: undecodable sites record ", Av(id)));
+    }
+    e.current = e.committed;
+    bytes_ += kEntryBytes + id.size() + (v->has_value() ? 4 * (*v)->size() : 0);
+    return &sites_.emplace(id, std::move(e)).first->second;
+  }
+
+  absl::Status RaiseMaxValid(rb::proj::ViewWriter& w, int64_t valid_at_us) {
+    if (!max_loaded_) {
+      absl::StatusOr<std::optional<std::string>> max = w.Get(kMeta, kMaxValidKey);
+      if (!max.ok()) return max.status();
+      int64_t current = 0;
+      if (max->has_value() && !absl::SimpleAtoi(**max, &current)) {
+        return absl::DataLossError("site_list: undecodable max_valid_at_us");
+      }
+      if (max->has_value()) max_valid_ = current;
+      max_loaded_ = true;
+    }
+    if (!max_valid_.has_value() || valid_at_us > *max_valid_) {
+      max_valid_ = valid_at_us;
+      max_dirty_ = true;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush(rb::proj::ViewWriter& w) override {
+    for (const auto& [id, e] : sites_) {
+      Reindex(e.committed, e.current, w);
+      w.Put(kSites, id, rb::domain::DeterministicBytes(e.current));
+    }
+    if (max_dirty_) w.Put(kMeta, kMaxValidKey, absl::StrCat(*max_valid_));
+    return absl::OkStatus();
+  }
+  size_t ApproximateBytes() const override { return bytes_; }
+
+ private:
+  static constexpr size_t kEntryBytes = 512;
+  std::map<std::string, Entry, std::less<>> sites_;
+  bool max_loaded_ = false;
+  bool max_dirty_ = false;
+  std::optional<int64_t> max_valid_;
+  size_t bytes_ = 0;
+};
+
+absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w,
+                       SiteListBatch& batch) {
   const std::string id = e.stream_id.substr(sizeof(kSiteStreamPrefix) - 1);
   absl::StatusOr<pb::SiteEvent> ev = rb::domain::DecodeSiteEvent(e);
   if (!ev.ok()) return ev.status();
-  absl::StatusOr<pb::SiteListRecord> rec = Load<pb::SiteListRecord>(w, kSites, id);
+  absl::StatusOr<SiteListBatch::Entry*> rec = batch.Site(w, id);
   if (!rec.ok()) return rec.status();
-  const pb::SiteListRecord before = *rec;
-  *rec->mutable_site() = rb::domain::EvolveSite(std::move(*rec->mutable_site()), *ev);
-  Reindex(before, *rec, w);
-  w.Put(kSites, id, rb::domain::DeterministicBytes(*rec));
-
-  absl::StatusOr<std::optional<std::string>> max = w.Get(kMeta, kMaxValidKey);
-  if (!max.ok()) return max.status();
-  int64_t current = 0;
-  if (max->has_value() && !absl::SimpleAtoi(**max, &current)) {
-    return absl::DataLossError("site_list: undecodable max_valid_at_us");
-  }
-  if (!max->has_value() || e.valid_at_us > current) {
-    w.Put(kMeta, kMaxValidKey, absl::StrCat(e.valid_at_us));
-  }
-  return absl::OkStatus();
+  pb::SiteListRecord& current = (*rec)->current;
+  *current.mutable_site() = rb::domain::EvolveSite(std::move(*current.mutable_site()), *ev);
+  return batch.RaiseMaxValid(w, e.valid_at_us);
 }
 
-absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w) {
+absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w,
+                         SiteListBatch& batch) {
   const std::string id = e.stream_id.substr(sizeof(kActionStreamPrefix) - 1);
   absl::StatusOr<pb::ActionEvent> ev = rb::domain::DecodeActionEvent(e);
   if (!ev.ok()) return ev.status();
@@ -210,10 +263,9 @@ absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w
   std::map<std::string, bool> touched = old_links;
   touched.insert(new_links.begin(), new_links.end());
   for (const auto& [site_id, unused] : touched) {
-    absl::StatusOr<pb::SiteListRecord> site = Load<pb::SiteListRecord>(w, kSites, site_id);
+    absl::StatusOr<SiteListBatch::Entry*> site = batch.Site(w, site_id);
     if (!site.ok()) return site.status();
-    const pb::SiteListRecord before = *site;
-    auto* links = site->mutable_actions();
+    auto* links = (*site)->current.mutable_actions();
     links->erase(std::remove_if(links->begin(), links->end(),
                                 [&](const pb::SiteActionLink& l) { return l.action_id() == id; }),
                  links->end());
@@ -227,8 +279,6 @@ absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w
                   return a.action_id() < b.action_id();
                 });
     }
-    Reindex(before, *site, w);
-    w.Put(kSites, site_id, rb::domain::DeterministicBytes(*site));
   }
   return absl::OkStatus();
 }
@@ -402,9 +452,11 @@ absl::StatusOr<std::optional<absl::CivilDay>> ReadLatestValidDay(
 absl::Status SiteListProjection::Apply(const rb::es::RecordedEvent& event,
                                        rb::proj::ViewWriter& writer) const {
   const std::string category = event.Category();
-  if (category == "site") return ApplySite(event, writer);
-  if (category == "action") return ApplyAction(event, writer);
-  return absl::OkStatus();
+  if (category != "site" && category != "action") return absl::OkStatus();
+  return rb::proj::WithBatchState<SiteListBatch>(writer, [&](SiteListBatch& batch) {
+    return category == "site" ? ApplySite(event, writer, batch)
+                              : ApplyAction(event, writer, batch);
+  });
 }
 
 std::vector<std::string> SiteIndexKeys(const pb::Site& site) {
