@@ -3,8 +3,8 @@
 #define RB_BENCH_BENCH_H_
 
 #include <chrono>
-#include <ctime>
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <vector>
 

@@ -74,11 +74,10 @@ void RunEventStoreBench(const Config& c) {
         --running;
         return;
       }
-      store->AppendAsync(OneEvent(a->stream, payload),
-                         [&, a](absl::StatusOr<es::AppendResult> r) {
-                           if (!r.ok()) std::abort();
-                           next(a);
-                         });
+      store->AppendAsync(OneEvent(a->stream, payload), [&, a](absl::StatusOr<es::AppendResult> r) {
+        if (!r.ok()) std::abort();
+        next(a);
+      });
     };
     std::atomic<uint64_t> batches{0};
     const uint64_t listener = store->AddHeadListener([&batches](uint64_t) { batches++; });
@@ -90,7 +89,8 @@ void RunEventStoreBench(const Config& c) {
     }
     {
       absl::MutexLock lock(&mu);
-      mu.Await(absl::Condition(+[](int* n) { return *n == 0; }, &running));
+      mu.Await(absl::Condition(
+          +[](int* n) { return *n == 0; }, &running));
     }
     double rate = 64.0 * per_appender / SecondsSince(t0);
     std::fprintf(stderr, "append_durable_64: %.1f events per durable batch\n",

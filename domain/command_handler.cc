@@ -170,8 +170,7 @@ class Repo {
     for (const auto& e : decision->events) {
       absl::StatusOr<rb::es::EventData> data;
       if constexpr (std::is_same_v<T, SiteTraits>) {
-        if (options_.owner_cipher != nullptr &&
-            e.body_case() == v1::SiteEvent::kOwnershipChanged) {
+        if (options_.owner_cipher != nullptr && e.body_case() == v1::SiteEvent::kOwnershipChanged) {
           // The owner's identity is stored sealed with the site's owner key (erasable).
           v1::SiteEvent sealed = e;
           if (absl::Status s = SealOwnerIdentity(*options_.owner_cipher, cmd.site_id(),
@@ -198,8 +197,7 @@ class Repo {
           if (!appended.ok()) {
             const bool raced = absl::IsAborted(appended.status());
             if (raced) Forget(stream);
-            if (raced && !cmd.has_expected_revision() &&
-                attempt < options_.max_conflict_retries) {
+            if (raced && !cmd.has_expected_revision() && attempt < options_.max_conflict_retries) {
               // Re-load and re-decide; rare (two writers on one aggregate at once).
               return HandleAsync(std::move(cmd), std::move(ctx), std::move(done), attempt + 1);
             }
@@ -216,8 +214,8 @@ class Repo {
   void Finish(const std::string& stream, const typename T::Command& cmd, Folded folded,
               const std::vector<typename T::Event>& events, const rb::es::AppendResult& appended,
               CommandResult& result) {
-    result.outcome = appended.replayed ? CommandResult::Outcome::kReplayed
-                                       : CommandResult::Outcome::kAppended;
+    result.outcome =
+        appended.replayed ? CommandResult::Outcome::kReplayed : CommandResult::Outcome::kAppended;
     result.first_position = appended.first_position;
     result.last_position = appended.last_position;
     result.revision = static_cast<int64_t>(appended.stream_revision);

@@ -159,9 +159,7 @@ class EventStore {
   // short and must not block (it may call AppendAsync again). Callers that keep many appends in
   // flight get them grouped into one WriteBatch and one sync without a thread each.
   // The default implementation calls Append and then `done` on the caller's thread.
-  virtual void AppendAsync(AppendRequest req, AppendCallback done) {
-    std::move(done)(Append(req));
-  }
+  virtual void AppendAsync(AppendRequest req, AppendCallback done) { std::move(done)(Append(req)); }
 
   // Reads up to `limit` events of a stream starting at revision `from` (inclusive) in `direction`.
   // Backward from UINT64_MAX starts at the last event. An absent stream yields an empty vector.

@@ -58,13 +58,13 @@ grpc::ServerUnaryReactor* ActionsService::Run(grpc::CallbackServerContext* ctx,
     return reactor;
   }
   std::string action_name = absl::StrCat("actions/", cmd.action_id());
-  handler_->HandleActionAsync(
-      std::move(cmd), std::move(context),
-      [this, reactor, resp, action_name = std::move(action_name)](
-          absl::StatusOr<rb::domain::CommandResult> r) mutable {
-        if (r.ok()) api::FillWriteResult(*r, std::move(action_name), *store_, resp);
-        reactor->Finish(ToGrpcStatus(r.status()));
-      });
+  handler_->HandleActionAsync(std::move(cmd), std::move(context),
+                              [this, reactor, resp, action_name = std::move(action_name)](
+                                  absl::StatusOr<rb::domain::CommandResult> r) mutable {
+                                if (r.ok())
+                                  api::FillWriteResult(*r, std::move(action_name), *store_, resp);
+                                reactor->Finish(ToGrpcStatus(r.status()));
+                              });
   return reactor;
 }
 
@@ -97,7 +97,7 @@ absl::Status ActionsService::Authorize(const CallAccess& access, const std::stri
       grpc::CallbackServerContext* ctx, const v1::Method##Request* req, v1::WriteResult* resp) { \
     v1::ActionCommand cmd;                                                                       \
     *cmd.mutable_##setter() = req->command();                                                    \
-    return Run(ctx, req->name(), req->options(), std::move(cmd), resp);          \
+    return Run(ctx, req->name(), req->options(), std::move(cmd), resp);                          \
   }
 RB_ACTION_COMMAND(SetActionManagers, set_managers)
 RB_ACTION_COMMAND(SetActionOperators, set_operators)

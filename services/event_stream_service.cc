@@ -99,7 +99,7 @@ EventStreamService::EventStreamService(rb::es::EventStore* store, SubscriptionHu
 // ---- Append ---------------------------------------------------------------------------------
 
 absl::Status EventStreamService::PrepareAppend(const v1::AppendRequest& req,
-                                              rb::es::AppendRequest& ar) const {
+                                               rb::es::AppendRequest& ar) const {
   std::vector<FieldViolation> violations;
   CheckStreamId(req.stream_id(), "stream_id", violations);
   if (req.events().empty()) violations.push_back({"events", "must hold at least one event"});
@@ -165,20 +165,20 @@ grpc::ServerUnaryReactor* EventStreamService::Append(grpc::CallbackServerContext
   // Answered from the durable completion: no thread waits for the group commit.
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   const size_t events = ar.events.size();
-  store_->AppendAsync(std::move(ar), [this, reactor, resp,
-                                      events](absl::StatusOr<rb::es::AppendResult> r) {
-    if (!r.ok()) return reactor->Finish(ToGrpcStatus(r.status()));
-    resp->set_first_position(r->first_position);
-    resp->set_last_position(r->last_position);
-    resp->set_stream_revision(r->stream_revision);
-    resp->set_replayed(r->replayed);
-    if (!r->replayed) {
-      appends_->Increment();
-      appended_events_->Increment(events);
-      append_sizes_->Observe(static_cast<double>(events));
-    }
-    reactor->Finish(grpc::Status::OK);
-  });
+  store_->AppendAsync(std::move(ar),
+                      [this, reactor, resp, events](absl::StatusOr<rb::es::AppendResult> r) {
+                        if (!r.ok()) return reactor->Finish(ToGrpcStatus(r.status()));
+                        resp->set_first_position(r->first_position);
+                        resp->set_last_position(r->last_position);
+                        resp->set_stream_revision(r->stream_revision);
+                        resp->set_replayed(r->replayed);
+                        if (!r->replayed) {
+                          appends_->Increment();
+                          appended_events_->Increment(events);
+                          append_sizes_->Observe(static_cast<double>(events));
+                        }
+                        reactor->Finish(grpc::Status::OK);
+                      });
   return reactor;
 }
 

@@ -216,8 +216,8 @@ absl::Status SitesService::Authorize(const CallAccess& access, const std::string
 }
 
 absl::Status SitesService::EraseOwnerData(v1::SiteCommand command,
-                                          const rb::domain::Context& context,
-                                          std::string site_name, v1::WriteResult* resp) {
+                                          const rb::domain::Context& context, std::string site_name,
+                                          v1::WriteResult* resp) {
   const std::string id = command.site_id();
   // Erasing the site erases its owner names too: every owner key goes once the event is durable.
   absl::StatusOr<v1::Site> before = handler_->LoadSite(id);
@@ -249,13 +249,13 @@ grpc::ServerUnaryReactor* SitesService::Run(grpc::CallbackServerContext* ctx,
     reactor->Finish(ToGrpcStatus(EraseOwnerData(std::move(cmd), context, site_name, resp)));
     return reactor;
   }
-  handler_->HandleSiteAsync(
-      std::move(cmd), std::move(context),
-      [this, reactor, resp, site_name = std::move(site_name)](
-          absl::StatusOr<rb::domain::CommandResult> r) mutable {
-        if (r.ok()) api::FillWriteResult(*r, std::move(site_name), *store_, resp);
-        reactor->Finish(ToGrpcStatus(r.status()));
-      });
+  handler_->HandleSiteAsync(std::move(cmd), std::move(context),
+                            [this, reactor, resp, site_name = std::move(site_name)](
+                                absl::StatusOr<rb::domain::CommandResult> r) mutable {
+                              if (r.ok())
+                                api::FillWriteResult(*r, std::move(site_name), *store_, resp);
+                              reactor->Finish(ToGrpcStatus(r.status()));
+                            });
   return reactor;
 }
 

@@ -454,8 +454,7 @@ absl::Status SiteListProjection::Apply(const rb::es::RecordedEvent& event,
   const std::string category = event.Category();
   if (category != "site" && category != "action") return absl::OkStatus();
   return rb::proj::WithBatchState<SiteListBatch>(writer, [&](SiteListBatch& batch) {
-    return category == "site" ? ApplySite(event, writer, batch)
-                              : ApplyAction(event, writer, batch);
+    return category == "site" ? ApplySite(event, writer, batch) : ApplyAction(event, writer, batch);
   });
 }
 

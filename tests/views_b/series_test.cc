@@ -2,7 +2,6 @@
 
 #include "projections/view_hash.h"
 #include "projections/views/site_list.h"
-
 #include "tests/views_b/views_fixture.h"
 
 namespace rb::views_b_testing {
