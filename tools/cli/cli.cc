@@ -104,22 +104,7 @@ verifies every hash chain of the copy. Start a server on it with resorptiond --d
 )";
 
 std::string EventJson(const v1::Event& e) {
-  return JsonObject()
-      .Add("position", e.position())
-      .Add("stream_id", e.stream_id())
-      .Add("revision", e.revision())
-      .Add("event_id", e.event_id())
-      .Add("type", e.type())
-      .Add("schema_version", uint64_t{e.schema_version()})
-      .Add("valid_at", FormatMicros(Micros(e.valid_at())))
-      .Add("recorded_at", FormatMicros(Micros(e.recorded_at())))
-      .Add("actor_user", e.metadata().actor_user())
-      .Add("actor_organisation", e.metadata().actor_organisation())
-      .Add("actor_role", e.metadata().actor_role())
-      .Add("reason", e.metadata().reason())
-      .Add("command_id", e.metadata().command_id())
-      .Add("log_hash", e.log_hash())
-      .str();
+  return EventEnvelopeJson(e).Add("log_hash", e.log_hash()).str();
 }
 
 void PrintEventsTableHeader(std::ostream& out) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "tools/lib/site_history.h"
 
 namespace rb::tools {
 
@@ -46,6 +47,24 @@ bool Uint(const Flags& f, const std::string& name, uint64_t* v) {
 
 int64_t Micros(const google::protobuf::Timestamp& ts) {
   return ts.seconds() * 1000000 + ts.nanos() / 1000;
+}
+
+JsonObject EventEnvelopeJson(const resorption::v1::Event& e) {
+  JsonObject o;
+  o.Add("position", e.position())
+      .Add("stream_id", e.stream_id())
+      .Add("revision", e.revision())
+      .Add("event_id", e.event_id())
+      .Add("type", e.type())
+      .Add("schema_version", uint64_t{e.schema_version()})
+      .Add("valid_at", FormatMicros(Micros(e.valid_at())))
+      .Add("recorded_at", FormatMicros(Micros(e.recorded_at())))
+      .Add("actor_user", e.metadata().actor_user())
+      .Add("actor_organisation", e.metadata().actor_organisation())
+      .Add("actor_role", e.metadata().actor_role())
+      .Add("reason", e.metadata().reason())
+      .Add("command_id", e.metadata().command_id());
+  return o;
 }
 
 Client::Client(const Flags& f)

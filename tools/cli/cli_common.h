@@ -29,6 +29,7 @@
 #include "resorption/v1/projections_service.grpc.pb.h"
 #include "resorption/v1/sites_service.grpc.pb.h"
 #include "resorption/v1/territories_service.grpc.pb.h"
+#include "tools/lib/json.h"
 
 namespace rb::tools {
 
@@ -58,6 +59,9 @@ int RpcFailed(std::ostream& err, const grpc::Status& s);
 // Reads the numeric flag `name` when present; false when it is not a number.
 bool Uint(const Flags& f, const std::string& name, uint64_t* v);
 int64_t Micros(const google::protobuf::Timestamp& ts);
+// The JSON line of an event without its payload or hashes: position, stream, revision, ids, type,
+// dates and metadata (callers add "log_hash" or "payload").
+JsonObject EventEnvelopeJson(const resorption::v1::Event& e);
 
 class Client {
  public:

@@ -225,23 +225,7 @@ int EventsExport(const Flags& f, std::ostream& out, std::ostream& err) {
       return RpcFailed(err, s);
     }
     for (const v1::Event& e : resp.events()) {
-      sink << JsonObject()
-                  .Add("position", e.position())
-                  .Add("stream_id", e.stream_id())
-                  .Add("revision", e.revision())
-                  .Add("event_id", e.event_id())
-                  .Add("type", e.type())
-                  .Add("schema_version", uint64_t{e.schema_version()})
-                  .Add("valid_at", FormatMicros(Micros(e.valid_at())))
-                  .Add("recorded_at", FormatMicros(Micros(e.recorded_at())))
-                  .Add("actor_user", e.metadata().actor_user())
-                  .Add("actor_organisation", e.metadata().actor_organisation())
-                  .Add("actor_role", e.metadata().actor_role())
-                  .Add("reason", e.metadata().reason())
-                  .Add("command_id", e.metadata().command_id())
-                  .AddRaw("payload", PayloadJson(e))
-                  .str()
-           << "\n";
+      sink << EventEnvelopeJson(e).AddRaw("payload", PayloadJson(e)).str() << "\n";
     }
     bar.Update(resp.last_examined(), head.position());
     if (resp.end_of_log() || resp.next_position() <= req.from_position()) break;
