@@ -1,6 +1,9 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "access/token_store.h"
 
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "access/crypto.h"
 #include "access/strings.h"
@@ -108,6 +111,33 @@ absl::StatusOr<int> TokenStore::RevokeAllOf(std::string_view user_id, int64_t no
     if (absl::Status s = kv_->Write(batch, /*sync=*/true); !s.ok()) return s;
   }
   return n;
+}
+
+absl::Status TokenStore::RecordUse(std::string_view user_id, int64_t now_us) const {
+  constexpr int64_t kMicrosPerDay = int64_t{86'400'000'000};
+  const int64_t day = now_us - now_us % kMicrosPerDay;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = last_day_.find(std::string(user_id));
+    if (it != last_day_.end() && it->second >= day) return absl::OkStatus();
+  }
+  rb::es::KvWriteBatch batch;
+  batch.Put(Space(), absl::StrCat("u/", Sv(user_id)), absl::StrCat(day));
+  if (absl::Status s = kv_->Write(batch, /*sync=*/false); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  int64_t& known = last_day_[std::string(user_id)];
+  known = std::max(known, day);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> TokenStore::LastUse(std::string_view user_id) const {
+  auto v = kv_->Get(Space(), absl::StrCat("u/", Sv(user_id)));
+  if (!v.ok()) return v.status();
+  int64_t day = 0;
+  if (v->has_value() && !absl::SimpleAtoi(**v, &day)) {
+    return absl::DataLossError("undecodable last sign-in record");
+  }
+  return day;
 }
 
 }  // namespace rb::access

@@ -23,7 +23,9 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "eventstore/kv_store.h"
 #include "resorption/v1/directory.pb.h"
@@ -53,8 +55,17 @@ class TokenStore {
   // Revokes every token of `user_id` (deactivation, erasure). Returns how many.
   absl::StatusOr<int> RevokeAllOf(std::string_view user_id, int64_t now_us);
 
+  // Records that `user_id` signed in (authenticated a call) at `now_us`: the "last login" of the
+  // rule "accounts are deactivated six months after the last login". Day precision, so at most one
+  // write per user and day (a cache remembers the day written). Thread-safe.
+  absl::Status RecordUse(std::string_view user_id, int64_t now_us) const;
+  // The day (start, in microseconds) of `user_id`'s last recorded sign-in; 0 when none.
+  absl::StatusOr<int64_t> LastUse(std::string_view user_id) const;
+
  private:
   rb::es::KvStore* kv_;
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<std::string, int64_t> last_day_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rb::access

@@ -153,6 +153,9 @@ absl::StatusOr<rb::access::Principal> Authenticator::AuthenticateHeader(
     return principal.status();
   }
   principal->token_id = record->token_id();
+  // The user's last sign-in (rule: accounts are deactivated six months after it). Best effort: a
+  // failed write only delays that rule by a day; the call itself is authenticated.
+  tokens_.RecordUse(record->user_id(), NowUs()).IgnoreError();
   return principal;
 }
 

@@ -23,6 +23,10 @@ struct ErasureOptions {
   // A user's personal data is erased this many days after their deactivation (reference: six
   // months, RGPD 2025-06); 0: users are never erased by the sweep.
   int user_retention_days = 183;
+  // An active account is deactivated when neither a sign-in (a call authenticated by one of its
+  // tokens) nor a change of the account happened for this many days (reference: six months after
+  // the last login, RGPD 2025-06); 0: never. The built-in administrators are exempt.
+  int user_inactivity_days = 183;
 };
 
 }  // namespace rb::services

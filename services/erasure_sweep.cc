@@ -1,6 +1,7 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "services/erasure_sweep.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 #include <utility>
@@ -21,6 +22,7 @@ constexpr int64_t kMicrosPerDay = int64_t{86'400'000'000};
 constexpr char kSweepReasonOwner[] =
     "Anonymisation du propriétaire privé : site fermé depuis plus d'un an";
 constexpr char kRequestReasonOwner[] = "Anonymisation du propriétaire à la demande";
+constexpr char kInactivityReason[] = "Compte désactivé : aucune connexion depuis plus de six mois";
 
 rb::domain::CommandHandlerOptions HandlerOptions(Authenticator* auth) {
   rb::domain::CommandHandlerOptions o;
@@ -139,20 +141,42 @@ absl::Status ErasureSweep::SweepSites(bool dry_run, v1::ErasureSweepReport* repo
 }
 
 absl::Status ErasureSweep::SweepUsers(bool dry_run, v1::ErasureSweepReport* report) {
-  if (options_.user_retention_days <= 0) return absl::OkStatus();
   absl::StatusOr<std::vector<v1::User>> users = auth_->directory().ListUsers("");
   if (!users.ok()) return users.status();
-  const int64_t limit = report->now_us() - options_.user_retention_days * kMicrosPerDay;
+  const int64_t erase_before = report->now_us() - options_.user_retention_days * kMicrosPerDay;
+  const int64_t idle_before = report->now_us() - options_.user_inactivity_days * kMicrosPerDay;
   for (const v1::User& u : *users) {
-    if (u.status() != v1::USER_STATUS_INACTIVE || u.erased()) continue;
+    if (u.erased()) continue;
+    const bool active = u.status() == v1::USER_STATUS_ACTIVE;
+    if (active ? options_.user_inactivity_days <= 0 || u.id() == kBootstrapAdminId ||
+                     u.id() == kSystemUserId
+               : u.status() != v1::USER_STATUS_INACTIVE || options_.user_retention_days <= 0) {
+      continue;
+    }
     absl::StatusOr<std::vector<rb::es::RecordedEvent>> events = store_->ReadStream(
         rb::access::UserStreamId(u.id()), 0, rb::es::Direction::kForward, SIZE_MAX);
     if (!events.ok()) return events.status();
     int64_t deactivated_at = 0;
+    int64_t changed_at = 0;
     for (const rb::es::RecordedEvent& e : *events) {
       if (e.type == "user.deactivated") deactivated_at = e.recorded_at_us;
+      changed_at = e.recorded_at_us;
     }
-    if (deactivated_at == 0 || deactivated_at > limit) continue;
+    if (active) {
+      // Deactivated six months after the last sign-in (or the last change of the account).
+      absl::StatusOr<int64_t> signed_in = auth_->tokens().LastUse(u.id());
+      if (!signed_in.ok()) return signed_in.status();
+      if (std::max(*signed_in, changed_at) > idle_before) continue;
+      report->add_deactivated_user_ids(u.id());
+      if (dry_run) continue;
+      absl::StatusOr<v1::User> off = auth_->directory().SetUserStatus(
+          u.id(), /*active=*/false, kInactivityReason, Authenticator::System());
+      if (!off.ok()) return off.status();
+      absl::StatusOr<int> revoked = auth_->tokens().RevokeAllOf(u.id(), report->now_us());
+      if (!revoked.ok()) return revoked.status();
+      continue;
+    }
+    if (deactivated_at == 0 || deactivated_at > erase_before) continue;
     report->add_erased_user_ids(u.id());
     if (dry_run) continue;
     absl::StatusOr<v1::User> erased = auth_->directory().EraseUser(u.id(), Authenticator::System());
@@ -177,7 +201,8 @@ absl::StatusOr<v1::ErasureSweepReport> ErasureSweep::RunOnce(bool dry_run) {
     logger_->Info("erasure.sweep")
         .Bool("dry_run", dry_run)
         .Int("owners_anonymised", report.anonymised_site_ids_size())
-        .Int("users_erased", report.erased_user_ids_size());
+        .Int("users_erased", report.erased_user_ids_size())
+        .Int("users_deactivated", report.deactivated_user_ids_size());
   }
   return report;
 }

@@ -25,6 +25,7 @@
 #include "resorption/v1/directory_service.grpc.pb.h"
 #include "resorption/v1/event_stream.grpc.pb.h"
 #include "resorption/v1/sites_service.grpc.pb.h"
+#include "services/auth.h"
 #include "tests/domain/test_util.h"
 #include "tests/services/test_server.h"
 
@@ -413,6 +414,123 @@ TEST_F(OwnerErasureTest, UsersDeactivatedForSixMonthsAreErasedBySweep) {
   auto reopened = rb::es::EventStore::Open({}, server_.data_dir());
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_TRUE((*reopened)->Verify().ok());
+}
+
+// Accounts without a sign-in for six months are deactivated by the sweep (reference §4.4, RGPD
+// 2025-06: "account deactivated 6 months after last login"); a sign-in is a call authenticated by
+// one of the user's tokens. One injected clock drives authentication and the sweep.
+class InactiveAccountsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    now_.store(absl::ToUnixMicros(absl::Now()));
+    ServerOptions o = testing::TestOptions(server_.data_dir());
+    o.auth.mode = AuthMode::kRequired;
+    o.auth.now_us = [this] { return now_.load(); };
+    o.erasure.interval = absl::ZeroDuration();
+    o.erasure.now_us = [this] { return now_.load(); };
+    server_.Restart(std::move(o));
+    ASSERT_TRUE(server_.status().ok()) << server_.status();
+    sites_ = v1::Sites::NewStub(server_.channel());
+    admin_ = v1::Admin::NewStub(server_.channel());
+    directory_ = v1::Directory::NewStub(server_.channel());
+    std::ifstream in(server_.data_dir() + "/bootstrap-admin.token");
+    std::getline(in, admin_token_);
+    ASSERT_EQ(admin_token_.size(), 64u);
+  }
+
+  std::unique_ptr<grpc::ClientContext> With(const std::string& token) {
+    auto ctx = Ctx();
+    ctx->AddMetadata("authorization", "Bearer " + token);
+    return ctx;
+  }
+
+  std::string NewUser(const std::string& id) {
+    v1::CreateUserRequest r;
+    r.set_user_id(id);
+    r.set_organisation_id("asso");
+    r.set_role(v1::USER_ROLE_ASSOCIATION);
+    r.mutable_personal_data()->set_email(id + "@example.org");
+    r.set_activate(true);
+    v1::User user;
+    grpc::Status s = directory_->CreateUser(With(admin_token_).get(), r, &user);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    v1::IssueTokenRequest req;
+    req.set_user_id(id);
+    req.set_ttl_seconds(int64_t{2} * 365 * 86400);  // outlives the test's year
+    v1::IssueTokenResponse resp;
+    s = directory_->IssueToken(With(admin_token_).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.token();
+  }
+
+  // Any call signs in: the status only tells whether the token was accepted.
+  bool SignsIn(const std::string& token) {
+    v1::ListSitesQuery q;
+    v1::ListSitesResponse resp;
+    return sites_->ListSites(With(token).get(), q, &resp).error_code() !=
+           grpc::StatusCode::UNAUTHENTICATED;
+  }
+
+  v1::ErasureSweepReport Sweep(bool dry_run) {
+    v1::RunErasureSweepRequest req;
+    req.set_dry_run(dry_run);
+    v1::ErasureSweepReport report;
+    grpc::Status s = admin_->RunErasureSweep(With(admin_token_).get(), req, &report);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return report;
+  }
+
+  void AdvanceDays(int days) { now_.fetch_add(int64_t{days} * 86'400'000'000); }
+
+  std::atomic<int64_t> now_{0};
+  testing::TestServer server_;
+  std::unique_ptr<v1::Sites::Stub> sites_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<v1::Directory::Stub> directory_;
+  std::string admin_token_;
+};
+
+TEST_F(InactiveAccountsTest, AccountsWithoutSignInForSixMonthsAreDeactivated) {
+  v1::CreateOrganisationRequest org;
+  org.set_organisation_id("asso");
+  org.set_name("Association du 93");
+  org.set_category(v1::ORGANISATION_CATEGORY_ASSOCIATION);
+  org.add_territories()->set_level(v1::SCOPE_LEVEL_NATION);
+  v1::Organisation created;
+  ASSERT_TRUE(directory_->CreateOrganisation(With(admin_token_).get(), org, &created).ok());
+  const std::string idle = NewUser("idle");
+  const std::string busy = NewUser("busy");
+  ASSERT_TRUE(SignsIn(idle));
+  ASSERT_TRUE(SignsIn(busy));
+
+  AdvanceDays(100);
+  ASSERT_TRUE(SignsIn(busy));
+  EXPECT_EQ(Sweep(false).deactivated_user_ids_size(), 0);
+
+  AdvanceDays(90);  // day 190: "idle" last signed in 190 days ago, "busy" 90 days ago
+  v1::ErasureSweepReport dry = Sweep(true);
+  ASSERT_EQ(dry.deactivated_user_ids_size(), 1);
+  EXPECT_EQ(dry.deactivated_user_ids(0), "idle");
+  EXPECT_TRUE(SignsIn(idle));  // a dry run changes nothing... and this call is a sign-in
+
+  AdvanceDays(184);  // day 374: 184 days after the sign-in above for "idle", 274 for "busy"
+  v1::ErasureSweepReport report = Sweep(false);
+  ASSERT_EQ(report.deactivated_user_ids_size(), 2);
+  EXPECT_EQ(report.deactivated_user_ids(0), "busy");
+  EXPECT_EQ(report.deactivated_user_ids(1), "idle");
+  EXPECT_FALSE(SignsIn(idle));
+  EXPECT_FALSE(SignsIn(busy));
+  EXPECT_TRUE(SignsIn(admin_token_));  // the built-in administrator is exempt
+
+  v1::ListUsersRequest list;
+  v1::ListUsersResponse users;
+  ASSERT_TRUE(directory_->ListUsers(With(admin_token_).get(), list, &users).ok());
+  for (const auto& u : users.users()) {
+    if (u.id() == "idle" || u.id() == "busy") {
+      EXPECT_EQ(u.status(), v1::USER_STATUS_INACTIVE) << u.id();
+    }
+  }
+  EXPECT_EQ(Sweep(false).deactivated_user_ids_size(), 0);  // once
 }
 
 }  // namespace

@@ -246,7 +246,8 @@ constexpr const char* kErasureSweepUsage = R"(Usage: resorption erasure sweep [-
 
 Runs the erasure sweep now (it also runs daily in the server): anonymises the private owners of
 sites closed for more than a year, erases the personal data of users deactivated for more than
-six months. --dry-run lists what would be erased and erases nothing. National administrators.
+six months, and deactivates accounts without a sign-in for six months. --dry-run lists what
+would change and changes nothing. National administrators.
 )";
 
 constexpr const char* kErasureAnonymiseUsage =
@@ -268,6 +269,7 @@ int ErasureSweepCommand(const Flags& f, std::ostream& out, std::ostream& err) {
                .AddBool("dry_run", resp.dry_run())
                .Add("owners_anonymised", int64_t{resp.anonymised_site_ids_size()})
                .Add("users_erased", int64_t{resp.erased_user_ids_size()})
+               .Add("users_deactivated", int64_t{resp.deactivated_user_ids_size()})
                .str()
         << "\n";
     return 0;
@@ -279,6 +281,10 @@ int ErasureSweepCommand(const Flags& f, std::ostream& out, std::ostream& err) {
       << (resp.dry_run() ? "would erase" : "erased") << " " << resp.erased_user_ids_size()
       << " user(s)";
   for (const std::string& id : resp.erased_user_ids()) out << " " << id;
+  out << "\n"
+      << (resp.dry_run() ? "would deactivate" : "deactivated") << " "
+      << resp.deactivated_user_ids_size() << " inactive account(s)";
+  for (const std::string& id : resp.deactivated_user_ids()) out << " " << id;
   out << "\n";
   return 0;
 }
