@@ -3,15 +3,20 @@
 #include <openssl/evp.h>
 
 #include <cstring>
+#include <initializer_list>
 
 namespace rb::es::internal {
 
-void PutFixed64BE(std::string* dst, uint64_t v) {
-  char buf[8];
+void EncodeFixed64BE(char* dst, uint64_t v) {
   for (int i = 7; i >= 0; --i) {
-    buf[i] = static_cast<char>(v & 0xff);
+    dst[i] = static_cast<char>(v & 0xff);
     v >>= 8;
   }
+}
+
+void PutFixed64BE(std::string* dst, uint64_t v) {
+  char buf[8];
+  EncodeFixed64BE(buf, v);
   dst->append(buf, 8);
 }
 
@@ -77,23 +82,42 @@ std::string StreamKey(std::string_view stream_id, uint64_t revision) {
 //   varint schema_version | lp event_id | lp stream_id | lp type | lp actor_user |
 //   lp actor_organisation | lp actor_role | lp command_id | lp correlation_id | lp causation_id |
 //   lp reason | lp payload
-void EncodeEventBody(const RecordedEvent& e, std::string* dst) {
+void EncodeEventBody(const EventBodyFields& f, std::string* dst) {
+  const EventMetadata& m = *f.metadata;
+  dst->reserve(dst->size() + 40 + f.event_id.size() + f.stream_id.size() + f.type.size() +
+               m.actor_user.size() + m.actor_organisation.size() + m.actor_role.size() +
+               f.command_id.size() + m.correlation_id.size() + m.causation_id.size() +
+               m.reason.size() + f.payload.size() + 2 * kHashBytes);
   dst->push_back(static_cast<char>(kEventRecordVersion));
-  PutFixed64BE(dst, static_cast<uint64_t>(e.recorded_at_us));
-  PutFixed64BE(dst, static_cast<uint64_t>(e.valid_at_us));
-  PutFixed64BE(dst, e.revision);
-  PutVarint64(dst, e.schema_version);
-  PutLengthPrefixed(dst, e.event_id);
-  PutLengthPrefixed(dst, e.stream_id);
-  PutLengthPrefixed(dst, e.type);
-  PutLengthPrefixed(dst, e.metadata.actor_user);
-  PutLengthPrefixed(dst, e.metadata.actor_organisation);
-  PutLengthPrefixed(dst, e.metadata.actor_role);
-  PutLengthPrefixed(dst, e.metadata.command_id);
-  PutLengthPrefixed(dst, e.metadata.correlation_id);
-  PutLengthPrefixed(dst, e.metadata.causation_id);
-  PutLengthPrefixed(dst, e.metadata.reason);
-  PutLengthPrefixed(dst, e.payload);
+  PutFixed64BE(dst, static_cast<uint64_t>(f.recorded_at_us));
+  PutFixed64BE(dst, static_cast<uint64_t>(f.valid_at_us));
+  PutFixed64BE(dst, f.revision);
+  PutVarint64(dst, f.schema_version);
+  PutLengthPrefixed(dst, f.event_id);
+  PutLengthPrefixed(dst, f.stream_id);
+  PutLengthPrefixed(dst, f.type);
+  PutLengthPrefixed(dst, m.actor_user);
+  PutLengthPrefixed(dst, m.actor_organisation);
+  PutLengthPrefixed(dst, m.actor_role);
+  PutLengthPrefixed(dst, f.command_id);
+  PutLengthPrefixed(dst, m.correlation_id);
+  PutLengthPrefixed(dst, m.causation_id);
+  PutLengthPrefixed(dst, m.reason);
+  PutLengthPrefixed(dst, f.payload);
+}
+
+void EncodeEventBody(const RecordedEvent& e, std::string* dst) {
+  EncodeEventBody(EventBodyFields{.recorded_at_us = e.recorded_at_us,
+                                  .valid_at_us = e.valid_at_us,
+                                  .revision = e.revision,
+                                  .schema_version = e.schema_version,
+                                  .event_id = e.event_id,
+                                  .stream_id = e.stream_id,
+                                  .type = e.type,
+                                  .metadata = &e.metadata,
+                                  .command_id = e.metadata.command_id,
+                                  .payload = e.payload},
+                  dst);
 }
 
 std::string EncodeEventRecord(const RecordedEvent& e) {
@@ -153,27 +177,43 @@ bool PeekRecordedAt(std::string_view value, int64_t* recorded_at_us) {
   return true;
 }
 
-std::string Sha256(std::string_view data) {
+namespace {
+
+// OpenSSL 3 looks the algorithm up and allocates a context on every EVP_Digest call, which costs
+// more than hashing one event. The algorithm is fetched once per process and each thread keeps
+// one context.
+const EVP_MD* Sha256Algorithm() {
+  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+};
+
+std::string Sha256Of(std::initializer_list<std::string_view> parts) {
+  thread_local DigestContext holder;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(holder.ctx, Sha256Algorithm(), nullptr);
+  for (std::string_view p : parts) EVP_DigestUpdate(holder.ctx, p.data(), p.size());
+  EVP_DigestFinal_ex(holder.ctx, out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
+}  // namespace
+
+std::string Sha256(std::string_view data) { return Sha256Of({data}); }
+
 std::string ContentHash(uint64_t position, std::string_view body) {
-  std::string buf;
-  buf.reserve(8 + body.size());
-  PutFixed64BE(&buf, position);
-  buf.append(body);
-  return Sha256(buf);
+  char pos[8];
+  EncodeFixed64BE(pos, position);
+  return Sha256Of({std::string_view(pos, 8), body});
 }
 
 std::string ChainHash(std::string_view previous, std::string_view content_hash) {
-  std::string buf;
-  buf.reserve(previous.size() + content_hash.size());
-  buf.append(previous);
-  buf.append(content_hash);
-  return Sha256(buf);
+  return Sha256Of({previous, content_hash});
 }
 
 }  // namespace rb::es::internal

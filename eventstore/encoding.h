@@ -18,6 +18,8 @@ inline constexpr uint8_t kEventRecordVersion = 1;
 inline constexpr size_t kHashBytes = 32;
 
 void PutFixed64BE(std::string* dst, uint64_t v);
+// Writes v big-endian into dst[0..8).
+void EncodeFixed64BE(char* dst, uint64_t v);
 uint64_t DecodeFixed64BE(const char* p);
 void PutVarint64(std::string* dst, uint64_t v);
 // Reads a varint from *in and advances it; false when truncated.
@@ -30,7 +32,22 @@ std::string PositionKey(uint64_t position);
 // Key of the `streams` column family: stream id, 0x00, revision big-endian.
 std::string StreamKey(std::string_view stream_id, uint64_t revision);
 
-// Encodes everything of `e` except position and hashes (the hashed "body").
+// The fields of an event's hashed body, borrowed from wherever they live.
+struct EventBodyFields {
+  int64_t recorded_at_us = 0;
+  int64_t valid_at_us = 0;
+  uint64_t revision = 0;
+  uint32_t schema_version = 0;
+  std::string_view event_id;
+  std::string_view stream_id;
+  std::string_view type;
+  const EventMetadata* metadata = nullptr;  // its command_id is ignored: see below
+  std::string_view command_id;
+  std::string_view payload;
+};
+
+// Encodes everything of an event except position and hashes (the hashed "body").
+void EncodeEventBody(const EventBodyFields& f, std::string* dst);
 void EncodeEventBody(const RecordedEvent& e, std::string* dst);
 // Full value of the `events` column family: body followed by stream_hash and log_hash.
 std::string EncodeEventRecord(const RecordedEvent& e);

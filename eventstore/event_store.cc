@@ -12,6 +12,7 @@
 #include "eventstore/rocks_status.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
@@ -82,8 +83,16 @@ std::string NewUuid(absl::BitGen& gen) {
   uint64_t lo = absl::Uniform<uint64_t>(gen);
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
-                         lo >> 48, lo & 0xffffffffffffULL);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  int bit = 124;  // the 128 bits, most significant nibble first, skipping the four dashes
+  for (int i = 0; i < 36; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    uint64_t word = bit >= 64 ? hi : lo;
+    out[i] = kHex[(word >> (bit % 64)) & 0xf];
+    bit -= 4;
+  }
+  return out;
 }
 
 absl::Status Aborted(const std::string& stream_id, const ExpectedRevision& expected,
@@ -95,6 +104,18 @@ absl::Status Aborted(const std::string& stream_id, const ExpectedRevision& expec
   s.SetPayload(kCurrentRevisionPayload, absl::Cord(std::to_string(current)));
   return s;
 }
+
+// The stream index key is the stream id, a zero byte and the revision (8 bytes): its prefix
+// without the revision names the stream. Each stream's keys arrive in increasing order, so the
+// memtable keeps one insert position per stream instead of searching its skip list each time.
+class StreamKeyPrefix : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "rb.es.StreamKeyPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > 8; }
+};
 
 }  // namespace
 
@@ -191,7 +212,11 @@ absl::Status EventStoreImpl::Init() {
     }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& n : names) descriptors.emplace_back(n, cf_options);
+  rocksdb::ColumnFamilyOptions streams_options = cf_options;
+  streams_options.memtable_insert_with_hint_prefix_extractor = std::make_shared<StreamKeyPrefix>();
+  for (const auto& n : names) {
+    descriptors.emplace_back(n, n == kStreamsCf ? streams_options : cf_options);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
@@ -525,34 +550,36 @@ void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::Writ
     result.first_position = *new_position + 1;
     uint64_t revision = head.exists ? head.last_revision + 1 : 0;
     for (const EventData& d : req.events) {
-      RecordedEvent e;
-      e.event_id = d.event_id.empty() ? NewUuid(bitgen_) : d.event_id;
-      e.stream_id = req.stream_id;
-      e.revision = revision;
-      e.position = ++*new_position;
-      e.type = d.type;
-      e.schema_version = d.schema_version;
-      e.recorded_at_us = now;
-      e.valid_at_us = d.valid_at_us == 0 ? now : d.valid_at_us;
-      e.metadata = req.metadata;
-      e.metadata.command_id = req.command_id;
-      e.payload = d.payload;
+      const uint64_t position = ++*new_position;
+      const std::string generated_id = d.event_id.empty() ? NewUuid(bitgen_) : std::string();
       body.clear();
-      EncodeEventBody(e, &body);
-      std::string content = ContentHash(e.position, body);
-      e.stream_hash =
+      EncodeEventBody(EventBodyFields{.recorded_at_us = now,
+                                      .valid_at_us = d.valid_at_us == 0 ? now : d.valid_at_us,
+                                      .revision = revision,
+                                      .schema_version = d.schema_version,
+                                      .event_id = d.event_id.empty() ? generated_id : d.event_id,
+                                      .stream_id = req.stream_id,
+                                      .type = d.type,
+                                      .metadata = &req.metadata,
+                                      .command_id = req.command_id,
+                                      .payload = d.payload},
+                      &body);
+      const std::string content = ContentHash(position, body);
+      std::string stream_hash =
           ChainHash(head.exists ? head.last_hash : std::string(kHashBytes, '\0'), content);
-      e.log_hash = ChainHash(*new_hash, content);
-      body.append(e.stream_hash);
-      body.append(e.log_hash);
-      batch->Put(events_cf_, PositionKey(e.position), body).PermitUncheckedError();
-      std::string pos_value;
-      PutFixed64BE(&pos_value, e.position);
-      batch->Put(streams_cf_, StreamKey(e.stream_id, e.revision), pos_value).PermitUncheckedError();
+      *new_hash = ChainHash(*new_hash, content);
+      body.append(stream_hash);
+      body.append(*new_hash);
+      batch->Put(events_cf_, PositionKey(position), body).PermitUncheckedError();
+      char pos_value[8];
+      EncodeFixed64BE(pos_value, position);
+      batch
+          ->Put(streams_cf_, StreamKey(req.stream_id, revision),
+                rocksdb::Slice(pos_value, sizeof(pos_value)))
+          .PermitUncheckedError();
+      head.last_hash = std::move(stream_hash);
       head.exists = true;
       head.last_revision = revision;
-      head.last_hash = e.stream_hash;
-      *new_hash = e.log_hash;
       ++revision;
     }
     result.last_position = *new_position;
