@@ -13,7 +13,10 @@
 
 namespace rb::es::internal {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
+// Version 1 wrote the stream index in the same batch as the events; version 2 writes it behind
+// the log and records how far it got. A version-1 directory is upgraded at open.
+inline constexpr uint32_t kFirstUpgradableFormatVersion = 1;
 inline constexpr uint8_t kEventRecordVersion = 1;
 inline constexpr size_t kHashBytes = 32;
 

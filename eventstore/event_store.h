@@ -54,6 +54,9 @@ struct Options {
   bool read_only = false;
   // RocksDB block cache size in bytes.
   size_t block_cache_bytes = 256 << 20;
+  // Fault injection for tests: the stream indexer writes nothing, and Close leaves the entries it
+  // did not write, as a crash would. Reads stay exact (they are served from memory).
+  bool pause_stream_indexer_for_testing = false;
 };
 
 // What the writer expects of the stream before its append.

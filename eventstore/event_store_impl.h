@@ -65,6 +65,13 @@ class EventStoreImpl : public EventStore {
     uint64_t last_revision = 0;
     std::string last_hash;
   };
+  // One stream index entry: revision `revision` of `stream_id` is the event at `position`.
+  struct IndexEntry {
+    std::string stream_id;
+    uint64_t revision = 0;
+    uint64_t position = 0;
+  };
+  using RevisionPositions = std::deque<std::pair<uint64_t, uint64_t>>;
   struct CommandRecord {
     std::string fingerprint;
     AppendResult result;
@@ -95,9 +102,27 @@ class EventStoreImpl : public EventStore {
   void CommitterLoop();
   // Leader only: decides and encodes every writer of the group into `batch`.
   void BuildGroup(const std::vector<Writer*>& group, rocksdb::WriteBatch* batch,
+                  std::vector<IndexEntry>* index_entries,
                   std::vector<std::pair<std::string, StreamHead>>* new_heads,
                   uint64_t* new_position, std::string* new_hash, int64_t* new_recorded_at);
   absl::StatusOr<StreamHead> LoadStreamHead(const std::string& stream_id) const;
+
+  // The stream index is written behind the log (docs/storage-format.md, "Stream index"): the
+  // committer hands the entries of each durable batch to the indexer thread and keeps them in
+  // pending_ until the indexer has written them. Readers take the pending entries of a stream
+  // first, then read the streams family: an entry leaves pending_ only after it is written there.
+  //
+  // Reads the events after `indexed_through` into pending_ (and the indexer's queue when
+  // writable): the entries a previous run had not indexed yet when it stopped.
+  absl::Status LoadUnindexedTail(uint64_t indexed_through);
+  // Durable entries of a batch, in log order: pending for readers, queued for the indexer.
+  void AddPending(std::vector<IndexEntry> entries);
+  // The pending entries of `stream_id` (ascending revisions; a suffix of the stream).
+  RevisionPositions PendingOf(const std::string& stream_id) const;
+  // The position of `revision` of `stream_id`, or nullopt when the index has no such entry.
+  absl::StatusOr<std::optional<uint64_t>> IndexedPosition(const std::string& stream_id,
+                                                          uint64_t revision) const;
+  void IndexerLoop();
   absl::StatusOr<std::optional<CommandRecord>> LoadCommand(const std::string& command_id) const;
   absl::StatusOr<RecordedEvent> ReadAt(uint64_t position) const;
   void NotifyHead(uint64_t position);
@@ -135,6 +160,16 @@ class EventStoreImpl : public EventStore {
   mutable absl::Mutex head_mu_;
   mutable absl::CondVar head_cv_;
   Head head_ ABSL_GUARDED_BY(head_mu_);
+
+  // Stream index written behind the log.
+  mutable absl::Mutex index_mu_;
+  absl::CondVar index_cv_;
+  std::deque<IndexEntry> index_queue_ ABSL_GUARDED_BY(index_mu_);
+  absl::flat_hash_map<std::string, RevisionPositions> pending_ ABSL_GUARDED_BY(index_mu_);
+  bool indexer_stop_ ABSL_GUARDED_BY(index_mu_) = false;
+  // The first failed index write; the indexer stops and its entries stay pending.
+  absl::Status index_status_ ABSL_GUARDED_BY(index_mu_);
+  std::thread indexer_;
 
   absl::Mutex listeners_mu_;
   std::map<uint64_t, std::function<void(uint64_t)>> listeners_ ABSL_GUARDED_BY(listeners_mu_);

@@ -375,6 +375,159 @@ TEST_F(EventStoreTest, VerifyNamesTheFirstTamperedPosition) {
   EXPECT_THAT(bad.status().message(), HasSubstr("position 13"));
 }
 
+// Opens the directory with RocksDB directly (every column family), for storage-format checks.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    std::vector<std::string> names;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, cfs, &handles_, &db_).ok());
+  }
+  ~RawDb() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    delete db_;
+  }
+  rocksdb::DB* db() { return db_; }
+  rocksdb::ColumnFamilyHandle* cf(const std::string& name) {
+    for (auto* h : handles_) {
+      if (h->GetName() == name) return h;
+    }
+    return nullptr;
+  }
+  // Number of keys of `name` that start with `prefix`.
+  int Count(const std::string& name, const std::string& prefix) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(name)));
+    int n = 0;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+    return n;
+  }
+
+ private:
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+std::vector<std::string> Types(const absl::StatusOr<std::vector<RecordedEvent>>& events) {
+  std::vector<std::string> out;
+  if (!events.ok()) return {"error: " + events.status().ToString()};
+  for (const auto& e : *events) out.push_back(e.type);
+  return out;
+}
+
+// The stream index is written behind the log. With the indexer held back (as when a crash comes
+// before it wrote), every read that goes through the index must still see every acknowledged
+// event, and the next open must complete the index from the log.
+TEST_F(EventStoreTest, StreamIndexBehindTheLogLosesNothing) {
+  // Revisions 0..2 of s-1 indexed normally, then 3..6 of s-1 and 0..1 of s-2 left unindexed.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev(std::to_string(i))})).ok());
+  }
+  store_.reset();
+  Options paused;
+  paused.clock = &clock_;
+  paused.pause_stream_indexer_for_testing = true;
+  auto held = EventStore::Open(paused, path());
+  ASSERT_TRUE(held.ok()) << held.status();
+  store_ = std::move(*held);
+  for (int i = 3; i < 7; ++i) {
+    ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev(std::to_string(i))})).ok());
+    if (i < 5) {
+      ASSERT_TRUE(store_->Append(Req("s-2", ExpectedRevision::Any(), {Ev("b")})).ok());
+    }
+  }
+  auto check = [&](EventStore& s, const std::string& when) {
+    SCOPED_TRACE(when);
+    EXPECT_THAT(Types(s.ReadStream("s-1", 0, Direction::kForward, 100)),
+                ::testing::ElementsAre("0", "1", "2", "3", "4", "5", "6"));
+    EXPECT_THAT(Types(s.ReadStream("s-1", 2, Direction::kForward, 3)),
+                ::testing::ElementsAre("2", "3", "4"));
+    EXPECT_THAT(Types(s.ReadStream("s-1", 5, Direction::kForward, 10)),
+                ::testing::ElementsAre("5", "6"));
+    EXPECT_THAT(Types(s.ReadStream("s-1", UINT64_MAX, Direction::kBackward, 5)),
+                ::testing::ElementsAre("6", "5", "4", "3", "2"));
+    EXPECT_THAT(Types(s.ReadStream("s-1", 4, Direction::kBackward, 10)),
+                ::testing::ElementsAre("4", "3", "2", "1", "0"));
+    EXPECT_THAT(Types(s.ReadStream("s-1", 1, Direction::kBackward, 10)),
+                ::testing::ElementsAre("1", "0"));
+    EXPECT_THAT(Types(s.ReadStream("s-2", 0, Direction::kForward, 10)),
+                ::testing::ElementsAre("b", "b"));
+    EXPECT_TRUE(s.ReadStream("s-1", 7, Direction::kForward, 10)->empty());
+    auto info = s.GetStreamInfo("s-1");
+    ASSERT_TRUE(info.ok());
+    EXPECT_TRUE(info->exists);
+    EXPECT_EQ(info->last_revision, 6u);
+    EXPECT_EQ(s.GetStreamInfo("s-2")->last_revision, 1u);
+    auto v = s.Verify();
+    EXPECT_TRUE(v.ok()) << v.status();
+  };
+  check(*store_, "indexer held back");
+  // Expected revisions are checked against the unindexed head too.
+  EXPECT_EQ(store_->Append(Req("s-1", ExpectedRevision::Exactly(5), {Ev("x")})).status().code(),
+            absl::StatusCode::kAborted);
+  Options ro;
+  ro.read_only = true;
+  auto reader = EventStore::Open(ro, path());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  check(**reader, "read-only open while the index lags");
+  reader->reset();
+
+  store_.reset();  // the held-back entries are never written: as after a crash
+  {
+    RawDb raw(path());
+    EXPECT_EQ(raw.Count("streams", std::string("s-1") + '\0'), 3);
+    EXPECT_EQ(raw.Count("streams", std::string("s-2") + '\0'), 0);
+  }
+  Reopen();
+  check(*store_, "after reopen");
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Exactly(6), {Ev("7")})).ok());
+  store_.reset();
+  {
+    RawDb raw(path());
+    EXPECT_EQ(raw.Count("streams", std::string("s-1") + '\0'), 8);
+    EXPECT_EQ(raw.Count("streams", std::string("s-2") + '\0'), 2);
+    std::string through;
+    ASSERT_TRUE(
+        raw.db()
+            ->Get(rocksdb::ReadOptions(), raw.cf("default"), "stream_index_through", &through)
+            .ok());
+    ASSERT_EQ(through.size(), 8u);
+    EXPECT_EQ(static_cast<uint8_t>(through[7]), 10u);  // positions 1..10 are indexed
+  }
+}
+
+TEST_F(EventStoreTest, FormatVersionOneIsUpgradedAtOpen) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev(std::to_string(i))})).ok());
+  }
+  store_.reset();
+  {
+    // A version-1 directory: the same data, no index position.
+    RawDb raw(path());
+    ASSERT_TRUE(
+        raw.db()->Put(rocksdb::WriteOptions(), raw.cf("default"), "format_version", "1").ok());
+    ASSERT_TRUE(
+        raw.db()->Delete(rocksdb::WriteOptions(), raw.cf("default"), "stream_index_through").ok());
+  }
+  Options ro;
+  ro.read_only = true;
+  auto reader = EventStore::Open(ro, path());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ(Types((*reader)->ReadStream("s-1", 0, Direction::kForward, 10)).size(), 3u);
+  reader->reset();
+  Reopen();
+  EXPECT_THAT(Types(store_->ReadStream("s-1", 0, Direction::kForward, 10)),
+              ::testing::ElementsAre("0", "1", "2"));
+  EXPECT_TRUE(store_->Verify().ok());
+  store_.reset();
+  RawDb raw(path());
+  std::string version;
+  ASSERT_TRUE(
+      raw.db()->Get(rocksdb::ReadOptions(), raw.cf("default"), "format_version", &version).ok());
+  EXPECT_EQ(version, "2");
+}
+
 TEST_F(EventStoreTest, UnknownFutureFormatVersionIsRefusedAtOpen) {
   store_.reset();
   {
