@@ -51,8 +51,20 @@ def start_server(binary, data_dir):
     raise RuntimeError("resorptiond exited before starting: %s" % proc.wait())
 
 
+def check_usage_errors(binary):
+    """Bad flag values exit with status 2 and a line naming the flag and its rule."""
+    for flag, rule in [("--owner-retention-days=0", "from 1 to 36500"),
+                       ("--user-inactivity-days=-3", "from 0 to 36500"),
+                       ("--erasure-interval=weekly", "duration such as 24h"),
+                       ("--sync=maybe", "true or false")]:
+        run = subprocess.run([binary, flag], capture_output=True, text=True, timeout=30)
+        assert run.returncode == 2, (flag, run.returncode, run.stderr)
+        assert flag.split("=")[0] in run.stderr and rule in run.stderr, (flag, run.stderr)
+
+
 def main():
     binary, desc = sys.argv[1], sys.argv[2]
+    check_usage_errors(binary)
     m = load_messages(desc)
     tmp = tempfile.mkdtemp(prefix="rb-python-")
     proc, port = start_server(binary, os.path.join(tmp, "data"))

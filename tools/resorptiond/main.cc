@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "services/logging.h"
 #include "services/server.h"
 
@@ -45,6 +46,15 @@ Each flag may also be set by the environment variable in brackets; flags win.
   --auth=required|disabled   bearer-token authentication [RESORPTION_AUTH] (default required;
                              the first start writes the bootstrap administrator token to
                              DATA_DIR/bootstrap-admin.token, mode 0600; see docs/access.md)
+  --owner-retention-days=N   anonymise private owners N days after a site's closure
+                             [RESORPTION_OWNER_RETENTION_DAYS] (default 365, at least 1)
+  --user-retention-days=N    erase a user's personal data N days after deactivation
+                             [RESORPTION_USER_RETENTION_DAYS] (default 183; 0: never)
+  --user-inactivity-days=N   deactivate accounts without a sign-in for N days
+                             [RESORPTION_USER_INACTIVITY_DAYS] (default 183; 0: never)
+  --erasure-interval=DURATION period of the erasure sweep, e.g. 24h or 30m
+                             [RESORPTION_ERASURE_INTERVAL] (default 24h; 0 disables the
+                             background sweep, Admin.RunErasureSweep still runs it)
   --help                     this text
 
 SIGTERM or SIGINT stops the server gracefully. Exit status: 0 after a graceful stop, 1 when the
@@ -91,6 +101,10 @@ int main(int argc, char** argv) {
       {"metrics-listen", "RESORPTION_METRICS_LISTEN"},
       {"max-threads", "RESORPTION_MAX_THREADS"},
       {"auth", "RESORPTION_AUTH"},
+      {"owner-retention-days", "RESORPTION_OWNER_RETENTION_DAYS"},
+      {"user-retention-days", "RESORPTION_USER_RETENTION_DAYS"},
+      {"user-inactivity-days", "RESORPTION_USER_INACTIVITY_DAYS"},
+      {"erasure-interval", "RESORPTION_ERASURE_INTERVAL"},
   };
   for (Flag& f : flags) {
     if (const char* v = std::getenv(f.env)) {
@@ -147,6 +161,31 @@ int main(int argc, char** argv) {
       (!absl::SimpleAtoi(get("max-threads").value, &options.max_threads) ||
        options.max_threads < 0)) {
     return UsageError("--max-threads must be a non-negative integer");
+  }
+
+  struct DaysFlag {
+    const char* name;
+    int* target;
+    int minimum;
+  };
+  for (const DaysFlag& d :
+       {DaysFlag{"owner-retention-days", &options.erasure.owner_retention_days, 1},
+        DaysFlag{"user-retention-days", &options.erasure.user_retention_days, 0},
+        DaysFlag{"user-inactivity-days", &options.erasure.user_inactivity_days, 0}}) {
+    if (!get(d.name).set) continue;
+    if (!absl::SimpleAtoi(get(d.name).value, d.target) || *d.target < d.minimum ||
+        *d.target > 36500) {
+      return UsageError(absl::StrCat("--", d.name, " must be a whole number of days from ",
+                                     d.minimum, " to 36500"));
+    }
+  }
+  if (get("erasure-interval").set) {
+    absl::Duration interval;
+    if (!absl::ParseDuration(get("erasure-interval").value, &interval) ||
+        interval < absl::ZeroDuration()) {
+      return UsageError("--erasure-interval must be a duration such as 24h, 90m or 0");
+    }
+    options.erasure.interval = interval;
   }
 
   options.auth.mode = rb::services::AuthMode::kRequired;
