@@ -350,24 +350,24 @@ absl::Status EventStoreImpl::ValidateRequest(const AppendRequest& req) const {
   size_t meta = MetadataBytes(req.metadata);
   for (size_t i = 0; i < req.events.size(); ++i) {
     const EventData& e = req.events[i];
-    std::string field = absl::StrCat("events[", i, "]");
+    auto field = [i] { return absl::StrCat("events[", i, "]"); };  // only on error
     if (e.type.empty() || e.type.size() > kMaxTypeBytes || !IsPrintableToken(e.type)) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".type: must be 1 to ", kMaxTypeBytes,
+      return absl::InvalidArgumentError(absl::StrCat(field(), ".type: must be 1 to ", kMaxTypeBytes,
                                                      " printable ASCII bytes without spaces"));
     }
     if (e.schema_version == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".schema_version: must be >= 1"));
+      return absl::InvalidArgumentError(absl::StrCat(field(), ".schema_version: must be >= 1"));
     }
     if (!e.event_id.empty() && !IsUuid(e.event_id)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(field, ".event_id: must be a UUID (8-4-4-4-12 hexadecimal digits)"));
+          absl::StrCat(field(), ".event_id: must be a UUID (8-4-4-4-12 hexadecimal digits)"));
     }
     if (e.valid_at_us < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".valid_at: must not precede 1970"));
+      return absl::InvalidArgumentError(absl::StrCat(field(), ".valid_at: must not precede 1970"));
     }
     if (e.payload.size() + meta > options_.max_event_bytes) {
       return absl::InvalidArgumentError(
-          absl::StrCat(field, ": payload and metadata are ", e.payload.size() + meta,
+          absl::StrCat(field(), ": payload and metadata are ", e.payload.size() + meta,
                        " bytes, more than the limit of ", options_.max_event_bytes));
     }
   }
@@ -468,7 +468,11 @@ std::vector<EventStoreImpl::Writer*> EventStoreImpl::LeadOneGroup() {
   }
   mu_.Unlock();
 
-  rocksdb::WriteBatch batch;
+  size_t reserve = 64;
+  for (const Writer* x : group) {
+    for (const EventData& d : x->req->events) reserve += d.payload.size() + 320;
+  }
+  rocksdb::WriteBatch batch(reserve);  // one allocation for the whole group's records
   std::vector<IndexEntry> index_entries;
   std::vector<std::pair<std::string, StreamHead>> new_heads;
   uint64_t new_position = last_position_;
