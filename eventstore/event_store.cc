@@ -642,10 +642,17 @@ absl::StatusOr<EventStoreImpl::StreamHead> EventStoreImpl::LoadStreamHead(
     const std::string& stream_id) const {
   StreamHead head;
   uint64_t last_position = 0;
-  if (RevisionPositions pending = PendingOf(stream_id); !pending.empty()) {
+  bool pending = false;
+  {
+    absl::MutexLock lock(&index_mu_);
+    if (auto p = pending_.find(stream_id); p != pending_.end()) {
+      pending = true;
+      head.last_revision = p->second.back().first;
+      last_position = p->second.back().second;
+    }
+  }
+  if (pending) {
     head.exists = true;
-    head.last_revision = pending.back().first;
-    last_position = pending.back().second;
   } else {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
     it->SeekForPrev(StreamKey(stream_id, UINT64_MAX));
@@ -687,11 +694,11 @@ absl::Status EventStoreImpl::LoadUnindexedTail(uint64_t indexed_through) {
 
 void EventStoreImpl::AddPending(std::vector<IndexEntry> entries) {
   absl::MutexLock lock(&index_mu_);
-  for (IndexEntry& e : entries) {
-    pending_[e.stream_id].emplace_back(e.revision, e.position);
-    if (!options_.read_only) index_queue_.push_back(std::move(e));
+  for (const IndexEntry& e : entries) pending_[e.stream_id].emplace_back(e.revision, e.position);
+  if (!options_.read_only) {
+    index_queue_.push_back(std::move(entries));
+    index_cv_.Signal();
   }
-  if (!options_.read_only) index_cv_.Signal();
 }
 
 EventStoreImpl::RevisionPositions EventStoreImpl::PendingOf(const std::string& stream_id) const {
@@ -727,19 +734,20 @@ void EventStoreImpl::IndexerLoop() {
       index_cv_.Wait(&index_mu_);
     }
     if (index_queue_.empty() || paused || !index_status_.ok()) break;  // stopping, drained
-    std::vector<IndexEntry> work(std::make_move_iterator(index_queue_.begin()),
-                                 std::make_move_iterator(index_queue_.end()));
-    index_queue_.clear();
+    std::deque<std::vector<IndexEntry>> work;
+    work.swap(index_queue_);
     index_mu_.Unlock();
 
     rocksdb::WriteBatch batch;
     char value[8];
-    for (const IndexEntry& e : work) {
-      EncodeFixed64BE(value, e.position);
-      batch.Put(streams_cf_, StreamKey(e.stream_id, e.revision), rocksdb::Slice(value, 8))
-          .PermitUncheckedError();
+    for (const std::vector<IndexEntry>& entries : work) {
+      for (const IndexEntry& e : entries) {
+        EncodeFixed64BE(value, e.position);
+        batch.Put(streams_cf_, StreamKey(e.stream_id, e.revision), rocksdb::Slice(value, 8))
+            .PermitUncheckedError();
+      }
     }
-    EncodeFixed64BE(value, work.back().position);
+    EncodeFixed64BE(value, work.back().back().position);
     batch.Put(meta_cf_, kStreamIndexThroughKey, rocksdb::Slice(value, 8)).PermitUncheckedError();
     // No sync of its own: the next append's sync makes it durable, and after a crash the entries
     // past the recorded position are rebuilt from the log (LoadUnindexedTail).
@@ -752,10 +760,12 @@ void EventStoreImpl::IndexerLoop() {
       index_status_ = FromRocks(s, "write the stream index");  // entries stay pending
       continue;
     }
-    for (const IndexEntry& e : work) {
-      auto it = pending_.find(e.stream_id);
-      it->second.pop_front();
-      if (it->second.empty()) pending_.erase(it);
+    for (const std::vector<IndexEntry>& entries : work) {
+      for (const IndexEntry& e : entries) {
+        auto it = pending_.find(e.stream_id);
+        it->second.erase(it->second.begin());
+        if (it->second.empty()) pending_.erase(it);
+      }
     }
   }
   index_mu_.Unlock();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
 #include "eventstore/event_store.h"
@@ -71,7 +72,8 @@ class EventStoreImpl : public EventStore {
     uint64_t revision = 0;
     uint64_t position = 0;
   };
-  using RevisionPositions = std::deque<std::pair<uint64_t, uint64_t>>;
+  // (revision, position) pairs of one stream, ascending; rarely more than a few.
+  using RevisionPositions = absl::InlinedVector<std::pair<uint64_t, uint64_t>, 4>;
   struct CommandRecord {
     std::string fingerprint;
     AppendResult result;
@@ -164,7 +166,7 @@ class EventStoreImpl : public EventStore {
   // Stream index written behind the log.
   mutable absl::Mutex index_mu_;
   absl::CondVar index_cv_;
-  std::deque<IndexEntry> index_queue_ ABSL_GUARDED_BY(index_mu_);
+  std::deque<std::vector<IndexEntry>> index_queue_ ABSL_GUARDED_BY(index_mu_);
   absl::flat_hash_map<std::string, RevisionPositions> pending_ ABSL_GUARDED_BY(index_mu_);
   bool indexer_stop_ ABSL_GUARDED_BY(index_mu_) = false;
   // The first failed index write; the indexer stops and its entries stay pending.
