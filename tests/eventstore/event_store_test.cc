@@ -497,6 +497,60 @@ TEST_F(EventStoreTest, StreamIndexBehindTheLogLosesNothing) {
   }
 }
 
+// The index is written behind the log by its own thread while appends go on: whatever the
+// interleaving, an append's own writer, once acknowledged, finds its revision through every read
+// that uses the index, and another thread finds every revision acknowledged before it looked.
+TEST_F(EventStoreTest, AcknowledgedRevisionsAreFoundThroughTheIndexWhileItIsWritten) {
+  constexpr int kWriters = 6, kPer = 150;
+  std::vector<std::atomic<int64_t>> acked(kWriters);
+  for (auto& a : acked) a = -1;
+  std::atomic<bool> done{false};
+  std::atomic<int> reader_checks{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kWriters; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string stream = "w-" + std::to_string(t);
+      for (int i = 0; i < kPer; ++i) {
+        auto r = store_->Append(Req(stream, ExpectedRevision::Any(), {Ev(std::to_string(i))}));
+        ASSERT_TRUE(r.ok()) << r.status();
+        const uint64_t rev = r->stream_revision;
+        acked[t] = static_cast<int64_t>(rev);
+        auto info = store_->GetStreamInfo(stream);
+        ASSERT_TRUE(info.ok());
+        ASSERT_GE(info->last_revision, rev);
+        auto fwd = store_->ReadStream(stream, rev, Direction::kForward, 1);
+        ASSERT_TRUE(fwd.ok());
+        ASSERT_EQ(fwd->size(), 1u) << stream << " revision " << rev;
+        ASSERT_EQ((*fwd)[0].position, r->last_position);
+        auto bwd = store_->ReadStream(stream, rev, Direction::kBackward, 2);
+        ASSERT_TRUE(bwd.ok());
+        ASSERT_EQ(bwd->size(), rev == 0 ? 1u : 2u);
+        ASSERT_EQ((*bwd)[0].revision, rev);
+      }
+    });
+  }
+  std::thread reader([&] {
+    while (!done) {
+      for (int t = 0; t < kWriters; ++t) {
+        const int64_t seen = acked[t];  // acknowledged before the reads below start
+        if (seen < 0) continue;
+        auto all = store_->ReadStream("w-" + std::to_string(t), 0, Direction::kForward, 1000);
+        ASSERT_TRUE(all.ok());
+        ASSERT_GE(static_cast<int64_t>(all->size()), seen + 1);
+        for (size_t i = 0; i < all->size(); ++i) ASSERT_EQ((*all)[i].revision, i);
+        ++reader_checks;
+      }
+    }
+  });
+  for (auto& t : threads) t.join();
+  done = true;
+  reader.join();
+  EXPECT_GT(reader_checks.load(), 0);
+  auto report = store_->Verify();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->events_checked, static_cast<uint64_t>(kWriters * kPer));
+}
+
 TEST_F(EventStoreTest, FormatVersionOneIsUpgradedAtOpen) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev(std::to_string(i))})).ok());
