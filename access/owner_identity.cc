@@ -19,9 +19,11 @@ absl::Status OwnerKeys::Open(const resorption::v1::SealedText& sealed, std::stri
   return absl::OkStatus();
 }
 
-absl::Status OwnerKeys::Destroy(std::string_view site_id, int anonymisations) {
+absl::Status OwnerKeys::Destroy(std::string_view site_id, int anonymisations,
+                                int64_t erased_at_us) {
   for (int g = 0; g < anonymisations; ++g) {
-    if (absl::Status s = keys_->Destroy(rb::domain::OwnerKeySubject(site_id, g)); !s.ok()) {
+    if (absl::Status s = keys_->Destroy(rb::domain::OwnerKeySubject(site_id, g), erased_at_us);
+        !s.ok()) {
       return s;
     }
   }

@@ -9,7 +9,7 @@
 //   rb::domain::CommandHandlerOptions o;
 //   o.owner_cipher = &owners;                                  // seal on append, open on load
 //   RB_RETURN_IF_ERROR(rb::domain::OpenOwnerIdentity(owners, site.mutable_ownership()));
-//   RB_RETURN_IF_ERROR(owners.Destroy("42", site.owner_anonymisations()));  // after the event
+//   RB_RETURN_IF_ERROR(owners.Destroy("42", site.owner_anonymisations(), now_us));  // after it
 //
 // Thread-safe; the SubjectKeys must outlive the OwnerKeys.
 #ifndef RB_ACCESS_OWNER_IDENTITY_H_
@@ -33,8 +33,10 @@ class OwnerKeys : public rb::domain::OwnerIdentityCipher {
   absl::Status Open(const resorption::v1::SealedText& sealed, std::string* clear) const override;
 
   // Destroys the owner keys of the site's first `anonymisations` generations (the keys that
-  // sealed the names erased by that many site.owner_identity_anonymised events). Idempotent.
-  absl::Status Destroy(std::string_view site_id, int anonymisations);
+  // sealed the names erased by that many site.owner_identity_anonymised events), recording
+  // `erased_at_us` (the anonymisation's time) in their tombstones. Idempotent: a key already
+  // destroyed keeps its time.
+  absl::Status Destroy(std::string_view site_id, int anonymisations, int64_t erased_at_us);
   // True when the key of generation `generation` still exists.
   absl::StatusOr<bool> HasKey(std::string_view site_id, int generation) const;
 

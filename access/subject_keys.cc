@@ -1,9 +1,11 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "access/subject_keys.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "access/crypto.h"
 #include "access/strings.h"
+#include "domain/owner_identity.h"
 
 namespace rb::access {
 namespace {
@@ -11,6 +13,13 @@ namespace {
 const std::string& Space() {
   static const auto* s = new std::string(kSubjectKeySpace);
   return *s;
+}
+
+constexpr std::string_view kTombstonePrefix = "erased:";
+
+// A stored value is a live key (32 bytes) or a tombstone ("erased:<microseconds>").
+bool IsTombstone(std::string_view value) {
+  return value.substr(0, kTombstonePrefix.size()) == kTombstonePrefix;
 }
 
 }  // namespace
@@ -24,7 +33,7 @@ absl::StatusOr<std::string> SubjectKeys::Seal(std::string_view subject,
     absl::MutexLock lock(&mu_);
     auto v = kv_->Get(Space(), subject);
     if (!v.ok()) return v.status();
-    if (v->has_value()) {
+    if (v->has_value() && !IsTombstone(**v)) {
       key = std::move(**v);
     } else {
       key = NewKey();
@@ -44,13 +53,27 @@ absl::StatusOr<std::string> SubjectKeys::Open(std::string_view subject,
     return absl::FailedPreconditionError(
         absl::StrCat("the personal data of ", Sv(subject), " was erased"));
   }
+  if (IsTombstone(**v)) {
+    std::string_view at = std::string_view(**v).substr(kTombstonePrefix.size());
+    absl::Status s = absl::FailedPreconditionError(
+        absl::StrCat("the personal data of ", Sv(subject), " was erased"));
+    s.SetPayload(rb::domain::kErasedAtPayload, absl::Cord(Sv(at)));
+    return s;
+  }
   return rb::access::Open(**v, sealed, subject);
 }
 
-absl::Status SubjectKeys::Destroy(std::string_view subject) {
+absl::Status SubjectKeys::Destroy(std::string_view subject, int64_t erased_at_us) {
   absl::MutexLock lock(&mu_);
+  auto v = kv_->Get(Space(), subject);
+  if (!v.ok()) return v.status();
+  if (!v->has_value() || IsTombstone(**v)) return absl::OkStatus();  // nothing left to destroy
   rb::es::KvWriteBatch batch;
-  batch.Delete(Space(), subject);
+  if (erased_at_us > 0) {
+    batch.Put(Space(), subject, absl::StrCat(Sv(kTombstonePrefix), erased_at_us));
+  } else {
+    batch.Delete(Space(), subject);
+  }
   return kv_->Write(batch, /*sync=*/true);
 }
 
@@ -61,7 +84,7 @@ namespace rb::access {
 absl::StatusOr<bool> SubjectKeys::Exists(std::string_view subject) const {
   auto v = kv_->Get(Space(), subject);
   if (!v.ok()) return v.status();
-  return v->has_value();
+  return v->has_value() && !IsTombstone(**v);
 }
 
 absl::Status SubjectKeys::Purge(rb::es::EventStore* store) {

@@ -12,11 +12,17 @@
 //   absl::StatusOr<std::string> clear = keys.Open("user-7", *sealed);
 //   keys.Destroy("user-7");   // Open now fails with FAILED_PRECONDITION
 //
+// A key destroyed with a time (Destroy(subject, at_us)) leaves a tombstone that records that time
+// and no key material: "erased:<decimal microseconds>". Open then attaches the time to its
+// FAILED_PRECONDITION (payload rb::domain::kErasedAtPayload), so erased owner names can read
+// "Anonymisé le <day>".
+//
 // Errors: Open returns FAILED_PRECONDITION when the subject's key was destroyed (or never
 // existed), DATA_LOSS when the sealed bytes do not authenticate. Thread-safe.
 #ifndef RB_ACCESS_SUBJECT_KEYS_H_
 #define RB_ACCESS_SUBJECT_KEYS_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -39,9 +45,11 @@ class SubjectKeys {
   // authenticated data: bytes sealed for one subject do not open for another.
   absl::StatusOr<std::string> Seal(std::string_view subject, std::string_view plaintext);
   absl::StatusOr<std::string> Open(std::string_view subject, std::string_view sealed) const;
-  // Deletes the key (durably). Idempotent.
-  absl::Status Destroy(std::string_view subject);
-  // True while the subject's key exists.
+  // Destroys the key (durably). With `erased_at_us` > 0 and a live key, the key is replaced by a
+  // tombstone recording that time; otherwise the entry is removed. Idempotent: destroying again
+  // keeps the first time. Sealing for the subject afterwards creates a new key.
+  absl::Status Destroy(std::string_view subject, int64_t erased_at_us = 0);
+  // True while the subject's key exists (a tombstone is no key).
   absl::StatusOr<bool> Exists(std::string_view subject) const;
   // Makes destroyed keys unrecoverable from the data directory's files: flushes the write-ahead
   // log and compacts the key space (rb::es::EventStore::PurgeDeleted). Run after Destroy when the

@@ -46,7 +46,7 @@ struct CommandHandlerOptions {
   int max_conflict_retries = 3;
   // Seals the names of non-public owners before appending and opens them when folding
   // (domain/owner_identity.h): the folded states, and LoadSite, hold the names in clear (or
-  // kAnonymisedOwner once erased). Null: names are appended as given. Not owned.
+  // "Anonymisé le <jour>" once erased). Null: names are appended as given. Not owned.
   OwnerIdentityCipher* owner_cipher = nullptr;
 };
 

@@ -2,8 +2,14 @@
 #include "domain/owner_identity.h"
 
 #include <algorithm>
+#include <optional>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 
 namespace rb::domain {
 namespace {
@@ -12,15 +18,17 @@ namespace v1 = resorption::v1;
 
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+constexpr std::string_view kAnonymisedPrefix = "Anonymisé";
+
 bool IsPersonalName(v1::OwnerType type, const std::string& name, bool sealed) {
   if (!IsPersonalOwnerType(type)) return false;
-  return sealed || (!name.empty() && name != kAnonymisedOwner);
+  return sealed || (!name.empty() && !IsAnonymisedOwnerText(name));
 }
 
 // Seals `name` in place when it is a personal name in clear.
 absl::Status SealName(OwnerIdentityCipher& cipher, const std::string& subject, v1::OwnerType type,
                       std::string* name, v1::SealedText* sealed) {
-  if (!IsPersonalOwnerType(type) || name->empty() || *name == kAnonymisedOwner) {
+  if (!IsPersonalOwnerType(type) || name->empty() || IsAnonymisedOwnerText(*name)) {
     return absl::OkStatus();
   }
   if (absl::Status s = cipher.Seal(subject, *name, sealed); !s.ok()) return s;
@@ -36,7 +44,11 @@ absl::Status OpenName(const OwnerIdentityCipher& cipher, std::string* name,
   if (s.ok()) {
     *name = std::move(clear);
   } else if (absl::IsFailedPrecondition(s)) {
-    *name = kAnonymisedOwner;
+    int64_t erased_at = 0;
+    if (auto at = s.GetPayload(kErasedAtPayload); at.has_value()) {
+      if (!absl::SimpleAtoi(std::string(*at), &erased_at)) erased_at = 0;
+    }
+    *name = AnonymisedOwnerText(erased_at);
   } else {
     return s;
   }
@@ -45,6 +57,18 @@ absl::Status OpenName(const OwnerIdentityCipher& cipher, std::string* name,
 }
 
 }  // namespace
+
+std::string AnonymisedOwnerText(int64_t anonymised_at_us) {
+  if (anonymised_at_us <= 0) return std::string(kAnonymisedPrefix);
+  const absl::CivilDay day =
+      absl::ToCivilDay(absl::FromUnixMicros(anonymised_at_us), absl::UTCTimeZone());
+  return absl::StrFormat("%s le %02d/%02d/%04d", Sv(kAnonymisedPrefix), day.day(), day.month(),
+                         day.year());
+}
+
+bool IsAnonymisedOwnerText(std::string_view name) {
+  return name.substr(0, kAnonymisedPrefix.size()) == kAnonymisedPrefix;
+}
 
 std::string OwnerKeySubject(std::string_view site_id, int anonymisations) {
   if (anonymisations <= 0) return absl::StrCat("site-", Sv(site_id), ".owner");
@@ -69,14 +93,15 @@ bool HasPersonalOwnerName(const v1::Ownership& o) {
                      });
 }
 
-void AnonymiseOwnership(v1::Ownership* o) {
+void AnonymiseOwnership(v1::Ownership* o, int64_t anonymised_at_us) {
+  const std::string text = AnonymisedOwnerText(anonymised_at_us);
   if (IsPersonalName(o->owner_type(), o->owner(), o->has_sealed_owner())) {
-    o->set_owner(kAnonymisedOwner);
+    o->set_owner(text);
     o->clear_sealed_owner();
   }
   for (v1::ParcelOwner& p : *o->mutable_parcel_owners()) {
     if (IsPersonalName(p.owner_type(), p.name(), p.has_sealed_name())) {
-      p.set_name(kAnonymisedOwner);
+      p.set_name(text);
       p.clear_sealed_name();
     }
   }

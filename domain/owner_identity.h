@@ -5,7 +5,8 @@
 // clear: the command handler seals it with the site's owner key (subject "site-<id>.owner", then
 // "site-<id>.owner.<n>" after the n-th anonymisation) before appending, and readers with owner
 // access open it. Destroying the key erases every sealed name of the site at once while the hash
-// chains still verify; the names then read as kAnonymisedOwner.
+// chains still verify; the names then read "Anonymisé le <day>" (AnonymisedOwnerText), as the
+// platform's anonymisation job writes them.
 //
 //   class Keys : public rb::domain::OwnerIdentityCipher { ... };   // access/owner_identity.h
 //   rb::domain::CommandHandlerOptions o;
@@ -17,6 +18,7 @@
 #ifndef RB_DOMAIN_OWNER_IDENTITY_H_
 #define RB_DOMAIN_OWNER_IDENTITY_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,8 +28,14 @@
 
 namespace rb::domain {
 
-// What an erased owner name reads as (views, change log, exports).
-inline constexpr char kAnonymisedOwner[] = "[anonymisé]";
+// What an erased owner name reads as (views, change log, exports): "Anonymisé le 05/03/2027",
+// the UTC day of `anonymised_at_us`, or "Anonymisé" when that time is unknown (<= 0).
+std::string AnonymisedOwnerText(int64_t anonymised_at_us);
+// True for a text made by AnonymisedOwnerText.
+bool IsAnonymisedOwnerText(std::string_view name);
+// Payload an OwnerIdentityCipher may attach to the FAILED_PRECONDITION of Open: when the key was
+// destroyed, in decimal microseconds since the epoch.
+inline constexpr char kErasedAtPayload[] = "type.resorption.gouv.fr/rb.ErasedAt";
 // site.owner_identity_anonymised rules.
 inline constexpr char kRuleOnRequest[] = "on_request";
 inline constexpr char kRuleClosedOverOneYear[] = "closed_over_one_year";
@@ -43,8 +51,9 @@ bool HasPrivateOwner(const resorption::v1::Site& site);
 // True when the ownership holds a name of a non-public owner, clear or sealed, that is not
 // anonymised yet.
 bool HasPersonalOwnerName(const resorption::v1::Ownership& ownership);
-// Replaces every non-public name (clear or sealed) by kAnonymisedOwner (evolve).
-void AnonymiseOwnership(resorption::v1::Ownership* ownership);
+// Replaces every non-public name (clear or sealed) by AnonymisedOwnerText(anonymised_at_us)
+// (evolve).
+void AnonymiseOwnership(resorption::v1::Ownership* ownership, int64_t anonymised_at_us);
 // Removes the sealed forms (readers who may not, or cannot, open them).
 void DropSealedOwnerNames(resorption::v1::Ownership* ownership);
 // True when some name is still sealed.
@@ -57,8 +66,9 @@ class OwnerIdentityCipher {
   // AES-256-GCM sealing of `clear` under `subject` (the key is created on first use).
   virtual absl::Status Seal(std::string_view subject, std::string_view clear,
                             resorption::v1::SealedText* out) = 0;
-  // The clear text; FAILED_PRECONDITION when the subject's key was destroyed; DATA_LOSS when the
-  // bytes do not authenticate.
+  // The clear text; FAILED_PRECONDITION when the subject's key was destroyed (with the
+  // kErasedAtPayload payload when the time is known); DATA_LOSS when the bytes do not
+  // authenticate.
   virtual absl::Status Open(const resorption::v1::SealedText& sealed, std::string* clear) const = 0;
 };
 
@@ -66,7 +76,8 @@ class OwnerIdentityCipher {
 // counts `anonymisations` (Site.owner_anonymisations). Other events are left as they are.
 absl::Status SealOwnerIdentity(OwnerIdentityCipher& cipher, std::string_view site_id,
                                int anonymisations, resorption::v1::SiteEvent* event);
-// After reading: opens the sealed names in place; a destroyed key gives kAnonymisedOwner.
+// After reading: opens the sealed names in place; a destroyed key gives AnonymisedOwnerText of
+// the time the key was destroyed.
 // DATA_LOSS when sealed bytes do not authenticate.
 absl::Status OpenOwnerIdentity(const OwnerIdentityCipher& cipher,
                                resorption::v1::Ownership* ownership);

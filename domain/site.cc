@@ -875,7 +875,7 @@ v1::Site EvolveSite(v1::Site s, const v1::SiteEvent& e) {
     }
     case v1::SiteEvent::kOwnerIdentityAnonymised:
       // Bookkeeping of an erasure, not a change of the site's data: the valid date stays.
-      AnonymiseOwnership(s.mutable_ownership());
+      AnonymiseOwnership(s.mutable_ownership(), e.valid_at_us());
       s.set_owner_anonymisations(s.owner_anonymisations() + 1);
       break;
     case v1::SiteEvent::kRetroactiveCorrectionRecorded:

@@ -75,7 +75,9 @@ absl::StatusOr<v1::AnonymiseSiteOwnerResponse> ErasureSweep::Anonymise(
   // The event is durable: destroy the key of every anonymised generation (also repairs a crash
   // between an earlier event and its key destruction).
   const int generations = before->owner_anonymisations() + (appended ? 1 : 0);
-  if (absl::Status s = auth_->owner_keys().Destroy(site_id, generations); !s.ok()) return s;
+  if (absl::Status s = auth_->owner_keys().Destroy(site_id, generations, ctx.now_us); !s.ok()) {
+    return s;
+  }
   v1::AnonymiseSiteOwnerResponse resp;
   resp.set_anonymised(appended);
   if (appended) resp.set_position(r->last_position);
@@ -126,7 +128,9 @@ absl::Status ErasureSweep::SweepSites(bool dry_run, v1::ErasureSweepReport* repo
         absl::StatusOr<bool> left = auth_->owner_keys().HasKey(id, n - 1);
         if (!left.ok()) return left.status();
         if (*left) {
-          if (absl::Status s = auth_->owner_keys().Destroy(id, n); !s.ok()) return s;
+          if (absl::Status s = auth_->owner_keys().Destroy(id, n, report->now_us()); !s.ok()) {
+            return s;
+          }
         }
       }
       continue;

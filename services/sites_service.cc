@@ -227,7 +227,10 @@ absl::Status SitesService::EraseOwnerData(v1::SiteCommand command,
   if (!r.ok()) return r.status();
   if (options_.auth != nullptr &&
       (command.has_erase() || r->outcome != CommandResult::Outcome::kNoChange)) {
-    if (absl::Status s = options_.auth->owner_keys().Destroy(id, owner_keys); !s.ok()) return s;
+    if (absl::Status s = options_.auth->owner_keys().Destroy(id, owner_keys, context.now_us);
+        !s.ok()) {
+      return s;
+    }
   }
   api::FillWriteResult(*r, std::move(site_name), *store_, resp);
   return absl::OkStatus();

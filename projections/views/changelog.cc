@@ -523,11 +523,19 @@ std::vector<pb::FieldChange> DiffSites(const pb::Site& before, const pb::Site& a
   if (!upgrade) {
     DiffMessages(before, after, "", out);
     // An anonymisation is shown even when the names read the same on both sides (the erased key
-    // makes the earlier versions read "[anonymisé]" too).
+    // makes the earlier versions read "Anonymisé le …" too).
     if (after.owner_anonymisations() > before.owner_anonymisations() &&
         std::none_of(out.begin(), out.end(),
                      [](const pb::FieldChange& c) { return c.field_key() == "ownership.owner"; })) {
-      Emit(out, "ownership.owner", "", rb::domain::kAnonymisedOwner);
+      std::string text = rb::domain::AnonymisedOwnerText(0);
+      if (rb::domain::IsAnonymisedOwnerText(after.ownership().owner())) {
+        text = after.ownership().owner();
+      } else {
+        for (const pb::ParcelOwner& p : after.ownership().parcel_owners()) {
+          if (rb::domain::IsAnonymisedOwnerText(p.name())) text = p.name();
+        }
+      }
+      Emit(out, "ownership.owner", "", text);
     }
     return out;
   }

@@ -50,7 +50,7 @@ inline constexpr char kHistoryProjection[] = "history";
 class HistoryProjection : public Projection {
  public:
   std::string name() const override { return kHistoryProjection; }
-  uint32_t version() const override { return 1; }
+  uint32_t version() const override { return 2; }
   std::vector<std::string> spaces() const override {
     return {"versions", "sites", "snapshots", "territories"};
   }

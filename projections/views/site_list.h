@@ -46,7 +46,7 @@ class SiteListProjection : public rb::proj::Projection {
  public:
   static constexpr char kName[] = "site_list";
   std::string name() const override { return kName; }
-  uint32_t version() const override { return 1; }
+  uint32_t version() const override { return 2; }
   std::vector<std::string> spaces() const override { return {"sites", "actions", "index", "meta"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event,
                      rb::proj::ViewWriter& writer) const override;

@@ -10,6 +10,7 @@
 #include "access/directory_store.h"
 #include "access/subject_keys.h"
 #include "access/token_store.h"
+#include "domain/owner_identity.h"
 #include "eventstore/event_store.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
@@ -82,6 +83,32 @@ bool AppearsInDirectory(const std::string& dir, const std::string& needle) {
     if (bytes.find(needle) != std::string::npos) return true;
   }
   return false;
+}
+
+TEST_F(StoresTest, AKeyDestroyedWithATimeLeavesOnlyThatTime) {
+  SubjectKeys keys(&store_->kv());
+  ASSERT_TRUE(keys.Init().ok());
+  absl::StatusOr<std::string> sealed = keys.Seal("site-9.owner", "Jeanne Propriétaire");
+  ASSERT_TRUE(sealed.ok());
+  constexpr int64_t kErasedAt = 1'767'268'800'000'000;  // 2026-01-01T12:00:00Z
+  ASSERT_TRUE(keys.Destroy("site-9.owner", kErasedAt).ok());
+  ASSERT_TRUE(keys.Destroy("site-9.owner", kErasedAt + 86'400'000'000).ok());  // keeps the first
+  EXPECT_FALSE(*keys.Exists("site-9.owner"));
+  absl::StatusOr<std::string> opened = keys.Open("site-9.owner", *sealed);
+  ASSERT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto at = opened.status().GetPayload(rb::domain::kErasedAtPayload);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(std::string(*at), std::to_string(kErasedAt));
+  EXPECT_EQ(rb::domain::AnonymisedOwnerText(kErasedAt), "Anonymisé le 01/01/2026");
+  EXPECT_EQ(rb::domain::AnonymisedOwnerText(0), "Anonymisé");
+  // Destroyed without a time: no tombstone, no time.
+  ASSERT_TRUE(keys.Seal("user-3", "x").ok());
+  ASSERT_TRUE(keys.Destroy("user-3").ok());
+  EXPECT_FALSE(keys.Open("user-3", *sealed).status().GetPayload(rb::domain::kErasedAtPayload));
+  // Sealing again after the erasure makes a new key, which opens.
+  absl::StatusOr<std::string> again = keys.Seal("site-9.owner", "Nouveau");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*keys.Open("site-9.owner", *again), "Nouveau");
 }
 
 TEST_F(StoresTest, AfterErasureThePlaintextIsNowhereOnDiskAndTheLogStillVerifies) {

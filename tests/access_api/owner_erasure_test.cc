@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -40,11 +41,15 @@ constexpr char kPrivateParcelOwner[] = "Sentinelle Parcelle Zk9Pt";
 constexpr char kPreviousOwner[] = "Sentinelle Ancien Wp3Lm";
 constexpr char kPublicParcelOwner[] = "Commune de Testville";
 constexpr char kPublicOwner[] = "Mairie Sentinelle Pb4Rs";
-constexpr char kAnonymised[] = "[anonymisé]";
 
 int64_t Micros(absl::CivilDay day) {
   return absl::ToUnixMicros(
       absl::FromCivil(absl::CivilSecond(day) + 12 * 3600, absl::UTCTimeZone()));
+}
+
+// How the platform writes an erased owner name: "Anonymisé le 05/03/2027".
+std::string AnonymisedOn(absl::CivilDay day) {
+  return absl::StrFormat("Anonymisé le %02d/%02d/%04d", day.day(), day.month(), day.year());
 }
 
 // Sites are closed yesterday (the service's real clock refuses future dates); the sweep's clock
@@ -231,9 +236,10 @@ TEST_F(OwnerErasureTest, PrivateOwnerAnonymisedAYearAfterClosureLeavesNoPlaintex
   EXPECT_EQ(report.anonymised_site_ids(0), "priv");
   EXPECT_EQ(Sweep(368).anonymised_site_ids_size(), 0);  // idempotent
 
+  const std::string anonymised = AnonymisedOn(closed_ + 367);
   v1::Site after = GetSite("priv");
-  EXPECT_EQ(after.ownership().owner(), kAnonymised);
-  EXPECT_EQ(after.ownership().parcel_owners(0).name(), kAnonymised);
+  EXPECT_EQ(after.ownership().owner(), anonymised);
+  EXPECT_EQ(after.ownership().parcel_owners(0).name(), anonymised);
   EXPECT_EQ(after.ownership().parcel_owners(1).name(), kPublicParcelOwner);
   EXPECT_EQ(after.ownership().owner_type(), v1::OWNER_TYPE_PRIVATE);
   EXPECT_EQ(GetSite("pub").ownership().owner(), kPublicOwner);
@@ -261,18 +267,18 @@ TEST_F(OwnerErasureTest, PrivateOwnerAnonymisedAYearAfterClosureLeavesNoPlaintex
       EXPECT_EQ(c.new_value().find(kPreviousOwner), std::string::npos);
       EXPECT_EQ(c.new_value().find(kPrivateParcelOwner), std::string::npos);
       if (e.event_types(0) == "site.owner_identity_anonymised") {
-        saw_anonymisation = c.field_key() == "ownership.owner" && c.new_value() == kAnonymised;
+        saw_anonymisation = c.field_key() == "ownership.owner" && c.new_value() == anonymised;
         EXPECT_EQ(e.author_user_id(), "system");
       }
     }
   }
   EXPECT_TRUE(saw_anonymisation);
-  EXPECT_EQ(Listed("priv", anonymised_at).ownership().owner(), kAnonymised);
+  EXPECT_EQ(Listed("priv", anonymised_at).ownership().owner(), anonymised);
   // The history before the anonymisation reads the erased names as anonymised too.
   v1::Site old = AsOf("priv", rb::domain::ToDate(closed_ + 2), anonymised_at);
-  EXPECT_EQ(old.ownership().owner(), kAnonymised);
+  EXPECT_EQ(old.ownership().owner(), anonymised);
   ASSERT_EQ(old.ownership().parcel_owners_size(), 2);
-  EXPECT_EQ(old.ownership().parcel_owners(0).name(), kAnonymised);
+  EXPECT_EQ(old.ownership().parcel_owners(0).name(), anonymised);
   EXPECT_EQ(old.ownership().parcel_owners(1).name(), kPublicParcelOwner);
 
   // Nothing left on disk: not the names, not the key. The chains still verify.
@@ -312,7 +318,7 @@ TEST_F(OwnerErasureTest, UnknownOwnersAreKeptByTheSweepAndErasedOnRequestByNatio
   grpc::Status s = admin_->AnonymiseSiteOwner(Admin().get(), req, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_TRUE(resp.anonymised());
-  EXPECT_EQ(GetSite("unk").ownership().owner(), kAnonymised);
+  EXPECT_EQ(GetSite("unk").ownership().owner(), AnonymisedOn(closed_ + 400));  // the sweep's day
   s = admin_->AnonymiseSiteOwner(Admin().get(), req, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_FALSE(resp.anonymised());  // nothing left

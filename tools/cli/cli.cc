@@ -254,7 +254,7 @@ constexpr const char* kErasureAnonymiseUsage =
     R"(Usage: resorption erasure anonymise-owner SITE_ID [--reason=TEXT]
 
 Erases now the names of the site's private (and unknown) owners, whatever its status: the site's
-owner key is destroyed and the names read "[anonymisé]" everywhere. National administrators.
+owner key is destroyed and the names read "Anonymisé le <jour>" everywhere. National administrators.
 )";
 
 int ErasureSweepCommand(const Flags& f, std::ostream& out, std::ostream& err) {
