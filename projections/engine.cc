@@ -39,6 +39,7 @@ struct ProjectionEngine::Slot {
   std::unique_ptr<Worker> active;
   std::unique_ptr<Worker> pending;
   std::vector<std::unique_ptr<Worker>> retired;  // threads joined by Stop
+  int queries_waiting = 0;                       // in WaitForPosition: live workers do not linger
 };
 
 std::string_view ToString(ProjectionState state) {
@@ -390,7 +391,7 @@ absl::Status ProjectionEngine::Rebuild(std::string_view name) {
   return absl::OkStatus();
 }
 
-bool ProjectionEngine::WaitForEvents(Worker* worker, uint64_t position) {
+bool ProjectionEngine::WaitForEvents(Slot* slot, Worker* worker, uint64_t position) {
   absl::MutexLock lock(&mu_);
   auto ready = [&]()
                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return worker->stop || head_ > position; };
@@ -400,6 +401,15 @@ bool ProjectionEngine::WaitForEvents(Worker* worker, uint64_t position) {
     const uint64_t head = store_->GetHead().position;
     mu_.Lock();
     head_ = std::max(head_, head);
+  }
+  if (options_.live_linger > absl::ZeroDuration() && !worker->stop &&
+      head_ - position >= std::max<size_t>(1, options_.live_linger_from_events)) {
+    // Live batching (EngineOptions::live_linger): a larger batch, unless someone needs this one.
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return worker->stop || slot->queries_waiting > 0 ||
+             head_ - position >= options_.live_min_batch_events;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), options_.live_linger);
   }
   return !worker->stop;
 }
@@ -524,7 +534,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
     if (events.empty()) {
       // At the head: a pending generation tries to switch; an active one is live.
       if (!Commit(slot, worker, writer, cp, /*caught_up=*/true)) return;
-      if (!WaitForEvents(worker, std::max(cp.position, head_before))) return;
+      if (!WaitForEvents(slot, worker, std::max(cp.position, head_before))) return;
       continue;
     }
     size_t i = 0;
@@ -587,7 +597,11 @@ absl::Status ProjectionEngine::WaitForPosition(std::string_view name, uint64_t p
     return slot->active->checkpoint.position >= position ||
            slot->active->state == ProjectionState::kFailed;
   };
-  mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+  if (!done()) {
+    ++slot->queries_waiting;  // wakes a lingering worker (Await re-checks on unlock)
+    mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+    --slot->queries_waiting;
+  }
   if (slot->active != nullptr && slot->active->checkpoint.position >= position) {
     return absl::OkStatus();
   }

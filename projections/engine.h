@@ -89,6 +89,17 @@ struct EngineOptions {
   // A live worker waits for the head listener; it re-reads the head after this long without a
   // notification, as a safety net only.
   absl::Duration idle_recheck = absl::Seconds(5);
+  // Live batching under load. When at least `live_linger_from_events` new events reach a live
+  // worker at once (a stream of commands, not a lone one), it waits up to `live_linger` for
+  // `live_min_batch_events` of them to accumulate before applying them, unless a query waits for
+  // this projection (WaitForPosition) or the engine stops. Views are then built in larger
+  // batches (their per-batch work, such as rewriting the index entries of a changed site, is
+  // shared by more events); a read-your-writes query never waits for the linger, and a lone
+  // command's events are applied at once. Zero (the default): every change of the head is
+  // applied at once.
+  absl::Duration live_linger = absl::ZeroDuration();
+  size_t live_linger_from_events = 16;
+  size_t live_min_batch_events = 256;
   // Called after each durable commit (metrics, tests). Empty: nothing.
   std::function<void(const CommitInfo&)> on_commit;
 };
@@ -180,7 +191,7 @@ class ProjectionEngine {
   void StartThread(Slot* slot, Worker* worker);
   void Run(Slot* slot, Worker* worker);
   // Returns false when the worker must exit.
-  bool WaitForEvents(Worker* worker, uint64_t position);
+  bool WaitForEvents(Slot* slot, Worker* worker, uint64_t position);
   // Commits the writer's writes with checkpoint `cp`; switches generations when `caught_up` and
   // the worker is pending. Returns false when the worker must exit (retired or failed).
   bool Commit(Slot* slot, Worker* worker, class BatchViewWriter& writer, Checkpoint cp,

@@ -237,6 +237,32 @@ TEST_F(EngineTest, WaitForPositionIsWokenByALiveAppend) {
   EXPECT_EQ(Count(engine, "site"), "1");
 }
 
+// Live batching (EngineOptions::live_linger) must never hold back a lone command's events nor a
+// query that waits for a position, however long the linger: here an hour, against waits of at
+// most 30 seconds.
+TEST_F(EngineTest, LiveBatchingNeverDelaysALoneCommandNorAWaitingQuery) {
+  absl::Notification first_applied;
+  EngineOptions o;
+  o.live_linger = absl::Hours(1);
+  o.live_linger_from_events = 3;
+  o.live_min_batch_events = 1000;
+  o.on_commit = [&](const CommitInfo& c) {
+    if (c.position >= 1 && !first_applied.HasBeenNotified()) first_applied.Notify();
+  };
+  ProjectionEngine engine(store_.get(), o);
+  ASSERT_TRUE(engine.Register(std::make_unique<CategoryCounts>()).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  AppendEvents(*store_, "site-1", "test.ok", 1);  // below the threshold: applied at once
+  ASSERT_TRUE(first_applied.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(Count(engine, "site"), "1");
+
+  // A burst: the worker lingers for more, but a query waiting for it cuts the linger short.
+  const uint64_t burst = AppendEvents(*store_, "site-2", "test.ok", 10);
+  ASSERT_TRUE(engine.WaitForPosition("category_counts", burst, Soon()).ok());
+  EXPECT_EQ(Count(engine, "site"), "11");
+  engine.Stop();  // a lingering worker stops at once too (the test would hang otherwise)
+}
+
 TEST_F(EngineTest, StatusReportsLagInEventsAndSeconds) {
   Gate gate;
   AppendEvents(*store_, "site-1", "test.ok", 4);
