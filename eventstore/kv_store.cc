@@ -7,20 +7,56 @@
 
 namespace rb::es {
 
+void KvWriteBatch::Add(Op op, std::string_view space, std::string_view key,
+                       std::string_view value) {
+  uint32_t index = 0;
+  // Few spaces per batch, most entries in the last one used: search from the end.
+  for (index = static_cast<uint32_t>(spaces_.size()); index > 0; --index) {
+    if (spaces_[index - 1] == space) break;
+  }
+  if (index == 0) {
+    spaces_.emplace_back(space);
+    index = static_cast<uint32_t>(spaces_.size());
+  }
+  records_.push_back(Record{op, index - 1, data_.size(), static_cast<uint32_t>(key.size()),
+                            static_cast<uint32_t>(value.size())});
+  data_.append(key.data(), key.size());
+  data_.append(value.data(), value.size());
+}
+
 void KvWriteBatch::Put(std::string_view space, std::string_view key, std::string_view value) {
   bytes_ += key.size() + value.size() + 16;
-  entries_.push_back({Op::kPut, std::string(space), std::string(key), std::string(value)});
+  Add(Op::kPut, space, key, value);
 }
 
 void KvWriteBatch::Delete(std::string_view space, std::string_view key) {
   bytes_ += key.size() + 16;
-  entries_.push_back({Op::kDelete, std::string(space), std::string(key), std::string()});
+  Add(Op::kDelete, space, key, {});
 }
 
 void KvWriteBatch::DeleteRange(std::string_view space, std::string_view begin,
                                std::string_view end) {
   bytes_ += begin.size() + end.size() + 16;
-  entries_.push_back({Op::kDeleteRange, std::string(space), std::string(begin), std::string(end)});
+  Add(Op::kDeleteRange, space, begin, end);
+}
+
+void KvWriteBatch::Reserve(size_t entries, size_t bytes) {
+  records_.reserve(records_.size() + entries);
+  data_.reserve(data_.size() + bytes);
+}
+
+KvWriteBatch::Entry KvWriteBatch::entry(size_t i) const {
+  const Record& r = records_[i];
+  const std::string_view data(data_);
+  return Entry{r.op, spaces_[r.space], data.substr(r.offset, r.key_size),
+               data.substr(r.offset + r.key_size, r.value_size)};
+}
+
+std::vector<KvWriteBatch::Entry> KvWriteBatch::entries() const {
+  std::vector<Entry> out;
+  out.reserve(records_.size());
+  ForEach([&](const Entry& e) { out.push_back(e); });
+  return out;
 }
 
 namespace internal {
@@ -146,20 +182,30 @@ absl::StatusOr<std::optional<std::string>> RocksKvStore::Get(const std::string& 
 absl::Status RocksKvStore::Write(const KvWriteBatch& batch, bool sync) {
   if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
   absl::ReaderMutexLock lock(&mu_);
-  rocksdb::WriteBatch wb;
-  for (const auto& e : batch.entries()) {
-    rocksdb::ColumnFamilyHandle* h = Find(e.space);
-    if (h == nullptr) return MissingSpace(e.space);
+  // Room for the whole batch at once (its ApproximateBytes counts 16 bytes per entry, more than
+  // RocksDB's tag and lengths).
+  rocksdb::WriteBatch wb(batch.ApproximateBytes() + 64);
+  std::string space;
+  rocksdb::ColumnFamilyHandle* h = nullptr;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const KvWriteBatch::Entry e = batch.entry(i);
+    if (h == nullptr || e.space != space) {
+      space.assign(e.space.data(), e.space.size());
+      h = Find(space);
+      if (h == nullptr) return MissingSpace(space);
+    }
+    const rocksdb::Slice key(e.key.data(), e.key.size());
+    const rocksdb::Slice value(e.value.data(), e.value.size());
     rocksdb::Status s;
     switch (e.op) {
       case KvWriteBatch::Op::kPut:
-        s = wb.Put(h, e.key, e.value);
+        s = wb.Put(h, key, value);
         break;
       case KvWriteBatch::Op::kDelete:
-        s = wb.Delete(h, e.key);
+        s = wb.Delete(h, key);
         break;
       case KvWriteBatch::Op::kDeleteRange:
-        s = wb.DeleteRange(h, e.key, e.value);
+        s = wb.DeleteRange(h, key, value);
         break;
     }
     if (!s.ok()) return FromRocks(s, "kv batch");

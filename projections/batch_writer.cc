@@ -100,6 +100,9 @@ absl::Status BatchViewWriter::TakeError() {
 void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
   using Entry = std::pair<const std::string, std::optional<std::string>>;
   std::vector<const Entry*> sorted;
+  size_t entries = 0;
+  for (const Space& s : spaces_) entries += s.pending.size();
+  batch->Reserve(entries + 4, bytes_);
   for (const Space& s : spaces_) {
     sorted.clear();
     sorted.reserve(s.pending.size());

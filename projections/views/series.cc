@@ -124,6 +124,7 @@ bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
 // territory, the end of one and the start of the next are one change (their difference).
 void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas) {
   std::vector<std::string> prefixes;  // of the current point's territory keys
+  std::string key;                    // reused buffer
   auto prefixes_of = [](const v1::Territory& t) {
     std::vector<std::string> out;
     for (const TerritoryKey& k : TerritoryKeysOf(t)) out.push_back(DeltaPrefix(k.level, k.code));
@@ -135,9 +136,11 @@ void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas)
     for (int64_t x : v) zero = zero && x == 0;
     if (zero) return;
     for (const std::string& prefix : keys) {
-      std::string key = prefix;
+      key.assign(prefix);
       AppendDay(&key, day);
-      MetricVector& at = (*deltas)[key];
+      auto it = deltas->find(key);  // no allocation when the key is already there
+      if (it == deltas->end()) it = deltas->emplace(key, MetricVector{}).first;
+      MetricVector& at = it->second;
       for (int k = 0; k < kMetrics; ++k) at[k] += factor * v[k];
     }
   };
@@ -288,6 +291,7 @@ class SeriesBatch final : public BatchState {
   }
 
   absl::Status Flush(ViewWriter& w) override {
+    log.Flush(w);
     // Territory-day key -> summed change: one read and one write per key.
     DeltaMap deltas;
     for (const auto& [site_id, e] : sites_) {
@@ -324,7 +328,9 @@ class SeriesBatch final : public BatchState {
     }
     return absl::OkStatus();
   }
-  size_t ApproximateBytes() const override { return bytes_; }
+  size_t ApproximateBytes() const override { return bytes_ + log.ApproximateBytes(); }
+
+  SiteVersionLog::Batch log;  // the version records of the sites changed
 
  private:
   static constexpr size_t kEntryBytes = 512;
@@ -339,9 +345,9 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
   if (site_id.empty()) return absl::OkStatus();
   absl::StatusOr<v1::SiteEvent> event = rb::domain::DecodeSiteEvent(recorded);
   if (!event.ok()) return event.status();
-  absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, recorded, *event);
-  if (!change.ok()) return change.status();
   return WithBatchState<SeriesBatch>(w, [&](SeriesBatch& batch) -> absl::Status {
+    absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, batch.log, recorded, *event);
+    if (!change.ok()) return change.status();
     absl::StatusOr<SeriesBatch::Entry*> entry = batch.Site(w, site_id);
     if (!entry.ok()) return entry.status();
     v1::SeriesSiteRecord& rec = (*entry)->current;
@@ -350,9 +356,9 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
     int keep = 0;
     while (keep < rec.segments_size() && rec.segments(keep).day() < cut) ++keep;
     rec.mutable_segments()->DeleteSubrange(keep, rec.segments_size() - keep);
-    for (size_t i = 0; i < change->states.size(); ++i) {
+    for (size_t i = 0; i < change->size(); ++i) {
       const int32_t day = DayOfValid(change->valid_at_us[i]);
-      v1::SeriesSegment s = MakeSegment(day, change->states[i]);
+      v1::SeriesSegment s = MakeSegment(day, change->state(i));
       const int n = rec.segments_size();
       if (n > keep && rec.segments(n - 1).day() == day) {
         *rec.mutable_segments(n - 1) = std::move(s);  // the state at the end of that day wins
