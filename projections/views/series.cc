@@ -53,17 +53,17 @@ int32_t ReadDay(std::string_view bytes) {
   return static_cast<int32_t>(v) - kDayOffset;
 }
 
-std::string EncodeVector(const MetricVector& m) {
-  std::string out;
+// Replaces `*out` with the zigzag varints of `m`.
+void EncodeVector(const MetricVector& m, std::string* out) {
+  out->clear();
   for (int64_t x : m) {
     uint64_t z = (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63);
     while (z >= 0x80) {
-      out.push_back(static_cast<char>(z | 0x80));
+      out->push_back(static_cast<char>(z | 0x80));
       z >>= 7;
     }
-    out.push_back(static_cast<char>(z));
+    out->push_back(static_cast<char>(z));
   }
-  return out;
 }
 
 bool DecodeVector(std::string_view in, MetricVector* m) {
@@ -111,8 +111,24 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
   return points;
 }
 
-// Summed changes per delta key. Unordered: the writer orders the batch's writes.
-using DeltaMap = absl::flat_hash_map<std::string, MetricVector>;
+// Summed changes per delta key. Unordered: the writer orders the batch's writes. The sums live in
+// a vector beside a small key -> index map, so that probing and growing the map move no vectors.
+class DeltaMap {
+ public:
+  MetricVector& operator[](const std::string& key) {
+    auto [it, inserted] = index_.try_emplace(key, static_cast<uint32_t>(sums_.size()));
+    if (inserted) sums_.emplace_back();
+    return sums_[it->second];
+  }
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (const auto& [key, i] : index_) fn(key, sums_[i]);
+  }
+
+ private:
+  absl::flat_hash_map<std::string, uint32_t> index_;
+  std::vector<MetricVector> sums_;
+};
 
 bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
   return a.city_code() == b.city_code() && a.epci_code() == b.epci_code() &&
@@ -138,10 +154,12 @@ void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas)
     for (const std::string& prefix : keys) {
       key.assign(prefix);
       AppendDay(&key, day);
-      auto it = deltas->find(key);  // no allocation when the key is already there
-      if (it == deltas->end()) it = deltas->emplace(key, MetricVector{}).first;
-      MetricVector& at = it->second;
-      for (int k = 0; k < kMetrics; ++k) at[k] += factor * v[k];
+      MetricVector& at = (*deltas)[key];
+      if (factor > 0) {
+        for (int k = 0; k < kMetrics; ++k) at[k] += v[k];
+      } else {
+        for (int k = 0; k < kMetrics; ++k) at[k] -= v[k];
+      }
     }
   };
   for (size_t i = 0; i < points.size(); ++i) {
@@ -305,15 +323,22 @@ class SeriesBatch final : public BatchState {
       AddStepDeltas(Expand(e.current, common - 1), +1, &deltas);
       AddStepDeltas(Expand(e.committed, common - 1), -1, &deltas);
     }
-    for (const auto& [key, change] : deltas) {
+    absl::Status status;
+    std::string encoded;  // reused buffer
+    deltas.ForEach([&](const std::string& key, const MetricVector& change) {
+      if (!status.ok()) return;
       bool zero = true;
       for (int64_t x : change) zero = zero && x == 0;
-      if (zero) continue;
+      if (zero) return;
       MetricVector stored{};
       absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
-      if (!bytes.ok()) return bytes.status();
+      if (!bytes.ok()) {
+        status = bytes.status();
+        return;
+      }
       if (bytes->has_value() && !DecodeVector(**bytes, &stored)) {
-        return absl::DataLossError("series: bad delta");
+        status = absl::DataLossError("series: bad delta");
+        return;
       }
       bool all_zero = true;
       for (int k = 0; k < kMetrics; ++k) {
@@ -323,9 +348,11 @@ class SeriesBatch final : public BatchState {
       if (all_zero) {
         w.Delete(kDeltas, key);
       } else {
-        w.Put(kDeltas, key, EncodeVector(stored));
+        EncodeVector(stored, &encoded);
+        w.Put(kDeltas, key, encoded);
       }
-    }
+    });
+    if (!status.ok()) return status;
     return absl::OkStatus();
   }
   size_t ApproximateBytes() const override { return bytes_ + log.ApproximateBytes(); }
