@@ -7,21 +7,37 @@
 
 namespace rb::es {
 
+uint32_t KvWriteBatch::SpaceIndex(std::string_view space) {
+  // Few spaces per batch, most entries in the last one used: search from the end.
+  for (size_t i = spaces_.size(); i > 0; --i) {
+    if (spaces_[i - 1] == space) return static_cast<uint32_t>(i - 1);
+  }
+  spaces_.emplace_back(space);
+  return static_cast<uint32_t>(spaces_.size() - 1);
+}
+
 void KvWriteBatch::Add(Op op, std::string_view space, std::string_view key,
                        std::string_view value) {
-  uint32_t index = 0;
-  // Few spaces per batch, most entries in the last one used: search from the end.
-  for (index = static_cast<uint32_t>(spaces_.size()); index > 0; --index) {
-    if (spaces_[index - 1] == space) break;
-  }
-  if (index == 0) {
-    spaces_.emplace_back(space);
-    index = static_cast<uint32_t>(spaces_.size());
-  }
-  records_.push_back(Record{op, index - 1, data_.size(), static_cast<uint32_t>(key.size()),
-                            static_cast<uint32_t>(value.size())});
+  const uintptr_t offset = data_.size();
+  records_.push_back(Record{op, false, SpaceIndex(space), static_cast<uint32_t>(key.size()),
+                            static_cast<uint32_t>(value.size()), offset, offset + key.size()});
   data_.append(key.data(), key.size());
   data_.append(value.data(), value.size());
+}
+
+void KvWriteBatch::PutUnowned(std::string_view space, std::string_view key,
+                              std::string_view value) {
+  bytes_ += key.size() + value.size() + 16;
+  records_.push_back(Record{Op::kPut, true, SpaceIndex(space), static_cast<uint32_t>(key.size()),
+                            static_cast<uint32_t>(value.size()),
+                            reinterpret_cast<uintptr_t>(key.data()),
+                            reinterpret_cast<uintptr_t>(value.data())});
+}
+
+void KvWriteBatch::DeleteUnowned(std::string_view space, std::string_view key) {
+  bytes_ += key.size() + 16;
+  records_.push_back(Record{Op::kDelete, true, SpaceIndex(space), static_cast<uint32_t>(key.size()),
+                            0, reinterpret_cast<uintptr_t>(key.data()), 0});
 }
 
 void KvWriteBatch::Put(std::string_view space, std::string_view key, std::string_view value) {
@@ -47,9 +63,14 @@ void KvWriteBatch::Reserve(size_t entries, size_t bytes) {
 
 KvWriteBatch::Entry KvWriteBatch::entry(size_t i) const {
   const Record& r = records_[i];
+  if (r.unowned) {
+    return Entry{r.op, spaces_[r.space],
+                 std::string_view(reinterpret_cast<const char*>(r.key), r.key_size),
+                 std::string_view(reinterpret_cast<const char*>(r.value), r.value_size)};
+  }
   const std::string_view data(data_);
-  return Entry{r.op, spaces_[r.space], data.substr(r.offset, r.key_size),
-               data.substr(r.offset + r.key_size, r.value_size)};
+  return Entry{r.op, spaces_[r.space], data.substr(r.key, r.key_size),
+               data.substr(r.value, r.value_size)};
 }
 
 std::vector<KvWriteBatch::Entry> KvWriteBatch::entries() const {

@@ -45,6 +45,10 @@ class KvWriteBatch {
   void Put(std::string_view space, std::string_view key, std::string_view value);
   void Delete(std::string_view space, std::string_view key);
   void DeleteRange(std::string_view space, std::string_view begin, std::string_view end);
+  // As Put and Delete, without copying the key and the value: they must stay valid and unchanged
+  // until the batch is cleared, destroyed or written for the last time.
+  void PutUnowned(std::string_view space, std::string_view key, std::string_view value);
+  void DeleteUnowned(std::string_view space, std::string_view key);
   // Reserves room for `entries` more entries holding `bytes` more key and value bytes.
   void Reserve(size_t entries, size_t bytes);
 
@@ -68,11 +72,14 @@ class KvWriteBatch {
  private:
   struct Record {
     Op op;
+    bool unowned;    // key and value are the caller's: `key` and `value` hold their addresses
     uint32_t space;  // index in spaces_
-    size_t offset;   // of the key in data_; the value follows it
     uint32_t key_size;
     uint32_t value_size;
+    uintptr_t key;  // offset in data_ (or address)
+    uintptr_t value;
   };
+  uint32_t SpaceIndex(std::string_view space);
   void Add(Op op, std::string_view space, std::string_view key, std::string_view value);
 
   std::vector<std::string> spaces_;  // the distinct space names seen, in first-use order

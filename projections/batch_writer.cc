@@ -102,7 +102,7 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
   std::vector<const Entry*> sorted;
   size_t entries = 0;
   for (const Space& s : spaces_) entries += s.pending.size();
-  batch->Reserve(entries + 4, bytes_);
+  batch->Reserve(entries + 4, 0);
   for (const Space& s : spaces_) {
     sorted.clear();
     sorted.reserve(s.pending.size());
@@ -111,9 +111,9 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
               [](const Entry* a, const Entry* b) { return a->first < b->first; });
     for (const Entry* e : sorted) {
       if (e->second.has_value()) {
-        batch->Put(s.full_name, e->first, *e->second);
+        batch->PutUnowned(s.full_name, e->first, *e->second);
       } else {
-        batch->Delete(s.full_name, e->first);
+        batch->DeleteUnowned(s.full_name, e->first);
       }
     }
   }

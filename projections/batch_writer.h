@@ -67,6 +67,8 @@ class BatchViewWriter final : public ViewWriter {
   // No buffered write and no batch state.
   bool empty() const { return bytes_ == 0 && state_ == nullptr; }
   // Appends the buffered writes to `batch`: spaces in declaration order, keys in byte order.
+  // The batch refers to the writer's buffer (no copy): write it before the next Put, Delete,
+  // Clear or Committed.
   void AppendTo(rb::es::KvWriteBatch* batch) const;
   // Forgets the buffered writes, the batch state and any pending error (the cache of committed
   // values stays).

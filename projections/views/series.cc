@@ -187,7 +187,7 @@ v1::SeriesSegment MakeSegment(int32_t day, const v1::Site& site) {
   s.set_day(day);
   *s.mutable_territory() = site.location().territory();
   const MetricVector m = SiteContribution(site);
-  for (int64_t x : m) s.add_values(x);
+  s.mutable_values()->Add(m.begin(), m.end());
   if (site.status() == v1::SITE_STATUS_OPEN && site.updated_at_us() != 0) {
     s.set_outdated_from(std::max(OutdatedFrom(site.updated_at_us()), day + 1));
   }
