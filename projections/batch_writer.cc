@@ -98,8 +98,7 @@ absl::Status BatchViewWriter::TakeError() {
 }
 
 void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
-  using Entry = std::pair<const std::string, std::optional<std::string>>;
-  std::vector<const Entry*> sorted;
+  std::vector<const Entry*>& sorted = sorted_;
   size_t entries = 0;
   for (const Space& s : spaces_) entries += s.pending.size();
   batch->Reserve(entries + 4, 0);
@@ -129,6 +128,12 @@ absl::Status BatchViewWriter::FlushState() {
 
 void BatchViewWriter::Clear() {
   state_.reset();
+  // Keep AppendTo's buffer for batches of a similar size; a live worker that caught up after a
+  // large catch-up batch lets it go.
+  if (sorted_.capacity() > (size_t{1} << 16) && sorted_.size() < sorted_.capacity() / 8) {
+    std::vector<const Entry*>().swap(sorted_);
+  }
+  sorted_.clear();
   for (Space& s : spaces_) s.pending.clear();
   bytes_ = 0;
   error_ = absl::OkStatus();

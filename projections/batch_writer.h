@@ -89,8 +89,11 @@ class BatchViewWriter final : public ViewWriter {
   void Record(std::string_view op, std::string_view space, std::string_view key,
               std::optional<std::string_view> value);
 
+  using Entry = std::pair<const std::string, std::optional<std::string>>;
+
   const rb::es::KvStore* kv_;
   std::vector<Space> spaces_;
+  mutable std::vector<const Entry*> sorted_;  // AppendTo's buffer, kept between batches
   const size_t cache_limit_;
   size_t bytes_ = 0;
   size_t cache_bytes_ = 0;

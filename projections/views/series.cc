@@ -12,6 +12,7 @@
 #include "absl/time/civil_time.h"
 #include "domain/dates.h"
 #include "domain/events.h"
+#include "google/protobuf/arena.h"
 #include "projections/views/series_territory.h"
 
 namespace rb::proj::views {
@@ -182,16 +183,16 @@ void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas)
   }
 }
 
-v1::SeriesSegment MakeSegment(int32_t day, const v1::Site& site) {
-  v1::SeriesSegment s;
-  s.set_day(day);
-  *s.mutable_territory() = site.location().territory();
+// Makes `*s` the segment of `site` from `day` on (whatever it held before).
+void FillSegment(int32_t day, const v1::Site& site, v1::SeriesSegment* s) {
+  s->Clear();
+  s->set_day(day);
+  *s->mutable_territory() = site.location().territory();
   const MetricVector m = SiteContribution(site);
-  s.mutable_values()->Add(m.begin(), m.end());
+  s->mutable_values()->Add(m.begin(), m.end());
   if (site.status() == v1::SITE_STATUS_OPEN && site.updated_at_us() != 0) {
-    s.set_outdated_from(std::max(OutdatedFrom(site.updated_at_us()), day + 1));
+    s->set_outdated_from(std::max(OutdatedFrom(site.updated_at_us()), day + 1));
   }
-  return s;
 }
 
 }  // namespace
@@ -289,9 +290,10 @@ bool SameSegment(const v1::SeriesSegment& a, const v1::SeriesSegment& b) {
 // same as event by event, whatever the batch boundaries.
 class SeriesBatch final : public BatchState {
  public:
+  // Both records live on the batch's arena (freed at once with the batch).
   struct Entry {
-    v1::SeriesSiteRecord committed;
-    v1::SeriesSiteRecord current;
+    v1::SeriesSiteRecord* committed;
+    v1::SeriesSiteRecord* current;
   };
 
   absl::StatusOr<Entry*> Site(ViewWriter& w, const std::string& site_id) {
@@ -299,11 +301,12 @@ class SeriesBatch final : public BatchState {
     if (it != sites_.end()) return &it->second;
     absl::StatusOr<std::optional<std::string>> bytes = w.Get(kSegments, site_id);
     if (!bytes.ok()) return bytes.status();
-    Entry e;
-    if (bytes->has_value() && !e.committed.ParseFromString(**bytes)) {
+    Entry e{google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_),
+            google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_)};
+    if (bytes->has_value() && !e.committed->ParseFromString(**bytes)) {
       return absl::DataLossError(absl::StrCat("series: bad record of site ", site_id));
     }
-    e.current = e.committed;
+    *e.current = *e.committed;
     bytes_ += kEntryBytes + site_id.size() + (bytes->has_value() ? 8 * (*bytes)->size() : 0);
     return &sites_.emplace(site_id, std::move(e)).first->second;
   }
@@ -313,15 +316,15 @@ class SeriesBatch final : public BatchState {
     // Territory-day key -> summed change: one read and one write per key.
     DeltaMap deltas;
     for (const auto& [site_id, e] : sites_) {
-      w.Put(kSegments, site_id, rb::domain::DeterministicBytes(e.current));
+      w.Put(kSegments, site_id, rb::domain::DeterministicBytes(*e.current));
       // Points before the last common segment cancel out (same points, same ends).
       int common = 0;
-      while (common < e.current.segments_size() && common < e.committed.segments_size() &&
-             SameSegment(e.current.segments(common), e.committed.segments(common))) {
+      while (common < e.current->segments_size() && common < e.committed->segments_size() &&
+             SameSegment(e.current->segments(common), e.committed->segments(common))) {
         ++common;
       }
-      AddStepDeltas(Expand(e.current, common - 1), +1, &deltas);
-      AddStepDeltas(Expand(e.committed, common - 1), -1, &deltas);
+      AddStepDeltas(Expand(*e.current, common - 1), +1, &deltas);
+      AddStepDeltas(Expand(*e.committed, common - 1), -1, &deltas);
     }
     absl::Status status;
     std::string encoded;  // reused buffer
@@ -356,11 +359,15 @@ class SeriesBatch final : public BatchState {
     return absl::OkStatus();
   }
   size_t ApproximateBytes() const override { return bytes_ + log.ApproximateBytes(); }
+  // Counts `n` segments made on the arena (replaced ones stay there until the batch ends).
+  void ChargeSegments(size_t n) { bytes_ += n * kSegmentBytes; }
 
   SiteVersionLog::Batch log;  // the version records of the sites changed
 
  private:
   static constexpr size_t kEntryBytes = 512;
+  static constexpr size_t kSegmentBytes = 512;
+  google::protobuf::Arena arena_;  // declared first: destroyed after sites_
   std::map<std::string, Entry, std::less<>> sites_;
   size_t bytes_ = 0;
 };
@@ -377,7 +384,7 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
     if (!change.ok()) return change.status();
     absl::StatusOr<SeriesBatch::Entry*> entry = batch.Site(w, site_id);
     if (!entry.ok()) return entry.status();
-    v1::SeriesSiteRecord& rec = (*entry)->current;
+    v1::SeriesSiteRecord& rec = *(*entry)->current;
     // Segments before the first re-folded day are unchanged; the others are made again.
     const int32_t cut = DayOfValid(change->valid_at_us.front());
     int keep = 0;
@@ -385,14 +392,13 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
     rec.mutable_segments()->DeleteSubrange(keep, rec.segments_size() - keep);
     for (size_t i = 0; i < change->size(); ++i) {
       const int32_t day = DayOfValid(change->valid_at_us[i]);
-      v1::SeriesSegment s = MakeSegment(day, change->state(i));
       const int n = rec.segments_size();
-      if (n > keep && rec.segments(n - 1).day() == day) {
-        *rec.mutable_segments(n - 1) = std::move(s);  // the state at the end of that day wins
-      } else {
-        *rec.add_segments() = std::move(s);
-      }
+      // The state at the end of a day wins: a later version of the same day replaces the segment.
+      FillSegment(day, change->state(i),
+                  n > keep && rec.segments(n - 1).day() == day ? rec.mutable_segments(n - 1)
+                                                               : rec.add_segments());
     }
+    batch.ChargeSegments(change->size());
     return absl::OkStatus();
   });
 }
