@@ -2,6 +2,8 @@
 #include "projections/batch_writer.h"
 
 #include <algorithm>
+#include <cstring>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,59 @@ namespace {
 constexpr size_t kEntryOverhead = 16;
 
 }  // namespace
+
+absl::string_view BatchViewWriter::Bytes::Copy(std::string_view s) {
+  if (s.empty()) return absl::string_view();
+  if (s.size() > left_) {
+    if (s.size() > kBlockBytes / 4) {
+      // A large value is kept on its own (its bytes do not move when the string does), and the
+      // rest of the current block stays in use.
+      large_.emplace_back(s.data(), s.size());
+      return absl::string_view(large_.back().data(), s.size());
+    }
+    blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+    next_ = blocks_.back().get();
+    left_ = kBlockBytes;
+  }
+  std::memcpy(next_, s.data(), s.size());
+  const absl::string_view out(next_, s.size());
+  next_ += s.size();
+  left_ -= s.size();
+  return out;
+}
+
+void BatchViewWriter::Bytes::Clear() {
+  large_.clear();
+  // Keep one block for reuse.
+  if (!blocks_.empty()) {
+    std::unique_ptr<char[]> keep = std::move(blocks_.back());
+    blocks_.clear();
+    next_ = keep.get();
+    left_ = kBlockBytes;
+    blocks_.push_back(std::move(keep));
+  }
+}
+
+void BatchViewWriter::Bytes::TakeFrom(Bytes& other) {
+  // The current block stays last (and partly free) on this side.
+  std::unique_ptr<char[]> current;
+  if (!blocks_.empty()) {
+    current = std::move(blocks_.back());
+    blocks_.pop_back();
+  }
+  for (auto& b : other.blocks_) blocks_.push_back(std::move(b));
+  other.blocks_.clear();
+  for (std::string& l : other.large_) large_.push_back(std::move(l));
+  other.large_.clear();
+  other.next_ = nullptr;
+  other.left_ = 0;
+  if (current != nullptr) {
+    blocks_.push_back(std::move(current));
+  } else {
+    next_ = nullptr;
+    left_ = 0;
+  }
+}
 
 BatchViewWriter::BatchViewWriter(const rb::es::KvStore* kv, std::string_view projection,
                                  GenerationId gen, const std::vector<std::string>& spaces,
@@ -33,6 +88,21 @@ BatchViewWriter::Space* BatchViewWriter::Find(std::string_view space) {
   return nullptr;
 }
 
+namespace {
+
+std::optional<std::string> ToOwned(const std::optional<absl::string_view>& v) {
+  if (!v.has_value()) return std::nullopt;
+  return std::string(v->data(), v->size());
+}
+
+}  // namespace
+
+void BatchViewWriter::ClearCache() {
+  for (Space& sp : spaces_) sp.cache.clear();
+  cache_bytes_store_.Clear();
+  cache_bytes_ = 0;
+}
+
 absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view space,
                                                                 std::string_view key) {
   Space* s = Find(space);
@@ -40,16 +110,15 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
     return absl::InvalidArgumentError(
         absl::StrCat("Get on undeclared view space \"", Av(space), "\""));
   }
-  if (auto it = s->pending.find(Av(key)); it != s->pending.end()) return it->second;
-  if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return it->second;
+  if (auto it = s->pending.find(Av(key)); it != s->pending.end()) return ToOwned(it->second);
+  if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return ToOwned(it->second);
   absl::StatusOr<std::optional<std::string>> stored = kv_->Get(s->full_name, key);
   if (stored.ok() && cache_limit_ > 0) {
     const size_t cost = key.size() + kEntryOverhead + (stored->has_value() ? (*stored)->size() : 0);
-    if (cache_bytes_ + cost > cache_limit_) {
-      for (Space& sp : spaces_) sp.cache.clear();
-      cache_bytes_ = 0;
-    }
-    s->cache.emplace(std::string(key), *stored);
+    if (cache_bytes_ + cost > cache_limit_) ClearCache();
+    std::optional<absl::string_view> value;
+    if (stored->has_value()) value = cache_bytes_store_.Copy(**stored);
+    s->cache.emplace(cache_bytes_store_.Copy(key), value);
     cache_bytes_ += cost;
   }
   return stored;
@@ -65,18 +134,14 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
     }
     return;
   }
-  auto [it, inserted] = s->pending.try_emplace(Av(key), std::nullopt);
-  if (inserted) {
+  auto it = s->pending.find(Av(key));
+  if (it == s->pending.end()) {
+    it = s->pending.emplace(pending_bytes_.Copy(key), std::nullopt).first;
     bytes_ += key.size() + kEntryOverhead;
-  } else if (it->second.has_value()) {
-    bytes_ -= it->second->size();
   }
+  // A value replaced within the batch keeps its bytes until the batch ends: they stay counted.
   if (value.has_value()) {
-    if (it->second.has_value()) {
-      it->second->assign(value->data(), value->size());
-    } else {
-      it->second.emplace(*value);
-    }
+    it->second = pending_bytes_.Copy(*value);
     bytes_ += value->size();
   } else {
     it->second = std::nullopt;
@@ -109,10 +174,11 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
     std::sort(sorted.begin(), sorted.end(),
               [](const Entry* a, const Entry* b) { return a->first < b->first; });
     for (const Entry* e : sorted) {
+      const std::string_view key(e->first.data(), e->first.size());
       if (e->second.has_value()) {
-        batch->PutUnowned(s.full_name, e->first, *e->second);
+        batch->PutUnowned(s.full_name, key, std::string_view(e->second->data(), e->second->size()));
       } else {
-        batch->DeleteUnowned(s.full_name, e->first);
+        batch->DeleteUnowned(s.full_name, key);
       }
     }
   }
@@ -135,38 +201,24 @@ void BatchViewWriter::Clear() {
   }
   sorted_.clear();
   for (Space& s : spaces_) s.pending.clear();
+  pending_bytes_.Clear();
   bytes_ = 0;
   error_ = absl::OkStatus();
 }
 
 void BatchViewWriter::Committed() {
   if (cache_limit_ > 0) {
-    if (cache_bytes_ + bytes_ > cache_limit_) {
-      for (Space& s : spaces_) s.cache.clear();
-      cache_bytes_ = 0;
-    }
-    auto cost = [](const std::string& key, const std::optional<std::string>& value) {
-      return key.size() + kEntryOverhead + (value.has_value() ? value->size() : 0);
-    };
+    if (cache_bytes_ + bytes_ > cache_limit_) ClearCache();
+    // The batch's bytes move to the cache; its entries override the cached ones. The bytes of
+    // overridden entries stay until the cache is emptied: they stay counted.
+    cache_bytes_store_.TakeFrom(pending_bytes_);
+    cache_bytes_ += bytes_;
     for (Space& s : spaces_) {
-      if (s.cache.size() < s.pending.size()) {
-        // Move the smaller map: the batch's writes become the cache, and the older cached
-        // entries they do not override are added to it.
-        for (const auto& [key, value] : s.pending) cache_bytes_ += cost(key, value);
+      if (s.cache.empty()) {
         s.cache.swap(s.pending);
-        for (auto& [key, value] : s.pending) {
-          if (!s.cache.try_emplace(key, std::move(value)).second) {
-            cache_bytes_ -= std::min(cache_bytes_, cost(key, value));  // overridden
-          }
-        }
         continue;
       }
-      for (auto& [key, value] : s.pending) {
-        auto [it, inserted] = s.cache.try_emplace(key, std::nullopt);
-        if (!inserted) cache_bytes_ -= std::min(cache_bytes_, cost(key, it->second));
-        cache_bytes_ += cost(key, value);
-        it->second = std::move(value);
-      }
+      for (const auto& [key, value] : s.pending) s.cache.insert_or_assign(key, value);
     }
   }
   Clear();

@@ -27,6 +27,7 @@
 #define RB_PROJECTIONS_BATCH_WRITER_H_
 
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "eventstore/kv_store.h"
 #include "projections/layout.h"
 #include "projections/projection.h"
@@ -77,23 +79,46 @@ class BatchViewWriter final : public ViewWriter {
   void Committed();
 
  private:
+  // Bytes of keys and values, copied into blocks that never move (the maps hold views into them)
+  // and freed all at once: no allocation per write, and no free per entry.
+  class Bytes {
+   public:
+    Bytes() = default;
+    Bytes(const Bytes&) = delete;
+    Bytes& operator=(const Bytes&) = delete;
+    absl::string_view Copy(std::string_view s);
+    // Frees every block but the first (kept for reuse).
+    void Clear();
+    // Takes over the blocks of `other` (the views into them stay valid); `other` is left empty.
+    void TakeFrom(Bytes& other);
+
+   private:
+    static constexpr size_t kBlockBytes = size_t{64} << 10;
+    std::vector<std::unique_ptr<char[]>> blocks_;  // the last one is the current one
+    std::deque<std::string> large_;                // values larger than a quarter block
+    char* next_ = nullptr;
+    size_t left_ = 0;
+  };
+  using Map = absl::flat_hash_map<absl::string_view, std::optional<absl::string_view>>;
+  using Entry = Map::value_type;
   struct Space {
     std::string short_name;
     std::string full_name;
-    // nullopt value: a pending delete.
-    absl::flat_hash_map<std::string, std::optional<std::string>> pending;
-    // Committed values (nullopt: known absent).
-    absl::flat_hash_map<std::string, std::optional<std::string>> cache;
+    // nullopt value: a pending delete. Views into pending_bytes_.
+    Map pending;
+    // Committed values (nullopt: known absent). Views into cache_bytes_store_.
+    Map cache;
   };
   Space* Find(std::string_view space);
   void Record(std::string_view op, std::string_view space, std::string_view key,
               std::optional<std::string_view> value);
-
-  using Entry = std::pair<const std::string, std::optional<std::string>>;
+  void ClearCache();
 
   const rb::es::KvStore* kv_;
   std::vector<Space> spaces_;
   mutable std::vector<const Entry*> sorted_;  // AppendTo's buffer, kept between batches
+  Bytes pending_bytes_;
+  Bytes cache_bytes_store_;
   const size_t cache_limit_;
   size_t bytes_ = 0;
   size_t cache_bytes_ = 0;
