@@ -12,6 +12,11 @@
 // is bounded (`cache_bytes`); when full it is emptied and refills from the store. It changes no
 // result, only the cost of Get.
 //
+// Memory. Keys and values are copied into 64 KiB blocks (larger values on their own); the maps
+// hold views into them. A batch's blocks are freed all at once when it is cleared, or handed to
+// the cache when it is committed; bytes of a value replaced within a batch (or of a cached entry
+// overridden) stay until then, and stay counted.
+//
 //   BatchViewWriter writer(&kv, "category_counts", gen, {"counts"});
 //   absl::Status s = projection.Apply(event, writer);
 //   if (s.ok()) s = writer.TakeError();
