@@ -27,7 +27,12 @@ absl::string_view BatchViewWriter::Bytes::Copy(std::string_view s) {
       large_.emplace_back(s.data(), s.size());
       return absl::string_view(large_.back().data(), s.size());
     }
-    blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+    if (spare_.empty()) {
+      blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+    } else {
+      blocks_.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+    }
     next_ = blocks_.back().get();
     left_ = kBlockBytes;
   }
@@ -40,18 +45,18 @@ absl::string_view BatchViewWriter::Bytes::Copy(std::string_view s) {
 
 void BatchViewWriter::Bytes::Clear() {
   large_.clear();
-  // Keep one block for reuse.
-  if (!blocks_.empty()) {
-    std::unique_ptr<char[]> keep = std::move(blocks_.back());
-    blocks_.clear();
-    next_ = keep.get();
-    left_ = kBlockBytes;
-    blocks_.push_back(std::move(keep));
+  // Keep a few blocks for reuse (the next batch of a live worker fits in them).
+  for (auto& b : blocks_) {
+    if (spare_.size() >= kSpareBlocks) break;
+    spare_.push_back(std::move(b));
   }
+  blocks_.clear();
+  next_ = nullptr;
+  left_ = 0;
 }
 
 void BatchViewWriter::Bytes::TakeFrom(Bytes& other) {
-  // The current block stays last (and partly free) on this side.
+  // This side's current block stays last (and partly free).
   std::unique_ptr<char[]> current;
   if (!blocks_.empty()) {
     current = std::move(blocks_.back());
@@ -89,6 +94,8 @@ BatchViewWriter::Space* BatchViewWriter::Find(std::string_view space) {
 }
 
 namespace {
+
+std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
 std::optional<std::string> ToOwned(const std::optional<absl::string_view>& v) {
   if (!v.has_value()) return std::nullopt;
@@ -209,16 +216,29 @@ void BatchViewWriter::Clear() {
 void BatchViewWriter::Committed() {
   if (cache_limit_ > 0) {
     if (cache_bytes_ + bytes_ > cache_limit_) ClearCache();
-    // The batch's bytes move to the cache; its entries override the cached ones. The bytes of
-    // overridden entries stay until the cache is emptied: they stay counted.
-    cache_bytes_store_.TakeFrom(pending_bytes_);
+    // The batch's entries override the cached ones; the bytes of overridden entries stay until
+    // the cache is emptied: they stay counted. An empty cache takes over the batch's blocks and
+    // maps (a large batch: no copy); otherwise the entries are copied into the cache's blocks and
+    // the batch's blocks are reused by the next batch.
     cache_bytes_ += bytes_;
-    for (Space& s : spaces_) {
-      if (s.cache.empty()) {
-        s.cache.swap(s.pending);
-        continue;
+    bool empty = true;
+    for (const Space& s : spaces_) empty = empty && s.cache.empty();
+    if (empty) {
+      cache_bytes_store_.TakeFrom(pending_bytes_);
+      for (Space& s : spaces_) s.cache.swap(s.pending);
+    } else {
+      for (Space& s : spaces_) {
+        for (const auto& [key, value] : s.pending) {
+          std::optional<absl::string_view> copy;
+          if (value.has_value()) copy = cache_bytes_store_.Copy(Sv(*value));
+          auto it = s.cache.find(key);
+          if (it != s.cache.end()) {
+            it->second = copy;
+          } else {
+            s.cache.emplace(cache_bytes_store_.Copy(Sv(key)), copy);
+          }
+        }
       }
-      for (const auto& [key, value] : s.pending) s.cache.insert_or_assign(key, value);
     }
   }
   Clear();

@@ -13,9 +13,10 @@
 // result, only the cost of Get.
 //
 // Memory. Keys and values are copied into 64 KiB blocks (larger values on their own); the maps
-// hold views into them. A batch's blocks are freed all at once when it is cleared, or handed to
-// the cache when it is committed; bytes of a value replaced within a batch (or of a cached entry
-// overridden) stay until then, and stay counted.
+// hold views into them. A batch's blocks are released all at once when it is cleared (a few kept
+// for the next batch); at commit its entries are copied into the cache's blocks, or the blocks
+// are handed over when the cache is empty. Bytes of a value replaced within a batch (or of a
+// cached entry overridden) stay until the batch (the cache) is emptied, and stay counted.
 //
 //   BatchViewWriter writer(&kv, "category_counts", gen, {"counts"});
 //   absl::Status s = projection.Apply(event, writer);
@@ -92,14 +93,16 @@ class BatchViewWriter final : public ViewWriter {
     Bytes(const Bytes&) = delete;
     Bytes& operator=(const Bytes&) = delete;
     absl::string_view Copy(std::string_view s);
-    // Frees every block but the first (kept for reuse).
+    // Forgets every byte copied; keeps a few blocks for reuse, frees the others.
     void Clear();
     // Takes over the blocks of `other` (the views into them stay valid); `other` is left empty.
     void TakeFrom(Bytes& other);
 
    private:
     static constexpr size_t kBlockBytes = size_t{64} << 10;
+    static constexpr size_t kSpareBlocks = 16;
     std::vector<std::unique_ptr<char[]>> blocks_;  // the last one is the current one
+    std::vector<std::unique_ptr<char[]>> spare_;   // free blocks kept by Clear
     std::deque<std::string> large_;                // values larger than a quarter block
     char* next_ = nullptr;
     size_t left_ = 0;
