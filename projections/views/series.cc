@@ -116,18 +116,35 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
 // a vector beside a small key -> index map, so that probing and growing the map move no vectors.
 class DeltaMap {
  public:
-  MetricVector& operator[](const std::string& key) {
+  // The id of a territory key prefix (DeltaPrefix), interned.
+  uint32_t PrefixId(const std::string& prefix) {
+    auto [it, inserted] = prefix_ids_.try_emplace(prefix, static_cast<uint32_t>(prefixes_.size()));
+    if (inserted) prefixes_.push_back(prefix);
+    return it->second;
+  }
+  // The sum of the changes of the key <prefix `prefix_id`><day>.
+  MetricVector& At(uint32_t prefix_id, int32_t day) {
+    const uint64_t key = (uint64_t{prefix_id} << 32) | static_cast<uint32_t>(day + kDayOffset);
     auto [it, inserted] = index_.try_emplace(key, static_cast<uint32_t>(sums_.size()));
     if (inserted) sums_.emplace_back();
     return sums_[it->second];
   }
+  // Calls fn(key, sum) for each key, in no particular order.
   template <typename Fn>
   void ForEach(Fn fn) const {
-    for (const auto& [key, i] : index_) fn(key, sums_[i]);
+    std::string key;
+    for (const auto& [k, i] : index_) {
+      key.assign(prefixes_[k >> 32]);
+      AppendDay(&key, static_cast<int32_t>(static_cast<uint32_t>(k)) - kDayOffset);
+      fn(key, sums_[i]);
+    }
   }
 
  private:
-  absl::flat_hash_map<std::string, uint32_t> index_;
+  absl::flat_hash_map<std::string, uint32_t> prefix_ids_;
+  std::vector<std::string> prefixes_;
+  // (prefix id, day + kDayOffset) -> index in sums_: small slots, cheap to probe and to grow.
+  absl::flat_hash_map<uint64_t, uint32_t> index_;
   std::vector<MetricVector> sums_;
 };
 
@@ -140,22 +157,21 @@ bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
 // start at its day and end at the next point's day. When two consecutive points are in the same
 // territory, the end of one and the start of the next are one change (their difference).
 void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas) {
-  std::vector<std::string> prefixes;  // of the current point's territory keys
-  std::string key;                    // reused buffer
-  auto prefixes_of = [](const v1::Territory& t) {
-    std::vector<std::string> out;
-    for (const TerritoryKey& k : TerritoryKeysOf(t)) out.push_back(DeltaPrefix(k.level, k.code));
+  std::vector<uint32_t> prefixes;  // ids of the current point's territory key prefixes
+  auto prefixes_of = [&](const v1::Territory& t) {
+    std::vector<uint32_t> out;
+    for (const TerritoryKey& k : TerritoryKeysOf(t)) {
+      out.push_back(deltas->PrefixId(DeltaPrefix(k.level, k.code)));
+    }
     return out;
   };
-  auto add = [&](const std::vector<std::string>& keys, int32_t day, const MetricVector& v,
+  auto add = [&](const std::vector<uint32_t>& keys, int32_t day, const MetricVector& v,
                  int64_t factor) {
     bool zero = true;
     for (int64_t x : v) zero = zero && x == 0;
     if (zero) return;
-    for (const std::string& prefix : keys) {
-      key.assign(prefix);
-      AppendDay(&key, day);
-      MetricVector& at = (*deltas)[key];
+    for (uint32_t prefix : keys) {
+      MetricVector& at = deltas->At(prefix, day);
       if (factor > 0) {
         for (int k = 0; k < kMetrics; ++k) at[k] += v[k];
       } else {
