@@ -1,5 +1,8 @@
 #include "eventstore/kv_store.h"
 
+#include <memory>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "eventstore/rocks_kv_store.h"
 #include "eventstore/rocks_status.h"
@@ -107,6 +110,9 @@ class RocksKvIterator : public KvIterator {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
+// Batches at least this large reuse a per-thread RocksDB batch (RocksKvStore::Write).
+constexpr size_t kLargeBatchBytes = size_t{1} << 20;
+
 absl::Status MissingSpace(const std::string& space) {
   return absl::NotFoundError(absl::StrCat("key space '", space, "' does not exist"));
 }
@@ -204,8 +210,23 @@ absl::Status RocksKvStore::Write(const KvWriteBatch& batch, bool sync) {
   if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
   absl::ReaderMutexLock lock(&mu_);
   // Room for the whole batch at once (its ApproximateBytes counts 16 bytes per entry, more than
-  // RocksDB's tag and lengths).
-  rocksdb::WriteBatch wb(batch.ApproximateBytes() + 64);
+  // RocksDB's tag and lengths). A large batch (a projection catching up) reuses the buffer of
+  // its thread's previous large batch instead of faulting in fresh pages; the thread lets it go
+  // at its next small batch.
+  thread_local std::unique_ptr<rocksdb::WriteBatch> large;
+  const size_t reserve = batch.ApproximateBytes() + 64;
+  std::optional<rocksdb::WriteBatch> small;
+  if (reserve >= kLargeBatchBytes) {
+    if (large == nullptr) {
+      large = std::make_unique<rocksdb::WriteBatch>(reserve);
+    } else {
+      large->Clear();
+    }
+  } else {
+    large.reset();
+    small.emplace(reserve);
+  }
+  rocksdb::WriteBatch& wb = small.has_value() ? *small : *large;
   std::string space;
   rocksdb::ColumnFamilyHandle* h = nullptr;
   for (size_t i = 0; i < batch.size(); ++i) {
