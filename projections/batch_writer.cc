@@ -95,6 +95,16 @@ BatchViewWriter::Space* BatchViewWriter::Find(std::string_view space) {
 
 namespace {
 
+// The first 8 bytes of `key`, big-endian, zero-padded: ordered as the keys are, up to ties.
+uint64_t OrderPrefix(absl::string_view key) {
+  uint64_t v = 0;
+  const size_t n = std::min<size_t>(8, key.size());
+  for (size_t i = 0; i < 8; ++i) {
+    v = (v << 8) | (i < n ? static_cast<unsigned char>(key[i]) : 0);
+  }
+  return v;
+}
+
 std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
 std::optional<std::string> ToOwned(const std::optional<absl::string_view>& v) {
@@ -170,17 +180,21 @@ absl::Status BatchViewWriter::TakeError() {
 }
 
 void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
-  std::vector<const Entry*>& sorted = sorted_;
+  std::vector<SortItem>& sorted = sorted_;
   size_t entries = 0;
   for (const Space& s : spaces_) entries += s.pending.size();
   batch->Reserve(entries + 4, 0);
   for (const Space& s : spaces_) {
     sorted.clear();
     sorted.reserve(s.pending.size());
-    for (const Entry& e : s.pending) sorted.push_back(&e);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const Entry* a, const Entry* b) { return a->first < b->first; });
-    for (const Entry* e : sorted) {
+    for (const Entry& e : s.pending) sorted.push_back(SortItem{OrderPrefix(e.first), &e});
+    // Most comparisons are decided by the first 8 bytes, without reading the keys.
+    std::sort(sorted.begin(), sorted.end(), [](const SortItem& a, const SortItem& b) {
+      if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      return a.entry->first < b.entry->first;
+    });
+    for (const SortItem& item : sorted) {
+      const Entry* e = item.entry;
       const std::string_view key(e->first.data(), e->first.size());
       if (e->second.has_value()) {
         batch->PutUnowned(s.full_name, key, std::string_view(e->second->data(), e->second->size()));
@@ -204,7 +218,7 @@ void BatchViewWriter::Clear() {
   // Keep AppendTo's buffer for batches of a similar size; a live worker that caught up after a
   // large catch-up batch lets it go.
   if (sorted_.capacity() > (size_t{1} << 16) && sorted_.size() < sorted_.capacity() / 8) {
-    std::vector<const Entry*>().swap(sorted_);
+    std::vector<SortItem>().swap(sorted_);
   }
   sorted_.clear();
   for (Space& s : spaces_) s.pending.clear();

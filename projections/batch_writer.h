@@ -33,6 +33,7 @@
 #define RB_PROJECTIONS_BATCH_WRITER_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -124,7 +125,11 @@ class BatchViewWriter final : public ViewWriter {
 
   const rb::es::KvStore* kv_;
   std::vector<Space> spaces_;
-  mutable std::vector<const Entry*> sorted_;  // AppendTo's buffer, kept between batches
+  struct SortItem {
+    uint64_t prefix;  // the key's first 8 bytes, big-endian
+    const Entry* entry;
+  };
+  mutable std::vector<SortItem> sorted_;  // AppendTo's buffer, kept between batches
   Bytes pending_bytes_;
   Bytes cache_bytes_store_;
   const size_t cache_limit_;
