@@ -1,5 +1,8 @@
 #include "eventstore/kv_store.h"
 
+#include <memory>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "eventstore/rocks_kv_store.h"
 #include "eventstore/rocks_status.h"
@@ -7,20 +10,77 @@
 
 namespace rb::es {
 
+uint32_t KvWriteBatch::SpaceIndex(std::string_view space) {
+  // Few spaces per batch, most entries in the last one used: search from the end.
+  for (size_t i = spaces_.size(); i > 0; --i) {
+    if (spaces_[i - 1] == space) return static_cast<uint32_t>(i - 1);
+  }
+  spaces_.emplace_back(space);
+  return static_cast<uint32_t>(spaces_.size() - 1);
+}
+
+void KvWriteBatch::Add(Op op, std::string_view space, std::string_view key,
+                       std::string_view value) {
+  const uintptr_t offset = data_.size();
+  records_.push_back(Record{op, false, SpaceIndex(space), static_cast<uint32_t>(key.size()),
+                            static_cast<uint32_t>(value.size()), offset, offset + key.size()});
+  data_.append(key.data(), key.size());
+  data_.append(value.data(), value.size());
+}
+
+void KvWriteBatch::PutUnowned(std::string_view space, std::string_view key,
+                              std::string_view value) {
+  bytes_ += key.size() + value.size() + 16;
+  records_.push_back(Record{Op::kPut, true, SpaceIndex(space), static_cast<uint32_t>(key.size()),
+                            static_cast<uint32_t>(value.size()),
+                            reinterpret_cast<uintptr_t>(key.data()),
+                            reinterpret_cast<uintptr_t>(value.data())});
+}
+
+void KvWriteBatch::DeleteUnowned(std::string_view space, std::string_view key) {
+  bytes_ += key.size() + 16;
+  records_.push_back(Record{Op::kDelete, true, SpaceIndex(space), static_cast<uint32_t>(key.size()),
+                            0, reinterpret_cast<uintptr_t>(key.data()), 0});
+}
+
 void KvWriteBatch::Put(std::string_view space, std::string_view key, std::string_view value) {
   bytes_ += key.size() + value.size() + 16;
-  entries_.push_back({Op::kPut, std::string(space), std::string(key), std::string(value)});
+  Add(Op::kPut, space, key, value);
 }
 
 void KvWriteBatch::Delete(std::string_view space, std::string_view key) {
   bytes_ += key.size() + 16;
-  entries_.push_back({Op::kDelete, std::string(space), std::string(key), std::string()});
+  Add(Op::kDelete, space, key, {});
 }
 
 void KvWriteBatch::DeleteRange(std::string_view space, std::string_view begin,
                                std::string_view end) {
   bytes_ += begin.size() + end.size() + 16;
-  entries_.push_back({Op::kDeleteRange, std::string(space), std::string(begin), std::string(end)});
+  Add(Op::kDeleteRange, space, begin, end);
+}
+
+void KvWriteBatch::Reserve(size_t entries, size_t bytes) {
+  records_.reserve(records_.size() + entries);
+  data_.reserve(data_.size() + bytes);
+}
+
+KvWriteBatch::Entry KvWriteBatch::entry(size_t i) const {
+  const Record& r = records_[i];
+  if (r.unowned) {
+    return Entry{r.op, spaces_[r.space],
+                 std::string_view(reinterpret_cast<const char*>(r.key), r.key_size),
+                 std::string_view(reinterpret_cast<const char*>(r.value), r.value_size)};
+  }
+  const std::string_view data(data_);
+  return Entry{r.op, spaces_[r.space], data.substr(r.key, r.key_size),
+               data.substr(r.value, r.value_size)};
+}
+
+std::vector<KvWriteBatch::Entry> KvWriteBatch::entries() const {
+  std::vector<Entry> out;
+  out.reserve(records_.size());
+  ForEach([&](const Entry& e) { out.push_back(e); });
+  return out;
 }
 
 namespace internal {
@@ -49,6 +109,9 @@ class RocksKvIterator : public KvIterator {
  private:
   std::unique_ptr<rocksdb::Iterator> it_;
 };
+
+// Batches at least this large reuse a per-thread RocksDB batch (RocksKvStore::Write).
+constexpr size_t kLargeBatchBytes = size_t{1} << 20;
 
 absl::Status MissingSpace(const std::string& space) {
   return absl::NotFoundError(absl::StrCat("key space '", space, "' does not exist"));
@@ -146,20 +209,45 @@ absl::StatusOr<std::optional<std::string>> RocksKvStore::Get(const std::string& 
 absl::Status RocksKvStore::Write(const KvWriteBatch& batch, bool sync) {
   if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
   absl::ReaderMutexLock lock(&mu_);
-  rocksdb::WriteBatch wb;
-  for (const auto& e : batch.entries()) {
-    rocksdb::ColumnFamilyHandle* h = Find(e.space);
-    if (h == nullptr) return MissingSpace(e.space);
+  // Room for the whole batch at once (its ApproximateBytes counts 16 bytes per entry, more than
+  // RocksDB's tag and lengths). A large batch (a projection catching up) reuses the buffer of
+  // its thread's previous large batch instead of faulting in fresh pages; the thread lets it go
+  // at its next small batch.
+  thread_local std::unique_ptr<rocksdb::WriteBatch> large;
+  const size_t reserve = batch.ApproximateBytes() + 64;
+  std::optional<rocksdb::WriteBatch> small;
+  if (reserve >= kLargeBatchBytes) {
+    if (large == nullptr) {
+      large = std::make_unique<rocksdb::WriteBatch>(reserve);
+    } else {
+      large->Clear();
+    }
+  } else {
+    large.reset();
+    small.emplace(reserve);
+  }
+  rocksdb::WriteBatch& wb = small.has_value() ? *small : *large;
+  std::string space;
+  rocksdb::ColumnFamilyHandle* h = nullptr;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const KvWriteBatch::Entry e = batch.entry(i);
+    if (h == nullptr || e.space != space) {
+      space.assign(e.space.data(), e.space.size());
+      h = Find(space);
+      if (h == nullptr) return MissingSpace(space);
+    }
+    const rocksdb::Slice key(e.key.data(), e.key.size());
+    const rocksdb::Slice value(e.value.data(), e.value.size());
     rocksdb::Status s;
     switch (e.op) {
       case KvWriteBatch::Op::kPut:
-        s = wb.Put(h, e.key, e.value);
+        s = wb.Put(h, key, value);
         break;
       case KvWriteBatch::Op::kDelete:
-        s = wb.Delete(h, e.key);
+        s = wb.Delete(h, key);
         break;
       case KvWriteBatch::Op::kDeleteRange:
-        s = wb.DeleteRange(h, e.key, e.value);
+        s = wb.DeleteRange(h, key, value);
         break;
     }
     if (!s.ok()) return FromRocks(s, "kv batch");

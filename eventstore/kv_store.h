@@ -16,6 +16,8 @@
 #ifndef RB_EVENTSTORE_KV_STORE_H_
 #define RB_EVENTSTORE_KV_STORE_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,28 +29,62 @@
 
 namespace rb::es {
 
+// A batch of writes over several key spaces, applied atomically by KvStore::Write. The keys and
+// values are copied into one buffer (no allocation per entry in steady state); Clear keeps the
+// capacity, so a batch reused for successive commits stops allocating.
 class KvWriteBatch {
  public:
   enum class Op { kPut, kDelete, kDeleteRange };
+  // A view of one entry; valid until the batch is next modified.
   struct Entry {
     Op op;
-    std::string space;
-    std::string key;
-    std::string value;  // for kDeleteRange: the exclusive end key
+    std::string_view space;
+    std::string_view key;
+    std::string_view value;  // for kDeleteRange: the exclusive end key
   };
   void Put(std::string_view space, std::string_view key, std::string_view value);
   void Delete(std::string_view space, std::string_view key);
   void DeleteRange(std::string_view space, std::string_view begin, std::string_view end);
-  const std::vector<Entry>& entries() const { return entries_; }
-  bool empty() const { return entries_.empty(); }
+  // As Put and Delete, without copying the key and the value: they must stay valid and unchanged
+  // until the batch is cleared, destroyed or written for the last time.
+  void PutUnowned(std::string_view space, std::string_view key, std::string_view value);
+  void DeleteUnowned(std::string_view space, std::string_view key);
+  // Reserves room for `entries` more entries holding `bytes` more key and value bytes.
+  void Reserve(size_t entries, size_t bytes);
+
+  size_t size() const { return records_.size(); }
+  bool empty() const { return records_.empty(); }
+  Entry entry(size_t i) const;
+  // Every entry, in the order added.
+  std::vector<Entry> entries() const;
+  // Calls fn(const Entry&) for each entry, in the order added.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (size_t i = 0; i < records_.size(); ++i) fn(entry(i));
+  }
   size_t ApproximateBytes() const { return bytes_; }
   void Clear() {
-    entries_.clear();
+    records_.clear();
+    data_.clear();
     bytes_ = 0;
   }
 
  private:
-  std::vector<Entry> entries_;
+  struct Record {
+    Op op;
+    bool unowned;    // key and value are the caller's: `key` and `value` hold their addresses
+    uint32_t space;  // index in spaces_
+    uint32_t key_size;
+    uint32_t value_size;
+    uintptr_t key;  // offset in data_ (or address)
+    uintptr_t value;
+  };
+  uint32_t SpaceIndex(std::string_view space);
+  void Add(Op op, std::string_view space, std::string_view key, std::string_view value);
+
+  std::vector<std::string> spaces_;  // the distinct space names seen, in first-use order
+  std::vector<Record> records_;
+  std::string data_;
   size_t bytes_ = 0;
 };
 

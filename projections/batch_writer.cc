@@ -2,6 +2,8 @@
 #include "projections/batch_writer.h"
 
 #include <algorithm>
+#include <cstring>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,64 @@ namespace {
 constexpr size_t kEntryOverhead = 16;
 
 }  // namespace
+
+absl::string_view BatchViewWriter::Bytes::Copy(std::string_view s) {
+  if (s.empty()) return absl::string_view();
+  if (s.size() > left_) {
+    if (s.size() > kBlockBytes / 4) {
+      // A large value is kept on its own (its bytes do not move when the string does), and the
+      // rest of the current block stays in use.
+      large_.emplace_back(s.data(), s.size());
+      return absl::string_view(large_.back().data(), s.size());
+    }
+    if (spare_.empty()) {
+      blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+    } else {
+      blocks_.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+    }
+    next_ = blocks_.back().get();
+    left_ = kBlockBytes;
+  }
+  std::memcpy(next_, s.data(), s.size());
+  const absl::string_view out(next_, s.size());
+  next_ += s.size();
+  left_ -= s.size();
+  return out;
+}
+
+void BatchViewWriter::Bytes::Clear() {
+  large_.clear();
+  // Keep a few blocks for reuse (the next batch of a live worker fits in them).
+  for (auto& b : blocks_) {
+    if (spare_.size() >= kSpareBlocks) break;
+    spare_.push_back(std::move(b));
+  }
+  blocks_.clear();
+  next_ = nullptr;
+  left_ = 0;
+}
+
+void BatchViewWriter::Bytes::TakeFrom(Bytes& other) {
+  // This side's current block stays last (and partly free).
+  std::unique_ptr<char[]> current;
+  if (!blocks_.empty()) {
+    current = std::move(blocks_.back());
+    blocks_.pop_back();
+  }
+  for (auto& b : other.blocks_) blocks_.push_back(std::move(b));
+  other.blocks_.clear();
+  for (std::string& l : other.large_) large_.push_back(std::move(l));
+  other.large_.clear();
+  other.next_ = nullptr;
+  other.left_ = 0;
+  if (current != nullptr) {
+    blocks_.push_back(std::move(current));
+  } else {
+    next_ = nullptr;
+    left_ = 0;
+  }
+}
 
 BatchViewWriter::BatchViewWriter(const rb::es::KvStore* kv, std::string_view projection,
                                  GenerationId gen, const std::vector<std::string>& spaces,
@@ -33,6 +93,33 @@ BatchViewWriter::Space* BatchViewWriter::Find(std::string_view space) {
   return nullptr;
 }
 
+namespace {
+
+// The first 8 bytes of `key`, big-endian, zero-padded: ordered as the keys are, up to ties.
+uint64_t OrderPrefix(absl::string_view key) {
+  uint64_t v = 0;
+  const size_t n = std::min<size_t>(8, key.size());
+  for (size_t i = 0; i < 8; ++i) {
+    v = (v << 8) | (i < n ? static_cast<unsigned char>(key[i]) : 0);
+  }
+  return v;
+}
+
+std::string_view Sv(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+
+std::optional<std::string> ToOwned(const std::optional<absl::string_view>& v) {
+  if (!v.has_value()) return std::nullopt;
+  return std::string(v->data(), v->size());
+}
+
+}  // namespace
+
+void BatchViewWriter::ClearCache() {
+  for (Space& sp : spaces_) sp.cache.clear();
+  cache_bytes_store_.Clear();
+  cache_bytes_ = 0;
+}
+
 absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view space,
                                                                 std::string_view key) {
   Space* s = Find(space);
@@ -40,16 +127,15 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
     return absl::InvalidArgumentError(
         absl::StrCat("Get on undeclared view space \"", Av(space), "\""));
   }
-  if (auto it = s->pending.find(Av(key)); it != s->pending.end()) return it->second;
-  if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return it->second;
+  if (auto it = s->pending.find(Av(key)); it != s->pending.end()) return ToOwned(it->second);
+  if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return ToOwned(it->second);
   absl::StatusOr<std::optional<std::string>> stored = kv_->Get(s->full_name, key);
   if (stored.ok() && cache_limit_ > 0) {
     const size_t cost = key.size() + kEntryOverhead + (stored->has_value() ? (*stored)->size() : 0);
-    if (cache_bytes_ + cost > cache_limit_) {
-      for (Space& sp : spaces_) sp.cache.clear();
-      cache_bytes_ = 0;
-    }
-    s->cache.emplace(std::string(key), *stored);
+    if (cache_bytes_ + cost > cache_limit_) ClearCache();
+    std::optional<absl::string_view> value;
+    if (stored->has_value()) value = cache_bytes_store_.Copy(**stored);
+    s->cache.emplace(cache_bytes_store_.Copy(key), value);
     cache_bytes_ += cost;
   }
   return stored;
@@ -65,18 +151,14 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
     }
     return;
   }
-  auto [it, inserted] = s->pending.try_emplace(Av(key), std::nullopt);
-  if (inserted) {
+  auto it = s->pending.find(Av(key));
+  if (it == s->pending.end()) {
+    it = s->pending.emplace(pending_bytes_.Copy(key), std::nullopt).first;
     bytes_ += key.size() + kEntryOverhead;
-  } else if (it->second.has_value()) {
-    bytes_ -= it->second->size();
   }
+  // A value replaced within the batch keeps its bytes until the batch ends: they stay counted.
   if (value.has_value()) {
-    if (it->second.has_value()) {
-      it->second->assign(value->data(), value->size());
-    } else {
-      it->second.emplace(*value);
-    }
+    it->second = pending_bytes_.Copy(*value);
     bytes_ += value->size();
   } else {
     it->second = std::nullopt;
@@ -98,19 +180,26 @@ absl::Status BatchViewWriter::TakeError() {
 }
 
 void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
-  using Entry = std::pair<const std::string, std::optional<std::string>>;
-  std::vector<const Entry*> sorted;
+  std::vector<SortItem>& sorted = sorted_;
+  size_t entries = 0;
+  for (const Space& s : spaces_) entries += s.pending.size();
+  batch->Reserve(entries + 4, 0);
   for (const Space& s : spaces_) {
     sorted.clear();
     sorted.reserve(s.pending.size());
-    for (const Entry& e : s.pending) sorted.push_back(&e);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const Entry* a, const Entry* b) { return a->first < b->first; });
-    for (const Entry* e : sorted) {
+    for (const Entry& e : s.pending) sorted.push_back(SortItem{OrderPrefix(e.first), &e});
+    // Most comparisons are decided by the first 8 bytes, without reading the keys.
+    std::sort(sorted.begin(), sorted.end(), [](const SortItem& a, const SortItem& b) {
+      if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      return a.entry->first < b.entry->first;
+    });
+    for (const SortItem& item : sorted) {
+      const Entry* e = item.entry;
+      const std::string_view key(e->first.data(), e->first.size());
       if (e->second.has_value()) {
-        batch->Put(s.full_name, e->first, *e->second);
+        batch->PutUnowned(s.full_name, key, std::string_view(e->second->data(), e->second->size()));
       } else {
-        batch->Delete(s.full_name, e->first);
+        batch->DeleteUnowned(s.full_name, key);
       }
     }
   }
@@ -126,38 +215,43 @@ absl::Status BatchViewWriter::FlushState() {
 
 void BatchViewWriter::Clear() {
   state_.reset();
+  // Keep AppendTo's buffer for batches of a similar size; a live worker that caught up after a
+  // large catch-up batch lets it go.
+  if (sorted_.capacity() > (size_t{1} << 16) && sorted_.size() < sorted_.capacity() / 8) {
+    std::vector<SortItem>().swap(sorted_);
+  }
+  sorted_.clear();
   for (Space& s : spaces_) s.pending.clear();
+  pending_bytes_.Clear();
   bytes_ = 0;
   error_ = absl::OkStatus();
 }
 
 void BatchViewWriter::Committed() {
   if (cache_limit_ > 0) {
-    if (cache_bytes_ + bytes_ > cache_limit_) {
-      for (Space& s : spaces_) s.cache.clear();
-      cache_bytes_ = 0;
-    }
-    auto cost = [](const std::string& key, const std::optional<std::string>& value) {
-      return key.size() + kEntryOverhead + (value.has_value() ? value->size() : 0);
-    };
-    for (Space& s : spaces_) {
-      if (s.cache.size() < s.pending.size()) {
-        // Move the smaller map: the batch's writes become the cache, and the older cached
-        // entries they do not override are added to it.
-        for (const auto& [key, value] : s.pending) cache_bytes_ += cost(key, value);
-        s.cache.swap(s.pending);
-        for (auto& [key, value] : s.pending) {
-          if (!s.cache.try_emplace(key, std::move(value)).second) {
-            cache_bytes_ -= std::min(cache_bytes_, cost(key, value));  // overridden
+    if (cache_bytes_ + bytes_ > cache_limit_) ClearCache();
+    // The batch's entries override the cached ones; the bytes of overridden entries stay until
+    // the cache is emptied: they stay counted. An empty cache takes over the batch's blocks and
+    // maps (a large batch: no copy); otherwise the entries are copied into the cache's blocks and
+    // the batch's blocks are reused by the next batch.
+    cache_bytes_ += bytes_;
+    bool empty = true;
+    for (const Space& s : spaces_) empty = empty && s.cache.empty();
+    if (empty) {
+      cache_bytes_store_.TakeFrom(pending_bytes_);
+      for (Space& s : spaces_) s.cache.swap(s.pending);
+    } else {
+      for (Space& s : spaces_) {
+        for (const auto& [key, value] : s.pending) {
+          std::optional<absl::string_view> copy;
+          if (value.has_value()) copy = cache_bytes_store_.Copy(Sv(*value));
+          auto it = s.cache.find(key);
+          if (it != s.cache.end()) {
+            it->second = copy;
+          } else {
+            s.cache.emplace(cache_bytes_store_.Copy(Sv(key)), copy);
           }
         }
-        continue;
-      }
-      for (auto& [key, value] : s.pending) {
-        auto [it, inserted] = s.cache.try_emplace(key, std::nullopt);
-        if (!inserted) cache_bytes_ -= std::min(cache_bytes_, cost(key, it->second));
-        cache_bytes_ += cost(key, value);
-        it->second = std::move(value);
       }
     }
   }

@@ -12,6 +12,12 @@
 // is bounded (`cache_bytes`); when full it is emptied and refills from the store. It changes no
 // result, only the cost of Get.
 //
+// Memory. Keys and values are copied into 64 KiB blocks (larger values on their own); the maps
+// hold views into them. A batch's blocks are released all at once when it is cleared (a few kept
+// for the next batch); at commit its entries are copied into the cache's blocks, or the blocks
+// are handed over when the cache is empty. Bytes of a value replaced within a batch (or of a
+// cached entry overridden) stay until the batch (the cache) is emptied, and stay counted.
+//
 //   BatchViewWriter writer(&kv, "category_counts", gen, {"counts"});
 //   absl::Status s = projection.Apply(event, writer);
 //   if (s.ok()) s = writer.TakeError();
@@ -27,6 +33,8 @@
 #define RB_PROJECTIONS_BATCH_WRITER_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +42,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "eventstore/kv_store.h"
 #include "projections/layout.h"
 #include "projections/projection.h"
@@ -67,6 +76,8 @@ class BatchViewWriter final : public ViewWriter {
   // No buffered write and no batch state.
   bool empty() const { return bytes_ == 0 && state_ == nullptr; }
   // Appends the buffered writes to `batch`: spaces in declaration order, keys in byte order.
+  // The batch refers to the writer's buffer (no copy): write it before the next Put, Delete,
+  // Clear or Committed.
   void AppendTo(rb::es::KvWriteBatch* batch) const;
   // Forgets the buffered writes, the batch state and any pending error (the cache of committed
   // values stays).
@@ -75,20 +86,52 @@ class BatchViewWriter final : public ViewWriter {
   void Committed();
 
  private:
+  // Bytes of keys and values, copied into blocks that never move (the maps hold views into them)
+  // and freed all at once: no allocation per write, and no free per entry.
+  class Bytes {
+   public:
+    Bytes() = default;
+    Bytes(const Bytes&) = delete;
+    Bytes& operator=(const Bytes&) = delete;
+    absl::string_view Copy(std::string_view s);
+    // Forgets every byte copied; keeps a few blocks for reuse, frees the others.
+    void Clear();
+    // Takes over the blocks of `other` (the views into them stay valid); `other` is left empty.
+    void TakeFrom(Bytes& other);
+
+   private:
+    static constexpr size_t kBlockBytes = size_t{64} << 10;
+    static constexpr size_t kSpareBlocks = 16;
+    std::vector<std::unique_ptr<char[]>> blocks_;  // the last one is the current one
+    std::vector<std::unique_ptr<char[]>> spare_;   // free blocks kept by Clear
+    std::deque<std::string> large_;                // values larger than a quarter block
+    char* next_ = nullptr;
+    size_t left_ = 0;
+  };
+  using Map = absl::flat_hash_map<absl::string_view, std::optional<absl::string_view>>;
+  using Entry = Map::value_type;
   struct Space {
     std::string short_name;
     std::string full_name;
-    // nullopt value: a pending delete.
-    absl::flat_hash_map<std::string, std::optional<std::string>> pending;
-    // Committed values (nullopt: known absent).
-    absl::flat_hash_map<std::string, std::optional<std::string>> cache;
+    // nullopt value: a pending delete. Views into pending_bytes_.
+    Map pending;
+    // Committed values (nullopt: known absent). Views into cache_bytes_store_.
+    Map cache;
   };
   Space* Find(std::string_view space);
   void Record(std::string_view op, std::string_view space, std::string_view key,
               std::optional<std::string_view> value);
+  void ClearCache();
 
   const rb::es::KvStore* kv_;
   std::vector<Space> spaces_;
+  struct SortItem {
+    uint64_t prefix;  // the key's first 8 bytes, big-endian
+    const Entry* entry;
+  };
+  mutable std::vector<SortItem> sorted_;  // AppendTo's buffer, kept between batches
+  Bytes pending_bytes_;
+  Bytes cache_bytes_store_;
   const size_t cache_limit_;
   size_t bytes_ = 0;
   size_t cache_bytes_ = 0;

@@ -26,6 +26,8 @@ struct ProjectionEngine::Worker {
   std::string error;
   bool stop = false;     // the thread must exit
   bool retired = false;  // replaced by a rebuild: never commit again
+  // The commit's write batch, reused from one commit to the next (worker thread only).
+  rb::es::KvWriteBatch batch;
 };
 
 struct ProjectionEngine::Slot {
@@ -62,6 +64,9 @@ namespace {
 
 // Ceiling of the buffered writes of a catch-up batch.
 constexpr size_t kMaxCatchUpBytes = size_t{64} << 20;
+// A worker keeps the buffer of its commit batch for the next commit, unless it is at the head
+// and the batch was larger than this (the last batch of a catch-up).
+constexpr size_t kKeepBatchBytes = size_t{1} << 20;
 
 // Reads an optional record of the meta space and decodes it.
 template <typename T, typename Decode>
@@ -440,7 +445,8 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
     }
     if (!switched && writer.empty() && cp == worker->checkpoint) return true;
   }
-  rb::es::KvWriteBatch batch;
+  rb::es::KvWriteBatch& batch = worker->batch;
+  batch.Clear();
   writer.AppendTo(&batch);
   batch.Put(meta, CheckpointKey(slot->name, worker->id.generation), EncodeCheckpoint(cp));
   if (switched) {
@@ -449,6 +455,11 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
     batch.Delete(meta, CheckpointKey(slot->name, replaced.generation));
   }
   absl::Status s = store_->kv().Write(batch, options_.sync_commits || switched);
+  if (caught_up && batch.ApproximateBytes() > kKeepBatchBytes) {
+    batch = rb::es::KvWriteBatch();
+  } else {
+    batch.Clear();
+  }
   if (s.ok()) {
     writer.Committed();
   } else {
@@ -523,65 +534,76 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
         catching_up ? std::max(options_.max_batch_bytes,
                                std::min(options_.max_batch_bytes * factor, kMaxCatchUpBytes))
                     : options_.max_batch_bytes;
-    absl::StatusOr<rb::es::ReadAllResult> read =
-        store_->ReadAll(cp.position + 1, batch_events, rb::es::LogFilter{});
+    // The events are applied as the log is scanned (no copy of them); the scan stops at the
+    // batch's byte limit or at the first failing event.
+    const uint64_t first = cp.position + 1;
+    Checkpoint last = cp;
+    absl::Status failure;
+    uint64_t failed_at = 0;
+    absl::StatusOr<rb::es::ReadAllResult> read = store_->ScanAll(
+        first, rb::es::LogFilter{}, batch_events, [&](const rb::es::RecordedEvent& e) {
+          if (absl::Status s = apply(e); !s.ok()) {
+            failure = std::move(s);
+            failed_at = e.position;
+            return false;
+          }
+          last = Checkpoint{e.position, e.recorded_at_us};
+          return writer.ApproximateBytes() < max_batch_bytes;
+        });
     if (!read.ok()) {
-      Fail(worker, cp.position + 1, read.status());
+      writer.Clear();
+      Fail(worker, first, read.status());
       return;
     }
-    std::vector<rb::es::RecordedEvent>& events = read->events;
+    if (!failure.ok()) {
+      // Keep the effects of the events before the failing one: re-apply them on a clean buffer
+      // (Apply is deterministic) and commit them.
+      writer.Clear();
+      Checkpoint partial = cp;
+      if (failed_at > first) {
+        absl::StatusOr<rb::es::ReadAllResult> again = store_->ScanAll(
+            first, rb::es::LogFilter{}, failed_at - first, [&](const rb::es::RecordedEvent& e) {
+              if (absl::Status s = apply(e); !s.ok()) {
+                failure = std::move(s);
+                failed_at = e.position;
+                return false;
+              }
+              partial = Checkpoint{e.position, e.recorded_at_us};
+              return true;
+            });
+        if (!again.ok()) {
+          failure = again.status();
+          failed_at = partial.position + 1;
+        }
+      }
+      if (partial.position > cp.position) {
+        if (absl::Status f = writer.FlushState(); !f.ok()) {
+          writer.Clear();
+          Fail(worker, first, f);
+          return;
+        }
+        if (!Commit(slot, worker, writer, partial, /*caught_up=*/false)) return;
+      } else {
+        writer.Clear();
+      }
+      Fail(worker, failed_at, failure);
+      return;
+    }
     catching_up = !read->end_of_log;
-    if (events.empty()) {
+    if (last.position == cp.position) {
       // At the head: a pending generation tries to switch; an active one is live.
       if (!Commit(slot, worker, writer, cp, /*caught_up=*/true)) return;
       if (!WaitForEvents(slot, worker, std::max(cp.position, head_before))) return;
       continue;
     }
-    size_t i = 0;
-    while (i < events.size()) {
-      const size_t begin = i;
-      absl::Status s;
-      while (i < events.size()) {
-        s = apply(events[i]);
-        if (!s.ok()) break;
-        ++i;
-        if (writer.ApproximateBytes() >= max_batch_bytes) break;
-      }
-      if (!s.ok()) {
-        // Keep the effects of the events before the failing one: re-apply them on a clean
-        // buffer (Apply is deterministic) and commit them.
-        uint64_t failed_at = events[i].position;
-        writer.Clear();
-        size_t good = begin;
-        for (; good < i; ++good) {
-          if (absl::Status again = apply(events[good]); !again.ok()) {
-            s = again;
-            failed_at = events[good].position;
-            break;
-          }
-        }
-        if (good > begin) {
-          const Checkpoint partial{events[good - 1].position, events[good - 1].recorded_at_us};
-          if (absl::Status f = writer.FlushState(); !f.ok()) {
-            writer.Clear();
-            Fail(worker, events[begin].position, f);
-            return;
-          }
-          if (!Commit(slot, worker, writer, partial, /*caught_up=*/false)) return;
-        }
-        Fail(worker, failed_at, s);
-        return;
-      }
-      cp = Checkpoint{events[i - 1].position, events[i - 1].recorded_at_us};
-      const bool caught_up = i == events.size() && read->end_of_log;
-      // The projection's deferred work goes into the same batch as the checkpoint.
-      if (absl::Status f = writer.FlushState(); !f.ok()) {
-        writer.Clear();
-        Fail(worker, events[begin].position, f);
-        return;
-      }
-      if (!Commit(slot, worker, writer, cp, caught_up)) return;
+    cp = last;
+    // The projection's deferred work goes into the same batch as the checkpoint.
+    if (absl::Status f = writer.FlushState(); !f.ok()) {
+      writer.Clear();
+      Fail(worker, first, f);
+      return;
     }
+    if (!Commit(slot, worker, writer, cp, /*caught_up=*/read->end_of_log)) return;
   }
 }
 

@@ -106,18 +106,38 @@ bool StatusMatches(v1::SiteStatus status, v1::SiteStatusFilter filter) {
 
 }  // namespace
 
+namespace {
+
+// The deferred work of a batch: the typed version records of the sites it changed
+// (SiteVersionLog::Batch), each written once at Flush.
+class HistoryBatch final : public BatchState {
+ public:
+  absl::Status Flush(ViewWriter& w) override {
+    log.Flush(w);
+    return absl::OkStatus();
+  }
+  size_t ApproximateBytes() const override { return log.ApproximateBytes(); }
+
+  SiteVersionLog::Batch log;
+};
+
+}  // namespace
+
 absl::Status HistoryProjection::Apply(const rb::es::RecordedEvent& recorded, ViewWriter& w) const {
   if (SiteIdOfStream(recorded.stream_id).empty()) return absl::OkStatus();
   absl::StatusOr<v1::SiteEvent> event = rb::domain::DecodeSiteEvent(recorded);
   if (!event.ok()) return event.status();
-  absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, recorded, *event);
-  if (!change.ok()) return change.status();
-  const std::string* last_city = &change->before.location().territory().city_code();
-  for (const v1::Site& s : change->states) {
-    if (s.location().territory().city_code() != *last_city) IndexTerritory(w, s);
-    last_city = &s.location().territory().city_code();
-  }
-  return absl::OkStatus();
+  return WithBatchState<HistoryBatch>(w, [&](HistoryBatch& batch) -> absl::Status {
+    absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, batch.log, recorded, *event);
+    if (!change.ok()) return change.status();
+    const std::string* last_city = &change->before_city_code;
+    for (size_t i = 0; i < change->size(); ++i) {
+      const v1::Site& s = change->state(i);
+      if (s.location().territory().city_code() != *last_city) IndexTerritory(w, s);
+      last_city = &s.location().territory().city_code();
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<uint64_t> HistoryQuery::KnownAtPosition(int64_t known_at_us) const {

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "domain/events.h"
 #include "domain/site.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace rb::proj::views {
 
@@ -66,19 +68,41 @@ absl::StatusOr<v1::SiteEvent> GetVersion(ViewWriter& w, const std::string& space
 
 }  // namespace
 
-absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w,
+void SiteVersionLog::Batch::Flush(ViewWriter& w) {
+  std::string bytes;
+  for (const auto& [site_id, entry] : sites_) {
+    bytes.clear();
+    {
+      google::protobuf::io::StringOutputStream raw(&bytes);
+      google::protobuf::io::CodedOutputStream coded(&raw);
+      coded.SetSerializationDeterministic(true);
+      entry.index.SerializeToCodedStream(&coded);
+    }
+    w.Put(space_, site_id, bytes);
+  }
+  sites_.clear();
+  bytes_ = 0;
+}
+
+absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch& batch,
                                                            const rb::es::RecordedEvent& recorded,
                                                            const v1::SiteEvent& event) const {
   const std::string site_id = SiteIdOfStream(recorded.stream_id);
-  Change change;
-  v1::SiteVersionIndex& index = change.index;
-  {
+  if (batch.space_.empty()) batch.space_ = options_.sites;
+  auto [it, inserted] = batch.sites_.try_emplace(site_id);
+  Batch::Entry& entry = it->second;
+  v1::SiteVersionIndex& index = entry.index;
+  if (inserted) {
     absl::StatusOr<std::optional<std::string>> stored = w.Get(options_.sites, site_id);
-    if (!stored.ok()) return stored.status();
-    if (stored->has_value() && !index.ParseFromString(**stored)) {
+    if (!stored.ok() ||
+        (stored->has_value() &&
+         !index.ParseFromArray((*stored)->data(), static_cast<int>((*stored)->size())))) {
+      batch.sites_.erase(it);
+      if (!stored.ok()) return stored.status();
       return absl::DataLossError(absl::StrCat("history: bad record of site ", site_id));
     }
   }
+  Change change;
   const int64_t valid = recorded.valid_at_us;
   const uint64_t position = recorded.position;
   const size_t n = index.versions_size();
@@ -132,8 +156,8 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w,
   const size_t total = index.versions_size();
   for (size_t j = from; j < total; ++j) {
     const auto& v = index.versions(static_cast<int>(j));
-    if (j == at) change.before = state;
     if (j == at) {
+      change.before_city_code = state.location().territory().city_code();
       state = rb::domain::EvolveSite(std::move(state), event);
     } else {
       absl::StatusOr<v1::SiteEvent> got = GetVersion(w, options_.versions, site_id, v);
@@ -142,7 +166,7 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w,
     }
     max_position = std::max(max_position, v.position());
     if (j >= at) {
-      change.states.push_back(state);
+      if (j + 1 < total) change.earlier_states.push_back(state);
       change.valid_at_us.push_back(v.valid_at_us());
     }
     if (snapshots && j + 1 - last_snapshot >= options_.snapshot_every) {
@@ -156,8 +180,14 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w,
             rb::domain::DeterministicBytes(state));
     }
   }
-  *index.mutable_tail() = std::move(state);
-  w.Put(options_.sites, site_id, rb::domain::DeterministicBytes(index));
+  index.mutable_tail()->Swap(&state);
+  change.last = &index.tail();
+  // Memory: re-estimated from the record's size at most once per 8 versions added.
+  if (inserted || index.versions_size() % 8 == 0) {
+    const size_t cost = site_id.size() + 64 + 2 * index.ByteSizeLong();
+    batch.bytes_ = batch.bytes_ - entry.bytes + cost;  // bytes_ includes entry.bytes
+    entry.bytes = cost;
+  }
   return change;
 }
 

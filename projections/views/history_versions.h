@@ -8,10 +8,13 @@
 //
 //   rb::proj::views::SiteVersionLog log({.versions = "versions", .sites = "sites",
 //                                        .snapshots = "snapshots"});
-//   // In Projection::Apply, for a site event:
-//   absl::StatusOr<rb::proj::views::SiteVersionLog::Change> c = log.Add(writer, recorded, event);
-//   // c->states: the folded state after each re-folded version (key order), c->before: the
-//   // state just before the first of them, c->index: the site's updated record.
+//   // In Projection::Apply, for a site event, with a SiteVersionLog::Batch kept in the
+//   // projection's batch state (projection.h):
+//   absl::StatusOr<rb::proj::views::SiteVersionLog::Change> c =
+//       log.Add(writer, batch, recorded, event);
+//   // c->states(): the folded state after each re-folded version (key order);
+//   // c->before_city_code: the commune of the state just before the first of them.
+//   // In BatchState::Flush: batch.Flush(writer) writes each changed site record once.
 //
 // Key spaces (names chosen by the owner; `snapshots` may be empty to keep no snapshots):
 //   versions : <site id> 0x00 <valid_at u64 BE, sign bit flipped> <position u64 BE>
@@ -25,11 +28,13 @@
 #ifndef RB_PROJECTIONS_VIEWS_HISTORY_VERSIONS_H_
 #define RB_PROJECTIONS_VIEWS_HISTORY_VERSIONS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "eventstore/event.h"
 #include "projections/projection.h"
@@ -59,21 +64,53 @@ class SiteVersionLog {
  public:
   explicit SiteVersionLog(SiteVersionLogOptions options) : options_(std::move(options)) {}
 
+  // The site records a batch changed, typed: Add reads a site's record from the store once per
+  // batch and keeps it here; Flush writes each changed record once. The records written are the
+  // same as writing the record at every Add, whatever the batch boundaries (the last write of a
+  // key wins). Owned by the projection's BatchState; not thread-safe.
+  class Batch {
+   public:
+    // Writes each record changed since the last Flush (deterministic bytes), then forgets them.
+    void Flush(ViewWriter& writer);
+    // Approximate memory held, in bytes.
+    size_t ApproximateBytes() const { return bytes_; }
+
+   private:
+    friend class SiteVersionLog;
+    struct Entry {
+      resorption::v1::SiteVersionIndex index;
+      size_t bytes = 0;  // charged to bytes_
+    };
+    std::string space_;  // the log's `sites` space, set by Add
+    absl::flat_hash_map<std::string, Entry> sites_;
+    size_t bytes_ = 0;
+  };
+
   struct Change {
     // Index of the inserted version in key order; == old version count for an append.
     size_t inserted_at = 0;
     bool retroactive = false;  // inserted before the last version
-    // The state before version `inserted_at`, and after each version from `inserted_at` on.
-    resorption::v1::Site before;
-    std::vector<resorption::v1::Site> states;
-    std::vector<int64_t> valid_at_us;        // of each version in `states`
-    resorption::v1::SiteVersionIndex index;  // the record after the change
+    // The commune (territory city code) of the state before version `inserted_at`.
+    std::string before_city_code;
+    // The state after each re-folded version from `inserted_at` on, but the last; the last one is
+    // the site's tail, `*last`.
+    std::vector<resorption::v1::Site> earlier_states;
+    // Valid only until the next Add or Flush on the same batch.
+    const resorption::v1::Site* last = nullptr;
+    std::vector<int64_t> valid_at_us;  // of each re-folded version (earlier_states, then last)
+
+    size_t size() const { return earlier_states.size() + 1; }
+    const resorption::v1::Site& state(size_t i) const {
+      return i < earlier_states.size() ? earlier_states[i] : *last;
+    }
   };
 
   // Records `event` (decoded from `recorded`) as a version of its site, re-folds what the
-  // insertion changed, writes the record, the version and the snapshots. Errors: DATA_LOSS for an
-  // undecodable stored record or version; storage errors.
-  absl::StatusOr<Change> Add(ViewWriter& writer, const rb::es::RecordedEvent& recorded,
+  // insertion changed, writes the version and the snapshots, and keeps the updated site record in
+  // `batch` (written by Batch::Flush). Errors: DATA_LOSS for an undecodable stored record or
+  // version; storage errors.
+  absl::StatusOr<Change> Add(ViewWriter& writer, Batch& batch,
+                             const rb::es::RecordedEvent& recorded,
                              const resorption::v1::SiteEvent& event) const;
 
  private:

@@ -12,6 +12,7 @@
 #include "absl/time/civil_time.h"
 #include "domain/dates.h"
 #include "domain/events.h"
+#include "google/protobuf/arena.h"
 #include "projections/views/series_territory.h"
 
 namespace rb::proj::views {
@@ -53,17 +54,17 @@ int32_t ReadDay(std::string_view bytes) {
   return static_cast<int32_t>(v) - kDayOffset;
 }
 
-std::string EncodeVector(const MetricVector& m) {
-  std::string out;
+// Replaces `*out` with the zigzag varints of `m`.
+void EncodeVector(const MetricVector& m, std::string* out) {
+  out->clear();
   for (int64_t x : m) {
     uint64_t z = (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63);
     while (z >= 0x80) {
-      out.push_back(static_cast<char>(z | 0x80));
+      out->push_back(static_cast<char>(z | 0x80));
       z >>= 7;
     }
-    out.push_back(static_cast<char>(z));
+    out->push_back(static_cast<char>(z));
   }
-  return out;
 }
 
 bool DecodeVector(std::string_view in, MetricVector* m) {
@@ -111,8 +112,41 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
   return points;
 }
 
-// Summed changes per delta key. Unordered: the writer orders the batch's writes.
-using DeltaMap = absl::flat_hash_map<std::string, MetricVector>;
+// Summed changes per delta key. Unordered: the writer orders the batch's writes. The sums live in
+// a vector beside a small key -> index map, so that probing and growing the map move no vectors.
+class DeltaMap {
+ public:
+  // The id of a territory key prefix (DeltaPrefix), interned.
+  uint32_t PrefixId(const std::string& prefix) {
+    auto [it, inserted] = prefix_ids_.try_emplace(prefix, static_cast<uint32_t>(prefixes_.size()));
+    if (inserted) prefixes_.push_back(prefix);
+    return it->second;
+  }
+  // The sum of the changes of the key <prefix `prefix_id`><day>.
+  MetricVector& At(uint32_t prefix_id, int32_t day) {
+    const uint64_t key = (uint64_t{prefix_id} << 32) | static_cast<uint32_t>(day + kDayOffset);
+    auto [it, inserted] = index_.try_emplace(key, static_cast<uint32_t>(sums_.size()));
+    if (inserted) sums_.emplace_back();
+    return sums_[it->second];
+  }
+  // Calls fn(key, sum) for each key, in no particular order.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    std::string key;
+    for (const auto& [k, i] : index_) {
+      key.assign(prefixes_[k >> 32]);
+      AppendDay(&key, static_cast<int32_t>(static_cast<uint32_t>(k)) - kDayOffset);
+      fn(key, sums_[i]);
+    }
+  }
+
+ private:
+  absl::flat_hash_map<std::string, uint32_t> prefix_ids_;
+  std::vector<std::string> prefixes_;
+  // (prefix id, day + kDayOffset) -> index in sums_: small slots, cheap to probe and to grow.
+  absl::flat_hash_map<uint64_t, uint32_t> index_;
+  std::vector<MetricVector> sums_;
+};
 
 bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
   return a.city_code() == b.city_code() && a.epci_code() == b.epci_code() &&
@@ -123,22 +157,26 @@ bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
 // start at its day and end at the next point's day. When two consecutive points are in the same
 // territory, the end of one and the start of the next are one change (their difference).
 void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas) {
-  std::vector<std::string> prefixes;  // of the current point's territory keys
-  auto prefixes_of = [](const v1::Territory& t) {
-    std::vector<std::string> out;
-    for (const TerritoryKey& k : TerritoryKeysOf(t)) out.push_back(DeltaPrefix(k.level, k.code));
+  std::vector<uint32_t> prefixes;  // ids of the current point's territory key prefixes
+  auto prefixes_of = [&](const v1::Territory& t) {
+    std::vector<uint32_t> out;
+    for (const TerritoryKey& k : TerritoryKeysOf(t)) {
+      out.push_back(deltas->PrefixId(DeltaPrefix(k.level, k.code)));
+    }
     return out;
   };
-  auto add = [&](const std::vector<std::string>& keys, int32_t day, const MetricVector& v,
+  auto add = [&](const std::vector<uint32_t>& keys, int32_t day, const MetricVector& v,
                  int64_t factor) {
     bool zero = true;
     for (int64_t x : v) zero = zero && x == 0;
     if (zero) return;
-    for (const std::string& prefix : keys) {
-      std::string key = prefix;
-      AppendDay(&key, day);
-      MetricVector& at = (*deltas)[key];
-      for (int k = 0; k < kMetrics; ++k) at[k] += factor * v[k];
+    for (uint32_t prefix : keys) {
+      MetricVector& at = deltas->At(prefix, day);
+      if (factor > 0) {
+        for (int k = 0; k < kMetrics; ++k) at[k] += v[k];
+      } else {
+        for (int k = 0; k < kMetrics; ++k) at[k] -= v[k];
+      }
     }
   };
   for (size_t i = 0; i < points.size(); ++i) {
@@ -161,16 +199,16 @@ void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas)
   }
 }
 
-v1::SeriesSegment MakeSegment(int32_t day, const v1::Site& site) {
-  v1::SeriesSegment s;
-  s.set_day(day);
-  *s.mutable_territory() = site.location().territory();
+// Makes `*s` the segment of `site` from `day` on (whatever it held before).
+void FillSegment(int32_t day, const v1::Site& site, v1::SeriesSegment* s) {
+  s->Clear();
+  s->set_day(day);
+  *s->mutable_territory() = site.location().territory();
   const MetricVector m = SiteContribution(site);
-  for (int64_t x : m) s.add_values(x);
+  s->mutable_values()->Add(m.begin(), m.end());
   if (site.status() == v1::SITE_STATUS_OPEN && site.updated_at_us() != 0) {
-    s.set_outdated_from(std::max(OutdatedFrom(site.updated_at_us()), day + 1));
+    s->set_outdated_from(std::max(OutdatedFrom(site.updated_at_us()), day + 1));
   }
-  return s;
 }
 
 }  // namespace
@@ -268,9 +306,10 @@ bool SameSegment(const v1::SeriesSegment& a, const v1::SeriesSegment& b) {
 // same as event by event, whatever the batch boundaries.
 class SeriesBatch final : public BatchState {
  public:
+  // Both records live on the batch's arena (freed at once with the batch).
   struct Entry {
-    v1::SeriesSiteRecord committed;
-    v1::SeriesSiteRecord current;
+    v1::SeriesSiteRecord* committed;
+    v1::SeriesSiteRecord* current;
   };
 
   absl::StatusOr<Entry*> Site(ViewWriter& w, const std::string& site_id) {
@@ -278,38 +317,47 @@ class SeriesBatch final : public BatchState {
     if (it != sites_.end()) return &it->second;
     absl::StatusOr<std::optional<std::string>> bytes = w.Get(kSegments, site_id);
     if (!bytes.ok()) return bytes.status();
-    Entry e;
-    if (bytes->has_value() && !e.committed.ParseFromString(**bytes)) {
+    Entry e{google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_),
+            google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_)};
+    if (bytes->has_value() && !e.committed->ParseFromString(**bytes)) {
       return absl::DataLossError(absl::StrCat("series: bad record of site ", site_id));
     }
-    e.current = e.committed;
+    *e.current = *e.committed;
     bytes_ += kEntryBytes + site_id.size() + (bytes->has_value() ? 8 * (*bytes)->size() : 0);
     return &sites_.emplace(site_id, std::move(e)).first->second;
   }
 
   absl::Status Flush(ViewWriter& w) override {
+    log.Flush(w);
     // Territory-day key -> summed change: one read and one write per key.
     DeltaMap deltas;
     for (const auto& [site_id, e] : sites_) {
-      w.Put(kSegments, site_id, rb::domain::DeterministicBytes(e.current));
+      w.Put(kSegments, site_id, rb::domain::DeterministicBytes(*e.current));
       // Points before the last common segment cancel out (same points, same ends).
       int common = 0;
-      while (common < e.current.segments_size() && common < e.committed.segments_size() &&
-             SameSegment(e.current.segments(common), e.committed.segments(common))) {
+      while (common < e.current->segments_size() && common < e.committed->segments_size() &&
+             SameSegment(e.current->segments(common), e.committed->segments(common))) {
         ++common;
       }
-      AddStepDeltas(Expand(e.current, common - 1), +1, &deltas);
-      AddStepDeltas(Expand(e.committed, common - 1), -1, &deltas);
+      AddStepDeltas(Expand(*e.current, common - 1), +1, &deltas);
+      AddStepDeltas(Expand(*e.committed, common - 1), -1, &deltas);
     }
-    for (const auto& [key, change] : deltas) {
+    absl::Status status;
+    std::string encoded;  // reused buffer
+    deltas.ForEach([&](const std::string& key, const MetricVector& change) {
+      if (!status.ok()) return;
       bool zero = true;
       for (int64_t x : change) zero = zero && x == 0;
-      if (zero) continue;
+      if (zero) return;
       MetricVector stored{};
       absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
-      if (!bytes.ok()) return bytes.status();
+      if (!bytes.ok()) {
+        status = bytes.status();
+        return;
+      }
       if (bytes->has_value() && !DecodeVector(**bytes, &stored)) {
-        return absl::DataLossError("series: bad delta");
+        status = absl::DataLossError("series: bad delta");
+        return;
       }
       bool all_zero = true;
       for (int k = 0; k < kMetrics; ++k) {
@@ -319,15 +367,23 @@ class SeriesBatch final : public BatchState {
       if (all_zero) {
         w.Delete(kDeltas, key);
       } else {
-        w.Put(kDeltas, key, EncodeVector(stored));
+        EncodeVector(stored, &encoded);
+        w.Put(kDeltas, key, encoded);
       }
-    }
+    });
+    if (!status.ok()) return status;
     return absl::OkStatus();
   }
-  size_t ApproximateBytes() const override { return bytes_; }
+  size_t ApproximateBytes() const override { return bytes_ + log.ApproximateBytes(); }
+  // Counts `n` segments made on the arena (replaced ones stay there until the batch ends).
+  void ChargeSegments(size_t n) { bytes_ += n * kSegmentBytes; }
+
+  SiteVersionLog::Batch log;  // the version records of the sites changed
 
  private:
   static constexpr size_t kEntryBytes = 512;
+  static constexpr size_t kSegmentBytes = 512;
+  google::protobuf::Arena arena_;  // declared first: destroyed after sites_
   std::map<std::string, Entry, std::less<>> sites_;
   size_t bytes_ = 0;
 };
@@ -339,27 +395,26 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
   if (site_id.empty()) return absl::OkStatus();
   absl::StatusOr<v1::SiteEvent> event = rb::domain::DecodeSiteEvent(recorded);
   if (!event.ok()) return event.status();
-  absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, recorded, *event);
-  if (!change.ok()) return change.status();
   return WithBatchState<SeriesBatch>(w, [&](SeriesBatch& batch) -> absl::Status {
+    absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, batch.log, recorded, *event);
+    if (!change.ok()) return change.status();
     absl::StatusOr<SeriesBatch::Entry*> entry = batch.Site(w, site_id);
     if (!entry.ok()) return entry.status();
-    v1::SeriesSiteRecord& rec = (*entry)->current;
+    v1::SeriesSiteRecord& rec = *(*entry)->current;
     // Segments before the first re-folded day are unchanged; the others are made again.
     const int32_t cut = DayOfValid(change->valid_at_us.front());
     int keep = 0;
     while (keep < rec.segments_size() && rec.segments(keep).day() < cut) ++keep;
     rec.mutable_segments()->DeleteSubrange(keep, rec.segments_size() - keep);
-    for (size_t i = 0; i < change->states.size(); ++i) {
+    for (size_t i = 0; i < change->size(); ++i) {
       const int32_t day = DayOfValid(change->valid_at_us[i]);
-      v1::SeriesSegment s = MakeSegment(day, change->states[i]);
       const int n = rec.segments_size();
-      if (n > keep && rec.segments(n - 1).day() == day) {
-        *rec.mutable_segments(n - 1) = std::move(s);  // the state at the end of that day wins
-      } else {
-        *rec.add_segments() = std::move(s);
-      }
+      // The state at the end of a day wins: a later version of the same day replaces the segment.
+      FillSegment(day, change->state(i),
+                  n > keep && rec.segments(n - 1).day() == day ? rec.mutable_segments(n - 1)
+                                                               : rec.add_segments());
     }
+    batch.ChargeSegments(change->size());
     return absl::OkStatus();
   });
 }
