@@ -192,14 +192,18 @@ struct DigestContext {
   ~DigestContext() { EVP_MD_CTX_free(ctx); }
 };
 
-std::string Sha256Of(std::initializer_list<std::string_view> parts) {
+void Sha256Into(std::initializer_list<std::string_view> parts, char* out) {
   thread_local DigestContext holder;
-  unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestInit_ex(holder.ctx, Sha256Algorithm(), nullptr);
   for (std::string_view p : parts) EVP_DigestUpdate(holder.ctx, p.data(), p.size());
-  EVP_DigestFinal_ex(holder.ctx, out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
+  EVP_DigestFinal_ex(holder.ctx, reinterpret_cast<unsigned char*>(out), &len);
+}
+
+std::string Sha256Of(std::initializer_list<std::string_view> parts) {
+  std::string out(kHashBytes, '\0');
+  Sha256Into(parts, out.data());
+  return out;
 }
 
 }  // namespace
@@ -214,6 +218,16 @@ std::string ContentHash(uint64_t position, std::string_view body) {
 
 std::string ChainHash(std::string_view previous, std::string_view content_hash) {
   return Sha256Of({previous, content_hash});
+}
+
+void ContentHashTo(uint64_t position, std::string_view body, char* out) {
+  char pos[8];
+  EncodeFixed64BE(pos, position);
+  Sha256Into({std::string_view(pos, 8), body}, out);
+}
+
+void ChainHashTo(std::string_view previous, std::string_view content_hash, char* out) {
+  Sha256Into({previous, content_hash}, out);
 }
 
 }  // namespace rb::es::internal

@@ -63,6 +63,9 @@ bool PeekRecordedAt(std::string_view value, int64_t* recorded_at_us);
 std::string ContentHash(uint64_t position, std::string_view body);
 // SHA-256 of (previous chain hash, content hash).
 std::string ChainHash(std::string_view previous, std::string_view content_hash);
+// The same, into out[0..kHashBytes) (no allocation; out may not overlap the inputs).
+void ContentHashTo(uint64_t position, std::string_view body, char* out);
+void ChainHashTo(std::string_view previous, std::string_view content_hash, char* out);
 std::string Sha256(std::string_view data);
 
 }  // namespace rb::es::internal

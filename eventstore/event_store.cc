@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -79,21 +80,25 @@ std::string EncodeCommandRecord(const std::string& fingerprint, const AppendResu
   return v;
 }
 
-std::string NewUuid(absl::BitGen& gen) {
+constexpr size_t kUuidChars = 36;
+
+// A random (version 4) UUID in its 36-character text form, written into out.
+void NewUuid(absl::BitGen& gen, char* out) {
   uint64_t hi = absl::Uniform<uint64_t>(gen);
   uint64_t lo = absl::Uniform<uint64_t>(gen);
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(36, '-');
   int bit = 124;  // the 128 bits, most significant nibble first, skipping the four dashes
-  for (int i = 0; i < 36; ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-    uint64_t word = bit >= 64 ? hi : lo;
+  for (size_t i = 0; i < kUuidChars; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      out[i] = '-';
+      continue;
+    }
+    const uint64_t word = bit >= 64 ? hi : lo;
     out[i] = kHex[(word >> (bit % 64)) & 0xf];
     bit -= 4;
   }
-  return out;
 }
 
 absl::Status Aborted(const std::string& stream_id, const ExpectedRevision& expected,
@@ -478,11 +483,11 @@ std::vector<EventStoreImpl::Writer*> EventStoreImpl::LeadOneGroup() {
   }
   rocksdb::WriteBatch batch(reserve);  // one allocation for the whole group's records
   std::vector<IndexEntry> index_entries;
-  std::vector<std::pair<std::string, StreamHead>> new_heads;
   uint64_t new_position = last_position_;
   std::string new_hash = last_hash_;
   int64_t new_recorded_at = last_recorded_at_;
-  BuildGroup(group, &batch, &index_entries, &new_heads, &new_position, &new_hash, &new_recorded_at);
+  if (stream_cache_.size() > 1'000'000) stream_cache_.clear();
+  BuildGroup(group, &batch, &index_entries, &new_position, &new_hash, &new_recorded_at);
 
   absl::Status write_status;
   if (batch.Count() > 0) {
@@ -493,10 +498,6 @@ std::vector<EventStoreImpl::Writer*> EventStoreImpl::LeadOneGroup() {
   if (write_status.ok()) {
     // Before the head moves: a reader that sees the new head finds these entries.
     if (!index_entries.empty()) AddPending(std::move(index_entries));
-    for (auto& [id, h] : new_heads) {
-      if (stream_cache_.size() > 1'000'000) stream_cache_.clear();
-      stream_cache_[id] = std::move(h);
-    }
     bool advanced = new_position != last_position_;
     last_position_ = new_position;
     last_hash_ = new_hash;
@@ -528,11 +529,8 @@ std::vector<EventStoreImpl::Writer*> EventStoreImpl::LeadOneGroup() {
 }
 
 void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::WriteBatch* batch,
-                                std::vector<IndexEntry>* index_entries,
-                                std::vector<std::pair<std::string, StreamHead>>* new_heads,
-                                uint64_t* new_position, std::string* new_hash,
-                                int64_t* new_recorded_at) {
-  absl::flat_hash_map<std::string, StreamHead> overlay;
+                                std::vector<IndexEntry>* index_entries, uint64_t* new_position,
+                                std::string* new_hash, int64_t* new_recorded_at) {
   absl::flat_hash_map<std::string, CommandRecord> pending_commands;
   const int64_t now = std::max(clock_->NowMicros(), *new_recorded_at);
   std::string body;
@@ -564,20 +562,17 @@ void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::Writ
         continue;
       }
     }
-    // Current stream head: this group's overlay, then the cache, then the disk.
-    StreamHead head;
-    if (auto it = overlay.find(req.stream_id); it != overlay.end()) {
-      head = it->second;
-    } else if (auto c = stream_cache_.find(req.stream_id); c != stream_cache_.end()) {
-      head = c->second;
-    } else {
+    // Current stream head: the cache (which holds this group's earlier appends), else the disk.
+    auto cached = stream_cache_.find(req.stream_id);
+    if (cached == stream_cache_.end()) {
       auto loaded = LoadStreamHead(req.stream_id);
       if (!loaded.ok()) {
         w->result = loaded.status();
         continue;
       }
-      head = *loaded;
+      cached = stream_cache_.emplace(req.stream_id, *loaded).first;
     }
+    StreamHead& head = cached->second;
     const int64_t current = head.exists ? static_cast<int64_t>(head.last_revision) : -1;
     bool ok = true;
     switch (req.expected.kind()) {
@@ -600,38 +595,47 @@ void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::Writ
     AppendResult result;
     result.first_position = *new_position + 1;
     uint64_t revision = head.exists ? head.last_revision + 1 : 0;
+    char log_hash[kHashBytes];
+    std::memcpy(log_hash, new_hash->data(), kHashBytes);
     for (const EventData& d : req.events) {
       const uint64_t position = ++*new_position;
-      const std::string generated_id = d.event_id.empty() ? NewUuid(bitgen_) : std::string();
+      char generated_id[kUuidChars];
+      if (d.event_id.empty()) NewUuid(bitgen_, generated_id);
       body.clear();
       EncodeEventBody(EventBodyFields{.recorded_at_us = now,
                                       .valid_at_us = d.valid_at_us == 0 ? now : d.valid_at_us,
                                       .revision = revision,
                                       .schema_version = d.schema_version,
-                                      .event_id = d.event_id.empty() ? generated_id : d.event_id,
+                                      .event_id = d.event_id.empty()
+                                                      ? std::string_view(generated_id, kUuidChars)
+                                                      : std::string_view(d.event_id),
                                       .stream_id = req.stream_id,
                                       .type = d.type,
                                       .metadata = &req.metadata,
                                       .command_id = req.command_id,
                                       .payload = d.payload},
                       &body);
-      const std::string content = ContentHash(position, body);
-      std::string stream_hash =
-          ChainHash(head.exists ? head.last_hash : std::string(kHashBytes, '\0'), content);
-      *new_hash = ChainHash(*new_hash, content);
-      body.append(stream_hash);
-      body.append(*new_hash);
-      batch->Put(events_cf_, PositionKey(position), body).PermitUncheckedError();
+      char content[kHashBytes];
+      ContentHashTo(position, body, content);
+      const std::string_view content_view(content, kHashBytes);
+      ChainHashTo(head.hash(), content_view, head.last_hash.data());
+      char next_log_hash[kHashBytes];
+      ChainHashTo(std::string_view(log_hash, kHashBytes), content_view, next_log_hash);
+      std::memcpy(log_hash, next_log_hash, kHashBytes);
+      body.append(head.hash());
+      body.append(log_hash, kHashBytes);
+      char key[8];
+      EncodeFixed64BE(key, position);
+      batch->Put(events_cf_, rocksdb::Slice(key, 8), body).PermitUncheckedError();
       index_entries->push_back(IndexEntry{req.stream_id, revision, position});
-      head.last_hash = std::move(stream_hash);
       head.exists = true;
       head.last_revision = revision;
       ++revision;
     }
+    new_hash->assign(log_hash, kHashBytes);
     result.last_position = *new_position;
     result.stream_revision = head.last_revision;
     *new_recorded_at = now;
-    overlay[req.stream_id] = head;
     if (!req.command_id.empty()) {
       batch->Put(commands_cf_, req.command_id, EncodeCommandRecord(w->fingerprint, result))
           .PermitUncheckedError();
@@ -639,7 +643,6 @@ void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::Writ
     }
     w->result = result;
   }
-  for (auto& [id, h] : overlay) new_heads->emplace_back(id, std::move(h));
 }
 
 absl::StatusOr<EventStoreImpl::StreamHead> EventStoreImpl::LoadStreamHead(
@@ -673,7 +676,8 @@ absl::StatusOr<EventStoreImpl::StreamHead> EventStoreImpl::LoadStreamHead(
   }
   auto e = ReadAt(last_position);
   if (!e.ok()) return e.status();
-  head.last_hash = e->stream_hash;
+  if (e->stream_hash.size() != kHashBytes) return absl::DataLossError("malformed stream hash");
+  std::memcpy(head.last_hash.data(), e->stream_hash.data(), kHashBytes);
   return head;
 }
 
@@ -959,7 +963,8 @@ absl::StatusOr<StreamInfo> EventStoreImpl::GetStreamInfo(const std::string& stre
   if (stream_id.empty()) return absl::InvalidArgumentError("stream_id: must not be empty");
   auto head = LoadStreamHead(stream_id);
   if (!head.ok()) return head.status();
-  return StreamInfo{head->exists, head->last_revision, head->last_hash};
+  return StreamInfo{head->exists, head->last_revision,
+                    head->exists ? std::string(head->hash()) : std::string()};
 }
 
 Head EventStoreImpl::GetHead() const {

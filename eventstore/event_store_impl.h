@@ -4,6 +4,7 @@
 #ifndef RB_EVENTSTORE_EVENT_STORE_IMPL_H_
 #define RB_EVENTSTORE_EVENT_STORE_IMPL_H_
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -16,6 +17,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
+#include "eventstore/encoding.h"
 #include "eventstore/event_store.h"
 #include "eventstore/rocks_kv_store.h"
 #include "rocksdb/db.h"
@@ -64,7 +66,8 @@ class EventStoreImpl : public EventStore {
   struct StreamHead {
     bool exists = false;
     uint64_t last_revision = 0;
-    std::string last_hash;
+    std::array<char, kHashBytes> last_hash{};  // zeros before the first event: the chain's start
+    std::string_view hash() const { return std::string_view(last_hash.data(), last_hash.size()); }
   };
   // One stream index entry: revision `revision` of `stream_id` is the event at `position`.
   struct IndexEntry {
@@ -103,10 +106,10 @@ class EventStoreImpl : public EventStore {
   // The committer thread: leads groups of asynchronous writers.
   void CommitterLoop();
   // Leader only: decides and encodes every writer of the group into `batch`.
+  // Updates stream_cache_ as it goes (the caller clears it when the batch is not written).
   void BuildGroup(const std::vector<Writer*>& group, rocksdb::WriteBatch* batch,
-                  std::vector<IndexEntry>* index_entries,
-                  std::vector<std::pair<std::string, StreamHead>>* new_heads,
-                  uint64_t* new_position, std::string* new_hash, int64_t* new_recorded_at);
+                  std::vector<IndexEntry>* index_entries, uint64_t* new_position,
+                  std::string* new_hash, int64_t* new_recorded_at);
   absl::StatusOr<StreamHead> LoadStreamHead(const std::string& stream_id) const;
 
   // The stream index is written behind the log (docs/storage-format.md, "Stream index"): the
