@@ -20,6 +20,7 @@
 #include "bench/bench_stream.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "resorption/v1/event_stream.grpc.pb.h"
+#include "resorption/v1/projections_service.grpc.pb.h"
 #include "resorption/v1/sites_service.grpc.pb.h"
 #include "services/server.h"
 
@@ -74,6 +75,29 @@ void Actor(grpc::ClientContext* ctx) {
   ctx->AddMetadata("x-actor-user", "bench");
   ctx->AddMetadata("x-actor-organisation", "bench");
   ctx->AddMetadata("x-actor-role", "local_admin");
+}
+
+// Waits (at most two minutes) until every projection has applied the log up to `head` or has
+// stopped on an event it refuses, so that a figure and its limit are not measured while the
+// projections of the server under test are still at work on the data the benchmark wrote.
+void WaitForProjectionsIdle(const std::shared_ptr<grpc::Channel>& channel, uint64_t head) {
+  auto projections = v1::Projections::NewStub(channel);
+  const auto deadline = Clock::now() + std::chrono::minutes(2);
+  while (Clock::now() < deadline) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-actor-user", "bench");
+    ctx.AddMetadata("x-actor-organisation", "bench");
+    ctx.AddMetadata("x-actor-role", "national_admin");
+    v1::ListProjectionsResponse resp;
+    if (!projections->ListProjections(&ctx, {}, &resp).ok()) return;
+    bool idle = true;
+    for (const v1::ProjectionInfo& p : resp.projections()) {
+      const v1::GenerationStatus& a = p.active();
+      idle &= a.state() == v1::PROJECTION_STATE_FAILED || a.position() >= head;
+    }
+    if (idle) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 v1::DeclareSiteRequest Declaration(const std::string& id) {
@@ -240,6 +264,7 @@ void RunGrpcBench(const Config& c) {
     const uint64_t total = base + n;
     std::fprintf(stderr, "subscribe_catchup: %llu events\n",
                  static_cast<unsigned long long>(total));
+    WaitForProjectionsIdle(channel, total);
     auto events = v1::EventStream::NewStub(channel);
     auto t0 = Clock::now();
     {
