@@ -219,6 +219,8 @@ void RunGrpcBench(const Config& c) {
     });
     server.store()->RemoveHeadListener(listener);
     const uint64_t appended = server.store()->GetHead().position - head0;
+    // The projections' work on these commands belongs to them (CPU below), not to the limit.
+    WaitForProjectionsIdle(channel, server.store()->GetHead().position);
     std::fprintf(stderr, "grpc_command_64: %llu events in %llu durable batches (%.1f per batch)\n",
                  static_cast<unsigned long long>(appended),
                  static_cast<unsigned long long>(batches.load()),
