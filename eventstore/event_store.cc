@@ -27,6 +27,10 @@ constexpr char kStreamsCf[] = "streams";
 constexpr char kCommandsCf[] = "commands";
 constexpr char kFormatVersionKey[] = "format_version";
 constexpr char kStreamIndexThroughKey[] = "stream_index_through";
+// Index entries the next append's batch carries instead of a write of their own, at most.
+constexpr size_t kIndexCarryMax = 16;
+// How long the indexer leaves a few entries for the next append to carry.
+constexpr absl::Duration kIndexDelay = absl::Milliseconds(2);
 constexpr size_t kMaxStreamIdBytes = 256;
 constexpr size_t kMaxTypeBytes = 128;
 constexpr size_t kMaxIdBytes = 128;
@@ -488,12 +492,28 @@ std::vector<EventStoreImpl::Writer*> EventStoreImpl::LeadOneGroup() {
   int64_t new_recorded_at = last_recorded_at_;
   if (stream_cache_.size() > 1'000'000) stream_cache_.clear();
   BuildGroup(group, &batch, &index_entries, &new_position, &new_hash, &new_recorded_at);
+  // A few index entries of earlier batches ride along: cheaper than a write of their own.
+  IndexBatches carried;
+  if (batch.Count() > 0 && !options_.pause_stream_indexer_for_testing) {
+    absl::MutexLock lock(&index_mu_);
+    if (!index_claimed_ && index_status_.ok() && !index_queue_.empty() &&
+        index_queued_entries_ <= kIndexCarryMax) {
+      carried.swap(index_queue_);
+      index_queued_entries_ = 0;
+      index_claimed_ = true;
+    }
+  }
+  if (!carried.empty()) PutIndexEntries(carried, &batch);
 
   absl::Status write_status;
   if (batch.Count() > 0) {
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
     write_status = FromRocks(db_->Write(wo, &batch), "append");
+  }
+  if (!carried.empty()) {
+    absl::MutexLock lock(&index_mu_);
+    ReleaseClaim(std::move(carried), write_status.ok());
   }
   if (write_status.ok()) {
     // Before the head moves: a reader that sees the new head finds these entries.
@@ -704,6 +724,8 @@ void EventStoreImpl::AddPending(std::vector<IndexEntry> entries) {
   absl::MutexLock lock(&index_mu_);
   for (const IndexEntry& e : entries) pending_[e.stream_id].emplace_back(e.revision, e.position);
   if (!options_.read_only) {
+    if (index_queue_.empty()) index_first_queued_at_ = absl::Now();
+    index_queued_entries_ += entries.size();
     index_queue_.push_back(std::move(entries));
     index_cv_.Signal();
   }
@@ -734,29 +756,77 @@ absl::StatusOr<std::optional<uint64_t>> EventStoreImpl::IndexedPosition(
   return std::optional<uint64_t>(DecodeFixed64BE(v.data()));
 }
 
+void EventStoreImpl::PutIndexEntries(const IndexBatches& claimed,
+                                     rocksdb::WriteBatch* batch) const {
+  char value[8];
+  for (const std::vector<IndexEntry>& entries : claimed) {
+    for (const IndexEntry& e : entries) {
+      EncodeFixed64BE(value, e.position);
+      batch->Put(streams_cf_, StreamKey(e.stream_id, e.revision), rocksdb::Slice(value, 8))
+          .PermitUncheckedError();
+    }
+  }
+  EncodeFixed64BE(value, claimed.back().back().position);
+  batch->Put(meta_cf_, kStreamIndexThroughKey, rocksdb::Slice(value, 8)).PermitUncheckedError();
+}
+
+void EventStoreImpl::ReleaseClaim(IndexBatches claimed, bool written) {
+  if (written) {
+    for (const std::vector<IndexEntry>& entries : claimed) {
+      for (const IndexEntry& e : entries) {
+        auto it = pending_.find(e.stream_id);
+        it->second.erase(it->second.begin());
+        if (it->second.empty()) pending_.erase(it);
+      }
+    }
+  } else {
+    // Not written: back in front of whatever was queued since, in log order.
+    for (auto& entries : claimed) index_queued_entries_ += entries.size();
+    while (!claimed.empty()) {
+      index_queue_.push_front(std::move(claimed.back()));
+      claimed.pop_back();
+    }
+    index_first_queued_at_ = absl::InfinitePast();
+  }
+  index_claimed_ = false;
+  index_cv_.Signal();
+}
+
 void EventStoreImpl::IndexerLoop() {
   const bool paused = options_.pause_stream_indexer_for_testing;
   index_mu_.Lock();
   while (true) {
-    while ((index_queue_.empty() || paused || !index_status_.ok()) && !indexer_stop_) {
-      index_cv_.Wait(&index_mu_);
+    // Work to do now: many entries, or a few that no append carried within kIndexDelay; when
+    // stopping, whatever is left (the committer has stopped: nobody else claims).
+    bool go = false;
+    while (!go) {
+      const bool can = !index_queue_.empty() && !index_claimed_ && !paused && index_status_.ok();
+      if (indexer_stop_) {
+        go = can;
+        break;
+      }
+      if (can && index_queued_entries_ > kIndexCarryMax) {
+        go = true;
+      } else if (can) {
+        const absl::Duration waited = absl::Now() - index_first_queued_at_;
+        if (waited >= kIndexDelay) {
+          go = true;
+        } else {
+          index_cv_.WaitWithTimeout(&index_mu_, kIndexDelay - waited);
+        }
+      } else {
+        index_cv_.Wait(&index_mu_);
+      }
     }
-    if (index_queue_.empty() || paused || !index_status_.ok()) break;  // stopping, drained
-    std::deque<std::vector<IndexEntry>> work;
+    if (!go) break;  // stopping, and nothing (more) can be written
+    IndexBatches work;
     work.swap(index_queue_);
+    index_queued_entries_ = 0;
+    index_claimed_ = true;
     index_mu_.Unlock();
 
     rocksdb::WriteBatch batch;
-    char value[8];
-    for (const std::vector<IndexEntry>& entries : work) {
-      for (const IndexEntry& e : entries) {
-        EncodeFixed64BE(value, e.position);
-        batch.Put(streams_cf_, StreamKey(e.stream_id, e.revision), rocksdb::Slice(value, 8))
-            .PermitUncheckedError();
-      }
-    }
-    EncodeFixed64BE(value, work.back().back().position);
-    batch.Put(meta_cf_, kStreamIndexThroughKey, rocksdb::Slice(value, 8)).PermitUncheckedError();
+    PutIndexEntries(work, &batch);
     // No sync of its own: the next append's sync makes it durable, and after a crash the entries
     // past the recorded position are rebuilt from the log (LoadUnindexedTail).
     rocksdb::WriteOptions wo;
@@ -764,17 +834,8 @@ void EventStoreImpl::IndexerLoop() {
     rocksdb::Status s = db_->Write(wo, &batch);
 
     index_mu_.Lock();
-    if (!s.ok()) {
-      index_status_ = FromRocks(s, "write the stream index");  // entries stay pending
-      continue;
-    }
-    for (const std::vector<IndexEntry>& entries : work) {
-      for (const IndexEntry& e : entries) {
-        auto it = pending_.find(e.stream_id);
-        it->second.erase(it->second.begin());
-        if (it->second.empty()) pending_.erase(it);
-      }
-    }
+    if (!s.ok()) index_status_ = FromRocks(s, "write the stream index");  // entries stay pending
+    ReleaseClaim(std::move(work), s.ok());
   }
   index_mu_.Unlock();
 }

@@ -127,6 +127,12 @@ class EventStoreImpl : public EventStore {
   // The position of `revision` of `stream_id`, or nullopt when the index has no such entry.
   absl::StatusOr<std::optional<uint64_t>> IndexedPosition(const std::string& stream_id,
                                                           uint64_t revision) const;
+  using IndexBatches = std::deque<std::vector<IndexEntry>>;
+  // Adds the index entries of `claimed` and the index position after them to `batch`.
+  void PutIndexEntries(const IndexBatches& claimed, rocksdb::WriteBatch* batch) const;
+  // After the batch holding `claimed` was written (or not): the entries leave pending_, or go
+  // back to the front of the queue; either way the claim is released.
+  void ReleaseClaim(IndexBatches claimed, bool written) ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_);
   void IndexerLoop();
   absl::StatusOr<std::optional<CommandRecord>> LoadCommand(const std::string& command_id) const;
   absl::StatusOr<RecordedEvent> ReadAt(uint64_t position) const;
@@ -169,7 +175,15 @@ class EventStoreImpl : public EventStore {
   // Stream index written behind the log.
   mutable absl::Mutex index_mu_;
   absl::CondVar index_cv_;
-  std::deque<std::vector<IndexEntry>> index_queue_ ABSL_GUARDED_BY(index_mu_);
+  // Entries wait here until claimed, in log order. Whoever claims takes the whole queue and
+  // writes it with the index position in one batch; one claim at a time, so the recorded position
+  // only covers written entries. A few entries ride in the next append's batch (the committer
+  // claims them: no write of their own); more, or entries older than kIndexDelay, are written by
+  // the indexer thread, off the appends' path.
+  IndexBatches index_queue_ ABSL_GUARDED_BY(index_mu_);
+  size_t index_queued_entries_ ABSL_GUARDED_BY(index_mu_) = 0;
+  absl::Time index_first_queued_at_ ABSL_GUARDED_BY(index_mu_);
+  bool index_claimed_ ABSL_GUARDED_BY(index_mu_) = false;
   absl::flat_hash_map<std::string, RevisionPositions> pending_ ABSL_GUARDED_BY(index_mu_);
   bool indexer_stop_ ABSL_GUARDED_BY(index_mu_) = false;
   // The first failed index write; the indexer stops and its entries stay pending.
