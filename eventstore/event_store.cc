@@ -420,8 +420,8 @@ absl::StatusOr<AppendResult> EventStoreImpl::Append(const AppendRequest& req) {
 void EventStoreImpl::AppendAsync(AppendRequest req, AppendCallback done) {
   if (absl::Status s = ValidateRequest(req); !s.ok()) return std::move(done)(s);
   auto w = std::make_unique<Writer>();
-  w->owned = std::make_unique<AppendRequest>(std::move(req));
-  w->req = w->owned.get();
+  w->owned.emplace(std::move(req));
+  w->req = &*w->owned;
   w->callback = std::move(done);
   if (!w->req->command_id.empty()) w->fingerprint = Fingerprint(*w->req);
   {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,13 +86,13 @@ class EventStoreImpl : public EventStore {
   // an asynchronous one (AppendAsync) owns its request and is deleted after `callback` ran.
   struct Writer {
     const AppendRequest* req = nullptr;
-    std::unique_ptr<AppendRequest> owned;  // asynchronous writers only
+    std::optional<AppendRequest> owned;  // asynchronous writers only (one allocation with it)
     AppendCallback callback;               // asynchronous writers only
     std::string fingerprint;
     absl::StatusOr<AppendResult> result;
     bool done = false;
     absl::CondVar cv;
-    bool async() const { return owned != nullptr; }
+    bool async() const { return owned.has_value(); }
   };
 
   absl::Status ValidateRequest(const AppendRequest& req) const;
