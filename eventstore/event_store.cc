@@ -286,15 +286,7 @@ absl::Status EventStoreImpl::Init() {
           absl::StrCat("data directory ", path_, " holds events but no storage format version"));
     }
     if (!options_.read_only) {
-      rocksdb::WriteBatch b;
-      std::string zero;
-      PutFixed64BE(&zero, 0);
-      b.Put(meta_cf_, kStreamIndexThroughKey, zero).PermitUncheckedError();
-      b.Put(meta_cf_, kFormatVersionKey, std::to_string(kFormatVersion)).PermitUncheckedError();
-      rocksdb::WriteOptions wo;
-      wo.sync = true;
-      s = db_->Write(wo, &b);
-      if (!s.ok()) return FromRocks(s, "write storage format version");
+      if (absl::Status w = WriteFormatVersion(0); !w.ok()) return w;
     }
   } else if (!s.ok()) {
     return FromRocks(s, "read storage format version");
@@ -315,15 +307,7 @@ absl::Status EventStoreImpl::Init() {
     // Version 1 indexed every event in its own batch: the index is complete.
     indexed_through = last_position_;
     if (!options_.read_only) {
-      rocksdb::WriteBatch b;
-      std::string through;
-      PutFixed64BE(&through, last_position_);
-      b.Put(meta_cf_, kStreamIndexThroughKey, through).PermitUncheckedError();
-      b.Put(meta_cf_, kFormatVersionKey, std::to_string(kFormatVersion)).PermitUncheckedError();
-      rocksdb::WriteOptions wo;
-      wo.sync = true;
-      s = db_->Write(wo, &b);
-      if (!s.ok()) return FromRocks(s, "upgrade the storage format version");
+      if (absl::Status w = WriteFormatVersion(last_position_); !w.ok()) return w;
     }
   } else {
     return absl::FailedPreconditionError(
@@ -337,6 +321,17 @@ absl::Status EventStoreImpl::Init() {
   absl::MutexLock lock(&head_mu_);
   head_ = Head{last_position_, last_hash_, last_recorded_at_};
   return absl::OkStatus();
+}
+
+absl::Status EventStoreImpl::WriteFormatVersion(uint64_t indexed_through) {
+  rocksdb::WriteBatch b;
+  std::string through;
+  PutFixed64BE(&through, indexed_through);
+  b.Put(meta_cf_, kStreamIndexThroughKey, through).PermitUncheckedError();
+  b.Put(meta_cf_, kFormatVersionKey, std::to_string(kFormatVersion)).PermitUncheckedError();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, &b), "write the storage format version");
 }
 
 absl::Status EventStoreImpl::ValidateRequest(const AppendRequest& req) const {

@@ -87,7 +87,7 @@ class EventStoreImpl : public EventStore {
   struct Writer {
     const AppendRequest* req = nullptr;
     std::optional<AppendRequest> owned;  // asynchronous writers only (one allocation with it)
-    AppendCallback callback;               // asynchronous writers only
+    AppendCallback callback;             // asynchronous writers only
     std::string fingerprint;
     absl::StatusOr<AppendResult> result;
     bool done = false;
@@ -95,6 +95,8 @@ class EventStoreImpl : public EventStore {
     bool async() const { return owned.has_value(); }
   };
 
+  // Writes (synced) the current format version and the stream index position with it.
+  absl::Status WriteFormatVersion(uint64_t indexed_through);
   absl::Status ValidateRequest(const AppendRequest& req) const;
   // Leads one group: commits the writers at the front of the queue (at most max_batch_appends),
   // marks them done and wakes the next leader. Returns the asynchronous writers of the group,
