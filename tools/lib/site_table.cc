@@ -132,6 +132,29 @@ SiteColumn Col(std::string section, std::string header, Getter get, Setter set =
 
 const v1::Territory& Terr(const SiteRow& r) { return r.site.location().territory(); }
 
+// "<organisation> (<user>) : Santé, Éducation" — themes by their French label, "autre" by its
+// free text.
+std::string IntervenerCell(const v1::Intervener& i) {
+  std::vector<std::string> themes;
+  for (int t : i.themes()) {
+    const auto theme = static_cast<v1::ActorTheme>(t);
+    themes.push_back(theme == v1::ACTOR_THEME_OTHER && !i.other_theme().empty() ? i.other_theme()
+                                                                                : Label(theme));
+  }
+  std::string cell = absl::StrCat(i.organisation_id(), " (", i.user_id(), ")");
+  if (!themes.empty()) absl::StrAppend(&cell, " : ", absl::StrJoin(themes, ", "));
+  return cell;
+}
+
+// The outcome of `solution` in a closed site's closure, or nullptr.
+const v1::ClosingSolutionOutcome* OutcomeOf(const v1::Site& s, v1::ClosingSolution solution) {
+  if (s.status() != v1::SITE_STATUS_CLOSED) return nullptr;
+  for (const v1::ClosingSolutionOutcome& o : s.closure().solutions()) {
+    if (o.solution() == solution) return &o;
+  }
+  return nullptr;
+}
+
 std::vector<SiteColumn> BuildColumns() {
   const std::string loc = "Localisation", site = "Site", hab = "Habitants",
                     lc = "Conditions de vie", diag = "Diagnostic", just = "Procédure judiciaire",
@@ -350,6 +373,36 @@ std::vector<SiteColumn> BuildColumns() {
                   [](const SiteRow& r) { return Day(r.site.police().granted_at()); }));
   c.push_back(Col(just, "Nom de l'étude d'huissiers",
                   [](const SiteRow& r) { return r.site.police().bailiff(); }));
+  // Intervenants: who acts on the site, with their themes (hidden by the server from readers
+  // without access to personal data).
+  const std::string actors = "Intervenants", orientation = "Orientation";
+  c.push_back(Col(actors, "Intervenants", [](const SiteRow& r) {
+    std::vector<std::string> out;
+    for (const v1::Intervener& i : r.site.interveners()) out.push_back(IntervenerCell(i));
+    return absl::StrJoin(out, "; ");
+  }));
+  c.push_back(Col(actors, "Nombre d'intervenants", [](const SiteRow& r) {
+    return r.site.interveners().empty() ? std::string() : absl::StrCat(r.site.interveners_size());
+  }));
+  // Orientation: for a closed site, the people and households per closing solution.
+  for (int n = v1::CLOSING_SOLUTION_UNSPECIFIED + 1; n <= v1::ClosingSolution_MAX; ++n) {
+    if (!v1::ClosingSolution_IsValid(n)) continue;
+    const auto solution = static_cast<v1::ClosingSolution>(n);
+    const std::string label = Label(solution);
+    c.push_back(Col(orientation, absl::StrCat(label, " : personnes"), [solution](const SiteRow& r) {
+      const v1::ClosingSolutionOutcome* o = OutcomeOf(r.site, solution);
+      return o != nullptr && o->has_people() ? absl::StrCat(o->people()) : std::string();
+    }));
+    c.push_back(Col(orientation, absl::StrCat(label, " : ménages"), [solution](const SiteRow& r) {
+      const v1::ClosingSolutionOutcome* o = OutcomeOf(r.site, solution);
+      return o != nullptr && o->has_households() ? absl::StrCat(o->households()) : std::string();
+    }));
+    c.push_back(
+        Col(orientation, absl::StrCat(label, " : précisions"), [solution](const SiteRow& r) {
+          const v1::ClosingSolutionOutcome* o = OutcomeOf(r.site, solution);
+          return o != nullptr ? o->message() : std::string();
+        }));
+  }
   // Mise à jour.
   c.push_back(Col(upd, "Date de mise à jour", [](const SiteRow& r) {
     if (r.site.updated_at_us() == 0) return std::string();

@@ -1,9 +1,10 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
 // The site export's table: the platform's sections and French column headers (Localisation,
-// Site, Habitants, Conditions de vie, Diagnostic, Procédure judiciaire, Date de mise à jour), the
-// value of each cell for one site, and, for the columns a declaration can carry, the way back
-// from a cell to the site (the import of spreadsheets in the export's CSV layout).
+// Site, Habitants, Conditions de vie, Diagnostic, Procédure judiciaire, Intervenants,
+// Orientation, Mise à jour), the value of each cell for one site, and, for the columns a
+// declaration can carry, the way back from a cell to the site (the import of spreadsheets in the
+// export's CSV layout).
 //
 //   std::vector<rb::tools::SiteRow> rows = ...;            // from ListSites(include_site)
 //   auto columns = rb::tools::ExportColumns(rows);          // no justice section if none visible

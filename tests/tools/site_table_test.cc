@@ -1,0 +1,99 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The export table's Intervenants and Orientation sections (the platform's export sections of
+// the same names, reference §5.1).
+#include "tools/lib/site_table.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rb::tools {
+namespace {
+
+namespace v1 = resorption::v1;
+using ::testing::ElementsAre;
+
+// The cells of the CSV's second line, by header.
+std::map<std::string, std::string> Cells(const std::vector<SiteRow>& rows) {
+  const std::vector<const SiteColumn*> columns = ExportColumns(rows);
+  std::map<std::string, std::string> out;
+  for (const SiteColumn* c : columns) out[c->header] = c->get(rows[0]);
+  return out;
+}
+
+TEST(SiteTableTest, IntervenersAreListedWithTheirThemes) {
+  SiteRow row;
+  row.site.set_id("s-1");
+  row.site.set_status(v1::SITE_STATUS_OPEN);
+  v1::Intervener* a = row.site.add_interveners();
+  a->set_user_id("u-7");
+  a->set_organisation_id("asso-93");
+  a->add_themes(v1::ACTOR_THEME_HEALTH);
+  a->add_themes(v1::ACTOR_THEME_OTHER);
+  a->set_other_theme("Aide alimentaire");
+  v1::Intervener* b = row.site.add_interveners();
+  b->set_user_id("u-8");
+  b->set_organisation_id("ddets-93");
+  std::map<std::string, std::string> cells = Cells({row});
+  const std::string listed = cells["Intervenants"];
+  std::vector<std::string> parts = absl::StrSplit(listed, "; ");
+  ASSERT_EQ(parts.size(), 2u) << listed;
+  EXPECT_THAT(parts[0], ::testing::StartsWith("asso-93 (u-7) : "));
+  EXPECT_THAT(parts[0], ::testing::EndsWith(", Aide alimentaire"));
+  EXPECT_EQ(parts[1], "ddets-93 (u-8)");
+  EXPECT_EQ(cells["Nombre d'intervenants"], "2");
+}
+
+TEST(SiteTableTest, OrientationGivesPeopleAndHouseholdsPerClosingSolutionOfClosedSites) {
+  SiteRow row;
+  row.site.set_id("s-2");
+  row.site.set_status(v1::SITE_STATUS_CLOSED);
+  v1::ClosingSolutionOutcome* housing = row.site.mutable_closure()->add_solutions();
+  housing->set_solution(v1::CLOSING_SOLUTION_HOUSING);
+  housing->set_people(12);
+  housing->set_households(4);
+  housing->set_message("Bailleur social");
+  v1::ClosingSolutionOutcome* none = row.site.mutable_closure()->add_solutions();
+  none->set_solution(v1::CLOSING_SOLUTION_NONE);
+  none->set_people(3);
+
+  std::vector<std::string> orientation;
+  for (const SiteColumn* c : ExportColumns({row})) {
+    if (c->section == "Orientation") orientation.push_back(c->header);
+  }
+  ASSERT_EQ(orientation.size(), 15u);  // 5 solutions x (personnes, ménages, précisions)
+  std::map<std::string, std::string> cells = Cells({row});
+  int filled = 0;
+  for (const std::string& h : orientation) {
+    if (cells[h].empty()) continue;
+    ++filled;
+    EXPECT_TRUE(cells[h] == "12" || cells[h] == "4" || cells[h] == "Bailleur social" ||
+                cells[h] == "3")
+        << h << " = " << cells[h];
+  }
+  EXPECT_EQ(filled, 4);  // housing: people, households, message; none: people
+
+  // An open site has no orientation, whatever its last closure said.
+  row.site.set_status(v1::SITE_STATUS_OPEN);
+  cells = Cells({row});
+  for (const std::string& h : orientation) EXPECT_EQ(cells[h], "") << h;
+}
+
+TEST(SiteTableTest, SectionsFollowThePlatformOrder) {
+  SiteRow row;
+  row.site.set_id("s-3");
+  std::vector<std::string> sections;
+  for (const SiteColumn* c : ExportColumns({row})) {
+    if (sections.empty() || sections.back() != c->section) sections.push_back(c->section);
+  }
+  EXPECT_THAT(sections, ElementsAre("Localisation", "Site", "Habitants", "Conditions de vie",
+                                    "Diagnostic", "Intervenants", "Orientation", "Mise à jour"));
+}
+
+}  // namespace
+}  // namespace rb::tools
