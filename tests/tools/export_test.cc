@@ -129,6 +129,35 @@ TEST_F(ExportTest, SiteCommandsDeclareListShowHistoryClose) {
   EXPECT_EQ(usage.exit_code, 2);
 }
 
+TEST_F(ExportTest, CommentsExportTheJournalAsTheActorMayReadIt) {
+  DeclareTwoSites(*a_);
+  auto first = Cli(*a_, {"sites", "comment", "s-1", "--text=Passage sur site: eau coupée"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto second = Cli(*a_, {"sites", "comment", "s-1", "--text=Réunion en préfecture",
+                          "--to-organisation=o-prefecture"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  auto missing_text = Cli(*a_, {"sites", "comment", "s-1"});
+  EXPECT_EQ(missing_text.exit_code, 2);
+
+  // Without --comments the list's rows carry no journal: no Commentaires section.
+  auto plain = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_THAT(plain.out, Not(HasSubstr("Commentaires")));
+
+  auto with = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune", "--comments"});
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  EXPECT_THAT(with.out, HasSubstr("Commentaires,Date du dernier commentaire"));
+  // Newest first; a national administrator reads the targeted message too.
+  const size_t newer = with.out.find("o-1 (u-1) : Réunion en préfecture");
+  const size_t older = with.out.find("o-1 (u-1) : Passage sur site: eau coupée");
+  ASSERT_NE(newer, std::string::npos) << with.out;
+  ASSERT_NE(older, std::string::npos) << with.out;
+  EXPECT_LT(newer, older);
+
+  auto dated = Cli(*a_, {"sites", "export", "--comments", "--date=2024-01-01"});
+  EXPECT_EQ(dated.exit_code, 2);
+}
+
 TEST_F(ExportTest, ExportAtAPastDateShowsTheSitesAsTheyWereThen) {
   DeclareTwoSites(*a_);  // recorded today: their first versions are valid from today
   // The history view follows the log asynchronously: wait until every projection has caught up.

@@ -84,6 +84,27 @@ TEST(SiteTableTest, OrientationGivesPeopleAndHouseholdsPerClosingSolutionOfClose
   for (const std::string& h : orientation) EXPECT_EQ(cells[h], "") << h;
 }
 
+TEST(SiteTableTest, CommentsNewestFirstWithoutModeratedOnesAndTheLastDate) {
+  SiteRow row;
+  row.site.set_id("s-4");
+  auto add = [&](const std::string& text, int64_t at_us, bool moderated) {
+    v1::Comment* c = row.site.add_comments();
+    c->set_text(text);
+    c->set_author_user_id("u-1");
+    c->set_author_organisation_id("asso");
+    c->set_posted_at_us(at_us);
+    c->set_moderated(moderated);
+  };
+  add("Premier passage", 1'704'110'400'000'000, false);        // 2024-01-01T12:00Z
+  add("", 1'706'788'800'000'000, true);                        // 2024-02-01, moderated
+  add("Incendie d'une cabane", 1'709'294'400'000'000, false);  // 2024-03-01
+  std::map<std::string, std::string> cells = Cells({row});
+  EXPECT_EQ(
+      cells["Commentaires"],
+      "01/03/2024 asso (u-1) : Incendie d'une cabane\n01/01/2024 asso (u-1) : Premier passage");
+  EXPECT_EQ(cells["Date du dernier commentaire"], "01/03/2024");
+}
+
 TEST(SiteTableTest, SectionsFollowThePlatformOrder) {
   SiteRow row;
   row.site.set_id("s-3");

@@ -38,7 +38,9 @@ constexpr const char* kSitesExportUsage = R"(Usage: resorption sites export [fla
 
 Exports the sites the actor may read (ListSites, every page) with the platform's sections and
 French column headers: Localisation, Site, Habitants, Conditions de vie, Diagnostic, Procédure
-judiciaire (only when the actor may read procedures and some site has one), Date de mise à jour.
+judiciaire (only when the actor may read procedures and some site has one), Intervenants,
+Orientation, Commentaires (with --comments, when some site has a message the actor may read),
+Mise à jour.
   --format=csv|xlsx|geojson   default csv (UTF-8, comma separated); xlsx needs --out
   --out=FILE                  default standard output
   --departement= --commune= --status=open|closed|all --min-population= --sort= --asc
@@ -46,6 +48,8 @@ judiciaire (only when the actor may read procedures and some site has one), Date
   --date=YYYY-MM-DD           the sites as they were on that date (declared dates, as known
                               now: ListSitesAsOf), in site id order; statuses and signals are
                               those of that date
+  --comments                  add each site's journal, as the actor may read it (one GetSite
+                              per site); not with --date
 The CSV is the layout `sites import` reads back.
 )";
 constexpr const char* kEventsExportUsage = R"(Usage: resorption events export [flags]
@@ -162,6 +166,19 @@ int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
     if (!s.ok()) return RpcFailed(err, s);
     rows.reserve(sites.size());
     for (v1::SiteSummary& x : sites) rows.push_back(SiteRow{x.site(), x.signals()});
+  }
+  if (f.Has("comments")) {
+    if (f.Has("date")) return Usage(err, "--comments is not available with --date");
+    // The journal is not part of the list's rows: each message has its own readers, which
+    // GetSite applies.
+    for (SiteRow& row : rows) {
+      v1::GetSiteRequest get;
+      get.set_name(absl::StrCat("sites/", row.site.id()));
+      v1::Site site;
+      grpc::Status s = c.sites().GetSite(c.Context().get(), get, &site);
+      if (!s.ok()) return RpcFailed(err, s);
+      *row.site.mutable_comments() = site.comments();
+    }
   }
   const std::vector<const SiteColumn*> columns = ExportColumns(rows);
   if (format == "xlsx") {
@@ -338,7 +355,7 @@ std::vector<Command> ExportCommands() {
        "export",
        kSitesExportUsage,
        {"format", "out", "departement", "commune", "status", "min-population", "sort", "asc",
-        "date"},
+        "date", "comments"},
        0,
        0,
        SitesExport},

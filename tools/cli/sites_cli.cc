@@ -1,6 +1,6 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
-// `resorption sites declare|show|list|history|close|update-population`.
+// `resorption sites declare|show|list|history|close|update-population|comment`.
 #include <cstdint>
 #include <iostream>
 #include <string>
@@ -77,6 +77,15 @@ Records new population counts (RecordPopulation): the counts given replace the c
 the others are kept. Sent with the revision read, so a concurrent change is refused (ABORTED).
   --total=N --households=N --minors=N --minors-0-3=N --minors-3-6=N --minors-6-12=N
   --minors-12-16=N --minors-16-18=N --in-school=N --females=N --girls=N
+  --command-id=ID --reason=TEXT
+)";
+
+constexpr const char* kCommentUsage = R"(Usage: resorption sites comment ID --text=TEXT [flags]
+
+Posts a message to the site's journal (PostComment).
+  --text=TEXT                 the message (required)
+  --to-user=ID,...            only these users (and moderators) may read it
+  --to-organisation=ID,...    only these organisations (and moderators) may read it
   --command-id=ID --reason=TEXT
 )";
 
@@ -334,6 +343,25 @@ int SitesUpdatePopulation(const Flags& f, std::ostream& out, std::ostream& err) 
   return PrintWrite(f, r, out);
 }
 
+int SitesComment(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (f.Get("text").empty()) return Usage(err, "sites comment needs --text");
+  v1::PostCommentRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetOptions(f, req.mutable_options());
+  req.mutable_command()->set_text(f.Get("text"));
+  for (absl::string_view u : absl::StrSplit(f.Get("to-user"), ',', absl::SkipEmpty())) {
+    req.mutable_command()->add_target_user_ids(std::string(u));
+  }
+  for (absl::string_view o : absl::StrSplit(f.Get("to-organisation"), ',', absl::SkipEmpty())) {
+    req.mutable_command()->add_target_organisation_ids(std::string(o));
+  }
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().PostComment(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
 }  // namespace
 
 bool SiteListRequestFromFlags(const Flags& f, v1::ListSitesRequest* req, std::string* error) {
@@ -429,6 +457,8 @@ std::vector<Command> SiteCommands() {
        with({"total", "households", "minors", "minors-0-3", "minors-3-6", "minors-6-12",
              "minors-12-16", "minors-16-18", "in-school", "females", "girls"}),
        1, 1, SitesUpdatePopulation},
+      {"sites", "comment", kCommentUsage, with({"text", "to-user", "to-organisation"}), 1, 1,
+       SitesComment},
   };
 }
 

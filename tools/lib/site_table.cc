@@ -1,6 +1,7 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "tools/lib/site_table.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -403,6 +404,25 @@ std::vector<SiteColumn> BuildColumns() {
           return o != nullptr ? o->message() : std::string();
         }));
   }
+  // Commentaires: the journal as the reader may read it, newest first; moderated messages left out.
+  const std::string journal = "Commentaires";
+  c.push_back(Col(journal, "Commentaires", [](const SiteRow& r) {
+    std::vector<std::string> lines;
+    for (auto it = r.site.comments().rbegin(); it != r.site.comments().rend(); ++it) {
+      if (it->moderated()) continue;
+      lines.push_back(absl::StrCat(
+          Day(rb::domain::ToDate(rb::domain::DayOfMicros(it->posted_at_us()))), " ",
+          it->author_organisation_id(), " (", it->author_user_id(), ") : ", it->text()));
+    }
+    return absl::StrJoin(lines, "\n");
+  }));
+  c.push_back(Col(journal, "Date du dernier commentaire", [](const SiteRow& r) {
+    int64_t last = 0;
+    for (const v1::Comment& m : r.site.comments()) {
+      if (!m.moderated()) last = std::max(last, m.posted_at_us());
+    }
+    return last == 0 ? std::string() : Day(rb::domain::ToDate(rb::domain::DayOfMicros(last)));
+  }));
   // Mise à jour.
   c.push_back(Col(upd, "Date de mise à jour", [](const SiteRow& r) {
     if (r.site.updated_at_us() == 0) return std::string();
@@ -431,11 +451,15 @@ const SiteColumn* FindSiteColumn(std::string_view header) {
 }
 
 std::vector<const SiteColumn*> ExportColumns(const std::vector<SiteRow>& rows) {
-  bool justice = false;
-  for (const SiteRow& r : rows) justice = justice || HasProcedure(r.site);
+  bool justice = false, journal = false;
+  for (const SiteRow& r : rows) {
+    justice = justice || HasProcedure(r.site);
+    for (const v1::Comment& m : r.site.comments()) journal = journal || !m.moderated();
+  }
   std::vector<const SiteColumn*> out;
   for (const SiteColumn& c : SiteColumns()) {
     if (!justice && c.section == "Procédure judiciaire") continue;
+    if (!journal && c.section == "Commentaires") continue;
     out.push_back(&c);
   }
   return out;

@@ -2,9 +2,9 @@
 //
 // The site export's table: the platform's sections and French column headers (Localisation,
 // Site, Habitants, Conditions de vie, Diagnostic, Procédure judiciaire, Intervenants,
-// Orientation, Mise à jour), the value of each cell for one site, and, for the columns a
-// declaration can carry, the way back from a cell to the site (the import of spreadsheets in the
-// export's CSV layout).
+// Orientation, Commentaires, Mise à jour), the value of each cell for one site, and, for the
+// columns a declaration can carry, the way back from a cell to the site (the import of spreadsheets
+// in the export's CSV layout).
 //
 //   std::vector<rb::tools::SiteRow> rows = ...;            // from ListSites(include_site)
 //   auto columns = rb::tools::ExportColumns(rows);          // no justice section if none visible
@@ -51,7 +51,9 @@ const std::vector<SiteColumn>& SiteColumns();
 // nullptr when no column has this header.
 const SiteColumn* FindSiteColumn(std::string_view header);
 // The columns to export for `rows`: all of them, except the "Procédure judiciaire" section when
-// no row carries a procedure (the server hides them from readers without the justice option).
+// no row carries a procedure (the server hides them from readers without the justice option),
+// and the "Commentaires" section when no row carries a readable message (list rows never do:
+// the export adds each site's journal from GetSite when asked).
 std::vector<const SiteColumn*> ExportColumns(const std::vector<SiteRow>& rows);
 
 // The header row then one line per site (CRLF, UTF-8).
