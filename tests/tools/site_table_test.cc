@@ -47,6 +47,11 @@ TEST(SiteTableTest, IntervenersAreListedWithTheirThemes) {
   EXPECT_THAT(parts[0], ::testing::EndsWith(", Aide alimentaire"));
   EXPECT_EQ(parts[1], "ddets-93 (u-8)");
   EXPECT_EQ(cells["Nombre d'intervenants"], "2");
+  EXPECT_EQ(cells["Intervenant de ma structure"], "");  // the exporter's organisation unknown
+  row.viewer_organisation_id = "ddets-93";
+  EXPECT_EQ(Cells({row})["Intervenant de ma structure"], "Oui");
+  row.viewer_organisation_id = "mairie-93066";
+  EXPECT_EQ(Cells({row})["Intervenant de ma structure"], "Non");
 }
 
 TEST(SiteTableTest, OrientationGivesPeopleAndHouseholdsPerClosingSolutionOfClosedSites) {

@@ -180,6 +180,7 @@ int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
       *row.site.mutable_comments() = site.comments();
     }
   }
+  for (SiteRow& row : rows) row.viewer_organisation_id = f.actor_organisation;
   const std::vector<const SiteColumn*> columns = ExportColumns(rows);
   if (format == "xlsx") {
     if (absl::Status st = WriteSitesXlsx(columns, rows, f.Get("out")); !st.ok()) {

@@ -382,6 +382,13 @@ std::vector<SiteColumn> BuildColumns() {
     for (const v1::Intervener& i : r.site.interveners()) out.push_back(IntervenerCell(i));
     return absl::StrJoin(out, "; ");
   }));
+  c.push_back(Col(actors, "Intervenant de ma structure", [](const SiteRow& r) {
+    if (r.viewer_organisation_id.empty()) return std::string();
+    for (const v1::Intervener& i : r.site.interveners()) {
+      if (i.organisation_id() == r.viewer_organisation_id) return std::string("Oui");
+    }
+    return std::string("Non");
+  }));
   c.push_back(Col(actors, "Nombre d'intervenants", [](const SiteRow& r) {
     return r.site.interveners().empty() ? std::string() : absl::StrCat(r.site.interveners_size());
   }));

@@ -34,6 +34,8 @@ namespace rb::tools {
 struct SiteRow {
   resorption::v1::Site site;
   resorption::v1::Signals signals;  // the per-domain statuses of "Conditions de vie"
+  // The exporting actor's organisation, for "Intervenant de ma structure"; empty: not known.
+  std::string viewer_organisation_id;
 };
 
 struct SiteColumn {
