@@ -401,12 +401,7 @@ absl::StatusOr<AppendResult> EventStoreImpl::Append(const AppendRequest& req) {
       w.cv.Wait(&mu_);
       continue;
     }
-    std::vector<Writer*> finished = LeadOneGroup();
-    if (!finished.empty()) {
-      mu_.Unlock();
-      RunCallbacks(finished);
-      mu_.Lock();
-    }
+    LeadGroupAndComplete();
   }
   mu_.Unlock();
   return std::move(w.result);
@@ -439,14 +434,17 @@ void EventStoreImpl::CommitterLoop() {
       committer_cv_.Wait(&mu_);
       continue;
     }
-    std::vector<Writer*> finished = LeadOneGroup();
-    if (!finished.empty()) {
-      mu_.Unlock();
-      RunCallbacks(finished);
-      mu_.Lock();
-    }
+    LeadGroupAndComplete();
   }
   mu_.Unlock();
+}
+
+void EventStoreImpl::LeadGroupAndComplete() {
+  std::vector<Writer*> finished = LeadOneGroup();
+  if (finished.empty()) return;
+  mu_.Unlock();
+  RunCallbacks(finished);
+  mu_.Lock();
 }
 
 void EventStoreImpl::WakeNextLeader() {

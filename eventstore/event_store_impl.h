@@ -102,6 +102,9 @@ class EventStoreImpl : public EventStore {
   // marks them done and wakes the next leader. Returns the asynchronous writers of the group,
   // whose callbacks the caller runs once mu_ is released. Requires !leading_.
   std::vector<Writer*> LeadOneGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // LeadOneGroup, then the group's asynchronous completions with mu_ released. Requires
+  // !leading_; mu_ is held again on return.
+  void LeadGroupAndComplete() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Wakes whoever should lead next, when writers wait and nobody leads: the front writer when it
   // is blocking, the committer thread otherwise.
   void WakeNextLeader() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
