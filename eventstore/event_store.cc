@@ -11,6 +11,7 @@
 #include "eventstore/encoding.h"
 #include "eventstore/event_store_impl.h"
 #include "eventstore/rocks_status.h"
+#include "eventstore/wal_prefill.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/slice_transform.h"
@@ -201,6 +202,11 @@ absl::Status EventStoreImpl::Init() {
   // reusing its skip-list position between keys: far cheaper for the sorted batches of the
   // projections than concurrent inserts, each of which searches the skip list from the top.
   db_options.allow_concurrent_memtable_write = false;
+  // Durable appends sync the write-ahead log over space written beforehand: see wal_prefill.h.
+  if (!options_.read_only && options_.prefill_wal) {
+    env_ = rocksdb::NewCompositeEnv(NewWalPrefillFileSystem(rocksdb::FileSystem::Default()));
+    db_options.env = env_.get();
+  }
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

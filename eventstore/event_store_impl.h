@@ -22,6 +22,7 @@
 #include "eventstore/event_store.h"
 #include "eventstore/rocks_kv_store.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 
 namespace rb::es::internal {
 
@@ -148,6 +149,8 @@ class EventStoreImpl : public EventStore {
   const std::string path_;
   Clock* const clock_;
 
+  // The file system of a writable store (write-ahead log prefill); outlives db_.
+  std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;  // default
   rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
