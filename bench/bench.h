@@ -45,7 +45,9 @@ double Percentile(std::vector<double>& v, double p);
 
 // Physical limits of this machine and disk (raw_limits.cc).
 double RawSyncPutPerSecond(const Config& c, int n);
-double RawSyncBatch100EventsPerSecond(const Config& c, int batches);
+// With prefill_wal, RocksDB runs on the event log's write-ahead log prefill (for reference only:
+// the figure's limit is stock RocksDB).
+double RawSyncBatch100EventsPerSecond(const Config& c, int batches, bool prefill_wal = false);
 double RawFdatasyncP99Micros(const Config& c, int n);
 // Writes `n` values of `value_bytes` into a raw RocksDB and returns values/s of a full scan.
 double RawScanPerSecond(const Config& c, int n, int value_bytes);

@@ -7,16 +7,19 @@
 #include <string>
 
 #include "bench/bench.h"
+#include "eventstore/wal_prefill.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/write_batch.h"
 
 namespace rb::bench {
 namespace {
 
-std::unique_ptr<rocksdb::DB> OpenRaw(const std::string& path) {
+std::unique_ptr<rocksdb::DB> OpenRaw(const std::string& path, rocksdb::Env* env = nullptr) {
   std::filesystem::remove_all(path);
   rocksdb::Options o;
   o.create_if_missing = true;
+  if (env != nullptr) o.env = env;
   rocksdb::DB* db = nullptr;
   if (!rocksdb::DB::Open(o, path, &db).ok()) std::abort();
   return std::unique_ptr<rocksdb::DB>(db);
@@ -40,8 +43,13 @@ double RawSyncPutPerSecond(const Config& c, int n) {
   return n / SecondsSince(t0);
 }
 
-double RawSyncBatch100EventsPerSecond(const Config& c, int batches) {
-  auto db = OpenRaw(c.dir + "/raw-batch");
+double RawSyncBatch100EventsPerSecond(const Config& c, int batches, bool prefill_wal) {
+  std::unique_ptr<rocksdb::Env> env;
+  if (prefill_wal) {
+    env = rocksdb::NewCompositeEnv(
+        es::internal::NewWalPrefillFileSystem(rocksdb::FileSystem::Default()));
+  }
+  auto db = OpenRaw(c.dir + "/raw-batch", env.get());
   rocksdb::WriteOptions wo;
   wo.sync = true;
   std::string value(200, 'v');

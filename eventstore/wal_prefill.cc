@@ -96,7 +96,7 @@ class WalFile : public rocksdb::FSWritableFileOwnerWrapper {
     while (end > zeroed_) {
       const uint64_t chunk =
           std::clamp<uint64_t>(zeroed_, std::max<uint64_t>(options_.initial_bytes, 4096),
-                              std::max<uint64_t>(options_.max_chunk_bytes, 4096));
+                               std::max<uint64_t>(options_.max_chunk_bytes, 4096));
       if (!WriteZeros(fd_, zeroed_, zeroed_ + chunk)) {
         Release();
         return;
