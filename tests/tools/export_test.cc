@@ -190,14 +190,19 @@ TEST_F(ExportTest, ExportAtAPastDateShowsTheSitesAsTheyWereThen) {
 
 TEST_F(ExportTest, ExportThenImportIntoAFreshServerGivesTheSameSites) {
   DeclareTwoSites(*a_);
+  auto close = Cli(*a_, {"sites", "close", "s-2", "--cause=other", "--context=Incendie",
+                         "--date=2025-06-01", "--resorbed=no"});
+  ASSERT_EQ(close.exit_code, 0) << close.err;
   const std::string csv = tmp_.path() + "/sites.csv";
-  auto exp = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune", "--out=" + csv});
+  auto exp = Cli(
+      *a_, {"sites", "export", "--format=csv", "--sort=commune", "--status=all", "--out=" + csv});
   ASSERT_EQ(exp.exit_code, 0) << exp.err;
   const std::string exported = ReadAll(csv);
   EXPECT_THAT(exported, HasSubstr("Code INSEE"));
   EXPECT_THAT(exported, HasSubstr("Appellation du site"));
   EXPECT_THAT(exported, HasSubstr("Nombre de ménages"));
   EXPECT_THAT(exported, HasSubstr("\"Portail au fond, à gauche\""));
+  EXPECT_THAT(exported, HasSubstr("Incendie"));
 
   auto dry = Cli(*b_, {"sites", "import", csv, "--dry-run"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
@@ -205,9 +210,9 @@ TEST_F(ExportTest, ExportThenImportIntoAFreshServerGivesTheSameSites) {
   const std::string empty_head = Head(*b_);
   auto imp = Cli(*b_, {"sites", "import", csv});
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
-  EXPECT_THAT(imp.out, HasSubstr("3 command(s) appended"));
+  EXPECT_THAT(imp.out, HasSubstr("4 command(s) appended"));  // 2 declarations, 1 count, 1 closure
 
-  auto again = Cli(*b_, {"sites", "export", "--format=csv", "--sort=commune"});
+  auto again = Cli(*b_, {"sites", "export", "--format=csv", "--sort=commune", "--status=all"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.out, exported);
 
@@ -215,7 +220,9 @@ TEST_F(ExportTest, ExportThenImportIntoAFreshServerGivesTheSameSites) {
   auto events = Cli(*b_, {"events", "export", "--format=jsonl"});
   ASSERT_EQ(events.exit_code, 0) << events.err;
   std::vector<std::string> lines = absl::StrSplit(events.out, '\n', absl::SkipEmpty());
-  ASSERT_EQ(lines.size(), 3u);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_THAT(events.out, HasSubstr(R"("type":"site.closed")"));
+  EXPECT_THAT(events.out, HasSubstr("Incendie"));
   EXPECT_THAT(lines[0], HasSubstr("import du fichier " + csv + " (sha256 "));
   EXPECT_THAT(lines[0], HasSubstr(R"("payload":{)"));
 }

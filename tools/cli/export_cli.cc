@@ -67,10 +67,10 @@ constexpr const char* kSitesImportUsage = R"(Usage: resorption sites import FILE
 Imports a spreadsheet in the CSV layout of `sites export` (header row of French column names;
 required: Code INSEE, Adresse, Latitude, Longitude, Type de site, Date de signalement; computed
 columns such as Commune or the living-condition statuses are ignored).
-Every line is validated first (syntax, numbers, dates, known commune, the declaration and
-population rules); any problem is printed as FILE:LINE: COLUMN: reason, the exit status is 1
+Every line is validated first (syntax, numbers, dates, known commune, the declaration,
+population and closure rules); any problem is printed as FILE:LINE: COLUMN: reason, the exit status is 1
 and nothing is sent. Otherwise each line sends one DeclareSite (+ RecordPopulation when counts
-are filled) whose command id derives from the file's SHA-256, the line and the command, so
+are filled, + CloseSite when the closure columns are) whose command id derives from the file's SHA-256, the line and the command, so
 importing the same file again appends nothing.
   --dry-run   validate only
 )";
@@ -321,6 +321,14 @@ int SitesImport(const Flags& f, std::ostream& out, std::ostream& err) {
       options(pop.mutable_options(), "population");
       *pop.mutable_command() = *l.population;
       s = c.sites().RecordPopulation(c.Context().get(), pop, &r);
+    }
+    if (s.ok() && l.closure.has_value()) {
+      (r.outcome() == v1::WriteResult::OUTCOME_REPLAYED ? replayed : appended)++;
+      v1::CloseSiteRequest close;
+      close.set_name(r.name());
+      options(close.mutable_options(), "close");
+      *close.mutable_command()->mutable_closure() = *l.closure;
+      s = c.sites().CloseSite(c.Context().get(), close, &r);
     }
     if (!s.ok()) {
       err << path << ":" << l.line << ": ";

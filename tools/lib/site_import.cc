@@ -54,6 +54,10 @@ std::string ColumnOfViolation(const std::string& field) {
       {"population.total_females", "dont femmes et filles"},
       {"dwellings", "Caravanes"},
       {"origins", "Origines"},
+      {"close.closure.closed_at", "Date de fermeture"},
+      {"close.closure.closed_with_solutions", "Résorbé"},
+      {"close.closure.cause", "Cause de fermeture"},
+      {"close.closure.context", "Contexte de fermeture"},
   };
   for (const auto& [path, column] : *paths) {
     if (absl::StartsWith(field, path)) return column;
@@ -73,6 +77,11 @@ void AddViolations(int line, const absl::Status& status, std::vector<ImportProbl
 }
 
 bool IsPopulationColumn(const SiteColumn& c) { return c.section == "Habitants"; }
+
+bool IsClosureColumn(const SiteColumn& c) {
+  return c.section == "Orientation" || c.header == "Date de fermeture" || c.header == "Résorbé" ||
+         c.header == "Cause de fermeture" || c.header == "Contexte de fermeture";
+}
 
 }  // namespace
 
@@ -127,6 +136,7 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     line.line = rec.line;
     v1::Site form;
     bool has_population = false;
+    bool has_closure = false;
     std::set<std::string> filled;
     for (size_t j = 0; j < columns.size(); ++j) {
       const SiteColumn* c = columns[j];
@@ -149,6 +159,7 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
         plan.problems.push_back({rec.line, c->header, std::string(s.message())});
       }
       has_population = has_population || IsPopulationColumn(*c);
+      has_closure = has_closure || IsClosureColumn(*c);
     }
     for (const SiteColumn& c : SiteColumns()) {
       if (c.required && seen.count(c.header) && !filled.count(c.header)) {
@@ -166,6 +177,9 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     form.clear_population();
     form.clear_dwellings();
     form.clear_origins();
+    v1::CloseSite close;
+    *close.mutable_closure() = form.closure();
+    form.clear_closure();
     rb::domain::Context ctx = context;
     if (line.valid_at_us != 0) ctx.now_us = std::min(ctx.now_us, line.valid_at_us);
     v1::SiteCommand declare;
@@ -176,9 +190,9 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
       AddViolations(rec.line, d.status(), &plan.problems);
       continue;
     }
+    v1::Site state;
+    for (const auto& e : d->events) state = rb::domain::EvolveSite(std::move(state), e);
     if (has_population) {
-      v1::Site state;
-      for (const auto& e : d->events) state = rb::domain::EvolveSite(std::move(state), e);
       v1::SiteCommand record;
       record.set_site_id(declare.site_id());
       *record.mutable_record_population() = pop;
@@ -187,7 +201,20 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
         AddViolations(rec.line, p.status(), &plan.problems);
         continue;
       }
+      for (const auto& e : p->events) state = rb::domain::EvolveSite(std::move(state), e);
       line.population = pop;
+    }
+    // A closed site: its closure, checked on the declared (and counted) site.
+    if (has_closure) {
+      v1::SiteCommand closing;
+      closing.set_site_id(declare.site_id());
+      *closing.mutable_close() = close;
+      absl::StatusOr<rb::domain::SiteDecision> k = rb::domain::DecideSite(state, closing, ctx);
+      if (!k.ok()) {
+        AddViolations(rec.line, k.status(), &plan.problems);
+        continue;
+      }
+      line.closure = close.closure();
     }
     line.declaration = std::move(form);
     plan.lines.push_back(std::move(line));

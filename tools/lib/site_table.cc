@@ -156,6 +156,17 @@ const v1::ClosingSolutionOutcome* OutcomeOf(const v1::Site& s, v1::ClosingSoluti
   return nullptr;
 }
 
+// The outcome of `solution` in the closure of a site being read from a spreadsheet, added when
+// missing.
+v1::ClosingSolutionOutcome* MutableOutcome(v1::Site* s, v1::ClosingSolution solution) {
+  for (v1::ClosingSolutionOutcome& o : *s->mutable_closure()->mutable_solutions()) {
+    if (o.solution() == solution) return &o;
+  }
+  v1::ClosingSolutionOutcome* o = s->mutable_closure()->add_solutions();
+  o->set_solution(solution);
+  return o;
+}
+
 std::vector<SiteColumn> BuildColumns() {
   const std::string loc = "Localisation", site = "Site", hab = "Habitants",
                     lc = "Conditions de vie", diag = "Diagnostic", just = "Procédure judiciaire",
@@ -275,15 +286,35 @@ std::vector<SiteColumn> BuildColumns() {
         return absl::OkStatus();
       }));
   c.push_back(Col(site, "Statut", [](const SiteRow& r) { return Label(r.site.status()); }));
-  c.push_back(Col(site, "Date de fermeture",
-                  [](const SiteRow& r) { return Day(r.site.closure().closed_at()); }));
-  c.push_back(Col(site, "Résorbé", [](const SiteRow& r) {
-    return Label(r.site.closure().closed_with_solutions());
-  }));
-  c.push_back(Col(site, "Cause de fermeture",
-                  [](const SiteRow& r) { return Label(r.site.closure().cause()); }));
-  c.push_back(Col(site, "Contexte de fermeture",
-                  [](const SiteRow& r) { return r.site.closure().context(); }));
+  // The closure: read back by the import as a CloseSite after the declaration.
+  c.push_back(Col(
+      site, "Date de fermeture", [](const SiteRow& r) { return Day(r.site.closure().closed_at()); },
+      [](const std::string& t, v1::Site* s) {
+        return ParseDay(t, s->mutable_closure()->mutable_closed_at());
+      }));
+  c.push_back(Col(
+      site, "Résorbé",
+      [](const SiteRow& r) { return Label(r.site.closure().closed_with_solutions()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::TriState v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->mutable_closure()->set_closed_with_solutions(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      site, "Cause de fermeture", [](const SiteRow& r) { return Label(r.site.closure().cause()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::ClosingCause v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->mutable_closure()->set_cause(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      site, "Contexte de fermeture", [](const SiteRow& r) { return r.site.closure().context(); },
+      [](const std::string& t, v1::Site* s) {
+        s->mutable_closure()->set_context(t);
+        return absl::OkStatus();
+      }));
   // Habitants.
   using P = v1::Population;
   using D = v1::Dwellings;
@@ -397,18 +428,40 @@ std::vector<SiteColumn> BuildColumns() {
     if (!v1::ClosingSolution_IsValid(n)) continue;
     const auto solution = static_cast<v1::ClosingSolution>(n);
     const std::string label = Label(solution);
-    c.push_back(Col(orientation, absl::StrCat(label, " : personnes"), [solution](const SiteRow& r) {
-      const v1::ClosingSolutionOutcome* o = OutcomeOf(r.site, solution);
-      return o != nullptr && o->has_people() ? absl::StrCat(o->people()) : std::string();
-    }));
-    c.push_back(Col(orientation, absl::StrCat(label, " : ménages"), [solution](const SiteRow& r) {
-      const v1::ClosingSolutionOutcome* o = OutcomeOf(r.site, solution);
-      return o != nullptr && o->has_households() ? absl::StrCat(o->households()) : std::string();
-    }));
-    c.push_back(
-        Col(orientation, absl::StrCat(label, " : précisions"), [solution](const SiteRow& r) {
+    c.push_back(Col(
+        orientation, absl::StrCat(label, " : personnes"),
+        [solution](const SiteRow& r) {
+          const v1::ClosingSolutionOutcome* o = OutcomeOf(r.site, solution);
+          return o != nullptr && o->has_people() ? absl::StrCat(o->people()) : std::string();
+        },
+        [solution](const std::string& t, v1::Site* s) {
+          int32_t v = 0;
+          if (absl::Status st = ParseInt(t, 0, &v); !st.ok()) return st;
+          MutableOutcome(s, solution)->set_people(v);
+          return absl::OkStatus();
+        }));
+    c.push_back(Col(
+        orientation, absl::StrCat(label, " : ménages"),
+        [solution](const SiteRow& r) {
+          const v1::ClosingSolutionOutcome* o = OutcomeOf(r.site, solution);
+          return o != nullptr && o->has_households() ? absl::StrCat(o->households())
+                                                     : std::string();
+        },
+        [solution](const std::string& t, v1::Site* s) {
+          int32_t v = 0;
+          if (absl::Status st = ParseInt(t, 0, &v); !st.ok()) return st;
+          MutableOutcome(s, solution)->set_households(v);
+          return absl::OkStatus();
+        }));
+    c.push_back(Col(
+        orientation, absl::StrCat(label, " : précisions"),
+        [solution](const SiteRow& r) {
           const v1::ClosingSolutionOutcome* o = OutcomeOf(r.site, solution);
           return o != nullptr ? o->message() : std::string();
+        },
+        [solution](const std::string& t, v1::Site* s) {
+          MutableOutcome(s, solution)->set_message(t);
+          return absl::OkStatus();
         }));
   }
   // Commentaires: the journal as the reader may read it, newest first; moderated messages left out.

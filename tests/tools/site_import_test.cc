@@ -1,0 +1,104 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// The spreadsheet import's closures: a line whose closure or orientation columns are filled is
+// closed after its declaration, with the domain's closure rules checked before anything is sent.
+#include "tools/lib/site_import.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "domain/labels.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rb::tools {
+namespace {
+
+namespace v1 = resorption::v1;
+using ::testing::HasSubstr;
+
+rb::domain::Context Ctx() {
+  rb::domain::Context ctx;
+  ctx.now_us = absl::ToUnixMicros(absl::FromCivil(absl::CivilDay(2026, 6, 1), absl::UTCTimeZone()));
+  ctx.actor.user_id = "u-1";
+  ctx.actor.organisation_id = "o-1";
+  ctx.actor.role = rb::domain::Role::kNationalAdmin;
+  return ctx;
+}
+
+std::string L(auto value) { return std::string(rb::domain::FrenchLabel(value)); }
+
+// A header with the required columns, the closure columns and the housing orientation.
+std::string Header() {
+  const std::string housing = L(v1::CLOSING_SOLUTION_HOUSING);
+  return absl::StrCat(
+      "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de signalement,"
+      "Nombre de personnes,Date de fermeture,Résorbé,Cause de fermeture,Contexte de fermeture,",
+      housing, " : personnes,", housing, " : ménages,", housing, " : précisions\n");
+}
+
+TEST(SiteImportTest, ClosureColumnsCloseTheSiteAfterItsDeclaration) {
+  const std::string csv =
+      absl::StrCat(Header(), "93066,Rue A,48.93,2.35,Terrain,2024-01-10,20,2025-03-15,", L(v1::YES),
+                   ",", L(v1::CLOSING_CAUSE_RESORBED), ",,12,4,Bailleur social\n",
+                   "93066,Rue B,48.94,2.36,Terrain,2024-01-11,8,,,,,,,\n");
+  ImportPlan plan = PlanSiteImport(csv, Ctx());
+  ASSERT_TRUE(plan.problems.empty()) << plan.problems[0].column << ": " << plan.problems[0].reason;
+  ASSERT_EQ(plan.lines.size(), 2u);
+  const ImportLine& closed = plan.lines[0];
+  ASSERT_TRUE(closed.closure.has_value());
+  EXPECT_EQ(closed.closure->cause(), v1::CLOSING_CAUSE_RESORBED);
+  EXPECT_EQ(closed.closure->closed_with_solutions(), v1::YES);
+  EXPECT_EQ(closed.closure->closed_at().year(), 2025);
+  EXPECT_EQ(closed.closure->closed_at().month(), 3);
+  EXPECT_EQ(closed.closure->closed_at().day(), 15);
+  ASSERT_EQ(closed.closure->solutions_size(), 1);
+  EXPECT_EQ(closed.closure->solutions(0).solution(), v1::CLOSING_SOLUTION_HOUSING);
+  EXPECT_EQ(closed.closure->solutions(0).people(), 12);
+  EXPECT_EQ(closed.closure->solutions(0).households(), 4);
+  EXPECT_EQ(closed.closure->solutions(0).message(), "Bailleur social");
+  // The declaration itself carries no closure; the population is its own command.
+  EXPECT_FALSE(closed.declaration.has_closure());
+  ASSERT_TRUE(closed.population.has_value());
+  EXPECT_EQ(closed.population->population().total(), 20);
+  // An open site's empty closure columns close nothing.
+  EXPECT_FALSE(plan.lines[1].closure.has_value());
+}
+
+TEST(SiteImportTest, ClosureRulesAreReportedByColumnAndNothingIsPlanned) {
+  const std::string csv = absl::StrCat(Header(),
+                                       // "Autre" without its context.
+                                       "93066,Rue A,48.93,2.35,Terrain,2024-01-10,20,2025-03-15,",
+                                       L(v1::NO), ",", L(v1::CLOSING_CAUSE_OTHER), ",,,,\n",
+                                       // Closed before it was declared.
+                                       "93066,Rue B,48.94,2.36,Terrain,2024-01-11,8,2023-12-31,",
+                                       L(v1::NO), ",", L(v1::CLOSING_CAUSE_UNKNOWN), ",,,,\n",
+                                       // An unknown cause.
+                                       "93066,Rue C,48.95,2.37,Terrain,2024-01-12,8,2025-01-01,",
+                                       L(v1::NO), ",Départ volontaire,,,,\n",
+                                       // More households than people oriented; no cause at all.
+                                       "93066,Rue D,48.96,2.38,Terrain,2024-01-13,8,2025-01-01,",
+                                       L(v1::YES), ",,,3,5,\n");
+  ImportPlan plan = PlanSiteImport(csv, Ctx());
+  EXPECT_TRUE(plan.lines.empty());
+  std::vector<std::string> got;
+  for (const ImportProblem& p : plan.problems) {
+    got.push_back(absl::StrCat(p.line, " ", p.column, ": ", p.reason));
+  }
+  const std::string all = absl::StrJoin(got, "\n");
+  EXPECT_THAT(all, HasSubstr("2 Contexte de fermeture: "));
+  EXPECT_THAT(all, HasSubstr("(closure.context_required)"));
+  EXPECT_THAT(all, HasSubstr("3 Date de fermeture: "));
+  EXPECT_THAT(all, HasSubstr("(closure.closed_at_after_declared_at)"));
+  EXPECT_THAT(all, HasSubstr("4 Cause de fermeture: \"Départ volontaire\" is not one of: "));
+  EXPECT_THAT(all, HasSubstr("5 Cause de fermeture: "));
+  EXPECT_THAT(all, HasSubstr("(closure.cause_required)"));
+  EXPECT_THAT(all, HasSubstr("(closure.households_le_people)"));
+}
+
+}  // namespace
+}  // namespace rb::tools
