@@ -195,12 +195,7 @@ absl::Status SitesService::DoListSitesAsOf(grpc::CallbackServerContext* ctx,
       EndOfDayUs(req.valid_date(), req.has_valid_date(), "valid_date", violations);
   const int64_t known_us = KnownAtUs(req.known_at(), req.has_known_at(), violations);
   const v1::TerritoryRef& territory = req.territory();
-  if (!v1::TerritoryLevel_IsValid(territory.level())) {
-    violations.push_back({"territory.level", "must be a known territory level"});
-  } else if (territory.code().empty() && territory.level() != v1::TERRITORY_LEVEL_UNSPECIFIED &&
-             territory.level() != v1::TERRITORY_LEVEL_NATION) {
-    violations.push_back({"territory.code", "is required for this territory level"});
-  }
+  api::CheckTerritoryRef(territory, "territory", violations);
   if (!v1::SiteStatusFilter_IsValid(req.status())) {
     violations.push_back({"status", "must be a known status filter"});
   }

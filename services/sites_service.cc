@@ -151,6 +151,16 @@ void CheckWriteOptions(const v1::WriteOptions& options, std::vector<FieldViolati
   }
 }
 
+void CheckTerritoryRef(const v1::TerritoryRef& territory, absl::string_view field,
+                       std::vector<FieldViolation>& violations) {
+  if (!v1::TerritoryLevel_IsValid(territory.level())) {
+    violations.push_back({absl::StrCat(field, ".level"), "must be a known territory level"});
+  } else if (territory.code().empty() && territory.level() != v1::TERRITORY_LEVEL_UNSPECIFIED &&
+             territory.level() != v1::TERRITORY_LEVEL_NATION) {
+    violations.push_back({absl::StrCat(field, ".code"), "is required for this territory level"});
+  }
+}
+
 absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_position) {
   if (min_position == 0) return absl::OkStatus();
   const uint64_t head = store.GetHead().position;

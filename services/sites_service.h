@@ -97,6 +97,11 @@ void ApplyWriteOptions(const resorption::v1::WriteOptions& options, Command* com
   command->set_reason(options.reason());
 }
 
+// Adds the violations of a territory named by a query (a known level; a code unless the level is
+// NATION or unset), on `field`.level and `field`.code.
+void CheckTerritoryRef(const resorption::v1::TerritoryRef& territory, absl::string_view field,
+                       std::vector<FieldViolation>& violations);
+
 // OUT_OF_RANGE when `min_position` is beyond the log head (no acknowledged write has it).
 absl::Status CheckMinPosition(const rb::es::EventStore& store, uint64_t min_position);
 
@@ -182,6 +187,14 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
   absl::Status DoListSitesAsOf(grpc::CallbackServerContext* ctx,
                                const resorption::v1::ListSitesAsOfQuery& req,
                                resorption::v1::ListSitesAsOfResponse* resp);
+
+  // The activity feed (site_activity_rpcs.cc), read backward from the log.
+  grpc::ServerUnaryReactor* ListActivity(grpc::CallbackServerContext* ctx,
+                                         const resorption::v1::ListActivityQuery* req,
+                                         resorption::v1::ListActivityResponse* resp) override;
+  absl::Status DoListActivity(grpc::CallbackServerContext* ctx,
+                              const resorption::v1::ListActivityQuery& req,
+                              resorption::v1::ListActivityResponse* resp);
 
  private:
   int64_t NowUs() const;

@@ -123,6 +123,19 @@ TEST_F(ExportTest, SiteCommandsDeclareListShowHistoryClose) {
   ASSERT_EQ(close.exit_code, 0) << close.err;
   auto closed = Cli(*a_, {"sites", "list", "--status=closed"});
   EXPECT_THAT(closed.out, HasSubstr("s-2"));
+  // The activity feed, newest first, filtered by département.
+  auto activity = Cli(*a_, {"sites", "activity", "--departement=44"});
+  ASSERT_EQ(activity.exit_code, 0) << activity.err;
+  std::vector<std::string> feed = absl::StrSplit(activity.out, '\n', absl::SkipEmpty());
+  ASSERT_GE(feed.size(), 2u) << activity.out;
+  EXPECT_THAT(feed[0], HasSubstr("closed  s-2"));
+  EXPECT_THAT(activity.out, HasSubstr("declared  s-2"));
+  EXPECT_THAT(activity.out, Not(HasSubstr("s-1")));
+  auto updates = Cli(*a_, {"--json", "sites", "activity", "--kind=updated", "--limit=1"});
+  ASSERT_EQ(updates.exit_code, 0) << updates.err;
+  EXPECT_THAT(updates.out, HasSubstr(R"("kind":"updated","site":"s-1")"));
+  EXPECT_THAT(updates.out, HasSubstr(R"("field":"Nombre de personnes")"));
+  EXPECT_EQ(Cli(*a_, {"sites", "activity", "--kind=moved"}).exit_code, 2);
   auto missing = Cli(*a_, {"sites", "show", "nope"});
   EXPECT_EQ(missing.exit_code, 1);
   auto usage = Cli(*a_, {"sites", "list", "--status=maybe"});

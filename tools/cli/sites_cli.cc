@@ -1,15 +1,21 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
 // `resorption sites declare|show|list|history|close|update-population|comment`.
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "domain/dates.h"
 #include "domain/labels.h"
 #include "google/protobuf/util/json_util.h"
@@ -59,6 +65,16 @@ constexpr const char* kHistoryUsage = R"(Usage: resorption sites history ID
 
 Who changed what and when on one site, oldest first (GetSiteChangeLog), without the fields the
 actor may not see.
+)";
+constexpr const char* kActivityUsage = R"(Usage: resorption sites activity [flags]
+
+The activity feed (ListActivity), newest first: declarations, updates with their changed fields,
+closures and journal messages on the sites the actor may read, as the actor may see them.
+  --departement=CODE   only the sites of this département (where they are now)
+  --commune=INSEE      only the sites of this commune
+  --kind=KIND[,KIND]   declared, updated, closed, comment (default: all)
+  --since=YYYY-MM-DD   only what was recorded on or after this day (UTC)
+  --limit=N            at most N activities (default 50)
 )";
 constexpr const char* kCloseUsage = R"(Usage: resorption sites close ID [flags]
 
@@ -219,6 +235,96 @@ int SitesList(const Flags& f, std::ostream& out, std::ostream& err) {
                              x.territory().city_name(), people, updated,
                              x.signals().priority_score());
     }
+  }
+  return 0;
+}
+
+int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
+  uint64_t limit = 50;
+  if (f.Has("limit") && (!Uint(f, "limit", &limit) || limit == 0)) {
+    return Usage(err, "--limit takes a positive number");
+  }
+  v1::ListActivityQuery q;
+  if (f.Has("departement") && f.Has("commune")) {
+    return Usage(err, "give --departement or --commune, not both");
+  }
+  if (f.Has("departement")) {
+    q.mutable_territory()->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
+    q.mutable_territory()->set_code(f.Get("departement"));
+  } else if (f.Has("commune")) {
+    q.mutable_territory()->set_level(v1::TERRITORY_LEVEL_COMMUNE);
+    q.mutable_territory()->set_code(f.Get("commune"));
+  }
+  const std::map<std::string, v1::ActivityKind> kinds = {
+      {"declared", v1::ACTIVITY_KIND_SITE_DECLARED},
+      {"updated", v1::ACTIVITY_KIND_SITE_UPDATED},
+      {"closed", v1::ACTIVITY_KIND_SITE_CLOSED},
+      {"comment", v1::ACTIVITY_KIND_SITE_COMMENT}};
+  for (absl::string_view k : absl::StrSplit(f.Get("kind"), ',', absl::SkipEmpty())) {
+    auto it = kinds.find(std::string(k));
+    if (it == kinds.end()) {
+      return Usage(err, absl::StrCat("unknown kind ", k, " (declared, updated, closed, comment)"));
+    }
+    q.add_kinds(it->second);
+  }
+  if (f.Has("since")) {
+    v1::Date d;
+    std::optional<absl::CivilDay> day;
+    if (!ParseDay(f.Get("since"), &d).ok() || !(day = rb::domain::ToCivilDay(d))) {
+      return Usage(err, "--since takes a date YYYY-MM-DD");
+    }
+    q.mutable_since()->set_seconds(absl::ToUnixSeconds(absl::FromCivil(*day, absl::UTCTimeZone())));
+  }
+  Client c(f);
+  uint64_t shown = 0;
+  while (shown < limit) {
+    q.set_page_size(static_cast<int>(std::min<uint64_t>(limit - shown, 200)));
+    v1::ListActivityResponse page;
+    grpc::Status s = c.sites().ListActivity(c.Context().get(), q, &page);
+    if (!s.ok()) return RpcFailed(err, s);
+    for (const v1::Activity& a : page.activities()) {
+      if (shown == limit) break;
+      ++shown;
+      std::string kind(v1::ActivityKind_Name(a.kind()));
+      kind = absl::AsciiStrToLower(kind.substr(std::string_view("ACTIVITY_KIND_SITE_").size()));
+      const std::string id = a.site().substr(std::string_view("sites/").size());
+      if (f.json) {
+        std::string changes = "[";
+        for (int i = 0; i < a.changes_size(); ++i) {
+          if (i > 0) changes += ",";
+          changes += JsonObject()
+                         .Add("field", a.changes(i).field())
+                         .Add("old", a.changes(i).old_value())
+                         .Add("new", a.changes(i).new_value())
+                         .str();
+        }
+        changes += "]";
+        out << JsonObject()
+                   .Add("position", a.position())
+                   .Add("kind", kind)
+                   .Add("site", id)
+                   .Add("name", a.site_name())
+                   .Add("commune", a.territory().city_name())
+                   .Add("recorded_at", FormatMicros(a.recorded_at_us()))
+                   .Add("author", a.author_user_id())
+                   .Add("organisation", a.author_organisation_id())
+                   .Add("comment", a.comment().text())
+                   .AddRaw("changes", changes)
+                   .str()
+            << "\n";
+        continue;
+      }
+      out << FormatMicros(a.recorded_at_us()).substr(0, 16) << "  " << kind << "  " << id;
+      if (!a.site_name().empty()) out << " (" << a.site_name() << ")";
+      out << "  " << a.territory().city_name() << "  " << a.author_user_id() << "\n";
+      for (const v1::FieldChange& ch : a.changes()) {
+        out << "  " << ch.field() << ": " << (ch.old_value().empty() ? "(vide)" : ch.old_value())
+            << " -> " << (ch.new_value().empty() ? "(vide)" : ch.new_value()) << "\n";
+      }
+      if (a.has_comment()) out << "  « " << a.comment().text() << " »\n";
+    }
+    if (page.next_page_token().empty()) break;
+    q.set_page_token(page.next_page_token());
   }
   return 0;
 }
@@ -451,6 +557,13 @@ std::vector<Command> SiteCommands() {
        0,
        SitesList},
       {"sites", "history", kHistoryUsage, {}, 1, 1, SitesHistory},
+      {"sites",
+       "activity",
+       kActivityUsage,
+       {"departement", "commune", "kind", "since", "limit"},
+       0,
+       0,
+       SitesActivity},
       {"sites", "close", kCloseUsage, with({"cause", "date", "resorbed", "context"}), 1, 1,
        SitesClose},
       {"sites", "update-population", kUpdatePopulationUsage,

@@ -1,0 +1,179 @@
+// Sites.ListActivity over a real server: the activity feed of the sites a reader may read,
+// newest first, with the reader's own visibility.
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/api/api_test_util.h"
+#include "tests/domain/test_util.h"
+
+namespace rb::services::testing {
+namespace {
+
+namespace v1 = resorption::v1;
+using ::testing::ElementsAre;
+
+const Actor kNational{.user = "u-1", .organisation = "o-1", .role = "national_admin"};
+// Another organisation's collaborator, without the justice option.
+const Actor kCollaborator{.user = "u-2", .organisation = "o-2", .role = "collaborator"};
+
+class ActivityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.status().ok()) << server_.status();
+    v1::WriteResult w;
+    // Saint-Denis (93).
+    v1::DeclareSiteRequest lilas;
+    lilas.set_site_id("lilas");
+    *lilas.mutable_command() = rb::domain::testing::Declare("lilas").declare();
+    ASSERT_TRUE(sites_->DeclareSite(ApiServer::Ctx(kNational).get(), lilas, &w).ok());
+    // Nantes (44).
+    v1::DeclareSiteRequest halage;
+    halage.set_site_id("halage");
+    *halage.mutable_command() = rb::domain::testing::Declare("halage").declare();
+    v1::Site* s = halage.mutable_command()->mutable_site();
+    s->set_name("Chemin du Halage");
+    s->mutable_location()->mutable_address()->set_label("Chemin du Halage, Nantes");
+    s->mutable_location()->mutable_address()->set_city_code("44109");
+    s->mutable_location()->mutable_address()->mutable_coordinates()->set_latitude(47.2058);
+    s->mutable_location()->mutable_address()->mutable_coordinates()->set_longitude(-1.5394);
+    ASSERT_TRUE(sites_->DeclareSite(ApiServer::Ctx(kNational).get(), halage, &w).ok());
+
+    v1::RecordPopulationRequest pop;
+    pop.set_name("sites/lilas");
+    pop.mutable_command()->mutable_population()->set_total(42);
+    ASSERT_TRUE(sites_->RecordPopulation(ApiServer::Ctx(kNational).get(), pop, &w).ok());
+
+    v1::PostCommentRequest open;
+    open.set_name("sites/lilas");
+    open.mutable_command()->set_text("Passage sur site ce matin.");
+    ASSERT_TRUE(sites_->PostComment(ApiServer::Ctx(kNational).get(), open, &w).ok());
+    v1::PostCommentRequest restricted;
+    restricted.set_name("sites/lilas");
+    restricted.mutable_command()->set_text("Pour la DDETS seulement.");
+    restricted.mutable_command()->add_target_organisation_ids("o-9");
+    ASSERT_TRUE(sites_->PostComment(ApiServer::Ctx(kNational).get(), restricted, &w).ok());
+
+    v1::UpdateProceduresRequest justice;
+    justice.set_name("sites/lilas");
+    justice.mutable_command()->mutable_justice()->set_owner_complaint(v1::YES);
+    ASSERT_TRUE(sites_->UpdateProcedures(ApiServer::Ctx(kNational).get(), justice, &w).ok());
+
+    v1::CloseSiteRequest close;
+    close.set_name("sites/halage");
+    *close.mutable_command()->mutable_closure() = rb::domain::testing::ValidClosure();
+    ASSERT_TRUE(sites_->CloseSite(ApiServer::Ctx(kNational).get(), close, &w).ok());
+  }
+
+  v1::ListActivityResponse List(const Actor& actor, v1::ListActivityQuery q = {}) {
+    v1::ListActivityResponse resp;
+    grpc::Status s = sites_->ListActivity(ApiServer::Ctx(actor).get(), q, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
+  static std::vector<std::string> Summary(const v1::ListActivityResponse& r) {
+    std::vector<std::string> out;
+    for (const v1::Activity& a : r.activities()) {
+      out.push_back(absl::StrCat(a.site(), " ", v1::ActivityKind_Name(a.kind())));
+    }
+    return out;
+  }
+
+  ApiServer server_;
+  std::unique_ptr<v1::Sites::Stub> sites_ = server_.Sites();
+};
+
+TEST_F(ActivityTest, EveryVersionNewestFirstForANationalAdministrator) {
+  v1::ListActivityResponse r = List(kNational);
+  EXPECT_THAT(Summary(r), ElementsAre("sites/halage ACTIVITY_KIND_SITE_CLOSED",
+                                      "sites/lilas ACTIVITY_KIND_SITE_UPDATED",
+                                      "sites/lilas ACTIVITY_KIND_SITE_COMMENT",
+                                      "sites/lilas ACTIVITY_KIND_SITE_COMMENT",
+                                      "sites/lilas ACTIVITY_KIND_SITE_UPDATED",
+                                      "sites/halage ACTIVITY_KIND_SITE_DECLARED",
+                                      "sites/lilas ACTIVITY_KIND_SITE_DECLARED"));
+  EXPECT_TRUE(r.next_page_token().empty());
+  for (int i = 1; i < r.activities_size(); ++i) {
+    EXPECT_GT(r.activities(i - 1).position(), r.activities(i).position());
+  }
+  EXPECT_EQ(r.activities(0).position(), server_.head());
+  const v1::Activity& population = r.activities(4);
+  EXPECT_EQ(population.site_name(), "Les Lilas");
+  EXPECT_EQ(population.territory().departement_code(), "93");
+  EXPECT_EQ(population.author_user_id(), "u-1");
+  ASSERT_FALSE(population.changes().empty());
+  EXPECT_EQ(population.changes(0).field(), "Nombre de personnes");
+  EXPECT_EQ(population.changes(0).new_value(), "42");
+  EXPECT_EQ(r.activities(2).comment().text(), "Pour la DDETS seulement.");
+  EXPECT_EQ(r.activities(3).comment().text(), "Passage sur site ce matin.");
+  EXPECT_FALSE(r.activities(0).changes().empty());  // the closure's fields
+}
+
+TEST_F(ActivityTest, AReaderSeesOnlyWhatTheyMayRead) {
+  // No justice option: the procedures update has nothing left to show; the message addressed
+  // to another organisation is not listed.
+  v1::ListActivityResponse r = List(kCollaborator);
+  EXPECT_THAT(Summary(r), ElementsAre("sites/halage ACTIVITY_KIND_SITE_CLOSED",
+                                      "sites/lilas ACTIVITY_KIND_SITE_COMMENT",
+                                      "sites/lilas ACTIVITY_KIND_SITE_UPDATED",
+                                      "sites/halage ACTIVITY_KIND_SITE_DECLARED",
+                                      "sites/lilas ACTIVITY_KIND_SITE_DECLARED"));
+  EXPECT_EQ(r.activities(1).comment().text(), "Passage sur site ce matin.");
+  Actor justice = kCollaborator;
+  justice.options = "access_justice";
+  EXPECT_EQ(List(justice).activities_size(), 6);
+}
+
+TEST_F(ActivityTest, TerritoryAndKindFilters) {
+  v1::ListActivityQuery q;
+  q.mutable_territory()->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
+  q.mutable_territory()->set_code("44");
+  EXPECT_THAT(Summary(List(kNational, q)), ElementsAre("sites/halage ACTIVITY_KIND_SITE_CLOSED",
+                                                       "sites/halage ACTIVITY_KIND_SITE_DECLARED"));
+  v1::ListActivityQuery comments;
+  comments.add_kinds(v1::ACTIVITY_KIND_SITE_COMMENT);
+  EXPECT_THAT(Summary(List(kNational, comments)),
+              ElementsAre("sites/lilas ACTIVITY_KIND_SITE_COMMENT",
+                          "sites/lilas ACTIVITY_KIND_SITE_COMMENT"));
+}
+
+TEST_F(ActivityTest, PagesFollowTheTokenToTheBeginningOfTheLog) {
+  const std::vector<std::string> all = Summary(List(kNational));
+  std::vector<std::string> paged;
+  v1::ListActivityQuery q;
+  q.set_page_size(2);
+  int pages = 0;
+  do {
+    v1::ListActivityResponse r = List(kNational, q);
+    EXPECT_LE(r.activities_size(), 2);
+    for (const std::string& s : Summary(r)) paged.push_back(s);
+    q.set_page_token(r.next_page_token());
+    ++pages;
+  } while (!q.page_token().empty() && pages < 10);
+  EXPECT_EQ(paged, all);
+  EXPECT_EQ(pages, 4);  // 2 + 2 + 2 + 1
+}
+
+TEST_F(ActivityTest, BadQueriesNameTheFieldAndTheRule) {
+  v1::ListActivityResponse resp;
+  v1::ListActivityQuery big;
+  big.set_page_size(500);
+  grpc::Status s = sites_->ListActivity(ApiServer::Ctx(kNational).get(), big, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message() + s.error_details(), ::testing::HasSubstr("page_size"));
+  v1::ListActivityQuery token;
+  token.set_page_token("yesterday");
+  s = sites_->ListActivity(ApiServer::Ctx(kNational).get(), token, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message() + s.error_details(), ::testing::HasSubstr("page_token"));
+  v1::ListActivityQuery territory;
+  territory.mutable_territory()->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
+  s = sites_->ListActivity(ApiServer::Ctx(kNational).get(), territory, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message() + s.error_details(), ::testing::HasSubstr("territory.code"));
+}
+
+}  // namespace
+}  // namespace rb::services::testing
