@@ -32,7 +32,7 @@ namespace rb::es::internal {
 
 struct WalPrefillOptions {
   uint64_t initial_bytes = 1 << 20;     // zeroed when a log file is created
-  uint64_t max_chunk_bytes = 16 << 20;  // largest single growth of the zeroed region
+  uint64_t max_chunk_bytes = 4 << 20;  // largest single growth of the zeroed region
 };
 
 // Wraps `base` (normally rocksdb::FileSystem::Default()).
