@@ -59,7 +59,7 @@ void RunEventStoreBench(const Config& c) {
   // the way the gRPC front end drives the store; the same load from 64 blocking threads is
   // printed on stderr for comparison (on 2 cores it measures the scheduler more than the log).
   if (c.Wants("append_durable_64")) {
-    const int per_appender = c.quick ? 500 : 5000;
+    const int per_appender = c.quick ? 2000 : 5000;
     auto store = OpenStore(c.dir + "/es-64", true);
     struct Appender {
       std::string stream;
@@ -112,7 +112,7 @@ void RunEventStoreBench(const Config& c) {
                  64.0 * per_thread / SecondsSince(t0),
                  64.0 * per_thread / static_cast<double>(batches.load()));
     store->RemoveHeadListener(listener);
-    // As many synced batches as the asynchronous run made (500 or 5,000), so that both figures
+    // As many synced batches as the asynchronous run made (2,000 or 5,000), so that both figures
     // average the disk over the same number of syncs.
     double raw = RawSyncBatch100EventsPerSecond(c, per_appender);
     // The store syncs its write-ahead log over zeroed space (docs/storage-format.md); the limit is

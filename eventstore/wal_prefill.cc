@@ -36,7 +36,11 @@ class WalFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   WalFile(std::unique_ptr<rocksdb::FSWritableFile> target, int fd, WalPrefillOptions options)
       : FSWritableFileOwnerWrapper(std::move(target)), fd_(fd), options_(options) {
-    EnsureZeroed(options_.initial_bytes);
+    if (WriteZeros(fd_, 0, options_.initial_bytes)) {
+      zeroed_ = options_.initial_bytes;
+    } else {
+      Release();
+    }
   }
   ~WalFile() override { CutBackAndRelease(); }
 
@@ -94,9 +98,8 @@ class WalFile : public rocksdb::FSWritableFileOwnerWrapper {
   void EnsureZeroed(uint64_t end) {
     if (fd_ < 0) return;
     while (end > zeroed_) {
-      const uint64_t chunk =
-          std::clamp<uint64_t>(zeroed_, std::max<uint64_t>(options_.initial_bytes, 4096),
-                               std::max<uint64_t>(options_.max_chunk_bytes, 4096));
+      const uint64_t chunk = std::min(std::max<uint64_t>(zeroed_, 1 << 20),
+                                      std::max<uint64_t>(options_.max_chunk_bytes, 4096));
       if (!WriteZeros(fd_, zeroed_, zeroed_ + chunk)) {
         Release();
         return;

@@ -81,10 +81,10 @@ uint64_t WriteThroughPrefill(const std::string& dir, const std::string& name, ui
 TEST(WalPrefill, ZeroedSpaceStaysAheadOfTheLogAndIsCutBackOnClose) {
   rb::testing::TempDir dir;
   uint64_t closed = 0;
-  // A new log starts with 1 MiB of zeros, and the zeroed region grows ahead of the writes.
-  EXPECT_GE(WriteThroughPrefill(dir.path(), "000007.log", 0, &closed), 1u << 20);
+  // A new log starts with 16 MiB of zeros, and the zeroed region grows ahead of the writes.
+  EXPECT_EQ(WriteThroughPrefill(dir.path(), "000007.log", 0, &closed), 16u << 20);
   EXPECT_EQ(closed, 0u);
-  const uint64_t written = 50 * (64 << 10);  // 3.2 MB
+  const uint64_t written = 300 * (64 << 10);  // 19.7 MB: past the first 16 MiB
   EXPECT_GT(WriteThroughPrefill(dir.path(), "000008.log", written, &closed), written);
   EXPECT_EQ(closed, written);
   // Any other file holds exactly what was written, open or closed.
@@ -97,7 +97,7 @@ TEST(WalPrefill, TheLiveLogOfAnOpenStoreIsPrefilled) {
   const std::string path = dir.path() + "/db";
   auto store = OpenStore(path, true);
   ASSERT_NE(store, nullptr);
-  EXPECT_GE(WalBytes(path), 1u << 20);
+  EXPECT_GE(WalBytes(path), 16u << 20);
   rb::testing::TempDir plain_dir;
   auto plain = OpenStore(plain_dir.path() + "/db", false);
   ASSERT_NE(plain, nullptr);
