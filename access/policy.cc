@@ -344,32 +344,36 @@ Redaction RedactSite(const Principal& p, v1::Site* site) {
       r.owner_removed = true;
     }
   }
-  // Comments restricted to chosen users or organisations.
-  if (p.role != Role::kNationalAdmin) {
-    auto* comments = site->mutable_comments();
-    const int before = comments->size();
-    comments->erase(
-        std::remove_if(comments->begin(), comments->end(),
-                       [&](const v1::Comment& c) {
-                         if (c.target_user_ids().empty() && c.target_organisation_ids().empty()) {
-                           return false;
-                         }
-                         if (c.author_user_id() == p.user_id) return false;
-                         for (const auto& u : c.target_user_ids()) {
-                           if (u == p.user_id) return false;
-                         }
-                         for (const auto& o : c.target_organisation_ids()) {
-                           if (o == p.organisation_id) return false;
-                         }
-                         return true;
-                       }),
-        comments->end());
-    r.comments_removed = before - comments->size();
-  }
+  r.comments_removed = RemoveCommentsAddressedToOthers(p, site->mutable_comments());
   return r;
 }
 
+int RemoveCommentsAddressedToOthers(const Principal& p,
+                                    google::protobuf::RepeatedPtrField<v1::Comment>* comments) {
+  if (p.role == Role::kNationalAdmin) return 0;
+  const int before = comments->size();
+  comments->erase(
+      std::remove_if(comments->begin(), comments->end(),
+                     [&](const v1::Comment& c) {
+                       if (c.target_user_ids().empty() && c.target_organisation_ids().empty()) {
+                         return false;
+                       }
+                       if (c.author_user_id() == p.user_id) return false;
+                       for (const auto& u : c.target_user_ids()) {
+                         if (u == p.user_id) return false;
+                       }
+                       for (const auto& o : c.target_organisation_ids()) {
+                         if (o == p.organisation_id) return false;
+                       }
+                       return true;
+                     }),
+      comments->end());
+  return before - comments->size();
+}
+
 bool RedactAction(const Principal& p, v1::Action* action) {
+  // The action's journal follows the site journal's rule.
+  RemoveCommentsAddressedToOthers(p, action->mutable_comments());
   if (action->finances().empty()) return false;
   if (CanSeeFinances(p, action->details().departement_code(), action->id())) return false;
   action->clear_finances();

@@ -160,8 +160,14 @@ struct Redaction {
 
 // Removes from `site` what `p` may not see. The caller has checked CanReadSite.
 Redaction RedactSite(const Principal& p, resorption::v1::Site* site);
-// Removes the finances of `action` when `p` may not see them. Returns true when removed.
+// Removes the finances of `action` when `p` may not see them (returns true when removed), and
+// the journal messages addressed to others (RemoveCommentsAddressedToOthers).
 bool RedactAction(const Principal& p, resorption::v1::Action* action);
+// Removes the journal messages (of a site or an action) addressed to chosen users or
+// organisations that `p` is not among, unless `p` wrote them or is a national administrator.
+// Returns how many were removed.
+int RemoveCommentsAddressedToOthers(
+    const Principal& p, google::protobuf::RepeatedPtrField<resorption::v1::Comment>* comments);
 
 // Statistical disclosure control for external observers: counts from 1 to threshold - 1 are
 // suppressed (nullopt); 0 and counts >= threshold are returned unchanged.

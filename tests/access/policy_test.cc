@@ -439,6 +439,31 @@ TEST(RedactAction, RemovesFinancesOutsideTheFinanceScope) {
   EXPECT_EQ(copy.finances_size(), 1);
 }
 
+TEST(RedactAction, RemovesJournalMessagesAddressedToOthers) {
+  v1::Action a;
+  a.set_id("a-1");
+  a.mutable_details()->set_departement_code("93");
+  a.add_comments()->set_text("visible by all");
+  v1::Comment* restricted = a.add_comments();
+  restricted->set_text("for the prefecture only");
+  restricted->set_author_user_id("u-author");
+  restricted->add_target_organisation_ids("o-prefecture");
+  v1::Action for_operator = a, for_prefecture = a, for_author = a, for_national = a;
+  EXPECT_FALSE(RedactAction(Of(Role::kAssociation), &for_operator));  // no finances removed
+  ASSERT_EQ(for_operator.comments_size(), 1);
+  EXPECT_EQ(for_operator.comments(0).text(), "visible by all");
+  Principal prefecture = Of(Role::kDirectCollaborator);
+  prefecture.organisation_id = "o-prefecture";
+  RedactAction(prefecture, &for_prefecture);
+  EXPECT_EQ(for_prefecture.comments_size(), 2);
+  Principal author = Of(Role::kAssociation);
+  author.user_id = "u-author";
+  RedactAction(author, &for_author);
+  EXPECT_EQ(for_author.comments_size(), 2);
+  RedactAction(Of(Role::kNationalAdmin), &for_national);
+  EXPECT_EQ(for_national.comments_size(), 2);
+}
+
 TEST(SuppressSmallCount, HidesCountsFromOneToFourAndKeepsTheRest) {
   EXPECT_EQ(SuppressSmallCount(0), 0);
   EXPECT_EQ(SuppressSmallCount(1), std::nullopt);

@@ -68,6 +68,35 @@ TEST_F(ActionsServiceTest, UpdateWithFieldMaskAndCommentAdvanceTheRevision) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
 }
 
+TEST_F(ActionsServiceTest, AJournalMessageAddressedToAnOrganisationIsReadOnlyByIt) {
+  v1::WriteResult w;
+  ASSERT_TRUE(Create("a1", &w).ok());
+  v1::PostActionCommentRequest comment;
+  comment.set_name("actions/a1");
+  comment.mutable_command()->set_text("Pour la préfecture.");
+  comment.mutable_command()->add_target_organisation_ids("o-prefecture");
+  ASSERT_TRUE(actions_->PostActionComment(ApiServer::Ctx().get(), comment, &w).ok());
+  v1::GetActionRequest get;
+  get.set_name("actions/a1");
+  v1::Action other, prefecture;
+  ASSERT_TRUE(actions_
+                  ->GetAction(ApiServer::Ctx(
+                                  {.user = "u-7", .organisation = "o-asso", .role = "association"})
+                                  .get(),
+                              get, &other)
+                  .ok());
+  EXPECT_EQ(other.comments_size(), 0);
+  ASSERT_TRUE(actions_
+                  ->GetAction(ApiServer::Ctx({.user = "u-8",
+                                              .organisation = "o-prefecture",
+                                              .role = "direct_collaborator"})
+                                  .get(),
+                              get, &prefecture)
+                  .ok());
+  ASSERT_EQ(prefecture.comments_size(), 1);
+  EXPECT_EQ(prefecture.comments(0).text(), "Pour la préfecture.");
+}
+
 TEST_F(ActionsServiceTest, CommandOnAnUnknownActionIsNotFound) {
   v1::PostActionCommentRequest comment;
   comment.set_name("actions/ghost");
