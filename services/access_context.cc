@@ -330,6 +330,13 @@ absl::Status CallAccess::Redact(v1::Action* action) const {
   return Audit(acc::kAuditRestrictedRead, absl::StrCat("action-", action->id()), {"finances"});
 }
 
+rb::views::Visibility CallAccess::ActionVisibility(const v1::Action& action) const {
+  rb::views::Visibility v;
+  v.finances = acc::CanSeeFinances(principal_, action.details().departement_code(), action.id());
+  v.personal = !AggregatesOnly();
+  return v;
+}
+
 // --- Aggregates and administration -------------------------------------------------------------
 
 absl::Status CallAccess::CheckAggregates() const {

@@ -110,6 +110,8 @@ class CallAccess {
   absl::Status CheckCreateAction(std::string_view departement) const;
   // Removes the finances unless CanSeeFinances; audits the finances returned.
   absl::Status Redact(resorption::v1::Action* action) const;
+  // The categories of restricted data the principal sees on this action (finances, persons).
+  rb::views::Visibility ActionVisibility(const resorption::v1::Action& action) const;
 
   // --- Aggregates and administration ---------------------------------------------------------
   // PERMISSION_DENIED unless the principal may read aggregates (every role may).

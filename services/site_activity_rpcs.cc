@@ -3,17 +3,19 @@
 // Sites.ListActivity (declared in sites_service.h; contract in resorption/v1/sites_service.proto
 // and docs/api.md): the activity feed, read backward from the log itself.
 //
-// The log is read backward in chunks of site events; consecutive events of one stream recorded
-// together with the same command id form one version (one command), the unit of the feed, as of
-// the change log. Each site met is loaded once per call (its current state from the command
-// handler's aggregate): erased and unreadable sites are skipped, the territory filter applies to
-// where the site is now, its visibility (justice, owners) is the reader's on that site, updates
-// carry the change log's visible field changes and journal messages appear only when the
-// reader may read them (rb::access::RedactSite).
+// The log is read backward in chunks of site and action events; consecutive events of one stream
+// recorded together with the same command id form one version (one command), the unit of the
+// feed, as of the change logs. Each site or action met is loaded once per call (its current state
+// from the command handler's aggregates): erased, unknown and unreadable ones are skipped, the
+// territory filter applies to where a site is now (an action: its département), the visibility
+// (justice, owners, finances) is the reader's on that site or action, updates carry the change
+// log's visible field changes and journal messages appear only when the reader may read them
+// (rb::access::RedactSite / RedactAction).
 #include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +25,8 @@
 #include "access/audit.h"
 #include "access/policy.h"
 #include "domain/events.h"
+#include "domain/geo.h"
+#include "projections/views/changelog.h"
 #include "projections/views/history.h"
 #include "services/access_context.h"
 #include "services/sites_service.h"
@@ -51,40 +55,87 @@ struct Version {
   std::vector<rb::es::RecordedEvent> events;
   bool Accepts(const rb::es::RecordedEvent& e) const {
     const rb::es::RecordedEvent& last = events.back();
-    return e.stream_id == last.stream_id && e.recorded_at_us == last.recorded_at_us &&
-           e.metadata.command_id == last.metadata.command_id &&
-           e.metadata.actor_user == last.metadata.actor_user && e.position + 1 == last.position;
+    // Read backward: `e` comes just before the version's lowest event. The change logs' own rule
+    // (rb::views::SameVersion), for events of one append (adjacent positions of one stream).
+    return e.stream_id == last.stream_id && e.position + 1 == last.position &&
+           rb::views::SameVersion(e, last);
   }
 };
 
+// The kind of a version from its event types ("site.*" or "action.*").
 v1::ActivityKind KindOf(const Version& v) {
-  bool declared = false, closed = false, comment = false, other = false;
+  bool created = false, closed = false, comment = false, other = false;
+  const bool action = v.events.front().type.rfind("action.", 0) == 0;
   for (const rb::es::RecordedEvent& e : v.events) {
-    if (e.type == "site.declared") {
-      declared = true;
-    } else if (e.type == "site.closed") {
+    if (e.type == "site.declared" || e.type == "action.created") {
+      created = true;
+    } else if (e.type == "site.closed" || e.type == "action.closed") {
       closed = true;
-    } else if (e.type == "site.comment_posted") {
+    } else if (e.type == "site.comment_posted" || e.type == "action.comment_posted") {
       comment = true;
     } else if (e.type != "site.comment_moderated") {
       other = true;
     }
   }
-  if (declared) return v1::ACTIVITY_KIND_SITE_DECLARED;
-  if (closed) return v1::ACTIVITY_KIND_SITE_CLOSED;
-  if (other) return v1::ACTIVITY_KIND_SITE_UPDATED;
-  if (comment) return v1::ACTIVITY_KIND_SITE_COMMENT;
+  if (created) return action ? v1::ACTIVITY_KIND_ACTION_CREATED : v1::ACTIVITY_KIND_SITE_DECLARED;
+  if (closed) return action ? v1::ACTIVITY_KIND_ACTION_CLOSED : v1::ACTIVITY_KIND_SITE_CLOSED;
+  if (other) return action ? v1::ACTIVITY_KIND_ACTION_UPDATED : v1::ACTIVITY_KIND_SITE_UPDATED;
+  if (comment) return action ? v1::ACTIVITY_KIND_ACTION_COMMENT : v1::ACTIVITY_KIND_SITE_COMMENT;
   return v1::ACTIVITY_KIND_UNSPECIFIED;  // moderation only: not an activity
 }
 
-// What one call knows of a site it met.
-struct SiteSeen {
+bool IsUpdateOrClosure(v1::ActivityKind k) {
+  return k == v1::ACTIVITY_KIND_SITE_UPDATED || k == v1::ACTIVITY_KIND_SITE_CLOSED ||
+         k == v1::ACTIVITY_KIND_ACTION_UPDATED || k == v1::ACTIVITY_KIND_ACTION_CLOSED;
+}
+
+// What one call knows of a site or an action it met.
+struct Subject {
   bool shown = false;  // readable, not erased, in the requested territory
-  v1::Site redacted;   // current state as the reader may read it (its journal included)
+  bool is_action = false;
+  std::string id;
+  std::string name;
+  v1::Territory territory;
+  google::protobuf::RepeatedPtrField<v1::Comment> journal;  // as the reader may read it
   rb::views::Visibility visibility;
   std::optional<v1::ChangeLog> changelog;  // loaded on the first update met
-  bool restricted_read = false;            // justice or owner changes were returned
+  std::set<std::string> restricted_read;   // "justice", "owner", "finances" changes returned
 };
+
+// The territory of an action: its département and that département's region.
+v1::Territory ActionTerritory(const v1::Action& action) {
+  v1::Territory t;
+  t.set_departement_code(action.details().departement_code());
+  if (const auto* d = rb::domain::geo::Geography::Get().FindDepartement(t.departement_code())) {
+    t.set_region_code(std::string(d->region));
+  }
+  return t;
+}
+
+// The id of the journal message a "*.comment_posted" event posted.
+absl::StatusOr<std::string> PostedCommentId(const rb::es::RecordedEvent& e, bool action) {
+  if (action) {
+    absl::StatusOr<v1::ActionEvent> posted = rb::domain::DecodeActionEvent(e);
+    if (!posted.ok()) return posted.status();
+    return posted->comment_posted().comment().id();
+  }
+  absl::StatusOr<v1::SiteEvent> posted = rb::domain::DecodeSiteEvent(e);
+  if (!posted.ok()) return posted.status();
+  return posted->comment_posted().comment().id();
+}
+
+const char* RestrictedKind(v1::Sensitivity s) {
+  switch (s) {
+    case v1::SENSITIVITY_JUSTICE:
+      return "justice";
+    case v1::SENSITIVITY_OWNER:
+      return "owner";
+    case v1::SENSITIVITY_FINANCES:
+      return "finances";
+    default:
+      return nullptr;
+  }
+}
 
 }  // namespace
 
@@ -111,17 +162,23 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
   }
   int64_t since_us = 0;
   if (req.has_since()) {
-    if (req.since().seconds() < 0 || req.since().nanos() < 0) {
-      violations.push_back({"since", "must be after 1970-01-01"});
+    // google.protobuf.Timestamp's range, from 1970 on.
+    if (req.since().seconds() < 0 || req.since().seconds() > 253'402'300'799 ||
+        req.since().nanos() < 0 || req.since().nanos() > 999'999'999) {
+      violations.push_back({"since", "must be a valid instant after 1970-01-01"});
     } else {
       since_us = req.since().seconds() * 1'000'000 + req.since().nanos() / 1000;
     }
   }
-  uint64_t from = UINT64_MAX;  // the head
+  // The first page starts at the published head: an event being appended is not in the
+  // aggregates and change logs yet.
+  const uint64_t head = store_->GetHead().position;
+  uint64_t from = head;
   if (!req.page_token().empty()) {
     if (!absl::SimpleAtoi(req.page_token(), &from) || from == 0) {
       violations.push_back({"page_token", "is not a token returned by ListActivity"});
     }
+    from = std::min(from, head);
   }
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
   const int page_size = req.page_size() == 0 ? kDefaultPageSize : req.page_size();
@@ -133,24 +190,48 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
     return std::find(req.kinds().begin(), req.kinds().end(), k) != req.kinds().end();
   };
 
-  std::map<std::string, SiteSeen> sites;  // by stream id
-  auto site_of = [&](const std::string& stream) -> absl::StatusOr<SiteSeen*> {
-    auto it = sites.find(stream);
-    if (it != sites.end()) return &it->second;
-    SiteSeen& seen = sites[stream];
-    const std::string id = stream.substr(std::string_view("site-").size());
-    absl::StatusOr<v1::Site> site = handler_->LoadSite(id);
+  std::map<std::string, Subject> subjects;  // by stream id
+  auto subject_of = [&](const std::string& stream) -> absl::StatusOr<Subject*> {
+    auto it = subjects.find(stream);
+    if (it != subjects.end()) return &it->second;
+    Subject& seen = subjects[stream];
+    seen.is_action = stream.rfind("action-", 0) == 0;
+    seen.id = stream.substr(seen.is_action ? std::string_view("action-").size()
+                                           : std::string_view("site-").size());
+    if (seen.is_action) {
+      absl::StatusOr<v1::Action> action = handler_->LoadAction(seen.id);
+      if (!action.ok()) return action.status();
+      if (action->status() == v1::ACTION_STATUS_UNSPECIFIED) return &seen;
+      if (!access->CheckReadAction(*action).ok()) return &seen;
+      seen.territory = ActionTerritory(*action);
+      if (territory.level() == v1::TERRITORY_LEVEL_COMMUNE ||
+          territory.level() == v1::TERRITORY_LEVEL_EPCI) {
+        return &seen;  // an action lies in a département
+      }
+      v1::Site located;
+      *located.mutable_location()->mutable_territory() = seen.territory;
+      if (!whole_country && !rb::proj::views::SiteInTerritory(located, territory)) return &seen;
+      seen.shown = true;
+      seen.name = action->details().name();
+      seen.visibility = access->ActionVisibility(*action);
+      rb::access::RedactAction(access->principal(), &*action);
+      seen.journal = std::move(*action->mutable_comments());
+      return &seen;
+    }
+    absl::StatusOr<v1::Site> site = handler_->LoadSite(seen.id);
     if (!site.ok()) return site.status();
     if (site->status() == v1::SITE_STATUS_UNSPECIFIED || site->status() == v1::SITE_STATUS_ERASED) {
       return &seen;
     }
     const v1::Territory& t = site->location().territory();
-    if (!access->CheckReadSite(t, id).ok()) return &seen;
+    if (!access->CheckReadSite(t, seen.id).ok()) return &seen;
     if (!whole_country && !rb::proj::views::SiteInTerritory(*site, territory)) return &seen;
     seen.shown = true;
-    seen.visibility = access->SiteVisibility(t, id);
-    seen.redacted = *std::move(site);
-    rb::access::RedactSite(access->principal(), &seen.redacted);
+    seen.name = site->name();
+    seen.territory = t;
+    seen.visibility = access->SiteVisibility(t, seen.id);
+    rb::access::RedactSite(access->principal(), &*site);
+    seen.journal = std::move(*site->mutable_comments());
     return &seen;
   };
 
@@ -160,45 +241,51 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
     if (!wanted(kind)) return false;
     const rb::es::RecordedEvent& last = v.events.front();  // highest position
     const rb::es::RecordedEvent& first = v.events.back();
-    absl::StatusOr<SiteSeen*> seen = site_of(last.stream_id);
-    if (!seen.ok()) return seen.status();
-    if (!(*seen)->shown) return false;
-    const v1::Site& site = (*seen)->redacted;
+    absl::StatusOr<Subject*> found = subject_of(last.stream_id);
+    if (!found.ok()) return found.status();
+    Subject& subject = **found;
+    if (!subject.shown) return false;
     v1::Activity a;
     a.set_kind(kind);
-    if (kind == v1::ACTIVITY_KIND_SITE_UPDATED || kind == v1::ACTIVITY_KIND_SITE_CLOSED) {
-      if (!(*seen)->changelog.has_value()) {
-        absl::StatusOr<v1::ChangeLog> log = changelog_.ForSite(site.id(), (*seen)->visibility);
+    if (IsUpdateOrClosure(kind)) {
+      if (!subject.changelog.has_value()) {
+        absl::StatusOr<v1::ChangeLog> log =
+            subject.is_action ? changelog_.ForAction(subject.id, subject.visibility)
+                              : changelog_.ForSite(subject.id, subject.visibility);
         if (!log.ok()) return log.status();
-        (*seen)->changelog = *std::move(log);
+        subject.changelog = *std::move(log);
       }
-      for (const v1::ChangeLogEntry& entry : (*seen)->changelog->entries()) {
+      for (const v1::ChangeLogEntry& entry : subject.changelog->entries()) {
         if (entry.first_revision() <= first.revision && last.revision <= entry.last_revision()) {
           *a.mutable_changes() = entry.changes();
         }
       }
-      if (kind == v1::ACTIVITY_KIND_SITE_UPDATED && a.changes().empty()) {
+      if ((kind == v1::ACTIVITY_KIND_SITE_UPDATED || kind == v1::ACTIVITY_KIND_ACTION_UPDATED) &&
+          a.changes().empty()) {
         return false;  // nothing the reader may see changed
       }
       for (const v1::FieldChange& c : a.changes()) {
-        (*seen)->restricted_read |=
-            c.sensitivity() == v1::SENSITIVITY_JUSTICE || c.sensitivity() == v1::SENSITIVITY_OWNER;
+        if (const char* r = RestrictedKind(c.sensitivity())) subject.restricted_read.insert(r);
       }
     }
-    if (kind == v1::ACTIVITY_KIND_SITE_COMMENT) {
-      absl::StatusOr<v1::SiteEvent> posted = rb::domain::DecodeSiteEvent(first);
-      if (!posted.ok()) return posted.status();
-      const std::string& comment_id = posted->comment_posted().comment().id();
+    if (kind == v1::ACTIVITY_KIND_SITE_COMMENT || kind == v1::ACTIVITY_KIND_ACTION_COMMENT) {
+      absl::StatusOr<std::string> comment_id = PostedCommentId(first, subject.is_action);
+      if (!comment_id.ok()) return comment_id.status();
       const v1::Comment* readable = nullptr;
-      for (const v1::Comment& c : site.comments()) {
-        if (c.id() == comment_id && !c.moderated()) readable = &c;
+      for (const v1::Comment& c : subject.journal) {
+        if (c.id() == *comment_id && !c.moderated()) readable = &c;
       }
       if (readable == nullptr) return false;  // moderated, or addressed to others
       *a.mutable_comment() = *readable;
     }
-    a.set_site(absl::StrCat("sites/", site.id()));
-    a.set_site_name(site.name());
-    *a.mutable_territory() = site.location().territory();
+    if (subject.is_action) {
+      a.set_action(absl::StrCat("actions/", subject.id));
+      a.set_action_name(subject.name);
+    } else {
+      a.set_site(absl::StrCat("sites/", subject.id));
+      a.set_site_name(subject.name);
+    }
+    *a.mutable_territory() = subject.territory;
     a.set_position(last.position);
     a.set_recorded_at_us(last.recorded_at_us);
     a.set_valid_at_us(last.valid_at_us);
@@ -210,19 +297,23 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
     return true;
   };
 
-  rb::es::LogFilter filter;
-  filter.categories = {"site"};
+  // The log is read unfiltered, so that one call examines at most kMaxExamined events whatever
+  // else the log holds.
+  rb::es::LogFilter relevant;
+  relevant.categories = {"site", "action"};
   uint64_t examined = 0;
   std::optional<Version> pending;  // the version being gathered (it may go on in the next chunk)
   uint64_t resume = 0;             // where the next page starts (0: the beginning was reached)
   bool done = false;
-  while (!done) {
-    if (from == 0) break;
-    absl::StatusOr<rb::es::ReadAllResult> chunk = store_->ReadAllBackward(from, kChunk, filter);
+  while (!done && from > 0) {
+    absl::StatusOr<rb::es::ReadAllResult> chunk =
+        store_->ReadAllBackward(from, kChunk, rb::es::LogFilter());
     if (!chunk.ok()) return chunk.status();
     if (chunk->events.empty()) break;
     for (rb::es::RecordedEvent& e : chunk->events) {
-      if (pending && pending->Accepts(e)) {
+      const bool matches = relevant.Matches(e);
+      if (pending && matches && pending->Accepts(e)) {
+        ++examined;
         pending->events.push_back(std::move(e));
         continue;
       }
@@ -239,16 +330,23 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
         }
       }
       if (e.recorded_at_us < since_us) {
-        done = true;  // older than asked for: the feed ends here
+        done = true;  // older than asked for (recording times never decrease along the log)
         break;
       }
       ++examined;
+      if (!matches) {
+        if (examined >= kMaxExamined) {
+          resume = e.position - 1;
+          done = true;
+          break;
+        }
+        continue;
+      }
       pending.emplace();
       pending->events.push_back(std::move(e));
     }
     if (done) break;
-    const uint64_t lowest = chunk->events.back().position;
-    from = lowest - 1;
+    from = chunk->events.back().position - 1;
   }
   if (!done && pending) {
     // The beginning of the log ends the last version.
@@ -257,10 +355,10 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
   }
   if (resume != 0) resp->set_next_page_token(absl::StrCat(resume));
 
-  for (const auto& [stream, seen] : sites) {
-    if (!seen.restricted_read) continue;
-    if (absl::Status s = access->Audit(rb::access::kAuditRestrictedRead, stream, {"activity"});
-        !s.ok()) {
+  for (const auto& [stream, seen] : subjects) {
+    if (seen.restricted_read.empty()) continue;
+    const std::vector<std::string> fields(seen.restricted_read.begin(), seen.restricted_read.end());
+    if (absl::Status s = access->Audit(rb::access::kAuditRestrictedRead, stream, fields); !s.ok()) {
       return s;
     }
   }

@@ -443,11 +443,6 @@ void DiffMessages(const Message& a, const Message& b, const std::string& prefix,
 
 // ---- Versions -----------------------------------------------------------------------------------
 
-bool SameVersion(const rb::es::RecordedEvent& a, const rb::es::RecordedEvent& b) {
-  return a.metadata == b.metadata && a.valid_at_us == b.valid_at_us &&
-         a.recorded_at_us == b.recorded_at_us;
-}
-
 template <typename State, typename Decode, typename Evolve, typename Diff>
 absl::StatusOr<pb::ChangeLog> Build(const rb::es::EventStore& store, const std::string& stream_id,
                                     const Visibility& visibility, Decode decode, Evolve evolve,
@@ -503,6 +498,11 @@ absl::StatusOr<pb::ChangeLog> Build(const rb::es::EventStore& store, const std::
 }
 
 }  // namespace
+
+bool SameVersion(const rb::es::RecordedEvent& a, const rb::es::RecordedEvent& b) {
+  return a.metadata == b.metadata && a.valid_at_us == b.valid_at_us &&
+         a.recorded_at_us == b.recorded_at_us;
+}
 
 std::string FormatFrenchDate(const pb::Date& date) {
   std::optional<absl::CivilDay> d = rb::domain::ToCivilDay(date);

@@ -44,6 +44,10 @@ std::vector<resorption::v1::FieldChange> DiffSites(const resorption::v1::Site& b
 std::vector<resorption::v1::FieldChange> DiffActions(const resorption::v1::Action& before,
                                                      const resorption::v1::Action& after);
 
+// True when two consecutive events of one stream belong to the same version (the same command):
+// same metadata, valid date and recording time.
+bool SameVersion(const rb::es::RecordedEvent& a, const rb::es::RecordedEvent& b);
+
 // Display helpers (exposed for exports and tests).
 std::string FormatFrenchDate(const resorption::v1::Date& date);  // "01 février 2024"; "" if empty
 std::string JoinFrench(const std::vector<std::string>& items);   // "a, b et c"

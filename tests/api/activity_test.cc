@@ -139,6 +139,73 @@ TEST_F(ActivityTest, TerritoryAndKindFilters) {
                           "sites/lilas ACTIVITY_KIND_SITE_COMMENT"));
 }
 
+TEST_F(ActivityTest, ActionsAppearInTheFeedOfTheirDepartement) {
+  auto actions = server_.Actions();
+  v1::WriteResult w;
+  v1::CreateActionRequest create;
+  create.set_action_id("a1");
+  *create.mutable_command() = rb::domain::testing::CreateAction("a1").create();  // in the 93
+  ASSERT_TRUE(actions->CreateAction(ApiServer::Ctx(kNational).get(), create, &w).ok());
+  v1::UpdateActionRequest update;
+  update.set_name("actions/a1");
+  update.mutable_details()->set_name("Accès à l'emploi");
+  update.mutable_update_mask()->add_paths("name");
+  ASSERT_TRUE(actions->UpdateAction(ApiServer::Ctx(kNational).get(), update, &w).ok());
+  v1::PostActionCommentRequest open;
+  open.set_name("actions/a1");
+  open.mutable_command()->set_text("Réunion de suivi.");
+  ASSERT_TRUE(actions->PostActionComment(ApiServer::Ctx(kNational).get(), open, &w).ok());
+  v1::PostActionCommentRequest restricted = open;
+  restricted.mutable_command()->set_text("Pour la préfecture.");
+  restricted.mutable_command()->add_target_organisation_ids("o-9");
+  ASSERT_TRUE(actions->PostActionComment(ApiServer::Ctx(kNational).get(), restricted, &w).ok());
+
+  v1::ListActivityQuery q;
+  for (auto k : {v1::ACTIVITY_KIND_ACTION_CREATED, v1::ACTIVITY_KIND_ACTION_UPDATED,
+                 v1::ACTIVITY_KIND_ACTION_CLOSED, v1::ACTIVITY_KIND_ACTION_COMMENT}) {
+    q.add_kinds(k);
+  }
+  auto summary = [](const v1::ListActivityResponse& r) {
+    std::vector<std::string> out;
+    for (const v1::Activity& a : r.activities()) {
+      out.push_back(absl::StrCat(a.action(), " ", v1::ActivityKind_Name(a.kind())));
+    }
+    return out;
+  };
+  v1::ListActivityResponse national = List(kNational, q);
+  EXPECT_THAT(summary(national), ElementsAre("actions/a1 ACTIVITY_KIND_ACTION_COMMENT",
+                                             "actions/a1 ACTIVITY_KIND_ACTION_COMMENT",
+                                             "actions/a1 ACTIVITY_KIND_ACTION_UPDATED",
+                                             "actions/a1 ACTIVITY_KIND_ACTION_CREATED"));
+  EXPECT_EQ(national.activities(0).comment().text(), "Pour la préfecture.");
+  EXPECT_EQ(national.activities(2).action_name(), "Accès à l'emploi");
+  EXPECT_EQ(national.activities(2).territory().departement_code(), "93");
+  EXPECT_EQ(national.activities(2).territory().region_code(), "11");
+  ASSERT_FALSE(national.activities(2).changes().empty());
+  EXPECT_EQ(national.activities(2).changes(0).new_value(), "Accès à l'emploi");
+  // Another organisation does not read the message addressed to o-9.
+  EXPECT_THAT(summary(List(kCollaborator, q)),
+              ElementsAre("actions/a1 ACTIVITY_KIND_ACTION_COMMENT",
+                          "actions/a1 ACTIVITY_KIND_ACTION_UPDATED",
+                          "actions/a1 ACTIVITY_KIND_ACTION_CREATED"));
+  // Territories: the action's département and region list it; another département, a commune
+  // (actions lie in a département) do not.
+  auto count_in = [&](v1::TerritoryLevel level, const std::string& code) {
+    v1::ListActivityQuery t = q;
+    t.mutable_territory()->set_level(level);
+    t.mutable_territory()->set_code(code);
+    return List(kNational, t).activities_size();
+  };
+  EXPECT_EQ(count_in(v1::TERRITORY_LEVEL_DEPARTEMENT, "93"), 4);
+  EXPECT_EQ(count_in(v1::TERRITORY_LEVEL_REGION, "11"), 4);
+  EXPECT_EQ(count_in(v1::TERRITORY_LEVEL_DEPARTEMENT, "44"), 0);
+  EXPECT_EQ(count_in(v1::TERRITORY_LEVEL_COMMUNE, "93066"), 0);
+  // Without a kind filter, sites and actions are mixed, newest first.
+  v1::ListActivityResponse all = List(kNational);
+  EXPECT_EQ(all.activities(0).action(), "actions/a1");
+  EXPECT_EQ(all.activities_size(), 7 + 4);
+}
+
 TEST_F(ActivityTest, PagesFollowTheTokenToTheBeginningOfTheLog) {
   const std::vector<std::string> all = Summary(List(kNational));
   std::vector<std::string> paged;
@@ -173,6 +240,25 @@ TEST_F(ActivityTest, BadQueriesNameTheFieldAndTheRule) {
   s = sites_->ListActivity(ApiServer::Ctx(kNational).get(), territory, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message() + s.error_details(), ::testing::HasSubstr("territory.code"));
+  v1::ListActivityQuery since;
+  since.mutable_since()->set_seconds(int64_t{1} << 60);
+  s = sites_->ListActivity(ApiServer::Ctx(kNational).get(), since, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message() + s.error_details(), ::testing::HasSubstr("since"));
+}
+
+TEST_F(ActivityTest, SinceEndsTheFeedAtThatInstant) {
+  const v1::ListActivityResponse all = List(kNational);
+  ASSERT_EQ(all.activities_size(), 7);
+  // From the recording time of the fourth newest activity on: the four newest.
+  v1::ListActivityQuery q;
+  const int64_t us = all.activities(3).recorded_at_us();
+  q.mutable_since()->set_seconds(us / 1'000'000);
+  q.mutable_since()->set_nanos(static_cast<int32_t>(us % 1'000'000) * 1000);
+  v1::ListActivityResponse recent = List(kNational, q);
+  ASSERT_GE(recent.activities_size(), 4);
+  for (const v1::Activity& a : recent.activities()) EXPECT_GE(a.recorded_at_us(), us);
+  EXPECT_TRUE(recent.next_page_token().empty());
 }
 
 }  // namespace

@@ -68,11 +68,13 @@ actor may not see.
 )";
 constexpr const char* kActivityUsage = R"(Usage: resorption sites activity [flags]
 
-The activity feed (ListActivity), newest first: declarations, updates with their changed fields,
-closures and journal messages on the sites the actor may read, as the actor may see them.
-  --departement=CODE   only the sites of this département (where they are now)
+The activity feed (ListActivity), newest first: creations, updates with their changed fields,
+closures and journal messages on the sites and actions the actor may read, as the actor may see
+them.
+  --departement=CODE   only the sites of this département (where they are now) and its actions
   --commune=INSEE      only the sites of this commune
-  --kind=KIND[,KIND]   declared, updated, closed, comment (default: all)
+  --kind=KIND[,KIND]   declared, updated, closed, comment (sites), action-created,
+                       action-updated, action-closed, action-comment (default: all)
   --since=YYYY-MM-DD   only what was recorded on or after this day (UTC)
   --limit=N            at most N activities (default 50)
 )";
@@ -259,11 +261,19 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
       {"declared", v1::ACTIVITY_KIND_SITE_DECLARED},
       {"updated", v1::ACTIVITY_KIND_SITE_UPDATED},
       {"closed", v1::ACTIVITY_KIND_SITE_CLOSED},
-      {"comment", v1::ACTIVITY_KIND_SITE_COMMENT}};
+      {"comment", v1::ACTIVITY_KIND_SITE_COMMENT},
+      {"action-created", v1::ACTIVITY_KIND_ACTION_CREATED},
+      {"action-updated", v1::ACTIVITY_KIND_ACTION_UPDATED},
+      {"action-closed", v1::ACTIVITY_KIND_ACTION_CLOSED},
+      {"action-comment", v1::ACTIVITY_KIND_ACTION_COMMENT}};
+  std::map<v1::ActivityKind, std::string> label;
+  for (const auto& [name, kind] : kinds) label[kind] = name;
   for (absl::string_view k : absl::StrSplit(f.Get("kind"), ',', absl::SkipEmpty())) {
     auto it = kinds.find(std::string(k));
     if (it == kinds.end()) {
-      return Usage(err, absl::StrCat("unknown kind ", k, " (declared, updated, closed, comment)"));
+      return Usage(err, absl::StrCat("unknown kind ", k,
+                                     " (declared, updated, closed, comment, action-created, "
+                                     "action-updated, action-closed, action-comment)"));
     }
     q.add_kinds(it->second);
   }
@@ -285,9 +295,11 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
     for (const v1::Activity& a : page.activities()) {
       if (shown == limit) break;
       ++shown;
-      std::string kind(v1::ActivityKind_Name(a.kind()));
-      kind = absl::AsciiStrToLower(kind.substr(std::string_view("ACTIVITY_KIND_SITE_").size()));
-      const std::string id = a.site().substr(std::string_view("sites/").size());
+      const std::string& kind = label[a.kind()];
+      const bool action = !a.action().empty();
+      const std::string id = action ? a.action().substr(std::string_view("actions/").size())
+                                    : a.site().substr(std::string_view("sites/").size());
+      const std::string& name = action ? a.action_name() : a.site_name();
       if (f.json) {
         std::string changes = "[";
         for (int i = 0; i < a.changes_size(); ++i) {
@@ -302,8 +314,8 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
         out << JsonObject()
                    .Add("position", a.position())
                    .Add("kind", kind)
-                   .Add("site", id)
-                   .Add("name", a.site_name())
+                   .Add(action ? "action" : "site", id)
+                   .Add("name", name)
                    .Add("commune", a.territory().city_name())
                    .Add("recorded_at", FormatMicros(a.recorded_at_us()))
                    .Add("author", a.author_user_id())
@@ -315,8 +327,10 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
         continue;
       }
       out << FormatMicros(a.recorded_at_us()).substr(0, 16) << "  " << kind << "  " << id;
-      if (!a.site_name().empty()) out << " (" << a.site_name() << ")";
-      out << "  " << a.territory().city_name() << "  " << a.author_user_id() << "\n";
+      if (!name.empty()) out << " (" << name << ")";
+      const std::string& place =
+          action ? a.territory().departement_code() : a.territory().city_name();
+      out << "  " << place << "  " << a.author_user_id() << "\n";
       for (const v1::FieldChange& ch : a.changes()) {
         out << "  " << ch.field() << ": " << (ch.old_value().empty() ? "(vide)" : ch.old_value())
             << " -> " << (ch.new_value().empty() ? "(vide)" : ch.new_value()) << "\n";
