@@ -202,11 +202,13 @@ absl::Status EventStoreImpl::Init() {
   // reusing its skip-list position between keys: far cheaper for the sorted batches of the
   // projections than concurrent inserts, each of which searches the skip list from the top.
   db_options.allow_concurrent_memtable_write = false;
-  // Durable appends sync the write-ahead log over space written beforehand: see wal_prefill.h.
-  if (!options_.read_only && options_.prefill_wal) {
-    env_ = rocksdb::NewCompositeEnv(NewWalPrefillFileSystem(rocksdb::FileSystem::Default()));
-    db_options.env = env_.get();
-  }
+  // Durable appends sync the write-ahead log over space written beforehand, and logs are read up
+  // to their records' end only: see wal_prefill.h. The reading side serves every open, read-only
+  // ones included, since a log may end in zeros whatever wrote it last.
+  WalPrefillOptions wal;
+  wal.prefill = !options_.read_only && options_.prefill_wal;
+  env_ = rocksdb::NewCompositeEnv(NewWalPrefillFileSystem(rocksdb::FileSystem::Default(), wal));
+  db_options.env = env_.get();
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

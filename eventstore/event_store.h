@@ -43,8 +43,8 @@ struct Options {
   // durability on power loss (not on process crash) for throughput.
   bool sync = true;
   // Keep zero-filled space ahead of the write-ahead log's end, so that a sync flushes data only
-  // and never commits a new file size through the file system's journal (see
-  // docs/storage-format.md, "Write-ahead log"). Off: RocksDB's plain appends.
+  // and never writes a new file size (see docs/storage-format.md, "Write-ahead log"). Off:
+  // RocksDB's plain appends (logs are still read up to their records' end only).
   bool prefill_wal = true;
   // Largest accepted payload + metadata of one event, in bytes.
   size_t max_event_bytes = 1 << 20;
