@@ -553,6 +553,10 @@ std::vector<pb::FieldChange> DiffSites(const pb::Site& before, const pb::Site& a
 std::vector<pb::FieldChange> DiffActions(const pb::Action& before, const pb::Action& after) {
   std::vector<pb::FieldChange> out;
   DiffMessages(before, after, "", out);
+  // The labels are shared with sites; "status" is the one field both messages name alike.
+  for (pb::FieldChange& c : out) {
+    if (c.field_key() == "status") c.set_field("Statut de l'action");
+  }
   return out;
 }
 

@@ -74,6 +74,22 @@ TEST(ChangeLogFormatTest, DiffFormatsValuesWithFrenchLabels) {
             "extracommunautaires");
 }
 
+TEST(ChangeLogFormatTest, StatusIsNamedForItsSubject) {
+  pb::Site open_site, closed_site;
+  open_site.set_status(pb::SITE_STATUS_OPEN);
+  closed_site.set_status(pb::SITE_STATUS_CLOSED);
+  std::vector<pb::FieldChange> site = DiffSites(open_site, closed_site);
+  ASSERT_EQ(site.size(), 1u);
+  EXPECT_EQ(site[0].field(), "Statut du site");
+  pb::Action open_action, closed_action;
+  open_action.set_status(pb::ACTION_STATUS_OPEN);
+  closed_action.set_status(pb::ACTION_STATUS_CLOSED);
+  std::vector<pb::FieldChange> action = DiffActions(open_action, closed_action);
+  ASSERT_EQ(action.size(), 1u);
+  EXPECT_EQ(action[0].field_key(), "status");
+  EXPECT_EQ(action[0].field(), "Statut de l'action");
+}
+
 TEST(ChangeLogFormatTest, UpgradeFromV1ToV2IsOnePseudoChange) {
   pb::Site a, b;
   a.set_living_conditions_version(1);
