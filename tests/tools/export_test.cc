@@ -244,20 +244,26 @@ TEST_F(ExportTest, ImportingTwiceAppendsNothingTheSecondTime) {
   const std::string csv =
       Write("local.csv",
             "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de signalement,Nombre de "
-            "personnes,Nombre de ménages,Origines\n"
-            "93066,Rue A,48.93,2.35,Terrain,2024-01-10,20,5,Ressortissants européens\n"
-            "93066,Rue B,48.94,2.36,Inconnu,11/01/2024,,,\n");
+            "personnes,Nombre de ménages,Origines,Statut du diagnostic social,Date du "
+            "diagnostic,Service en charge du diagnostic\n"
+            "93066,Rue A,48.93,2.35,Terrain,2024-01-10,20,5,Ressortissants européens,Réalisé,"
+            "2024-06-01,Opérateur MOUS\n"
+            "93066,Rue B,48.94,2.36,Inconnu,11/01/2024,,,,,,\n");
   auto first = Cli(*a_, {"sites", "import", csv});
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  EXPECT_THAT(first.out, HasSubstr("3 command(s) appended, 0 already imported"));
+  // 2 declarations, 1 count, 1 diagnostic.
+  EXPECT_THAT(first.out, HasSubstr("4 command(s) appended, 0 already imported"));
   const std::string head = Head(*a_);
   auto second = Cli(*a_, {"sites", "import", csv});
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  EXPECT_THAT(second.out, HasSubstr("0 command(s) appended, 3 already imported"));
+  EXPECT_THAT(second.out, HasSubstr("0 command(s) appended, 4 already imported"));
   EXPECT_EQ(Head(*a_), head);
   auto list = Cli(*a_, {"--json", "sites", "list"});
   std::vector<std::string> rows = absl::StrSplit(list.out, '\n', absl::SkipEmpty());
   EXPECT_EQ(rows.size(), 2u);
+  auto exported = Cli(*a_, {"sites", "export", "--format=csv"});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_THAT(exported.out, HasSubstr("Opérateur MOUS"));
 }
 
 TEST_F(ExportTest, ABrokenSpreadsheetGetsAPreciseReportAndAppendsNothing) {

@@ -100,5 +100,34 @@ TEST(SiteImportTest, ClosureRulesAreReportedByColumnAndNothingIsPlanned) {
   EXPECT_THAT(all, HasSubstr("(closure.households_le_people)"));
 }
 
+TEST(SiteImportTest, DiagnosticColumnsRecordTheSocialDiagnostic) {
+  const std::string head =
+      "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de signalement,"
+      "Statut du diagnostic social,Date du diagnostic,Service en charge du diagnostic\n";
+  const std::string csv =
+      absl::StrCat(head, "93066,Rue A,48.93,2.35,Terrain,2024-01-10,", L(v1::CENSUS_STATUS_DONE),
+                   ",2025-02-03,Opérateur MOUS\n",
+                   // Done, but neither when nor by whom.
+                   "93066,Rue B,48.94,2.36,Terrain,2024-01-11,", L(v1::CENSUS_STATUS_DONE), ",,\n",
+                   "93066,Rue C,48.95,2.37,Terrain,2024-01-12,,,\n");
+  ImportPlan plan = PlanSiteImport(csv, Ctx());
+  ASSERT_EQ(plan.lines.size(), 2u);
+  ASSERT_TRUE(plan.lines[0].census.has_value());
+  EXPECT_EQ(plan.lines[0].census->status(), v1::CENSUS_STATUS_DONE);
+  EXPECT_EQ(plan.lines[0].census->conducted_by(), "Opérateur MOUS");
+  EXPECT_EQ(plan.lines[0].census->conducted_at().month(), 2);
+  EXPECT_FALSE(plan.lines[0].declaration.has_census());
+  EXPECT_FALSE(plan.lines[1].census.has_value());  // line 4: nothing filled
+  std::vector<std::string> got;
+  for (const ImportProblem& p : plan.problems) {
+    got.push_back(absl::StrCat(p.line, " ", p.column, ": ", p.reason));
+  }
+  const std::string all = absl::StrJoin(got, "\n");
+  EXPECT_THAT(all, HasSubstr("3 Service en charge du diagnostic: "));
+  EXPECT_THAT(all, HasSubstr("(census.by_required)"));
+  EXPECT_THAT(all, HasSubstr("3 Date du diagnostic: "));
+  EXPECT_THAT(all, HasSubstr("(census.date_required)"));
+}
+
 }  // namespace
 }  // namespace rb::tools

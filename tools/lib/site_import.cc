@@ -54,6 +54,9 @@ std::string ColumnOfViolation(const std::string& field) {
       {"population.total_females", "dont femmes et filles"},
       {"dwellings", "Caravanes"},
       {"origins", "Origines"},
+      {"census.conducted_at", "Date du diagnostic"},
+      {"census.conducted_by", "Service en charge du diagnostic"},
+      {"census", "Statut du diagnostic social"},
       {"close.closure.closed_at", "Date de fermeture"},
       {"close.closure.closed_with_solutions", "Résorbé"},
       {"close.closure.cause", "Cause de fermeture"},
@@ -77,6 +80,8 @@ void AddViolations(int line, const absl::Status& status, std::vector<ImportProbl
 }
 
 bool IsPopulationColumn(const SiteColumn& c) { return c.section == "Habitants"; }
+
+bool IsCensusColumn(const SiteColumn& c) { return c.section == "Diagnostic"; }
 
 bool IsClosureColumn(const SiteColumn& c) {
   return c.section == "Orientation" || c.header == "Date de fermeture" || c.header == "Résorbé" ||
@@ -137,6 +142,7 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     v1::Site form;
     bool has_population = false;
     bool has_closure = false;
+    bool has_census = false;
     std::set<std::string> filled;
     for (size_t j = 0; j < columns.size(); ++j) {
       const SiteColumn* c = columns[j];
@@ -160,6 +166,7 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
       }
       has_population = has_population || IsPopulationColumn(*c);
       has_closure = has_closure || IsClosureColumn(*c);
+      has_census = has_census || IsCensusColumn(*c);
     }
     for (const SiteColumn& c : SiteColumns()) {
       if (c.required && seen.count(c.header) && !filled.count(c.header)) {
@@ -180,6 +187,9 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     v1::CloseSite close;
     *close.mutable_closure() = form.closure();
     form.clear_closure();
+    v1::RecordCensus census;
+    *census.mutable_census() = form.census();
+    form.clear_census();
     rb::domain::Context ctx = context;
     if (line.valid_at_us != 0) ctx.now_us = std::min(ctx.now_us, line.valid_at_us);
     v1::SiteCommand declare;
@@ -204,7 +214,20 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
       for (const auto& e : p->events) state = rb::domain::EvolveSite(std::move(state), e);
       line.population = pop;
     }
-    // A closed site: its closure, checked on the declared (and counted) site.
+    // The social diagnostic, checked on the declared (and counted) site.
+    if (has_census) {
+      v1::SiteCommand record;
+      record.set_site_id(declare.site_id());
+      *record.mutable_record_census() = census;
+      absl::StatusOr<rb::domain::SiteDecision> k = rb::domain::DecideSite(state, record, ctx);
+      if (!k.ok()) {
+        AddViolations(rec.line, k.status(), &plan.problems);
+        continue;
+      }
+      for (const auto& e : k->events) state = rb::domain::EvolveSite(std::move(state), e);
+      line.census = census.census();
+    }
+    // A closed site: its closure, checked on the declared (counted, diagnosed) site.
     if (has_closure) {
       v1::SiteCommand closing;
       closing.set_site_id(declare.site_id());

@@ -10,16 +10,17 @@
 //   for (const auto& l : plan.lines) {
 //     DeclareSite(l.site_id, l.declaration, ImportCommandId(plan.file_hash, l.line, "declare"));
 //     if (l.population.has_value()) RecordPopulation(...ImportCommandId(..., "population"));
+//     if (l.census.has_value()) RecordCensus(...ImportCommandId(..., "census"));
 //     if (l.closure.has_value()) CloseSite(...ImportCommandId(..., "close"));
 //   }
 //
 // Every line is checked: the CSV syntax, the header (unknown columns, missing required columns),
 // each cell (numbers, dates, enumerations, commune code known to domain/geo.h), then the domain
 // rules themselves: rb::domain::DecideSite on an empty state for the declaration and on the
-// declared site for the population (so the population rules of the Context apply), and on the
-// declared and counted site for the closure (a line with a closure or orientation column filled:
-// Date de fermeture, Résorbé, Cause de fermeture, Contexte de fermeture, the Orientation columns).
-// Thread-safe (pure functions).
+// declared site for the population (so the population rules of the Context apply), then for the
+// social diagnostic (a Diagnostic column filled), and on the result for the closure (a line with a
+// closure or orientation column filled: Date de fermeture, Résorbé, Cause de fermeture, Contexte de
+// fermeture, the Orientation columns). Thread-safe (pure functions).
 #ifndef RB_TOOLS_LIB_SITE_IMPORT_H_
 #define RB_TOOLS_LIB_SITE_IMPORT_H_
 
@@ -46,8 +47,9 @@ struct ImportLine {
   std::string site_id;               // the "Identifiant" cell; empty: the service picks one
   resorption::v1::Site declaration;  // what DeclareSite carries (no population)
   std::optional<resorption::v1::RecordPopulation> population;  // when any count is filled
-  // When a closure or orientation column is filled: the site is closed (CloseSite) after its
-  // declaration and population.
+  // When a Diagnostic column is filled: the social diagnostic (RecordCensus), after the population.
+  std::optional<resorption::v1::Census> census;
+  // When a closure or orientation column is filled: the site is closed (CloseSite) last.
   std::optional<resorption::v1::Closure> closure;
   int64_t valid_at_us = 0;  // "Date de mise à jour" at 00:00 UTC; 0 when the cell is empty
 };
@@ -60,7 +62,7 @@ struct ImportPlan {
 
 ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context& context);
 
-// hex SHA-256 of "<file_hash>:<line>:<kind>" (kind: "declare", "population", "close").
+// hex SHA-256 of "<file_hash>:<line>:<kind>" (kind: "declare", "population", "census", "close").
 std::string ImportCommandId(const std::string& file_hash, int line, const std::string& kind);
 
 }  // namespace rb::tools

@@ -378,12 +378,29 @@ std::vector<SiteColumn> BuildColumns() {
                     [g](const SiteRow& r) { return DomainLabel((r.signals.statuses().*g)()); }));
   }
   // Diagnostic.
-  c.push_back(Col(diag, "Statut du diagnostic social",
-                  [](const SiteRow& r) { return Label(r.site.census().status()); }));
-  c.push_back(Col(diag, "Date du diagnostic",
-                  [](const SiteRow& r) { return Day(r.site.census().conducted_at()); }));
-  c.push_back(Col(diag, "Service en charge du diagnostic",
-                  [](const SiteRow& r) { return r.site.census().conducted_by(); }));
+  // The social diagnostic: read back by the import as a RecordCensus.
+  c.push_back(Col(
+      diag, "Statut du diagnostic social",
+      [](const SiteRow& r) { return Label(r.site.census().status()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::CensusStatus v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->mutable_census()->set_status(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      diag, "Date du diagnostic",
+      [](const SiteRow& r) { return Day(r.site.census().conducted_at()); },
+      [](const std::string& t, v1::Site* s) {
+        return ParseDay(t, s->mutable_census()->mutable_conducted_at());
+      }));
+  c.push_back(Col(
+      diag, "Service en charge du diagnostic",
+      [](const SiteRow& r) { return r.site.census().conducted_by(); },
+      [](const std::string& t, v1::Site* s) {
+        s->mutable_census()->set_conducted_by(t);
+        return absl::OkStatus();
+      }));
   // Procédure judiciaire.
   c.push_back(Col(just, "Dépôt de plainte par le propriétaire",
                   [](const SiteRow& r) { return Label(r.site.justice().owner_complaint()); }));
