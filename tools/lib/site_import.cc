@@ -192,51 +192,38 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     form.clear_census();
     rb::domain::Context ctx = context;
     if (line.valid_at_us != 0) ctx.now_us = std::min(ctx.now_us, line.valid_at_us);
-    v1::SiteCommand declare;
-    declare.set_site_id(line.site_id.empty() ? "import-check" : line.site_id);
-    *declare.mutable_declare()->mutable_site() = form;
-    absl::StatusOr<rb::domain::SiteDecision> d = rb::domain::DecideSite(v1::Site(), declare, ctx);
-    if (!d.ok()) {
-      AddViolations(rec.line, d.status(), &plan.problems);
-      continue;
-    }
+    // Each command is decided on the state the previous ones left (the declaration on an empty
+    // state); the first refusal is the line's problem.
     v1::Site state;
-    for (const auto& e : d->events) state = rb::domain::EvolveSite(std::move(state), e);
+    auto apply = [&](v1::SiteCommand command) {
+      command.set_site_id(line.site_id.empty() ? "import-check" : line.site_id);
+      absl::StatusOr<rb::domain::SiteDecision> d = rb::domain::DecideSite(state, command, ctx);
+      if (!d.ok()) {
+        AddViolations(rec.line, d.status(), &plan.problems);
+        return false;
+      }
+      for (const auto& e : d->events) state = rb::domain::EvolveSite(std::move(state), e);
+      return true;
+    };
+    v1::SiteCommand declare;
+    *declare.mutable_declare()->mutable_site() = form;
+    if (!apply(std::move(declare))) continue;
     if (has_population) {
       v1::SiteCommand record;
-      record.set_site_id(declare.site_id());
       *record.mutable_record_population() = pop;
-      absl::StatusOr<rb::domain::SiteDecision> p = rb::domain::DecideSite(state, record, ctx);
-      if (!p.ok()) {
-        AddViolations(rec.line, p.status(), &plan.problems);
-        continue;
-      }
-      for (const auto& e : p->events) state = rb::domain::EvolveSite(std::move(state), e);
+      if (!apply(std::move(record))) continue;
       line.population = pop;
     }
-    // The social diagnostic, checked on the declared (and counted) site.
-    if (has_census) {
+    if (has_census) {  // the social diagnostic
       v1::SiteCommand record;
-      record.set_site_id(declare.site_id());
       *record.mutable_record_census() = census;
-      absl::StatusOr<rb::domain::SiteDecision> k = rb::domain::DecideSite(state, record, ctx);
-      if (!k.ok()) {
-        AddViolations(rec.line, k.status(), &plan.problems);
-        continue;
-      }
-      for (const auto& e : k->events) state = rb::domain::EvolveSite(std::move(state), e);
+      if (!apply(std::move(record))) continue;
       line.census = census.census();
     }
-    // A closed site: its closure, checked on the declared (counted, diagnosed) site.
-    if (has_closure) {
+    if (has_closure) {  // a closed site, closed last
       v1::SiteCommand closing;
-      closing.set_site_id(declare.site_id());
       *closing.mutable_close() = close;
-      absl::StatusOr<rb::domain::SiteDecision> k = rb::domain::DecideSite(state, closing, ctx);
-      if (!k.ok()) {
-        AddViolations(rec.line, k.status(), &plan.problems);
-        continue;
-      }
+      if (!apply(std::move(closing))) continue;
       line.closure = close.closure();
     }
     line.declaration = std::move(form);
