@@ -76,7 +76,8 @@ class ActivityTest : public ::testing::Test {
   static std::vector<std::string> Summary(const v1::ListActivityResponse& r) {
     std::vector<std::string> out;
     for (const v1::Activity& a : r.activities()) {
-      out.push_back(absl::StrCat(a.site(), " ", v1::ActivityKind_Name(a.kind())));
+      out.push_back(absl::StrCat(a.site().empty() ? a.action() : a.site(), " ",
+                                 v1::ActivityKind_Name(a.kind())));
     }
     return out;
   }
@@ -165,15 +166,8 @@ TEST_F(ActivityTest, ActionsAppearInTheFeedOfTheirDepartement) {
                  v1::ACTIVITY_KIND_ACTION_CLOSED, v1::ACTIVITY_KIND_ACTION_COMMENT}) {
     q.add_kinds(k);
   }
-  auto summary = [](const v1::ListActivityResponse& r) {
-    std::vector<std::string> out;
-    for (const v1::Activity& a : r.activities()) {
-      out.push_back(absl::StrCat(a.action(), " ", v1::ActivityKind_Name(a.kind())));
-    }
-    return out;
-  };
   v1::ListActivityResponse national = List(kNational, q);
-  EXPECT_THAT(summary(national), ElementsAre("actions/a1 ACTIVITY_KIND_ACTION_COMMENT",
+  EXPECT_THAT(Summary(national), ElementsAre("actions/a1 ACTIVITY_KIND_ACTION_COMMENT",
                                              "actions/a1 ACTIVITY_KIND_ACTION_COMMENT",
                                              "actions/a1 ACTIVITY_KIND_ACTION_UPDATED",
                                              "actions/a1 ACTIVITY_KIND_ACTION_CREATED"));
@@ -184,7 +178,7 @@ TEST_F(ActivityTest, ActionsAppearInTheFeedOfTheirDepartement) {
   ASSERT_FALSE(national.activities(2).changes().empty());
   EXPECT_EQ(national.activities(2).changes(0).new_value(), "Accès à l'emploi");
   // Another organisation does not read the message addressed to o-9.
-  EXPECT_THAT(summary(List(kCollaborator, q)),
+  EXPECT_THAT(Summary(List(kCollaborator, q)),
               ElementsAre("actions/a1 ACTIVITY_KIND_ACTION_COMMENT",
                           "actions/a1 ACTIVITY_KIND_ACTION_UPDATED",
                           "actions/a1 ACTIVITY_KIND_ACTION_CREATED"));
