@@ -868,6 +868,13 @@ absl::StatusOr<RecordedEvent> EventStoreImpl::ReadAt(uint64_t position) const {
   return e;
 }
 
+absl::StatusOr<RecordedEvent> EventStoreImpl::ReadEvent(uint64_t position) const {
+  if (position == 0 || position > GetHead().position) {
+    return absl::NotFoundError(absl::StrCat("no event at position ", position, " in the log"));
+  }
+  return ReadAt(position);
+}
+
 void EventStoreImpl::NotifyHead(uint64_t position) {
   {
     absl::MutexLock lock(&head_mu_);

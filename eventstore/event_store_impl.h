@@ -45,6 +45,7 @@ class EventStoreImpl : public EventStore {
       absl::FunctionRef<bool(const RecordedEvent&)> fn) const override;
   absl::StatusOr<ReadAllResult> ReadAllBackward(uint64_t from, size_t limit,
                                                 const LogFilter& filter) const override;
+  absl::StatusOr<RecordedEvent> ReadEvent(uint64_t position) const override;
   absl::StatusOr<StreamInfo> GetStreamInfo(const std::string& stream_id) const override;
   Head GetHead() const override;
   absl::StatusOr<uint64_t> PositionAtOrBefore(int64_t recorded_at_us) const override;

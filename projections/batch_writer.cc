@@ -173,6 +173,16 @@ void BatchViewWriter::Delete(std::string_view space, std::string_view key) {
   Record("Delete", space, key, std::nullopt);
 }
 
+absl::StatusOr<rb::es::RecordedEvent> BatchViewWriter::ReadEvent(uint64_t position) {
+  if (log_ == nullptr) return ViewWriter::ReadEvent(position);
+  if (position > log_limit_) {
+    return absl::OutOfRangeError(absl::StrCat("position ", position,
+                                              " is beyond the event being applied (", log_limit_,
+                                              "): a projection reads only the log before it"));
+  }
+  return log_->ReadEvent(position);
+}
+
 absl::Status BatchViewWriter::TakeError() {
   absl::Status s = std::move(error_);
   error_ = absl::OkStatus();

@@ -43,6 +43,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "eventstore/event_store.h"
 #include "eventstore/kv_store.h"
 #include "projections/layout.h"
 #include "projections/projection.h"
@@ -54,12 +55,18 @@ class BatchViewWriter final : public ViewWriter {
   BatchViewWriter(const rb::es::KvStore* kv, std::string_view projection, GenerationId gen,
                   const std::vector<std::string>& spaces, size_t cache_bytes = kDefaultCacheBytes);
 
+  // Gives ReadEvent access to `log` (not owned; must outlive the writer), up to `limit`: the
+  // engine moves the limit to each event before applying it.
+  void set_log(const rb::es::EventStore* log) { log_ = log; }
+  void set_log_limit(uint64_t limit) { log_limit_ = limit; }
+
   static constexpr size_t kDefaultCacheBytes = size_t{32} << 20;
 
   absl::StatusOr<std::optional<std::string>> Get(std::string_view space,
                                                  std::string_view key) override;
   void Put(std::string_view space, std::string_view key, std::string_view value) override;
   void Delete(std::string_view space, std::string_view key) override;
+  absl::StatusOr<rb::es::RecordedEvent> ReadEvent(uint64_t position) override;
   BatchState* batch_state() override { return state_.get(); }
   void set_batch_state(std::unique_ptr<BatchState> state) override { state_ = std::move(state); }
 
@@ -124,6 +131,8 @@ class BatchViewWriter final : public ViewWriter {
   void ClearCache();
 
   const rb::es::KvStore* kv_;
+  const rb::es::EventStore* log_ = nullptr;
+  uint64_t log_limit_ = 0;
   std::vector<Space> spaces_;
   struct SortItem {
     uint64_t prefix;  // the key's first 8 bytes, big-endian

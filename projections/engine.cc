@@ -511,7 +511,9 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
     cp = worker->checkpoint;
   }
   BatchViewWriter writer(&store_->kv(), slot->name, worker->id, handle->spaces());
+  writer.set_log(store_);
   auto apply = [&](const rb::es::RecordedEvent& e) {
+    writer.set_log_limit(e.position);
     absl::Status s = code->Apply(e, writer);
     absl::Status w = writer.TakeError();
     return s.ok() ? w : s;

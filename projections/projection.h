@@ -22,7 +22,8 @@
 //   };
 //
 // The contract of Apply, on which crash recovery and "rebuild gives the same views" rest:
-//  * Deterministic: the writes depend only on the event and on what the writer's Get returns. No
+//  * Deterministic: the writes depend only on the event and on what the writer's Get and
+//    ReadEvent return (the log before the event never changes). No
 //    wall-clock reads (use event.recorded_at_us / valid_at_us), no random numbers, no iteration
 //    over unordered containers, no state kept in the object between calls.
 //  * Thread-safe: Apply is const and may run concurrently on two threads (the serving generation
@@ -79,6 +80,17 @@ class ViewWriter {
   virtual void Put(std::string_view space, std::string_view key, std::string_view value) = 0;
   // Removes `key` (no effect when absent). Same error rule as Put.
   virtual void Delete(std::string_view space, std::string_view key) = 0;
+
+  // The event of the log at `position`, for a projection that indexes events by position rather
+  // than copying them into its views. Only the log up to the event being applied may be read
+  // (during BatchState::Flush: up to the batch's last event): that part never changes, so Apply
+  // stays deterministic. OUT_OF_RANGE beyond it, NOT_FOUND for position 0, storage errors as
+  // returned by the store; FAILED_PRECONDITION for a writer without access to the log (this
+  // default).
+  virtual absl::StatusOr<rb::es::RecordedEvent> ReadEvent(uint64_t position) {
+    (void)position;
+    return absl::FailedPreconditionError("this view writer has no access to the log");
+  }
 
   // The projection's deferred work of the current batch (see BatchState), or nullptr when none
   // was set since the last commit. A writer that keeps no state (this default) ignores

@@ -19,7 +19,6 @@ namespace v1 = ::resorption::v1;
 
 namespace {
 
-constexpr char kVersions[] = "versions";
 constexpr char kSites[] = "sites";
 constexpr char kSnapshots[] = "snapshots";
 constexpr char kTerritories[] = "territories";
@@ -43,8 +42,9 @@ void IndexTerritory(ViewWriter& w, const v1::Site& site) {
 }
 
 // The fold of the versions of `index` with valid_at <= v and position <= p.
-absl::StatusOr<v1::SiteAsOf> FoldAsOf(const ViewReader& reader, const std::string& site_id,
-                                      const v1::SiteVersionIndex& index, int64_t v, uint64_t p) {
+absl::StatusOr<v1::SiteAsOf> FoldAsOf(const ViewReader& reader, const rb::es::EventStore& log,
+                                      const std::string& site_id, const v1::SiteVersionIndex& index,
+                                      int64_t v, uint64_t p) {
   v1::SiteAsOf out;
   const int n = index.versions_size();
   uint64_t max_position = 0;
@@ -77,14 +77,10 @@ absl::StatusOr<v1::SiteAsOf> FoldAsOf(const ViewReader& reader, const std::strin
     const auto& version = index.versions(i);
     if (version.valid_at_us() > v) break;
     if (version.position() > p) continue;
-    absl::StatusOr<std::optional<std::string>> bytes =
-        reader.Get(kVersions, VersionKey(site_id, version.valid_at_us(), version.position()));
-    if (!bytes.ok()) return bytes.status();
-    v1::SiteEvent e;
-    if (!bytes->has_value() || !e.ParseFromString(**bytes)) {
-      return absl::DataLossError(absl::StrCat("history: missing version of site ", site_id));
-    }
-    state = rb::domain::EvolveSite(std::move(state), e);
+    absl::StatusOr<v1::SiteEvent> e = ReadVersion(
+        [&log](uint64_t position) { return log.ReadEvent(position); }, site_id, version.position());
+    if (!e.ok()) return e.status();
+    state = rb::domain::EvolveSite(std::move(state), *e);
     ++folded;
   }
   out.set_found(folded > 0);
@@ -160,7 +156,8 @@ absl::StatusOr<v1::SiteAsOf> HistoryQuery::GetSiteAsOf(
     if (!index.ParseFromString(**stored)) return absl::DataLossError("history: bad site record");
     const int64_t v =
         request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max() : request.valid_at_us();
-    absl::StatusOr<v1::SiteAsOf> folded = FoldAsOf(*reader, request.site_id(), index, v, *p);
+    absl::StatusOr<v1::SiteAsOf> folded =
+        FoldAsOf(*reader, *store_, request.site_id(), index, v, *p);
     if (!folded.ok()) return folded.status();
     out = *std::move(folded);
   }
@@ -240,7 +237,7 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAtPosition(
     if (!stored->has_value()) continue;
     v1::SiteVersionIndex index;
     if (!index.ParseFromString(**stored)) return absl::DataLossError("history: bad site record");
-    absl::StatusOr<v1::SiteAsOf> s = FoldAsOf(*reader, id, index, v, known_at_position);
+    absl::StatusOr<v1::SiteAsOf> s = FoldAsOf(*reader, *store_, id, index, v, known_at_position);
     if (!s.ok()) return s.status();
     if (!s->found() || !StatusMatches(s->site().status(), request.status())) continue;
     if (!SiteInTerritory(s->site(), t)) continue;

@@ -22,9 +22,10 @@
 // on, until the next version by valid date overrides the fields they set; as known before the
 // correction was recorded (P below its position), they are invisible.
 //
-// Storage (SiteVersionLog, history_versions.h) in spaces `versions`, `sites` and `snapshots`
-// (a snapshot of the folded site every 64 versions, with the highest position it includes: it
-// serves a query (V, P) when its last version is valid <= V and all its positions are <= P), plus
+// Storage (SiteVersionLog, history_versions.h) in spaces `sites` (each site's version keys and
+// tail) and `snapshots` (a snapshot of the folded site every 64 versions, with the highest
+// position it includes: it serves a query (V, P) when its last version is valid <= V and all its
+// positions are <= P); the versions themselves are read back from the log by position. Plus
 // `territories`: <level c|e|d|r> <code> 0x00 <site id> -> "" for every commune, EPCI, departement
 // and region a site was ever located in (on any valid date).
 //
@@ -50,14 +51,12 @@ inline constexpr char kHistoryProjection[] = "history";
 class HistoryProjection : public Projection {
  public:
   std::string name() const override { return kHistoryProjection; }
-  uint32_t version() const override { return 2; }
-  std::vector<std::string> spaces() const override {
-    return {"versions", "sites", "snapshots", "territories"};
-  }
+  uint32_t version() const override { return 3; }
+  std::vector<std::string> spaces() const override { return {"sites", "snapshots", "territories"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 
  private:
-  SiteVersionLog log_{{.versions = "versions", .sites = "sites", .snapshots = "snapshots"}};
+  SiteVersionLog log_{{.sites = "sites", .snapshots = "snapshots"}};
 };
 
 class HistoryQuery {

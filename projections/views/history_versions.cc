@@ -39,6 +39,22 @@ std::string VersionKey(std::string_view site_id, int64_t valid_at_us, uint64_t p
   return key;
 }
 
+absl::StatusOr<v1::SiteEvent> ReadVersion(
+    absl::FunctionRef<absl::StatusOr<rb::es::RecordedEvent>(uint64_t)> read,
+    std::string_view site_id, uint64_t position) {
+  absl::StatusOr<rb::es::RecordedEvent> recorded = read(position);
+  if (!recorded.ok()) {
+    if (!absl::IsNotFound(recorded.status())) return recorded.status();
+    return absl::DataLossError(absl::StrCat("history: version of site ", std::string(site_id),
+                                            " at position ", position, " is missing from the log"));
+  }
+  if (SiteIdOfStream(recorded->stream_id) != site_id) {
+    return absl::DataLossError(absl::StrCat("history: the event at position ", position,
+                                            " is not of site ", std::string(site_id)));
+  }
+  return rb::domain::DecodeSiteEvent(*recorded);
+}
+
 std::string SiteIdOfStream(std::string_view stream_id) {
   constexpr std::string_view kPrefix = "site-";
   if (stream_id.substr(0, kPrefix.size()) != kPrefix) return "";
@@ -50,20 +66,6 @@ namespace {
 bool KeyLess(const v1::SiteVersionIndex::Version& a, int64_t valid_at_us, uint64_t position) {
   return a.valid_at_us() < valid_at_us ||
          (a.valid_at_us() == valid_at_us && a.position() < position);
-}
-
-absl::StatusOr<v1::SiteEvent> GetVersion(ViewWriter& w, const std::string& space,
-                                         const std::string& site_id,
-                                         const v1::SiteVersionIndex::Version& v) {
-  absl::StatusOr<std::optional<std::string>> bytes =
-      w.Get(space, VersionKey(site_id, v.valid_at_us(), v.position()));
-  if (!bytes.ok()) return bytes.status();
-  v1::SiteEvent e;
-  if (!bytes->has_value() || !e.ParseFromString(**bytes)) {
-    return absl::DataLossError(absl::StrCat("history: missing or bad version of site ", site_id,
-                                            " at position ", v.position()));
-  }
-  return e;
 }
 
 }  // namespace
@@ -119,8 +121,6 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   for (size_t i = n; i > at; --i) {
     index.mutable_versions()->SwapElements(static_cast<int>(i), static_cast<int>(i) - 1);
   }
-  w.Put(options_.versions, VersionKey(site_id, valid, position),
-        rb::domain::DeterministicBytes(event));
 
   // Where the fold restarts: the tail for an append; the last snapshot still valid otherwise.
   const bool snapshots = !options_.snapshots.empty();
@@ -160,7 +160,8 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
       change.before_city_code = state.location().territory().city_code();
       state = rb::domain::EvolveSite(std::move(state), event);
     } else {
-      absl::StatusOr<v1::SiteEvent> got = GetVersion(w, options_.versions, site_id, v);
+      absl::StatusOr<v1::SiteEvent> got =
+          ReadVersion([&w](uint64_t p) { return w.ReadEvent(p); }, site_id, v.position());
       if (!got.ok()) return got.status();
       state = rb::domain::EvolveSite(std::move(state), *got);
     }

@@ -6,8 +6,7 @@
 // (valid_at_us, position); the state "on valid date V as known at log position P" is the fold,
 // in key order, of the versions with valid_at_us <= V and position <= P.
 //
-//   rb::proj::views::SiteVersionLog log({.versions = "versions", .sites = "sites",
-//                                        .snapshots = "snapshots"});
+//   rb::proj::views::SiteVersionLog log({.sites = "sites", .snapshots = "snapshots"});
 //   // In Projection::Apply, for a site event, with a SiteVersionLog::Batch kept in the
 //   // projection's batch state (projection.h):
 //   absl::StatusOr<rb::proj::views::SiteVersionLog::Change> c =
@@ -16,14 +15,16 @@
 //   // c->before_city_code: the commune of the state just before the first of them.
 //   // In BatchState::Flush: batch.Flush(writer) writes each changed site record once.
 //
+// The versions themselves are not copied: the index keeps each version's log position, and a
+// re-fold (a retroactive event, a query before the tail) reads the events back from the log
+// (ViewWriter::ReadEvent, EventStore::ReadEvent) and decodes them as the projection did.
+//
 // Key spaces (names chosen by the owner; `snapshots` may be empty to keep no snapshots):
-//   versions : <site id> 0x00 <valid_at u64 BE, sign bit flipped> <position u64 BE>
-//              -> SiteEvent, deterministic bytes (already upcast)
 //   sites    : <site id> -> SiteVersionIndex (history_query.proto): every version key, the
 //              snapshot list and the tail (fold of every version)
-//   snapshots: same key as versions -> Site, the fold of every version up to that key, written
-//              every `snapshot_every` versions; deleted when a retroactive version is inserted
-//              before them (and rewritten by the re-fold).
+//   snapshots: VersionKey -> Site, the fold of every version up to that key, written every
+//              `snapshot_every` versions; deleted when a retroactive version is inserted before
+//              them (and rewritten by the re-fold).
 // Deterministic; thread-compatible (no state besides options).
 #ifndef RB_PROJECTIONS_VIEWS_HISTORY_VERSIONS_H_
 #define RB_PROJECTIONS_VIEWS_HISTORY_VERSIONS_H_
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "eventstore/event.h"
 #include "projections/projection.h"
@@ -53,7 +55,6 @@ uint64_t ReadBigEndian64(std::string_view in);
 std::string VersionKey(std::string_view site_id, int64_t valid_at_us, uint64_t position);
 
 struct SiteVersionLogOptions {
-  std::string versions = "versions";
   std::string sites = "sites";
   std::string snapshots;  // empty: no snapshots
   // A snapshot every this many versions (in key order).
@@ -106,9 +107,10 @@ class SiteVersionLog {
   };
 
   // Records `event` (decoded from `recorded`) as a version of its site, re-folds what the
-  // insertion changed, writes the version and the snapshots, and keeps the updated site record in
-  // `batch` (written by Batch::Flush). Errors: DATA_LOSS for an undecodable stored record or
-  // version; storage errors.
+  // insertion changed (reading the later versions back from the log), writes the snapshots, and
+  // keeps the updated site record in `batch` (written by Batch::Flush). Errors: DATA_LOSS for an
+  // undecodable stored record, or a version missing from the log or not of this site; storage
+  // errors.
   absl::StatusOr<Change> Add(ViewWriter& writer, Batch& batch,
                              const rb::es::RecordedEvent& recorded,
                              const resorption::v1::SiteEvent& event) const;
@@ -116,6 +118,13 @@ class SiteVersionLog {
  private:
   SiteVersionLogOptions options_;
 };
+
+// The event at `position` of the log, decoded (and upcast) as a version of site `site_id`.
+// DATA_LOSS when it is missing or belongs to another stream. `read` is ViewWriter::ReadEvent or
+// EventStore::ReadEvent.
+absl::StatusOr<resorption::v1::SiteEvent> ReadVersion(
+    absl::FunctionRef<absl::StatusOr<rb::es::RecordedEvent>(uint64_t)> read,
+    std::string_view site_id, uint64_t position);
 
 // The site id of a site event's stream ("site-42" -> "42"); empty for another category.
 std::string SiteIdOfStream(std::string_view stream_id);

@@ -21,7 +21,8 @@
 // valid day on (a retroactive correction re-folds the versions after it); the view writes the
 // difference between the old and the new step function, so every later date is corrected.
 //
-// Spaces: `versions`, `sites` (SiteVersionLog, without snapshots), `segments` (site id ->
+// Spaces: `sites` (SiteVersionLog, without snapshots: a re-fold reads the site's versions back
+// from the log), `segments` (site id ->
 // SeriesSiteRecord), `deltas` (<level letter> <code> 0x00 <day + 100000, u32 BE> -> the metric
 // vector's deltas, zigzag varints; absent when all zero). Integers only; deterministic.
 // Thread-safe.
@@ -65,14 +66,12 @@ bool HasWaterAccess(const resorption::v1::Site& site);
 class SeriesProjection : public Projection {
  public:
   std::string name() const override { return kSeriesProjection; }
-  uint32_t version() const override { return 1; }
-  std::vector<std::string> spaces() const override {
-    return {"versions", "sites", "segments", "deltas"};
-  }
+  uint32_t version() const override { return 2; }
+  std::vector<std::string> spaces() const override { return {"sites", "segments", "deltas"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 
  private:
-  SiteVersionLog log_{{.versions = "versions", .sites = "sites", .snapshots = ""}};
+  SiteVersionLog log_{{.sites = "sites", .snapshots = ""}};
 };
 
 class SeriesQuery {

@@ -582,6 +582,20 @@ TEST_F(EventStoreTest, FormatVersionOneIsUpgradedAtOpen) {
   EXPECT_EQ(version, "2");
 }
 
+TEST_F(EventStoreTest, ReadEventReturnsTheEventAtAPositionOfThePublishedLogOnly) {
+  ASSERT_TRUE(store_->Append(Req("site-1", ExpectedRevision::NoStream(), {Ev("a"), Ev("b")})).ok());
+  ASSERT_TRUE(store_->Append(Req("site-2", ExpectedRevision::NoStream(), {Ev("c", "q")})).ok());
+  absl::StatusOr<RecordedEvent> e = store_->ReadEvent(3);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->position, 3u);
+  EXPECT_EQ(e->stream_id, "site-2");
+  EXPECT_EQ(e->type, "c");
+  EXPECT_EQ(e->payload, "q");
+  EXPECT_EQ(store_->ReadEvent(2)->type, "b");
+  EXPECT_EQ(store_->ReadEvent(0).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->ReadEvent(4).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(EventStoreTest, UnknownFutureFormatVersionIsRefusedAtOpen) {
   store_.reset();
   {

@@ -102,5 +102,27 @@ TEST_F(BatchViewWriterTest, UndeclaredSpaceIsInvalidArgument) {
   EXPECT_TRUE(w.empty());
 }
 
+TEST_F(BatchViewWriterTest, ReadEventReadsTheLogUpToTheEventBeingAppliedOnly) {
+  for (const char* stream : {"site-1", "site-2", "site-3"}) {
+    rb::es::AppendRequest req;
+    req.stream_id = stream;
+    req.events.push_back(rb::es::EventData{.type = "t", .payload = stream});
+    ASSERT_TRUE(store_->Append(req).ok());
+  }
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
+  EXPECT_EQ(w.ReadEvent(1).status().code(), absl::StatusCode::kFailedPrecondition);
+  w.set_log(store_.get());
+  w.set_log_limit(2);
+  absl::StatusOr<rb::es::RecordedEvent> e = w.ReadEvent(2);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->stream_id, "site-2");
+  EXPECT_EQ(w.ReadEvent(1)->payload, "site-1");
+  // Position 3 is in the log, but after the event being applied.
+  EXPECT_EQ(w.ReadEvent(3).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(w.ReadEvent(0).status().code(), absl::StatusCode::kNotFound);
+  w.set_log_limit(3);
+  EXPECT_EQ(w.ReadEvent(3)->payload, "site-3");
+}
+
 }  // namespace
 }  // namespace rb::proj

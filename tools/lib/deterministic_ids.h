@@ -48,6 +48,9 @@ class DeterministicIds : public rb::es::EventStore {
       uint64_t from, size_t limit, const rb::es::LogFilter& filter) const override {
     return store_->ReadAllBackward(from, limit, filter);
   }
+  absl::StatusOr<rb::es::RecordedEvent> ReadEvent(uint64_t position) const override {
+    return store_->ReadEvent(position);
+  }
   absl::StatusOr<rb::es::StreamInfo> GetStreamInfo(const std::string& stream_id) const override {
     return store_->GetStreamInfo(stream_id);
   }
