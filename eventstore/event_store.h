@@ -192,8 +192,9 @@ class EventStore {
   virtual absl::StatusOr<ReadAllResult> ReadAllBackward(uint64_t from, size_t limit,
                                                         const LogFilter& filter) const = 0;
 
-  // The event at `position` of the published log (a point read: the views that index events by
-  // position read them back with it). NOT_FOUND for 0 or a position beyond the published head.
+  // The event at `position` (a point read: the views that index events by position read them back
+  // with it). Like ScanAll, it sees an event as soon as it is written, possibly just before the
+  // head moves over it. NOT_FOUND when no event is stored at `position` (0, beyond the log).
   virtual absl::StatusOr<RecordedEvent> ReadEvent(uint64_t position) const = 0;
 
   virtual absl::StatusOr<StreamInfo> GetStreamInfo(const std::string& stream_id) const = 0;

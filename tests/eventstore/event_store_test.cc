@@ -582,7 +582,7 @@ TEST_F(EventStoreTest, FormatVersionOneIsUpgradedAtOpen) {
   EXPECT_EQ(version, "2");
 }
 
-TEST_F(EventStoreTest, ReadEventReturnsTheEventAtAPositionOfThePublishedLogOnly) {
+TEST_F(EventStoreTest, ReadEventReturnsTheEventAtAPositionAndNotFoundOutsideTheLog) {
   ASSERT_TRUE(store_->Append(Req("site-1", ExpectedRevision::NoStream(), {Ev("a"), Ev("b")})).ok());
   ASSERT_TRUE(store_->Append(Req("site-2", ExpectedRevision::NoStream(), {Ev("c", "q")})).ok());
   absl::StatusOr<RecordedEvent> e = store_->ReadEvent(3);
