@@ -28,6 +28,10 @@ struct ProjectionEngine::Worker {
   bool retired = false;  // replaced by a rebuild: never commit again
   // The commit's write batch, reused from one commit to the next (worker thread only).
   rb::es::KvWriteBatch batch;
+  // The stream detector of live batching (EngineOptions::live_linger), worker thread only: when
+  // the current window started and the checkpoint then.
+  absl::Time window_start = absl::InfinitePast();
+  uint64_t window_base = 0;
 };
 
 struct ProjectionEngine::Slot {
@@ -407,14 +411,31 @@ bool ProjectionEngine::WaitForEvents(Slot* slot, Worker* worker, uint64_t positi
     mu_.Lock();
     head_ = std::max(head_, head);
   }
-  if (options_.live_linger > absl::ZeroDuration() && !worker->stop &&
-      head_ - position >= std::max<size_t>(1, options_.live_linger_from_events)) {
-    // Live batching (EngineOptions::live_linger): a larger batch, unless someone needs this one.
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return worker->stop || slot->queries_waiting > 0 ||
-             head_ - position >= options_.live_min_batch_events;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&enough), options_.live_linger);
+  if (options_.live_linger <= absl::ZeroDuration() || worker->stop) return !worker->stop;
+  // A stream of commands: many events since the window started (a person's commands, even in
+  // quick succession, stay below the threshold and are applied at once).
+  const absl::Time now = absl::Now();
+  if (now - worker->window_start >= options_.live_linger_window) {
+    worker->window_start = now;
+    worker->window_base = position;
+  }
+  if (head_ - worker->window_base < std::max<size_t>(1, options_.live_linger_from_events)) {
+    return true;
+  }
+  // Live batching: wait for a larger batch, in slices of live_linger_quiet, until enough events,
+  // a waiting query, the end of the linger, or a slice in which the head did not move (the stream
+  // paused: apply what came).
+  auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return worker->stop || slot->queries_waiting > 0 ||
+           head_ - position >= options_.live_min_batch_events;
+  };
+  const absl::Time deadline = now + options_.live_linger;
+  const absl::Duration slice = std::max(options_.live_linger_quiet, absl::Milliseconds(1));
+  uint64_t seen = head_;
+  while (
+      !mu_.AwaitWithDeadline(absl::Condition(&enough), std::min(deadline, absl::Now() + slice))) {
+    if (head_ == seen || absl::Now() >= deadline) break;
+    seen = head_;
   }
   return !worker->stop;
 }

@@ -89,15 +89,19 @@ struct EngineOptions {
   // A live worker waits for the head listener; it re-reads the head after this long without a
   // notification, as a safety net only.
   absl::Duration idle_recheck = absl::Seconds(5);
-  // Live batching under load. When at least `live_linger_from_events` new events reach a live
-  // worker at once (a stream of commands, not a lone one), it waits up to `live_linger` for
-  // `live_min_batch_events` of them to accumulate before applying them, unless a query waits for
-  // this projection (WaitForPosition) or the engine stops. Views are then built in larger
-  // batches (their per-batch work, such as rewriting the index entries of a changed site, is
-  // shared by more events); a read-your-writes query never waits for the linger, and a lone
-  // command's events are applied at once. Zero (the default): every change of the head is
-  // applied at once.
+  // Live batching under load. A live worker that sees a stream of commands (at least
+  // `live_linger_from_events` new events since the start of its current `live_linger_window`,
+  // which commands sent one at a time by people do not reach) waits up to `live_linger` for
+  // `live_min_batch_events` of them to accumulate before applying them. It stops waiting as soon
+  // as the stream pauses for `live_linger_quiet`, a query waits for this projection
+  // (WaitForPosition) or the engine stops. Views are then built in larger batches (their
+  // per-batch work, such as rewriting the records of a changed site, is shared by more events);
+  // a read-your-writes query never waits for the linger, a lone command's events are applied at
+  // once, and the last events of a stream wait at most about twice `live_linger_quiet`. Zero (the
+  // default): every change of the head is applied at once.
   absl::Duration live_linger = absl::ZeroDuration();
+  absl::Duration live_linger_quiet = absl::Milliseconds(10);
+  absl::Duration live_linger_window = absl::Milliseconds(100);
   size_t live_linger_from_events = 16;
   size_t live_min_batch_events = 256;
   // Called after each durable commit (metrics, tests). Empty: nothing.

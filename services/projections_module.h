@@ -65,15 +65,16 @@ struct ProjectionsModuleOptions {
       RegisterBuiltinProjections;
   // Engine settings. Its on_commit, if set, is called after the module's own. The server
   // catches up with batches 32 times larger than live ones (fewer, larger commits at start-up
-  // and during rebuilds). Under a stream of commands (16 or more new events at once), live
-  // workers wait up to 100 ms for 2,048 events before applying a smaller batch, unless a query
-  // waits for them (EngineOptions::live_linger): views then lag the log by at most that much
-  // more, and `min_position` reads never wait for it.
+  // and during rebuilds). Under a stream of commands (16 or more new events within 100 ms), live
+  // workers wait up to 400 ms for 16,384 events before applying a smaller batch; they stop
+  // waiting when the stream pauses for 10 ms or a query waits for them
+  // (EngineOptions::live_linger). Views then lag a busy log by at most that much more, and
+  // `min_position` reads never wait for it.
   rb::proj::EngineOptions engine = [] {
     rb::proj::EngineOptions o;
     o.catch_up_factor = 32;
-    o.live_linger = absl::Milliseconds(100);
-    o.live_min_batch_events = 2048;
+    o.live_linger = absl::Milliseconds(400);
+    o.live_min_batch_events = 16384;
     return o;
   }();
 };

@@ -244,6 +244,8 @@ TEST_F(EngineTest, LiveBatchingNeverDelaysALoneCommandNorAWaitingQuery) {
   absl::Notification first_applied;
   EngineOptions o;
   o.live_linger = absl::Hours(1);
+  o.live_linger_quiet = absl::Hours(1);  // only the query can cut the linger short
+  o.live_linger_window = absl::Hours(1);
   o.live_linger_from_events = 3;
   o.live_min_batch_events = 1000;
   o.on_commit = [&](const CommitInfo& c) {
@@ -261,6 +263,30 @@ TEST_F(EngineTest, LiveBatchingNeverDelaysALoneCommandNorAWaitingQuery) {
   ASSERT_TRUE(engine.WaitForPosition("category_counts", burst, Soon()).ok());
   EXPECT_EQ(Count(engine, "site"), "11");
   engine.Stop();  // a lingering worker stops at once too (the test would hang otherwise)
+}
+
+// When a stream of commands pauses, a lingering worker applies what came without waiting for the
+// whole linger (an hour here) nor for a query.
+TEST_F(EngineTest, LiveBatchingAppliesAStreamWhenItPauses) {
+  EngineOptions o;
+  o.live_linger = absl::Hours(1);
+  o.live_linger_quiet = absl::Milliseconds(20);
+  o.live_linger_window = absl::Hours(1);
+  o.live_linger_from_events = 3;
+  o.live_min_batch_events = 1000;
+  absl::Mutex mu;
+  uint64_t committed = 0;
+  o.on_commit = [&](const CommitInfo& c) {
+    absl::MutexLock lock(&mu);
+    committed = std::max(committed, c.position);
+  };
+  ProjectionEngine engine(store_.get(), o);
+  ASSERT_TRUE(engine.Register(std::make_unique<CategoryCounts>()).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  const uint64_t burst = AppendEvents(*store_, "site-1", "test.ok", 10);  // a stream: it lingers
+  absl::MutexLock lock(&mu);
+  auto applied = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return committed >= burst; };
+  EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&applied), absl::Seconds(30)));
 }
 
 TEST_F(EngineTest, StatusReportsLagInEventsAndSeconds) {
