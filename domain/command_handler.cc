@@ -1,7 +1,9 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "domain/command_handler.h"
 
+#include <functional>
 #include <list>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -64,35 +66,45 @@ std::string ActionStreamId(const std::string& action_id) {
 }
 
 // Loads, caches and writes one kind of aggregate.
+//
+// The cache holds immutable folded states shared by pointer: a load copies no state, a command
+// copies its aggregate's state once (to fold its own events in after the append), and the map of
+// command ids is shared between successive states until a command id is added to it.
 template <typename T>
 class Repo {
  public:
   using State = typename T::State;
+  using Commands = absl::flat_hash_map<std::string, CommandResult>;
 
   struct Folded {
     State state;
     int64_t revision = -1;  // -1: no stream
-    // Results of the commands found in the stream, by command id.
-    absl::flat_hash_map<std::string, CommandResult> commands;
+    // Results of the commands found in the stream, by command id; nullptr when none.
+    std::shared_ptr<const Commands> commands;
   };
+  using FoldedPtr = std::shared_ptr<const Folded>;
+  using Check = std::function<absl::Status(const State&, const typename T::Command&)>;
 
   Repo(rb::es::EventStore* store, const CommandHandlerOptions& options)
       : store_(store), options_(options) {}
 
-  absl::StatusOr<Folded> Load(const std::string& stream) {
-    Folded f;
+  // The stream's state: the cached one, brought up to date with the events appended since.
+  absl::StatusOr<FoldedPtr> Load(const std::string& stream) {
+    FoldedPtr cached;
     {
       absl::MutexLock lock(&mu_);
       auto it = index_.find(stream);
       if (it != index_.end()) {
         lru_.splice(lru_.begin(), lru_, it->second.second);
-        f = it->second.first;
+        cached = it->second.first;
       }
     }
-    const int64_t cached = f.revision;
+    std::shared_ptr<Folded> f;           // made at the first event not in `cached`
+    std::shared_ptr<Commands> commands;  // made at the first command id read
+    int64_t revision = cached != nullptr ? cached->revision : -1;
     while (true) {
       absl::StatusOr<std::vector<rb::es::RecordedEvent>> batch = store_->ReadStream(
-          stream, static_cast<uint64_t>(f.revision + 1), rb::es::Direction::kForward, kReadChunk);
+          stream, static_cast<uint64_t>(revision + 1), rb::es::Direction::kForward, kReadChunk);
       if (!batch.ok()) return batch.status();
       for (const rb::es::RecordedEvent& r : *batch) {
         auto e = T::Decode(r);
@@ -102,20 +114,29 @@ class Repo {
             if (absl::Status s = OpenOwnerIdentity(*options_.owner_cipher, &*e); !s.ok()) return s;
           }
         }
-        f.state = T::Evolve(std::move(f.state), *e);
-        f.revision = static_cast<int64_t>(r.revision);
+        if (f == nullptr) {
+          f = cached != nullptr ? std::make_shared<Folded>(*cached) : std::make_shared<Folded>();
+        }
+        f->state = T::Evolve(std::move(f->state), *e);
+        f->revision = revision = static_cast<int64_t>(r.revision);
         if (!r.metadata.command_id.empty()) {
-          CommandResult& c = f.commands[r.metadata.command_id];
+          if (commands == nullptr) {
+            commands = f->commands != nullptr ? std::make_shared<Commands>(*f->commands)
+                                              : std::make_shared<Commands>();
+          }
+          CommandResult& c = (*commands)[r.metadata.command_id];
           if (c.first_position == 0) c.first_position = r.position;
           c.last_position = r.position;
-          c.revision = f.revision;
+          c.revision = f->revision;
           c.outcome = CommandResult::Outcome::kReplayed;
         }
       }
       if (batch->size() < kReadChunk) break;
     }
-    if (f.revision != cached) Store(stream, f);
-    return f;
+    if (f == nullptr) return cached != nullptr ? cached : std::make_shared<const Folded>();
+    if (commands != nullptr) f->commands = std::move(commands);
+    Store(stream, f);
+    return FoldedPtr(std::move(f));
   }
 
   using Done = CommandHandler::Done;
@@ -134,15 +155,21 @@ class Repo {
     return *std::move(out);
   }
 
-  // Loads and decides on the caller's thread, appends asynchronously; `done` runs once (on the
-  // caller's thread for errors before the append, on the store's committing thread after it).
-  void HandleAsync(typename T::Command cmd, Context ctx, Done done, int attempt = 0) {
+  // Loads, checks and decides on the caller's thread, appends asynchronously; `done` runs once
+  // (on the caller's thread for errors before the append, on the store's committing thread after
+  // it).
+  void HandleAsync(typename T::Command cmd, Context ctx, Done done, Check check = nullptr,
+                   int attempt = 0) {
     const std::string stream = T::Stream(cmd);
-    absl::StatusOr<Folded> f = Load(stream);
-    if (!f.ok()) return std::move(done)(f.status());
-    if (!cmd.command_id().empty()) {
-      auto it = f->commands.find(cmd.command_id());
-      if (it != f->commands.end()) return std::move(done)(it->second);
+    absl::StatusOr<FoldedPtr> loaded = Load(stream);
+    if (!loaded.ok()) return std::move(done)(loaded.status());
+    FoldedPtr f = *std::move(loaded);
+    if (check) {
+      if (absl::Status s = check(f->state, cmd); !s.ok()) return std::move(done)(s);
+    }
+    if (!cmd.command_id().empty() && f->commands != nullptr) {
+      auto it = f->commands->find(cmd.command_id());
+      if (it != f->commands->end()) return std::move(done)(it->second);
     }
     if (cmd.has_expected_revision() &&
         static_cast<int64_t>(cmd.expected_revision()) != f->revision) {
@@ -190,28 +217,29 @@ class Repo {
       req.events.push_back(*std::move(data));
     }
     store_->AppendAsync(
-        std::move(req),
-        [this, stream, cmd = std::move(cmd), ctx = std::move(ctx), done = std::move(done),
-         folded = *std::move(f), events = std::move(decision->events), result = std::move(result),
-         attempt](absl::StatusOr<rb::es::AppendResult> appended) mutable {
+        std::move(req), [this, stream, cmd = std::move(cmd), ctx = std::move(ctx),
+                         done = std::move(done), check = std::move(check), folded = std::move(f),
+                         events = std::move(decision->events), result = std::move(result),
+                         attempt](absl::StatusOr<rb::es::AppendResult> appended) mutable {
           if (!appended.ok()) {
             const bool raced = absl::IsAborted(appended.status());
             if (raced) Forget(stream);
             if (raced && !cmd.has_expected_revision() && attempt < options_.max_conflict_retries) {
-              // Re-load and re-decide; rare (two writers on one aggregate at once).
-              return HandleAsync(std::move(cmd), std::move(ctx), std::move(done), attempt + 1);
+              // Re-load, re-check and re-decide; rare (two writers on one aggregate at once).
+              return HandleAsync(std::move(cmd), std::move(ctx), std::move(done), std::move(check),
+                                 attempt + 1);
             }
             return std::move(done)(appended.status());
           }
-          Finish(stream, cmd, std::move(folded), events, *appended, result);
+          Finish(stream, cmd, *folded, events, *appended, result);
           std::move(done)(std::move(result));
         });
   }
 
  private:
-  // After a durable append: fills `result` and folds our own events into the cache so that the
-  // next command on this aggregate needs no read.
-  void Finish(const std::string& stream, const typename T::Command& cmd, Folded folded,
+  // After a durable append: fills `result` and caches `folded` with our own events folded in, so
+  // that the next command on this aggregate needs no read.
+  void Finish(const std::string& stream, const typename T::Command& cmd, const Folded& folded,
               const std::vector<typename T::Event>& events, const rb::es::AppendResult& appended,
               CommandResult& result) {
     result.outcome =
@@ -225,22 +253,26 @@ class Repo {
       Forget(stream);
       return;
     }
-    for (const auto& e : events) folded.state = T::Evolve(std::move(folded.state), e);
-    folded.revision = result.revision;
+    auto next = std::make_shared<Folded>(folded);
+    for (const auto& e : events) next->state = T::Evolve(std::move(next->state), e);
+    next->revision = result.revision;
     if (!cmd.command_id().empty()) {
+      auto commands = folded.commands != nullptr ? std::make_shared<Commands>(*folded.commands)
+                                                 : std::make_shared<Commands>();
       CommandResult replay = result;
       replay.outcome = CommandResult::Outcome::kReplayed;
       replay.event_types.clear();
-      folded.commands[cmd.command_id()] = replay;
+      (*commands)[cmd.command_id()] = std::move(replay);
+      next->commands = std::move(commands);
     }
-    Store(stream, std::move(folded));
+    Store(stream, std::move(next));
   }
 
-  void Store(const std::string& stream, Folded f) {
+  void Store(const std::string& stream, FoldedPtr f) {
     absl::MutexLock lock(&mu_);
     auto it = index_.find(stream);
     if (it != index_.end()) {
-      if (it->second.first.revision > f.revision) return;  // keep the newer one
+      if (it->second.first->revision > f->revision) return;  // keep the newer one
       it->second.first = std::move(f);
       lru_.splice(lru_.begin(), lru_, it->second.second);
       return;
@@ -265,7 +297,7 @@ class Repo {
   CommandHandlerOptions options_;
   absl::Mutex mu_;
   std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);  // most recent first
-  absl::flat_hash_map<std::string, std::pair<Folded, std::list<std::string>::iterator>> index_
+  absl::flat_hash_map<std::string, std::pair<FoldedPtr, std::list<std::string>::iterator>> index_
       ABSL_GUARDED_BY(mu_);
 };
 
@@ -292,24 +324,26 @@ absl::StatusOr<CommandResult> CommandHandler::HandleAction(const v1::ActionComma
   return actions_->Handle(command, context);
 }
 
-void CommandHandler::HandleSiteAsync(v1::SiteCommand command, Context context, Done done) {
-  sites_->HandleAsync(std::move(command), std::move(context), std::move(done));
+void CommandHandler::HandleSiteAsync(v1::SiteCommand command, Context context, Done done,
+                                     SiteCheck check) {
+  sites_->HandleAsync(std::move(command), std::move(context), std::move(done), std::move(check));
 }
 
-void CommandHandler::HandleActionAsync(v1::ActionCommand command, Context context, Done done) {
-  actions_->HandleAsync(std::move(command), std::move(context), std::move(done));
+void CommandHandler::HandleActionAsync(v1::ActionCommand command, Context context, Done done,
+                                       ActionCheck check) {
+  actions_->HandleAsync(std::move(command), std::move(context), std::move(done), std::move(check));
 }
 
 absl::StatusOr<v1::Site> CommandHandler::LoadSite(const std::string& site_id) {
   auto f = sites_->Load(SiteStreamId(site_id));
   if (!f.ok()) return f.status();
-  return std::move(f->state);
+  return (*f)->state;
 }
 
 absl::StatusOr<v1::Action> CommandHandler::LoadAction(const std::string& action_id) {
   auto f = actions_->Load(ActionStreamId(action_id));
   if (!f.ok()) return f.status();
-  return std::move(f->state);
+  return (*f)->state;
 }
 
 }  // namespace rb::domain

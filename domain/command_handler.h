@@ -25,6 +25,7 @@
 #define RB_DOMAIN_COMMAND_HANDLER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,9 +85,23 @@ class CommandHandler {
   // and `done` runs once with the result: on the caller's thread when the command fails or
   // changes nothing before any append, otherwise on the store's committing thread once the events
   // are durable. `done` must be short and must not block.
+  //
+  // `check`, when set, runs first on the aggregate's state as loaded for this decision (an empty
+  // message with status UNSPECIFIED when absent) and the command, and again on the fresh state
+  // when a concurrent
+  // write makes the handler decide again: the caller's authorization that depends on the state
+  // (a site's territory, an action's operators), checked on exactly the state the command is
+  // decided on, with no second load. An error from it is passed to `done` as is and nothing is
+  // appended.
   using Done = absl::AnyInvocable<void(absl::StatusOr<CommandResult>) &&>;
-  void HandleSiteAsync(resorption::v1::SiteCommand command, Context context, Done done);
-  void HandleActionAsync(resorption::v1::ActionCommand command, Context context, Done done);
+  using SiteCheck = std::function<absl::Status(const resorption::v1::Site& state,
+                                               const resorption::v1::SiteCommand& command)>;
+  using ActionCheck = std::function<absl::Status(const resorption::v1::Action& state,
+                                                 const resorption::v1::ActionCommand& command)>;
+  void HandleSiteAsync(resorption::v1::SiteCommand command, Context context, Done done,
+                       SiteCheck check = nullptr);
+  void HandleActionAsync(resorption::v1::ActionCommand command, Context context, Done done,
+                         ActionCheck check = nullptr);
 
   // The current folded state (an empty message with status UNSPECIFIED when absent). Errors:
   // those of reading the store; DATA_LOSS / FAILED_PRECONDITION for undecodable events.

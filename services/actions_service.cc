@@ -27,9 +27,11 @@ ActionsService::ActionsService(rb::domain::CommandHandler* handler, rb::es::Even
                                SitesServiceOptions options)
     : handler_(handler), store_(store), options_(std::move(options)) {}
 
-absl::Status ActionsService::Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
-                                     const v1::WriteOptions& options, v1::ActionCommand& command,
-                                     rb::domain::Context& context) const {
+absl::StatusOr<CallAccess> ActionsService::Prepare(grpc::CallbackServerContext* ctx,
+                                                   absl::string_view name,
+                                                   const v1::WriteOptions& options,
+                                                   v1::ActionCommand& command,
+                                                   rb::domain::Context& context) const {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
   absl::StatusOr<CallAccess> access =
       AccessFor(*ctx, options_.auth, "/resorption.v1.Actions/Command", /*require_actor=*/true);
@@ -38,13 +40,12 @@ absl::Status ActionsService::Prepare(grpc::CallbackServerContext* ctx, absl::str
   std::string id = api::IdFromName(name, "actions", "name", violations);
   api::CheckWriteOptions(options, violations);
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
-  if (absl::Status s = Authorize(*access, id, command); !s.ok()) return s;
 
   command.set_action_id(id);
   api::ApplyWriteOptions(options, &command);
   context.now_us = options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
   context.actor = access->actor();
-  return absl::OkStatus();
+  return access;
 }
 
 grpc::ServerUnaryReactor* ActionsService::Run(grpc::CallbackServerContext* ctx,
@@ -53,34 +54,38 @@ grpc::ServerUnaryReactor* ActionsService::Run(grpc::CallbackServerContext* ctx,
                                               v1::ActionCommand cmd, v1::WriteResult* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   rb::domain::Context context;
-  if (absl::Status s = Prepare(ctx, name, options, cmd, context); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
+  absl::StatusOr<CallAccess> access = Prepare(ctx, name, options, cmd, context);
+  if (!access.ok()) {
+    reactor->Finish(ToGrpcStatus(access.status()));
     return reactor;
   }
   std::string action_name = absl::StrCat("actions/", cmd.action_id());
-  handler_->HandleActionAsync(std::move(cmd), std::move(context),
-                              [this, reactor, resp, action_name = std::move(action_name)](
-                                  absl::StatusOr<rb::domain::CommandResult> r) mutable {
-                                if (r.ok())
-                                  api::FillWriteResult(*r, std::move(action_name), *store_, resp);
-                                reactor->Finish(ToGrpcStatus(r.status()));
-                              });
+  handler_->HandleActionAsync(
+      std::move(cmd), std::move(context),
+      [this, reactor, resp,
+       action_name = std::move(action_name)](absl::StatusOr<rb::domain::CommandResult> r) mutable {
+        if (r.ok()) api::FillWriteResult(*r, std::move(action_name), *store_, resp);
+        reactor->Finish(ToGrpcStatus(r.status()));
+      },
+      [this, access = std::make_shared<const CallAccess>(*std::move(access))](
+          const v1::Action& action, const v1::ActionCommand& command) {
+        return Authorize(*access, command, action);
+      });
   return reactor;
 }
 
-absl::Status ActionsService::Authorize(const CallAccess& access, const std::string& id,
-                                       const v1::ActionCommand& command) const {
+absl::Status ActionsService::Authorize(const CallAccess& access, const v1::ActionCommand& command,
+                                       const v1::Action& action) const {
   if (command.has_create())
     return access.CheckCreateAction(command.create().details().departement_code());
-  absl::StatusOr<v1::Action> action = handler_->LoadAction(id);
-  if (!action.ok()) return action.status();
-  if (action->status() == v1::ACTION_STATUS_UNSPECIFIED) return absl::OkStatus();  // NOT_FOUND
-  if (command.has_post_comment()) return access.CheckReadAction(*action);
-  if (absl::Status s = access.CheckWriteAction(*action); !s.ok()) return s;
+  if (action.status() == v1::ACTION_STATUS_UNSPECIFIED) return absl::OkStatus();  // NOT_FOUND
+  if (command.has_post_comment()) return access.CheckReadAction(action);
+  if (absl::Status s = access.CheckWriteAction(action); !s.ok()) return s;
   if (command.has_record_finances() &&
-      !rb::access::CanSeeFinances(access.principal(), action->details().departement_code(),
-                                  action->id())) {
-    return rb::access::Denied(absl::StrCat("recording the finances of actions/", id));
+      !rb::access::CanSeeFinances(access.principal(), action.details().departement_code(),
+                                  action.id())) {
+    return rb::access::Denied(
+        absl::StrCat("recording the finances of actions/", command.action_id()));
   }
   if (command.has_update()) {
     for (const std::string& path : command.update().update_mask().paths()) {

@@ -53,9 +53,10 @@ class ActionsService final : public resorption::v1::Actions::CallbackService {
 
   // The checks before every mutation, on the gRPC thread; the action id comes from `name`
   // ("actions/{id}"). Fills `command` and `context` as SitesService::Prepare does.
-  absl::Status Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
-                       const resorption::v1::WriteOptions& options,
-                       resorption::v1::ActionCommand& command, rb::domain::Context& context) const;
+  absl::StatusOr<CallAccess> Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
+                                     const resorption::v1::WriteOptions& options,
+                                     resorption::v1::ActionCommand& command,
+                                     rb::domain::Context& context) const;
   // Prepares, then hands the command to the handler without blocking and finishes the call from
   // the append's completion.
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, absl::string_view name,
@@ -91,9 +92,10 @@ class ActionsService final : public resorption::v1::Actions::CallbackService {
  private:
   rb::domain::CommandHandler* const handler_;
   rb::es::EventStore* const store_;
-  // The scope checks of a command on action `id` (services/access_context.h).
-  absl::Status Authorize(const CallAccess& access, const std::string& id,
-                         const resorption::v1::ActionCommand& command) const;
+  // The scope checks of `command` on the action's current state `action`
+  // (services/access_context.h), run by the command handler on the state it decides on.
+  absl::Status Authorize(const CallAccess& access, const resorption::v1::ActionCommand& command,
+                         const resorption::v1::Action& action) const;
 
   const SitesServiceOptions options_;
   const EngineRef* engine_ = nullptr;

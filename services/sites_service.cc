@@ -187,9 +187,11 @@ int64_t SitesService::NowUs() const {
   return options_.now_us ? options_.now_us() : absl::ToUnixMicros(absl::Now());
 }
 
-absl::Status SitesService::Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
-                                   const v1::WriteOptions& options, v1::SiteCommand& command,
-                                   rb::domain::Context& context) const {
+absl::StatusOr<CallAccess> SitesService::Prepare(grpc::CallbackServerContext* ctx,
+                                                 absl::string_view name,
+                                                 const v1::WriteOptions& options,
+                                                 v1::SiteCommand& command,
+                                                 rb::domain::Context& context) const {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return s;
   absl::StatusOr<CallAccess> access =
       AccessFor(*ctx, options_.auth, "/resorption.v1.Sites/Command", /*require_actor=*/true);
@@ -198,26 +200,23 @@ absl::Status SitesService::Prepare(grpc::CallbackServerContext* ctx, absl::strin
   std::string id = api::IdFromName(name, "sites", "name", violations);
   api::CheckWriteOptions(options, violations);
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
-  if (absl::Status s = Authorize(*access, id, command); !s.ok()) return s;
 
   command.set_site_id(id);
   api::ApplyWriteOptions(options, &command);
   context.now_us = NowUs();
   context.actor = access->actor();
-  return absl::OkStatus();
+  return access;
 }
 
-absl::Status SitesService::Authorize(const CallAccess& access, const std::string& id,
-                                     const v1::SiteCommand& command) const {
+absl::Status SitesService::Authorize(const CallAccess& access, const v1::SiteCommand& command,
+                                     const v1::Site& site) const {
   if (command.has_declare()) {
     std::optional<v1::Territory> t =
         TerritoryOf(command.declare().site().location().address().city_code());
     return t ? access.CheckCreateSite(*t) : absl::OkStatus();
   }
-  absl::StatusOr<v1::Site> site = handler_->LoadSite(id);
-  if (!site.ok()) return site.status();
-  if (site->status() == v1::SITE_STATUS_UNSPECIFIED) return absl::OkStatus();  // domain: NOT_FOUND
-  if (absl::Status s = access.CheckSiteAct(*site, SiteActOf(command)); !s.ok()) return s;
+  if (site.status() == v1::SITE_STATUS_UNSPECIFIED) return absl::OkStatus();  // domain: NOT_FOUND
+  if (absl::Status s = access.CheckSiteAct(site, SiteActOf(command)); !s.ok()) return s;
   if (const v1::Site* moved = MovedTo(command); moved != nullptr) {
     std::optional<v1::Territory> t = TerritoryOf(moved->location().address().city_code());
     if (t) return access.CheckCreateSite(*t);
@@ -252,23 +251,35 @@ grpc::ServerUnaryReactor* SitesService::Run(grpc::CallbackServerContext* ctx,
                                             v1::WriteResult* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   rb::domain::Context context;
-  if (absl::Status s = Prepare(ctx, name, options, cmd, context); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
+  absl::StatusOr<CallAccess> access = Prepare(ctx, name, options, cmd, context);
+  if (!access.ok()) {
+    reactor->Finish(ToGrpcStatus(access.status()));
     return reactor;
   }
   std::string site_name = absl::StrCat("sites/", cmd.site_id());
   if (cmd.has_erase() || cmd.has_anonymise_owner()) {
     // Rare and followed by a key destruction: handled on this thread, blocking.
-    reactor->Finish(ToGrpcStatus(EraseOwnerData(std::move(cmd), context, site_name, resp)));
+    absl::Status s;
+    absl::StatusOr<v1::Site> site = handler_->LoadSite(cmd.site_id());
+    if (!site.ok()) {
+      s = site.status();
+    } else if (s = Authorize(*access, cmd, *site); s.ok()) {
+      s = EraseOwnerData(std::move(cmd), context, site_name, resp);
+    }
+    reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
-  handler_->HandleSiteAsync(std::move(cmd), std::move(context),
-                            [this, reactor, resp, site_name = std::move(site_name)](
-                                absl::StatusOr<rb::domain::CommandResult> r) mutable {
-                              if (r.ok())
-                                api::FillWriteResult(*r, std::move(site_name), *store_, resp);
-                              reactor->Finish(ToGrpcStatus(r.status()));
-                            });
+  handler_->HandleSiteAsync(
+      std::move(cmd), std::move(context),
+      [this, reactor, resp,
+       site_name = std::move(site_name)](absl::StatusOr<rb::domain::CommandResult> r) mutable {
+        if (r.ok()) api::FillWriteResult(*r, std::move(site_name), *store_, resp);
+        reactor->Finish(ToGrpcStatus(r.status()));
+      },
+      [this, access = std::make_shared<const CallAccess>(*std::move(access))](
+          const v1::Site& site, const v1::SiteCommand& command) {
+        return Authorize(*access, command, site);
+      });
   return reactor;
 }
 

@@ -158,12 +158,14 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
                                              const resorption::v1::GetSiteChangeLogRequest* req,
                                              resorption::v1::ChangeLog* resp) override;
 
-  // The checks before every mutation (call, caller, request, scope), on the gRPC thread: fills
+  // The checks before every mutation (call, caller, request), on the gRPC thread: fills
   // `command` (its oneof is set by the caller) with the site id from `name` ("sites/{id}") and the
-  // write options, and `context` with the actor and the valid time "now".
-  absl::Status Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
-                       const resorption::v1::WriteOptions& options,
-                       resorption::v1::SiteCommand& command, rb::domain::Context& context) const;
+  // write options, and `context` with the actor and the valid time "now". Returns the caller's
+  // access, for the scope checks on the site's state (Authorize).
+  absl::StatusOr<CallAccess> Prepare(grpc::CallbackServerContext* ctx, absl::string_view name,
+                                     const resorption::v1::WriteOptions& options,
+                                     resorption::v1::SiteCommand& command,
+                                     rb::domain::Context& context) const;
   absl::Status DoGetSite(grpc::CallbackServerContext* ctx,
                          const resorption::v1::GetSiteRequest& req, resorption::v1::Site* resp);
   absl::Status DoListSites(grpc::CallbackServerContext* ctx,
@@ -198,9 +200,10 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
 
  private:
   int64_t NowUs() const;
-  // The scope checks of a command on site `id` (services/access_context.h).
-  absl::Status Authorize(const CallAccess& access, const std::string& id,
-                         const resorption::v1::SiteCommand& command) const;
+  // The scope checks of `command` on the site's current state `site` (services/access_context.h),
+  // run by the command handler on the state it decides on (CommandHandler::SiteCheck).
+  absl::Status Authorize(const CallAccess& access, const resorption::v1::SiteCommand& command,
+                         const resorption::v1::Site& site) const;
   // Erase and AnonymiseOwner: runs the command, then destroys the site's owner keys.
   absl::Status EraseOwnerData(resorption::v1::SiteCommand command,
                               const rb::domain::Context& context, std::string site_name,

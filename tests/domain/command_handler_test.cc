@@ -1,6 +1,7 @@
 #include "domain/command_handler.h"
 
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -125,6 +126,50 @@ TEST_F(CommandHandlerTest, AnotherWriterIsSeenBeforeDeciding) {
   auto s = handler_->LoadSite("1");
   ASSERT_TRUE(s.ok());
   EXPECT_TRUE(s->heatwave());
+}
+
+// The caller's check runs on the state the command is decided on, brought up to date with
+// another writer's events; its error is returned and nothing is appended.
+TEST_F(CommandHandlerTest, CheckRunsOnTheStateDecidedOnAndItsErrorAppendsNothing) {
+  ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx()).ok());
+  CommandHandler other(store_.get());
+  auto heat = On("1");
+  heat.mutable_set_heatwave()->set_active(true);
+  ASSERT_TRUE(other.HandleSite(heat, Ctx()).ok());  // the handler's cached state is now stale
+  const uint64_t head = store_->GetHead().position;
+
+  auto cool = On("1");
+  cool.mutable_set_heatwave()->set_active(false);
+  bool seen_heatwave = false;
+  std::optional<absl::StatusOr<CommandResult>> out;
+  handler_->HandleSiteAsync(
+      cool, Ctx(), [&](absl::StatusOr<CommandResult> r) { out = std::move(r); },
+      [&](const v1::Site& site, const v1::SiteCommand& command) {
+        seen_heatwave = site.heatwave();
+        EXPECT_TRUE(command.has_set_heatwave());
+        return absl::PermissionDeniedError("not in your territory");
+      });
+  ASSERT_TRUE(out.has_value());  // refused before any append: on this thread
+  EXPECT_EQ(out->status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(seen_heatwave);
+  EXPECT_EQ(store_->GetHead().position, head);
+
+  // An accepting check lets the command through.
+  std::optional<absl::StatusOr<CommandResult>> done;
+  absl::Mutex mu;
+  handler_->HandleSiteAsync(
+      cool, Ctx(),
+      [&](absl::StatusOr<CommandResult> r) {
+        absl::MutexLock lock(&mu);
+        done = std::move(r);
+      },
+      [](const v1::Site&, const v1::SiteCommand&) { return absl::OkStatus(); });
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(
+      +[](std::optional<absl::StatusOr<CommandResult>>* d) { return d->has_value(); }, &done));
+  ASSERT_TRUE(done->ok()) << done->status();
+  EXPECT_EQ((*done)->outcome, CommandResult::Outcome::kAppended);
+  EXPECT_FALSE(FoldFromLog("1").heatwave());
 }
 
 TEST_F(CommandHandlerTest, ActionsHaveTheirOwnStreams) {
