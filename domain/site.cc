@@ -106,10 +106,10 @@ const std::set<std::string> kRestricted = {"justice", "police", "administrative_
 void DiffParts(const v1::Site& current, v1::Site desired, const std::set<std::string>& parts,
                bool declaring, const Context& ctx, Violations* v, Emitter* out) {
   const absl::CivilDay today = ctx.today();
+  MessageDifferencer differ;  // one for every part compared
   auto changed = [&](const std::string& part) {
     if (!parts.count(part)) return false;
     const auto* f = v1::Site::descriptor()->FindFieldByName(part);
-    MessageDifferencer differ;
     return !differ.CompareWithFields(current, desired, {f}, {f});
   };
   // Scalars are compared directly (the lambda above handles messages and repeated fields).
@@ -224,10 +224,11 @@ absl::Status CheckRestrictedAccess(const std::set<std::string>& parts, const Act
 std::set<std::string> MaskParts(const google::protobuf::FieldMask& mask, const std::string& prefix,
                                 Violations* v) {
   std::set<std::string> parts;
-  const std::set<std::string> allowed(kUpdatable.begin(), kUpdatable.end());
+  static const auto* const allowed =
+      new std::set<std::string>(kUpdatable.begin(), kUpdatable.end());
   for (const std::string& path : mask.paths()) {
     std::string head = std::string(*absl::StrSplit(path, '.').begin());
-    if (!allowed.count(head) || !FieldMaskUtil::IsValidPath<v1::Site>(path)) {
+    if (!allowed->count(head) || !FieldMaskUtil::IsValidPath<v1::Site>(path)) {
       v->Add(prefix, "update_mask.field_not_updatable",
              absl::StrCat("Le champ « ", path, " » ne peut pas être modifié par une mise à jour."));
       continue;
