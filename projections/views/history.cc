@@ -46,11 +46,10 @@ absl::StatusOr<v1::SiteAsOf> FoldAsOf(const ViewReader& reader, const rb::es::Ev
                                       const std::string& site_id, const v1::SiteVersionIndex& index,
                                       int64_t v, uint64_t p) {
   v1::SiteAsOf out;
-  const int n = index.versions_size();
+  const int n = index.positions_size();
   uint64_t max_position = 0;
-  for (const auto& version : index.versions())
-    max_position = std::max(max_position, version.position());
-  if (n > 0 && index.versions(n - 1).valid_at_us() <= v && max_position <= p) {
+  for (uint64_t position : index.positions()) max_position = std::max(max_position, position);
+  if (n > 0 && index.valid_at_us(n - 1) <= v && max_position <= p) {
     out.set_found(true);
     *out.mutable_site() = index.tail();
     out.set_versions(static_cast<uint32_t>(n));
@@ -74,11 +73,11 @@ absl::StatusOr<v1::SiteAsOf> FoldAsOf(const ViewReader& reader, const rb::es::Ev
     break;
   }
   for (int i = from; i < n; ++i) {
-    const auto& version = index.versions(i);
-    if (version.valid_at_us() > v) break;
-    if (version.position() > p) continue;
-    absl::StatusOr<v1::SiteEvent> e = ReadVersion(
-        [&log](uint64_t position) { return log.ReadEvent(position); }, site_id, version.position());
+    if (index.valid_at_us(i) > v) break;
+    const uint64_t position = index.positions(i);
+    if (position > p) continue;
+    absl::StatusOr<v1::SiteEvent> e =
+        ReadVersion([&log](uint64_t at) { return log.ReadEvent(at); }, site_id, position);
     if (!e.ok()) return e.status();
     state = rb::domain::EvolveSite(std::move(state), *e);
     ++folded;

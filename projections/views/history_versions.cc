@@ -63,9 +63,10 @@ std::string SiteIdOfStream(std::string_view stream_id) {
 
 namespace {
 
-bool KeyLess(const v1::SiteVersionIndex::Version& a, int64_t valid_at_us, uint64_t position) {
-  return a.valid_at_us() < valid_at_us ||
-         (a.valid_at_us() == valid_at_us && a.position() < position);
+// Whether version `i` of `index` comes before the key (valid_at_us, position).
+bool KeyLess(const v1::SiteVersionIndex& index, int i, int64_t valid_at_us, uint64_t position) {
+  const int64_t valid = index.valid_at_us(i);
+  return valid < valid_at_us || (valid == valid_at_us && index.positions(i) < position);
 }
 
 }  // namespace
@@ -107,19 +108,19 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   Change change;
   const int64_t valid = recorded.valid_at_us;
   const uint64_t position = recorded.position;
-  const size_t n = index.versions_size();
+  const size_t n = index.positions_size();
   // Versions are ordered by (valid_at, position); the new event has the highest position so far,
   // so it goes after every version of the same or an earlier valid date.
   size_t at = n;
-  while (at > 0 && !KeyLess(index.versions(static_cast<int>(at) - 1), valid, position)) --at;
+  while (at > 0 && !KeyLess(index, static_cast<int>(at) - 1, valid, position)) --at;
   change.inserted_at = at;
   change.retroactive = at < n;
 
-  auto* added = index.add_versions();
-  added->set_valid_at_us(valid);
-  added->set_position(position);
+  index.add_valid_at_us(valid);
+  index.add_positions(position);
   for (size_t i = n; i > at; --i) {
-    index.mutable_versions()->SwapElements(static_cast<int>(i), static_cast<int>(i) - 1);
+    index.mutable_valid_at_us()->SwapElements(static_cast<int>(i), static_cast<int>(i) - 1);
+    index.mutable_positions()->SwapElements(static_cast<int>(i), static_cast<int>(i) - 1);
   }
 
   // Where the fold restarts: the tail for an append; the last snapshot still valid otherwise.
@@ -153,38 +154,39 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
       last_snapshot = s.count();
     }
   }
-  const size_t total = index.versions_size();
+  const size_t total = index.positions_size();
   for (size_t j = from; j < total; ++j) {
-    const auto& v = index.versions(static_cast<int>(j));
+    const int64_t v_valid_at_us = index.valid_at_us(static_cast<int>(j));
+    const uint64_t v_position = index.positions(static_cast<int>(j));
     if (j == at) {
       change.before_city_code = state.location().territory().city_code();
       state = rb::domain::EvolveSite(std::move(state), event);
     } else {
       absl::StatusOr<v1::SiteEvent> got =
-          ReadVersion([&w](uint64_t p) { return w.ReadEvent(p); }, site_id, v.position());
+          ReadVersion([&w](uint64_t p) { return w.ReadEvent(p); }, site_id, v_position);
       if (!got.ok()) return got.status();
       state = rb::domain::EvolveSite(std::move(state), *got);
     }
-    max_position = std::max(max_position, v.position());
+    max_position = std::max(max_position, v_position);
     if (j >= at) {
       if (j + 1 < total) change.earlier_states.push_back(state);
-      change.valid_at_us.push_back(v.valid_at_us());
+      change.valid_at_us.push_back(v_valid_at_us);
     }
     if (snapshots && j + 1 - last_snapshot >= options_.snapshot_every) {
       auto* s = index.add_snapshots();
-      s->set_valid_at_us(v.valid_at_us());
-      s->set_position(v.position());
+      s->set_valid_at_us(v_valid_at_us);
+      s->set_position(v_position);
       s->set_max_position(max_position);
       s->set_count(static_cast<uint32_t>(j + 1));
       last_snapshot = static_cast<uint32_t>(j + 1);
-      w.Put(options_.snapshots, VersionKey(site_id, v.valid_at_us(), v.position()),
+      w.Put(options_.snapshots, VersionKey(site_id, v_valid_at_us, v_position),
             rb::domain::DeterministicBytes(state));
     }
   }
   index.mutable_tail()->Swap(&state);
   change.last = &index.tail();
   // Memory: re-estimated from the record's size at most once per 8 versions added.
-  if (inserted || index.versions_size() % 8 == 0) {
+  if (inserted || index.positions_size() % 8 == 0) {
     const size_t cost = site_id.size() + 64 + 2 * index.ByteSizeLong();
     batch.bytes_ = batch.bytes_ - entry.bytes + cost;  // bytes_ includes entry.bytes
     entry.bytes = cost;
