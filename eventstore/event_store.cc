@@ -202,6 +202,10 @@ absl::Status EventStoreImpl::Init() {
   // reusing its skip-list position between keys: far cheaper for the sorted batches of the
   // projections than concurrent inserts, each of which searches the skip list from the top.
   db_options.allow_concurrent_memtable_write = false;
+  // Every flush covers all column families at once, so that writes made without the write-ahead
+  // log (KvStore::WriteUnlogged: projection views with their checkpoint) survive a crash only as
+  // a whole prefix, consistent across key spaces.
+  db_options.atomic_flush = true;
   // Durable appends sync the write-ahead log over space written beforehand, and logs are read up
   // to their records' end only: see wal_prefill.h. The reading side serves every open, read-only
   // ones included, since a log may end in zeros whatever wrote it last.

@@ -207,6 +207,29 @@ absl::StatusOr<std::optional<std::string>> RocksKvStore::Get(const std::string& 
 }
 
 absl::Status RocksKvStore::Write(const KvWriteBatch& batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return WriteWith(wo, batch);
+}
+
+absl::Status RocksKvStore::WriteUnlogged(const KvWriteBatch& batch) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  return WriteWith(wo, batch);
+}
+
+absl::Status RocksKvStore::Flush() {
+  if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  for (const auto& [name, h] : spaces_) all.push_back(h);
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return FromRocks(db_->Flush(fo, all), "flush key spaces");
+}
+
+absl::Status RocksKvStore::WriteWith(const rocksdb::WriteOptions& options,
+                                     const KvWriteBatch& batch) {
   if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
   absl::ReaderMutexLock lock(&mu_);
   // Room for the whole batch at once (its ApproximateBytes counts 16 bytes per entry, more than
@@ -252,9 +275,7 @@ absl::Status RocksKvStore::Write(const KvWriteBatch& batch, bool sync) {
     }
     if (!s.ok()) return FromRocks(s, "kv batch");
   }
-  rocksdb::WriteOptions wo;
-  wo.sync = sync;
-  return FromRocks(db_->Write(wo, &wb), "kv write");
+  return FromRocks(db_->Write(options, &wb), "kv write");
 }
 
 absl::StatusOr<std::unique_ptr<KvIterator>> RocksKvStore::NewIterator(

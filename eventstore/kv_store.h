@@ -116,6 +116,17 @@ class KvStore {
                                                          std::string_view key) const = 0;
   // Applies the batch atomically; `sync` makes it durable before returning.
   virtual absl::Status Write(const KvWriteBatch& batch, bool sync = false) = 0;
+  // Applies the batch atomically without writing it to the write-ahead log: cheaper, and lost in
+  // a crash unless a flush persisted it first. Every flush covers all key spaces at once (atomic
+  // flush), so a crash keeps the unlogged writes up to some instant, never a later one without
+  // an earlier one. Meant for derived data that carries its own progress marker in the same
+  // batch (projection views and their checkpoint): after a crash it is behind, never
+  // inconsistent. Before a logged write that must not survive without the unlogged writes before
+  // it, call Flush.
+  virtual absl::Status WriteUnlogged(const KvWriteBatch& batch) = 0;
+  // Persists every write made so far, unlogged ones included (one atomic flush of every key
+  // space), before returning.
+  virtual absl::Status Flush() = 0;
   virtual absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(
       const std::string& space) const = 0;
 };

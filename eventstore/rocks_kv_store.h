@@ -32,6 +32,8 @@ class RocksKvStore : public KvStore {
   absl::StatusOr<std::optional<std::string>> Get(const std::string& space,
                                                  std::string_view key) const override;
   absl::Status Write(const KvWriteBatch& batch, bool sync) override;
+  absl::Status WriteUnlogged(const KvWriteBatch& batch) override;
+  absl::Status Flush() override;
   absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(const std::string& space) const override;
 
   // Flushes every key space (and `also_flush`), then compacts `space` to its last level so that
@@ -44,6 +46,7 @@ class RocksKvStore : public KvStore {
 
  private:
   rocksdb::ColumnFamilyHandle* Find(const std::string& space) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Status WriteWith(const rocksdb::WriteOptions& options, const KvWriteBatch& batch);
 
   rocksdb::DB* const db_;
   const rocksdb::ColumnFamilyOptions cf_options_;

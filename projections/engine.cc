@@ -475,7 +475,17 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
     batch.Delete(meta, PendingKey(slot->name));
     batch.Delete(meta, CheckpointKey(slot->name, replaced.generation));
   }
-  absl::Status s = store_->kv().Write(batch, options_.sync_commits || switched);
+  absl::Status s;
+  if (switched) {
+    // The switch is logged and synced. The generation's unlogged batches before it must reach
+    // the disk first: a crash must not keep the switch without them.
+    s = store_->kv().Flush();
+    if (s.ok()) s = store_->kv().Write(batch, /*sync=*/true);
+  } else if (options_.sync_commits) {
+    s = store_->kv().Write(batch, /*sync=*/true);
+  } else {
+    s = store_->kv().WriteUnlogged(batch);
+  }
   if (caught_up && batch.ApproximateBytes() > kKeepBatchBytes) {
     batch = rb::es::KvWriteBatch();
   } else {

@@ -80,9 +80,11 @@ struct EngineOptions {
   // that rebuilds large logs sets e.g. 32: latency does not matter while catching up, and larger
   // batches mean fewer commits and more repeated writes of the same keys absorbed in memory.
   size_t catch_up_factor = 1;
-  // Sync each commit to disk. Off by default: views are derived data and the checkpoint travels
-  // with them, so losing the last commits on power loss only means re-applying those events
-  // (a process crash loses nothing either way).
+  // Sync each commit to disk (through the write-ahead log). Off by default: commits skip the
+  // write-ahead log (KvStore::WriteUnlogged) and reach the disk with the store's next flush.
+  // Views are derived data and the checkpoint travels with them, so a crash (of the process or
+  // of the machine) only loses the last commits, whose events are applied again at restart. A
+  // rebuild's switch is always flushed and synced.
   bool sync_commits = false;
   // The key space of checkpoints and generation pointers.
   std::string meta_space = std::string(kDefaultMetaSpace);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -44,22 +45,33 @@ absl::Status RegisterAll(ProjectionEngine& engine) {
   return engine.Register(std::make_unique<StreamDigest>());
 }
 
-// The child: runs the engine with small synced batches and reports "<name> <generation>
-// <position>" per commit. With mode "rebuild", rebuilds every projection. Never returns.
+// The child: runs the engine with small batches and reports "<name> <generation> <position>"
+// per durable commit. Modes "catchup" and "rebuild" sync each commit; with mode "rebuild",
+// rebuilds every projection. Mode "catchup-unlogged" commits without the write-ahead log (the
+// default) and flushes the store every 50 commits, reporting the commits a flush made durable.
+// Mode "rebuild-unlogged" rebuilds with unlogged commits, reporting each (only the switch is
+// durable at once). Never returns.
 [[noreturn]] void RunChild(const std::string& mode, const std::string& path, int fd) {
   auto store = rb::es::EventStore::Open(rb::es::Options(), path);
   if (!store.ok()) _exit(3);
   EngineOptions options;
   options.batch_events = 5;
-  options.sync_commits = true;
-  options.on_commit = [fd](const CommitInfo& c) {
+  const bool unlogged = absl::EndsWith(mode, "-unlogged");
+  options.sync_commits = !unlogged;
+  rb::es::KvStore* kv = &(*store)->kv();
+  auto commits = std::make_shared<int>(0);
+  options.on_commit = [fd, kv, commits, flushes = mode == "catchup-unlogged"](const CommitInfo& c) {
+    if (flushes) {
+      if (++*commits % 50 != 0) return;
+      if (!kv->Flush().ok()) _exit(7);
+    }
     std::string line =
         absl::StrCat(c.projection, " ", c.generation.generation, " ", c.position, "\n");
     if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(5);
   };
   ProjectionEngine engine(store->get(), options);
   if (!RegisterAll(engine).ok() || !engine.Start().ok()) _exit(4);
-  if (mode == "rebuild") {
+  if (absl::StartsWith(mode, "rebuild")) {
     for (const char* name : kNames) {
       if (!engine.Rebuild(name).ok()) _exit(6);
     }
@@ -183,6 +195,65 @@ TEST_F(ProjectionCrashTest, KillDuringCatchUpResumesExactly) {
     ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok());
   }
   EXPECT_EQ(Hashes(engine), resumed);
+}
+
+// Commits without the write-ahead log: a crash loses the commits after the last flush, views
+// and checkpoint together.
+TEST_F(ProjectionCrashTest, KillDuringUnloggedCatchUpLosesViewsAndCheckpointTogether) {
+  OpenStore();
+  const uint64_t last = AppendMany(*store_, kEvents);
+  CloseStore();
+
+  Reported reported;
+  RunAndKill("catchup-unlogged", path(), /*generation=*/1, /*kill_at=*/3000, &reported);
+
+  OpenStore();
+  uint64_t on_disk = 0;
+  ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
+  EXPECT_GE(on_disk, reported.position["category_counts"]) << "a flushed commit was lost";
+  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
+
+  ProjectionEngine engine(store_.get(), EngineOptions{});
+  ASSERT_TRUE(RegisterAll(engine).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  for (const char* name : kNames) ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
+  EXPECT_EQ(**engine.Reader("category_counts")->Get("counts", "_total"), absl::StrCat(kEvents));
+  const std::map<std::string, std::string> resumed = Hashes(engine);
+  for (const char* name : kNames) {
+    ASSERT_TRUE(engine.Rebuild(name).ok());
+    ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok());
+  }
+  EXPECT_EQ(Hashes(engine), resumed);
+}
+
+// A rebuild with unlogged commits, killed just after its switch: the switch survives with every
+// batch of the new generation before it.
+TEST_F(ProjectionCrashTest, KillAfterAnUnloggedRebuildSwitchedKeepsTheWholeNewGeneration) {
+  OpenStore();
+  const uint64_t last = AppendMany(*store_, kEvents);
+  std::map<std::string, std::string> live;
+  {
+    ProjectionEngine engine(store_.get(), EngineOptions{});
+    ASSERT_TRUE(RegisterAll(engine).ok());
+    ASSERT_TRUE(engine.Start().ok());
+    for (const char* name : kNames) ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
+    live = Hashes(engine);
+  }
+  CloseStore();
+
+  Reported reported;
+  RunAndKill("rebuild-unlogged", path(), /*generation=*/2, /*kill_at=*/last, &reported);
+
+  OpenStore();
+  uint64_t on_disk = 0;
+  ExpectCountsMatchCheckpoint(GenerationId{1, 2}, &on_disk);
+  EXPECT_EQ(on_disk, last);
+  ProjectionEngine engine(store_.get(), EngineOptions{});
+  ASSERT_TRUE(RegisterAll(engine).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  EXPECT_EQ(engine.Reader("category_counts")->generation(), (GenerationId{1, 2}));
+  for (const char* name : kNames) ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
+  EXPECT_EQ(Hashes(engine), live);
 }
 
 TEST_F(ProjectionCrashTest, KillDuringRebuildResumesTheRebuildExactly) {
