@@ -1161,6 +1161,9 @@ absl::StatusOr<VerifyReport> EventStoreImpl::Verify() const {
 }
 
 absl::Status EventStoreImpl::Checkpoint(const std::string& dir) {
+  // No projection switch (KvStore::FlushThenWrite) between the backup's flush and its list of
+  // files and logs: the backup would hold the switch without the batches flushed before it.
+  absl::WriterMutexLock barrier(&kv_->backup_barrier());
   rocksdb::Checkpoint* cp = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &cp);
   if (!s.ok()) return FromRocks(s, "checkpoint");
@@ -1197,11 +1200,13 @@ void EventStoreImpl::Close() {
   WakeWaiters();
   if (!db_) return;
   if (!options_.read_only) {
-    // Flush memtables so the next open does not replay the write-ahead log.
+    // Flush memtables so the next open does not replay the write-ahead log, and so that the
+    // unlogged writes of the key spaces (KvStore::WriteUnlogged) are kept.
     rocksdb::FlushOptions fo;
     std::vector<rocksdb::ColumnFamilyHandle*> all = {meta_cf_, events_cf_, streams_cf_,
                                                      commands_cf_};
     db_->Flush(fo, all).PermitUncheckedError();
+    if (kv_) kv_->FlushUnlogged().IgnoreError();
     db_->FlushWAL(true).PermitUncheckedError();
   }
   if (kv_) kv_->CloseHandles();

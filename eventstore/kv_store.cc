@@ -215,8 +215,11 @@ absl::Status RocksKvStore::Write(const KvWriteBatch& batch, bool sync) {
 absl::Status RocksKvStore::WriteUnlogged(const KvWriteBatch& batch) {
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
+  unlogged_.store(true);
   return WriteWith(wo, batch);
 }
+
+absl::Status RocksKvStore::FlushUnlogged() { return unlogged_.load() ? Flush() : absl::OkStatus(); }
 
 absl::Status RocksKvStore::Flush() {
   if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
@@ -225,7 +228,14 @@ absl::Status RocksKvStore::Flush() {
   for (const auto& [name, h] : spaces_) all.push_back(h);
   rocksdb::FlushOptions fo;
   fo.wait = true;
+  unlogged_.store(false);  // before: a write racing with the flush sets it again
   return FromRocks(db_->Flush(fo, all), "flush key spaces");
+}
+
+absl::Status RocksKvStore::FlushThenWrite(const KvWriteBatch& batch) {
+  absl::ReaderMutexLock barrier(&backup_barrier_);
+  if (absl::Status s = Flush(); !s.ok()) return s;
+  return Write(batch, /*sync=*/true);
 }
 
 absl::Status RocksKvStore::WriteWith(const rocksdb::WriteOptions& options,

@@ -127,6 +127,10 @@ class KvStore {
   // Persists every write made so far, unlogged ones included (one atomic flush of every key
   // space), before returning.
   virtual absl::Status Flush() = 0;
+  // Flush, then Write(batch, sync = true), with no backup (EventStore::Checkpoint) taken in
+  // between: a logged write that must never be found, on disk or in a backup, without the
+  // unlogged writes before it (a projection rebuild's switch).
+  virtual absl::Status FlushThenWrite(const KvWriteBatch& batch) = 0;
   virtual absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(
       const std::string& space) const = 0;
 };

@@ -5,6 +5,7 @@
 #ifndef RB_EVENTSTORE_ROCKS_KV_STORE_H_
 #define RB_EVENTSTORE_ROCKS_KV_STORE_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,6 +35,14 @@ class RocksKvStore : public KvStore {
   absl::Status Write(const KvWriteBatch& batch, bool sync) override;
   absl::Status WriteUnlogged(const KvWriteBatch& batch) override;
   absl::Status Flush() override;
+  absl::Status FlushThenWrite(const KvWriteBatch& batch) override;
+
+  // Flush, when an unlogged write was made since the last flush (at close: keeps them).
+  absl::Status FlushUnlogged();
+
+  // Held exclusively while a backup is taken, shared by FlushThenWrite: a backup never sees a
+  // FlushThenWrite's logged write without its flush.
+  absl::Mutex& backup_barrier() { return backup_barrier_; }
   absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(const std::string& space) const override;
 
   // Flushes every key space (and `also_flush`), then compacts `space` to its last level so that
@@ -52,6 +61,8 @@ class RocksKvStore : public KvStore {
   const rocksdb::ColumnFamilyOptions cf_options_;
   const bool read_only_;
   mutable absl::Mutex mu_;
+  absl::Mutex backup_barrier_;
+  std::atomic<bool> unlogged_{false};  // an unlogged write since the last Flush
   std::map<std::string, rocksdb::ColumnFamilyHandle*> spaces_ ABSL_GUARDED_BY(mu_);
 };
 

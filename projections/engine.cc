@@ -479,8 +479,7 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
   if (switched) {
     // The switch is logged and synced. The generation's unlogged batches before it must reach
     // the disk first: a crash must not keep the switch without them.
-    s = store_->kv().Flush();
-    if (s.ok()) s = store_->kv().Write(batch, /*sync=*/true);
+    s = store_->kv().FlushThenWrite(batch);
   } else if (options_.sync_commits) {
     s = store_->kv().Write(batch, /*sync=*/true);
   } else {

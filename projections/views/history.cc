@@ -152,7 +152,9 @@ absl::StatusOr<v1::SiteAsOf> HistoryQuery::GetSiteAsOf(
   v1::SiteAsOf out;
   if (stored->has_value()) {
     v1::SiteVersionIndex index;
-    if (!index.ParseFromString(**stored)) return absl::DataLossError("history: bad site record");
+    if (!ParseSiteVersionIndex(**stored, &index)) {
+      return absl::DataLossError("history: bad site record");
+    }
     const int64_t v =
         request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max() : request.valid_at_us();
     absl::StatusOr<v1::SiteAsOf> folded =
@@ -235,7 +237,9 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAtPosition(
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) continue;
     v1::SiteVersionIndex index;
-    if (!index.ParseFromString(**stored)) return absl::DataLossError("history: bad site record");
+    if (!ParseSiteVersionIndex(**stored, &index)) {
+      return absl::DataLossError("history: bad site record");
+    }
     absl::StatusOr<v1::SiteAsOf> s = FoldAsOf(*reader, *store_, id, index, v, known_at_position);
     if (!s.ok()) return s.status();
     if (!s->found() || !StatusMatches(s->site().status(), request.status())) continue;

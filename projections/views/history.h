@@ -51,7 +51,7 @@ inline constexpr char kHistoryProjection[] = "history";
 class HistoryProjection : public Projection {
  public:
   std::string name() const override { return kHistoryProjection; }
-  uint32_t version() const override { return 3; }
+  uint32_t version() const override { return 4; }
   std::vector<std::string> spaces() const override { return {"sites", "snapshots", "territories"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 

@@ -39,6 +39,11 @@ std::string VersionKey(std::string_view site_id, int64_t valid_at_us, uint64_t p
   return key;
 }
 
+bool ParseSiteVersionIndex(std::string_view bytes, v1::SiteVersionIndex* index) {
+  return index->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) &&
+         index->valid_at_us_size() == index->positions_size();
+}
+
 absl::StatusOr<v1::SiteEvent> ReadVersion(
     absl::FunctionRef<absl::StatusOr<rb::es::RecordedEvent>(uint64_t)> read,
     std::string_view site_id, uint64_t position) {
@@ -97,9 +102,7 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   v1::SiteVersionIndex& index = entry.index;
   if (inserted) {
     absl::StatusOr<std::optional<std::string>> stored = w.Get(options_.sites, site_id);
-    if (!stored.ok() ||
-        (stored->has_value() &&
-         !index.ParseFromArray((*stored)->data(), static_cast<int>((*stored)->size())))) {
+    if (!stored.ok() || (stored->has_value() && !ParseSiteVersionIndex(**stored, &index))) {
       batch.sites_.erase(it);
       if (!stored.ok()) return stored.status();
       return absl::DataLossError(absl::StrCat("history: bad record of site ", site_id));

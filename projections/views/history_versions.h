@@ -119,6 +119,10 @@ class SiteVersionLog {
   SiteVersionLogOptions options_;
 };
 
+// Parses a stored `sites` record; false when it does not parse or its two version lists differ
+// in length.
+bool ParseSiteVersionIndex(std::string_view bytes, resorption::v1::SiteVersionIndex* index);
+
 // The event at `position` of the log, decoded (and upcast) as a version of site `site_id`.
 // DATA_LOSS when it is missing or belongs to another stream. `read` is ViewWriter::ReadEvent or
 // EventStore::ReadEvent.

@@ -66,7 +66,7 @@ bool HasWaterAccess(const resorption::v1::Site& site);
 class SeriesProjection : public Projection {
  public:
   std::string name() const override { return kSeriesProjection; }
-  uint32_t version() const override { return 2; }
+  uint32_t version() const override { return 3; }
   std::vector<std::string> spaces() const override { return {"sites", "segments", "deltas"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 
