@@ -42,46 +42,85 @@ std::string DeltaPrefix(char level, std::string_view code) {
   return key;
 }
 
-void AppendDay(std::string* key, int32_t day) {
-  const uint32_t v = static_cast<uint32_t>(day + kDayOffset);
+// Deltas are kept per territory and calendar month: one key per (territory, month), whose value
+// lists the days of that month with a change. A batch then rewrites one key per territory and
+// month it touched, not one per day, and a ten-year series reads 120 keys per territory.
+int32_t MonthOfDay(int32_t day) {
+  const absl::CivilMonth m(kEpoch + day);
+  return static_cast<int32_t>((m.year() - 1970) * 12 + (m.month() - 1));
+}
+int32_t FirstDayOfMonth(int32_t month) {
+  return DayNumber(absl::CivilDay(absl::CivilMonth(1970, 1) + month));
+}
+
+void AppendMonth(std::string* key, int32_t month) {
+  const uint32_t v = static_cast<uint32_t>(month + kDayOffset);
   for (int shift = 24; shift >= 0; shift -= 8)
     key->push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
-int32_t ReadDay(std::string_view bytes) {
+int32_t ReadMonth(std::string_view bytes) {
   uint32_t v = 0;
   for (char c : bytes.substr(0, 4)) v = (v << 8) | static_cast<unsigned char>(c);
   return static_cast<int32_t>(v) - kDayOffset;
 }
 
-// Replaces `*out` with the zigzag varints of `m`.
-void EncodeVector(const MetricVector& m, std::string* out) {
-  out->clear();
-  for (int64_t x : m) {
-    uint64_t z = (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63);
-    while (z >= 0x80) {
-      out->push_back(static_cast<char>(z | 0x80));
-      z >>= 7;
+void AppendVarint(uint64_t z, std::string* out) {
+  while (z >= 0x80) {
+    out->push_back(static_cast<char>(z | 0x80));
+    z >>= 7;
+  }
+  out->push_back(static_cast<char>(z));
+}
+
+bool ReadVarint(std::string_view in, size_t* pos, uint64_t* out) {
+  uint64_t z = 0;
+  for (int shift = 0; shift <= 63; shift += 7) {
+    if (*pos >= in.size()) return false;
+    const unsigned char c = static_cast<unsigned char>(in[(*pos)++]);
+    z |= static_cast<uint64_t>(c & 0x7f) << shift;
+    if (!(c & 0x80)) {
+      *out = z;
+      return true;
     }
-    out->push_back(static_cast<char>(z));
+  }
+  return false;
+}
+
+// One day's summed change in a month bucket.
+struct DayDelta {
+  int32_t day;
+  MetricVector values;
+};
+
+// A month bucket's value: per day with a change, in day order, the day within the month (varint)
+// then the 34 metrics (zigzag varints).
+void EncodeBucket(const std::vector<DayDelta>& days, int32_t first_day, std::string* out) {
+  out->clear();
+  for (const DayDelta& d : days) {
+    AppendVarint(static_cast<uint64_t>(d.day - first_day), out);
+    for (int64_t x : d.values) {
+      AppendVarint((static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63), out);
+    }
   }
 }
 
-bool DecodeVector(std::string_view in, MetricVector* m) {
+bool DecodeBucket(std::string_view in, int32_t first_day, std::vector<DayDelta>* days) {
+  days->clear();
   size_t pos = 0;
-  for (int i = 0; i < kMetrics; ++i) {
-    uint64_t z = 0;
-    int shift = 0;
-    while (true) {
-      if (pos >= in.size() || shift > 63) return false;
-      const unsigned char c = static_cast<unsigned char>(in[pos++]);
-      z |= static_cast<uint64_t>(c & 0x7f) << shift;
-      if (!(c & 0x80)) break;
-      shift += 7;
+  while (pos < in.size()) {
+    uint64_t offset = 0;
+    if (!ReadVarint(in, &pos, &offset) || offset > 30) return false;
+    DayDelta d{first_day + static_cast<int32_t>(offset), {}};
+    for (int i = 0; i < kMetrics; ++i) {
+      uint64_t z = 0;
+      if (!ReadVarint(in, &pos, &z)) return false;
+      d.values[i] = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
     }
-    (*m)[i] = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+    if (!days->empty() && days->back().day >= d.day) return false;
+    days->push_back(d);
   }
-  return pos == in.size();
+  return true;
 }
 
 bool IsYes(v1::TriState t) { return t == v1::YES; }
@@ -129,15 +168,24 @@ class DeltaMap {
     if (inserted) sums_.emplace_back();
     return sums_[it->second];
   }
-  // Calls fn(key, sum) for each key, in no particular order.
-  template <typename Fn>
-  void ForEach(Fn fn) const {
-    std::string key;
-    for (const auto& [k, i] : index_) {
-      key.assign(prefixes_[k >> 32]);
-      AppendDay(&key, static_cast<int32_t>(static_cast<uint32_t>(k)) - kDayOffset);
-      fn(key, sums_[i]);
+  // The key prefix of an interned id.
+  const std::string& prefix(uint32_t id) const { return prefixes_[id]; }
+  struct Change {
+    uint32_t prefix_id;
+    int32_t day;
+    const MetricVector* sum;
+  };
+  // Every summed change, ordered by prefix id, then day.
+  std::vector<Change> Sorted() const {
+    std::vector<std::pair<uint64_t, uint32_t>> keys(index_.begin(), index_.end());
+    std::sort(keys.begin(), keys.end());
+    std::vector<Change> out;
+    out.reserve(keys.size());
+    for (const auto& [k, i] : keys) {
+      out.push_back({static_cast<uint32_t>(k >> 32),
+                     static_cast<int32_t>(static_cast<uint32_t>(k)) - kDayOffset, &sums_[i]});
     }
+    return out;
   }
 
  private:
@@ -342,36 +390,58 @@ class SeriesBatch final : public BatchState {
       AddStepDeltas(Expand(*e.current, common - 1), +1, &deltas);
       AddStepDeltas(Expand(*e.committed, common - 1), -1, &deltas);
     }
-    absl::Status status;
-    std::string encoded;  // reused buffer
-    deltas.ForEach([&](const std::string& key, const MetricVector& change) {
-      if (!status.ok()) return;
-      bool zero = true;
-      for (int64_t x : change) zero = zero && x == 0;
-      if (zero) return;
-      MetricVector stored{};
+    // One read and one write per (territory, month) bucket the batch changed.
+    const std::vector<DeltaMap::Change> changes = deltas.Sorted();
+    std::string key, encoded;
+    std::vector<DayDelta> days;
+    for (size_t i = 0; i < changes.size();) {
+      const uint32_t prefix_id = changes[i].prefix_id;
+      const int32_t month = MonthOfDay(changes[i].day);
+      const int32_t first_day = FirstDayOfMonth(month);
+      const int32_t next_first_day = FirstDayOfMonth(month + 1);
+      size_t end = i;
+      while (end < changes.size() && changes[end].prefix_id == prefix_id &&
+             changes[end].day < next_first_day) {
+        ++end;
+      }
+      key.assign(deltas.prefix(prefix_id));
+      AppendMonth(&key, month);
       absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
-      if (!bytes.ok()) {
-        status = bytes.status();
-        return;
+      if (!bytes.ok()) return bytes.status();
+      days.clear();
+      if (bytes->has_value() && !DecodeBucket(**bytes, first_day, &days)) {
+        return absl::DataLossError("series: bad delta bucket");
       }
-      if (bytes->has_value() && !DecodeVector(**bytes, &stored)) {
-        status = absl::DataLossError("series: bad delta");
-        return;
+      bool changed = false;
+      for (; i < end; ++i) {
+        const MetricVector& change = *changes[i].sum;
+        bool zero = true;
+        for (int64_t x : change) zero = zero && x == 0;
+        if (zero) continue;
+        changed = true;
+        auto at = std::lower_bound(days.begin(), days.end(), changes[i].day,
+                                   [](const DayDelta& d, int32_t day) { return d.day < day; });
+        if (at == days.end() || at->day != changes[i].day) {
+          at = days.insert(at, DayDelta{changes[i].day, {}});
+        }
+        for (int k = 0; k < kMetrics; ++k) at->values[k] += change[k];
       }
-      bool all_zero = true;
-      for (int k = 0; k < kMetrics; ++k) {
-        stored[k] += change[k];
-        all_zero = all_zero && stored[k] == 0;
-      }
-      if (all_zero) {
+      if (!changed) continue;
+      days.erase(std::remove_if(days.begin(), days.end(),
+                                [](const DayDelta& d) {
+                                  for (int64_t x : d.values) {
+                                    if (x != 0) return false;
+                                  }
+                                  return true;
+                                }),
+                 days.end());
+      if (days.empty()) {
         w.Delete(kDeltas, key);
       } else {
-        EncodeVector(stored, &encoded);
+        EncodeBucket(days, first_day, &encoded);
         w.Put(kDeltas, key, encoded);
       }
-    });
-    if (!status.ok()) return status;
+    }
     return absl::OkStatus();
   }
   size_t ApproximateBytes() const override { return bytes_ + log.ApproximateBytes(); }
@@ -490,15 +560,19 @@ absl::StatusOr<v1::SeriesResponse> SeriesQuery::Series(const v1::SeriesRequest& 
     if (out.points_size() > 1) FillFlows(sum, previous, p->mutable_flows());
     previous = sum;
   };
-  MetricVector delta{};
+  std::vector<DayDelta> days;
   for ((*it)->Seek(prefix); (*it)->Valid() && next < dates.size(); (*it)->Next()) {
     std::string_view key = (*it)->key();
     if (key.size() != prefix.size() + 4 || key.substr(0, prefix.size()) != prefix) break;
-    const int32_t day = ReadDay(key.substr(prefix.size()));
-    while (next < dates.size() && DayNumber(dates[next]) < day) emit(dates[next++]);
-    if (next >= dates.size()) break;
-    if (!DecodeVector((*it)->value(), &delta)) return absl::DataLossError("series: bad delta");
-    for (int k = 0; k < kMetrics; ++k) sum[k] += delta[k];
+    const int32_t month = ReadMonth(key.substr(prefix.size()));
+    if (!DecodeBucket((*it)->value(), FirstDayOfMonth(month), &days)) {
+      return absl::DataLossError("series: bad delta bucket");
+    }
+    for (const DayDelta& d : days) {
+      while (next < dates.size() && DayNumber(dates[next]) < d.day) emit(dates[next++]);
+      if (next >= dates.size()) break;
+      for (int k = 0; k < kMetrics; ++k) sum[k] += d.values[k];
+    }
   }
   absl::Status s = (*it)->status();
   if (!s.ok()) return s;

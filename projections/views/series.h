@@ -22,10 +22,11 @@
 // difference between the old and the new step function, so every later date is corrected.
 //
 // Spaces: `sites` (SiteVersionLog, without snapshots: a re-fold reads the site's versions back
-// from the log), `segments` (site id ->
-// SeriesSiteRecord), `deltas` (<level letter> <code> 0x00 <day + 100000, u32 BE> -> the metric
-// vector's deltas, zigzag varints; absent when all zero). Integers only; deterministic.
-// Thread-safe.
+// from the log), `segments` (site id -> SeriesSiteRecord), `deltas`, one key per territory and
+// calendar month (<level letter> <code> 0x00 <months since 1970-01 + 100000, u32 BE>) whose value
+// lists the days of the month with a non-zero change, in day order: the day within the month
+// (varint), then the metric vector's deltas (34 zigzag varints); absent when no day remains.
+// Integers only; deterministic. Thread-safe.
 #ifndef RB_PROJECTIONS_VIEWS_SERIES_H_
 #define RB_PROJECTIONS_VIEWS_SERIES_H_
 
@@ -66,7 +67,7 @@ bool HasWaterAccess(const resorption::v1::Site& site);
 class SeriesProjection : public Projection {
  public:
   std::string name() const override { return kSeriesProjection; }
-  uint32_t version() const override { return 3; }
+  uint32_t version() const override { return 4; }
   std::vector<std::string> spaces() const override { return {"sites", "segments", "deltas"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 
