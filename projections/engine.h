@@ -99,8 +99,9 @@ struct EngineOptions {
   // (WaitForPosition) or the engine stops. Views are then built in larger batches (their
   // per-batch work, such as rewriting the records of a changed site, is shared by more events);
   // a read-your-writes query never waits for the linger, a lone command's events are applied at
-  // once, and the last events of a stream wait at most about twice `live_linger_quiet`. Zero (the
-  // default): every change of the head is applied at once.
+  // once (unless they come within the window of a stream, or number `live_linger_from_events` or
+  // more: then they wait one quiet slice), and the last events of a stream wait at most about
+  // twice `live_linger_quiet`. Zero (the default): every change of the head is applied at once.
   absl::Duration live_linger = absl::ZeroDuration();
   absl::Duration live_linger_quiet = absl::Milliseconds(10);
   absl::Duration live_linger_window = absl::Milliseconds(100);
