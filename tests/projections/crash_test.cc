@@ -83,9 +83,10 @@ struct Reported {
   std::map<std::string, uint64_t> position;  // per projection, last reported of the generation
 };
 
-// Starts the child, reads its reports until `kill_when` holds, kills it with SIGKILL.
+// Starts the child, reads its reports, and kills it with SIGKILL once a projection's generation
+// `generation` reported `kill_at` (with `every_projection`: once all of them did).
 void RunAndKill(const std::string& mode, const std::string& path, uint64_t generation,
-                uint64_t kill_at, Reported* reported) {
+                uint64_t kill_at, Reported* reported, bool every_projection = false) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   pid_t pid = fork();
@@ -108,7 +109,14 @@ void RunAndKill(const std::string& mode, const std::string& path, uint64_t gener
     ASSERT_TRUE(absl::SimpleAtoi(parts[1], &gen) && absl::SimpleAtoi(parts[2], &pos)) << buf;
     if (gen != generation) continue;
     reported->position[parts[0]] = pos;
-    if (!killed && pos >= kill_at) {
+    bool reached = pos >= kill_at;
+    if (every_projection) {
+      for (const char* name : kNames) {
+        auto it = reported->position.find(name);
+        reached = reached && it != reported->position.end() && it->second >= kill_at;
+      }
+    }
+    if (!killed && reached) {
       ASSERT_EQ(kill(pid, SIGKILL), 0);
       killed = true;  // keep reading: reports written before the kill are still in the pipe
     }
@@ -242,7 +250,8 @@ TEST_F(ProjectionCrashTest, KillAfterAnUnloggedRebuildSwitchedKeepsTheWholeNewGe
   CloseStore();
 
   Reported reported;
-  RunAndKill("rebuild-unlogged", path(), /*generation=*/2, /*kill_at=*/last, &reported);
+  RunAndKill("rebuild-unlogged", path(), /*generation=*/2, /*kill_at=*/last, &reported,
+             /*every_projection=*/true);
 
   OpenStore();
   uint64_t on_disk = 0;
