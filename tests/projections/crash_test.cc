@@ -169,6 +169,45 @@ class ProjectionCrashTest : public ::testing::Test {
     return out;
   }
 
+  // Appends the log, builds generation 1 of every projection over it, and returns the views'
+  // hashes and the last position (the store is closed after).
+  std::map<std::string, std::string> BuildLive(uint64_t* last) {
+    OpenStore();
+    *last = AppendMany(*store_, kEvents);
+    std::map<std::string, std::string> live;
+    {
+      ProjectionEngine engine(store_.get(), EngineOptions{});
+      EXPECT_TRUE(RegisterAll(engine).ok());
+      EXPECT_TRUE(engine.Start().ok());
+      for (const char* name : kNames) {
+        EXPECT_TRUE(engine.WaitForPosition(name, *last, Soon()).ok());
+      }
+      live = Hashes(engine);
+    }
+    CloseStore();
+    return live;
+  }
+
+  // Restarts the engine, lets it catch up to `last`, and checks that the views equal a clean
+  // rebuild's (none applied twice, none skipped).
+  void ExpectResumedEqualsRebuilt(uint64_t last) {
+    ProjectionEngine engine(store_.get(), EngineOptions{});
+    ASSERT_TRUE(RegisterAll(engine).ok());
+    ASSERT_TRUE(engine.Start().ok());
+    for (const char* name : kNames) {
+      ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok()) << name;
+      EXPECT_EQ(engine.GetStatus(name)->active.state, ProjectionState::kLive)
+          << engine.GetStatus(name)->active.error;
+    }
+    EXPECT_EQ(**engine.Reader("category_counts")->Get("counts", "_total"), absl::StrCat(kEvents));
+    const std::map<std::string, std::string> resumed = Hashes(engine);
+    for (const char* name : kNames) {
+      ASSERT_TRUE(engine.Rebuild(name).ok());
+      ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok());
+    }
+    EXPECT_EQ(Hashes(engine), resumed);
+  }
+
   rb::testing::TempDir dir_;
   std::unique_ptr<rb::es::EventStore> store_;
 };
@@ -187,22 +226,7 @@ TEST_F(ProjectionCrashTest, KillDuringCatchUpResumesExactly) {
   ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
   EXPECT_GE(on_disk, reported.position["category_counts"]) << "a reported commit was lost";
   EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
-
-  ProjectionEngine engine(store_.get(), EngineOptions{});
-  ASSERT_TRUE(RegisterAll(engine).ok());
-  ASSERT_TRUE(engine.Start().ok());
-  for (const char* name : kNames) {
-    ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok()) << name;
-    EXPECT_EQ(engine.GetStatus(name)->active.state, ProjectionState::kLive)
-        << engine.GetStatus(name)->active.error;
-  }
-  EXPECT_EQ(**engine.Reader("category_counts")->Get("counts", "_total"), absl::StrCat(kEvents));
-  const std::map<std::string, std::string> resumed = Hashes(engine);
-  for (const char* name : kNames) {
-    ASSERT_TRUE(engine.Rebuild(name).ok());
-    ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok());
-  }
-  EXPECT_EQ(Hashes(engine), resumed);
+  ExpectResumedEqualsRebuilt(last);
 }
 
 // Commits without the write-ahead log: a crash loses the commits after the last flush, views
@@ -220,34 +244,14 @@ TEST_F(ProjectionCrashTest, KillDuringUnloggedCatchUpLosesViewsAndCheckpointToge
   ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
   EXPECT_GE(on_disk, reported.position["category_counts"]) << "a flushed commit was lost";
   EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
-
-  ProjectionEngine engine(store_.get(), EngineOptions{});
-  ASSERT_TRUE(RegisterAll(engine).ok());
-  ASSERT_TRUE(engine.Start().ok());
-  for (const char* name : kNames) ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
-  EXPECT_EQ(**engine.Reader("category_counts")->Get("counts", "_total"), absl::StrCat(kEvents));
-  const std::map<std::string, std::string> resumed = Hashes(engine);
-  for (const char* name : kNames) {
-    ASSERT_TRUE(engine.Rebuild(name).ok());
-    ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok());
-  }
-  EXPECT_EQ(Hashes(engine), resumed);
+  ExpectResumedEqualsRebuilt(last);
 }
 
 // A rebuild with unlogged commits, killed just after its switch: the switch survives with every
 // batch of the new generation before it.
 TEST_F(ProjectionCrashTest, KillAfterAnUnloggedRebuildSwitchedKeepsTheWholeNewGeneration) {
-  OpenStore();
-  const uint64_t last = AppendMany(*store_, kEvents);
-  std::map<std::string, std::string> live;
-  {
-    ProjectionEngine engine(store_.get(), EngineOptions{});
-    ASSERT_TRUE(RegisterAll(engine).ok());
-    ASSERT_TRUE(engine.Start().ok());
-    for (const char* name : kNames) ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
-    live = Hashes(engine);
-  }
-  CloseStore();
+  uint64_t last = 0;
+  const std::map<std::string, std::string> live = BuildLive(&last);
 
   Reported reported;
   RunAndKill("rebuild-unlogged", path(), /*generation=*/2, /*kill_at=*/last, &reported,
@@ -266,17 +270,8 @@ TEST_F(ProjectionCrashTest, KillAfterAnUnloggedRebuildSwitchedKeepsTheWholeNewGe
 }
 
 TEST_F(ProjectionCrashTest, KillDuringRebuildResumesTheRebuildExactly) {
-  OpenStore();
-  const uint64_t last = AppendMany(*store_, kEvents);
-  std::map<std::string, std::string> live;
-  {
-    ProjectionEngine engine(store_.get(), EngineOptions{});
-    ASSERT_TRUE(RegisterAll(engine).ok());
-    ASSERT_TRUE(engine.Start().ok());
-    for (const char* name : kNames) ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
-    live = Hashes(engine);
-  }
-  CloseStore();
+  uint64_t last = 0;
+  const std::map<std::string, std::string> live = BuildLive(&last);
 
   Reported reported;
   RunAndKill("rebuild", path(), /*generation=*/2, /*kill_at=*/3000, &reported);
