@@ -32,6 +32,9 @@ struct ProjectionEngine::Worker {
   // the current window started and the checkpoint then.
   absl::Time window_start = absl::InfinitePast();
   uint64_t window_base = 0;
+  // When the current live batch started to linger (WaitForEvents, KeepLingering); InfinitePast
+  // when it does not. A batch lingers at most EngineOptions::live_linger in all.
+  absl::Time linger_start = absl::InfinitePast();
 };
 
 struct ProjectionEngine::Slot {
@@ -412,16 +415,8 @@ bool ProjectionEngine::WaitForEvents(Slot* slot, Worker* worker, uint64_t positi
     head_ = std::max(head_, head);
   }
   if (options_.live_linger <= absl::ZeroDuration() || worker->stop) return !worker->stop;
-  // A stream of commands: many events since the window started (a person's commands, even in
-  // quick succession, stay below the threshold and are applied at once).
   const absl::Time now = absl::Now();
-  if (now - worker->window_start >= options_.live_linger_window) {
-    worker->window_start = now;
-    worker->window_base = position;
-  }
-  if (head_ - worker->window_base < std::max<size_t>(1, options_.live_linger_from_events)) {
-    return true;
-  }
+  if (!InStream(worker, position, now)) return true;
   // Live batching: wait for a larger batch, in slices of live_linger_quiet, until enough events,
   // a waiting query, the end of the linger, or a slice in which the head did not move (the stream
   // paused: apply what came).
@@ -429,6 +424,7 @@ bool ProjectionEngine::WaitForEvents(Slot* slot, Worker* worker, uint64_t positi
     return worker->stop || slot->queries_waiting > 0 ||
            head_ - position >= options_.live_min_batch_events;
   };
+  worker->linger_start = now;
   const absl::Time deadline = now + options_.live_linger;
   const absl::Duration slice = std::max(options_.live_linger_quiet, absl::Milliseconds(1));
   uint64_t seen = head_;
@@ -438,6 +434,35 @@ bool ProjectionEngine::WaitForEvents(Slot* slot, Worker* worker, uint64_t positi
     seen = head_;
   }
   return !worker->stop;
+}
+
+bool ProjectionEngine::InStream(Worker* worker, uint64_t position, absl::Time now) {
+  // A stream of commands: many events since the window started (a person's commands, even in
+  // quick succession, stay below the threshold and are applied at once).
+  if (now - worker->window_start >= options_.live_linger_window) {
+    worker->window_start = now;
+    worker->window_base = position;
+  }
+  return head_ - worker->window_base >= std::max<size_t>(1, options_.live_linger_from_events);
+}
+
+bool ProjectionEngine::KeepLingering(Slot* slot, Worker* worker, uint64_t applied,
+                                     uint64_t committed, bool room) {
+  if (options_.live_linger <= absl::ZeroDuration() || !room) return false;
+  if (applied - committed >= options_.live_min_batch_events) return false;
+  absl::MutexLock lock(&mu_);
+  if (worker->stop || slot->queries_waiting > 0) return false;
+  const absl::Time now = absl::Now();
+  if (!InStream(worker, committed, now)) return false;
+  if (worker->linger_start == absl::InfinitePast()) worker->linger_start = now;
+  const absl::Time deadline = worker->linger_start + options_.live_linger;
+  if (now >= deadline) return false;
+  auto moved = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return worker->stop || slot->queries_waiting > 0 || head_ > applied;
+  };
+  const absl::Duration slice = std::max(options_.live_linger_quiet, absl::Milliseconds(1));
+  mu_.AwaitWithDeadline(absl::Condition(&moved), std::min(deadline, now + slice));
+  return !worker->stop && slot->queries_waiting == 0 && head_ > applied;
 }
 
 void ProjectionEngine::Fail(Worker* worker, uint64_t position, const absl::Status& status) {
@@ -554,6 +579,9 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
   // absorbs more repeated writes of the same keys. Live, they stay small for latency.
   const size_t factor = std::max<size_t>(1, options_.catch_up_factor);
   bool catching_up = true;
+  // `cp` is the committed checkpoint; `applied` the last event applied into `writer`, ahead of
+  // `cp` while a live batch lingers (KeepLingering) across reads.
+  Checkpoint applied = cp;
   while (true) {
     uint64_t head_before;
     {
@@ -568,20 +596,21 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
                     : options_.max_batch_bytes;
     // The events are applied as the log is scanned (no copy of them); the scan stops at the
     // batch's byte limit or at the first failing event.
-    const uint64_t first = cp.position + 1;
-    Checkpoint last = cp;
+    const uint64_t first = cp.position + 1;  // the first event of the uncommitted batch
+    Checkpoint last = applied;
     absl::Status failure;
     uint64_t failed_at = 0;
-    absl::StatusOr<rb::es::ReadAllResult> read = store_->ScanAll(
-        first, rb::es::LogFilter{}, batch_events, [&](const rb::es::RecordedEvent& e) {
-          if (absl::Status s = apply(e); !s.ok()) {
-            failure = std::move(s);
-            failed_at = e.position;
-            return false;
-          }
-          last = Checkpoint{e.position, e.recorded_at_us};
-          return writer.ApproximateBytes() < max_batch_bytes;
-        });
+    absl::StatusOr<rb::es::ReadAllResult> read =
+        store_->ScanAll(applied.position + 1, rb::es::LogFilter{}, batch_events,
+                        [&](const rb::es::RecordedEvent& e) {
+                          if (absl::Status s = apply(e); !s.ok()) {
+                            failure = std::move(s);
+                            failed_at = e.position;
+                            return false;
+                          }
+                          last = Checkpoint{e.position, e.recorded_at_us};
+                          return writer.ApproximateBytes() < max_batch_bytes;
+                        });
     if (!read.ok()) {
       writer.Clear();
       Fail(worker, first, read.status());
@@ -622,13 +651,24 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       return;
     }
     catching_up = !read->end_of_log;
-    if (last.position == cp.position) {
-      // At the head: a pending generation tries to switch; an active one is live.
-      if (!Commit(slot, worker, writer, cp, /*caught_up=*/true)) return;
-      if (!WaitForEvents(slot, worker, std::max(cp.position, head_before))) return;
-      continue;
+    if (last.position == applied.position) {
+      if (applied.position == cp.position) {
+        // At the head: a pending generation tries to switch; an active one is live.
+        if (!Commit(slot, worker, writer, cp, /*caught_up=*/true)) return;
+        if (!WaitForEvents(slot, worker, std::max(cp.position, head_before))) return;
+        continue;
+      }
+      // A lingering batch found nothing more: commit it.
+    } else {
+      applied = last;
+      // Under a stream of commands, the events that came while the last batch was applied are
+      // few: read the next ones into the same batch rather than commit each few.
+      if (read->end_of_log && KeepLingering(slot, worker, applied.position, cp.position,
+                                            writer.ApproximateBytes() < max_batch_bytes)) {
+        continue;
+      }
     }
-    cp = last;
+    cp = applied;
     // The projection's deferred work goes into the same batch as the checkpoint.
     if (absl::Status f = writer.FlushState(); !f.ok()) {
       writer.Clear();
@@ -636,6 +676,8 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       return;
     }
     if (!Commit(slot, worker, writer, cp, /*caught_up=*/read->end_of_log)) return;
+    absl::MutexLock lock(&mu_);
+    worker->linger_start = absl::InfinitePast();
   }
 }
 

@@ -101,7 +101,9 @@ struct EngineOptions {
   // a read-your-writes query never waits for the linger, a lone command's events are applied at
   // once (unless they come within the window of a stream, or number `live_linger_from_events` or
   // more: then they wait one quiet slice), and the last events of a stream wait at most about
-  // twice `live_linger_quiet`. Zero (the default): every change of the head is applied at once.
+  // twice `live_linger_quiet`. The events appended while a live batch is applied join it under
+  // the same rules (one commit, not one per few events that came meanwhile); the linger counts
+  // from the batch's first wait. Zero (the default): every change of the head is applied at once.
   absl::Duration live_linger = absl::ZeroDuration();
   absl::Duration live_linger_quiet = absl::Milliseconds(10);
   absl::Duration live_linger_window = absl::Milliseconds(100);
@@ -199,6 +201,16 @@ class ProjectionEngine {
   void Run(Slot* slot, Worker* worker);
   // Returns false when the worker must exit.
   bool WaitForEvents(Slot* slot, Worker* worker, uint64_t position);
+  // Live batching, after a read that reached the end of the log: whether to keep the events
+  // applied through `applied` (those after the checkpoint `committed`) uncommitted and read the
+  // next ones into the same batch. Waits (one quiet slice at most) for the head to move past
+  // `applied`; true when it did, within the linger, while a stream of commands goes on and
+  // nobody waits for this projection. `room`: the batch is below its limits.
+  bool KeepLingering(Slot* slot, Worker* worker, uint64_t applied, uint64_t committed, bool room);
+  // The stream detector (EngineOptions::live_linger_window): whether the events since the start
+  // of the worker's current window make a stream. Requires mu_.
+  bool InStream(Worker* worker, uint64_t position, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Commits the writer's writes with checkpoint `cp`; switches generations when `caught_up` and
   // the worker is pending. Returns false when the worker must exit (retired or failed).
   bool Commit(Slot* slot, Worker* worker, class BatchViewWriter& writer, Checkpoint cp,

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "eventstore/clock.h"
@@ -287,6 +288,41 @@ TEST_F(EngineTest, LiveBatchingAppliesAStreamWhenItPauses) {
   absl::MutexLock lock(&mu);
   auto applied = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return committed >= burst; };
   EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&applied), absl::Seconds(30)));
+}
+
+// Under a stream of commands, the events appended while a live batch was being applied join that
+// batch: one commit for all of them, not one for each few that came meanwhile.
+TEST_F(EngineTest, LiveBatchingKeepsEventsThatCameDuringTheBatchInIt) {
+  Gate gate;
+  EngineOptions o;
+  o.live_linger = absl::Hours(1);
+  o.live_linger_quiet = absl::Milliseconds(20);
+  o.live_linger_window = absl::Hours(1);
+  o.live_linger_from_events = 3;
+  o.live_min_batch_events = 1000;
+  absl::Mutex mu;
+  std::vector<uint64_t> commits;
+  o.on_commit = [&](const CommitInfo& c) {
+    absl::MutexLock lock(&mu);
+    commits.push_back(c.position);
+  };
+  ProjectionEngine engine(store_.get(), o);
+  ASSERT_TRUE(engine.Register(std::make_unique<CategoryCounts>(1, &gate)).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  AppendEvents(*store_, "site-1", "test.ok", 4);
+  const uint64_t gated = AppendEvents(*store_, "site-1", "test.gate", 1);
+  ASSERT_TRUE(gate.WaitArrived(absl::Seconds(30)));  // the batch is being applied
+  const uint64_t last = AppendEvents(*store_, "site-2", "test.ok", 6);
+  gate.Open();
+  {
+    absl::MutexLock lock(&mu);
+    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return !commits.empty() && commits.back() >= last;
+    };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(30)));
+    EXPECT_EQ(commits, std::vector<uint64_t>{last}) << "a commit stopped at " << gated;
+  }
+  EXPECT_EQ(Count(engine, "site"), "11");
 }
 
 TEST_F(EngineTest, StatusReportsLagInEventsAndSeconds) {
