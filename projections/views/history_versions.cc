@@ -92,6 +92,12 @@ void SiteVersionLog::Batch::Flush(ViewWriter& w) {
   bytes_ = 0;
 }
 
+namespace {
+// Two packed varints of at most 10 bytes each, counted twice like the record (parsed and
+// serialised copies), plus the snapshot entries that come every few versions.
+constexpr size_t kBytesPerVersion = 48;
+}  // namespace
+
 absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch& batch,
                                                            const rb::es::RecordedEvent& recorded,
                                                            const v1::SiteEvent& event) const {
@@ -188,12 +194,12 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   }
   index.mutable_tail()->Swap(&state);
   change.last = &index.tail();
-  // Memory: re-estimated from the record's size at most once per 8 versions added.
-  if (inserted || index.positions_size() % 8 == 0) {
-    const size_t cost = site_id.size() + 64 + 2 * index.ByteSizeLong();
-    batch.bytes_ = batch.bytes_ - entry.bytes + cost;  // bytes_ includes entry.bytes
-    entry.bytes = cost;
-  }
+  // Memory: the record's size when it enters the batch, then an allowance per version added (a
+  // record's size is linear in its versions: measuring it at each add would be quadratic).
+  const size_t cost = inserted ? site_id.size() + 64 + 2 * index.ByteSizeLong()
+                               : entry.bytes + kBytesPerVersion;
+  batch.bytes_ = batch.bytes_ - entry.bytes + cost;  // bytes_ includes entry.bytes
+  entry.bytes = cost;
   return change;
 }
 
