@@ -3,7 +3,9 @@
 
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "domain/dates.h"
 #include "domain/geo.h"
 
@@ -48,25 +50,48 @@ void NonNegative(const std::string& field, bool has, int32_t value, absl::string
   if (has && value < 0) v->Add(field, std::string(rule), "Le nombre doit être positif ou nul.");
 }
 
+// Whether messages of type `d` can hold an enum value, in their fields or their sub-messages'
+// (memoised per type: most commands check messages without any, and skip the reflective walk).
+bool MayHoldEnums(const pb::Descriptor* d) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* memo = new absl::flat_hash_map<const pb::Descriptor*, bool>();
+  {
+    absl::MutexLock lock(&mu);
+    if (auto it = memo->find(d); it != memo->end()) return it->second;
+    (*memo)[d] = true;  // while computing: a recursive type counts as holding enums
+  }
+  bool holds = false;
+  for (int i = 0; i < d->field_count() && !holds; ++i) {
+    const pb::FieldDescriptor* f = d->field(i);
+    holds = f->type() == pb::FieldDescriptor::TYPE_ENUM ||
+            (f->type() == pb::FieldDescriptor::TYPE_MESSAGE && MayHoldEnums(f->message_type()));
+  }
+  absl::MutexLock lock(&mu);
+  (*memo)[d] = holds;
+  return holds;
+}
+
 void CheckEnumsRec(const pb::Message& m, const std::string& path, Violations* v) {
+  if (!MayHoldEnums(m.GetDescriptor())) return;
   const pb::Reflection* r = m.GetReflection();
   std::vector<const pb::FieldDescriptor*> fields;
   r->ListFields(m, &fields);
   for (const pb::FieldDescriptor* f : fields) {
-    std::string fp = P(path, f->name());
     if (f->type() == pb::FieldDescriptor::TYPE_ENUM) {
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(m, f); ++i) {
           int n = r->GetRepeatedEnumValue(m, f, i);
           if (n == 0 || f->enum_type()->FindValueByNumber(n) == nullptr) {
-            v->Add(absl::StrCat(fp, "[", i, "]"), "enum.unknown_value",
+            v->Add(absl::StrCat(P(path, f->name()), "[", i, "]"), "enum.unknown_value",
                    "Valeur inconnue : choisissez une valeur de la liste.");
           }
         }
       } else if (f->enum_type()->FindValueByNumber(r->GetEnumValue(m, f)) == nullptr) {
-        v->Add(fp, "enum.unknown_value", "Valeur inconnue : choisissez une valeur de la liste.");
+        v->Add(P(path, f->name()), "enum.unknown_value",
+               "Valeur inconnue : choisissez une valeur de la liste.");
       }
-    } else if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
+    } else if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE && MayHoldEnums(f->message_type())) {
+      const std::string fp = P(path, f->name());
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(m, f); ++i) {
           CheckEnumsRec(r->GetRepeatedMessage(m, f, i), absl::StrCat(fp, "[", i, "]"), v);

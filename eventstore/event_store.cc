@@ -521,6 +521,11 @@ std::vector<EventStoreImpl::Writer*> EventStoreImpl::LeadOneGroup() {
     ReleaseClaim(std::move(carried), write_status.ok());
   }
   if (write_status.ok()) {
+    if (!index_entries.empty()) {
+      absl::MutexLock lock(&known_mu_);
+      if (known_heads_.size() + index_entries.size() > kKnownHeadsMax) known_heads_.clear();
+      for (const IndexEntry& e : index_entries) known_heads_[e.stream_id] = e.revision;
+    }
     // Before the head moves: a reader that sees the new head finds these entries.
     if (!index_entries.empty()) AddPending(std::move(index_entries));
     bool advanced = new_position != last_position_;
@@ -529,7 +534,10 @@ std::vector<EventStoreImpl::Writer*> EventStoreImpl::LeadOneGroup() {
     last_recorded_at_ = new_recorded_at;
     if (advanced) NotifyHead(new_position);
   } else {
-    stream_cache_.clear();  // the batch may or may not be on disk: reload heads from disk
+    // The batch may or may not be on disk: reload heads from disk.
+    stream_cache_.clear();
+    absl::MutexLock lock(&known_mu_);
+    known_heads_.clear();
     for (Writer* x : group) {
       if (x->result.ok() && !x->result->replayed) x->result = write_status;
     }
@@ -905,7 +913,13 @@ absl::StatusOr<std::vector<RecordedEvent>> EventStoreImpl::ReadStream(const std:
     return DecodeFixed64BE(k.data() + prefix.size());
   };
   if (direction == Direction::kForward) {
+    bool past_head = false;
     if (from < first_pending) {
+      absl::MutexLock lock(&known_mu_);
+      auto known = known_heads_.find(stream_id);
+      past_head = known != known_heads_.end() && from > known->second;
+    }
+    if (from < first_pending && !past_head) {
       // Revisions are dense from 0 (Verify checks it), so no event at `from` means none after
       // it. The common forward read asks only for what follows a cached revision and finds
       // nothing: a point lookup (bloom filters, no iterator over every level) answers that.

@@ -177,6 +177,14 @@ class EventStoreImpl : public EventStore {
   int64_t last_recorded_at_ = 0;
   absl::BitGen bitgen_;
 
+  // The last revision of the streams written since open (at most kKnownHeadsMax of them; cleared
+  // when full or when a write's outcome is unknown). A forward ReadStream past a stream's known
+  // head finds nothing without a lookup in the streams family. Updated by the leader after each
+  // durable batch, before its writers are told: a read after an acknowledged append sees it.
+  static constexpr size_t kKnownHeadsMax = 1'000'000;
+  mutable absl::Mutex known_mu_;
+  absl::flat_hash_map<std::string, uint64_t> known_heads_ ABSL_GUARDED_BY(known_mu_);
+
   // Published head, for readers and waiters.
   mutable absl::Mutex head_mu_;
   mutable absl::CondVar head_cv_;
