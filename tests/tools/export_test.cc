@@ -266,6 +266,35 @@ TEST_F(ExportTest, ImportingTwiceAppendsNothingTheSecondTime) {
   EXPECT_THAT(exported.out, HasSubstr("Opérateur MOUS"));
 }
 
+// The Procédure judiciaire columns travel through export and import: a file imported into one
+// server, exported, then imported into another gives the same export.
+TEST_F(ExportTest, ProceduresTravelThroughImportAndExport) {
+  const std::string csv =
+      Write("procedures.csv",
+            "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de signalement,"
+            "Dépôt de plainte par le propriétaire,Existence d'une procédure judiciaire,"
+            "Décision de justice rendue,Date de la décision,Origine de la décision,Appel en cours,"
+            "Concours de la force publique,Date de la demande du CFP,Date d'octroi du CFP,"
+            "Nom de l'étude d'huissiers\n"
+            "93066,Rue A,48.93,2.35,Terrain,2024-01-10,Oui,Oui,Oui,2025-02-03,TJ de Bobigny,Non,"
+            "Obtenu,2025-03-01,2025-04-01,Étude Martin\n"
+            "93066,Rue B,48.94,2.36,Terrain,2024-01-11,Non,,,,,,,,,\n");
+  auto first = Cli(*a_, {"sites", "import", csv});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("4 command(s) appended"));  // 2 declarations, 2 procedures
+  const std::string out_a = tmp_.path() + "/a.csv";
+  auto exp_a = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune", "--out=" + out_a});
+  ASSERT_EQ(exp_a.exit_code, 0) << exp_a.err;
+  const std::string exported = ReadAll(out_a);
+  EXPECT_THAT(exported, HasSubstr(",Oui,Oui,Oui,03/02/2025,TJ de Bobigny,Non,Obtenu,01/03/2025,"
+                                  "01/04/2025,Étude Martin"));
+  auto imp_b = Cli(*b_, {"sites", "import", out_a});
+  ASSERT_EQ(imp_b.exit_code, 0) << imp_b.err;
+  auto exp_b = Cli(*b_, {"sites", "export", "--format=csv", "--sort=commune"});
+  ASSERT_EQ(exp_b.exit_code, 0) << exp_b.err;
+  EXPECT_EQ(exp_b.out, exported);
+}
+
 TEST_F(ExportTest, ABrokenSpreadsheetGetsAPreciseReportAndAppendsNothing) {
   const std::string csv =
       Write("broken.csv",

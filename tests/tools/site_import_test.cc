@@ -1,7 +1,9 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
-// The spreadsheet import's closures: a line whose closure or orientation columns are filled is
-// closed after its declaration, with the domain's closure rules checked before anything is sent.
+// The spreadsheet import's closures, social diagnostics and procedures: a line whose closure or
+// orientation columns are filled is closed after its declaration, one whose Diagnostic or
+// Procédure judiciaire columns are filled records them, with the domain's rules checked before
+// anything is sent.
 #include "tools/lib/site_import.h"
 
 #include <string>
@@ -127,6 +129,63 @@ TEST(SiteImportTest, DiagnosticColumnsRecordTheSocialDiagnostic) {
   EXPECT_THAT(all, HasSubstr("(census.by_required)"));
   EXPECT_THAT(all, HasSubstr("3 Date du diagnostic: "));
   EXPECT_THAT(all, HasSubstr("(census.date_required)"));
+}
+
+TEST(SiteImportTest, ProcedureColumnsUpdateTheProceduresAfterTheDiagnostic) {
+  const std::string head =
+      "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de signalement,"
+      "Dépôt de plainte par le propriétaire,Existence d'une procédure judiciaire,"
+      "Décision de justice rendue,Date de la décision,Origine de la décision,Appel en cours,"
+      "Concours de la force publique,Date de la demande du CFP,Date d'octroi du CFP,"
+      "Nom de l'étude d'huissiers\n";
+  const std::string yes = L(v1::YES), no = L(v1::NO);
+  const std::string csv = absl::StrCat(
+      head, "93066,Rue A,48.93,2.35,Terrain,2024-01-10,", yes, ",", yes, ",", yes,
+      ",2025-02-03,TJ de Bobigny,", no, ",", L(v1::POLICE_STATUS_GRANTED),
+      ",2025-03-01,2025-04-01,Étude Martin\n",
+      // A decision without a procedure (so neither its date nor its origin).
+      "93066,Rue B,48.94,2.36,Terrain,2024-01-11,,", no, ",", yes, ",2025-02-03,,,,,,\n",
+      // Police assistance granted with no request date.
+      "93066,Rue C,48.95,2.37,Terrain,2024-01-12,,", yes, ",,,,,", L(v1::POLICE_STATUS_GRANTED),
+      ",,2025-04-01,\n",
+      // A decision with no origin.
+      "93066,Rue F,48.95,2.37,Terrain,2024-01-12,,", yes, ",", yes, ",2025-02-03,,,,,,\n",
+      // Nothing filled: no command.
+      "93066,Rue D,48.96,2.38,Terrain,2024-01-13,,,,,,,,,,\n",
+      // Not a value of the list.
+      "93066,Rue E,48.97,2.39,Terrain,2024-01-14,Peut-être,,,,,,,,,\n");
+  ImportPlan plan = PlanSiteImport(csv, Ctx());
+  ASSERT_EQ(plan.lines.size(), 2u);
+  const ImportLine& a = plan.lines[0];
+  ASSERT_TRUE(a.procedures.has_value());
+  EXPECT_EQ(a.procedures->justice().owner_complaint(), v1::YES);
+  EXPECT_EQ(a.procedures->justice().justice_procedure(), v1::YES);
+  EXPECT_EQ(a.procedures->justice().justice_rendered(), v1::YES);
+  EXPECT_EQ(a.procedures->justice().justice_rendered_at().month(), 2);
+  EXPECT_EQ(a.procedures->justice().justice_rendered_by(), "TJ de Bobigny");
+  EXPECT_EQ(a.procedures->justice().justice_challenged(), v1::NO);
+  EXPECT_EQ(a.procedures->police().status(), v1::POLICE_STATUS_GRANTED);
+  EXPECT_EQ(a.procedures->police().requested_at().month(), 3);
+  EXPECT_EQ(a.procedures->police().granted_at().month(), 4);
+  EXPECT_EQ(a.procedures->police().bailiff(), "Étude Martin");
+  EXPECT_FALSE(a.declaration.has_justice());
+  EXPECT_FALSE(a.declaration.has_police());
+  EXPECT_FALSE(plan.lines[1].procedures.has_value());  // line 6: nothing filled
+  std::vector<std::string> got;
+  for (const ImportProblem& p : plan.problems) {
+    got.push_back(absl::StrCat(p.line, " ", p.column, ": ", p.reason));
+  }
+  const std::string all = absl::StrJoin(got, "\n");
+  EXPECT_THAT(all, HasSubstr("3 Décision de justice rendue: "));
+  EXPECT_THAT(all, HasSubstr("(justice.rendered_without_procedure)"));
+  EXPECT_THAT(all, HasSubstr("3 Date de la décision: "));
+  EXPECT_THAT(all, HasSubstr("(justice.decision_details_without_decision)"));
+  EXPECT_THAT(all, HasSubstr("4 Date de la demande du CFP: "));
+  EXPECT_THAT(all, HasSubstr("(police.requested_at_required)"));
+  EXPECT_THAT(all, HasSubstr("5 Origine de la décision: "));
+  EXPECT_THAT(all, HasSubstr("(justice.rendered_by_required)"));
+  EXPECT_THAT(all,
+              HasSubstr("7 Dépôt de plainte par le propriétaire: \"Peut-être\" is not one of: "));
 }
 
 }  // namespace

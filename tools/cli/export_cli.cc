@@ -68,9 +68,11 @@ Imports a spreadsheet in the CSV layout of `sites export` (header row of French 
 required: Code INSEE, Adresse, Latitude, Longitude, Type de site, Date de signalement; computed
 columns such as Commune or the living-condition statuses are ignored).
 Every line is validated first (syntax, numbers, dates, known commune, the declaration,
-population, diagnostic and closure rules); any problem is printed as FILE:LINE: COLUMN: reason, the exit status is 1
-and nothing is sent. Otherwise each line sends one DeclareSite (+ RecordPopulation when counts
-are filled, + RecordCensus for the Diagnostic columns, + CloseSite when the closure columns are)
+population, diagnostic, procedure and closure rules); any problem is printed as
+FILE:LINE: COLUMN: reason, the exit status is 1 and nothing is sent. Otherwise each line sends
+one DeclareSite (+ RecordPopulation when counts are filled, + RecordCensus for the Diagnostic
+columns, + UpdateProcedures for the Procédure judiciaire columns, + CloseSite when the closure
+columns are)
 whose command id derives from the file's SHA-256, the line and the command, so
 importing the same file again appends nothing.
   --dry-run   validate only
@@ -330,6 +332,14 @@ int SitesImport(const Flags& f, std::ostream& out, std::ostream& err) {
       options(census.mutable_options(), "census");
       *census.mutable_command()->mutable_census() = *l.census;
       s = c.sites().RecordCensus(c.Context().get(), census, &r);
+    }
+    if (s.ok() && l.procedures.has_value()) {
+      (r.outcome() == v1::WriteResult::OUTCOME_REPLAYED ? replayed : appended)++;
+      v1::UpdateProceduresRequest procedures;
+      procedures.set_name(r.name());
+      options(procedures.mutable_options(), "procedures");
+      *procedures.mutable_command() = *l.procedures;
+      s = c.sites().UpdateProcedures(c.Context().get(), procedures, &r);
     }
     if (s.ok() && l.closure.has_value()) {
       (r.outcome() == v1::WriteResult::OUTCOME_REPLAYED ? replayed : appended)++;

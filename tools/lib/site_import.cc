@@ -57,6 +57,17 @@ std::string ColumnOfViolation(const std::string& field) {
       {"census.conducted_at", "Date du diagnostic"},
       {"census.conducted_by", "Service en charge du diagnostic"},
       {"census", "Statut du diagnostic social"},
+      {"justice.owner_complaint", "Dépôt de plainte par le propriétaire"},
+      {"justice.justice_procedure", "Existence d'une procédure judiciaire"},
+      {"justice.justice_rendered_at", "Date de la décision"},
+      {"justice.justice_rendered_by", "Origine de la décision"},
+      {"justice.justice_rendered", "Décision de justice rendue"},
+      {"justice.justice_challenged", "Appel en cours"},
+      {"justice", "Date de la décision"},
+      {"police.requested_at", "Date de la demande du CFP"},
+      {"police.granted_at", "Date d'octroi du CFP"},
+      {"police.bailiff", "Nom de l'étude d'huissiers"},
+      {"police", "Concours de la force publique"},
       {"close.closure.closed_at", "Date de fermeture"},
       {"close.closure.closed_with_solutions", "Résorbé"},
       {"close.closure.cause", "Cause de fermeture"},
@@ -82,6 +93,8 @@ void AddViolations(int line, const absl::Status& status, std::vector<ImportProbl
 bool IsPopulationColumn(const SiteColumn& c) { return c.section == "Habitants"; }
 
 bool IsCensusColumn(const SiteColumn& c) { return c.section == "Diagnostic"; }
+
+bool IsProceduresColumn(const SiteColumn& c) { return c.section == "Procédure judiciaire"; }
 
 bool IsClosureColumn(const SiteColumn& c) {
   return c.section == "Orientation" || c.header == "Date de fermeture" || c.header == "Résorbé" ||
@@ -143,6 +156,7 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     bool has_population = false;
     bool has_closure = false;
     bool has_census = false;
+    bool has_procedures = false;
     std::set<std::string> filled;
     for (size_t j = 0; j < columns.size(); ++j) {
       const SiteColumn* c = columns[j];
@@ -167,6 +181,7 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
       has_population = has_population || IsPopulationColumn(*c);
       has_closure = has_closure || IsClosureColumn(*c);
       has_census = has_census || IsCensusColumn(*c);
+      has_procedures = has_procedures || IsProceduresColumn(*c);
     }
     for (const SiteColumn& c : SiteColumns()) {
       if (c.required && seen.count(c.header) && !filled.count(c.header)) {
@@ -190,6 +205,11 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     v1::RecordCensus census;
     *census.mutable_census() = form.census();
     form.clear_census();
+    v1::UpdateProcedures procedures;
+    if (form.has_justice()) *procedures.mutable_justice() = form.justice();
+    if (form.has_police()) *procedures.mutable_police() = form.police();
+    form.clear_justice();
+    form.clear_police();
     rb::domain::Context ctx = context;
     if (line.valid_at_us != 0) ctx.now_us = std::min(ctx.now_us, line.valid_at_us);
     // Each command is decided on the state the previous ones left (the declaration on an empty
@@ -219,6 +239,12 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
       *record.mutable_record_census() = census;
       if (!apply(std::move(record))) continue;
       line.census = census.census();
+    }
+    if (has_procedures) {  // the judicial procedure and the police assistance
+      v1::SiteCommand update;
+      *update.mutable_update_procedures() = procedures;
+      if (!apply(std::move(update))) continue;
+      line.procedures = procedures;
     }
     if (has_closure) {  // a closed site, closed last
       v1::SiteCommand closing;

@@ -11,6 +11,7 @@
 //     DeclareSite(l.site_id, l.declaration, ImportCommandId(plan.file_hash, l.line, "declare"));
 //     if (l.population.has_value()) RecordPopulation(...ImportCommandId(..., "population"));
 //     if (l.census.has_value()) RecordCensus(...ImportCommandId(..., "census"));
+//     if (l.procedures.has_value()) UpdateProcedures(...ImportCommandId(..., "procedures"));
 //     if (l.closure.has_value()) CloseSite(...ImportCommandId(..., "close"));
 //   }
 //
@@ -18,9 +19,10 @@
 // each cell (numbers, dates, enumerations, commune code known to domain/geo.h), then the domain
 // rules themselves: rb::domain::DecideSite on an empty state for the declaration and on the
 // declared site for the population (so the population rules of the Context apply), then for the
-// social diagnostic (a Diagnostic column filled), and on the result for the closure (a line with a
-// closure or orientation column filled: Date de fermeture, Résorbé, Cause de fermeture, Contexte de
-// fermeture, the Orientation columns). Thread-safe (pure functions).
+// social diagnostic (a Diagnostic column filled), then for the judicial procedure and the police
+// assistance (a Procédure judiciaire column filled), and on the result for the closure (a line with
+// a closure or orientation column filled: Date de fermeture, Résorbé, Cause de fermeture, Contexte
+// de fermeture, the Orientation columns). Thread-safe (pure functions).
 #ifndef RB_TOOLS_LIB_SITE_IMPORT_H_
 #define RB_TOOLS_LIB_SITE_IMPORT_H_
 
@@ -49,6 +51,9 @@ struct ImportLine {
   std::optional<resorption::v1::RecordPopulation> population;  // when any count is filled
   // When a Diagnostic column is filled: the social diagnostic (RecordCensus), after the population.
   std::optional<resorption::v1::Census> census;
+  // When a Procédure judiciaire column is filled: the judicial procedure and the police
+  // assistance (UpdateProcedures), after the diagnostic.
+  std::optional<resorption::v1::UpdateProcedures> procedures;
   // When a closure or orientation column is filled: the site is closed (CloseSite) last.
   std::optional<resorption::v1::Closure> closure;
   int64_t valid_at_us = 0;  // "Date de mise à jour" at 00:00 UTC; 0 when the cell is empty
@@ -62,7 +67,8 @@ struct ImportPlan {
 
 ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context& context);
 
-// hex SHA-256 of "<file_hash>:<line>:<kind>" (kind: "declare", "population", "census", "close").
+// hex SHA-256 of "<file_hash>:<line>:<kind>" (kind: "declare", "population", "census",
+// "procedures", "close").
 std::string ImportCommandId(const std::string& file_hash, int line, const std::string& kind);
 
 }  // namespace rb::tools

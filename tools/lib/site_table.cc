@@ -401,27 +401,84 @@ std::vector<SiteColumn> BuildColumns() {
         s->mutable_census()->set_conducted_by(t);
         return absl::OkStatus();
       }));
-  // Procédure judiciaire.
-  c.push_back(Col(just, "Dépôt de plainte par le propriétaire",
-                  [](const SiteRow& r) { return Label(r.site.justice().owner_complaint()); }));
-  c.push_back(Col(just, "Existence d'une procédure judiciaire",
-                  [](const SiteRow& r) { return Label(r.site.justice().justice_procedure()); }));
-  c.push_back(Col(just, "Décision de justice rendue",
-                  [](const SiteRow& r) { return Label(r.site.justice().justice_rendered()); }));
-  c.push_back(Col(just, "Date de la décision",
-                  [](const SiteRow& r) { return Day(r.site.justice().justice_rendered_at()); }));
-  c.push_back(Col(just, "Origine de la décision",
-                  [](const SiteRow& r) { return r.site.justice().justice_rendered_by(); }));
-  c.push_back(Col(just, "Appel en cours",
-                  [](const SiteRow& r) { return Label(r.site.justice().justice_challenged()); }));
-  c.push_back(Col(just, "Concours de la force publique",
-                  [](const SiteRow& r) { return Label(r.site.police().status()); }));
-  c.push_back(Col(just, "Date de la demande du CFP",
-                  [](const SiteRow& r) { return Day(r.site.police().requested_at()); }));
-  c.push_back(Col(just, "Date d'octroi du CFP",
-                  [](const SiteRow& r) { return Day(r.site.police().granted_at()); }));
-  c.push_back(Col(just, "Nom de l'étude d'huissiers",
-                  [](const SiteRow& r) { return r.site.police().bailiff(); }));
+  // Procédure judiciaire: read back by the import as an UpdateProcedures.
+  c.push_back(Col(
+      just, "Dépôt de plainte par le propriétaire",
+      [](const SiteRow& r) { return Label(r.site.justice().owner_complaint()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::TriState v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->mutable_justice()->set_owner_complaint(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      just, "Existence d'une procédure judiciaire",
+      [](const SiteRow& r) { return Label(r.site.justice().justice_procedure()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::TriState v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->mutable_justice()->set_justice_procedure(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      just, "Décision de justice rendue",
+      [](const SiteRow& r) { return Label(r.site.justice().justice_rendered()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::TriState v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->mutable_justice()->set_justice_rendered(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      just, "Date de la décision",
+      [](const SiteRow& r) { return Day(r.site.justice().justice_rendered_at()); },
+      [](const std::string& t, v1::Site* s) {
+        return ParseDay(t, s->mutable_justice()->mutable_justice_rendered_at());
+      }));
+  c.push_back(Col(
+      just, "Origine de la décision",
+      [](const SiteRow& r) { return r.site.justice().justice_rendered_by(); },
+      [](const std::string& t, v1::Site* s) {
+        s->mutable_justice()->set_justice_rendered_by(t);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      just, "Appel en cours",
+      [](const SiteRow& r) { return Label(r.site.justice().justice_challenged()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::TriState v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->mutable_justice()->set_justice_challenged(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      just, "Concours de la force publique",
+      [](const SiteRow& r) { return Label(r.site.police().status()); },
+      [](const std::string& t, v1::Site* s) {
+        v1::PoliceStatus v{};
+        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+        s->mutable_police()->set_status(v);
+        return absl::OkStatus();
+      }));
+  c.push_back(Col(
+      just, "Date de la demande du CFP",
+      [](const SiteRow& r) { return Day(r.site.police().requested_at()); },
+      [](const std::string& t, v1::Site* s) {
+        return ParseDay(t, s->mutable_police()->mutable_requested_at());
+      }));
+  c.push_back(Col(
+      just, "Date d'octroi du CFP",
+      [](const SiteRow& r) { return Day(r.site.police().granted_at()); },
+      [](const std::string& t, v1::Site* s) {
+        return ParseDay(t, s->mutable_police()->mutable_granted_at());
+      }));
+  c.push_back(Col(
+      just, "Nom de l'étude d'huissiers",
+      [](const SiteRow& r) { return r.site.police().bailiff(); },
+      [](const std::string& t, v1::Site* s) {
+        s->mutable_police()->set_bailiff(t);
+        return absl::OkStatus();
+      }));
   // Intervenants: who acts on the site, with their themes (hidden by the server from readers
   // without access to personal data).
   const std::string actors = "Intervenants", orientation = "Orientation";
