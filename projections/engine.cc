@@ -457,11 +457,13 @@ bool ProjectionEngine::KeepLingering(Slot* slot, Worker* worker, uint64_t applie
   if (worker->linger_start == absl::InfinitePast()) worker->linger_start = now;
   const absl::Time deadline = worker->linger_start + options_.live_linger;
   if (now >= deadline) return false;
-  auto moved = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return worker->stop || slot->queries_waiting > 0 || head_ > applied;
+  // Wakes for a chunk of new events, not at each durable batch: each read costs an iterator.
+  const uint64_t chunk = std::max<uint64_t>(1, options_.live_min_batch_events / 64);
+  auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return worker->stop || slot->queries_waiting > 0 || head_ - applied >= chunk;
   };
   const absl::Duration slice = std::max(options_.live_linger_quiet, absl::Milliseconds(1));
-  mu_.AwaitWithDeadline(absl::Condition(&moved), std::min(deadline, now + slice));
+  mu_.AwaitWithDeadline(absl::Condition(&enough), std::min(deadline, now + slice));
   return !worker->stop && slot->queries_waiting == 0 && head_ > applied;
 }
 

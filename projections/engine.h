@@ -203,9 +203,10 @@ class ProjectionEngine {
   bool WaitForEvents(Slot* slot, Worker* worker, uint64_t position);
   // Live batching, after a read that reached the end of the log: whether to keep the events
   // applied through `applied` (those after the checkpoint `committed`) uncommitted and read the
-  // next ones into the same batch. Waits (one quiet slice at most) for the head to move past
-  // `applied`; true when it did, within the linger, while a stream of commands goes on and
-  // nobody waits for this projection. `room`: the batch is below its limits.
+  // next ones into the same batch. Waits one quiet slice at most, or until a chunk of events
+  // (1/64 of live_min_batch_events) follows `applied`; true when the head moved past `applied`,
+  // within the linger, while a stream of commands goes on and nobody waits for this projection.
+  // `room`: the batch is below its limits.
   bool KeepLingering(Slot* slot, Worker* worker, uint64_t applied, uint64_t committed, bool room);
   // The stream detector (EngineOptions::live_linger_window): whether the events since the start
   // of the worker's current window make a stream. Requires mu_.
