@@ -56,6 +56,10 @@ bool MayHoldEnums(const pb::Descriptor* d) {
   static absl::Mutex mu(absl::kConstInit);
   static auto* memo = new absl::flat_hash_map<const pb::Descriptor*, bool>();
   {
+    absl::ReaderMutexLock lock(&mu);
+    if (auto it = memo->find(d); it != memo->end()) return it->second;
+  }
+  {
     absl::MutexLock lock(&mu);
     if (auto it = memo->find(d); it != memo->end()) return it->second;
     (*memo)[d] = true;  // while computing: a recursive type counts as holding enums

@@ -33,7 +33,8 @@ struct ProjectionEngine::Worker {
   absl::Time window_start = absl::InfinitePast();
   uint64_t window_base = 0;
   // When the current live batch started to linger (WaitForEvents, KeepLingering); InfinitePast
-  // when it does not. A batch lingers at most EngineOptions::live_linger in all.
+  // when it does not. A batch lingers at most EngineOptions::live_linger in all. Worker thread
+  // only.
   absl::Time linger_start = absl::InfinitePast();
 };
 
@@ -443,7 +444,7 @@ bool ProjectionEngine::InStream(Worker* worker, uint64_t position, absl::Time no
     worker->window_start = now;
     worker->window_base = position;
   }
-  return head_ - worker->window_base >= std::max<size_t>(1, options_.live_linger_from_events);
+  return head_ >= worker->window_base + std::max<size_t>(1, options_.live_linger_from_events);
 }
 
 bool ProjectionEngine::KeepLingering(Slot* slot, Worker* worker, uint64_t applied,
@@ -460,7 +461,7 @@ bool ProjectionEngine::KeepLingering(Slot* slot, Worker* worker, uint64_t applie
   // Wakes for a chunk of new events, not at each durable batch: each read costs an iterator.
   const uint64_t chunk = std::max<uint64_t>(1, options_.live_min_batch_events / 64);
   auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return worker->stop || slot->queries_waiting > 0 || head_ - applied >= chunk;
+    return worker->stop || slot->queries_waiting > 0 || head_ >= applied + chunk;
   };
   const absl::Duration slice = std::max(options_.live_linger_quiet, absl::Milliseconds(1));
   mu_.AwaitWithDeadline(absl::Condition(&enough), std::min(deadline, now + slice));
@@ -678,7 +679,6 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       return;
     }
     if (!Commit(slot, worker, writer, cp, /*caught_up=*/read->end_of_log)) return;
-    absl::MutexLock lock(&mu_);
     worker->linger_start = absl::InfinitePast();
   }
 }

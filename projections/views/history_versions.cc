@@ -194,10 +194,11 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   }
   index.mutable_tail()->Swap(&state);
   change.last = &index.tail();
-  // Memory: the record's size when it enters the batch, then an allowance per version added (a
-  // record's size is linear in its versions: measuring it at each add would be quadratic).
+  // Memory: the record's size when it enters the batch, then an allowance per version added and
+  // the event's size (what the tail state may grow by): measuring the record at each add would be
+  // quadratic in its versions.
   const size_t cost = inserted ? site_id.size() + 64 + 2 * index.ByteSizeLong()
-                               : entry.bytes + kBytesPerVersion;
+                               : entry.bytes + kBytesPerVersion + 2 * event.ByteSizeLong();
   batch.bytes_ = batch.bytes_ - entry.bytes + cost;  // bytes_ includes entry.bytes
   entry.bytes = cost;
   return change;

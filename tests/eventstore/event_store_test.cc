@@ -416,9 +416,6 @@ std::vector<std::string> Types(const absl::StatusOr<std::vector<RecordedEvent>>&
   return out;
 }
 
-// The stream index is written behind the log. With the indexer held back (as when a crash comes
-// before it wrote), every read that goes through the index must still see every acknowledged
-// event, and the next open must complete the index from the log.
 // A forward read past a stream's last revision (a cached aggregate asking what is new) finds the
 // events appended since, once their index entries are written too, and after a reopen.
 TEST_F(EventStoreTest, ReadingPastAStreamsHeadFindsWhatIsAppendedLater) {
@@ -444,6 +441,9 @@ TEST_F(EventStoreTest, ReadingPastAStreamsHeadFindsWhatIsAppendedLater) {
               ::testing::ElementsAre("3", "4"));
 }
 
+// The stream index is written behind the log. With the indexer held back (as when a crash comes
+// before it wrote), every read that goes through the index must still see every acknowledged
+// event, and the next open must complete the index from the log.
 TEST_F(EventStoreTest, StreamIndexBehindTheLogLosesNothing) {
   // Revisions 0..2 of s-1 indexed normally, then 3..6 of s-1 and 0..1 of s-2 left unindexed.
   for (int i = 0; i < 3; ++i) {

@@ -309,8 +309,14 @@ TEST_F(EngineTest, LiveBatchingKeepsEventsThatCameDuringTheBatchInIt) {
   ProjectionEngine engine(store_.get(), o);
   ASSERT_TRUE(engine.Register(std::make_unique<CategoryCounts>(1, &gate)).ok());
   ASSERT_TRUE(engine.Start().ok());
-  AppendEvents(*store_, "site-1", "test.ok", 4);
-  const uint64_t gated = AppendEvents(*store_, "site-1", "test.gate", 1);
+  // One append, so that the worker wakes once to a stream of five events (four, then the gate).
+  rb::es::AppendRequest first;
+  first.stream_id = "site-1";
+  for (int i = 0; i < 4; ++i) first.events.push_back({.type = "test.ok", .payload = "p"});
+  first.events.push_back({.type = "test.gate", .payload = "p"});
+  absl::StatusOr<rb::es::AppendResult> appended = store_->Append(first);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  const uint64_t gated = appended->last_position;
   ASSERT_TRUE(gate.WaitArrived(absl::Seconds(30)));  // the batch is being applied
   const uint64_t last = AppendEvents(*store_, "site-2", "test.ok", 6);
   gate.Open();

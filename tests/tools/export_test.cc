@@ -275,24 +275,51 @@ TEST_F(ExportTest, ProceduresTravelThroughImportAndExport) {
             "Dépôt de plainte par le propriétaire,Existence d'une procédure judiciaire,"
             "Décision de justice rendue,Date de la décision,Origine de la décision,Appel en cours,"
             "Concours de la force publique,Date de la demande du CFP,Date d'octroi du CFP,"
-            "Nom de l'étude d'huissiers\n"
+            "Nom de l'étude d'huissiers,Procédure administrative prescrivant l'évacuation sous "
+            "délai,Date de l'arrêté,Auteur de l'arrêté,Date de l'évacuation,Arrêté d'insalubrité,"
+            "Type d'arrêté\n"
             "93066,Rue A,48.93,2.35,Terrain,2024-01-10,Oui,Oui,Oui,2025-02-03,TJ de Bobigny,Non,"
-            "Obtenu,2025-03-01,2025-04-01,Étude Martin\n"
-            "93066,Rue B,48.94,2.36,Terrain,2024-01-11,Non,,,,,,,,,\n");
+            "Obtenu,2025-03-01,2025-04-01,Étude Martin,,,,,,\n"
+            "93066,Rue B,48.94,2.36,Terrain,2024-01-11,Non,,,,,,,,,,,,,,,\n"
+            // A police assistance resting on an evacuation order alone.
+            "93066,Rue C,48.95,2.37,Terrain,2024-01-12,,,,,,,Demandé,2025-05-02,,,Oui,2025-04-20,"
+            "Préfecture de la Seine-Saint-Denis,2025-07-01,Non,\n");
   auto first = Cli(*a_, {"sites", "import", csv});
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  EXPECT_THAT(first.out, HasSubstr("4 command(s) appended"));  // 2 declarations, 2 procedures
+  EXPECT_THAT(first.out, HasSubstr("6 command(s) appended"));  // 3 declarations, 3 procedures
   const std::string out_a = tmp_.path() + "/a.csv";
   auto exp_a = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune", "--out=" + out_a});
   ASSERT_EQ(exp_a.exit_code, 0) << exp_a.err;
   const std::string exported = ReadAll(out_a);
-  EXPECT_THAT(exported, HasSubstr(",Oui,Oui,Oui,03/02/2025,TJ de Bobigny,Non,Obtenu,01/03/2025,"
-                                  "01/04/2025,Étude Martin"));
+  EXPECT_THAT(exported, HasSubstr(",Oui,Oui,Oui,03/02/2025,TJ de Bobigny,Non,"));
+  EXPECT_THAT(exported, HasSubstr(",Obtenu,01/03/2025,01/04/2025,Étude Martin,"));
+  EXPECT_THAT(exported, HasSubstr(",Oui,20/04/2025,Préfecture de la Seine-Saint-Denis,01/07/2025,"
+                                  "Non,"));
+  EXPECT_THAT(exported, HasSubstr(",Demandé,02/05/2025,"));
   auto imp_b = Cli(*b_, {"sites", "import", out_a});
   ASSERT_EQ(imp_b.exit_code, 0) << imp_b.err;
   auto exp_b = Cli(*b_, {"sites", "export", "--format=csv", "--sort=commune"});
   ASSERT_EQ(exp_b.exit_code, 0) << exp_b.err;
   EXPECT_EQ(exp_b.out, exported);
+}
+
+// Procedures are justice data: the local check refuses them to a role without access to justice
+// and accepts them with the access_justice option, as the server does.
+TEST_F(ExportTest, ImportingProceduresNeedsAccessToJustice) {
+  const std::string csv = Write("justice.csv",
+                                "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de "
+                                "signalement,Dépôt de plainte par le propriétaire\n"
+                                "93066,Rue A,48.93,2.35,Terrain,2024-01-10,Oui\n");
+  const std::string head = Head(*a_);
+  auto refused = Cli(*a_, {"--role=collaborator", "sites", "import", csv});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("justice.csv:2: "));
+  EXPECT_THAT(refused.err, HasSubstr("nothing imported"));
+  EXPECT_EQ(Head(*a_), head);
+  auto accepted =
+      Cli(*a_, {"--role=collaborator", "--options=access_justice", "sites", "import", csv});
+  ASSERT_EQ(accepted.exit_code, 0) << accepted.err;
+  EXPECT_THAT(accepted.out, HasSubstr("2 command(s) appended"));
 }
 
 TEST_F(ExportTest, ABrokenSpreadsheetGetsAPreciseReportAndAppendsNothing) {

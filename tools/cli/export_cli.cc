@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -274,6 +276,10 @@ int SitesImport(const Flags& f, std::ostream& out, std::ostream& err) {
   ctx.now_us = absl::ToUnixMicros(absl::Now());
   ctx.actor.user_id = f.actor_user;
   ctx.actor.organisation_id = f.actor_organisation;
+  // The actor's options (access_justice...), as the server reads them from x-actor-options.
+  for (absl::string_view o : absl::StrSplit(f.actor_options, ',', absl::SkipWhitespace())) {
+    ctx.actor.options.emplace_back(absl::StripAsciiWhitespace(o));
+  }
   bool known_role = false;
   for (rb::domain::Role r : kRoles) {
     if (rb::domain::RoleId(r) == f.actor_role) {

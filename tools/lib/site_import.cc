@@ -67,6 +67,17 @@ std::string ColumnOfViolation(const std::string& field) {
       {"police.requested_at", "Date de la demande du CFP"},
       {"police.granted_at", "Date d'octroi du CFP"},
       {"police.bailiff", "Nom de l'étude d'huissiers"},
+      {"police.existing_litigation", "Existence d'un contentieux"},
+      {"administrative_order.decision_at", "Date de l'arrêté"},
+      {"administrative_order.decision_rendered_by", "Auteur de l'arrêté"},
+      {"administrative_order.evacuation_at", "Date de l'évacuation"},
+      {"administrative_order", "Procédure administrative prescrivant l'évacuation sous délai"},
+      {"insalubrity_order.displayed", "Affichage de l'arrêté d'insalubrité"},
+      {"insalubrity_order.order_type", "Type d'arrêté"},
+      {"insalubrity_order.order_by", "Auteur de l'arrêté d'insalubrité"},
+      {"insalubrity_order.order_at", "Date de l'arrêté d'insalubrité"},
+      {"insalubrity_order.parcels", "Parcelles concernées"},
+      {"insalubrity_order", "Arrêté d'insalubrité"},
       {"police", "Concours de la force publique"},
       {"close.closure.closed_at", "Date de fermeture"},
       {"close.closure.closed_with_solutions", "Résorbé"},
@@ -208,8 +219,16 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     v1::UpdateProcedures procedures;
     if (form.has_justice()) *procedures.mutable_justice() = form.justice();
     if (form.has_police()) *procedures.mutable_police() = form.police();
+    if (form.has_administrative_order()) {
+      *procedures.mutable_administrative_order() = form.administrative_order();
+    }
+    if (form.has_insalubrity_order()) {
+      *procedures.mutable_insalubrity_order() = form.insalubrity_order();
+    }
     form.clear_justice();
     form.clear_police();
+    form.clear_administrative_order();
+    form.clear_insalubrity_order();
     rb::domain::Context ctx = context;
     if (line.valid_at_us != 0) ctx.now_us = std::min(ctx.now_us, line.valid_at_us);
     // Each command is decided on the state the previous ones left (the declaration on an empty

@@ -401,56 +401,102 @@ std::vector<SiteColumn> BuildColumns() {
         s->mutable_census()->set_conducted_by(t);
         return absl::OkStatus();
       }));
-  // Procédure judiciaire: read back by the import as an UpdateProcedures.
-  c.push_back(Col(
-      just, "Dépôt de plainte par le propriétaire",
-      [](const SiteRow& r) { return Label(r.site.justice().owner_complaint()); },
-      [](const std::string& t, v1::Site* s) {
-        v1::TriState v{};
-        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
-        s->mutable_justice()->set_owner_complaint(v);
-        return absl::OkStatus();
-      }));
-  c.push_back(Col(
-      just, "Existence d'une procédure judiciaire",
-      [](const SiteRow& r) { return Label(r.site.justice().justice_procedure()); },
-      [](const std::string& t, v1::Site* s) {
-        v1::TriState v{};
-        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
-        s->mutable_justice()->set_justice_procedure(v);
-        return absl::OkStatus();
-      }));
-  c.push_back(Col(
-      just, "Décision de justice rendue",
-      [](const SiteRow& r) { return Label(r.site.justice().justice_rendered()); },
-      [](const std::string& t, v1::Site* s) {
-        v1::TriState v{};
-        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
-        s->mutable_justice()->set_justice_rendered(v);
-        return absl::OkStatus();
-      }));
-  c.push_back(Col(
-      just, "Date de la décision",
-      [](const SiteRow& r) { return Day(r.site.justice().justice_rendered_at()); },
-      [](const std::string& t, v1::Site* s) {
-        return ParseDay(t, s->mutable_justice()->mutable_justice_rendered_at());
-      }));
-  c.push_back(Col(
-      just, "Origine de la décision",
-      [](const SiteRow& r) { return r.site.justice().justice_rendered_by(); },
-      [](const std::string& t, v1::Site* s) {
-        s->mutable_justice()->set_justice_rendered_by(t);
-        return absl::OkStatus();
-      }));
-  c.push_back(Col(
-      just, "Appel en cours",
-      [](const SiteRow& r) { return Label(r.site.justice().justice_challenged()); },
-      [](const std::string& t, v1::Site* s) {
-        v1::TriState v{};
-        if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
-        s->mutable_justice()->set_justice_challenged(v);
-        return absl::OkStatus();
-      }));
+  // Procédure judiciaire (with the administrative and insalubrity orders a police assistance may
+  // rest on): read back by the import as an UpdateProcedures.
+  auto tri = [&](std::string header, std::function<v1::TriState(const v1::Site&)> get,
+                 std::function<void(v1::Site*, v1::TriState)> set) {
+    c.push_back(Col(
+        just, std::move(header), [get](const SiteRow& r) { return Label(get(r.site)); },
+        [set](const std::string& t, v1::Site* s) {
+          v1::TriState v{};
+          if (absl::Status st = ParseEnum(t, &v); !st.ok()) return st;
+          set(s, v);
+          return absl::OkStatus();
+        }));
+  };
+  auto day = [&](std::string header, std::function<const v1::Date&(const v1::Site&)> get,
+                 std::function<v1::Date*(v1::Site*)> set) {
+    c.push_back(Col(
+        just, std::move(header), [get](const SiteRow& r) { return Day(get(r.site)); },
+        [set](const std::string& t, v1::Site* s) { return ParseDay(t, set(s)); }));
+  };
+  auto text = [&](std::string header, std::function<const std::string&(const v1::Site&)> get,
+                  std::function<void(v1::Site*, const std::string&)> set) {
+    c.push_back(Col(
+        just, std::move(header), [get](const SiteRow& r) { return get(r.site); },
+        [set](const std::string& t, v1::Site* s) {
+          set(s, t);
+          return absl::OkStatus();
+        }));
+  };
+  using S = v1::Site;
+  tri(
+      "Dépôt de plainte par le propriétaire",
+      [](const S& s) { return s.justice().owner_complaint(); },
+      [](S* s, v1::TriState v) { s->mutable_justice()->set_owner_complaint(v); });
+  tri(
+      "Existence d'une procédure judiciaire",
+      [](const S& s) { return s.justice().justice_procedure(); },
+      [](S* s, v1::TriState v) { s->mutable_justice()->set_justice_procedure(v); });
+  tri(
+      "Décision de justice rendue", [](const S& s) { return s.justice().justice_rendered(); },
+      [](S* s, v1::TriState v) { s->mutable_justice()->set_justice_rendered(v); });
+  day(
+      "Date de la décision",
+      [](const S& s) -> const v1::Date& { return s.justice().justice_rendered_at(); },
+      [](S* s) { return s->mutable_justice()->mutable_justice_rendered_at(); });
+  text(
+      "Origine de la décision",
+      [](const S& s) -> const std::string& { return s.justice().justice_rendered_by(); },
+      [](S* s, const std::string& t) { s->mutable_justice()->set_justice_rendered_by(t); });
+  tri(
+      "Appel en cours", [](const S& s) { return s.justice().justice_challenged(); },
+      [](S* s, v1::TriState v) { s->mutable_justice()->set_justice_challenged(v); });
+  tri(
+      "Procédure administrative prescrivant l'évacuation sous délai",
+      [](const S& s) { return s.administrative_order().evacuation_under_time_limit(); },
+      [](S* s, v1::TriState v) {
+        s->mutable_administrative_order()->set_evacuation_under_time_limit(v);
+      });
+  day(
+      "Date de l'arrêté",
+      [](const S& s) -> const v1::Date& { return s.administrative_order().decision_at(); },
+      [](S* s) { return s->mutable_administrative_order()->mutable_decision_at(); });
+  text(
+      "Auteur de l'arrêté",
+      [](const S& s) -> const std::string& {
+        return s.administrative_order().decision_rendered_by();
+      },
+      [](S* s, const std::string& t) {
+        s->mutable_administrative_order()->set_decision_rendered_by(t);
+      });
+  day(
+      "Date de l'évacuation",
+      [](const S& s) -> const v1::Date& { return s.administrative_order().evacuation_at(); },
+      [](S* s) { return s->mutable_administrative_order()->mutable_evacuation_at(); });
+  tri(
+      "Arrêté d'insalubrité", [](const S& s) { return s.insalubrity_order().insalubrity_order(); },
+      [](S* s, v1::TriState v) { s->mutable_insalubrity_order()->set_insalubrity_order(v); });
+  tri(
+      "Affichage de l'arrêté d'insalubrité",
+      [](const S& s) { return s.insalubrity_order().displayed(); },
+      [](S* s, v1::TriState v) { s->mutable_insalubrity_order()->set_displayed(v); });
+  text(
+      "Type d'arrêté",
+      [](const S& s) -> const std::string& { return s.insalubrity_order().order_type(); },
+      [](S* s, const std::string& t) { s->mutable_insalubrity_order()->set_order_type(t); });
+  text(
+      "Auteur de l'arrêté d'insalubrité",
+      [](const S& s) -> const std::string& { return s.insalubrity_order().order_by(); },
+      [](S* s, const std::string& t) { s->mutable_insalubrity_order()->set_order_by(t); });
+  day(
+      "Date de l'arrêté d'insalubrité",
+      [](const S& s) -> const v1::Date& { return s.insalubrity_order().order_at(); },
+      [](S* s) { return s->mutable_insalubrity_order()->mutable_order_at(); });
+  text(
+      "Parcelles concernées",
+      [](const S& s) -> const std::string& { return s.insalubrity_order().parcels(); },
+      [](S* s, const std::string& t) { s->mutable_insalubrity_order()->set_parcels(t); });
   c.push_back(Col(
       just, "Concours de la force publique",
       [](const SiteRow& r) { return Label(r.site.police().status()); },
@@ -460,25 +506,20 @@ std::vector<SiteColumn> BuildColumns() {
         s->mutable_police()->set_status(v);
         return absl::OkStatus();
       }));
-  c.push_back(Col(
-      just, "Date de la demande du CFP",
-      [](const SiteRow& r) { return Day(r.site.police().requested_at()); },
-      [](const std::string& t, v1::Site* s) {
-        return ParseDay(t, s->mutable_police()->mutable_requested_at());
-      }));
-  c.push_back(Col(
-      just, "Date d'octroi du CFP",
-      [](const SiteRow& r) { return Day(r.site.police().granted_at()); },
-      [](const std::string& t, v1::Site* s) {
-        return ParseDay(t, s->mutable_police()->mutable_granted_at());
-      }));
-  c.push_back(Col(
-      just, "Nom de l'étude d'huissiers",
-      [](const SiteRow& r) { return r.site.police().bailiff(); },
-      [](const std::string& t, v1::Site* s) {
-        s->mutable_police()->set_bailiff(t);
-        return absl::OkStatus();
-      }));
+  day(
+      "Date de la demande du CFP",
+      [](const S& s) -> const v1::Date& { return s.police().requested_at(); },
+      [](S* s) { return s->mutable_police()->mutable_requested_at(); });
+  day(
+      "Date d'octroi du CFP", [](const S& s) -> const v1::Date& { return s.police().granted_at(); },
+      [](S* s) { return s->mutable_police()->mutable_granted_at(); });
+  text(
+      "Nom de l'étude d'huissiers",
+      [](const S& s) -> const std::string& { return s.police().bailiff(); },
+      [](S* s, const std::string& t) { s->mutable_police()->set_bailiff(t); });
+  tri(
+      "Existence d'un contentieux", [](const S& s) { return s.police().existing_litigation(); },
+      [](S* s, v1::TriState v) { s->mutable_police()->set_existing_litigation(v); });
   // Intervenants: who acts on the site, with their themes (hidden by the server from readers
   // without access to personal data).
   const std::string actors = "Intervenants", orientation = "Orientation";
