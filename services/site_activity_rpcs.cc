@@ -10,7 +10,8 @@
 // territory filter applies to where a site is now (an action: its département), the visibility
 // (justice, owners, finances) is the reader's on that site or action, updates carry the change
 // log's visible field changes and journal messages appear only when the reader may read them
-// (rb::access::RedactSite / RedactAction).
+// (rb::access::RedactSite / RedactAction). Users who join (their first activation) appear with
+// their organisation and role, to readers of the sites where the organisation mainly works.
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -23,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "access/audit.h"
+#include "access/directory_store.h"
 #include "access/policy.h"
 #include "domain/events.h"
 #include "domain/geo.h"
@@ -62,8 +64,15 @@ struct Version {
   }
 };
 
-// The kind of a version from its event types ("site.*" or "action.*").
+// The kind of a version from its event types ("site.*", "action.*" or "user.*"). A user's
+// activation is a candidate USER_JOINED (the first activation only: see UserJoined).
 v1::ActivityKind KindOf(const Version& v) {
+  if (v.events.front().type.rfind("user.", 0) == 0) {
+    for (const rb::es::RecordedEvent& e : v.events) {
+      if (e.type == "user.activated") return v1::ACTIVITY_KIND_USER_JOINED;
+    }
+    return v1::ACTIVITY_KIND_UNSPECIFIED;
+  }
   bool created = false, closed = false, comment = false, other = false;
   const bool action = v.events.front().type.rfind("action.", 0) == 0;
   for (const rb::es::RecordedEvent& e : v.events) {
@@ -122,6 +131,63 @@ absl::StatusOr<std::string> PostedCommentId(const rb::es::RecordedEvent& e, bool
   absl::StatusOr<v1::SiteEvent> posted = rb::domain::DecodeSiteEvent(e);
   if (!posted.ok()) return posted.status();
   return posted->comment_posted().comment().id();
+}
+
+// The territory of an organisation's scope, as a site there would have it (only the codes the
+// scope names, and what they imply: a département's region, a commune's EPCI and above).
+v1::Territory TerritoryOfScope(const v1::ScopeTerritory& scope) {
+  const auto& geo = rb::domain::geo::Geography::Get();
+  v1::Territory t;
+  switch (scope.level()) {
+    case v1::SCOPE_LEVEL_REGION:
+      t.set_region_code(scope.code());
+      break;
+    case v1::SCOPE_LEVEL_DEPARTEMENT:
+      t.set_departement_code(scope.code());
+      if (const auto* d = geo.FindDepartement(scope.code()))
+        t.set_region_code(std::string(d->region));
+      break;
+    case v1::SCOPE_LEVEL_EPCI:
+      t.set_epci_code(scope.code());
+      break;
+    case v1::SCOPE_LEVEL_COMMUNE:
+      t.set_city_code(scope.code());
+      if (const auto* c = geo.FindCommune(scope.code())) {
+        t.set_city_name(std::string(c->name));
+        t.set_epci_code(std::string(c->epci));
+        t.set_departement_code(std::string(c->departement));
+        t.set_region_code(std::string(c->region));
+      }
+      break;
+    default:  // the nation
+      break;
+  }
+  return t;
+}
+
+// Whether the "user.activated" event `activated` is the user's first activation (a user
+// deactivated and activated again does not join twice).
+absl::StatusOr<bool> FirstActivation(const rb::es::EventStore& store,
+                                     const rb::es::RecordedEvent& activated) {
+  if (activated.revision == 0) return true;
+  absl::StatusOr<std::vector<rb::es::RecordedEvent>> before =
+      store.ReadStream(activated.stream_id, 0, rb::es::Direction::kForward, activated.revision);
+  if (!before.ok()) return before.status();
+  for (const rb::es::RecordedEvent& e : *before) {
+    if (e.type == "user.activated") return false;
+  }
+  return true;
+}
+
+// Where and when a version was recorded, by whom and why (`last`: its highest event).
+void SetRecording(const rb::es::RecordedEvent& last, v1::Activity* a) {
+  a->set_position(last.position);
+  a->set_recorded_at_us(last.recorded_at_us);
+  a->set_valid_at_us(last.valid_at_us);
+  a->set_author_user_id(last.metadata.actor_user);
+  a->set_author_organisation_id(last.metadata.actor_organisation);
+  a->set_author_role(last.metadata.actor_role);
+  a->set_reason(last.metadata.reason);
 }
 
 const char* RestrictedKind(v1::Sensitivity s) {
@@ -235,10 +301,47 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
     return &seen;
   };
 
+  // A user's first activation, when the reader reads sites where the user's organisation mainly
+  // works (and the territory asked for holds it). The person is never named.
+  rb::access::DirectoryStore directory(store_, /*keys=*/nullptr);
+  auto add_user = [&](const Version& v) -> absl::StatusOr<bool> {
+    const rb::es::RecordedEvent* activated = nullptr;
+    for (const rb::es::RecordedEvent& e : v.events) {
+      if (e.type == "user.activated") activated = &e;  // the lowest of the version
+    }
+    absl::StatusOr<bool> first = FirstActivation(*store_, *activated);
+    if (!first.ok()) return first.status();
+    if (!*first) return false;
+    const std::string user_id = activated->stream_id.substr(std::string_view("user-").size());
+    absl::StatusOr<v1::User> user = directory.LoadUser(user_id);
+    if (!user.ok()) return user.status();
+    if (user->erased() || user->status() == v1::USER_STATUS_UNSPECIFIED) return false;
+    absl::StatusOr<v1::Organisation> organisation =
+        directory.LoadOrganisation(user->organisation_id());
+    if (!organisation.ok()) return organisation.status();
+    const v1::Territory t = TerritoryOfScope(organisation->main_territory());
+    if (!access->CheckReadSite(t, "").ok()) return false;
+    v1::Site located;
+    *located.mutable_location()->mutable_territory() = t;
+    if (!whole_country && !rb::proj::views::SiteInTerritory(located, territory)) return false;
+    const rb::es::RecordedEvent& last = v.events.front();
+    v1::Activity a;
+    a.set_kind(v1::ACTIVITY_KIND_USER_JOINED);
+    a.set_user(absl::StrCat("users/", user_id));
+    a.set_user_organisation_id(organisation->id());
+    a.set_user_organisation_name(organisation->name());
+    a.set_user_role(std::string(rb::domain::RoleId(rb::access::RoleFromProto(user->role()))));
+    *a.mutable_territory() = t;
+    SetRecording(last, &a);
+    *resp->add_activities() = std::move(a);
+    return true;
+  };
+
   // Turns one version into an activity when the reader sees it. False when it is not shown.
   auto add = [&](const Version& v) -> absl::StatusOr<bool> {
     const v1::ActivityKind kind = KindOf(v);
     if (!wanted(kind)) return false;
+    if (kind == v1::ACTIVITY_KIND_USER_JOINED) return add_user(v);
     const rb::es::RecordedEvent& last = v.events.front();  // highest position
     const rb::es::RecordedEvent& first = v.events.back();
     absl::StatusOr<Subject*> found = subject_of(last.stream_id);
@@ -286,13 +389,7 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
       a.set_site_name(subject.name);
     }
     *a.mutable_territory() = subject.territory;
-    a.set_position(last.position);
-    a.set_recorded_at_us(last.recorded_at_us);
-    a.set_valid_at_us(last.valid_at_us);
-    a.set_author_user_id(last.metadata.actor_user);
-    a.set_author_organisation_id(last.metadata.actor_organisation);
-    a.set_author_role(last.metadata.actor_role);
-    a.set_reason(last.metadata.reason);
+    SetRecording(last, &a);
     *resp->add_activities() = std::move(a);
     return true;
   };
@@ -300,7 +397,7 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
   // The log is read unfiltered, so that one call examines at most kMaxExamined events whatever
   // else the log holds.
   rb::es::LogFilter relevant;
-  relevant.categories = {"site", "action"};
+  relevant.categories = {"site", "action", "user"};
   uint64_t examined = 0;
   std::optional<Version> pending;  // the version being gathered (it may go on in the next chunk)
   uint64_t resume = 0;             // where the next page starts (0: the beginning was reached)

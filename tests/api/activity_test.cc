@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/directory_service.h"
 #include "tests/api/api_test_util.h"
 #include "tests/domain/test_util.h"
 
@@ -198,6 +199,91 @@ TEST_F(ActivityTest, ActionsAppearInTheFeedOfTheirDepartement) {
   v1::ListActivityResponse all = List(kNational);
   EXPECT_EQ(all.activities(0).action(), "actions/a1");
   EXPECT_EQ(all.activities_size(), 7 + 4);
+}
+
+// A user joins when their account is first activated: the feed names their organisation and role,
+// never the person, and shows them where the organisation mainly works.
+TEST(ActivityUsersTest, UsersWhoJoinAppearWithTheirOrganisationNeverTheirName) {
+  ApiServer server({}, {[] { return std::make_unique<DirectoryModule>(); }});
+  ASSERT_TRUE(server.status().ok()) << server.status();
+  auto directory = server.Directory();
+  auto sites = server.Sites();
+  auto list = [&](const v1::ListActivityQuery& q) {
+    v1::ListActivityResponse resp;
+    grpc::Status s = sites->ListActivity(ApiServer::Ctx(kNational).get(), q, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  };
+  auto organisation = [&](const std::string& id, const std::string& name,
+                          const std::string& departement) {
+    v1::CreateOrganisationRequest req;
+    req.set_organisation_id(id);
+    req.set_name(name);
+    req.set_type("Association");
+    req.set_category(v1::ORGANISATION_CATEGORY_ASSOCIATION);
+    v1::ScopeTerritory* t = req.add_territories();
+    t->set_level(v1::SCOPE_LEVEL_DEPARTEMENT);
+    t->set_code(departement);
+    v1::Organisation out;
+    grpc::Status s = directory->CreateOrganisation(ApiServer::Ctx(kNational).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  auto user = [&](const std::string& id, const std::string& org, bool activate) {
+    v1::CreateUserRequest req;
+    req.set_user_id(id);
+    req.set_organisation_id(org);
+    req.set_role(v1::USER_ROLE_ASSOCIATION);
+    req.mutable_personal_data()->set_first_name("Jeanne");
+    req.mutable_personal_data()->set_last_name("Martin");
+    req.mutable_personal_data()->set_email(id + "@example.org");
+    req.set_activate(activate);
+    v1::User out;
+    grpc::Status s = directory->CreateUser(ApiServer::Ctx(kNational).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  auto set_active = [&](const std::string& id, bool active) {
+    v1::SetUserStatusRequest req;
+    req.set_user_id(id);
+    req.set_active(active);
+    v1::User out;
+    grpc::Status s = directory->SetUserStatus(ApiServer::Ctx(kNational).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  organisation("asso-93", "Association du 93", "93");
+  organisation("asso-44", "Association nantaise", "44");
+  user("u-93", "asso-93", /*activate=*/false);  // access requested: not joined yet
+  user("u-44", "asso-44", /*activate=*/true);   // created active: joined
+  set_active("u-93", true);                     // joined
+  set_active("u-93", false);
+  set_active("u-93", true);  // back after a deactivation: not a second arrival
+
+  v1::ListActivityQuery joined;
+  joined.add_kinds(v1::ACTIVITY_KIND_USER_JOINED);
+  v1::ListActivityResponse r = list(joined);
+  ASSERT_EQ(r.activities_size(), 2);
+  const v1::Activity& a = r.activities(0);  // newest first: u-93's first activation
+  EXPECT_EQ(a.user(), "users/u-93");
+  EXPECT_EQ(a.user_organisation_id(), "asso-93");
+  EXPECT_EQ(a.user_organisation_name(), "Association du 93");
+  EXPECT_EQ(a.user_role(), "association");
+  EXPECT_EQ(a.territory().departement_code(), "93");
+  EXPECT_EQ(a.territory().region_code(), "11");
+  // Who activated: the directory's author, the call's principal (on this test server, without a
+  // token: the built-in "system").
+  EXPECT_EQ(a.author_user_id(), "system");
+  EXPECT_EQ(r.activities(1).user(), "users/u-44");
+  EXPECT_EQ(r.SerializeAsString().find("Jeanne"), std::string::npos);
+  EXPECT_EQ(r.SerializeAsString().find("Martin"), std::string::npos);
+
+  // The territory filter applies to the organisation's main territory.
+  v1::ListActivityQuery in44 = joined;
+  in44.mutable_territory()->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
+  in44.mutable_territory()->set_code("44");
+  v1::ListActivityResponse nantes = list(in44);
+  ASSERT_EQ(nantes.activities_size(), 1);
+  EXPECT_EQ(nantes.activities(0).user(), "users/u-44");
+  // The directory's other events (organisations, deactivations) are not activities.
+  EXPECT_EQ(list({}).activities_size(), 2);
 }
 
 TEST_F(ActivityTest, PagesFollowTheTokenToTheBeginningOfTheLog) {

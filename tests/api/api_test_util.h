@@ -11,8 +11,10 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "resorption/v1/actions_service.grpc.pb.h"
+#include "resorption/v1/directory_service.grpc.pb.h"
 #include "resorption/v1/projections_service.grpc.pb.h"
 #include "resorption/v1/sites_service.grpc.pb.h"
 #include "resorption/v1/territories_service.grpc.pb.h"
@@ -30,9 +32,11 @@ struct Actor {
 
 class ApiServer {
  public:
-  explicit ApiServer(ApiModulesOptions api = {}) {
+  // `extra`: modules served besides the API modules (e.g. the Directory).
+  explicit ApiServer(ApiModulesOptions api = {}, std::vector<ModuleFactory> extra = {}) {
     ServerOptions o = TestOptions(dir_.path() + "/data");
     o.modules = ApiModules(std::move(api));
+    for (ModuleFactory& f : extra) o.modules.push_back(std::move(f));
     o.log_sink = &log_;
     server_ = std::make_unique<Server>(std::move(o));
     status_ = server_->Start();
@@ -57,6 +61,9 @@ class ApiServer {
   }
   std::unique_ptr<resorption::v1::Projections::Stub> Projections() {
     return resorption::v1::Projections::NewStub(channel_);
+  }
+  std::unique_ptr<resorption::v1::Directory::Stub> Directory() {
+    return resorption::v1::Directory::NewStub(channel_);
   }
 
   // A context with a deadline and the actor's metadata.

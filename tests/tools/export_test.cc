@@ -15,7 +15,9 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "resorption/v1/directory_service.grpc.pb.h"
 #include "services/server.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/tools/run_tool.h"
@@ -42,6 +44,10 @@ class TestServer {
   }
   absl::Status Start() { return server_->Start(); }
   std::string flag() const { return absl::StrCat("--server=127.0.0.1:", server_->port()); }
+  std::unique_ptr<resorption::v1::Directory::Stub> Directory() const {
+    return resorption::v1::Directory::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  }
 
  private:
   std::ostringstream log_;
@@ -140,6 +146,39 @@ TEST_F(ExportTest, SiteCommandsDeclareListShowHistoryClose) {
   EXPECT_EQ(missing.exit_code, 1);
   auto usage = Cli(*a_, {"sites", "list", "--status=maybe"});
   EXPECT_EQ(usage.exit_code, 2);
+}
+
+// Users who join appear in the activity feed by organisation and role.
+TEST_F(ExportTest, ActivityListsTheUsersWhoJoined) {
+  namespace v1 = resorption::v1;
+  auto directory = a_->Directory();
+  v1::CreateOrganisationRequest org;
+  org.set_organisation_id("asso-93");
+  org.set_name("Association du 93");
+  org.set_type("Association");
+  org.set_category(v1::ORGANISATION_CATEGORY_ASSOCIATION);
+  org.add_territories()->set_level(v1::SCOPE_LEVEL_DEPARTEMENT);
+  org.mutable_territories(0)->set_code("93");
+  v1::Organisation created;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(directory->CreateOrganisation(&c1, org, &created).ok());
+  v1::CreateUserRequest user;
+  user.set_user_id("u-93");
+  user.set_organisation_id("asso-93");
+  user.set_role(v1::USER_ROLE_ASSOCIATION);
+  user.mutable_personal_data()->set_email("u-93@example.org");
+  user.mutable_personal_data()->set_last_name("Martin");
+  user.set_activate(true);
+  v1::User u;
+  grpc::ClientContext c2;
+  ASSERT_TRUE(directory->CreateUser(&c2, user, &u).ok());
+  auto activity = Cli(*a_, {"sites", "activity", "--kind=user-joined"});
+  ASSERT_EQ(activity.exit_code, 0) << activity.err;
+  EXPECT_THAT(activity.out, HasSubstr("user-joined  u-93 (Association du 93, association)  93"));
+  EXPECT_THAT(activity.out, Not(HasSubstr("Martin")));
+  auto json = Cli(*a_, {"--json", "sites", "activity"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr(R"("kind":"user-joined","user":"u-93")"));
 }
 
 TEST_F(ExportTest, CommentsExportTheJournalAsTheActorMayReadIt) {

@@ -70,11 +70,12 @@ constexpr const char* kActivityUsage = R"(Usage: resorption sites activity [flag
 
 The activity feed (ListActivity), newest first: creations, updates with their changed fields,
 closures and journal messages on the sites and actions the actor may read, as the actor may see
-them.
-  --departement=CODE   only the sites of this département (where they are now) and its actions
+them, and the users who joined (by organisation and role).
+  --departement=CODE   only the sites of this département (where they are now), its actions and
+                       the users of its organisations
   --commune=INSEE      only the sites of this commune
   --kind=KIND[,KIND]   declared, updated, closed, comment (sites), action-created,
-                       action-updated, action-closed, action-comment (default: all)
+                       action-updated, action-closed, action-comment, user-joined (default: all)
   --since=YYYY-MM-DD   only what was recorded on or after this day (UTC)
   --limit=N            at most N activities (default 50)
 )";
@@ -265,7 +266,8 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
       {"action-created", v1::ACTIVITY_KIND_ACTION_CREATED},
       {"action-updated", v1::ACTIVITY_KIND_ACTION_UPDATED},
       {"action-closed", v1::ACTIVITY_KIND_ACTION_CLOSED},
-      {"action-comment", v1::ACTIVITY_KIND_ACTION_COMMENT}};
+      {"action-comment", v1::ACTIVITY_KIND_ACTION_COMMENT},
+      {"user-joined", v1::ACTIVITY_KIND_USER_JOINED}};
   std::map<v1::ActivityKind, std::string> label;
   for (const auto& [name, kind] : kinds) label[kind] = name;
   for (absl::string_view k : absl::StrSplit(f.Get("kind"), ',', absl::SkipEmpty())) {
@@ -273,7 +275,8 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
     if (it == kinds.end()) {
       return Usage(err, absl::StrCat("unknown kind ", k,
                                      " (declared, updated, closed, comment, action-created, "
-                                     "action-updated, action-closed, action-comment)"));
+                                     "action-updated, action-closed, action-comment, "
+                                     "user-joined)"));
     }
     q.add_kinds(it->second);
   }
@@ -297,9 +300,13 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
       ++shown;
       const std::string& kind = label[a.kind()];
       const bool action = !a.action().empty();
-      const std::string id = action ? a.action().substr(std::string_view("actions/").size())
-                                    : a.site().substr(std::string_view("sites/").size());
-      const std::string& name = action ? a.action_name() : a.site_name();
+      const bool user = a.kind() == v1::ACTIVITY_KIND_USER_JOINED;
+      // The last segment of the resource name (sites/{id}, actions/{id}, users/{id}).
+      auto last = [](const std::string& name) { return name.substr(name.find('/') + 1); };
+      const std::string id = user ? last(a.user()) : action ? last(a.action()) : last(a.site());
+      const std::string name = user ? absl::StrCat(a.user_organisation_name(), ", ", a.user_role())
+                               : action ? a.action_name()
+                                        : a.site_name();
       if (f.json) {
         std::string changes = "[";
         for (int i = 0; i < a.changes_size(); ++i) {
@@ -314,7 +321,10 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
         out << JsonObject()
                    .Add("position", a.position())
                    .Add("kind", kind)
-                   .Add(action ? "action" : "site", id)
+                   .Add(user     ? "user"
+                        : action ? "action"
+                                 : "site",
+                        id)
                    .Add("name", name)
                    .Add("commune", a.territory().city_name())
                    .Add("recorded_at", FormatMicros(a.recorded_at_us()))
@@ -329,7 +339,7 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
       out << FormatMicros(a.recorded_at_us()).substr(0, 16) << "  " << kind << "  " << id;
       if (!name.empty()) out << " (" << name << ")";
       const std::string& place =
-          action ? a.territory().departement_code() : a.territory().city_name();
+          action || user ? a.territory().departement_code() : a.territory().city_name();
       out << "  " << place << "  " << a.author_user_id() << "\n";
       for (const v1::FieldChange& ch : a.changes()) {
         out << "  " << ch.field() << ": " << (ch.old_value().empty() ? "(vide)" : ch.old_value())
