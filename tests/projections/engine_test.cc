@@ -266,15 +266,22 @@ TEST_F(EngineTest, LiveBatchingNeverDelaysALoneCommandNorAWaitingQuery) {
   engine.Stop();  // a lingering worker stops at once too (the test would hang otherwise)
 }
 
-// When a stream of commands pauses, a lingering worker applies what came without waiting for the
-// whole linger (an hour here) nor for a query.
-TEST_F(EngineTest, LiveBatchingAppliesAStreamWhenItPauses) {
+// Live batching that only a pause of the stream (20 ms), a query or the engine's stop ends: the
+// linger and the stream window are an hour long, and 3 events make a stream.
+EngineOptions LingeringOptions() {
   EngineOptions o;
   o.live_linger = absl::Hours(1);
   o.live_linger_quiet = absl::Milliseconds(20);
   o.live_linger_window = absl::Hours(1);
   o.live_linger_from_events = 3;
   o.live_min_batch_events = 1000;
+  return o;
+}
+
+// When a stream of commands pauses, a lingering worker applies what came without waiting for the
+// whole linger (an hour here) nor for a query.
+TEST_F(EngineTest, LiveBatchingAppliesAStreamWhenItPauses) {
+  EngineOptions o = LingeringOptions();
   absl::Mutex mu;
   uint64_t committed = 0;
   o.on_commit = [&](const CommitInfo& c) {
@@ -294,12 +301,7 @@ TEST_F(EngineTest, LiveBatchingAppliesAStreamWhenItPauses) {
 // batch: one commit for all of them, not one for each few that came meanwhile.
 TEST_F(EngineTest, LiveBatchingKeepsEventsThatCameDuringTheBatchInIt) {
   Gate gate;
-  EngineOptions o;
-  o.live_linger = absl::Hours(1);
-  o.live_linger_quiet = absl::Milliseconds(20);
-  o.live_linger_window = absl::Hours(1);
-  o.live_linger_from_events = 3;
-  o.live_min_batch_events = 1000;
+  EngineOptions o = LingeringOptions();
   absl::Mutex mu;
   std::vector<uint64_t> commits;
   o.on_commit = [&](const CommitInfo& c) {
