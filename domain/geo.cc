@@ -238,6 +238,29 @@ Geography::Geography() {
   SortByCode(&departements_);
   SortByCode(&epcis_);
   SortByCode(&communes_);
+  // Each EPCI's département and region, when all its communes share them.
+  std::vector<bool> spans_departements(epcis_.size(), false), spans_regions(epcis_.size(), false);
+  for (const Commune& c : communes_) {
+    if (c.epci.empty()) continue;
+    const Epci* found = FindByCode(epcis_, c.epci);
+    if (found == nullptr) continue;
+    const size_t i = static_cast<size_t>(found - epcis_.data());
+    Epci& e = epcis_[i];
+    if (!spans_departements[i] && e.departement.empty()) {
+      e.departement = c.departement;
+    } else if (e.departement != c.departement) {
+      spans_departements[i] = true;
+    }
+    if (!spans_regions[i] && e.region.empty()) {
+      e.region = c.region;
+    } else if (e.region != c.region) {
+      spans_regions[i] = true;
+    }
+  }
+  for (size_t i = 0; i < epcis_.size(); ++i) {
+    if (spans_departements[i]) epcis_[i].departement = {};
+    if (spans_regions[i]) epcis_[i].region = {};
+  }
   by_name_.reserve(communes_.size());
   for (const Commune& c : communes_) by_name_.emplace_back(NormalizeName(c.name), &c);
   std::sort(by_name_.begin(), by_name_.end(), [](const auto& a, const auto& b) {

@@ -43,6 +43,9 @@ struct Epci {
   std::string_view code;  // SIREN
   std::string_view name;
   std::string_view type;  // CC, CA, CU, METRO, MET69
+  // The département and region of all its communes; empty when they lie in several.
+  std::string_view departement;
+  std::string_view region;
 };
 
 struct Commune {

@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "access/audit.h"
+#include "access/directory.h"
 #include "access/directory_store.h"
 #include "access/policy.h"
 #include "domain/events.h"
@@ -149,6 +150,10 @@ v1::Territory TerritoryOfScope(const v1::ScopeTerritory& scope) {
       break;
     case v1::SCOPE_LEVEL_EPCI:
       t.set_epci_code(scope.code());
+      if (const auto* e = geo.FindEpci(scope.code())) {  // when its communes share them
+        t.set_departement_code(std::string(e->departement));
+        t.set_region_code(std::string(e->region));
+      }
       break;
     case v1::SCOPE_LEVEL_COMMUNE:
       t.set_city_code(scope.code());
@@ -165,18 +170,37 @@ v1::Territory TerritoryOfScope(const v1::ScopeTerritory& scope) {
   return t;
 }
 
-// Whether the "user.activated" event `activated` is the user's first activation (a user
-// deactivated and activated again does not join twice).
-absl::StatusOr<bool> FirstActivation(const rb::es::EventStore& store,
-                                     const rb::es::RecordedEvent& activated) {
-  if (activated.revision == 0) return true;
-  absl::StatusOr<std::vector<rb::es::RecordedEvent>> before =
-      store.ReadStream(activated.stream_id, 0, rb::es::Direction::kForward, activated.revision);
-  if (!before.ok()) return before.status();
-  for (const rb::es::RecordedEvent& e : *before) {
-    if (e.type == "user.activated") return false;
+// A user who joined with `activated`: their state just after it (the organisation and role they
+// joined with), and whether they were erased since. nullopt when `activated` is not the user's
+// first activation (a user deactivated and activated again does not join twice).
+struct Joined {
+  v1::User user;
+  bool erased = false;
+};
+absl::StatusOr<std::optional<Joined>> JoinedWith(const rb::es::EventStore& store,
+                                                 const rb::es::RecordedEvent& activated) {
+  Joined out;
+  uint64_t from = 0;
+  while (true) {
+    absl::StatusOr<std::vector<rb::es::RecordedEvent>> events =
+        store.ReadStream(activated.stream_id, from, rb::es::Direction::kForward, kChunk);
+    if (!events.ok()) return events.status();
+    for (const rb::es::RecordedEvent& e : *events) {
+      if (e.revision <= activated.revision) {
+        if (e.type == "user.activated" && e.revision < activated.revision) return std::nullopt;
+        v1::UserEvent decoded;
+        if (!decoded.ParseFromString(e.payload)) {
+          return absl::DataLossError(
+              absl::StrCat("undecodable event at position ", e.position, " of ", e.stream_id));
+        }
+        out.user = rb::access::EvolveUser(std::move(out.user), decoded);
+      }
+      out.erased = out.erased || e.type == "user.erased";
+    }
+    if (events->size() < kChunk) break;
+    from = events->back().revision + 1;
   }
-  return true;
+  return out;
 }
 
 // Where and when a version was recorded, by whom and why (`last`: its highest event).
@@ -304,35 +328,49 @@ absl::Status SitesService::DoListActivity(grpc::CallbackServerContext* ctx,
   // A user's first activation, when the reader reads sites where the user's organisation mainly
   // works (and the territory asked for holds it). The person is never named.
   rb::access::DirectoryStore directory(store_, /*keys=*/nullptr);
+  struct Place {
+    bool shown = false;
+    std::string name;
+    v1::Territory territory;
+  };
+  std::map<std::string, Place> organisations;  // by id, for this call
+  auto place_of = [&](const std::string& id) -> absl::StatusOr<const Place*> {
+    auto it = organisations.find(id);
+    if (it != organisations.end()) return &it->second;
+    Place& p = organisations[id];
+    absl::StatusOr<v1::Organisation> organisation = directory.LoadOrganisation(id);
+    if (!organisation.ok()) return organisation.status();
+    if (!organisation->exists()) return &p;
+    p.territory = TerritoryOfScope(organisation->main_territory());
+    if (!access->CheckReadSite(p.territory, "").ok()) return &p;
+    v1::Site located;
+    *located.mutable_location()->mutable_territory() = p.territory;
+    if (!whole_country && !rb::proj::views::SiteInTerritory(located, territory)) return &p;
+    p.shown = true;
+    p.name = organisation->name();
+    return &p;
+  };
   auto add_user = [&](const Version& v) -> absl::StatusOr<bool> {
     const rb::es::RecordedEvent* activated = nullptr;
     for (const rb::es::RecordedEvent& e : v.events) {
       if (e.type == "user.activated") activated = &e;  // the lowest of the version
     }
-    absl::StatusOr<bool> first = FirstActivation(*store_, *activated);
-    if (!first.ok()) return first.status();
-    if (!*first) return false;
-    const std::string user_id = activated->stream_id.substr(std::string_view("user-").size());
-    absl::StatusOr<v1::User> user = directory.LoadUser(user_id);
-    if (!user.ok()) return user.status();
-    if (user->erased() || user->status() == v1::USER_STATUS_UNSPECIFIED) return false;
-    absl::StatusOr<v1::Organisation> organisation =
-        directory.LoadOrganisation(user->organisation_id());
-    if (!organisation.ok()) return organisation.status();
-    const v1::Territory t = TerritoryOfScope(organisation->main_territory());
-    if (!access->CheckReadSite(t, "").ok()) return false;
-    v1::Site located;
-    *located.mutable_location()->mutable_territory() = t;
-    if (!whole_country && !rb::proj::views::SiteInTerritory(located, territory)) return false;
-    const rb::es::RecordedEvent& last = v.events.front();
+    absl::StatusOr<std::optional<Joined>> joined = JoinedWith(*store_, *activated);
+    if (!joined.ok()) return joined.status();
+    if (!joined->has_value() || (*joined)->erased) return false;
+    const v1::User& user = (*joined)->user;
+    absl::StatusOr<const Place*> place = place_of(user.organisation_id());
+    if (!place.ok()) return place.status();
+    if (!(*place)->shown) return false;
     v1::Activity a;
     a.set_kind(v1::ACTIVITY_KIND_USER_JOINED);
-    a.set_user(absl::StrCat("users/", user_id));
-    a.set_user_organisation_id(organisation->id());
-    a.set_user_organisation_name(organisation->name());
-    a.set_user_role(std::string(rb::domain::RoleId(rb::access::RoleFromProto(user->role()))));
-    *a.mutable_territory() = t;
-    SetRecording(last, &a);
+    a.set_user(
+        absl::StrCat("users/", activated->stream_id.substr(std::string_view("user-").size())));
+    a.set_user_organisation_id(user.organisation_id());
+    a.set_user_organisation_name((*place)->name);
+    a.set_user_role(std::string(rb::domain::RoleId(rb::access::RoleFromProto(user.role()))));
+    *a.mutable_territory() = (*place)->territory;
+    SetRecording(v.events.front(), &a);
     *resp->add_activities() = std::move(a);
     return true;
   };

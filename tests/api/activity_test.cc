@@ -214,16 +214,16 @@ TEST(ActivityUsersTest, UsersWhoJoinAppearWithTheirOrganisationNeverTheirName) {
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp;
   };
-  auto organisation = [&](const std::string& id, const std::string& name,
-                          const std::string& departement) {
+  auto organisation = [&](const std::string& id, const std::string& name, v1::ScopeLevel level,
+                          const std::string& code) {
     v1::CreateOrganisationRequest req;
     req.set_organisation_id(id);
     req.set_name(name);
     req.set_type("Association");
     req.set_category(v1::ORGANISATION_CATEGORY_ASSOCIATION);
     v1::ScopeTerritory* t = req.add_territories();
-    t->set_level(v1::SCOPE_LEVEL_DEPARTEMENT);
-    t->set_code(departement);
+    t->set_level(level);
+    t->set_code(code);
     v1::Organisation out;
     grpc::Status s = directory->CreateOrganisation(ApiServer::Ctx(kNational).get(), req, &out);
     ASSERT_TRUE(s.ok()) << s.error_message();
@@ -249,11 +249,21 @@ TEST(ActivityUsersTest, UsersWhoJoinAppearWithTheirOrganisationNeverTheirName) {
     grpc::Status s = directory->SetUserStatus(ApiServer::Ctx(kNational).get(), req, &out);
     ASSERT_TRUE(s.ok()) << s.error_message();
   };
-  organisation("asso-93", "Association du 93", "93");
-  organisation("asso-44", "Association nantaise", "44");
+  organisation("asso-93", "Association du 93", v1::SCOPE_LEVEL_DEPARTEMENT, "93");
+  // Nantes Métropole: an EPCI whose communes all lie in Loire-Atlantique (44).
+  organisation("asso-44", "Association nantaise", v1::SCOPE_LEVEL_EPCI, "244400404");
+  organisation("asso-69", "Association lyonnaise", v1::SCOPE_LEVEL_DEPARTEMENT, "69");
   user("u-93", "asso-93", /*activate=*/false);  // access requested: not joined yet
   user("u-44", "asso-44", /*activate=*/true);   // created active: joined
-  set_active("u-93", true);                     // joined
+  user("u-69", "asso-69", /*activate=*/true);   // joined, then erased: gone from the feed
+  {
+    v1::EraseUserRequest req;
+    req.set_user_id("u-69");
+    v1::User out;
+    grpc::Status s = directory->EraseUser(ApiServer::Ctx(kNational).get(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  set_active("u-93", true);  // joined
   set_active("u-93", false);
   set_active("u-93", true);  // back after a deactivation: not a second arrival
 
@@ -272,10 +282,14 @@ TEST(ActivityUsersTest, UsersWhoJoinAppearWithTheirOrganisationNeverTheirName) {
   // token: the built-in "system").
   EXPECT_EQ(a.author_user_id(), "system");
   EXPECT_EQ(r.activities(1).user(), "users/u-44");
+  EXPECT_EQ(r.activities(1).territory().epci_code(), "244400404");
+  EXPECT_EQ(r.activities(1).territory().departement_code(), "44");
+  EXPECT_EQ(r.activities(1).territory().region_code(), "52");
   EXPECT_EQ(r.SerializeAsString().find("Jeanne"), std::string::npos);
   EXPECT_EQ(r.SerializeAsString().find("Martin"), std::string::npos);
 
-  // The territory filter applies to the organisation's main territory.
+  // The territory filter applies to the organisation's main territory (an EPCI lies in its
+  // département when all its communes do).
   v1::ListActivityQuery in44 = joined;
   in44.mutable_territory()->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
   in44.mutable_territory()->set_code("44");

@@ -2,6 +2,7 @@
 // (in-process Server on 127.0.0.1:0, empty data directories): export then import into a fresh
 // server gives the same sites; a broken CSV gets a complete, precise report and appends nothing;
 // importing twice appends nothing the second time.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -161,6 +162,7 @@ TEST_F(ExportTest, ActivityListsTheUsersWhoJoined) {
   org.mutable_territories(0)->set_code("93");
   v1::Organisation created;
   grpc::ClientContext c1;
+  c1.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   ASSERT_TRUE(directory->CreateOrganisation(&c1, org, &created).ok());
   v1::CreateUserRequest user;
   user.set_user_id("u-93");
@@ -171,6 +173,7 @@ TEST_F(ExportTest, ActivityListsTheUsersWhoJoined) {
   user.set_activate(true);
   v1::User u;
   grpc::ClientContext c2;
+  c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   ASSERT_TRUE(directory->CreateUser(&c2, user, &u).ok());
   auto activity = Cli(*a_, {"sites", "activity", "--kind=user-joined"});
   ASSERT_EQ(activity.exit_code, 0) << activity.err;

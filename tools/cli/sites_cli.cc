@@ -73,7 +73,7 @@ closures and journal messages on the sites and actions the actor may read, as th
 them, and the users who joined (by organisation and role).
   --departement=CODE   only the sites of this département (where they are now), its actions and
                        the users of its organisations
-  --commune=INSEE      only the sites of this commune
+  --commune=INSEE      only the sites of this commune (and the users of organisations based there)
   --kind=KIND[,KIND]   declared, updated, closed, comment (sites), action-created,
                        action-updated, action-closed, action-comment, user-joined (default: all)
   --since=YYYY-MM-DD   only what was recorded on or after this day (UTC)
