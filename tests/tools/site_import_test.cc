@@ -43,6 +43,15 @@ std::string Header() {
       housing, " : personnes,", housing, " : ménages,", housing, " : précisions\n");
 }
 
+// The plan's problems, one "LINE COLUMN: reason" per line.
+std::string Problems(const ImportPlan& plan) {
+  std::vector<std::string> got;
+  for (const ImportProblem& p : plan.problems) {
+    got.push_back(absl::StrCat(p.line, " ", p.column, ": ", p.reason));
+  }
+  return absl::StrJoin(got, "\n");
+}
+
 TEST(SiteImportTest, ClosureColumnsCloseTheSiteAfterItsDeclaration) {
   const std::string csv =
       absl::StrCat(Header(), "93066,Rue A,48.93,2.35,Terrain,2024-01-10,20,2025-03-15,", L(v1::YES),
@@ -87,11 +96,7 @@ TEST(SiteImportTest, ClosureRulesAreReportedByColumnAndNothingIsPlanned) {
                                        L(v1::YES), ",,,3,5,\n");
   ImportPlan plan = PlanSiteImport(csv, Ctx());
   EXPECT_TRUE(plan.lines.empty());
-  std::vector<std::string> got;
-  for (const ImportProblem& p : plan.problems) {
-    got.push_back(absl::StrCat(p.line, " ", p.column, ": ", p.reason));
-  }
-  const std::string all = absl::StrJoin(got, "\n");
+  const std::string all = Problems(plan);
   EXPECT_THAT(all, HasSubstr("2 Contexte de fermeture: "));
   EXPECT_THAT(all, HasSubstr("(closure.context_required)"));
   EXPECT_THAT(all, HasSubstr("3 Date de fermeture: "));
@@ -120,11 +125,7 @@ TEST(SiteImportTest, DiagnosticColumnsRecordTheSocialDiagnostic) {
   EXPECT_EQ(plan.lines[0].census->conducted_at().month(), 2);
   EXPECT_FALSE(plan.lines[0].declaration.has_census());
   EXPECT_FALSE(plan.lines[1].census.has_value());  // line 4: nothing filled
-  std::vector<std::string> got;
-  for (const ImportProblem& p : plan.problems) {
-    got.push_back(absl::StrCat(p.line, " ", p.column, ": ", p.reason));
-  }
-  const std::string all = absl::StrJoin(got, "\n");
+  const std::string all = Problems(plan);
   EXPECT_THAT(all, HasSubstr("3 Service en charge du diagnostic: "));
   EXPECT_THAT(all, HasSubstr("(census.by_required)"));
   EXPECT_THAT(all, HasSubstr("3 Date du diagnostic: "));
@@ -171,11 +172,7 @@ TEST(SiteImportTest, ProcedureColumnsUpdateTheProceduresAfterTheDiagnostic) {
   EXPECT_FALSE(a.declaration.has_justice());
   EXPECT_FALSE(a.declaration.has_police());
   EXPECT_FALSE(plan.lines[1].procedures.has_value());  // line 6: nothing filled
-  std::vector<std::string> got;
-  for (const ImportProblem& p : plan.problems) {
-    got.push_back(absl::StrCat(p.line, " ", p.column, ": ", p.reason));
-  }
-  const std::string all = absl::StrJoin(got, "\n");
+  const std::string all = Problems(plan);
   EXPECT_THAT(all, HasSubstr("3 Décision de justice rendue: "));
   EXPECT_THAT(all, HasSubstr("(justice.rendered_without_procedure)"));
   EXPECT_THAT(all, HasSubstr("3 Date de la décision: "));
