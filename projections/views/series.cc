@@ -151,37 +151,28 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
   return points;
 }
 
-// Summed changes per delta key. Unordered: the writer orders the batch's writes. The sums live in
-// a vector beside a small key -> index map, so that probing and growing the map move no vectors.
+// Summed changes per (id, day): the ids are those of a batch's locations (class Locations). The
+// sums live in a vector beside a small key -> index map, so that probing and growing the map move
+// no vectors.
 class DeltaMap {
  public:
-  // The id of a territory key prefix (DeltaPrefix), interned.
-  uint32_t PrefixId(const std::string& prefix) {
-    auto [it, inserted] = prefix_ids_.try_emplace(prefix, static_cast<uint32_t>(prefixes_.size()));
-    if (inserted) prefixes_.push_back(prefix);
-    return it->second;
-  }
-  // The sum of the changes of the key <prefix `prefix_id`><day>.
-  MetricVector& At(uint32_t prefix_id, int32_t day) {
-    const uint64_t key = (uint64_t{prefix_id} << 32) | static_cast<uint32_t>(day + kDayOffset);
+  // The sum of the changes of (`id`, `day`).
+  MetricVector& At(uint32_t id, int32_t day) {
+    const uint64_t key = (uint64_t{id} << 32) | static_cast<uint32_t>(day + kDayOffset);
     auto [it, inserted] = index_.try_emplace(key, static_cast<uint32_t>(sums_.size()));
     if (inserted) sums_.emplace_back();
     return sums_[it->second];
   }
-  // The key prefix of an interned id.
-  const std::string& prefix(uint32_t id) const { return prefixes_[id]; }
   struct Change {
-    uint32_t prefix_id;
+    uint32_t id;
     int32_t day;
     const MetricVector* sum;
   };
-  // Every summed change, ordered by prefix id, then day.
-  std::vector<Change> Sorted() const {
-    std::vector<std::pair<uint64_t, uint32_t>> keys(index_.begin(), index_.end());
-    std::sort(keys.begin(), keys.end());
+  // Every summed change, unordered.
+  std::vector<Change> All() const {
     std::vector<Change> out;
-    out.reserve(keys.size());
-    for (const auto& [k, i] : keys) {
+    out.reserve(index_.size());
+    for (const auto& [k, i] : index_) {
       out.push_back({static_cast<uint32_t>(k >> 32),
                      static_cast<int32_t>(static_cast<uint32_t>(k)) - kDayOffset, &sums_[i]});
     }
@@ -189,11 +180,24 @@ class DeltaMap {
   }
 
  private:
-  absl::flat_hash_map<std::string, uint32_t> prefix_ids_;
-  std::vector<std::string> prefixes_;
-  // (prefix id, day + kDayOffset) -> index in sums_: small slots, cheap to probe and to grow.
+  // (id, day + kDayOffset) -> index in sums_: small slots, cheap to probe and to grow.
   absl::flat_hash_map<uint64_t, uint32_t> index_;
   std::vector<MetricVector> sums_;
+};
+
+// Delta key prefixes (DeltaPrefix), interned.
+class PrefixTable {
+ public:
+  uint32_t Id(const std::string& prefix) {
+    auto [it, inserted] = ids_.try_emplace(prefix, static_cast<uint32_t>(prefixes_.size()));
+    if (inserted) prefixes_.push_back(prefix);
+    return it->second;
+  }
+  const std::string& prefix(uint32_t id) const { return prefixes_[id]; }
+
+ private:
+  absl::flat_hash_map<std::string, uint32_t> ids_;
+  std::vector<std::string> prefixes_;
 };
 
 bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
@@ -201,50 +205,96 @@ bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
          a.departement_code() == b.departement_code() && a.region_code() == b.region_code();
 }
 
-// Adds sign * (the step function of `points`) as changes at each point's day: a point's values
-// start at its day and end at the next point's day. When two consecutive points are in the same
-// territory, the end of one and the start of the next are one change (their difference).
-void AddStepDeltas(const std::vector<Point>& points, int sign, DeltaMap* deltas) {
-  std::vector<uint32_t> prefixes;  // ids of the current point's territory key prefixes
-  auto prefixes_of = [&](const v1::Territory& t) {
-    std::vector<uint32_t> out;
-    for (const TerritoryKey& k : TerritoryKeysOf(t)) {
-      out.push_back(deltas->PrefixId(DeltaPrefix(k.level, k.code)));
+// The territories a batch's sites were located in, interned: a site's changes are summed per
+// location first (one sum per location and day), and each location's sums are added to its
+// commune, EPCI, departement, region, nation and zone keys once, at the end (RollUp). Sums commute,
+// so the totals are those of adding every site's changes to every key directly.
+class Locations {
+ public:
+  // The id of the location of `t` (its four codes; names play no part in the keys).
+  uint32_t Id(const v1::Territory& t) {
+    key_.assign(t.city_code());
+    for (const std::string* code : {&t.epci_code(), &t.departement_code(), &t.region_code()}) {
+      key_.push_back('\0');
+      key_.append(*code);
     }
-    return out;
-  };
-  auto add = [&](const std::vector<uint32_t>& keys, int32_t day, const MetricVector& v,
-                 int64_t factor) {
-    bool zero = true;
-    for (int64_t x : v) zero = zero && x == 0;
-    if (zero) return;
-    for (uint32_t prefix : keys) {
-      MetricVector& at = deltas->At(prefix, day);
-      if (factor > 0) {
-        for (int k = 0; k < kMetrics; ++k) at[k] += v[k];
-      } else {
-        for (int k = 0; k < kMetrics; ++k) at[k] -= v[k];
-      }
+    auto [it, inserted] = ids_.try_emplace(key_, static_cast<uint32_t>(keys_.size()));
+    if (inserted) keys_.push_back(TerritoryKeysOf(t));
+    return it->second;
+  }
+  // The territory keys of location `id`.
+  const std::vector<TerritoryKey>& Keys(uint32_t id) const { return keys_[id]; }
+  size_t size() const { return keys_.size(); }
+
+ private:
+  std::string key_;  // scratch
+  absl::flat_hash_map<std::string, uint32_t> ids_;
+  std::vector<std::vector<TerritoryKey>> keys_;
+};
+
+bool IsZero(const MetricVector& v) {
+  for (int64_t x : v) {
+    if (x != 0) return false;
+  }
+  return true;
+}
+
+// Adds sign * (the step function of `points`) as changes at each point's day, per location (a
+// DeltaMap whose prefix ids are Locations ids): a point's values start at its day and end at the
+// next point's day. When two consecutive points are in the same territory, the end of one and the
+// start of the next are one change (their difference).
+void AddStepDeltas(const std::vector<Point>& points, int sign, Locations* locations,
+                   DeltaMap* by_location) {
+  uint32_t location = 0;  // the location of the current point
+  auto add = [&](int32_t day, const MetricVector& v, int64_t factor) {
+    if (IsZero(v)) return;
+    MetricVector& at = by_location->At(location, day);
+    if (factor > 0) {
+      for (int k = 0; k < kMetrics; ++k) at[k] += v[k];
+    } else {
+      for (int k = 0; k < kMetrics; ++k) at[k] -= v[k];
     }
   };
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
     if (i == 0) {
-      prefixes = prefixes_of(*p.territory);
-      add(prefixes, p.day, p.values, sign);
+      location = locations->Id(*p.territory);
+      add(p.day, p.values, sign);
       continue;
     }
     const Point& prev = points[i - 1];
     if (SameTerritory(*p.territory, *prev.territory)) {
       MetricVector diff;
       for (int k = 0; k < kMetrics; ++k) diff[k] = p.values[k] - prev.values[k];
-      add(prefixes, p.day, diff, sign);
+      add(p.day, diff, sign);
     } else {
-      add(prefixes, p.day, prev.values, -sign);
-      prefixes = prefixes_of(*p.territory);
-      add(prefixes, p.day, p.values, sign);
+      add(p.day, prev.values, -sign);
+      location = locations->Id(*p.territory);
+      add(p.day, p.values, sign);
     }
   }
+}
+
+// Each location's non-zero summed changes under each of its territory keys (ids in `prefixes`),
+// ordered by prefix id, then day; several locations may bring a change on the same key and day.
+std::vector<DeltaMap::Change> RollUp(const Locations& locations, const DeltaMap& by_location,
+                                     PrefixTable* prefixes) {
+  std::vector<std::vector<uint32_t>> ids(locations.size());  // per location, once
+  std::vector<DeltaMap::Change> out;
+  for (const DeltaMap::Change& c : by_location.All()) {
+    if (IsZero(*c.sum)) continue;
+    std::vector<uint32_t>& of = ids[c.id];
+    if (of.empty()) {
+      for (const TerritoryKey& k : locations.Keys(c.id)) {
+        of.push_back(prefixes->Id(DeltaPrefix(k.level, k.code)));
+      }
+    }
+    for (uint32_t id : of) out.push_back({id, c.day, c.sum});
+  }
+  std::sort(out.begin(), out.end(), [](const DeltaMap::Change& a, const DeltaMap::Change& b) {
+    return a.id != b.id ? a.id < b.id : a.day < b.day;
+  });
+  return out;
 }
 
 // Makes `*s` the segment of `site` from `day` on (whatever it held before).
@@ -377,8 +427,10 @@ class SeriesBatch final : public BatchState {
 
   absl::Status Flush(ViewWriter& w) override {
     log.Flush(w);
-    // Territory-day key -> summed change: one read and one write per key.
-    DeltaMap deltas;
+    // Location-day -> summed change, then territory-day key -> summed change: one read and one
+    // write per key.
+    Locations locations;
+    DeltaMap by_location;
     for (const auto& [site_id, e] : sites_) {
       w.Put(kSegments, site_id, rb::domain::DeterministicBytes(*e.current));
       // Points before the last common segment cancel out (same points, same ends).
@@ -387,24 +439,25 @@ class SeriesBatch final : public BatchState {
              SameSegment(e.current->segments(common), e.committed->segments(common))) {
         ++common;
       }
-      AddStepDeltas(Expand(*e.current, common - 1), +1, &deltas);
-      AddStepDeltas(Expand(*e.committed, common - 1), -1, &deltas);
+      AddStepDeltas(Expand(*e.current, common - 1), +1, &locations, &by_location);
+      AddStepDeltas(Expand(*e.committed, common - 1), -1, &locations, &by_location);
     }
+    PrefixTable prefixes;
     // One read and one write per (territory, month) bucket the batch changed.
-    const std::vector<DeltaMap::Change> changes = deltas.Sorted();
+    const std::vector<DeltaMap::Change> changes = RollUp(locations, by_location, &prefixes);
     std::string key, encoded;
     std::vector<DayDelta> days;
     for (size_t i = 0; i < changes.size();) {
-      const uint32_t prefix_id = changes[i].prefix_id;
+      const uint32_t prefix_id = changes[i].id;
       const int32_t month = MonthOfDay(changes[i].day);
       const int32_t first_day = FirstDayOfMonth(month);
       const int32_t next_first_day = FirstDayOfMonth(month + 1);
       size_t end = i;
-      while (end < changes.size() && changes[end].prefix_id == prefix_id &&
+      while (end < changes.size() && changes[end].id == prefix_id &&
              changes[end].day < next_first_day) {
         ++end;
       }
-      key.assign(deltas.prefix(prefix_id));
+      key.assign(prefixes.prefix(prefix_id));
       AppendMonth(&key, month);
       absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
       if (!bytes.ok()) return bytes.status();
@@ -412,13 +465,9 @@ class SeriesBatch final : public BatchState {
       if (bytes->has_value() && !DecodeBucket(**bytes, first_day, &days)) {
         return absl::DataLossError("series: bad delta bucket");
       }
-      bool changed = false;
+      // Changes are never zero (RollUp), but they may cancel out: the days left at zero go.
       for (; i < end; ++i) {
         const MetricVector& change = *changes[i].sum;
-        bool zero = true;
-        for (int64_t x : change) zero = zero && x == 0;
-        if (zero) continue;
-        changed = true;
         auto at = std::lower_bound(days.begin(), days.end(), changes[i].day,
                                    [](const DayDelta& d, int32_t day) { return d.day < day; });
         if (at == days.end() || at->day != changes[i].day) {
@@ -426,7 +475,6 @@ class SeriesBatch final : public BatchState {
         }
         for (int k = 0; k < kMetrics; ++k) at->values[k] += change[k];
       }
-      if (!changed) continue;
       days.erase(std::remove_if(days.begin(), days.end(),
                                 [](const DayDelta& d) {
                                   for (int64_t x : d.values) {

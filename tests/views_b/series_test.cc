@@ -187,6 +187,54 @@ TEST_F(SeriesTest, ViewsDoNotDependOnBatchBoundaries) {
   EXPECT_EQ(run(3, true), one_by_one);
 }
 
+// A site that moves to another commune counts in the first one up to the day before the move and
+// in the second from that day; the departement counts it once throughout. A second site staying
+// in the first commune shares the move's day and month bucket: changes of several sites on one
+// day add up. The same views whatever the batch boundaries (rebuilt in one batch).
+TEST_F(SeriesTest, ASiteThatMovesLeavesItsFirstCommuneOnTheDayOfTheMove) {
+  Site(Declare("m"), At(2024, 1, 10));
+  Site(Population("m", 20), At(2024, 1, 10));
+  Site(Declare("s"), At(2024, 1, 10));
+  Site(Population("s", 7), At(2024, 1, 10));
+  v1::SiteCommand move = On("m");
+  auto* address = move.mutable_update()->mutable_site()->mutable_location()->mutable_address();
+  address->set_label("Rue de Paris 93000 Bobigny");
+  address->set_city_code("93008");
+  address->mutable_coordinates()->set_latitude(48.908);
+  address->mutable_coordinates()->set_longitude(2.439);
+  move.mutable_update()->mutable_update_mask()->add_paths("location");
+  Site(move, At(2024, 3, 10));
+  Site(Population("s", 9), At(2024, 3, 10));
+  CatchUp();
+
+  auto people = [&](v1::TerritoryLevel level, const std::string& code) {
+    rb::proj::views::SeriesQuery q(engine_.get());
+    v1::SeriesRequest r;
+    r.mutable_territory()->set_level(level);
+    r.mutable_territory()->set_code(code);
+    for (v1::Date d : {D(2024, 2, 1), D(2024, 3, 9), D(2024, 3, 10), D(2024, 4, 1)}) {
+      *r.add_dates() = d;
+    }
+    absl::StatusOr<v1::SeriesResponse> s = q.Series(r);
+    EXPECT_TRUE(s.ok()) << s.status();
+    std::vector<int64_t> out;
+    if (!s.ok()) return out;
+    for (const v1::SeriesPoint& p : s->points()) out.push_back(p.stock().people());
+    return out;
+  };
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(people(v1::TERRITORY_LEVEL_COMMUNE, "93066"), (V{27, 27, 9, 9}));
+  EXPECT_EQ(people(v1::TERRITORY_LEVEL_COMMUNE, "93008"), (V{0, 0, 20, 20}));
+  EXPECT_EQ(people(v1::TERRITORY_LEVEL_DEPARTEMENT, "93"), (V{27, 27, 29, 29}));
+  EXPECT_EQ(people(v1::TERRITORY_LEVEL_NATION, ""), (V{27, 27, 29, 29}));
+
+  absl::StatusOr<std::string> live = rb::proj::HashViews(*engine_->Reader("series"));
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE(engine_->Rebuild("series").ok());
+  ASSERT_TRUE(engine_->WaitForRebuild("series", absl::Now() + absl::Seconds(30)).ok());
+  EXPECT_EQ(rb::proj::HashViews(*engine_->Reader("series")).value_or(""), *live);
+}
+
 TEST_F(SeriesTest, RejectsAnInvertedRange) {
   rb::proj::views::SeriesQuery q(engine_.get());
   v1::SeriesRequest r;
