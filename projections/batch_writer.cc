@@ -95,12 +95,11 @@ BatchViewWriter::Space* BatchViewWriter::Find(std::string_view space) {
 
 namespace {
 
-// The first 8 bytes of `key`, big-endian, zero-padded: ordered as the keys are, up to ties.
-uint64_t OrderPrefix(absl::string_view key) {
+// The 8 bytes of `key` from `from`, big-endian, zero-padded: ordered as the keys are, up to ties.
+uint64_t OrderPrefix(absl::string_view key, size_t from) {
   uint64_t v = 0;
-  const size_t n = std::min<size_t>(8, key.size());
-  for (size_t i = 0; i < 8; ++i) {
-    v = (v << 8) | (i < n ? static_cast<unsigned char>(key[i]) : 0);
+  for (size_t i = from; i < from + 8; ++i) {
+    v = (v << 8) | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0);
   }
   return v;
 }
@@ -129,6 +128,7 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
   }
   if (auto it = s->pending.find(Av(key)); it != s->pending.end()) return ToOwned(it->second);
   if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return ToOwned(it->second);
+  s->read = true;
   absl::StatusOr<std::optional<std::string>> stored = kv_->Get(s->full_name, key);
   if (stored.ok() && cache_limit_ > 0) {
     const size_t cost = key.size() + kEntryOverhead + (stored->has_value() ? (*stored)->size() : 0);
@@ -197,10 +197,13 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
   for (const Space& s : spaces_) {
     sorted.clear();
     sorted.reserve(s.pending.size());
-    for (const Entry& e : s.pending) sorted.push_back(SortItem{OrderPrefix(e.first), &e});
-    // Most comparisons are decided by the first 8 bytes, without reading the keys.
+    for (const Entry& e : s.pending) {
+      sorted.push_back(SortItem{OrderPrefix(e.first, 0), OrderPrefix(e.first, 8), &e});
+    }
+    // Most comparisons are decided by the first 16 bytes, without reading the keys.
     std::sort(sorted.begin(), sorted.end(), [](const SortItem& a, const SortItem& b) {
       if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      if (a.next != b.next) return a.next < b.next;
       return a.entry->first < b.entry->first;
     });
     for (const SortItem& item : sorted) {
@@ -249,9 +252,12 @@ void BatchViewWriter::Committed() {
     for (const Space& s : spaces_) empty = empty && s.cache.empty();
     if (empty) {
       cache_bytes_store_.TakeFrom(pending_bytes_);
-      for (Space& s : spaces_) s.cache.swap(s.pending);
+      for (Space& s : spaces_) {
+        if (s.read) s.cache.swap(s.pending);
+      }
     } else {
       for (Space& s : spaces_) {
+        if (!s.read) continue;
         for (const auto& [key, value] : s.pending) {
           std::optional<absl::string_view> copy;
           if (value.has_value()) copy = cache_bytes_store_.Copy(Sv(*value));

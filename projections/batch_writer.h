@@ -124,6 +124,9 @@ class BatchViewWriter final : public ViewWriter {
     Map pending;
     // Committed values (nullopt: known absent). Views into cache_bytes_store_.
     Map cache;
+    // Get was called on this space: its writes are worth caching. Spaces that are only written
+    // (indexes rewritten from typed batch state) keep no cache.
+    bool read = false;
   };
   Space* Find(std::string_view space);
   void Record(std::string_view op, std::string_view space, std::string_view key,
@@ -135,7 +138,8 @@ class BatchViewWriter final : public ViewWriter {
   uint64_t log_limit_ = 0;
   std::vector<Space> spaces_;
   struct SortItem {
-    uint64_t prefix;  // the key's first 8 bytes, big-endian
+    uint64_t prefix;  // the key's first 8 bytes, big-endian, zero-padded
+    uint64_t next;    // its bytes 8 to 15, likewise
     const Entry* entry;
   };
   mutable std::vector<SortItem> sorted_;  // AppendTo's buffer, kept between batches
