@@ -197,7 +197,8 @@ TEST_F(ExportTest, CommentsExportTheJournalAsTheActorMayReadIt) {
   // Without --comments the list's rows carry no journal: no Commentaires section.
   auto plain = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune"});
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
-  EXPECT_THAT(plain.out, Not(HasSubstr("Commentaires")));
+  EXPECT_THAT(plain.out, Not(HasSubstr("Date du dernier commentaire")));
+  EXPECT_THAT(plain.out, Not(HasSubstr(",Commentaires,")));
 
   auto with = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune", "--comments"});
   ASSERT_EQ(with.exit_code, 0) << with.err;
@@ -394,6 +395,68 @@ TEST_F(ExportTest, ABrokenSpreadsheetGetsAPreciseReportAndAppendsNothing) {
     EXPECT_THAT(e, HasSubstr("nothing imported"));
     EXPECT_EQ(Head(*a_), head);
   }
+}
+
+// The answers of the living conditions travel through export and import: a file imported into
+// one server (an AssessLivingConditions per line with answers), exported with the statuses the
+// service computes from them, then imported into another gives the same export.
+TEST_F(ExportTest, LivingConditionsTravelThroughImportAndExport) {
+  const std::string csv = Write(
+      "living.csv",
+      "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de signalement,"
+      "Type d'accès à l'eau,Point d'eau sur la voie publique,Accès à l'eau continu,"
+      "Point d'eau sur le site,Point d'eau à proximité,Accès à l'eau inégal entre les habitants,"
+      "Présence d'eaux stagnantes,Présence de toilettes fonctionnelles,Types de toilettes,"
+      "Toilettes à l'intérieur du site,Présence d'un accès à l'électricité,"
+      "Types d'accès à l'électricité,Accumulation de déchets,Points de collecte à proximité,"
+      "Présence d'animaux nuisibles,Précisions sur les nuisibles\n"
+      "93066,Rue A,48.93,2.35,Terrain,2024-01-10,Robinet connecté au réseau d'eau,Non,Oui,Oui,"
+      "Oui,Non,Non,Oui,Toilettes à chasse d'eau; toilettes_seches,Oui,Oui,Groupe électrogène,"
+      "Non,Oui,Oui,Rats\n"
+      "93066,Rue B,48.94,2.36,Terrain,2024-01-11,,,,,,,,,,,,,,,,\n");
+  auto first = Cli(*a_, {"sites", "import", csv});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("3 command(s) appended"));  // 2 declarations, 1 assessment
+  const std::string out_a = tmp_.path() + "/a.csv";
+  auto exp_a = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune", "--out=" + out_a});
+  ASSERT_EQ(exp_a.exit_code, 0) << exp_a.err;
+  const std::string exported = ReadAll(out_a);
+  EXPECT_THAT(exported, HasSubstr(",Robinet connecté au réseau d'eau,,Non,Oui,,Oui,Oui,Non,,Non,"));
+  EXPECT_THAT(exported,
+              HasSubstr(",Oui,Toilettes à chasse d'eau; Toilettes sèches installées par un "
+                        "prestataire ou une association,Oui,,,Oui,Groupe électrogène,,Non,Oui,,,,"
+                        "Oui,Rats,"));
+  auto imp_b = Cli(*b_, {"sites", "import", out_a});
+  ASSERT_EQ(imp_b.exit_code, 0) << imp_b.err;
+  EXPECT_THAT(imp_b.out, HasSubstr("3 command(s) appended"));
+  auto exp_b = Cli(*b_, {"sites", "export", "--format=csv", "--sort=commune"});
+  ASSERT_EQ(exp_b.exit_code, 0) << exp_b.err;
+  EXPECT_EQ(exp_b.out, exported);
+}
+
+// Answers that break the rules of the living conditions are reported by column, with the rule,
+// and nothing is imported.
+TEST_F(ExportTest, LivingConditionsAnswersAreCheckedByTheDomainRules) {
+  const std::string csv = Write("living_bad.csv",
+                                "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de "
+                                "signalement,Type d'accès à l'eau,Point d'eau sur la voie publique,"
+                                "Accès à l'eau continu,Types de toilettes\n"
+                                "93066,Rue A,48.93,2.35,Terrain,2024-01-10,Robinet connecté au "
+                                "réseau d'eau,Non,Oui,Toilettes en or\n"
+                                "93066,Rue B,48.93,2.35,Terrain,2024-01-10,Robinet connecté au "
+                                "réseau d'eau,Non,Non,Latrines\n");
+  const std::string head = Head(*a_);
+  auto run = Cli(*a_, {"sites", "import", csv});
+  EXPECT_EQ(run.exit_code, 1);
+  const std::string& e = run.err;
+  EXPECT_THAT(e, HasSubstr(csv + ":2: Types de toilettes: \"Toilettes en or\" is not one of"));
+  EXPECT_THAT(e, HasSubstr(csv + ":3: Précisions sur la continuité: Précisez pourquoi l'accès à "
+                                 "l'eau est discontinu. (water.is_continuous_details_required)"));
+  EXPECT_THAT(e, HasSubstr(csv + ":3: Présence de toilettes fonctionnelles: "));
+  EXPECT_THAT(e, HasSubstr(csv + ":3: Types de toilettes: "));  // without working toilets
+  EXPECT_THAT(e, HasSubstr(csv + ":3: Présence d'un accès à l'électricité: "));
+  EXPECT_THAT(e, HasSubstr("nothing imported"));
+  EXPECT_EQ(Head(*a_), head);
 }
 
 TEST_F(ExportTest, XlsxAndGeoJsonExports) {

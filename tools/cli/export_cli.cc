@@ -70,11 +70,11 @@ Imports a spreadsheet in the CSV layout of `sites export` (header row of French 
 required: Code INSEE, Adresse, Latitude, Longitude, Type de site, Date de signalement; computed
 columns such as Commune or the living-condition statuses are ignored).
 Every line is validated first (syntax, numbers, dates, known commune, the declaration,
-population, diagnostic, procedure and closure rules); any problem is printed as
-FILE:LINE: COLUMN: reason, the exit status is 1 and nothing is sent. Otherwise each line sends
+population, diagnostic, living conditions, procedure and closure rules); any problem is printed
+as FILE:LINE: COLUMN: reason, the exit status is 1 and nothing is sent. Otherwise each line sends
 one DeclareSite (+ RecordPopulation when counts are filled, + RecordCensus for the Diagnostic
-columns, + UpdateProcedures for the Procédure judiciaire columns, + CloseSite when the closure
-columns are)
+columns, + AssessLivingConditions for the answers of the living conditions, + UpdateProcedures
+for the Procédure judiciaire columns, + CloseSite when the closure columns are)
 whose command id derives from the file's SHA-256, the line and the command, so
 importing the same file again appends nothing.
   --dry-run   validate only
@@ -338,6 +338,14 @@ int SitesImport(const Flags& f, std::ostream& out, std::ostream& err) {
       options(census.mutable_options(), "census");
       *census.mutable_command()->mutable_census() = *l.census;
       s = c.sites().RecordCensus(c.Context().get(), census, &r);
+    }
+    if (s.ok() && l.living_conditions.has_value()) {
+      (r.outcome() == v1::WriteResult::OUTCOME_REPLAYED ? replayed : appended)++;
+      v1::AssessLivingConditionsRequest assess;
+      assess.set_name(r.name());
+      options(assess.mutable_options(), "living_conditions");
+      *assess.mutable_command()->mutable_living_conditions() = *l.living_conditions;
+      s = c.sites().AssessLivingConditions(c.Context().get(), assess, &r);
     }
     if (s.ok() && l.procedures.has_value()) {
       (r.outcome() == v1::WriteResult::OUTCOME_REPLAYED ? replayed : appended)++;

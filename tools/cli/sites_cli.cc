@@ -190,7 +190,11 @@ int SitesShow(const Flags& f, std::ostream& out, std::ostream& err) {
   }
   SiteRow row{site, {}};
   for (const SiteColumn& col : SiteColumns()) {
-    if (col.section == "Conditions de vie" && col.header != "Alerte canicule") continue;
+    // The domain statuses are computed by the list, not shown here; the answers are.
+    if (col.section == "Conditions de vie" && col.field.empty() &&
+        col.header != "Alerte canicule") {
+      continue;
+    }
     const std::string v = col.get(row);
     if (!v.empty()) out << absl::StrFormat("%-48s %s\n", col.header, v);
   }

@@ -22,9 +22,18 @@ namespace {
 
 namespace v1 = resorption::v1;
 
-// The column a violation's field path points to (paths of the declaration "site.*" and of the
-// population command "population.*", "dwellings.*", "origins").
+// The column a violation's field path points to: a column that maps this field (or the first one
+// of the message the path names, e.g. "living_conditions_v2.water"), else by the paths of the
+// declaration "site.*", of the population command "population.*", "dwellings.*", "origins", and
+// of the other commands of a line.
 std::string ColumnOfViolation(const std::string& field) {
+  const SiteColumn* within = nullptr;
+  for (const SiteColumn& c : SiteColumns()) {
+    if (c.field.empty()) continue;
+    if (field == c.field || absl::StartsWith(field, c.field + ".")) return c.header;
+    if (within == nullptr && absl::StartsWith(c.field, field + ".")) within = &c;
+  }
+  if (within != nullptr) return within->header;
   static const auto* paths = new std::vector<std::pair<std::string, std::string>>{
       {"site.location.address.city_code", "Code INSEE"},
       {"site.location.address.label", "Adresse"},
@@ -107,6 +116,10 @@ bool IsCensusColumn(const SiteColumn& c) { return c.section == "Diagnostic"; }
 
 bool IsProceduresColumn(const SiteColumn& c) { return c.section == "Procédure judiciaire"; }
 
+bool IsLivingConditionsColumn(const SiteColumn& c) {
+  return absl::StartsWith(c.field, "living_conditions_v2.");
+}
+
 bool IsClosureColumn(const SiteColumn& c) {
   return c.section == "Orientation" || c.header == "Date de fermeture" || c.header == "Résorbé" ||
          c.header == "Cause de fermeture" || c.header == "Contexte de fermeture";
@@ -168,6 +181,7 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     bool has_closure = false;
     bool has_census = false;
     bool has_procedures = false;
+    bool has_living_conditions = false;
     std::set<std::string> filled;
     for (size_t j = 0; j < columns.size(); ++j) {
       const SiteColumn* c = columns[j];
@@ -193,6 +207,7 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
       has_closure = has_closure || IsClosureColumn(*c);
       has_census = has_census || IsCensusColumn(*c);
       has_procedures = has_procedures || IsProceduresColumn(*c);
+      has_living_conditions = has_living_conditions || IsLivingConditionsColumn(*c);
     }
     for (const SiteColumn& c : SiteColumns()) {
       if (c.required && seen.count(c.header) && !filled.count(c.header)) {
@@ -216,6 +231,9 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
     v1::RecordCensus census;
     *census.mutable_census() = form.census();
     form.clear_census();
+    v1::AssessLivingConditions living_conditions;
+    *living_conditions.mutable_living_conditions() = form.living_conditions_v2();
+    form.clear_living_conditions_v2();
     v1::UpdateProcedures procedures;
     if (form.has_justice()) *procedures.mutable_justice() = form.justice();
     if (form.has_police()) *procedures.mutable_police() = form.police();
@@ -258,6 +276,12 @@ ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context
       *record.mutable_record_census() = census;
       if (!apply(std::move(record))) continue;
       line.census = census.census();
+    }
+    if (has_living_conditions) {  // the answers of the living conditions (format v2)
+      v1::SiteCommand assess;
+      *assess.mutable_assess_living_conditions() = living_conditions;
+      if (!apply(std::move(assess))) continue;
+      line.living_conditions = living_conditions.living_conditions();
     }
     if (has_procedures) {  // the judicial procedure and the police assistance
       v1::SiteCommand update;

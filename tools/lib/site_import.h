@@ -11,6 +11,8 @@
 //     DeclareSite(l.site_id, l.declaration, ImportCommandId(plan.file_hash, l.line, "declare"));
 //     if (l.population.has_value()) RecordPopulation(...ImportCommandId(..., "population"));
 //     if (l.census.has_value()) RecordCensus(...ImportCommandId(..., "census"));
+//     if (l.living_conditions.has_value())
+//       AssessLivingConditions(...ImportCommandId(..., "living_conditions"));
 //     if (l.procedures.has_value()) UpdateProcedures(...ImportCommandId(..., "procedures"));
 //     if (l.closure.has_value()) CloseSite(...ImportCommandId(..., "close"));
 //   }
@@ -19,10 +21,11 @@
 // each cell (numbers, dates, enumerations, commune code known to domain/geo.h), then the domain
 // rules themselves: rb::domain::DecideSite on an empty state for the declaration and on the
 // declared site for the population (so the population rules of the Context apply), then for the
-// social diagnostic (a Diagnostic column filled), then for the judicial procedure and the police
-// assistance (a Procédure judiciaire column filled), and on the result for the closure (a line with
-// a closure or orientation column filled: Date de fermeture, Résorbé, Cause de fermeture, Contexte
-// de fermeture, the Orientation columns). Thread-safe (pure functions).
+// social diagnostic (a Diagnostic column filled), then for the living conditions (a column of
+// their answers filled: AssessLivingConditions, format v2), then for the judicial procedure and the
+// police assistance (a Procédure judiciaire column filled), and on the result for the closure (a
+// line with a closure or orientation column filled: Date de fermeture, Résorbé, Cause de fermeture,
+// Contexte de fermeture, the Orientation columns). Thread-safe (pure functions).
 #ifndef RB_TOOLS_LIB_SITE_IMPORT_H_
 #define RB_TOOLS_LIB_SITE_IMPORT_H_
 
@@ -51,6 +54,9 @@ struct ImportLine {
   std::optional<resorption::v1::RecordPopulation> population;  // when any count is filled
   // When a Diagnostic column is filled: the social diagnostic (RecordCensus), after the population.
   std::optional<resorption::v1::Census> census;
+  // When a column of the living conditions' answers is filled: their assessment in format v2
+  // (AssessLivingConditions), after the diagnostic.
+  std::optional<resorption::v1::LivingConditionsV2> living_conditions;
   // When a Procédure judiciaire column is filled: the judicial procedure and the police
   // assistance (UpdateProcedures), after the diagnostic.
   std::optional<resorption::v1::UpdateProcedures> procedures;
@@ -68,7 +74,7 @@ struct ImportPlan {
 ImportPlan PlanSiteImport(std::string_view file_bytes, const rb::domain::Context& context);
 
 // hex SHA-256 of "<file_hash>:<line>:<kind>" (kind: "declare", "population", "census",
-// "procedures", "close").
+// "living_conditions", "procedures", "close").
 std::string ImportCommandId(const std::string& file_hash, int line, const std::string& kind);
 
 }  // namespace rb::tools

@@ -61,25 +61,36 @@ std::string DomainLabel(v1::DomainStatus s) {
   }
 }
 
-// The enum value whose French label or platform code is `text` (ASCII case ignored).
-template <typename E>
-absl::Status ParseEnum(const std::string& text, E* out) {
-  const auto* d = google::protobuf::GetEnumDescriptor<E>();
+// The number of the value of enum `d` whose French label or platform code is `text` (ASCII case
+// ignored); the unspecified value (0) is never read.
+absl::Status ParseEnumNumber(const google::protobuf::EnumDescriptor* d, absl::string_view text,
+                             int* out) {
   std::vector<std::string> accepted;
   for (int i = 0; i < d->value_count(); ++i) {
     const int n = d->value(i)->number();
     if (n == 0) continue;
     absl::string_view label = rb::domain::FrenchLabel(d, n);
     absl::string_view code = rb::domain::PlatformCode(d, n);
-    if (absl::EqualsIgnoreCase(label, absl::string_view(text.data(), text.size())) ||
-        absl::EqualsIgnoreCase(code, absl::string_view(text.data(), text.size()))) {
-      *out = static_cast<E>(n);
+    if (absl::EqualsIgnoreCase(label, text) || absl::EqualsIgnoreCase(code, text)) {
+      *out = n;
       return absl::OkStatus();
     }
     accepted.emplace_back(label);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("\"", text, "\" is not one of: ", absl::StrJoin(accepted, ", ")));
+}
+
+template <typename E>
+absl::Status ParseEnum(const std::string& text, E* out) {
+  int n = 0;
+  if (absl::Status s = ParseEnumNumber(google::protobuf::GetEnumDescriptor<E>(),
+                                       absl::string_view(text.data(), text.size()), &n);
+      !s.ok()) {
+    return s;
+  }
+  *out = static_cast<E>(n);
+  return absl::OkStatus();
 }
 
 absl::Status ParseInt(const std::string& text, int min, int32_t* out) {
@@ -165,6 +176,66 @@ v1::ClosingSolutionOutcome* MutableOutcome(v1::Site* s, v1::ClosingSolution solu
   v1::ClosingSolutionOutcome* o = s->mutable_closure()->add_solutions();
   o->set_solution(solution);
   return o;
+}
+
+// A column of one answer of the living conditions (format v2): `path` is the field's path in
+// LivingConditionsV2 ("water.access_type"). Enumerations read and write their French label (a
+// repeated one joins its labels with "; "), texts are copied. The cell is empty when the field is
+// unset (an enumeration at its unspecified value, an empty text or list).
+SiteColumn LivingConditionsColumn(const std::string& section, std::string header,
+                                  const std::string& path) {
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::Message;
+  const std::vector<std::string> parts = absl::StrSplit(path, '.');
+  const FieldDescriptor* domain =
+      v1::LivingConditionsV2::descriptor()->FindFieldByName(parts.at(0));
+  const FieldDescriptor* fd = domain->message_type()->FindFieldByName(parts.at(1));
+  SiteColumn c;
+  c.section = section;
+  c.header = std::move(header);
+  c.field = absl::StrCat("living_conditions_v2.", path);
+  c.get = [domain, fd](const SiteRow& r) -> std::string {
+    const Message& m = r.site.living_conditions_v2().GetReflection()->GetMessage(
+        r.site.living_conditions_v2(), domain);
+    const auto* ref = m.GetReflection();
+    if (fd->is_repeated()) {
+      std::vector<std::string> labels;
+      for (int i = 0; i < ref->FieldSize(m, fd); ++i) {
+        labels.emplace_back(
+            rb::domain::FrenchLabel(fd->enum_type(), ref->GetRepeatedEnumValue(m, fd, i)));
+      }
+      return absl::StrJoin(labels, "; ");
+    }
+    if (fd->type() == FieldDescriptor::TYPE_STRING) return ref->GetString(m, fd);
+    const int n = ref->GetEnumValue(m, fd);
+    return n == 0 ? "" : std::string(rb::domain::FrenchLabel(fd->enum_type(), n));
+  };
+  c.set = [domain, fd](const std::string& text, v1::Site* s) -> absl::Status {
+    v1::LivingConditionsV2* lc = s->mutable_living_conditions_v2();
+    Message* m = lc->GetReflection()->MutableMessage(lc, domain);
+    const auto* ref = m->GetReflection();
+    if (fd->type() == FieldDescriptor::TYPE_STRING) {
+      ref->SetString(m, fd, text);
+      return absl::OkStatus();
+    }
+    if (!fd->is_repeated()) {
+      int n = 0;
+      if (absl::Status st = ParseEnumNumber(fd->enum_type(), text, &n); !st.ok()) return st;
+      ref->SetEnumValue(m, fd, n);
+      return absl::OkStatus();
+    }
+    for (absl::string_view part :
+         absl::StrSplit(absl::string_view(text.data(), text.size()), ';', absl::SkipWhitespace())) {
+      int n = 0;
+      if (absl::Status st = ParseEnumNumber(fd->enum_type(), absl::StripAsciiWhitespace(part), &n);
+          !st.ok()) {
+        return st;
+      }
+      ref->AddEnumValue(m, fd, n);
+    }
+    return absl::OkStatus();
+  };
+  return c;
 }
 
 std::vector<SiteColumn> BuildColumns() {
@@ -377,6 +448,40 @@ std::vector<SiteColumn> BuildColumns() {
     c.push_back(Col(lc, header,
                     [g](const SiteRow& r) { return DomainLabel((r.signals.statuses().*g)()); }));
   }
+  // The answers the statuses come from (format v2): read back by the import as an
+  // AssessLivingConditions. Headers as in the change log, but the two that the statuses above
+  // already use.
+  const std::vector<std::pair<std::string, std::string>> answers = {
+      {"water.access_type", "Type d'accès à l'eau"},
+      {"water.access_type_details", "Précisions sur l'accès à l'eau"},
+      {"water.is_public", "Point d'eau sur la voie publique"},
+      {"water.is_continuous", "Accès à l'eau continu"},
+      {"water.is_continuous_details", "Précisions sur la continuité"},
+      {"water.is_local", "Point d'eau sur le site"},
+      {"water.is_close", "Point d'eau à proximité"},
+      {"water.is_unequal", "Accès à l'eau inégal entre les habitants"},
+      {"water.is_unequal_details", "Précisions sur les inégalités d'accès"},
+      {"water.has_stagnant_water", "Présence d'eaux stagnantes"},
+      {"water.comments", "Commentaires sur l'accès à l'eau"},
+      {"sanitary.open_air_defecation", "Défécation à l'air libre"},
+      {"sanitary.working_toilets", "Présence de toilettes fonctionnelles"},
+      {"sanitary.toilet_types", "Types de toilettes"},
+      {"sanitary.toilets_are_inside", "Toilettes à l'intérieur du site"},
+      {"sanitary.toilets_are_lighted", "Toilettes éclairées"},
+      {"sanitary.hand_washing", "Point de lavage des mains"},
+      {"electricity.access", "Présence d'un accès à l'électricité"},
+      {"electricity.access_types", "Types d'accès à l'électricité"},
+      {"electricity.access_is_unequal", "Accès à l'électricité inégal"},
+      {"trash.is_piling", "Accumulation de déchets"},
+      {"trash.evacuation_is_close", "Points de collecte à proximité"},
+      {"trash.evacuation_is_safe", "Points de collecte sécurisés"},
+      {"trash.evacuation_is_regular", "Collecte régulière"},
+      {"trash.bulky_is_piling", "Accumulation d'encombrants"},
+      {"pests.animals", "Présence d'animaux nuisibles"},
+      {"pests.details", "Précisions sur les nuisibles"},
+      {"fire.prevention_diagnostic", "Diagnostic prévention incendie par le SDIS réalisé"},
+  };
+  for (const auto& [path, header] : answers) c.push_back(LivingConditionsColumn(lc, header, path));
   // Diagnostic.
   // The social diagnostic: read back by the import as a RecordCensus.
   c.push_back(Col(

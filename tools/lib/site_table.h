@@ -46,6 +46,9 @@ struct SiteColumn {
   // cell cannot be read. Null for computed columns (territory names, statuses, closure...).
   std::function<absl::Status(const std::string&, resorption::v1::Site*)> set;
   bool required = false;  // the import refuses a line whose cell is empty
+  // The Site field the column reads and writes (e.g. "living_conditions_v2.water.access_type"),
+  // for the columns that map one field; empty for the others.
+  std::string field;
 };
 
 // Every column, in export order.
