@@ -1,6 +1,7 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "domain/events.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "domain/upcasters.h"
@@ -64,24 +65,48 @@ absl::StatusOr<rb::es::EventData> Encode(const pb::Message& envelope, absl::stri
   return data;
 }
 
+// The body field of each event type of both envelopes ("site.declared" -> SiteEvent.declared),
+// built once.
+const pb::FieldDescriptor* BodyField(const std::string& type) {
+  static const auto* fields = [] {
+    auto* m = new absl::flat_hash_map<std::string, const pb::FieldDescriptor*>();
+    for (const auto& [envelope, category] :
+         {std::pair{resorption::v1::SiteEvent::descriptor(), "site"},
+          std::pair{resorption::v1::ActionEvent::descriptor(), "action"}}) {
+      const pb::OneofDescriptor* body = Body(envelope);
+      for (int i = 0; i < body->field_count(); ++i) {
+        (*m)[absl::StrCat(category, ".", body->field(i)->name())] = body->field(i);
+      }
+    }
+    return m;
+  }();
+  auto it = fields->find(type);
+  return it == fields->end() ? nullptr : it->second;
+}
+
 absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view category,
                     pb::Message* envelope) {
-  const std::string prefix = absl::StrCat(category, ".");
-  if (!absl::StartsWith(recorded.type, prefix)) {
+  if (recorded.type.size() <= category.size() || recorded.type[category.size()] != '.' ||
+      !absl::StartsWith(recorded.type, category)) {
     return absl::FailedPreconditionError(
         absl::StrCat("not a ", category, " event: ", recorded.type));
   }
-  const pb::FieldDescriptor* f = Body(envelope->GetDescriptor())
-                                     ->containing_type()
-                                     ->FindFieldByName(recorded.type.substr(prefix.size()));
-  if (f == nullptr || f->containing_oneof() == nullptr) {
+  const pb::FieldDescriptor* f = BodyField(recorded.type);
+  if (f == nullptr || f->containing_type() != envelope->GetDescriptor()) {
     return absl::FailedPreconditionError(absl::StrCat("unknown event type ", recorded.type));
   }
-  absl::StatusOr<std::string> payload = UpcastPayload(recorded.type, recorded.schema_version,
-                                                      recorded.payload, VersionOf(recorded.type));
-  if (!payload.ok()) return payload.status();
   pb::Message* body = envelope->GetReflection()->MutableMessage(envelope, f);
-  if (!body->ParseFromString(*payload)) {
+  const uint32_t current = VersionOf(recorded.type);
+  bool parsed;
+  if (recorded.schema_version == current) {  // the common case: no upcast, no copy
+    parsed = body->ParseFromString(recorded.payload);
+  } else {
+    absl::StatusOr<std::string> payload =
+        UpcastPayload(recorded.type, recorded.schema_version, recorded.payload, current);
+    if (!payload.ok()) return payload.status();
+    parsed = body->ParseFromString(*payload);
+  }
+  if (!parsed) {
     return absl::DataLossError(absl::StrCat(recorded.type, " at position ", recorded.position,
                                             ": payload does not parse"));
   }
