@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "domain/dates.h"
@@ -21,6 +22,9 @@ std::string P(const std::string& path, absl::string_view leaf) {
 }
 
 bool Set(TriState t) { return t != resorption::v1::TRI_STATE_UNSPECIFIED; }
+
+// A text left empty or made of spaces only: a required text must say something.
+bool Blank(absl::string_view text) { return absl::StripAsciiWhitespace(text).empty(); }
 
 // A tri-state asked only when `applies`.
 void OnlyIf(bool applies, TriState value, const std::string& field, absl::string_view rule,
@@ -134,7 +138,7 @@ void CheckName(const std::string& name, const std::string& path, Violations* v) 
 void CheckLocation(const resorption::v1::SiteLocation& location, const std::string& path,
                    Violations* v) {
   const auto& a = location.address();
-  if (a.label().empty()) {
+  if (Blank(a.label())) {
     v->Add(P(path, "address.label"), "location.address_required",
            "L'adresse du site est obligatoire.");
   }
@@ -257,7 +261,7 @@ void CheckCensus(const resorption::v1::Census& c, const Date& built_at, absl::Ci
     }
     return;
   }
-  if (c.conducted_by().empty()) {
+  if (Blank(c.conducted_by())) {
     v->Add(P(path, "conducted_by"), "census.by_required",
            "Indiquez le service ou l'opérateur en charge du diagnostic.");
   }
@@ -290,7 +294,7 @@ void CheckLivingConditionsV2(const resorption::v1::LivingConditionsV2& lc, const
   using namespace resorption::v1;  // NOLINT: enum values
   const auto& w = lc.water();
   const std::string wp = P(path, "water");
-  if (w.access_type() == WATER_ACCESS_TYPE_OTHER && w.access_type_details().empty()) {
+  if (w.access_type() == WATER_ACCESS_TYPE_OTHER && Blank(w.access_type_details())) {
     v->Add(P(wp, "access_type_details"), "water.access_type_details_required",
            "Précisez le type d'accès à l'eau.");
   }
@@ -308,11 +312,11 @@ void CheckLivingConditionsV2(const resorption::v1::LivingConditionsV2& lc, const
       not_public, w.is_local(), P(wp, "is_local"), "water.is_local_not_applicable",
       "La question « accès sur le site » ne se renseigne que pour un accès qui n'est pas public.",
       v);
-  if (w.is_continuous() == NO && w.is_continuous_details().empty()) {
+  if (w.is_continuous() == NO && Blank(w.is_continuous_details())) {
     v->Add(P(wp, "is_continuous_details"), "water.is_continuous_details_required",
            "Précisez pourquoi l'accès à l'eau est discontinu.");
   }
-  if (w.is_continuous() != NO && !w.is_continuous_details().empty()) {
+  if (w.is_continuous() != NO && !Blank(w.is_continuous_details())) {
     v->Add(P(wp, "is_continuous_details"), "water.is_continuous_details_not_applicable",
            "Les précisions sur la discontinuité ne s'indiquent que si l'accès est discontinu.");
   }
@@ -324,7 +328,7 @@ void CheckLivingConditionsV2(const resorption::v1::LivingConditionsV2& lc, const
   OnlyIf(local, w.has_stagnant_water(), P(wp, "has_stagnant_water"),
          "water.has_stagnant_water_not_applicable",
          "La présence d'eaux stagnantes ne se renseigne que si l'accès est sur le site.", v);
-  if (w.is_unequal() == YES && w.is_unequal_details().empty()) {
+  if (w.is_unequal() == YES && Blank(w.is_unequal_details())) {
     v->Add(P(wp, "is_unequal_details"), "water.is_unequal_details_required",
            "Précisez en quoi l'accès à l'eau est inégal.");
   }
@@ -427,7 +431,7 @@ void CheckJustice(const resorption::v1::JusticeProcedure& j, const Date& built_a
     v->Add(path, "justice.decision_details_without_decision",
            "La date et l'origine de la décision ne s'indiquent que si une décision a été rendue.");
   }
-  if (rendered && j.justice_rendered_by().empty()) {
+  if (rendered && Blank(j.justice_rendered_by())) {
     v->Add(P(path, "justice_rendered_by"), "justice.rendered_by_required",
            "Indiquez l'origine de la décision de justice.");
   }
@@ -542,7 +546,7 @@ void CheckClosure(const resorption::v1::Closure& c, const Date& built_at, const 
   if (c.cause() == CLOSING_CAUSE_UNSPECIFIED) {
     v->Add(P(path, "cause"), "closure.cause_required", "Indiquez la cause de la fermeture.");
   }
-  if (c.cause() == CLOSING_CAUSE_OTHER && c.context().empty()) {
+  if (c.cause() == CLOSING_CAUSE_OTHER && Blank(c.context())) {
     v->Add(P(path, "context"), "closure.context_required",
            "Précisez le contexte de la fermeture (cause « Autre »).");
   }
@@ -601,7 +605,7 @@ void CheckIntervener(const resorption::v1::Intervener& i, const std::string& pat
     }
     if (t == resorption::v1::ACTOR_THEME_OTHER) other = true;
   }
-  if (other && i.other_theme().empty()) {
+  if (other && Blank(i.other_theme())) {
     v->Add(P(path, "other_theme"), "intervener.other_theme_required",
            "Précisez la thématique « Autre ».");
   }

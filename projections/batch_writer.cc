@@ -152,15 +152,19 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
     return;
   }
   auto it = s->pending.find(Av(key));
+  size_t added = 0;
   if (it == s->pending.end()) {
     it = s->pending.emplace(pending_bytes_.Copy(key), std::nullopt).first;
-    bytes_ += key.size() + kEntryOverhead;
+    added += key.size() + kEntryOverhead;
   }
   // A value replaced within the batch keeps its bytes until the batch ends: they stay counted.
   if (value.has_value()) {
     it->second = pending_bytes_.Copy(*value);
-    bytes_ += value->size();
-  } else {
+    added += value->size();
+  }
+  bytes_ += added;
+  s->pending_bytes += added;
+  if (!value.has_value()) {
     it->second = std::nullopt;
   }
 }
@@ -234,7 +238,10 @@ void BatchViewWriter::Clear() {
     std::vector<SortItem>().swap(sorted_);
   }
   sorted_.clear();
-  for (Space& s : spaces_) s.pending.clear();
+  for (Space& s : spaces_) {
+    s.pending.clear();
+    s.pending_bytes = 0;
+  }
   pending_bytes_.Clear();
   bytes_ = 0;
   error_ = absl::OkStatus();
@@ -242,19 +249,28 @@ void BatchViewWriter::Clear() {
 
 void BatchViewWriter::Committed() {
   if (cache_limit_ > 0) {
-    if (cache_bytes_ + bytes_ > cache_limit_) ClearCache();
+    // Only the spaces read through Get are cached (Space::read), and only their bytes count.
+    size_t read_bytes = 0;
+    bool unread_writes = false;
+    for (const Space& s : spaces_) {
+      if (s.read) {
+        read_bytes += s.pending_bytes;
+      } else {
+        unread_writes = unread_writes || !s.pending.empty();
+      }
+    }
+    if (cache_bytes_ + read_bytes > cache_limit_) ClearCache();
     // The batch's entries override the cached ones; the bytes of overridden entries stay until
     // the cache is emptied: they stay counted. An empty cache takes over the batch's blocks and
-    // maps (a large batch: no copy); otherwise the entries are copied into the cache's blocks and
-    // the batch's blocks are reused by the next batch.
-    cache_bytes_ += bytes_;
+    // maps (a large batch: no copy) when every space written is cached; otherwise the entries of
+    // the cached spaces are copied into the cache's blocks and the batch's blocks are reused by
+    // the next batch.
+    cache_bytes_ += read_bytes;
     bool empty = true;
     for (const Space& s : spaces_) empty = empty && s.cache.empty();
-    if (empty) {
+    if (empty && !unread_writes) {
       cache_bytes_store_.TakeFrom(pending_bytes_);
-      for (Space& s : spaces_) {
-        if (s.read) s.cache.swap(s.pending);
-      }
+      for (Space& s : spaces_) s.cache.swap(s.pending);
     } else {
       for (Space& s : spaces_) {
         if (!s.read) continue;

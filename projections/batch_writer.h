@@ -125,8 +125,10 @@ class BatchViewWriter final : public ViewWriter {
     // Committed values (nullopt: known absent). Views into cache_bytes_store_.
     Map cache;
     // Get was called on this space: its writes are worth caching. Spaces that are only written
-    // (indexes rewritten from typed batch state) keep no cache.
+    // (indexes rewritten from typed batch state) keep no cache, and their bytes do not count
+    // against it.
     bool read = false;
+    size_t pending_bytes = 0;  // this space's share of bytes_
   };
   Space* Find(std::string_view space);
   void Record(std::string_view op, std::string_view space, std::string_view key,

@@ -239,6 +239,8 @@ bool IsZero(const MetricVector& v) {
   return true;
 }
 
+bool IsZeroDay(const DayDelta& d) { return IsZero(d.values); }
+
 // Adds sign * (the step function of `points`) as changes at each point's day, per location (a
 // DeltaMap whose prefix ids are Locations ids): a point's values start at its day and end at the
 // next point's day. When two consecutive points are in the same territory, the end of one and the
@@ -446,7 +448,7 @@ class SeriesBatch final : public BatchState {
     // One read and one write per (territory, month) bucket the batch changed.
     const std::vector<DeltaMap::Change> changes = RollUp(locations, by_location, &prefixes);
     std::string key, encoded;
-    std::vector<DayDelta> days;
+    std::vector<DayDelta> days, month_changes;
     for (size_t i = 0; i < changes.size();) {
       const uint32_t prefix_id = changes[i].id;
       const int32_t month = MonthOfDay(changes[i].day);
@@ -457,6 +459,18 @@ class SeriesBatch final : public BatchState {
              changes[end].day < next_first_day) {
         ++end;
       }
+      // The month's summed change per day (several locations may change one key on one day);
+      // the days whose changes cancel out go, and a month left without change is not touched.
+      month_changes.clear();
+      for (; i < end; ++i) {
+        if (month_changes.empty() || month_changes.back().day != changes[i].day) {
+          month_changes.push_back(DayDelta{changes[i].day, {}});
+        }
+        for (int k = 0; k < kMetrics; ++k) month_changes.back().values[k] += (*changes[i].sum)[k];
+      }
+      month_changes.erase(std::remove_if(month_changes.begin(), month_changes.end(), IsZeroDay),
+                          month_changes.end());
+      if (month_changes.empty()) continue;
       key.assign(prefixes.prefix(prefix_id));
       AppendMonth(&key, month);
       absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
@@ -465,24 +479,15 @@ class SeriesBatch final : public BatchState {
       if (bytes->has_value() && !DecodeBucket(**bytes, first_day, &days)) {
         return absl::DataLossError("series: bad delta bucket");
       }
-      // Changes are never zero (RollUp), but they may cancel out: the days left at zero go.
-      for (; i < end; ++i) {
-        const MetricVector& change = *changes[i].sum;
-        auto at = std::lower_bound(days.begin(), days.end(), changes[i].day,
+      for (const DayDelta& change : month_changes) {
+        auto at = std::lower_bound(days.begin(), days.end(), change.day,
                                    [](const DayDelta& d, int32_t day) { return d.day < day; });
-        if (at == days.end() || at->day != changes[i].day) {
-          at = days.insert(at, DayDelta{changes[i].day, {}});
+        if (at == days.end() || at->day != change.day) {
+          at = days.insert(at, DayDelta{change.day, {}});
         }
-        for (int k = 0; k < kMetrics; ++k) at->values[k] += change[k];
+        for (int k = 0; k < kMetrics; ++k) at->values[k] += change.values[k];
       }
-      days.erase(std::remove_if(days.begin(), days.end(),
-                                [](const DayDelta& d) {
-                                  for (int64_t x : d.values) {
-                                    if (x != 0) return false;
-                                  }
-                                  return true;
-                                }),
-                 days.end());
+      days.erase(std::remove_if(days.begin(), days.end(), IsZeroDay), days.end());
       if (days.empty()) {
         w.Delete(kDeltas, key);
       } else {

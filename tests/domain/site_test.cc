@@ -204,6 +204,16 @@ std::vector<RuleCase> RuleCases() {
       {"DiscontinuousWaterNeedsDetails",
        [] { return Water([](auto* lc) { lc->mutable_water()->set_is_continuous(NO); }); },
        "water.is_continuous_details_required"},
+      {"DetailsMadeOfSpacesAreNoDetails",
+       [] {
+         return Water([](auto* lc) {
+           lc->mutable_water()->set_is_continuous(NO);
+           lc->mutable_water()->set_is_continuous_details("  ");
+         });
+       },
+       "water.is_continuous_details_required"},
+      {"CensusOperatorMadeOfSpacesIsNoOperator",
+       [] { return Census(CENSUS_STATUS_DONE, D(2024, 5, 1), " "); }, "census.by_required"},
       {"CloseOnlyIfLocal",
        [] { return Water([](auto* lc) { lc->mutable_water()->set_is_local(NO); }); },
        "water.is_close_not_applicable"},

@@ -58,7 +58,7 @@ struct ImportLine {
   // (AssessLivingConditions), after the diagnostic.
   std::optional<resorption::v1::LivingConditionsV2> living_conditions;
   // When a Procédure judiciaire column is filled: the judicial procedure and the police
-  // assistance (UpdateProcedures), after the diagnostic.
+  // assistance (UpdateProcedures), after the living conditions.
   std::optional<resorption::v1::UpdateProcedures> procedures;
   // When a closure or orientation column is filled: the site is closed (CloseSite) last.
   std::optional<resorption::v1::Closure> closure;
