@@ -174,8 +174,7 @@ void SeriesAndRebuildBench(const Config& c) {
 
   const std::vector<std::string> names = {"site_list", "history", "series", "action_views"};
   rb::proj::EngineOptions eo;
-  eo.batch_events = 2048;
-  eo.catch_up_factor = 32;  // a rebuild: large batches while behind the head
+  eo.catch_up_factor = 128;  // as the server: batches of 65,536 events while behind the head
   rb::proj::ProjectionEngine engine(store->get(), eo);
   (void)engine.Register(std::make_unique<rb::views::SiteListProjection>());
   (void)engine.Register(std::make_unique<rb::proj::views::HistoryProjection>());
