@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -182,6 +183,93 @@ TEST_F(ExportTest, ActivityListsTheUsersWhoJoined) {
   auto json = Cli(*a_, {"--json", "sites", "activity"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(json.out, HasSubstr(R"("kind":"user-joined","user":"u-93")"));
+}
+
+// An administrator manages organisations, accounts and tokens from the command line; personal
+// data never show.
+TEST_F(ExportTest, DirectoryCommandsManageOrganisationsUsersAndTokens) {
+  auto org = Cli(
+      *a_, {"organisations", "create", "asso-93", "--name=Association du 93", "--type=Association",
+            "--category=association", "--territories=departement:93,commune:93066"});
+  ASSERT_EQ(org.exit_code, 0) << org.err;
+  EXPECT_THAT(org.out, HasSubstr("organisations/asso-93 created: Association du 93, association, "
+                                 "territories departement:93,commune:93066 (main departement:93)"));
+  EXPECT_EQ(Cli(*a_, {"organisations", "create", "x", "--name=X", "--category=club",
+                      "--territories=departement:93"})
+                .exit_code,
+            2);
+  EXPECT_EQ(Cli(*a_, {"users", "create", "u-93", "asso-93", "president"}).exit_code, 2);
+
+  auto user = Cli(*a_, {"users", "create", "u-93", "asso-93", "association",
+                        "--email=u-93@example.org", "--last-name=Martin"});
+  ASSERT_EQ(user.exit_code, 0) << user.err;
+  EXPECT_THAT(user.out, HasSubstr("u-93"));
+  EXPECT_THAT(user.out, HasSubstr(" new "));
+  auto again = Cli(*a_, {"users", "create", "u-93", "asso-93", "association"});
+  EXPECT_EQ(again.exit_code, 1);  // the server refuses a second account with this id
+  auto active = Cli(*a_, {"users", "activate", "u-93"});
+  ASSERT_EQ(active.exit_code, 0) << active.err;
+  EXPECT_THAT(active.out, HasSubstr(" active "));
+  auto list = Cli(*a_, {"users", "list", "asso-93"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("association"));
+  EXPECT_THAT(list.out, Not(HasSubstr("Martin")));
+  auto json = Cli(*a_, {"--json", "users", "list", "asso-93"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr(R"("id":"u-93")"));
+  EXPECT_THAT(json.out, HasSubstr(R"("status":"USER_STATUS_ACTIVE")"));
+
+  auto token = Cli(*a_, {"tokens", "issue", "u-93", "--ttl-days=7", "--label=test"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  EXPECT_GT(token.out.size(), 20u);
+  EXPECT_THAT(token.err, HasSubstr(" for u-93, expires "));
+  const std::string token_id = token.err.substr(6, 16);  // "token <16 hex digits> for ..."
+  auto revoked = Cli(*a_, {"tokens", "revoke", token_id});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_THAT(revoked.out, HasSubstr("token " + token_id + " of u-93 revoked at "));
+
+  EXPECT_EQ(Cli(*a_, {"users", "deactivate", "u-93"}).exit_code, 2);  // --reason is required
+  auto inactive = Cli(*a_, {"users", "deactivate", "u-93", "--reason=départ de la structure"});
+  ASSERT_EQ(inactive.exit_code, 0) << inactive.err;
+  EXPECT_THAT(inactive.out, HasSubstr(" inactive "));
+  auto erased = Cli(*a_, {"users", "erase", "u-93"});
+  ASSERT_EQ(erased.exit_code, 0) << erased.err;
+  EXPECT_THAT(erased.out, HasSubstr("(erased)"));
+
+  auto audit = Cli(*a_, {"audit", "list"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_THAT(audit.out, HasSubstr("WHAT"));
+}
+
+// The series view from the command line: monthly figures of a territory and flows over a period.
+TEST_F(ExportTest, TerritoriesSeriesAndFlows) {
+  DeclareTwoSites(*a_);
+  const std::string today =
+      absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24), absl::UTCTimeZone());
+  auto series = Cli(
+      *a_, {"territories", "series", "departement", "93", "--from=2024-01-01", "--to=" + today});
+  ASSERT_EQ(series.exit_code, 0) << series.err;
+  std::vector<std::string> lines = absl::StrSplit(series.out, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_THAT(lines[0], HasSubstr("DATE"));
+  EXPECT_THAT(lines[1], HasSubstr("2024-01-01       0        0"));
+  // On the last date, the site of Saint-Denis with its 42 people, opened since the point before.
+  EXPECT_THAT(lines.back(), HasSubstr(today + "       1       42"));
+  auto json =
+      Cli(*a_, {"--json", "territories", "series", "nation", "--from=2024-01-01", "--to=" + today});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr(R"("sites":"2")"));
+  auto flows = Cli(*a_, {"territories", "flows", "nation", "--from=2024-01-01", "--to=" + today});
+  ASSERT_EQ(flows.exit_code, 0) << flows.err;
+  EXPECT_THAT(flows.out, HasSubstr("sites opened      2"));
+  EXPECT_EQ(
+      Cli(*a_, {"territories", "series", "departement", "--from=2024-01-01", "--to=2024-02-01"})
+          .exit_code,
+      2);  // a departement needs its code
+  EXPECT_EQ(
+      Cli(*a_, {"territories", "series", "planet", "x", "--from=2024-01-01", "--to=2024-02-01"})
+          .exit_code,
+      2);
 }
 
 TEST_F(ExportTest, CommentsExportTheJournalAsTheActorMayReadIt) {

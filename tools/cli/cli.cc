@@ -51,6 +51,11 @@ Commands:
   projections status|rebuild
   analytics submit|get|export
   territories search communes by name prefix
+  territories series|flows   figures of a territory month by month, flows over a period
+  users list|create|activate|deactivate|erase|whoami
+  organisations create
+  tokens issue|revoke
+  audit list         privileged reads of one day (national admin)
 
 Global flags:
   --server=HOST:PORT  the server (default 127.0.0.1:50051, or $RESORPTION_SERVER)
@@ -361,7 +366,7 @@ const std::vector<Command>& Commands() {
          1,
          ErasureAnonymiseCommand},
     };
-    for (auto table : {SiteCommands(), ServiceCommands(), ExportCommands()}) {
+    for (auto table : {SiteCommands(), ServiceCommands(), ExportCommands(), DirectoryCommands()}) {
       all->insert(all->end(), table.begin(), table.end());
     }
     return all;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "tools/lib/site_history.h"
@@ -43,6 +44,14 @@ bool Uint(const Flags& f, const std::string& name, uint64_t* v) {
   auto it = f.values.find(name);
   if (it == f.values.end()) return true;
   return absl::SimpleAtoi(it->second, v);
+}
+
+std::string ProtoJson(const google::protobuf::Message& m) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &json, o);
+  return json;
 }
 
 int64_t Micros(const google::protobuf::Timestamp& ts) {

@@ -25,6 +25,7 @@
 #include "grpcpp/grpcpp.h"
 #include "resorption/v1/admin_service.grpc.pb.h"
 #include "resorption/v1/analytics_service.grpc.pb.h"
+#include "resorption/v1/directory_service.grpc.pb.h"
 #include "resorption/v1/event_stream.grpc.pb.h"
 #include "resorption/v1/projections_service.grpc.pb.h"
 #include "resorption/v1/sites_service.grpc.pb.h"
@@ -59,6 +60,8 @@ int RpcFailed(std::ostream& err, const grpc::Status& s);
 // Reads the numeric flag `name` when present; false when it is not a number.
 bool Uint(const Flags& f, const std::string& name, uint64_t* v);
 int64_t Micros(const google::protobuf::Timestamp& ts);
+// `m` as one line of JSON with the proto field names.
+std::string ProtoJson(const google::protobuf::Message& m);
 // The JSON line of an event without its payload or hashes: position, stream, revision, ids, type,
 // dates and metadata (callers add "log_hash" or "payload").
 JsonObject EventEnvelopeJson(const resorption::v1::Event& e);
@@ -81,6 +84,9 @@ class Client {
   }
   resorption::v1::Territories::Stub territories() const {
     return resorption::v1::Territories::Stub(channel_);
+  }
+  resorption::v1::Directory::Stub directory() const {
+    return resorption::v1::Directory::Stub(channel_);
   }
 
  private:
@@ -110,9 +116,10 @@ struct Command {
 };
 
 // The command tables of each file.
-std::vector<Command> SiteCommands();     // sites_cli.cc
-std::vector<Command> ServiceCommands();  // services_cli.cc: projections, analytics, territories
-std::vector<Command> ExportCommands();   // export_cli.cc: sites export|import, events export
+std::vector<Command> SiteCommands();       // sites_cli.cc
+std::vector<Command> ServiceCommands();    // services_cli.cc: projections, analytics, territories
+std::vector<Command> ExportCommands();     // export_cli.cc: sites export|import, events export
+std::vector<Command> DirectoryCommands();  // directory_cli.cc: users, organisations, tokens, audit
 
 }  // namespace rb::tools
 

@@ -1,7 +1,7 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
 // `resorption projections status|rebuild`, `analytics submit|get|export`,
-// `territories search`.
+// `territories search|series|flows`.
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -11,9 +11,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "domain/labels.h"
 #include "tools/cli/cli_common.h"
 #include "tools/lib/json.h"
 #include "tools/lib/progress.h"
+#include "tools/lib/site_table.h"
 
 namespace rb::tools {
 namespace {
@@ -53,6 +55,23 @@ constexpr const char* kTerritoriesSearchUsage = R"(Usage: resorption territories
 
 Communes whose name starts with PREFIX (case, accents, hyphens ignored), most populated first.
   --limit=N   at most N (default 10, at most 100)
+)";
+
+constexpr const char* kTerritoriesSeriesUsage =
+    R"(Usage: resorption territories series LEVEL [CODE] --from=YYYY-MM-DD --to=YYYY-MM-DD
+
+The figures of a territory on `from`, on the 1st of each month after it and on `to` (the series
+view, as known now), with the flows since the previous date. LEVEL: commune (INSEE code), epci
+(SIREN), departement, region, nation (no code), zone (hexagone or outre_mer).
+Table columns: open sites, people, minors, schooled minors, sites and people with access to
+water, sites out of date, then sites opened, closed and resorbed since the previous date;
+--json prints every figure.
+)";
+constexpr const char* kTerritoriesFlowsUsage =
+    R"(Usage: resorption territories flows LEVEL [CODE] --from=YYYY-MM-DD --to=YYYY-MM-DD
+
+Over the period after `from` up to `to`: sites opened, closed and resorbed, and the people and
+households of the closed sites by closing solution; with the stock of open sites on `to`.
 )";
 
 std::string StateName(v1::ProjectionState s) {
@@ -266,6 +285,112 @@ int TerritoriesSearch(const Flags& f, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// LEVEL [CODE] and --from/--to into `territory`, `from`, `to`; false with `error` set.
+bool TerritoryPeriod(const Flags& f, v1::TerritoryRef* territory, v1::Date* from, v1::Date* to,
+                     std::string* error) {
+  const std::string level = absl::AsciiStrToLower(f.positional[2]);
+  const std::vector<std::pair<std::string, v1::TerritoryLevel>> levels = {
+      {"commune", v1::TERRITORY_LEVEL_COMMUNE},         {"epci", v1::TERRITORY_LEVEL_EPCI},
+      {"departement", v1::TERRITORY_LEVEL_DEPARTEMENT}, {"region", v1::TERRITORY_LEVEL_REGION},
+      {"nation", v1::TERRITORY_LEVEL_NATION},           {"zone", v1::TERRITORY_LEVEL_ZONE},
+  };
+  bool known = false;
+  for (const auto& [name, value] : levels) {
+    if (name == level) {
+      territory->set_level(value);
+      known = true;
+    }
+  }
+  if (!known) {
+    *error = absl::StrCat("unknown level ", f.positional[2],
+                          " (commune, epci, departement, region, nation, zone)");
+    return false;
+  }
+  if (f.positional.size() > 3) territory->set_code(f.positional[3]);
+  if (territory->code().empty() && territory->level() != v1::TERRITORY_LEVEL_NATION) {
+    *error = absl::StrCat(level, " needs a code");
+    return false;
+  }
+  for (const auto& [flag, date] : {std::pair{"from", from}, std::pair{"to", to}}) {
+    if (!f.Has(flag) || !ParseDay(f.Get(flag), date).ok()) {
+      *error = absl::StrCat("--", flag, "=YYYY-MM-DD is required");
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string IsoDay(const v1::Date& d) {
+  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+}
+
+int TerritoriesSeries(const Flags& f, std::ostream& out, std::ostream& err) {
+  v1::GetSeriesQuery q;
+  std::string error;
+  v1::SeriesRequest* req = q.mutable_request();
+  if (!TerritoryPeriod(f, req->mutable_territory(), req->mutable_from(), req->mutable_to(),
+                       &error)) {
+    return Usage(err, error);
+  }
+  Client c(f);
+  v1::SeriesResponse resp;
+  grpc::Status s = c.territories().GetSeries(c.Context().get(), q, &resp);
+  if (!s.ok()) return RpcFailed(err, s);
+  if (!f.json) {
+    out << absl::StrFormat("%-10s %7s %8s %7s %8s %7s %8s %9s %6s %6s %8s\n", "DATE", "SITES",
+                           "PEOPLE", "MINORS", "SCHOOLED", "WATER", "W_PEOPLE", "OUTDATED",
+                           "OPENED", "CLOSED", "RESORBED");
+  }
+  for (const v1::SeriesPoint& p : resp.points()) {
+    if (f.json) {
+      out << ProtoJson(p) << "\n";
+      continue;
+    }
+    const v1::TerritoryStock& k = p.stock();
+    out << absl::StrFormat("%-10s %7d %8d %7d %8d %7d %8d %9d %6d %6d %8d\n", IsoDay(p.date()),
+                           k.sites(), k.people(), k.minors(), k.minors_in_school(),
+                           k.sites_with_water(), k.people_with_water(), k.sites_out_of_date(),
+                           p.flows().sites_opened(), p.flows().sites_closed(),
+                           p.flows().sites_resorbed());
+  }
+  return 0;
+}
+
+int TerritoriesFlows(const Flags& f, std::ostream& out, std::ostream& err) {
+  v1::GetPeriodFlowsQuery q;
+  std::string error;
+  v1::PeriodRequest* req = q.mutable_request();
+  if (!TerritoryPeriod(f, req->mutable_territory(), req->mutable_from(), req->mutable_to(),
+                       &error)) {
+    return Usage(err, error);
+  }
+  Client c(f);
+  v1::SeriesPoint p;
+  grpc::Status s = c.territories().GetPeriodFlows(c.Context().get(), q, &p);
+  if (!s.ok()) return RpcFailed(err, s);
+  if (f.json) {
+    out << ProtoJson(p) << "\n";
+    return 0;
+  }
+  const v1::TerritoryFlows& fl = p.flows();
+  out << "period            " << IsoDay(req->from()) << " .. " << IsoDay(req->to()) << "\n"
+      << "sites opened      " << fl.sites_opened() << "\n"
+      << "sites closed      " << fl.sites_closed() << "\n"
+      << "sites resorbed    " << fl.sites_resorbed() << "\n";
+  const auto* solutions = google::protobuf::GetEnumDescriptor<v1::ClosingSolution>();
+  for (int i = 1; i < fl.people_by_solution_size(); ++i) {
+    const int64_t households =
+        i < fl.households_by_solution_size() ? fl.households_by_solution(i) : 0;
+    if (fl.people_by_solution(i) == 0 && households == 0) continue;
+    out << absl::StrFormat("  %-40s %d people, %d households\n",
+                           rb::domain::FrenchLabel(solutions, i), fl.people_by_solution(i),
+                           households);
+  }
+  out << "open sites on " << IsoDay(req->to()) << "  " << p.stock().sites() << " ("
+      << p.stock().people() << " people)\n";
+  return 0;
+}
+
 }  // namespace
 
 std::vector<Command> ServiceCommands() {
@@ -282,6 +407,8 @@ std::vector<Command> ServiceCommands() {
       {"analytics", "get", kAnalyticsGetUsage, {"wait"}, 1, 1, AnalyticsGet},
       {"analytics", "export", kAnalyticsExportUsage, {"format", "out"}, 1, 1, AnalyticsExport},
       {"territories", "search", kTerritoriesSearchUsage, {"limit"}, 1, 1, TerritoriesSearch},
+      {"territories", "series", kTerritoriesSeriesUsage, {"from", "to"}, 1, 2, TerritoriesSeries},
+      {"territories", "flows", kTerritoriesFlowsUsage, {"from", "to"}, 1, 2, TerritoriesFlows},
   };
 }
 

@@ -135,14 +135,6 @@ int PrintWrite(const Flags& f, const v1::WriteResult& r, std::ostream& out) {
   return 0;
 }
 
-std::string ProtoJson(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &json, o);
-  return json;
-}
-
 int SitesDeclare(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::Site site;
   const std::vector<std::pair<std::string, std::string>> cells = {
