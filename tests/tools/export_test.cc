@@ -272,6 +272,49 @@ TEST_F(ExportTest, TerritoriesSeriesAndFlows) {
       2);
 }
 
+// A site's two timelines from the command line, and the heatwave and "up to date" commands.
+TEST_F(ExportTest, SitesAsOfHeatwaveAndConfirm) {
+  auto declared =
+      Cli(*a_, {"sites", "declare", "--id=s-9", "--commune=93066", "--address=Rue A", "--lat=48.93",
+                "--lon=2.35", "--type=Terrain", "--declared=2024-03-01"});
+  ASSERT_EQ(declared.exit_code, 0) << declared.err;
+  auto events = Cli(*a_, {"--json", "events", "read", "--stream=site-s-9"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  const size_t at = events.out.find(R"("recorded_at_us":)");
+  ASSERT_NE(at, std::string::npos) << events.out;
+  const size_t from = at + std::string(R"("recorded_at_us":)").size();
+  const std::string declared_at = events.out.substr(from, events.out.find(',', from) - from);
+  auto pop = Cli(*a_, {"sites", "update-population", "s-9", "--total=12", "--households=4"});
+  ASSERT_EQ(pop.exit_code, 0) << pop.err;
+
+  const std::string today = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
+  auto now = Cli(*a_, {"sites", "asof", "s-9", "--date=" + today});
+  ASSERT_EQ(now.exit_code, 0) << now.err;
+  EXPECT_THAT(now.out, HasSubstr("2 version(s)"));
+  EXPECT_THAT(now.out, HasSubstr("Nombre de personnes"));
+  // As known when it was declared: one version, no population yet.
+  auto then = Cli(*a_, {"sites", "asof", "s-9", "--date=" + today, "--known-at=" + declared_at});
+  ASSERT_EQ(then.exit_code, 0) << then.err;
+  EXPECT_THAT(then.out, HasSubstr("1 version(s)"));
+  EXPECT_THAT(then.out, Not(HasSubstr("Nombre de personnes")));
+  auto before = Cli(*a_, {"sites", "asof", "s-9", "--date=2020-01-01"});
+  EXPECT_EQ(before.exit_code, 1);
+  EXPECT_THAT(before.err, HasSubstr("did not exist on 2020-01-01"));
+  EXPECT_EQ(Cli(*a_, {"sites", "asof", "s-9"}).exit_code, 2);  // --date is required
+  EXPECT_EQ(Cli(*a_, {"sites", "asof", "s-9", "--date=" + today, "--known-at=hier"}).exit_code, 2);
+
+  auto hot = Cli(*a_, {"sites", "heatwave", "s-9", "on", "--reason=alerte préfectorale"});
+  ASSERT_EQ(hot.exit_code, 0) << hot.err;
+  EXPECT_THAT(hot.out, HasSubstr("appended"));
+  auto show = Cli(*a_, {"sites", "show", "s-9"});
+  EXPECT_THAT(show.out, HasSubstr("Alerte canicule"));
+  EXPECT_THAT(show.out, HasSubstr("Oui"));
+  EXPECT_EQ(Cli(*a_, {"sites", "heatwave", "s-9", "maybe"}).exit_code, 2);
+  auto confirmed = Cli(*a_, {"sites", "confirm", "s-9"});
+  ASSERT_EQ(confirmed.exit_code, 0) << confirmed.err;
+  EXPECT_THAT(confirmed.out, HasSubstr("appended"));
+}
+
 TEST_F(ExportTest, CommentsExportTheJournalAsTheActorMayReadIt) {
   DeclareTwoSites(*a_);
   auto first = Cli(*a_, {"sites", "comment", "s-1", "--text=Passage sur site: eau coupée"});

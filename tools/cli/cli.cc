@@ -45,7 +45,7 @@ Commands:
   backup restore     restore a backup into a new data directory (offline)
   erasure sweep      run the retention rules of personal data now (national admin)
   erasure anonymise-owner SITE   erase one site's private owners' names (national admin)
-  sites declare|show|list|history|close|update-population|comment
+  sites declare|show|list|history|asof|close|update-population|comment|heatwave|confirm
   sites export       CSV, XLSX or GeoJSON with the platform's French columns
   sites import       a CSV in the export's layout (--dry-run: validate only)
   projections status|rebuild

@@ -63,7 +63,8 @@ int64_t Micros(const google::protobuf::Timestamp& ts);
 // `m` as one line of JSON with the proto field names.
 std::string ProtoJson(const google::protobuf::Message& m);
 // The JSON line of an event without its payload or hashes: position, stream, revision, ids, type,
-// dates and metadata (callers add "log_hash" or "payload").
+// dates (readable, and exact in microseconds since the epoch: valid_at_us, recorded_at_us) and
+// metadata (callers add "log_hash" or "payload").
 JsonObject EventEnvelopeJson(const resorption::v1::Event& e);
 
 class Client {

@@ -61,6 +61,26 @@ Lists the sites the actor may read (ListSites), following every page.
   --asc                       ascending order
   --limit=N                   at most N sites
 )";
+constexpr const char* kAsOfUsage =
+    R"(Usage: resorption sites asof ID --date=YYYY-MM-DD [--known-at=TIME]
+
+The state of one site at the end of a valid date ("date de mise à jour"), as the service knows it
+now, or as it knew it at --known-at (a retroactive correction recorded later is then invisible):
+the history view's two timelines (GetSiteAsOf). TIME: 2025-03-01T12:00:00Z (RFC 3339, fractions
+of a second allowed), "2025-03-01 12:00:00 UTC", or microseconds since the epoch (the
+recorded_at_us of `events read --json`). --json prints the whole answer.
+)";
+constexpr const char* kHeatwaveUsage = R"(Usage: resorption sites heatwave ID on|off [flags]
+
+Raises or lifts the heatwave alert of one site (SetHeatwave).
+  --reason=TEXT --command-id=ID   as for every write
+)";
+constexpr const char* kConfirmUsage = R"(Usage: resorption sites confirm ID [flags]
+
+Records that the site's data were checked and are still true ("mettre à jour sans modification",
+ConfirmUpToDate): the site is no longer out of date.
+  --reason=TEXT --command-id=ID   as for every write
+)";
 constexpr const char* kHistoryUsage = R"(Usage: resorption sites history ID
 
 Who changed what and when on one site, oldest first (GetSiteChangeLog), without the fields the
@@ -169,17 +189,8 @@ int SitesDeclare(const Flags& f, std::ostream& out, std::ostream& err) {
   return PrintWrite(f, r, out);
 }
 
-int SitesShow(const Flags& f, std::ostream& out, std::ostream& err) {
-  Client c(f);
-  v1::GetSiteRequest req;
-  req.set_name(SiteName(f.positional[2]));
-  v1::Site site;
-  grpc::Status s = c.sites().GetSite(c.Context().get(), req, &site);
-  if (!s.ok()) return RpcFailed(err, s);
-  if (f.json) {
-    out << ProtoJson(site) << "\n";
-    return 0;
-  }
+// The columns of the export for one site, one per line, the empty ones left out.
+void PrintSite(const v1::Site& site, std::ostream& out) {
   SiteRow row{site, {}};
   for (const SiteColumn& col : SiteColumns()) {
     // The domain statuses are computed by the list, not shown here; the answers are.
@@ -191,7 +202,88 @@ int SitesShow(const Flags& f, std::ostream& out, std::ostream& err) {
     if (!v.empty()) out << absl::StrFormat("%-48s %s\n", col.header, v);
   }
   out << absl::StrFormat("%-48s %d\n", "Révision", site.revision());
+}
+
+int SitesShow(const Flags& f, std::ostream& out, std::ostream& err) {
+  Client c(f);
+  v1::GetSiteRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  v1::Site site;
+  grpc::Status s = c.sites().GetSite(c.Context().get(), req, &site);
+  if (!s.ok()) return RpcFailed(err, s);
+  if (f.json) {
+    out << ProtoJson(site) << "\n";
+    return 0;
+  }
+  PrintSite(site, out);
   return 0;
+}
+
+int SitesAsOf(const Flags& f, std::ostream& out, std::ostream& err) {
+  v1::GetSiteAsOfQuery req;
+  req.set_name(SiteName(f.positional[2]));
+  if (!f.Has("date")) return Usage(err, "sites asof needs --date=YYYY-MM-DD");
+  if (absl::Status st = ParseDay(f.Get("date"), req.mutable_valid_date()); !st.ok()) {
+    return Usage(err, absl::StrCat("--date: ", st.message()));
+  }
+  if (f.Has("known-at")) {
+    // RFC 3339 (2025-03-01T12:00:00Z, fractions allowed), the CLI's "2025-03-01 12:00:00 UTC", or
+    // microseconds since the epoch (recorded_at_us of `events read --json`).
+    const std::string text = f.Get("known-at");
+    absl::Time t;
+    int64_t us = 0;
+    std::string error;
+    if (absl::SimpleAtoi(text, &us)) {
+      t = absl::FromUnixMicros(us);
+    } else if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error) &&
+               !absl::ParseTime("%Y-%m-%d %H:%M:%S UTC", text, absl::UTCTimeZone(), &t, &error)) {
+      return Usage(err, absl::StrCat("--known-at: \"", text,
+                                     "\" is not a time such as 2025-03-01T12:00:00Z"));
+    }
+    const int64_t seconds = absl::ToUnixSeconds(t);
+    req.mutable_known_at()->set_seconds(seconds);
+    req.mutable_known_at()->set_nanos(
+        static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+  }
+  Client c(f);
+  v1::SiteAsOf resp;
+  grpc::Status s = c.sites().GetSiteAsOf(c.Context().get(), req, &resp);
+  if (!s.ok()) return RpcFailed(err, s);
+  if (f.json) {
+    out << ProtoJson(resp) << "\n";
+    return 0;
+  }
+  const std::string known = f.Has("known-at") ? f.Get("known-at") : std::string("now");
+  out << "site " << f.positional[2] << " on " << f.Get("date") << ", as known "
+      << (f.Has("known-at") ? "at " + known : known) << ": " << resp.versions()
+      << " version(s), log position " << resp.known_at_position() << "\n";
+  PrintSite(resp.site(), out);
+  return 0;
+}
+
+int SitesHeatwave(const Flags& f, std::ostream& out, std::ostream& err) {
+  const std::string state = f.positional[3];
+  if (state != "on" && state != "off") return Usage(err, "sites heatwave takes on or off");
+  v1::SetHeatwaveRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetOptions(f, req.mutable_options());
+  req.mutable_command()->set_active(state == "on");
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().SetHeatwave(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesConfirm(const Flags& f, std::ostream& out, std::ostream& err) {
+  v1::ConfirmUpToDateRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetOptions(f, req.mutable_options());
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().ConfirmUpToDate(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
 }
 
 int SitesList(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -577,6 +669,9 @@ std::vector<Command> SiteCommands() {
        0,
        SitesList},
       {"sites", "history", kHistoryUsage, {}, 1, 1, SitesHistory},
+      {"sites", "asof", kAsOfUsage, {"date", "known-at"}, 1, 1, SitesAsOf},
+      {"sites", "heatwave", kHeatwaveUsage, with({}), 2, 2, SitesHeatwave},
+      {"sites", "confirm", kConfirmUsage, with({}), 1, 1, SitesConfirm},
       {"sites",
        "activity",
        kActivityUsage,
