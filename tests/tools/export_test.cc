@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "resorption/v1/actions_service.grpc.pb.h"
 #include "resorption/v1/directory_service.grpc.pb.h"
 #include "services/server.h"
 #include "tests/testing/temp_dir.h"
@@ -46,6 +47,10 @@ class TestServer {
   }
   absl::Status Start() { return server_->Start(); }
   std::string flag() const { return absl::StrCat("--server=127.0.0.1:", server_->port()); }
+  std::unique_ptr<resorption::v1::Actions::Stub> Actions() const {
+    return resorption::v1::Actions::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  }
   std::unique_ptr<resorption::v1::Directory::Stub> Directory() const {
     return resorption::v1::Directory::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
@@ -313,6 +318,78 @@ TEST_F(ExportTest, SitesAsOfHeatwaveAndConfirm) {
   auto confirmed = Cli(*a_, {"sites", "confirm", "s-9"});
   ASSERT_EQ(confirmed.exit_code, 0) << confirmed.err;
   EXPECT_THAT(confirmed.out, HasSubstr("appended"));
+}
+
+// Actions from the command line: the list, one action with its yearly indicators, the yearly
+// sums per département and per topic.
+TEST_F(ExportTest, ActionsListShowAndAggregates) {
+  namespace v1 = resorption::v1;
+  DeclareTwoSites(*a_);
+  auto actions = a_->Actions();
+  v1::CreateActionRequest create;
+  create.set_action_id("a-93");
+  v1::ActionDetails* d = create.mutable_command()->mutable_details();
+  d->set_name("Accompagnement vers le logement");
+  d->mutable_started_at()->set_year(2024);
+  d->mutable_started_at()->set_month(3);
+  d->mutable_started_at()->set_day(1);
+  d->add_topics(v1::ACTION_TOPIC_HOUSING);
+  d->set_departement_code("93");
+  d->mutable_location()->set_type(v1::ACTION_LOCATION_TYPE_ON_SITE);
+  d->mutable_location()->add_site_ids("s-1");
+  v1::ActionMember* pilot = create.mutable_command()->add_managers();
+  pilot->set_user_id("u-1");
+  pilot->set_organisation_id("o-1");
+  v1::ActionMember* operator_ = create.mutable_command()->add_operators();
+  operator_->set_user_id("u-op");
+  operator_->set_organisation_id("o-op");
+  // The actor of the writes, as the CLI sends it (the server runs without authentication).
+  auto actor = [](grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx->AddMetadata("x-actor-user", "u-1");
+    ctx->AddMetadata("x-actor-organisation", "o-1");
+    ctx->AddMetadata("x-actor-role", "national_admin");
+  };
+  v1::WriteResult r;
+  grpc::ClientContext c1;
+  actor(&c1);
+  grpc::Status s = actions->CreateAction(&c1, create, &r);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::RecordActionIndicatorsRequest indicators;
+  indicators.set_name("actions/a-93");
+  v1::ActionIndicators* i = indicators.mutable_command()->mutable_indicators();
+  i->set_year(2024);
+  i->set_nombre_personnes(12);
+  i->set_nombre_menages(4);
+  i->set_logement_nombre_personnes(5);
+  grpc::ClientContext c2;
+  actor(&c2);
+  s = actions->RecordActionIndicators(&c2, indicators, &r);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  auto list = Cli(*a_, {"actions", "list", "--departement=93", "--year=2024"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("a-93"));
+  EXPECT_THAT(list.out, HasSubstr("2024-03-01"));
+  EXPECT_THAT(list.out, HasSubstr("housing"));
+  auto none = Cli(*a_, {"actions", "list", "--topic=health"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_THAT(none.out, Not(HasSubstr("a-93")));
+  EXPECT_EQ(Cli(*a_, {"actions", "list", "--topic=cuisine"}).exit_code, 2);
+
+  auto show = Cli(*a_, {"actions", "show", "a-93"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("Accompagnement vers le logement"));
+  EXPECT_THAT(show.out, HasSubstr("s-1"));
+  EXPECT_THAT(show.out, HasSubstr("Indicateurs 2024        personnes 12, ménages 4"));
+
+  auto by_dep = Cli(*a_, {"actions", "aggregates", "--year=2024"});
+  ASSERT_EQ(by_dep.exit_code, 0) << by_dep.err;
+  EXPECT_THAT(by_dep.out, HasSubstr("2024 93               1        12          4"));
+  auto by_topic = Cli(*a_, {"actions", "aggregates", "--year=2024", "--by=topic"});
+  ASSERT_EQ(by_topic.exit_code, 0) << by_topic.err;
+  EXPECT_THAT(by_topic.out, HasSubstr("2024 housing          1        12"));
+  EXPECT_EQ(Cli(*a_, {"actions", "aggregates", "--by=commune"}).exit_code, 2);
 }
 
 TEST_F(ExportTest, CommentsExportTheJournalAsTheActorMayReadIt) {

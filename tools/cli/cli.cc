@@ -48,6 +48,7 @@ Commands:
   sites declare|show|list|history|asof|close|update-population|comment|heatwave|confirm
   sites export       CSV, XLSX or GeoJSON with the platform's French columns
   sites import       a CSV in the export's layout (--dry-run: validate only)
+  actions list|show|aggregates   actions, their yearly indicators and finances
   projections status|rebuild
   analytics submit|get|export
   territories search communes by name prefix
@@ -366,7 +367,8 @@ const std::vector<Command>& Commands() {
          1,
          ErasureAnonymiseCommand},
     };
-    for (auto table : {SiteCommands(), ServiceCommands(), ExportCommands(), DirectoryCommands()}) {
+    for (auto table : {SiteCommands(), ServiceCommands(), ExportCommands(), DirectoryCommands(),
+                       ActionCommands()}) {
       all->insert(all->end(), table.begin(), table.end());
     }
     return all;

@@ -23,6 +23,7 @@
 
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "resorption/v1/actions_service.grpc.pb.h"
 #include "resorption/v1/admin_service.grpc.pb.h"
 #include "resorption/v1/analytics_service.grpc.pb.h"
 #include "resorption/v1/directory_service.grpc.pb.h"
@@ -86,6 +87,7 @@ class Client {
   resorption::v1::Territories::Stub territories() const {
     return resorption::v1::Territories::Stub(channel_);
   }
+  resorption::v1::Actions::Stub actions() const { return resorption::v1::Actions::Stub(channel_); }
   resorption::v1::Directory::Stub directory() const {
     return resorption::v1::Directory::Stub(channel_);
   }
@@ -121,6 +123,7 @@ std::vector<Command> SiteCommands();       // sites_cli.cc
 std::vector<Command> ServiceCommands();    // services_cli.cc: projections, analytics, territories
 std::vector<Command> ExportCommands();     // export_cli.cc: sites export|import, events export
 std::vector<Command> DirectoryCommands();  // directory_cli.cc: users, organisations, tokens, audit
+std::vector<Command> ActionCommands();     // actions_cli.cc: actions list|show|aggregates
 
 }  // namespace rb::tools
 
