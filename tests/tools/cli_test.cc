@@ -115,11 +115,19 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWorksOnEveryCommand) {
   EXPECT_EQ(Cli({"events", "read", "--bogus=1"}).exit_code, 2);
   EXPECT_EQ(Cli({"events", "read", "--limit=many"}).exit_code, 2);
   EXPECT_EQ(Cli({"backup", "restore", "only-one"}).exit_code, 2);
-  for (std::vector<std::string> c : std::vector<std::vector<std::string>>{{"events", "head"},
-                                                                          {"events", "read"},
-                                                                          {"events", "tail"},
-                                                                          {"backup", "create"},
-                                                                          {"backup", "restore"}}) {
+  for (std::vector<std::string> c :
+       std::vector<std::vector<std::string>>{{"events", "head"},        {"events", "read"},
+                                             {"events", "tail"},        {"backup", "create"},
+                                             {"backup", "restore"},     {"sites", "asof"},
+                                             {"sites", "heatwave"},     {"sites", "confirm"},
+                                             {"territories", "series"}, {"territories", "flows"},
+                                             {"actions", "list"},       {"actions", "show"},
+                                             {"actions", "aggregates"}, {"users", "list"},
+                                             {"users", "create"},       {"users", "activate"},
+                                             {"users", "deactivate"},   {"users", "erase"},
+                                             {"users", "whoami"},       {"organisations", "create"},
+                                             {"tokens", "issue"},       {"tokens", "revoke"},
+                                             {"audit", "list"}}) {
     c.push_back("--help");
     auto run = Cli(c);
     EXPECT_EQ(run.exit_code, 0) << c[0] << " " << c[1];
@@ -128,6 +136,8 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWorksOnEveryCommand) {
   auto top = Cli({"--help"});
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_THAT(top.out, HasSubstr("backup restore"));
+  EXPECT_THAT(top.out, HasSubstr("users list|create"));
+  EXPECT_THAT(top.out, HasSubstr("actions list|show|aggregates"));
 }
 
 TEST_F(CliTest, BackupWhileServingThenRestoreAndAuditTheCopy) {
