@@ -316,7 +316,7 @@ void CheckLivingConditionsV2(const resorption::v1::LivingConditionsV2& lc, const
     v->Add(P(wp, "is_continuous_details"), "water.is_continuous_details_required",
            "Précisez pourquoi l'accès à l'eau est discontinu.");
   }
-  if (w.is_continuous() != NO && !Blank(w.is_continuous_details())) {
+  if (w.is_continuous() != NO && !w.is_continuous_details().empty()) {
     v->Add(P(wp, "is_continuous_details"), "water.is_continuous_details_not_applicable",
            "Les précisions sur la discontinuité ne s'indiquent que si l'accès est discontinu.");
   }

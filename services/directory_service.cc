@@ -72,6 +72,7 @@ grpc::ServerUnaryReactor* DirectoryService::CreateUser(grpc::CallbackServerConte
     }
     auto user = auth_->directory().CreateUser(*req, who);
     if (!user.ok()) return user.status();
+    user->clear_sealed_personal_data();  // sealed personal data never leave the service
     *resp = std::move(*user);
     return absl::OkStatus();
   });
@@ -89,6 +90,7 @@ grpc::ServerUnaryReactor* DirectoryService::SetUserStatus(grpc::CallbackServerCo
         return n.status();
       }
     }
+    user->clear_sealed_personal_data();  // sealed personal data never leave the service
     *resp = std::move(*user);
     return absl::OkStatus();
   });
@@ -104,6 +106,7 @@ grpc::ServerUnaryReactor* DirectoryService::EraseUser(grpc::CallbackServerContex
     }
     auto user = auth_->directory().EraseUser(req->user_id(), who);
     if (!user.ok()) return user.status();
+    user->clear_sealed_personal_data();  // sealed personal data never leave the service
     *resp = std::move(*user);
     return absl::OkStatus();
   });

@@ -61,6 +61,11 @@ int64_t EndOfDayUs(const v1::Date& date, bool present, const std::string& field,
 int64_t KnownAtUs(const google::protobuf::Timestamp& known_at, bool present,
                   std::vector<FieldViolation>& violations) {
   if (!present) return 0;
+  // A Timestamp's range: up to 9999-12-31T23:59:59Z, nanos within a second.
+  if (known_at.seconds() > 253402300799 || known_at.nanos() < 0 || known_at.nanos() > 999999999) {
+    violations.push_back({"known_at", "must be a valid time, at most 9999-12-31T23:59:59Z"});
+    return 0;
+  }
   const int64_t us = known_at.seconds() * 1'000'000 + known_at.nanos() / 1000;
   if (known_at.seconds() < 0 || us <= 0) {
     violations.push_back({"known_at", "must be after 1970-01-01T00:00:00Z"});

@@ -36,8 +36,11 @@ using testing::RunTool;
 // One server on its own empty data directory.
 class TestServer {
  public:
-  explicit TestServer(const std::string& dir) {
+  // `auth`: bearer tokens required (as resorptiond); the bootstrap administrator's token is then
+  // in DIR/bootstrap-admin.token.
+  explicit TestServer(const std::string& dir, bool auth = false) {
     rb::services::ServerOptions o;
+    if (auth) o.auth.mode = rb::services::AuthMode::kRequired;
     o.listen_address = "127.0.0.1:0";
     o.data_dir = dir;
     o.metrics_address = "";
@@ -76,6 +79,16 @@ class ExportTest : public ::testing::Test {
     args.insert(args.begin(),
                 {s.flag(), "--actor=u-1", "--organisation=o-1", "--role=national_admin"});
     return RunTool("resorption", args, tmp_.path());
+  }
+
+  // The log's last position, to pass as --min-position (read your writes).
+  std::string HeadPosition(const TestServer& s) {
+    auto r = Cli(s, {"--json", "events", "head"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const size_t at = r.out.find(R"("position":)");
+    if (at == std::string::npos) return "0";
+    const size_t from = at + std::string(R"("position":)").size();
+    return r.out.substr(from, r.out.find(',', from) - from);
   }
 
   std::string Head(const TestServer& s) {
@@ -193,57 +206,90 @@ TEST_F(ExportTest, ActivityListsTheUsersWhoJoined) {
 // An administrator manages organisations, accounts and tokens from the command line; personal
 // data never show.
 TEST_F(ExportTest, DirectoryCommandsManageOrganisationsUsersAndTokens) {
-  auto org = Cli(
-      *a_, {"organisations", "create", "asso-93", "--name=Association du 93", "--type=Association",
-            "--category=association", "--territories=departement:93,commune:93066"});
+  // A server that requires tokens, as resorptiond does; the CLI acts as its bootstrap
+  // administrator.
+  std::filesystem::create_directories(tmp_.path() + "/c");
+  TestServer server(tmp_.path() + "/c/data", /*auth=*/true);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string admin = "--token-file=" + tmp_.path() + "/c/data/bootstrap-admin.token";
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {server.flag(), admin});
+    return RunTool("resorption", args, tmp_.path());
+  };
+  auto org =
+      cli({"organisations", "create", "asso-93", "--name=Association du 93", "--type=Association",
+           "--category=association", "--territories=departement:93,commune:93066"});
   ASSERT_EQ(org.exit_code, 0) << org.err;
   EXPECT_THAT(org.out, HasSubstr("organisations/asso-93 created: Association du 93, association, "
                                  "territories departement:93,commune:93066 (main departement:93)"));
-  EXPECT_EQ(Cli(*a_, {"organisations", "create", "x", "--name=X", "--category=club",
-                      "--territories=departement:93"})
+  EXPECT_EQ(cli({"organisations", "create", "x", "--name=X", "--category=club",
+                 "--territories=departement:93"})
                 .exit_code,
             2);
-  EXPECT_EQ(Cli(*a_, {"users", "create", "u-93", "asso-93", "president"}).exit_code, 2);
+  EXPECT_EQ(cli({"users", "create", "u-93", "asso-93", "president"}).exit_code, 2);
 
-  auto user = Cli(*a_, {"users", "create", "u-93", "asso-93", "association",
-                        "--email=u-93@example.org", "--last-name=Martin"});
+  auto user = cli({"--json", "users", "create", "u-93", "asso-93", "association",
+                   "--email=u-93@example.org", "--last-name=Martin"});
   ASSERT_EQ(user.exit_code, 0) << user.err;
-  EXPECT_THAT(user.out, HasSubstr("u-93"));
-  EXPECT_THAT(user.out, HasSubstr(" new "));
-  auto again = Cli(*a_, {"users", "create", "u-93", "asso-93", "association"});
+  EXPECT_THAT(user.out, HasSubstr(R"("id":"u-93")"));
+  EXPECT_THAT(user.out, HasSubstr(R"("status":"USER_STATUS_NEW")"));
+  EXPECT_THAT(user.out, Not(HasSubstr("sealed_personal_data")));
+  auto again = cli({"users", "create", "u-93", "asso-93", "association"});
   EXPECT_EQ(again.exit_code, 1);  // the server refuses a second account with this id
-  auto active = Cli(*a_, {"users", "activate", "u-93"});
+  auto active = cli({"users", "activate", "u-93"});
   ASSERT_EQ(active.exit_code, 0) << active.err;
   EXPECT_THAT(active.out, HasSubstr(" active "));
-  auto list = Cli(*a_, {"users", "list", "asso-93"});
+  auto list = cli({"users", "list", "asso-93"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_THAT(list.out, HasSubstr("association"));
   EXPECT_THAT(list.out, Not(HasSubstr("Martin")));
-  auto json = Cli(*a_, {"--json", "users", "list", "asso-93"});
+  auto json = cli({"--json", "users", "list", "asso-93"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(json.out, HasSubstr(R"("id":"u-93")"));
   EXPECT_THAT(json.out, HasSubstr(R"("status":"USER_STATUS_ACTIVE")"));
 
-  auto token = Cli(*a_, {"tokens", "issue", "u-93", "--ttl-days=7", "--label=test"});
+  auto token = cli({"tokens", "issue", "u-93", "--ttl-days=7", "--label=test"});
   ASSERT_EQ(token.exit_code, 0) << token.err;
-  EXPECT_GT(token.out.size(), 20u);
+  // The token alone on stdout: one line, no space.
+  ASSERT_GT(token.out.size(), 20u);
+  EXPECT_EQ(token.out.find('\n'), token.out.size() - 1);
+  EXPECT_EQ(token.out.find(' '), std::string::npos);
+  EXPECT_EQ(cli({"tokens", "issue", "u-93", "--ttl-days=0"}).exit_code, 2);
   EXPECT_THAT(token.err, HasSubstr(" for u-93, expires "));
   const std::string token_id = token.err.substr(6, 16);  // "token <16 hex digits> for ..."
-  auto revoked = Cli(*a_, {"tokens", "revoke", token_id});
+  const std::string bearer = token.out.substr(0, token.out.size() - 1);
+  auto me =
+      RunTool("resorption", {server.flag(), "--token=" + bearer, "users", "whoami"}, tmp_.path());
+  ASSERT_EQ(me.exit_code, 0) << me.err;
+  EXPECT_THAT(me.out, HasSubstr("user          u-93"));
+  EXPECT_THAT(me.out, HasSubstr("organisation  asso-93 (Association du 93)"));
+  EXPECT_THAT(me.out, HasSubstr("token         " + token_id));
+  // An association may not read the audit trail.
+  EXPECT_EQ(
+      RunTool("resorption", {server.flag(), "--token=" + bearer, "audit", "list"}, tmp_.path())
+          .exit_code,
+      1);
+  auto revoked = cli({"tokens", "revoke", token_id});
   ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
   EXPECT_THAT(revoked.out, HasSubstr("token " + token_id + " of u-93 revoked at "));
 
-  EXPECT_EQ(Cli(*a_, {"users", "deactivate", "u-93"}).exit_code, 2);  // --reason is required
-  auto inactive = Cli(*a_, {"users", "deactivate", "u-93", "--reason=départ de la structure"});
+  EXPECT_EQ(cli({"users", "deactivate", "u-93"}).exit_code, 2);  // --reason is required
+  auto inactive = cli({"users", "deactivate", "u-93", "--reason=départ de la structure"});
   ASSERT_EQ(inactive.exit_code, 0) << inactive.err;
   EXPECT_THAT(inactive.out, HasSubstr(" inactive "));
-  auto erased = Cli(*a_, {"users", "erase", "u-93"});
+  auto erased = cli({"users", "erase", "u-93"});
   ASSERT_EQ(erased.exit_code, 0) << erased.err;
   EXPECT_THAT(erased.out, HasSubstr("(erased)"));
 
-  auto audit = Cli(*a_, {"audit", "list"});
+  // A backup is an export of every site: it appears in the day's audit.
+  auto backup = cli({"backup", "create", "--path=" + tmp_.path() + "/audit-backup"});
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  auto audit = cli({"audit", "list"});
   ASSERT_EQ(audit.exit_code, 0) << audit.err;
   EXPECT_THAT(audit.out, HasSubstr("WHAT"));
+  EXPECT_THAT(audit.out, HasSubstr("export"));
+  EXPECT_THAT(audit.out, HasSubstr("backup:"));
+  EXPECT_EQ(cli({"audit", "list", "--date=hier"}).exit_code, 2);
 }
 
 // The series view from the command line: monthly figures of a territory and flows over a period.
@@ -293,12 +339,14 @@ TEST_F(ExportTest, SitesAsOfHeatwaveAndConfirm) {
   ASSERT_EQ(pop.exit_code, 0) << pop.err;
 
   const std::string today = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
-  auto now = Cli(*a_, {"sites", "asof", "s-9", "--date=" + today});
+  const std::string written = "--min-position=" + HeadPosition(*a_);
+  auto now = Cli(*a_, {"sites", "asof", "s-9", "--date=" + today, written});
   ASSERT_EQ(now.exit_code, 0) << now.err;
   EXPECT_THAT(now.out, HasSubstr("2 version(s)"));
   EXPECT_THAT(now.out, HasSubstr("Nombre de personnes"));
   // As known when it was declared: one version, no population yet.
-  auto then = Cli(*a_, {"sites", "asof", "s-9", "--date=" + today, "--known-at=" + declared_at});
+  auto then =
+      Cli(*a_, {"sites", "asof", "s-9", "--date=" + today, "--known-at=" + declared_at, written});
   ASSERT_EQ(then.exit_code, 0) << then.err;
   EXPECT_THAT(then.out, HasSubstr("1 version(s)"));
   EXPECT_THAT(then.out, Not(HasSubstr("Nombre de personnes")));
@@ -367,7 +415,8 @@ TEST_F(ExportTest, ActionsListShowAndAggregates) {
   s = actions->RecordActionIndicators(&c2, indicators, &r);
   ASSERT_TRUE(s.ok()) << s.error_message();
 
-  auto list = Cli(*a_, {"actions", "list", "--departement=93", "--year=2024"});
+  const std::string written = absl::StrCat("--min-position=", r.position());
+  auto list = Cli(*a_, {"actions", "list", "--departement=93", "--year=2024", written});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_THAT(list.out, HasSubstr("a-93"));
   EXPECT_THAT(list.out, HasSubstr("2024-03-01"));
@@ -377,16 +426,16 @@ TEST_F(ExportTest, ActionsListShowAndAggregates) {
   EXPECT_THAT(none.out, Not(HasSubstr("a-93")));
   EXPECT_EQ(Cli(*a_, {"actions", "list", "--topic=cuisine"}).exit_code, 2);
 
-  auto show = Cli(*a_, {"actions", "show", "a-93"});
+  auto show = Cli(*a_, {"actions", "show", "a-93", written});
   ASSERT_EQ(show.exit_code, 0) << show.err;
   EXPECT_THAT(show.out, HasSubstr("Accompagnement vers le logement"));
   EXPECT_THAT(show.out, HasSubstr("s-1"));
   EXPECT_THAT(show.out, HasSubstr("Indicateurs 2024        personnes 12, ménages 4"));
 
-  auto by_dep = Cli(*a_, {"actions", "aggregates", "--year=2024"});
+  auto by_dep = Cli(*a_, {"actions", "aggregates", "--year=2024", written});
   ASSERT_EQ(by_dep.exit_code, 0) << by_dep.err;
   EXPECT_THAT(by_dep.out, HasSubstr("2024 93               1        12          4"));
-  auto by_topic = Cli(*a_, {"actions", "aggregates", "--year=2024", "--by=topic"});
+  auto by_topic = Cli(*a_, {"actions", "aggregates", "--year=2024", "--by=topic", written});
   ASSERT_EQ(by_topic.exit_code, 0) << by_topic.err;
   EXPECT_THAT(by_topic.out, HasSubstr("2024 housing          1        12"));
   EXPECT_EQ(Cli(*a_, {"actions", "aggregates", "--by=commune"}).exit_code, 2);

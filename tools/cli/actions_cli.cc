@@ -28,19 +28,23 @@ The actions the actor may read, by id: departement, status, dates, topics and na
   --open               only the actions in progress
   --year=YYYY          only the actions running during that year
   --topic=CODE         only this topic: health, school, work, housing, safety
+  --min-position=N     read your writes: wait until the view includes log position N
 )";
 constexpr const char* kActionsShowUsage = R"(Usage: resorption actions show ID
 
 One action: details, pilots and operators, the sites it works on, and its indicators and
 finances year by year (finances only for readers with access to them). --json prints it whole.
+  --min-position=N     read your writes: wait until the view includes log position N
 )";
 constexpr const char* kActionsAggregatesUsage = R"(Usage: resorption actions aggregates [flags]
 
 Yearly indicators and finances summed per département (or per topic): actions, people and
-households followed, people sheltered and housed, amounts planned and spent (in euros).
+households followed, people sheltered and housed, amounts planned and spent (in euros; "-" for
+a reader without access to finances). A count hidden from an observer of aggregates prints -1.
   --year=YYYY          one year (default: every year)
   --by=departement|topic
   --departement=CODE   only this département
+  --min-position=N     read your writes: wait until the view includes log position N
 )";
 
 std::string Day(const v1::Date& d) {
@@ -57,7 +61,15 @@ std::string Topics(const v1::Action& a) {
 }
 
 std::string Euros(int64_t cents) {
-  return absl::StrFormat("%d.%02d", cents / 100, (cents < 0 ? -cents : cents) % 100);
+  const uint64_t magnitude =
+      cents < 0 ? uint64_t{0} - static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
+  return absl::StrFormat("%s%d.%02d", cents < 0 ? "-" : "", magnitude / 100, magnitude % 100);
+}
+
+bool MinPosition(const Flags& f, uint64_t* position, std::ostream& err) {
+  if (Uint(f, "min-position", position)) return true;
+  Usage(err, "--min-position takes a number");
+  return false;
 }
 
 bool Year(const Flags& f, int32_t* year, std::ostream& err) {
@@ -72,6 +84,9 @@ bool Year(const Flags& f, int32_t* year, std::ostream& err) {
 
 int ActionsList(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::ListActionsQuery q;
+  uint64_t min_position = 0;
+  if (!MinPosition(f, &min_position, err)) return 2;
+  q.set_min_position(min_position);
   q.mutable_request()->set_departement_code(f.Get("departement"));
   q.mutable_request()->set_open_only(f.Has("open"));
   int32_t year = 0;
@@ -105,6 +120,9 @@ int ActionsList(const Flags& f, std::ostream& out, std::ostream& err) {
 
 int ActionsShow(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::GetActionRequest req;
+  uint64_t min_position = 0;
+  if (!MinPosition(f, &min_position, err)) return 2;
+  req.set_min_position(min_position);
   const std::string& id = f.positional[2];
   req.set_name(id.rfind("actions/", 0) == 0 ? id : "actions/" + id);
   Client c(f);
@@ -162,6 +180,9 @@ int ActionsShow(const Flags& f, std::ostream& out, std::ostream& err) {
 
 int ActionsAggregates(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::GetActionAggregatesQuery q;
+  uint64_t min_position = 0;
+  if (!MinPosition(f, &min_position, err)) return 2;
+  q.set_min_position(min_position);
   int32_t year = 0;
   if (!Year(f, &year, err)) return 2;
   q.mutable_request()->set_year(year);
@@ -184,18 +205,20 @@ int ActionsAggregates(const Flags& f, std::ostream& out, std::ostream& err) {
       out << ProtoJson(g) << "\n";
       continue;
     }
+    // Finances are left out by the server for readers without access to them: "-", not 0.
     int64_t planned = 0, spent = 0;
     for (const v1::FinanceTotal& t : g.finances()) {
       planned += t.amount_cents();
       spent += t.real_amount_cents();
     }
+    const bool finances = g.finances_size() > 0;
     const std::string group =
         by == "topic" ? std::string(rb::domain::PlatformCode(g.topic())) : g.departement_code();
     const v1::ActionIndicators& i = g.indicators();
     out << absl::StrFormat("%-4d %-10s %7d %9d %10d %9d %6d %14s %14s\n", g.year(), group,
                            g.actions(), i.nombre_personnes(), i.nombre_menages(),
                            i.hebergement_nombre_personnes(), i.logement_nombre_personnes(),
-                           Euros(planned), Euros(spent));
+                           finances ? Euros(planned) : "-", finances ? Euros(spent) : "-");
   }
   return 0;
 }
@@ -207,15 +230,15 @@ std::vector<Command> ActionCommands() {
       {"actions",
        "list",
        kActionsListUsage,
-       {"departement", "open", "year", "topic"},
+       {"departement", "open", "year", "topic", "min-position"},
        0,
        0,
        ActionsList},
-      {"actions", "show", kActionsShowUsage, {}, 1, 1, ActionsShow},
+      {"actions", "show", kActionsShowUsage, {"min-position"}, 1, 1, ActionsShow},
       {"actions",
        "aggregates",
        kActionsAggregatesUsage,
-       {"year", "by", "departement"},
+       {"year", "by", "departement", "min-position"},
        0,
        0,
        ActionsAggregates},

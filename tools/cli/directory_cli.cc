@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "access/policy.h"
 #include "domain/context.h"
@@ -165,11 +166,14 @@ std::string Time(int64_t us) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(us), absl::UTCTimeZone());
 }
 
-void PrintUser(const Flags& f, const v1::User& u, std::ostream& out) {
+void PrintUser(const Flags& f, const v1::User& user, std::ostream& out) {
   if (f.json) {
+    v1::User u = user;
+    u.clear_sealed_personal_data();  // never printed, even sealed
     out << ProtoJson(u) << "\n";
     return;
   }
+  const v1::User& u = user;
   out << absl::StrFormat("%-24s %-24s %-22s %-9s %s%s\n", u.id(), u.organisation_id(),
                          RoleName(u.role()), EnumWord(u.status(), "USER_STATUS_"),
                          absl::StrJoin(u.options(), ","), u.erased() ? " (erased)" : "");
@@ -315,7 +319,9 @@ int OrganisationsCreate(const Flags& f, std::ostream& out, std::ostream& err) {
 
 int TokensIssue(const Flags& f, std::ostream& out, std::ostream& err) {
   uint64_t days = 0;
-  if (!Uint(f, "ttl-days", &days)) return Usage(err, "--ttl-days takes a number of days");
+  if (!Uint(f, "ttl-days", &days) || (f.Has("ttl-days") && (days < 1 || days > 3650))) {
+    return Usage(err, "--ttl-days takes a number of days from 1 to 3650");
+  }
   v1::IssueTokenRequest req;
   req.set_user_id(f.positional[2]);
   req.set_ttl_seconds(static_cast<int64_t>(days) * 86400);
@@ -361,8 +367,15 @@ int TokensRevoke(const Flags& f, std::ostream& out, std::ostream& err) {
 
 int AuditList(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::ListAuditRequest req;
-  req.set_date(f.Has("date") ? f.Get("date")
-                             : absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()));
+  if (f.Has("date")) {
+    absl::CivilDay day;
+    if (!absl::ParseCivilTime(f.Get("date"), &day)) {
+      return Usage(err, absl::StrCat("--date: \"", f.Get("date"), "\" is not YYYY-MM-DD"));
+    }
+    req.set_date(absl::FormatCivilTime(day));
+  } else {
+    req.set_date(absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()));
+  }
   Client c(f);
   v1::ListAuditResponse resp;
   grpc::Status s = c.directory().ListAudit(c.Context().get(), req, &resp);

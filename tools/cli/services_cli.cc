@@ -66,12 +66,14 @@ view, as known now), with the flows since the previous date. LEVEL: commune (INS
 Table columns: open sites, people, minors, schooled minors, sites and people with access to
 water, sites out of date, then sites opened, closed and resorbed since the previous date;
 --json prints every figure.
+  --min-position=N   read your writes: wait until the view includes log position N
 )";
 constexpr const char* kTerritoriesFlowsUsage =
     R"(Usage: resorption territories flows LEVEL [CODE] --from=YYYY-MM-DD --to=YYYY-MM-DD
 
 Over the period after `from` up to `to`: sites opened, closed and resorbed, and the people and
 households of the closed sites by closing solution; with the stock of open sites on `to`.
+  --min-position=N   read your writes: wait until the view includes log position N
 )";
 
 std::string StateName(v1::ProjectionState s) {
@@ -326,6 +328,9 @@ std::string IsoDay(const v1::Date& d) {
 
 int TerritoriesSeries(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::GetSeriesQuery q;
+  uint64_t min_position = 0;
+  if (!Uint(f, "min-position", &min_position)) return Usage(err, "--min-position takes a number");
+  q.set_min_position(min_position);
   std::string error;
   v1::SeriesRequest* req = q.mutable_request();
   if (!TerritoryPeriod(f, req->mutable_territory(), req->mutable_from(), req->mutable_to(),
@@ -358,6 +363,9 @@ int TerritoriesSeries(const Flags& f, std::ostream& out, std::ostream& err) {
 
 int TerritoriesFlows(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::GetPeriodFlowsQuery q;
+  uint64_t min_position = 0;
+  if (!Uint(f, "min-position", &min_position)) return Usage(err, "--min-position takes a number");
+  q.set_min_position(min_position);
   std::string error;
   v1::PeriodRequest* req = q.mutable_request();
   if (!TerritoryPeriod(f, req->mutable_territory(), req->mutable_from(), req->mutable_to(),
@@ -407,8 +415,20 @@ std::vector<Command> ServiceCommands() {
       {"analytics", "get", kAnalyticsGetUsage, {"wait"}, 1, 1, AnalyticsGet},
       {"analytics", "export", kAnalyticsExportUsage, {"format", "out"}, 1, 1, AnalyticsExport},
       {"territories", "search", kTerritoriesSearchUsage, {"limit"}, 1, 1, TerritoriesSearch},
-      {"territories", "series", kTerritoriesSeriesUsage, {"from", "to"}, 1, 2, TerritoriesSeries},
-      {"territories", "flows", kTerritoriesFlowsUsage, {"from", "to"}, 1, 2, TerritoriesFlows},
+      {"territories",
+       "series",
+       kTerritoriesSeriesUsage,
+       {"from", "to", "min-position"},
+       1,
+       2,
+       TerritoriesSeries},
+      {"territories",
+       "flows",
+       kTerritoriesFlowsUsage,
+       {"from", "to", "min-position"},
+       1,
+       2,
+       TerritoriesFlows},
   };
 }
 

@@ -69,6 +69,8 @@ now, or as it knew it at --known-at (a retroactive correction recorded later is 
 the history view's two timelines (GetSiteAsOf). TIME: 2025-03-01T12:00:00Z (RFC 3339, fractions
 of a second allowed), "2025-03-01 12:00:00 UTC", or microseconds since the epoch (the
 recorded_at_us of `events read --json`). --json prints the whole answer.
+  --min-position=N   read your writes: wait until the view includes log position N (the
+                     position a write command printed)
 )";
 constexpr const char* kHeatwaveUsage = R"(Usage: resorption sites heatwave ID on|off [flags]
 
@@ -222,6 +224,9 @@ int SitesShow(const Flags& f, std::ostream& out, std::ostream& err) {
 int SitesAsOf(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::GetSiteAsOfQuery req;
   req.set_name(SiteName(f.positional[2]));
+  uint64_t min_position = 0;
+  if (!Uint(f, "min-position", &min_position)) return Usage(err, "--min-position takes a number");
+  req.set_min_position(min_position);
   if (!f.Has("date")) return Usage(err, "sites asof needs --date=YYYY-MM-DD");
   if (absl::Status st = ParseDay(f.Get("date"), req.mutable_valid_date()); !st.ok()) {
     return Usage(err, absl::StrCat("--date: ", st.message()));
@@ -239,6 +244,9 @@ int SitesAsOf(const Flags& f, std::ostream& out, std::ostream& err) {
                !absl::ParseTime("%Y-%m-%d %H:%M:%S UTC", text, absl::UTCTimeZone(), &t, &error)) {
       return Usage(err, absl::StrCat("--known-at: \"", text,
                                      "\" is not a time such as 2025-03-01T12:00:00Z"));
+    }
+    if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) {
+      return Usage(err, absl::StrCat("--known-at: \"", text, "\" is not a finite time"));
     }
     const int64_t seconds = absl::ToUnixSeconds(t);
     req.mutable_known_at()->set_seconds(seconds);
@@ -669,7 +677,7 @@ std::vector<Command> SiteCommands() {
        0,
        SitesList},
       {"sites", "history", kHistoryUsage, {}, 1, 1, SitesHistory},
-      {"sites", "asof", kAsOfUsage, {"date", "known-at"}, 1, 1, SitesAsOf},
+      {"sites", "asof", kAsOfUsage, {"date", "known-at", "min-position"}, 1, 1, SitesAsOf},
       {"sites", "heatwave", kHeatwaveUsage, with({}), 2, 2, SitesHeatwave},
       {"sites", "confirm", kConfirmUsage, with({}), 1, 1, SitesConfirm},
       {"sites",
