@@ -71,6 +71,7 @@ class DirectoryServiceTest : public ::testing::Test {
     v1::User user;
     grpc::Status s = stub_->CreateUser(As(as).get(), UserReq(id, org, role), &user);
     EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(user.sealed_personal_data().empty());  // never returned, even sealed
     v1::IssueTokenRequest req;
     req.set_user_id(id);
     v1::IssueTokenResponse resp;
@@ -162,6 +163,7 @@ TEST_F(DirectoryServiceTest, DeactivatingOrErasingAUserEndsTheirSessions) {
   off.set_user_id("noe");
   v1::User user;
   ASSERT_TRUE(stub_->SetUserStatus(As(admin_).get(), off, &user).ok());
+  EXPECT_TRUE(user.sealed_personal_data().empty());
   EXPECT_EQ(user.status(), v1::USER_STATUS_INACTIVE);
   v1::EraseUserRequest erase;
   erase.set_user_id("ines");
