@@ -430,7 +430,7 @@ TEST_F(ExportTest, ActionsListShowAndAggregates) {
   ASSERT_EQ(show.exit_code, 0) << show.err;
   EXPECT_THAT(show.out, HasSubstr("Accompagnement vers le logement"));
   EXPECT_THAT(show.out, HasSubstr("s-1"));
-  EXPECT_THAT(show.out, HasSubstr("Indicateurs 2024        personnes 12, ménages 4"));
+  EXPECT_THAT(show.out, HasSubstr("Indicateurs 2024       personnes 12, ménages 4"));
 
   auto by_dep = Cli(*a_, {"actions", "aggregates", "--year=2024", written});
   ASSERT_EQ(by_dep.exit_code, 0) << by_dep.err;

@@ -134,7 +134,7 @@ int ActionsShow(const Flags& f, std::ostream& out, std::ostream& err) {
     return 0;
   }
   auto line = [&](const std::string& label, const std::string& value) {
-    if (!value.empty()) out << absl::StrFormat("%-22s %s\n", label, value);
+    if (!value.empty()) out << PadRight(label, 22) << " " << value << "\n";
   };
   auto members = [](const auto& list) {
     std::vector<std::string> out;
@@ -162,14 +162,14 @@ int ActionsShow(const Flags& f, std::ostream& out, std::ostream& err) {
   line("Fermée le", Day(a.closed_at()));
   for (const v1::ActionIndicators& i : a.indicators()) {
     out << absl::StrFormat(
-        "Indicateurs %d        personnes %d, ménages %d, mineurs %d, hébergés %d, "
+        "Indicateurs %d       personnes %d, ménages %d, mineurs %d, hébergés %d, "
         "logés %d\n",
         i.year(), i.nombre_personnes(), i.nombre_menages(), i.nombre_mineurs(),
         i.hebergement_nombre_personnes(), i.logement_nombre_personnes());
   }
   for (const v1::ActionFinances& y : a.finances()) {
     for (const v1::FinanceLine& l : y.lines()) {
-      out << absl::StrFormat("Financements %d       %s : prévu %s €, dépensé %s €\n", y.year(),
+      out << absl::StrFormat("Financements %d      %s : prévu %s €, dépensé %s €\n", y.year(),
                              rb::domain::FrenchLabel(l.type()), Euros(l.amount_cents()),
                              Euros(l.real_amount_cents()));
     }

@@ -54,6 +54,16 @@ std::string ProtoJson(const google::protobuf::Message& m) {
   return json;
 }
 
+std::string PadRight(std::string_view text, size_t width) {
+  size_t chars = 0;
+  for (char c : text) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;  // not a continuation byte
+  }
+  std::string out(text);
+  if (chars < width) out.append(width - chars, ' ');
+  return out;
+}
+
 int64_t Micros(const google::protobuf::Timestamp& ts) {
   return ts.seconds() * 1000000 + ts.nanos() / 1000;
 }

@@ -63,6 +63,9 @@ bool Uint(const Flags& f, const std::string& name, uint64_t* v);
 int64_t Micros(const google::protobuf::Timestamp& ts);
 // `m` as one line of JSON with the proto field names.
 std::string ProtoJson(const google::protobuf::Message& m);
+// `text` (UTF-8) followed by spaces up to `width` characters (not bytes), for aligned French
+// labels; unchanged when already as wide.
+std::string PadRight(std::string_view text, size_t width);
 // The JSON line of an event without its payload or hashes: position, stream, revision, ids, type,
 // dates (readable, and exact in microseconds since the epoch: valid_at_us, recorded_at_us) and
 // metadata (callers add "log_hash" or "payload").

@@ -201,9 +201,9 @@ void PrintSite(const v1::Site& site, std::ostream& out) {
       continue;
     }
     const std::string v = col.get(row);
-    if (!v.empty()) out << absl::StrFormat("%-48s %s\n", col.header, v);
+    if (!v.empty()) out << PadRight(col.header, 48) << " " << v << "\n";
   }
-  out << absl::StrFormat("%-48s %d\n", "Révision", site.revision());
+  out << PadRight("Révision", 48) << " " << site.revision() << "\n";
 }
 
 int SitesShow(const Flags& f, std::ostream& out, std::ostream& err) {
