@@ -66,9 +66,9 @@ struct ProjectionsModuleOptions {
   // Engine settings. Its on_commit, if set, is called after the module's own. The server
   // catches up with batches 128 times larger than live ones (65,536 events, or 64 MiB of view
   // writes: fewer, larger commits at start-up and during rebuilds; a rebuild of 1M events takes
-  // about 30 % less time than with 16,384-event batches). Under a stream of commands (16 or more new events within 100 ms), live
-  // workers wait up to 400 ms for 16,384 events before applying a smaller batch; they stop
-  // waiting when the stream pauses for 10 ms or a query waits for them
+  // about 30 % less time than with 16,384-event batches). Under a stream of commands (16 or more
+  // new events within 100 ms), live workers wait up to 400 ms for 16,384 events before applying a
+  // smaller batch; they stop waiting when the stream pauses for 10 ms or a query waits for them
   // (EngineOptions::live_linger). Views then lag a busy log by at most that much more, and
   // `min_position` reads never wait for it.
   rb::proj::EngineOptions engine = [] {

@@ -54,6 +54,16 @@ std::string ProtoJson(const google::protobuf::Message& m) {
   return json;
 }
 
+std::optional<rb::domain::Role> RoleFromId(std::string_view id) {
+  using rb::domain::Role;
+  for (Role r : {Role::kNationalAdmin, Role::kLocalAdmin, Role::kDirectCollaborator,
+                 Role::kCollaborator, Role::kAssociation, Role::kNationalEstablishment,
+                 Role::kIntervener, Role::kExternalObserver}) {
+    if (rb::domain::RoleId(r) == absl::string_view(id.data(), id.size())) return r;
+  }
+  return std::nullopt;
+}
+
 std::string PadRight(std::string_view text, size_t width) {
   size_t chars = 0;
   for (char c : text) {

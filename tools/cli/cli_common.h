@@ -17,10 +17,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "domain/context.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "resorption/v1/actions_service.grpc.pb.h"
@@ -63,6 +65,8 @@ bool Uint(const Flags& f, const std::string& name, uint64_t* v);
 int64_t Micros(const google::protobuf::Timestamp& ts);
 // `m` as one line of JSON with the proto field names.
 std::string ProtoJson(const google::protobuf::Message& m);
+// The platform role whose id is `id` ("national_admin", "association"...); nullopt when unknown.
+std::optional<rb::domain::Role> RoleFromId(std::string_view id);
 // `text` (UTF-8) followed by spaces up to `width` characters (not bytes), for aligned French
 // labels; unchanged when already as wide.
 std::string PadRight(std::string_view text, size_t width);

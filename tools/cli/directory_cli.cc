@@ -93,22 +93,12 @@ owner, finances), the raw log, or exported. National administrators only.
   --date=YYYY-MM-DD   the day
 )";
 
-constexpr rb::domain::Role kRoles[] = {
-    rb::domain::Role::kNationalAdmin,      rb::domain::Role::kLocalAdmin,
-    rb::domain::Role::kDirectCollaborator, rb::domain::Role::kCollaborator,
-    rb::domain::Role::kAssociation,        rb::domain::Role::kNationalEstablishment,
-    rb::domain::Role::kIntervener,         rb::domain::Role::kExternalObserver,
-};
-
 // "national_admin" -> USER_ROLE_NATIONAL_ADMIN; false for an unknown role.
 bool ParseRole(const std::string& name, v1::UserRole* role) {
-  for (rb::domain::Role r : kRoles) {
-    if (rb::domain::RoleId(r) == name) {
-      *role = rb::access::RoleToProto(r);
-      return true;
-    }
-  }
-  return false;
+  const std::optional<rb::domain::Role> r = RoleFromId(name);
+  if (!r.has_value()) return false;
+  *role = rb::access::RoleToProto(*r);
+  return true;
 }
 
 std::string RoleName(v1::UserRole role) {

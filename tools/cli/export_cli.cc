@@ -80,13 +80,6 @@ importing the same file again appends nothing.
   --dry-run   validate only
 )";
 
-constexpr rb::domain::Role kRoles[] = {
-    rb::domain::Role::kNationalAdmin,      rb::domain::Role::kLocalAdmin,
-    rb::domain::Role::kDirectCollaborator, rb::domain::Role::kCollaborator,
-    rb::domain::Role::kAssociation,        rb::domain::Role::kNationalEstablishment,
-    rb::domain::Role::kIntervener,         rb::domain::Role::kExternalObserver,
-};
-
 // Writes `content` to --out or `out`; 1 on a write failure.
 int Emit(const Flags& f, const std::string& content, std::ostream& out, std::ostream& err) {
   if (!f.Has("out")) {
@@ -280,14 +273,9 @@ int SitesImport(const Flags& f, std::ostream& out, std::ostream& err) {
   for (absl::string_view o : absl::StrSplit(f.actor_options, ',', absl::SkipWhitespace())) {
     ctx.actor.options.emplace_back(absl::StripAsciiWhitespace(o));
   }
-  bool known_role = false;
-  for (rb::domain::Role r : kRoles) {
-    if (rb::domain::RoleId(r) == f.actor_role) {
-      ctx.actor.role = r;
-      known_role = true;
-    }
-  }
-  if (!known_role) return Usage(err, absl::StrCat("unknown role ", f.actor_role));
+  const std::optional<rb::domain::Role> role = RoleFromId(f.actor_role);
+  if (!role.has_value()) return Usage(err, absl::StrCat("unknown role ", f.actor_role));
+  ctx.actor.role = *role;
   const ImportPlan plan = PlanSiteImport(bytes.str(), ctx);
   for (const ImportProblem& p : plan.problems) {
     err << path << ":" << p.line << ": " << (p.column.empty() ? "" : p.column + ": ") << p.reason
