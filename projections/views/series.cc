@@ -242,7 +242,7 @@ bool IsZero(const MetricVector& v) {
 bool IsZeroDay(const DayDelta& d) { return IsZero(d.values); }
 
 // Adds sign * (the step function of `points`) as changes at each point's day, per location (a
-// DeltaMap whose prefix ids are Locations ids): a point's values start at its day and end at the
+// DeltaMap whose ids are Locations ids): a point's values start at its day and end at the
 // next point's day. When two consecutive points are in the same territory, the end of one and the
 // start of the next are one change (their difference).
 void AddStepDeltas(const std::vector<Point>& points, int sign, Locations* locations,
