@@ -125,7 +125,8 @@ class ExportTest : public ::testing::Test {
 
 TEST_F(ExportTest, SiteCommandsDeclareListShowHistoryClose) {
   DeclareTwoSites(*a_);
-  auto list = Cli(*a_, {"sites", "list", "--sort=commune"});
+  // Read your writes: the list waits for the site list view to include the last write.
+  auto list = Cli(*a_, {"sites", "list", "--sort=commune", "--min-position=" + HeadPosition(*a_)});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_THAT(list.out, HasSubstr("s-1"));
   EXPECT_THAT(list.out, HasSubstr("Nantes"));
@@ -147,8 +148,12 @@ TEST_F(ExportTest, SiteCommandsDeclareListShowHistoryClose) {
   auto close = Cli(
       *a_, {"sites", "close", "s-2", "--cause=resorbed", "--date=2025-06-01", "--resorbed=yes"});
   ASSERT_EQ(close.exit_code, 0) << close.err;
-  auto closed = Cli(*a_, {"sites", "list", "--status=closed"});
+  auto closed =
+      Cli(*a_, {"sites", "list", "--status=closed", "--min-position=" + HeadPosition(*a_)});
   EXPECT_THAT(closed.out, HasSubstr("s-2"));
+  // A position beyond the log's head is refused by the server.
+  EXPECT_EQ(Cli(*a_, {"sites", "list", "--min-position=99999999"}).exit_code, 1);
+  EXPECT_EQ(Cli(*a_, {"sites", "list", "--min-position=soon"}).exit_code, 2);
   // The activity feed, newest first, filtered by département.
   auto activity = Cli(*a_, {"sites", "activity", "--departement=44"});
   ASSERT_EQ(activity.exit_code, 0) << activity.err;

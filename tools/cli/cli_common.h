@@ -111,9 +111,11 @@ bool SiteListRequestFromFlags(const Flags& f, resorption::v1::ListSitesRequest* 
                               std::string* error);
 // Every page of ListSites (include_site set) until the last or until `limit` sites kept (0: no
 // limit), keeping only the sites with at least `min_population` people when it is set (> 0).
-// Draws a progress bar on a terminal.
+// `min_position` > 0: the first page waits for the view to include that log position (read your
+// writes). Draws a progress bar on a terminal.
 grpc::Status ListAllSites(const Client& c, resorption::v1::ListSitesRequest req, uint64_t limit,
-                          int64_t min_population, std::vector<resorption::v1::SiteSummary>* out);
+                          int64_t min_population, uint64_t min_position,
+                          std::vector<resorption::v1::SiteSummary>* out);
 
 struct Command {
   const char* group;

@@ -52,6 +52,7 @@ Mise à jour.
                               those of that date
   --comments                  add each site's journal, as the actor may read it (one GetSite
                               per site); not with --date
+  --min-position=N            read your writes: wait until the list includes log position N
 The CSV is the layout `sites import` reads back.
 )";
 constexpr const char* kEventsExportUsage = R"(Usage: resorption events export [flags]
@@ -160,7 +161,10 @@ int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
     if (!s.ok()) return RpcFailed(err, s);
   } else {
     std::vector<v1::SiteSummary> sites;
-    grpc::Status s = ListAllSites(c, req, 0, static_cast<int64_t>(min_population), &sites);
+    uint64_t min_position = 0;
+    if (!Uint(f, "min-position", &min_position)) return Usage(err, "--min-position takes a number");
+    grpc::Status s =
+        ListAllSites(c, req, 0, static_cast<int64_t>(min_population), min_position, &sites);
     if (!s.ok()) return RpcFailed(err, s);
     rows.reserve(sites.size());
     for (v1::SiteSummary& x : sites) rows.push_back(SiteRow{x.site(), x.signals()});
@@ -385,7 +389,7 @@ std::vector<Command> ExportCommands() {
        "export",
        kSitesExportUsage,
        {"format", "out", "departement", "commune", "status", "min-population", "sort", "asc",
-        "date", "comments"},
+        "date", "comments", "min-position"},
        0,
        0,
        SitesExport},

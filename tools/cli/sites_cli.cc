@@ -60,6 +60,7 @@ Lists the sites the actor may read (ListSites), following every page.
   --sort=update|population|commune|priority   default update (most recent first)
   --asc                       ascending order
   --limit=N                   at most N sites
+  --min-position=N            read your writes: wait until the list includes log position N
 )";
 constexpr const char* kAsOfUsage =
     R"(Usage: resorption sites asof ID --date=YYYY-MM-DD [--known-at=TIME]
@@ -295,16 +296,18 @@ int SitesConfirm(const Flags& f, std::ostream& out, std::ostream& err) {
 }
 
 int SitesList(const Flags& f, std::ostream& out, std::ostream& err) {
-  uint64_t limit = 0, min_population = 0;
-  if (!Uint(f, "limit", &limit) || !Uint(f, "min-population", &min_population)) {
-    return Usage(err, "--limit and --min-population take a number");
+  uint64_t limit = 0, min_population = 0, min_position = 0;
+  if (!Uint(f, "limit", &limit) || !Uint(f, "min-population", &min_population) ||
+      !Uint(f, "min-position", &min_position)) {
+    return Usage(err, "--limit, --min-population and --min-position take a number");
   }
   v1::ListSitesRequest req;
   std::string error;
   if (!SiteListRequestFromFlags(f, &req, &error)) return Usage(err, error);
   Client c(f);
   std::vector<v1::SiteSummary> sites;
-  grpc::Status s = ListAllSites(c, req, limit, static_cast<int64_t>(min_population), &sites);
+  grpc::Status s =
+      ListAllSites(c, req, limit, static_cast<int64_t>(min_population), min_position, &sites);
   if (!s.ok()) return RpcFailed(err, s);
   if (!f.json) {
     out << absl::StrFormat("%-14s %-35s %-6s %-24s %-8s %-10s %s\n", "ID", "NAME", "STATUS",
@@ -627,13 +630,15 @@ bool SiteListRequestFromFlags(const Flags& f, v1::ListSitesRequest* req, std::st
 }
 
 grpc::Status ListAllSites(const Client& c, v1::ListSitesRequest req, uint64_t limit,
-                          int64_t min_population, std::vector<v1::SiteSummary>* out) {
+                          int64_t min_population, uint64_t min_position,
+                          std::vector<v1::SiteSummary>* out) {
   req.set_include_site(true);
   req.set_page_size(500);
   ProgressBar bar("sites", std::cerr);
   for (;;) {
     v1::ListSitesQuery q;
     *q.mutable_request() = req;
+    q.set_min_position(min_position);
     v1::ListSitesResponse resp;
     grpc::Status s = c.sites().ListSites(c.Context().get(), q, &resp);
     if (!s.ok()) {
@@ -672,7 +677,8 @@ std::vector<Command> SiteCommands() {
       {"sites",
        "list",
        kListUsage,
-       {"departement", "commune", "status", "min-population", "sort", "asc", "limit"},
+       {"departement", "commune", "status", "min-population", "sort", "asc", "limit",
+        "min-position"},
        0,
        0,
        SitesList},
