@@ -374,8 +374,9 @@ int RemoveCommentsAddressedToOthers(const Principal& p,
 bool RedactAction(const Principal& p, v1::Action* action) {
   // The action's journal follows the site journal's rule.
   RemoveCommentsAddressedToOthers(p, action->mutable_comments());
-  if (action->finances().empty()) return false;
   if (CanSeeFinances(p, action->details().departement_code(), action->id())) return false;
+  action->set_finances_hidden(true);
+  if (action->finances().empty()) return false;
   action->clear_finances();
   return true;
 }

@@ -160,8 +160,9 @@ struct Redaction {
 
 // Removes from `site` what `p` may not see. The caller has checked CanReadSite.
 Redaction RedactSite(const Principal& p, resorption::v1::Site* site);
-// Removes the finances of `action` when `p` may not see them (returns true when removed), and
-// the journal messages addressed to others (RemoveCommentsAddressedToOthers).
+// Removes the finances of `action` when `p` may not see them (returns true when some were
+// removed) and marks it `finances_hidden` (even when it had none), and removes the journal
+// messages addressed to others (RemoveCommentsAddressedToOthers).
 bool RedactAction(const Principal& p, resorption::v1::Action* action);
 // Removes the journal messages (of a site or an action) addressed to chosen users or
 // organisations that `p` is not among, unless `p` wrote them or is a national administrator.

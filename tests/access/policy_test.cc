@@ -435,8 +435,23 @@ TEST(RedactAction, RemovesFinancesOutsideTheFinanceScope) {
   v1::Action copy = a;
   EXPECT_TRUE(RedactAction(Of(Role::kAssociation), &a));
   EXPECT_TRUE(a.finances().empty());
+  EXPECT_TRUE(a.finances_hidden());
   EXPECT_FALSE(RedactAction(Of(Role::kDirectCollaborator), &copy));
   EXPECT_EQ(copy.finances_size(), 1);
+  EXPECT_FALSE(copy.finances_hidden());
+}
+
+TEST(RedactAction, MarksFinancesHiddenEvenWhenThereAreNone) {
+  // An export decides from the mark whether to show finance columns: an empty list alone does
+  // not tell "no finances" from "finances removed".
+  v1::Action a;
+  a.set_id("a-1");
+  a.mutable_details()->set_departement_code("93");
+  v1::Action copy = a;
+  EXPECT_FALSE(RedactAction(Of(Role::kAssociation), &a));
+  EXPECT_TRUE(a.finances_hidden());
+  EXPECT_FALSE(RedactAction(Of(Role::kDirectCollaborator), &copy));
+  EXPECT_FALSE(copy.finances_hidden());
 }
 
 TEST(RedactAction, RemovesJournalMessagesAddressedToOthers) {

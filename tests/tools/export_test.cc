@@ -113,6 +113,69 @@ class ExportTest : public ::testing::Test {
     ASSERT_EQ(p.exit_code, 0) << p.err;
   }
 
+  // Creates action a-93 (Seine-Saint-Denis, on site s-1, piloted by o-1, operated by o-op) with
+  // its 2024 indicators and, when asked, its 2024 finances; returns the log position of the last
+  // write (0 on failure, with the test failed).
+  uint64_t CreateActionA93(bool with_finances) {
+    namespace v1 = resorption::v1;
+    auto actions = a_->Actions();
+    v1::CreateActionRequest create;
+    create.set_action_id("a-93");
+    v1::ActionDetails* d = create.mutable_command()->mutable_details();
+    d->set_name("Accompagnement vers le logement");
+    d->mutable_started_at()->set_year(2024);
+    d->mutable_started_at()->set_month(3);
+    d->mutable_started_at()->set_day(1);
+    d->add_topics(v1::ACTION_TOPIC_HOUSING);
+    d->set_departement_code("93");
+    d->mutable_location()->set_type(v1::ACTION_LOCATION_TYPE_ON_SITE);
+    d->mutable_location()->add_site_ids("s-1");
+    v1::ActionMember* pilot = create.mutable_command()->add_managers();
+    pilot->set_user_id("u-1");
+    pilot->set_organisation_id("o-1");
+    v1::ActionMember* operator_ = create.mutable_command()->add_operators();
+    operator_->set_user_id("u-op");
+    operator_->set_organisation_id("o-op");
+    // The actor of the writes, as the CLI sends it (the server runs without authentication).
+    auto actor = [](grpc::ClientContext* ctx) {
+      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      ctx->AddMetadata("x-actor-user", "u-1");
+      ctx->AddMetadata("x-actor-organisation", "o-1");
+      ctx->AddMetadata("x-actor-role", "national_admin");
+    };
+    v1::WriteResult r;
+    grpc::ClientContext c1;
+    actor(&c1);
+    grpc::Status s = actions->CreateAction(&c1, create, &r);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    v1::RecordActionIndicatorsRequest indicators;
+    indicators.set_name("actions/a-93");
+    v1::ActionIndicators* i = indicators.mutable_command()->mutable_indicators();
+    i->set_year(2024);
+    i->set_nombre_personnes(12);
+    i->set_nombre_menages(4);
+    i->set_logement_nombre_personnes(5);
+    grpc::ClientContext c2;
+    actor(&c2);
+    s = actions->RecordActionIndicators(&c2, indicators, &r);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (with_finances) {
+      v1::RecordActionFinancesRequest finances;
+      finances.set_name("actions/a-93");
+      v1::ActionFinances* f = finances.mutable_command()->mutable_finances();
+      f->set_year(2024);
+      v1::FinanceLine* dedicated = f->add_lines();
+      dedicated->set_type(v1::FINANCE_TYPE_DEDICATED);
+      dedicated->set_amount_cents(1500050);
+      dedicated->set_real_amount_cents(1200000);
+      grpc::ClientContext c3;
+      actor(&c3);
+      s = actions->RecordActionFinances(&c3, finances, &r);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    return s.ok() ? r.position() : 0;
+  }
+
   std::string Write(const std::string& name, const std::string& content) {
     std::string path = tmp_.path() + "/" + name;
     std::ofstream(path, std::ios::binary) << content;
@@ -376,51 +439,10 @@ TEST_F(ExportTest, SitesAsOfHeatwaveAndConfirm) {
 // Actions from the command line: the list, one action with its yearly indicators, the yearly
 // sums per département and per topic.
 TEST_F(ExportTest, ActionsListShowAndAggregates) {
-  namespace v1 = resorption::v1;
   DeclareTwoSites(*a_);
-  auto actions = a_->Actions();
-  v1::CreateActionRequest create;
-  create.set_action_id("a-93");
-  v1::ActionDetails* d = create.mutable_command()->mutable_details();
-  d->set_name("Accompagnement vers le logement");
-  d->mutable_started_at()->set_year(2024);
-  d->mutable_started_at()->set_month(3);
-  d->mutable_started_at()->set_day(1);
-  d->add_topics(v1::ACTION_TOPIC_HOUSING);
-  d->set_departement_code("93");
-  d->mutable_location()->set_type(v1::ACTION_LOCATION_TYPE_ON_SITE);
-  d->mutable_location()->add_site_ids("s-1");
-  v1::ActionMember* pilot = create.mutable_command()->add_managers();
-  pilot->set_user_id("u-1");
-  pilot->set_organisation_id("o-1");
-  v1::ActionMember* operator_ = create.mutable_command()->add_operators();
-  operator_->set_user_id("u-op");
-  operator_->set_organisation_id("o-op");
-  // The actor of the writes, as the CLI sends it (the server runs without authentication).
-  auto actor = [](grpc::ClientContext* ctx) {
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    ctx->AddMetadata("x-actor-user", "u-1");
-    ctx->AddMetadata("x-actor-organisation", "o-1");
-    ctx->AddMetadata("x-actor-role", "national_admin");
-  };
-  v1::WriteResult r;
-  grpc::ClientContext c1;
-  actor(&c1);
-  grpc::Status s = actions->CreateAction(&c1, create, &r);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  v1::RecordActionIndicatorsRequest indicators;
-  indicators.set_name("actions/a-93");
-  v1::ActionIndicators* i = indicators.mutable_command()->mutable_indicators();
-  i->set_year(2024);
-  i->set_nombre_personnes(12);
-  i->set_nombre_menages(4);
-  i->set_logement_nombre_personnes(5);
-  grpc::ClientContext c2;
-  actor(&c2);
-  s = actions->RecordActionIndicators(&c2, indicators, &r);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-
-  const std::string written = absl::StrCat("--min-position=", r.position());
+  const uint64_t position = CreateActionA93(/*with_finances=*/false);
+  ASSERT_GT(position, 0u);
+  const std::string written = absl::StrCat("--min-position=", position);
   auto list = Cli(*a_, {"actions", "list", "--departement=93", "--year=2024", written});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_THAT(list.out, HasSubstr("a-93"));
@@ -444,6 +466,49 @@ TEST_F(ExportTest, ActionsListShowAndAggregates) {
   ASSERT_EQ(by_topic.exit_code, 0) << by_topic.err;
   EXPECT_THAT(by_topic.out, HasSubstr("2024 housing          1        12"));
   EXPECT_EQ(Cli(*a_, {"actions", "aggregates", "--by=commune"}).exit_code, 2);
+}
+
+TEST_F(ExportTest, ActionsExportShowsTheYearAndTheFinancesOnlyToTheirReaders) {
+  DeclareTwoSites(*a_);
+  const uint64_t position = CreateActionA93(/*with_finances=*/true);
+  ASSERT_GT(position, 0u);
+  const std::string written = absl::StrCat("--min-position=", position);
+
+  // A pilot's organisation reads the finances: the FINANCEMENT columns, amounts in euros.
+  auto pilot = Cli(*a_, {"actions", "export", "--year=2024", written});
+  ASSERT_EQ(pilot.exit_code, 0) << pilot.err;
+  const std::vector<std::string> lines = absl::StrSplit(pilot.out, "\r\n", absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << pilot.out;
+  EXPECT_THAT(lines[0], HasSubstr("Crédits dédiés à la résorption des bidonvilles,Dépense sur "
+                                  "crédits dédiés à la résorption des bidonvilles"));
+  EXPECT_THAT(lines[1], HasSubstr("Seine-Saint-Denis,11,Île-de-France,a-93,o-op,"
+                                  "Accompagnement vers le logement,01/03/2024,,Sur site,Logement"));
+  EXPECT_THAT(lines[1], HasSubstr(",15000.50,12000.00,"));
+  EXPECT_THAT(lines[1], HasSubstr(",12,4,"));  // personnes, ménages of 2024
+
+  // An operator's organisation reads the action, not its finances: no FINANCEMENT columns.
+  auto op = RunTool("resorption",
+                    {a_->flag(), "--actor=u-op", "--organisation=o-op", "--role=association",
+                     "actions", "export", "--year=2024", written},
+                    tmp_.path());
+  ASSERT_EQ(op.exit_code, 0) << op.err;
+  EXPECT_THAT(op.out, HasSubstr("a-93"));
+  EXPECT_THAT(op.out, Not(HasSubstr("Crédits dédiés")));
+  EXPECT_THAT(op.out, Not(HasSubstr("15000.50")));
+
+  // The workbook: one sheet per département and "Tous".
+  const std::string xlsx = tmp_.path() + "/actions.xlsx";
+  auto book = Cli(*a_, {"actions", "export", "--year=2024", "--format=xlsx", "--out=" + xlsx});
+  ASSERT_EQ(book.exit_code, 0) << book.err;
+  EXPECT_GT(std::filesystem::file_size(xlsx), 1000u);
+
+  // No action running in 2019; a bad year or format is a usage error.
+  auto none = Cli(*a_, {"actions", "export", "--year=2019"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_THAT(none.err, HasSubstr("no action to export"));
+  EXPECT_EQ(Cli(*a_, {"actions", "export", "--year=24"}).exit_code, 2);
+  EXPECT_EQ(Cli(*a_, {"actions", "export", "--format=ods"}).exit_code, 2);
+  EXPECT_EQ(Cli(*a_, {"actions", "export", "--format=xlsx"}).exit_code, 2);
 }
 
 TEST_F(ExportTest, CommentsExportTheJournalAsTheActorMayReadIt) {

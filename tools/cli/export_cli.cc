@@ -1,7 +1,7 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
-// `resorption sites export|import` and `events export`: the formats people use. Everything
-// goes through the service's queries and commands, so its access rules apply.
+// `resorption sites export|import`, `actions export` and `events export`: the formats people use.
+// Everything goes through the service's queries and commands, so its access rules apply.
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -24,6 +24,8 @@
 #include "projections/views/signals.h"
 #include "resorption/v1/site_events.pb.h"
 #include "tools/cli/cli_common.h"
+#include "tools/lib/action_export.h"
+#include "tools/lib/action_xlsx.h"
 #include "tools/lib/json.h"
 #include "tools/lib/progress.h"
 #include "tools/lib/site_history.h"
@@ -54,6 +56,26 @@ Mise à jour.
                               per site); not with --date
   --min-position=N            read your writes: wait until the list includes log position N
 The CSV is the layout `sites import` reads back.
+)";
+constexpr const char* kActionsExportUsage = R"(Usage: resorption actions export [flags]
+
+The actions of one year in the platform's spreadsheet layout (ListActions with the year: the
+actions running during that year, as the actor may read them): département, region, operators,
+dates, place, topics and goals; the year's indicators with the platform's headings; its finances,
+planned and spent per type (only when the actor may see the finances of some exported action;
+empty cells for the others); the journal and the dates of the last updates. The workbook has one
+sheet per département and a sheet "Tous"; above each table, the year, the date of the extraction
+and, for the current and the previous year, how many actions financed by the dedicated credits
+had their indicators updated less than three months ago.
+  --year=YYYY                 default: the previous year
+  --format=csv|xlsx           default csv: the "Tous" sheet (headings, then one line per
+                              action); xlsx needs --out
+  --out=FILE                  default standard output
+  --departement=CODE          only this département
+  --dedicated-only            only the actions financed by the dedicated credits that year
+  --extracted-on=YYYY-MM-DD   the date of the extraction (default: today, UTC)
+  --min-position=N            read your writes: wait until the view includes log position N
+An export with no action is refused (exit status 1).
 )";
 constexpr const char* kEventsExportUsage = R"(Usage: resorption events export [flags]
 
@@ -192,6 +214,50 @@ int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
     return 0;
   }
   return Emit(f, format == "csv" ? SitesCsv(columns, rows) : SitesGeoJson(columns, rows), out, err);
+}
+
+int ActionsExport(const Flags& f, std::ostream& out, std::ostream& err) {
+  const std::string format = f.Get("format", "csv");
+  if (format != "csv" && format != "xlsx") return Usage(err, "--format takes csv or xlsx");
+  if (format == "xlsx" && !f.Has("out")) return Usage(err, "--format=xlsx needs --out=FILE");
+  ActionExportOptions options;
+  options.today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  if (f.Has("extracted-on") && !absl::ParseCivilTime(f.Get("extracted-on"), &options.today)) {
+    return Usage(err, "--extracted-on takes YYYY-MM-DD");
+  }
+  options.year = static_cast<int>(options.today.year()) - 1;
+  if (f.Has("year")) {
+    uint64_t year = 0;
+    if (!Uint(f, "year", &year) || year < 2000 || year > 2100) {
+      return Usage(err, "--year takes a year between 2000 and 2100");
+    }
+    options.year = static_cast<int>(year);
+  }
+  options.dedicated_only = f.Has("dedicated-only");
+  uint64_t min_position = 0;
+  if (!Uint(f, "min-position", &min_position)) return Usage(err, "--min-position takes a number");
+  v1::ListActionsQuery q;
+  q.set_min_position(min_position);
+  q.set_year(options.year);
+  q.mutable_request()->set_departement_code(f.Get("departement"));
+  Client c(f);
+  v1::ListActionsResponse resp;
+  grpc::Status s = c.actions().ListActions(c.Context().get(), q, &resp);
+  if (!s.ok()) return RpcFailed(err, s);
+  const std::vector<v1::Action> actions(resp.actions().begin(), resp.actions().end());
+  absl::StatusOr<ActionExport> e = BuildActionExport(actions, options);
+  if (!e.ok()) {
+    err << "resorption: " << e.status().message() << "\n";
+    return 1;
+  }
+  if (format == "xlsx") {
+    if (absl::Status st = WriteActionsXlsx(*e, f.Get("out")); !st.ok()) {
+      err << "resorption: " << st.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  return Emit(f, ActionExportCsv(*e), out, err);
 }
 
 // The payload as JSON when its type and schema version are those this build writes, else null
@@ -394,6 +460,13 @@ std::vector<Command> ExportCommands() {
        0,
        SitesExport},
       {"sites", "import", kSitesImportUsage, {"dry-run"}, 1, 1, SitesImport},
+      {"actions",
+       "export",
+       kActionsExportUsage,
+       {"year", "format", "out", "departement", "dedicated-only", "extracted-on", "min-position"},
+       0,
+       0,
+       ActionsExport},
       {"events",
        "export",
        kEventsExportUsage,
