@@ -122,7 +122,11 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWorksOnEveryCommand) {
                                              {"sites", "heatwave"},     {"sites", "confirm"},
                                              {"territories", "series"}, {"territories", "flows"},
                                              {"actions", "list"},       {"actions", "show"},
-                                             {"actions", "aggregates"}, {"users", "list"},
+                                             {"actions", "aggregates"}, {"actions", "create"},
+                                             {"actions", "update"},     {"actions", "managers"},
+                                             {"actions", "operators"},  {"actions", "indicators"},
+                                             {"actions", "finances"},   {"actions", "comment"},
+                                             {"actions", "close"},      {"users", "list"},
                                              {"users", "create"},       {"users", "activate"},
                                              {"users", "deactivate"},   {"users", "erase"},
                                              {"users", "whoami"},       {"organisations", "create"},
@@ -138,6 +142,9 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWorksOnEveryCommand) {
   EXPECT_THAT(top.out, HasSubstr("backup restore"));
   EXPECT_THAT(top.out, HasSubstr("users list|create"));
   EXPECT_THAT(top.out, HasSubstr("actions list|show|aggregates"));
+  EXPECT_THAT(
+      top.out,
+      HasSubstr("actions create|update|managers|operators|indicators|finances|comment|close"));
 }
 
 TEST_F(CliTest, BackupWhileServingThenRestoreAndAuditTheCopy) {

@@ -49,6 +49,7 @@ Commands:
   sites export       CSV, XLSX or GeoJSON with the platform's French columns
   sites import       a CSV in the export's layout (--dry-run: validate only)
   actions list|show|aggregates   actions, their yearly indicators and finances
+  actions create|update|managers|operators|indicators|finances|comment|close
   projections status|rebuild
   analytics submit|get|export
   territories search communes by name prefix

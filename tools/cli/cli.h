@@ -10,11 +10,12 @@
 //   resorption backup restore SRC DST
 //   resorption events export --format=jsonl
 //   resorption sites declare|show|list|history|close|update-population|export|import
+//   resorption actions list|show|aggregates|create|update|managers|operators|indicators|...
 //   resorption projections status|rebuild, analytics submit|get|export, territories search
 //
 // Every call carries the actor (--actor, --organisation, --role, --options) as metadata.
-// The commands live in sites_cli.cc, services_cli.cc and export_cli.cc (cli_common.h);
-// docs/tools.md describes them.
+// The commands live in sites_cli.cc, actions_cli.cc, services_cli.cc, export_cli.cc and
+// directory_cli.cc (cli_common.h); docs/tools.md describes them.
 //
 //   int code = rb::tools::RunCli({"--server=127.0.0.1:50051", "events", "head"}, std::cout,
 //                                std::cerr);

@@ -2,9 +2,13 @@
 #include "tools/cli/cli_common.h"
 
 #include <chrono>
+#include <fstream>
+#include <limits>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -52,6 +56,75 @@ std::string ProtoJson(const google::protobuf::Message& m) {
   o.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(m, &json, o);
   return json;
+}
+
+absl::Status ProtoFromJsonFile(const std::string& path, google::protobuf::Message* m) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  m->Clear();
+  const auto s = google::protobuf::util::JsonStringToMessage(text.str(), m);
+  if (!s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not a ", m->GetDescriptor()->name(),
+                                                   " in JSON: ", std::string(s.message())));
+  }
+  return absl::OkStatus();
+}
+
+std::string Euros(int64_t cents) {
+  const uint64_t magnitude =
+      cents < 0 ? uint64_t{0} - static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
+  return absl::StrFormat("%s%d.%02d", cents < 0 ? "-" : "", magnitude / 100, magnitude % 100);
+}
+
+absl::Status ParseEuros(const std::string& text, int64_t* cents) {
+  const absl::Status bad = absl::InvalidArgumentError(absl::StrCat(
+      "\"", text, "\" is not an amount in euros (digits, at most 2 decimals, e.g. 1500.50)"));
+  const size_t sep = text.find_first_of(".,");
+  const std::string units = text.substr(0, sep);
+  const std::string decimals = sep == std::string::npos ? "" : text.substr(sep + 1);
+  auto digits = [](const std::string& t) {
+    return t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (units.empty() || !digits(units) || !digits(decimals) || decimals.size() > 2 ||
+      (sep != std::string::npos && decimals.empty())) {
+    return bad;
+  }
+  int64_t whole = 0;
+  if (!absl::SimpleAtoi(units, &whole) || whole > std::numeric_limits<int64_t>::max() / 100 - 1) {
+    return bad;
+  }
+  int64_t fraction = 0;
+  if (!decimals.empty() && !absl::SimpleAtoi(decimals, &fraction)) return bad;
+  *cents = whole * 100 + (decimals.size() == 1 ? fraction * 10 : fraction);
+  return absl::OkStatus();
+}
+
+void SetWriteOptions(const Flags& f, resorption::v1::WriteOptions* o) {
+  if (f.Has("command-id")) o->set_command_id(f.Get("command-id"));
+  if (f.Has("reason")) o->set_reason(f.Get("reason"));
+}
+
+int PrintWrite(const Flags& f, const resorption::v1::WriteResult& r, std::ostream& out) {
+  using resorption::v1::WriteResult;
+  const std::string outcome = r.outcome() == WriteResult::OUTCOME_APPENDED    ? "appended"
+                              : r.outcome() == WriteResult::OUTCOME_NO_CHANGE ? "no_change"
+                              : r.outcome() == WriteResult::OUTCOME_REPLAYED  ? "replayed"
+                                                                              : "unspecified";
+  if (f.json) {
+    out << JsonObject()
+               .Add("name", r.name())
+               .Add("outcome", outcome)
+               .Add("revision", r.revision())
+               .Add("position", r.position())
+               .str()
+        << "\n";
+  } else {
+    out << r.name() << ": " << outcome << ", revision " << r.revision() << ", position "
+        << r.position() << "\n";
+  }
+  return 0;
 }
 
 std::optional<rb::domain::Role> RoleFromId(std::string_view id) {

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "domain/context.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -65,6 +66,20 @@ bool Uint(const Flags& f, const std::string& name, uint64_t* v);
 int64_t Micros(const google::protobuf::Timestamp& ts);
 // `m` as one line of JSON with the proto field names.
 std::string ProtoJson(const google::protobuf::Message& m);
+// Fills `m` from the file at `path` holding it in protobuf's JSON mapping (proto or lowerCamel
+// field names). INVALID_ARGUMENT naming the file and the parse error when it cannot be read or
+// parsed.
+absl::Status ProtoFromJsonFile(const std::string& path, google::protobuf::Message* m);
+// Euro cents as euros with two decimals: 150050 -> "1500.50", -5 -> "-0.05".
+std::string Euros(int64_t cents);
+// An amount in euros ("1500", "1500.5", "1500.50"; a decimal comma is accepted) to cents.
+// INVALID_ARGUMENT on a sign, more than two decimals, anything but digits, or an overflow.
+absl::Status ParseEuros(const std::string& text, int64_t* cents);
+// --command-id and --reason of every write command into `o`.
+void SetWriteOptions(const Flags& f, resorption::v1::WriteOptions* o);
+// Prints the result of a write: "NAME: OUTCOME, revision R, position P", or one JSON line
+// (name, outcome, revision, position) with --json. Returns 0.
+int PrintWrite(const Flags& f, const resorption::v1::WriteResult& r, std::ostream& out);
 // The platform role whose id is `id` ("national_admin", "association"...); nullopt when unknown.
 std::optional<rb::domain::Role> RoleFromId(std::string_view id);
 // `text` (UTF-8) followed by spaces up to `width` characters (not bytes), for aligned French
@@ -132,7 +147,7 @@ std::vector<Command> SiteCommands();       // sites_cli.cc
 std::vector<Command> ServiceCommands();    // services_cli.cc: projections, analytics, territories
 std::vector<Command> ExportCommands();     // export_cli.cc: sites export|import, events export
 std::vector<Command> DirectoryCommands();  // directory_cli.cc: users, organisations, tokens, audit
-std::vector<Command> ActionCommands();     // actions_cli.cc: actions list|show|aggregates
+std::vector<Command> ActionCommands();     // actions_cli.cc: actions (reads and writes)
 
 }  // namespace rb::tools
 

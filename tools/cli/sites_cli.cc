@@ -133,31 +133,6 @@ Posts a message to the site's journal (PostComment).
 
 std::string SiteName(const std::string& id) { return absl::StrCat("sites/", id); }
 
-void SetOptions(const Flags& f, v1::WriteOptions* o) {
-  if (f.Has("command-id")) o->set_command_id(f.Get("command-id"));
-  if (f.Has("reason")) o->set_reason(f.Get("reason"));
-}
-
-int PrintWrite(const Flags& f, const v1::WriteResult& r, std::ostream& out) {
-  const std::string outcome = r.outcome() == v1::WriteResult::OUTCOME_APPENDED    ? "appended"
-                              : r.outcome() == v1::WriteResult::OUTCOME_NO_CHANGE ? "no_change"
-                              : r.outcome() == v1::WriteResult::OUTCOME_REPLAYED  ? "replayed"
-                                                                                  : "unspecified";
-  if (f.json) {
-    out << JsonObject()
-               .Add("name", r.name())
-               .Add("outcome", outcome)
-               .Add("revision", r.revision())
-               .Add("position", r.position())
-               .str()
-        << "\n";
-  } else {
-    out << r.name() << ": " << outcome << ", revision " << r.revision() << ", position "
-        << r.position() << "\n";
-  }
-  return 0;
-}
-
 int SitesDeclare(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::Site site;
   const std::vector<std::pair<std::string, std::string>> cells = {
@@ -184,7 +159,7 @@ int SitesDeclare(const Flags& f, std::ostream& out, std::ostream& err) {
   Client c(f);
   v1::DeclareSiteRequest req;
   req.set_site_id(f.Get("id"));
-  SetOptions(f, req.mutable_options());
+  SetWriteOptions(f, req.mutable_options());
   *req.mutable_command()->mutable_site() = site;
   v1::WriteResult r;
   grpc::Status s = c.sites().DeclareSite(c.Context().get(), req, &r);
@@ -275,7 +250,7 @@ int SitesHeatwave(const Flags& f, std::ostream& out, std::ostream& err) {
   if (state != "on" && state != "off") return Usage(err, "sites heatwave takes on or off");
   v1::SetHeatwaveRequest req;
   req.set_name(SiteName(f.positional[2]));
-  SetOptions(f, req.mutable_options());
+  SetWriteOptions(f, req.mutable_options());
   req.mutable_command()->set_active(state == "on");
   Client c(f);
   v1::WriteResult r;
@@ -287,7 +262,7 @@ int SitesHeatwave(const Flags& f, std::ostream& out, std::ostream& err) {
 int SitesConfirm(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::ConfirmUpToDateRequest req;
   req.set_name(SiteName(f.positional[2]));
-  SetOptions(f, req.mutable_options());
+  SetWriteOptions(f, req.mutable_options());
   Client c(f);
   v1::WriteResult r;
   grpc::Status s = c.sites().ConfirmUpToDate(c.Context().get(), req, &r);
@@ -507,7 +482,7 @@ int SitesClose(const Flags& f, std::ostream& out, std::ostream& err) {
   if (!cause.has_value()) return Usage(err, absl::StrCat("unknown cause ", f.Get("cause")));
   v1::CloseSiteRequest req;
   req.set_name(SiteName(f.positional[2]));
-  SetOptions(f, req.mutable_options());
+  SetWriteOptions(f, req.mutable_options());
   v1::Closure* closure = req.mutable_command()->mutable_closure();
   closure->set_cause(*cause);
   if (absl::Status st = ParseDay(f.Get("date"), closure->mutable_closed_at()); !st.ok()) {
@@ -548,7 +523,7 @@ int SitesUpdatePopulation(const Flags& f, std::ostream& out, std::ostream& err) 
   if (!s.ok()) return RpcFailed(err, s);
   v1::RecordPopulationRequest req;
   req.set_name(get.name());
-  SetOptions(f, req.mutable_options());
+  SetWriteOptions(f, req.mutable_options());
   req.mutable_options()->set_expected_revision(site.revision());
   v1::Population* p = req.mutable_command()->mutable_population();
   *p = site.population();
@@ -576,7 +551,7 @@ int SitesComment(const Flags& f, std::ostream& out, std::ostream& err) {
   if (f.Get("text").empty()) return Usage(err, "sites comment needs --text");
   v1::PostCommentRequest req;
   req.set_name(SiteName(f.positional[2]));
-  SetOptions(f, req.mutable_options());
+  SetWriteOptions(f, req.mutable_options());
   req.mutable_command()->set_text(f.Get("text"));
   for (absl::string_view u : absl::StrSplit(f.Get("to-user"), ',', absl::SkipEmpty())) {
     req.mutable_command()->add_target_user_ids(std::string(u));
