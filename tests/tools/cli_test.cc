@@ -126,7 +126,7 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWorksOnEveryCommand) {
                                              {"actions", "update"},     {"actions", "managers"},
                                              {"actions", "operators"},  {"actions", "indicators"},
                                              {"actions", "finances"},   {"actions", "comment"},
-                                             {"actions", "close"},      {"users", "list"},
+                                             {"actions", "close"},      {"actions", "export"},      {"users", "list"},
                                              {"users", "create"},       {"users", "activate"},
                                              {"users", "deactivate"},   {"users", "erase"},
                                              {"users", "whoami"},       {"organisations", "create"},
@@ -137,10 +137,20 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWorksOnEveryCommand) {
     EXPECT_EQ(run.exit_code, 0) << c[0] << " " << c[1];
     EXPECT_THAT(run.out, HasSubstr("Usage: resorption " + c[0] + " " + c[1]));
   }
+  // The site write commands.
+  for (const std::string sub :
+       {"census", "living-conditions", "upgrade-living-conditions", "import-living-conditions-v1",
+        "procedures", "intervener", "moderate-comment", "phase", "correct-closure", "erase",
+        "update", "correct"}) {
+    auto run = Cli({"sites", sub, "--help"});
+    EXPECT_EQ(run.exit_code, 0) << "sites " << sub;
+    EXPECT_THAT(run.out, HasSubstr("Usage: resorption sites " + sub));
+  }
   auto top = Cli({"--help"});
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_THAT(top.out, HasSubstr("backup restore"));
   EXPECT_THAT(top.out, HasSubstr("users list|create"));
+  EXPECT_THAT(top.out, HasSubstr("sites update|correct|census|procedures|intervener"));
   EXPECT_THAT(top.out, HasSubstr("actions list|show|aggregates"));
   EXPECT_THAT(
       top.out,

@@ -46,10 +46,13 @@ Commands:
   erasure sweep      run the retention rules of personal data now (national admin)
   erasure anonymise-owner SITE   erase one site's private owners' names (national admin)
   sites declare|show|list|history|asof|close|update-population|comment|heatwave|confirm
+  sites update|correct|census|procedures|intervener|phase|moderate-comment|correct-closure|erase
+  sites living-conditions|upgrade-living-conditions|import-living-conditions-v1
   sites export       CSV, XLSX or GeoJSON with the platform's French columns
   sites import       a CSV in the export's layout (--dry-run: validate only)
   actions list|show|aggregates   actions, their yearly indicators and finances
   actions create|update|managers|operators|indicators|finances|comment|close
+  actions export     one year's actions as the platform's workbook (XLSX) or CSV
   projections status|rebuild
   analytics submit|get|export
   territories search communes by name prefix

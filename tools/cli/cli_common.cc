@@ -5,14 +5,17 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "tools/lib/site_history.h"
+#include "tools/lib/site_table.h"
 
 namespace rb::tools {
 
@@ -169,6 +172,40 @@ JsonObject EventEnvelopeJson(const resorption::v1::Event& e) {
       .Add("reason", e.metadata().reason())
       .Add("command_id", e.metadata().command_id());
   return o;
+}
+
+absl::Status DayFlag(const Flags& f, const std::string& name, resorption::v1::Date* date) {
+  absl::Status s = ParseDay(f.Get(name), date);
+  if (s.ok()) return s;
+  return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", s.message()));
+}
+
+absl::Status ParseEnumCode(const std::string& label, const std::string& text,
+                           const google::protobuf::EnumDescriptor* type, int* value) {
+  if (std::optional<int> n = rb::domain::FromPlatformCode(type, text); n.has_value()) {
+    *value = *n;
+    return absl::OkStatus();
+  }
+  std::vector<std::string> codes;
+  for (int i = 0; i < type->value_count(); ++i) {
+    const absl::string_view code = rb::domain::PlatformCode(type, type->value(i)->number());
+    if (!code.empty()) codes.emplace_back(code);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(label, ": unknown value \"", text, "\" (", absl::StrJoin(codes, ", "), ")"));
+}
+
+absl::Status ReadJsonFile(const std::string& path, google::protobuf::Message* m) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read the file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  google::protobuf::util::JsonParseOptions o;
+  o.ignore_unknown_fields = false;
+  const auto s = google::protobuf::util::JsonStringToMessage(text.str(), m, o);
+  if (s.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(path, ": not a ", m->GetDescriptor()->name(),
+                                                 " in JSON: ", s.message().ToString()));
 }
 
 Client::Client(const Flags& f)

@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "domain/context.h"
+#include "domain/labels.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "resorption/v1/actions_service.grpc.pb.h"
@@ -89,6 +90,33 @@ std::string PadRight(std::string_view text, size_t width);
 // dates (readable, and exact in microseconds since the epoch: valid_at_us, recorded_at_us) and
 // metadata (callers add "log_hash" or "payload").
 JsonObject EventEnvelopeJson(const resorption::v1::Event& e);
+
+// Flag values read locally, each error naming the flag (or the file) for Usage():
+// The day flag `name` (YYYY-MM-DD or DD/MM/YYYY) into `date`; INVALID_ARGUMENT "--name: ..."
+// when it is not a valid date. The flag must be present.
+absl::Status DayFlag(const Flags& f, const std::string& name, resorption::v1::Date* date);
+// `text` as a value of the enum `type` by its platform code (domain/labels.h: "resorbed",
+// "done", "sociological_diagnosis"...); INVALID_ARGUMENT "LABEL: unknown value \"TEXT\" (the
+// codes)" otherwise. `label` names what was read: "--cause", "PHASE".
+absl::Status ParseEnumCode(const std::string& label, const std::string& text,
+                           const google::protobuf::EnumDescriptor* type, int* value);
+template <typename E>
+absl::Status ParseEnumCode(const std::string& label, const std::string& text, E* value) {
+  int n = 0;
+  absl::Status s = ParseEnumCode(label, text, google::protobuf::GetEnumDescriptor<E>(), &n);
+  if (s.ok()) *value = static_cast<E>(n);
+  return s;
+}
+// The enum flag `name` (which must be present) by its platform code, as ParseEnumCode.
+template <typename E>
+absl::Status EnumFlag(const Flags& f, const std::string& name, E* value) {
+  return ParseEnumCode("--" + name, f.Get(name), value);
+}
+// The message `m` from the file at `path` in protobuf's JSON mapping (the .proto field names or
+// their lowerCamelCase, enum values by name, a Date as {"year":2025,"month":1,"day":31});
+// INVALID_ARGUMENT "PATH: reason" when the file cannot be read or parsed (an unknown field is an
+// error).
+absl::Status ReadJsonFile(const std::string& path, google::protobuf::Message* m);
 
 class Client {
  public:

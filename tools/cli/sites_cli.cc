@@ -1,11 +1,16 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
-// `resorption sites declare|show|list|history|close|update-population|comment`.
+// `resorption sites declare|show|list|history|asof|activity|heatwave|confirm|close|
+// update-population|comment`, and the other write commands of the Sites service: census,
+// living-conditions, upgrade-living-conditions, import-living-conditions-v1, procedures,
+// intervener, moderate-comment, phase, correct-closure, erase, update, correct. The nested
+// parts (an assessment, procedures, a closure, site parts) are read from JSON files.
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +23,7 @@
 #include "absl/time/time.h"
 #include "domain/dates.h"
 #include "domain/labels.h"
+#include "domain/site.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/cli/cli_common.h"
 #include "tools/lib/json.h"
@@ -131,22 +137,176 @@ Posts a message to the site's journal (PostComment).
   --command-id=ID --reason=TEXT
 )";
 
+constexpr const char* kCensusUsage = R"(Usage: resorption sites census ID [flags]
+
+Records the social diagnostic ("Diagnostic social", RecordCensus): the census given replaces the
+current one. Needs --status or --file.
+  --status=STATUS   Statut du diagnostic social: none (non prévu), scheduled (prévu),
+                    done (réalisé)
+  --date=DATE       Date du diagnostic (YYYY-MM-DD or DD/MM/YYYY)
+  --by=TEXT         Service en charge du diagnostic
+  --file=PATH       a Census in JSON, e.g. {"status":"CENSUS_STATUS_DONE","conducted_at":
+                    {"year":2025,"month":1,"day":15},"conducted_by":"SIAO"}; the flags given
+                    override its fields
+  --command-id=ID --reason=TEXT
+)";
+constexpr const char* kLivingConditionsUsage =
+    R"(Usage: resorption sites living-conditions ID --file=PATH [flags]
+
+Assesses the living conditions in schema v2 (AssessLivingConditions): the assessment replaces
+the current one. Refused on a site still in v1: use `sites upgrade-living-conditions`.
+  --file=PATH   a LivingConditionsV2 in JSON (site.proto): {"water":{"access_type":
+                "WATER_ACCESS_TYPE_NETWORK_TAP","is_public":"NO",...},"sanitary":{...},
+                "electricity":{...},"trash":{...},"pests":{...},"fire":{...}}
+  --command-id=ID --reason=TEXT
+)";
+constexpr const char* kUpgradeLivingConditionsUsage =
+    R"(Usage: resorption sites upgrade-living-conditions ID --file=PATH [flags]
+
+Switches a site in v1 (or never assessed) to the living conditions v2 with this assessment
+(UpgradeLivingConditions): the v1 answers are dropped. Refused once the site is in v2.
+  --file=PATH   a LivingConditionsV2 in JSON, as for `sites living-conditions`
+  --command-id=ID --reason=TEXT
+)";
+constexpr const char* kImportLivingConditionsV1Usage =
+    R"(Usage: resorption sites import-living-conditions-v1 ID --file=PATH [flags]
+
+Records an assessment in the former schema v1 (ImportLivingConditionsV1): history imports only
+(actors with the import option); refused once the site is in v2.
+  --file=PATH   a LivingConditionsV1 in JSON (site.proto), e.g. {"access_to_water":"YES",
+                "water_distance":"WATER_DISTANCE_V1_0_20","electricity_type":
+                "ELECTRICITY_TYPE_V1_NO"}
+  --command-id=ID --reason=TEXT
+)";
+constexpr const char* kProceduresUsage =
+    R"(Usage: resorption sites procedures ID --file=PATH [flags]
+
+Updates the restricted procedures (UpdateProcedures): each part in the file replaces the current
+one, the parts left out are unchanged. Needs access to justice (option access_justice).
+  --file=PATH   an UpdateProcedures in JSON: {"justice":{...},"police":{...},
+                "administrative_order":{...},"insalubrity_order":{...}} (site.proto's
+                JusticeProcedure, PoliceAssistance, AdministrativeOrder, InsalubrityOrder), e.g.
+                {"justice":{"owner_complaint":"YES","justice_procedure":"NO"}}
+  --command-id=ID --reason=TEXT
+)";
+constexpr const char* kIntervenerUsage =
+    R"(Usage: resorption sites intervener add|withdraw ID [flags]
+
+add declares an intervener on the site with their themes (DeclareIntervener); withdraw removes
+one (WithdrawIntervener). Without --user: the actor (and their organisation); only
+administrators name another user.
+  --user=ID                the intervening user
+  --user-organisation=ID   add: that user's organisation
+  --themes=THEME[,THEME]   add: sante, education, emploi, logement, mediation_sociale,
+                           securite, humanitaire, diagnostic, pilotage, autre
+  --other-theme=TEXT       add: what "autre" means (required with it)
+  --command-id=ID --reason=TEXT
+)";
+constexpr const char* kModerateCommentUsage =
+    R"(Usage: resorption sites moderate-comment ID COMMENT_ID [flags]
+
+Moderates a message of the site's journal (ModerateComment): its text is withdrawn for every
+reader. Administrators. COMMENT_ID: the message's id (comments[].id of `sites show --json`).
+  --reason=TEXT   why (kept with the moderation)
+  --command-id=ID
+)";
+constexpr const char* kPhaseUsage = R"(Usage: resorption sites phase start|complete ID PHASE [flags]
+
+Starts or completes a phase of the site's resorption (StartResorptionPhase,
+CompleteResorptionPhase). PHASE: sociological_diagnosis, technical_diagnosis, social_assessment,
+political_validation, contract_preparation, land_equipment_development, family_information,
+contractualization_of_families, official_opening.
+  --command-id=ID --reason=TEXT
+)";
+constexpr const char* kCorrectClosureUsage =
+    R"(Usage: resorption sites correct-closure ID --reason=TEXT [flags]
+
+Corrects the closure of a closed site (CorrectClosure). National administrators; the reason is
+required. Starts from the current closure (or from --file): the values given replace its own,
+the others are kept. Sent with the revision read, so a concurrent change is refused (ABORTED).
+  --cause=CAUSE       resorbed, closed_by_justice, closed_by_pref_admin, closed_by_city_admin,
+                      other (needs --context), unknown
+  --date=DATE         Date de fermeture (YYYY-MM-DD or DD/MM/YYYY)
+  --resorbed=yes|no   "Résorbé": the inhabitants left with solutions
+  --context=TEXT      Contexte de fermeture
+  --file=PATH         a Closure in JSON (site.proto), e.g. with its "solutions" (orientation of
+                      the households); replaces the current closure, the flags override it
+  --command-id=ID
+)";
+constexpr const char* kEraseUsage = R"(Usage: resorption sites erase ID --reason=TEXT [flags]
+
+Erases a site (EraseSite): only its id and status remain (`sites show` prints "Supprimé"), the
+views no longer know it and nothing may happen to it any more. National administrators; the
+reason is required.
+  --command-id=ID
+)";
+constexpr const char* kUpdateUsage = R"(Usage: resorption sites update ID [flags]
+
+Updates parts of a site (UpdateSite): each top-level field given replaces the current one, and
+each part that really changed becomes one event. Sent with the revision read, so a concurrent
+change is refused (ABORTED).
+  --file=PATH        a Site in JSON holding the parts to update (the layout of
+                     `sites show --json`)
+  --fields=F[,F]     the top-level fields to take from the file: name, location, field_type,
+                     ownership, built_at, declared_at, reinstallation, resorption_target,
+                     heatwave, census, population, dwellings, origins, living_conditions_v2,
+                     justice, police, administrative_order, insalubrity_order; a field named
+                     but absent from the file is cleared. Default: those the file sets
+  --name=TEXT --commune=INSEE --address=TEXT --access=TEXT --lat=X --lon=Y --type=TYPE
+  --declared=DATE --built=DATE   as for `sites declare`; over the file's values
+  --target=YEAR      Objectif de résorption
+  --command-id=ID --reason=TEXT
+)";
+constexpr const char* kCorrectUsage =
+    R"(Usage: resorption sites correct ID --date=DATE --reason=TEXT [flags]
+
+Corrects the past (CorrectRetroactively): an update valid from the start of DATE (UTC), before
+the site's last update ("Date de mise à jour"); `sites asof` shows it on the dates since, and not
+as known before it was recorded. Administrators; the reason is required.
+  --date=DATE   when the corrected values became true (YYYY-MM-DD or DD/MM/YYYY)
+  --file, --fields and the field flags of `sites update` give the corrected parts
+  --command-id=ID
+)";
+
 std::string SiteName(const std::string& id) { return absl::StrCat("sites/", id); }
+
+// A flag of the site form: the export column whose setter reads its value, and the top-level
+// Site field it writes.
+struct FormFlag {
+  const char* flag;
+  const char* column;
+  const char* field;
+};
+
+// The flags of `sites declare`, also those of `sites update` and `sites correct`.
+const std::vector<FormFlag>& DeclareFlags() {
+  static const auto* flags = new std::vector<FormFlag>{
+      {"commune", "Code INSEE", "location"},
+      {"address", "Adresse", "location"},
+      {"name", "Appellation du site", "name"},
+      {"access", "Informations d'accès", "location"},
+      {"lat", "Latitude", "location"},
+      {"lon", "Longitude", "location"},
+      {"type", "Type de site", "field_type"},
+      {"declared", "Date de signalement", "declared_at"},
+      {"built", "Date d'installation", "built_at"},
+  };
+  return *flags;
+}
+
+// The flags of `sites update` and `sites correct`: the declaration's and the resorption target.
+const std::vector<FormFlag>& UpdateFlags() {
+  static const auto* flags = [] {
+    auto* all = new std::vector<FormFlag>(DeclareFlags());
+    all->push_back({"target", "Objectif de résorption", "resorption_target"});
+    return all;
+  }();
+  return *flags;
+}
 
 int SitesDeclare(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::Site site;
-  const std::vector<std::pair<std::string, std::string>> cells = {
-      {"commune", "Code INSEE"},
-      {"address", "Adresse"},
-      {"name", "Appellation du site"},
-      {"access", "Informations d'accès"},
-      {"lat", "Latitude"},
-      {"lon", "Longitude"},
-      {"type", "Type de site"},
-      {"declared", "Date de signalement"},
-      {"built", "Date d'installation"},
-  };
-  for (const auto& [flag, column] : cells) {
+  for (const auto& [flag, column, field] : DeclareFlags()) {
     const SiteColumn* c = FindSiteColumn(column);
     if (!f.Has(flag)) {
       if (c->required) return Usage(err, absl::StrCat("sites declare needs --", flag));
@@ -476,24 +636,34 @@ int SitesHistory(const Flags& f, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-int SitesClose(const Flags& f, std::ostream& out, std::ostream& err) {
-  if (!f.Has("cause") || !f.Has("date")) return Usage(err, "sites close needs --cause and --date");
-  auto cause = rb::domain::FromPlatformCode<v1::ClosingCause>(f.Get("cause"));
-  if (!cause.has_value()) return Usage(err, absl::StrCat("unknown cause ", f.Get("cause")));
-  v1::CloseSiteRequest req;
-  req.set_name(SiteName(f.positional[2]));
-  SetWriteOptions(f, req.mutable_options());
-  v1::Closure* closure = req.mutable_command()->mutable_closure();
-  closure->set_cause(*cause);
-  if (absl::Status st = ParseDay(f.Get("date"), closure->mutable_closed_at()); !st.ok()) {
-    return Usage(err, absl::StrCat("--date: ", st.message()));
+// The closure flags given (--cause, --date, --resorbed, --context) over `closure`;
+// INVALID_ARGUMENT naming the flag on a bad value.
+absl::Status ClosureFromFlags(const Flags& f, v1::Closure* closure) {
+  if (f.Has("cause")) {
+    v1::ClosingCause cause{};
+    if (absl::Status st = EnumFlag(f, "cause", &cause); !st.ok()) return st;
+    closure->set_cause(cause);
+  }
+  if (f.Has("date")) {
+    if (absl::Status st = DayFlag(f, "date", closure->mutable_closed_at()); !st.ok()) return st;
   }
   if (f.Has("resorbed")) {
     const std::string v = f.Get("resorbed");
-    if (v != "yes" && v != "no") return Usage(err, "--resorbed takes yes or no");
+    if (v != "yes" && v != "no") return absl::InvalidArgumentError("--resorbed takes yes or no");
     closure->set_closed_with_solutions(v == "yes" ? v1::YES : v1::NO);
   }
-  closure->set_context(f.Get("context"));
+  if (f.Has("context")) closure->set_context(f.Get("context"));
+  return absl::OkStatus();
+}
+
+int SitesClose(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (!f.Has("cause") || !f.Has("date")) return Usage(err, "sites close needs --cause and --date");
+  v1::CloseSiteRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetWriteOptions(f, req.mutable_options());
+  if (absl::Status st = ClosureFromFlags(f, req.mutable_command()->mutable_closure()); !st.ok()) {
+    return Usage(err, std::string(st.message()));
+  }
   Client c(f);
   v1::WriteResult r;
   grpc::Status s = c.sites().CloseSite(c.Context().get(), req, &r);
@@ -564,6 +734,336 @@ int SitesComment(const Flags& f, std::ostream& out, std::ostream& err) {
   grpc::Status s = c.sites().PostComment(c.Context().get(), req, &r);
   if (!s.ok()) return RpcFailed(err, s);
   return PrintWrite(f, r, out);
+}
+
+// Reads --file into `m` when given; true. On a bad file prints the usage error and returns false.
+bool FileFlag(const Flags& f, google::protobuf::Message* m, std::ostream& err) {
+  if (!f.Has("file")) return true;
+  if (absl::Status st = ReadJsonFile(f.Get("file"), m); !st.ok()) {
+    Usage(err, std::string(st.message()));
+    return false;
+  }
+  return true;
+}
+
+int SitesCensus(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (!f.Has("status") && !f.Has("file"))
+    return Usage(err, "sites census needs --status or --file");
+  v1::RecordCensusRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetWriteOptions(f, req.mutable_options());
+  v1::Census* census = req.mutable_command()->mutable_census();
+  if (!FileFlag(f, census, err)) return 2;
+  if (f.Has("status")) {
+    v1::CensusStatus status{};
+    if (absl::Status st = EnumFlag(f, "status", &status); !st.ok()) {
+      return Usage(err, std::string(st.message()));
+    }
+    census->set_status(status);
+  }
+  if (f.Has("date")) {
+    if (absl::Status st = DayFlag(f, "date", census->mutable_conducted_at()); !st.ok()) {
+      return Usage(err, std::string(st.message()));
+    }
+  }
+  if (f.Has("by")) census->set_conducted_by(f.Get("by"));
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().RecordCensus(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesLivingConditions(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (!f.Has("file")) return Usage(err, "sites living-conditions needs --file");
+  v1::AssessLivingConditionsRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetWriteOptions(f, req.mutable_options());
+  if (!FileFlag(f, req.mutable_command()->mutable_living_conditions(), err)) return 2;
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().AssessLivingConditions(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesUpgradeLivingConditions(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (!f.Has("file")) return Usage(err, "sites upgrade-living-conditions needs --file");
+  v1::UpgradeLivingConditionsRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetWriteOptions(f, req.mutable_options());
+  if (!FileFlag(f, req.mutable_command()->mutable_living_conditions(), err)) return 2;
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().UpgradeLivingConditions(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesImportLivingConditionsV1(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (!f.Has("file")) return Usage(err, "sites import-living-conditions-v1 needs --file");
+  v1::ImportLivingConditionsV1Request req;
+  req.set_name(SiteName(f.positional[2]));
+  SetWriteOptions(f, req.mutable_options());
+  if (!FileFlag(f, req.mutable_command()->mutable_living_conditions(), err)) return 2;
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().ImportLivingConditionsV1(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesProcedures(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (!f.Has("file")) return Usage(err, "sites procedures needs --file");
+  v1::UpdateProceduresRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetWriteOptions(f, req.mutable_options());
+  if (!FileFlag(f, req.mutable_command(), err)) return 2;
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().UpdateProcedures(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesIntervener(const Flags& f, std::ostream& out, std::ostream& err) {
+  const std::string& verb = f.positional[2];
+  if (verb != "add" && verb != "withdraw")
+    return Usage(err, "sites intervener takes add or withdraw");
+  const std::string name = SiteName(f.positional[3]);
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s;
+  if (verb == "withdraw") {
+    for (const char* flag : {"user-organisation", "themes", "other-theme"}) {
+      if (f.Has(flag)) return Usage(err, absl::StrCat("--", flag, " is for sites intervener add"));
+    }
+    v1::WithdrawIntervenerRequest req;
+    req.set_name(name);
+    SetWriteOptions(f, req.mutable_options());
+    req.mutable_command()->set_user_id(f.Get("user"));
+    s = c.sites().WithdrawIntervener(c.Context().get(), req, &r);
+  } else {
+    if (f.Has("user-organisation") && !f.Has("user")) {
+      return Usage(err, "--user-organisation goes with --user");
+    }
+    v1::DeclareIntervenerRequest req;
+    req.set_name(name);
+    SetWriteOptions(f, req.mutable_options());
+    v1::Intervener* i = req.mutable_command()->mutable_intervener();
+    i->set_user_id(f.Get("user"));
+    i->set_organisation_id(f.Get("user-organisation"));
+    for (absl::string_view t : absl::StrSplit(f.Get("themes"), ',', absl::SkipEmpty())) {
+      v1::ActorTheme theme{};
+      if (absl::Status st = ParseEnumCode("--themes", std::string(t), &theme); !st.ok()) {
+        return Usage(err, std::string(st.message()));
+      }
+      i->add_themes(theme);
+    }
+    i->set_other_theme(f.Get("other-theme"));
+    s = c.sites().DeclareIntervener(c.Context().get(), req, &r);
+  }
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesModerateComment(const Flags& f, std::ostream& out, std::ostream& err) {
+  v1::ModerateCommentRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetWriteOptions(f, req.mutable_options());
+  req.mutable_command()->set_comment_id(f.positional[3]);
+  req.mutable_command()->set_reason(f.Get("reason"));
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().ModerateComment(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesPhase(const Flags& f, std::ostream& out, std::ostream& err) {
+  const std::string& verb = f.positional[2];
+  if (verb != "start" && verb != "complete") {
+    return Usage(err, "sites phase takes start or complete");
+  }
+  v1::ResorptionPhase phase{};
+  if (absl::Status st = ParseEnumCode("PHASE", f.positional[4], &phase); !st.ok()) {
+    return Usage(err, std::string(st.message()));
+  }
+  const std::string name = SiteName(f.positional[3]);
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s;
+  if (verb == "start") {
+    v1::StartResorptionPhaseRequest req;
+    req.set_name(name);
+    SetWriteOptions(f, req.mutable_options());
+    req.mutable_command()->set_phase(phase);
+    s = c.sites().StartResorptionPhase(c.Context().get(), req, &r);
+  } else {
+    v1::CompleteResorptionPhaseRequest req;
+    req.set_name(name);
+    SetWriteOptions(f, req.mutable_options());
+    req.mutable_command()->set_phase(phase);
+    s = c.sites().CompleteResorptionPhase(c.Context().get(), req, &r);
+  }
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesCorrectClosure(const Flags& f, std::ostream& out, std::ostream& err) {
+  if (!f.Has("file") && !f.Has("cause") && !f.Has("date") && !f.Has("resorbed") &&
+      !f.Has("context")) {
+    return Usage(err, "sites correct-closure needs --file or a closure flag");
+  }
+  v1::Closure from_file;
+  if (!FileFlag(f, &from_file, err)) return 2;
+  v1::Closure checked = from_file;  // the flags are checked before the site is read
+  if (absl::Status st = ClosureFromFlags(f, &checked); !st.ok()) {
+    return Usage(err, std::string(st.message()));
+  }
+  Client c(f);
+  v1::GetSiteRequest get;
+  get.set_name(SiteName(f.positional[2]));
+  v1::Site site;
+  grpc::Status s = c.sites().GetSite(c.Context().get(), get, &site);
+  if (!s.ok()) return RpcFailed(err, s);
+  v1::CorrectClosureRequest req;
+  req.set_name(get.name());
+  SetWriteOptions(f, req.mutable_options());
+  req.mutable_options()->set_expected_revision(site.revision());
+  v1::Closure* closure = req.mutable_command()->mutable_closure();
+  *closure = f.Has("file") ? from_file : site.closure();
+  (void)ClosureFromFlags(f, closure);
+  v1::WriteResult r;
+  s = c.sites().CorrectClosure(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesErase(const Flags& f, std::ostream& out, std::ostream& err) {
+  v1::EraseSiteRequest req;
+  req.set_name(SiteName(f.positional[2]));
+  SetWriteOptions(f, req.mutable_options());
+  Client c(f);
+  v1::WriteResult r;
+  grpc::Status s = c.sites().EraseSite(c.Context().get(), req, &r);
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+// The form flags given (UpdateFlags) over `site`, adding the top-level fields they write to
+// `fields`; INVALID_ARGUMENT naming the flag on a bad value.
+absl::Status ApplyUpdateFlags(const Flags& f, v1::Site* site, std::set<std::string>* fields) {
+  for (const auto& [flag, column, field] : UpdateFlags()) {
+    if (!f.Has(flag)) continue;
+    if (absl::Status st = FindSiteColumn(column)->set(f.Get(flag), site); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", st.message()));
+    }
+    fields->insert(field);
+  }
+  return absl::OkStatus();
+}
+
+// The parts of an update (`sites update`, `sites correct`) from --file, --fields and the form
+// flags: the Site holding them and the top-level fields to update. The location flags start from
+// the current site's location when the file has none. False after printing the usage error.
+bool SiteUpdateFromFlags(const Flags& f, const v1::Site& current, v1::Site* site,
+                         std::set<std::string>* fields, std::ostream& err) {
+  if (!FileFlag(f, site, err)) return false;
+  const auto* descriptor = v1::Site::descriptor();
+  if (f.Has("fields")) {
+    for (absl::string_view name : absl::StrSplit(f.Get("fields"), ',', absl::SkipEmpty())) {
+      if (descriptor->FindFieldByName(std::string(name)) == nullptr) {
+        Usage(err, absl::StrCat("--fields: ", name, " is not a field of Site"));
+        return false;
+      }
+      fields->insert(std::string(name));
+    }
+  } else {
+    // The updatable fields the file sets (a dump of `sites show --json` also holds the others).
+    const auto& updatable = rb::domain::UpdatableSiteFields();
+    std::vector<const google::protobuf::FieldDescriptor*> set;
+    site->GetReflection()->ListFields(*site, &set);
+    for (const auto* fd : set) {
+      if (std::find(updatable.begin(), updatable.end(), fd->name()) != updatable.end()) {
+        fields->insert(fd->name());
+      }
+    }
+  }
+  bool location_flag = false;
+  for (const FormFlag& flag : UpdateFlags()) {
+    location_flag |= f.Has(flag.flag) && std::string(flag.field) == "location";
+  }
+  if (location_flag && !site->has_location()) *site->mutable_location() = current.location();
+  if (absl::Status st = ApplyUpdateFlags(f, site, fields); !st.ok()) {
+    Usage(err, std::string(st.message()));
+    return false;
+  }
+  site->set_id(current.id());
+  if (fields->empty()) {
+    Usage(err, absl::StrCat("sites ", f.positional[1], " needs --file or a field flag"));
+    return false;
+  }
+  return true;
+}
+
+// `sites update` and `sites correct` (retroactive: --date is the valid date of the correction).
+int UpdateOrCorrect(const Flags& f, bool retroactive, std::ostream& out, std::ostream& err) {
+  v1::WriteOptions options;
+  SetWriteOptions(f, &options);
+  if (retroactive) {
+    if (!f.Has("date")) return Usage(err, "sites correct needs --date");
+    v1::Date date;
+    if (absl::Status st = DayFlag(f, "date", &date); !st.ok()) {
+      return Usage(err, std::string(st.message()));
+    }
+    const absl::Time start = absl::FromCivil(*rb::domain::ToCivilDay(date), absl::UTCTimeZone());
+    options.mutable_valid_time()->set_seconds(absl::ToUnixSeconds(start));
+  }
+  // Checks the file and the flags before the site is read.
+  {
+    v1::Site scratch;
+    std::set<std::string> fields;
+    if (!SiteUpdateFromFlags(f, v1::Site(), &scratch, &fields, err)) return 2;
+  }
+  Client c(f);
+  v1::GetSiteRequest get;
+  get.set_name(SiteName(f.positional[2]));
+  v1::Site current;
+  grpc::Status s = c.sites().GetSite(c.Context().get(), get, &current);
+  if (!s.ok()) return RpcFailed(err, s);
+  options.set_expected_revision(current.revision());
+  v1::Site site;
+  std::set<std::string> fields;
+  if (!SiteUpdateFromFlags(f, current, &site, &fields, err)) return 2;
+  google::protobuf::FieldMask mask;
+  for (const std::string& field : fields) mask.add_paths(field);
+  v1::WriteResult r;
+  if (retroactive) {
+    v1::CorrectRetroactivelyRequest req;
+    req.set_name(get.name());
+    *req.mutable_options() = options;
+    *req.mutable_site() = std::move(site);
+    *req.mutable_update_mask() = std::move(mask);
+    s = c.sites().CorrectRetroactively(c.Context().get(), req, &r);
+  } else {
+    v1::UpdateSiteRequest req;
+    req.set_name(get.name());
+    *req.mutable_options() = options;
+    *req.mutable_site() = std::move(site);
+    *req.mutable_update_mask() = std::move(mask);
+    s = c.sites().UpdateSite(c.Context().get(), req, &r);
+  }
+  if (!s.ok()) return RpcFailed(err, s);
+  return PrintWrite(f, r, out);
+}
+
+int SitesUpdate(const Flags& f, std::ostream& out, std::ostream& err) {
+  return UpdateOrCorrect(f, /*retroactive=*/false, out, err);
+}
+
+int SitesCorrect(const Flags& f, std::ostream& out, std::ostream& err) {
+  return UpdateOrCorrect(f, /*retroactive=*/true, out, err);
 }
 
 }  // namespace
@@ -676,6 +1176,29 @@ std::vector<Command> SiteCommands() {
        1, 1, SitesUpdatePopulation},
       {"sites", "comment", kCommentUsage, with({"text", "to-user", "to-organisation"}), 1, 1,
        SitesComment},
+      {"sites", "census", kCensusUsage, with({"status", "date", "by", "file"}), 1, 1, SitesCensus},
+      {"sites", "living-conditions", kLivingConditionsUsage, with({"file"}), 1, 1,
+       SitesLivingConditions},
+      {"sites", "upgrade-living-conditions", kUpgradeLivingConditionsUsage, with({"file"}), 1, 1,
+       SitesUpgradeLivingConditions},
+      {"sites", "import-living-conditions-v1", kImportLivingConditionsV1Usage, with({"file"}), 1, 1,
+       SitesImportLivingConditionsV1},
+      {"sites", "procedures", kProceduresUsage, with({"file"}), 1, 1, SitesProcedures},
+      {"sites", "intervener", kIntervenerUsage,
+       with({"user", "user-organisation", "themes", "other-theme"}), 2, 2, SitesIntervener},
+      {"sites", "moderate-comment", kModerateCommentUsage, with({}), 2, 2, SitesModerateComment},
+      {"sites", "phase", kPhaseUsage, with({}), 3, 3, SitesPhase},
+      {"sites", "correct-closure", kCorrectClosureUsage,
+       with({"cause", "date", "resorbed", "context", "file"}), 1, 1, SitesCorrectClosure},
+      {"sites", "erase", kEraseUsage, with({}), 1, 1, SitesErase},
+      {"sites", "update", kUpdateUsage,
+       with({"file", "fields", "name", "commune", "address", "access", "lat", "lon", "type",
+             "declared", "built", "target"}),
+       1, 1, SitesUpdate},
+      {"sites", "correct", kCorrectUsage,
+       with({"date", "file", "fields", "name", "commune", "address", "access", "lat", "lon", "type",
+             "declared", "built", "target"}),
+       1, 1, SitesCorrect},
   };
 }
 

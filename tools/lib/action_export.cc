@@ -158,8 +158,8 @@ bool DedicatedFinancing(const v1::Action& a, int year) {
 
 // The platform's order of départements: 2A and 2B between 19 and 21, overseas (3 digits) last.
 std::string DepartementOrderKey(std::string_view code) {
-  if (code == "2A") return "20a";
-  if (code == "2B") return "20b";
+  if (code == "2A") return "020a";
+  if (code == "2B") return "020b";
   return absl::StrCat(code.size() < 3 ? "0" : "", std::string(code));
 }
 
@@ -258,13 +258,15 @@ std::vector<std::string> Titles(const std::vector<const v1::Action*>& actions,
                                 absl::StrCat("à la date du ", Day(o.today))};
   // The campaign of the dedicated credits: the current and the previous year only.
   if (o.year == o.today.year() || o.year == o.today.year() - 1) {
+    // Updated within the 90 days up to the end of the extraction's day.
     const int64_t since_us = absl::ToUnixMicros(absl::FromCivil(o.today - 90, absl::UTCTimeZone()));
+    const int64_t until_us = absl::ToUnixMicros(absl::FromCivil(o.today + 1, absl::UTCTimeZone()));
     int financed = 0, updated = 0;
     for (const v1::Action* a : actions) {
       if (a->finances_hidden() || !DedicatedFinancing(*a, o.year)) continue;
       ++financed;
       const v1::ActionIndicators* ind = IndicatorsOf(*a, o.year);
-      if (ind != nullptr && ind->updated_at_us() != 0 && ind->updated_at_us() >= since_us) {
+      if (ind != nullptr && ind->updated_at_us() >= since_us && ind->updated_at_us() < until_us) {
         ++updated;
       }
     }
