@@ -1,7 +1,9 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "domain/command_handler.h"
 
+#include <algorithm>
 #include <functional>
+#include <limits>
 #include <list>
 #include <memory>
 #include <optional>
@@ -79,6 +81,10 @@ class Repo {
   struct Folded {
     State state;
     int64_t revision = -1;  // -1: no stream
+    // Sites: the latest valid date of the stream's events. An event dated before it (a
+    // retroactive correction) is not folded onto `state`: the stream is folded again in valid
+    // order (FoldSiteInValidOrder).
+    int64_t max_valid_at_us = std::numeric_limits<int64_t>::min();
     // Results of the commands found in the stream, by command id; nullptr when none.
     std::shared_ptr<const Commands> commands;
   };
@@ -102,6 +108,7 @@ class Repo {
     std::shared_ptr<Folded> f;           // made at the first event not in `cached`
     std::shared_ptr<Commands> commands;  // made at the first command id read
     int64_t revision = cached != nullptr ? cached->revision : -1;
+    bool refold = false;  // an event dated before the latest valid date was read
     while (true) {
       absl::StatusOr<std::vector<rb::es::RecordedEvent>> batch = store_->ReadStream(
           stream, static_cast<uint64_t>(revision + 1), rb::es::Direction::kForward, kReadChunk);
@@ -117,7 +124,11 @@ class Repo {
         if (f == nullptr) {
           f = cached != nullptr ? std::make_shared<Folded>(*cached) : std::make_shared<Folded>();
         }
-        f->state = T::Evolve(std::move(f->state), *e);
+        if constexpr (std::is_same_v<T, SiteTraits>) {
+          refold |= e->valid_at_us() < f->max_valid_at_us;
+          f->max_valid_at_us = std::max(f->max_valid_at_us, e->valid_at_us());
+        }
+        if (!refold) f->state = T::Evolve(std::move(f->state), *e);
         f->revision = revision = static_cast<int64_t>(r.revision);
         if (!r.metadata.command_id.empty()) {
           if (commands == nullptr) {
@@ -134,6 +145,13 @@ class Repo {
       if (batch->size() < kReadChunk) break;
     }
     if (f == nullptr) return cached != nullptr ? cached : std::make_shared<const Folded>();
+    if constexpr (std::is_same_v<T, SiteTraits>) {
+      if (refold) {
+        absl::StatusOr<State> state = FoldInValidOrder(stream, f->revision, std::nullopt);
+        if (!state.ok()) return state.status();
+        f->state = *std::move(state);
+      }
+    }
     if (commands != nullptr) f->commands = std::move(commands);
     Store(stream, f);
     return FoldedPtr(std::move(f));
@@ -175,7 +193,7 @@ class Repo {
         static_cast<int64_t>(cmd.expected_revision()) != f->revision) {
       return std::move(done)(AbortedAt(stream, cmd.expected_revision(), f->revision));
     }
-    auto decision = T::Decide(f->state, cmd, ctx);
+    auto decision = Decide(stream, *f, cmd, ctx);
     if (!decision.ok()) return std::move(done)(decision.status());
     CommandResult result;
     if (decision->no_change()) {
@@ -237,6 +255,46 @@ class Repo {
   }
 
  private:
+  // T::Decide, but a retroactive correction of a site is decided against the site as it was on
+  // the corrected date.
+  auto Decide(const std::string& stream, const Folded& f, const typename T::Command& cmd,
+              const Context& ctx) {
+    if constexpr (std::is_same_v<T, SiteTraits>) {
+      if (cmd.has_correct_retroactively() && cmd.valid_at_us() != 0 && f.revision >= 0) {
+        absl::StatusOr<State> then =
+            FoldInValidOrder(stream, f.revision, std::min(cmd.valid_at_us(), ctx.now_us));
+        if (!then.ok()) return absl::StatusOr<SiteDecision>(then.status());
+        return DecideSite(f.state, cmd, ctx, &*then);
+      }
+    }
+    return T::Decide(f.state, cmd, ctx);
+  }
+
+  // Sites: the stream's events up to `last_revision`, folded in valid order up to
+  // `valid_until_us` (FoldSiteInValidOrder).
+  absl::StatusOr<State> FoldInValidOrder(const std::string& stream, int64_t last_revision,
+                                         std::optional<int64_t> valid_until_us) {
+    std::vector<LoggedSiteEvent> events;
+    uint64_t next = 0;
+    while (static_cast<int64_t>(next) <= last_revision) {
+      absl::StatusOr<std::vector<rb::es::RecordedEvent>> batch =
+          store_->ReadStream(stream, next, rb::es::Direction::kForward, kReadChunk);
+      if (!batch.ok()) return batch.status();
+      for (const rb::es::RecordedEvent& r : *batch) {
+        if (static_cast<int64_t>(r.revision) > last_revision) break;
+        absl::StatusOr<v1::SiteEvent> e = T::Decode(r);
+        if (!e.ok()) return e.status();
+        if (options_.owner_cipher != nullptr) {
+          if (absl::Status s = OpenOwnerIdentity(*options_.owner_cipher, &*e); !s.ok()) return s;
+        }
+        events.push_back({r.position, *std::move(e)});
+      }
+      if (batch->size() < kReadChunk) break;
+      next = batch->back().revision + 1;
+    }
+    return FoldSiteInValidOrder(std::move(events), valid_until_us);
+  }
+
   // After a durable append: fills `result` and caches `folded` with our own events folded in, so
   // that the next command on this aggregate needs no read.
   void Finish(const std::string& stream, const typename T::Command& cmd, const Folded& folded,
@@ -254,7 +312,17 @@ class Repo {
       return;
     }
     auto next = std::make_shared<Folded>(folded);
-    for (const auto& e : events) next->state = T::Evolve(std::move(next->state), e);
+    for (const auto& e : events) {
+      if constexpr (std::is_same_v<T, SiteTraits>) {
+        if (e.valid_at_us() < next->max_valid_at_us) {
+          // A retroactive correction: the next load folds the stream again in valid order.
+          Forget(stream);
+          return;
+        }
+        next->max_valid_at_us = e.valid_at_us();
+      }
+      next->state = T::Evolve(std::move(next->state), e);
+    }
     next->revision = result.revision;
     if (!cmd.command_id().empty()) {
       auto commands = folded.commands != nullptr ? std::make_shared<Commands>(*folded.commands)

@@ -263,7 +263,7 @@ absl::StatusOr<SiteDecision> DecideUpdate(const v1::Site& state, const v1::Updat
 const std::vector<std::string>& UpdatableSiteFields() { return kUpdatable; }
 
 absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCommand& cmd,
-                                        const Context& ctx) {
+                                        const Context& ctx, const v1::Site* state_on_valid_date) {
   const Actor& actor = ctx.actor;
   int64_t valid_at = cmd.valid_at_us() == 0 ? ctx.now_us : std::min(cmd.valid_at_us(), ctx.now_us);
   Emitter out(ctx, valid_at);
@@ -439,11 +439,17 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
         v.Add("valid_at_us", "correction.not_retroactive",
               "Une correction rétroactive porte une date antérieure à la dernière mise à jour ; "
               "sinon, faites une mise à jour ordinaire.");
+      } else if (valid_at < state.created_at_us()) {
+        v.Add("valid_at_us", "correction.before_declaration",
+              "Une correction rétroactive ne peut pas porter une date antérieure à la déclaration "
+              "du site.");
       }
       if (!v.empty()) return v.ToStatus();
       Emitter inner(ctx, valid_at);
+      // The differences from the site as it was on the corrected date, not from today's site.
+      const v1::Site& base = state_on_valid_date != nullptr ? *state_on_valid_date : state;
       absl::StatusOr<SiteDecision> d =
-          DecideUpdate(state, cmd.correct_retroactively().update(), ctx, &inner);
+          DecideUpdate(base, cmd.correct_retroactively().update(), ctx, &inner);
       if (!d.ok() || d->no_change()) return d;
       auto* c = out.New()->mutable_retroactive_correction_recorded();
       c->set_reason(cmd.reason());
@@ -907,6 +913,22 @@ v1::Site EvolveSite(v1::Site s, const v1::SiteEvent& e) {
 v1::Site FoldSite(const std::vector<v1::SiteEvent>& events) {
   v1::Site s;
   for (const auto& e : events) s = EvolveSite(std::move(s), e);
+  return s;
+}
+
+v1::Site FoldSiteInValidOrder(std::vector<LoggedSiteEvent> events,
+                              std::optional<int64_t> valid_until_us) {
+  std::sort(events.begin(), events.end(), [](const LoggedSiteEvent& a, const LoggedSiteEvent& b) {
+    if (a.event.valid_at_us() != b.event.valid_at_us()) {
+      return a.event.valid_at_us() < b.event.valid_at_us();
+    }
+    return a.position < b.position;
+  });
+  v1::Site s;
+  for (const LoggedSiteEvent& e : events) {
+    if (valid_until_us.has_value() && e.event.valid_at_us() > *valid_until_us) break;
+    s = EvolveSite(std::move(s), e.event);
+  }
   return s;
 }
 

@@ -23,6 +23,8 @@
 #ifndef RB_DOMAIN_SITE_H_
 #define RB_DOMAIN_SITE_H_
 
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,16 +41,35 @@ struct SiteDecision {
   bool no_change() const { return events.empty(); }
 };
 
-[[nodiscard]] absl::StatusOr<SiteDecision> DecideSite(const resorption::v1::Site& state,
-                                                      const resorption::v1::SiteCommand& command,
-                                                      const Context& context);
+// `state` is the site's current state (FoldSiteInValidOrder of its whole stream). A retroactive
+// correction is decided against the site as it was on the corrected date, `state_on_valid_date`
+// (FoldSiteInValidOrder up to the command's valid date): its events carry the differences from
+// that state. nullptr: `state` (the caller has no history at hand; a correction that only
+// repeats the current values is then a no change).
+[[nodiscard]] absl::StatusOr<SiteDecision> DecideSite(
+    const resorption::v1::Site& state, const resorption::v1::SiteCommand& command,
+    const Context& context, const resorption::v1::Site* state_on_valid_date = nullptr);
 
 // Applies one event. Events are facts: evolve never fails; an event that does not apply (it
 // cannot come from DecideSite) is folded as far as it makes sense.
 resorption::v1::Site EvolveSite(resorption::v1::Site state, const resorption::v1::SiteEvent& event);
 
-// Folds a whole stream from the empty state.
+// Folds a whole stream from the empty state, in the order given.
 resorption::v1::Site FoldSite(const std::vector<resorption::v1::SiteEvent>& events);
+
+// A site event with its log position.
+struct LoggedSiteEvent {
+  uint64_t position = 0;
+  resorption::v1::SiteEvent event;
+};
+
+// The site "as known now" on a valid date: the fold, in (valid_at_us, position) order, of its
+// events valid on or before `valid_until_us` (all of them when nullopt); `events` may come in any
+// order. This is the rule of every view (docs/projections.md): the current state is the fold of
+// the whole stream, so a retroactive correction changes the site from its date on, until a later
+// version overrides what it corrected, and never overwrites the later versions.
+resorption::v1::Site FoldSiteInValidOrder(std::vector<LoggedSiteEvent> events,
+                                          std::optional<int64_t> valid_until_us = std::nullopt);
 
 // The top-level Site fields an UpdateSite may name (first component of each mask path).
 const std::vector<std::string>& UpdatableSiteFields();

@@ -187,6 +187,27 @@ absl::StatusOr<rb::es::RecordedEvent> BatchViewWriter::ReadEvent(uint64_t positi
   return log_->ReadEvent(position);
 }
 
+absl::StatusOr<std::vector<rb::es::RecordedEvent>> BatchViewWriter::ReadStream(
+    std::string_view stream_id) {
+  if (log_ == nullptr) return ViewWriter::ReadStream(stream_id);
+  constexpr size_t kChunk = 1024;
+  const std::string stream(stream_id);
+  std::vector<rb::es::RecordedEvent> out;
+  uint64_t next = 0;
+  while (true) {
+    absl::StatusOr<std::vector<rb::es::RecordedEvent>> chunk =
+        log_->ReadStream(stream, next, rb::es::Direction::kForward, kChunk);
+    if (!chunk.ok()) return chunk.status();
+    for (rb::es::RecordedEvent& e : *chunk) {
+      // Stream order is log order: what follows the limit was appended after the event applied.
+      if (e.position > log_limit_) return out;
+      out.push_back(std::move(e));
+    }
+    if (chunk->size() < kChunk) return out;
+    next = out.back().revision + 1;
+  }
+}
+
 absl::Status BatchViewWriter::TakeError() {
   absl::Status s = std::move(error_);
   error_ = absl::OkStatus();

@@ -67,6 +67,8 @@ class BatchViewWriter final : public ViewWriter {
   void Put(std::string_view space, std::string_view key, std::string_view value) override;
   void Delete(std::string_view space, std::string_view key) override;
   absl::StatusOr<rb::es::RecordedEvent> ReadEvent(uint64_t position) override;
+  absl::StatusOr<std::vector<rb::es::RecordedEvent>> ReadStream(
+      std::string_view stream_id) override;
   BatchState* batch_state() override { return state_.get(); }
   void set_batch_state(std::unique_ptr<BatchState> state) override { state_ = std::move(state); }
 

@@ -92,6 +92,17 @@ class ViewWriter {
     return absl::FailedPreconditionError("this view writer has no access to the log");
   }
 
+  // The events of stream `stream_id` in that same part of the log (up to the event being applied;
+  // during BatchState::Flush, up to the batch's last event), in stream order: for a projection
+  // that re-folds an aggregate when an event changes its past (a retroactive correction). Empty
+  // for an unknown stream; storage errors as returned by the store; FAILED_PRECONDITION for a
+  // writer without access to the log (this default).
+  virtual absl::StatusOr<std::vector<rb::es::RecordedEvent>> ReadStream(
+      std::string_view stream_id) {
+    (void)stream_id;
+    return absl::FailedPreconditionError("this view writer has no access to the log");
+  }
+
   // The projection's deferred work of the current batch (see BatchState), or nullptr when none
   // was set since the last commit. A writer that keeps no state (this default) ignores
   // set_batch_state; Apply then flushes its state itself before returning (see

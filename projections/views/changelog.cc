@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -443,23 +446,38 @@ void DiffMessages(const Message& a, const Message& b, const std::string& prefix,
 
 // ---- Versions -----------------------------------------------------------------------------------
 
-template <typename State, typename Decode, typename Evolve, typename Diff>
+// Reads the stream's versions (the events of one append) in log order and diffs the state before
+// each version with the state after it. `in_valid_order(events, until)` folds the events read in
+// valid order up to a date, or returns nullopt for an aggregate folded in log order (actions).
+// Sites' states are those of the history view: a version dated before an earlier one (a retroactive
+// correction) is diffed against the state on its own date (the fold, in valid order, of the
+// versions valid by then), and the state the next versions start from is the fold of every version
+// in valid order.
+template <typename State, typename Decode, typename Evolve, typename Diff, typename InValidOrder>
 absl::StatusOr<pb::ChangeLog> Build(const rb::es::EventStore& store, const std::string& stream_id,
                                     const Visibility& visibility, Decode decode, Evolve evolve,
-                                    Diff diff) {
+                                    Diff diff, InValidOrder in_valid_order) {
+  using Event = typename decltype(decode(std::declval<const rb::es::RecordedEvent&>()))::value_type;
   pb::ChangeLog log;
   log.set_stream_id(stream_id);
   State state;
+  std::vector<std::pair<uint64_t, Event>> seen;  // every event read so far, with its position
+  int64_t max_valid_at_us = std::numeric_limits<int64_t>::min();
   uint64_t from = 0;
   std::vector<rb::es::RecordedEvent> pending;  // the events of the version being read
   auto flush = [&]() -> absl::Status {
     if (pending.empty()) return absl::OkStatus();
-    State next = state;
+    const int64_t valid_at_us = pending.front().valid_at_us;
+    std::optional<State> on_date;
+    if (!seen.empty() && valid_at_us < max_valid_at_us) on_date = in_valid_order(seen, valid_at_us);
+    const State& before = on_date.has_value() ? *on_date : state;
+    State next = before;
     pb::ChangeLogEntry entry;
     for (const rb::es::RecordedEvent& e : pending) {
       auto ev = decode(e);
       if (!ev.ok()) return ev.status();
       next = evolve(std::move(next), *ev);
+      seen.emplace_back(e.position, *std::move(ev));
       entry.add_event_types(e.type);
     }
     const rb::es::RecordedEvent& first = pending.front();
@@ -471,11 +489,16 @@ absl::StatusOr<pb::ChangeLog> Build(const rb::es::EventStore& store, const std::
     entry.set_valid_at_us(first.valid_at_us);
     entry.set_recorded_at_us(first.recorded_at_us);
     entry.set_reason(first.metadata.reason);
-    for (pb::FieldChange& c : diff(state, next)) {
+    for (pb::FieldChange& c : diff(before, next)) {
       if (visibility.Sees(c.sensitivity())) *entry.add_changes() = std::move(c);
     }
     if (entry.changes_size() > 0) *log.add_entries() = std::move(entry);
-    state = std::move(next);
+    max_valid_at_us = std::max(max_valid_at_us, valid_at_us);
+    if (on_date.has_value()) {
+      state = *in_valid_order(seen, std::nullopt);
+    } else {
+      state = std::move(next);
+    }
     pending.clear();
     return absl::OkStatus();
   };
@@ -576,7 +599,15 @@ absl::StatusOr<pb::ChangeLog> ChangeLogQuery::ForSite(const std::string& site_id
         return event;
       },
       [](pb::Site s, const pb::SiteEvent& e) { return rb::domain::EvolveSite(std::move(s), e); },
-      &DiffSites);
+      &DiffSites,
+      // The fold in valid order of the events read, up to a date.
+      [](const std::vector<std::pair<uint64_t, pb::SiteEvent>>& seen,
+         std::optional<int64_t> until_us) -> std::optional<pb::Site> {
+        std::vector<rb::domain::LoggedSiteEvent> events;
+        events.reserve(seen.size());
+        for (const auto& [position, e] : seen) events.push_back({position, e});
+        return rb::domain::FoldSiteInValidOrder(std::move(events), until_us);
+      });
 }
 
 absl::StatusOr<pb::ChangeLog> ChangeLogQuery::ForAction(const std::string& action_id,
@@ -587,7 +618,10 @@ absl::StatusOr<pb::ChangeLog> ChangeLogQuery::ForAction(const std::string& actio
       [](pb::Action a, const pb::ActionEvent& e) {
         return rb::domain::EvolveAction(std::move(a), e);
       },
-      &DiffActions);
+      &DiffActions,
+      // Actions have no retroactive corrections: their versions are folded in log order.
+      [](const std::vector<std::pair<uint64_t, pb::ActionEvent>>&,
+         std::optional<int64_t>) -> std::optional<pb::Action> { return std::nullopt; });
 }
 
 }  // namespace rb::views

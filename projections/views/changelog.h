@@ -12,8 +12,11 @@
 //     for (const auto& c : entry.changes())
 //       Print(c.field(), c.old_value(), c.new_value());  // "Nombre de personnes", "30", "45"
 //
-// The diff is computed between consecutive folded states (rb::domain::EvolveSite / EvolveAction)
-// field by field over the message, never from the shape of the events. Each change carries its
+// The diff is computed between the folded states before and after each version
+// (rb::domain::EvolveSite / EvolveAction) field by field over the message, never from the shape of
+// the events. A site's states are the history view's: a retroactive correction is diffed against
+// the site on its corrected date (rb::domain::FoldSiteInValidOrder), e.g. "40" -> "45" for a count
+// corrected in February although March's count is 50. Each change carries its
 // sensitivity; changes the reader may not see are removed, and entries left without a change
 // are skipped. A switch of living conditions from v1 to v2 is one pseudo-change "Ancien format" ->
 // "Nouveau format". Bookkeeping fields (revision, dates of update, authors) and journal comments

@@ -243,7 +243,23 @@ absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w,
   absl::StatusOr<SiteListBatch::Entry*> rec = batch.Site(w, id);
   if (!rec.ok()) return rec.status();
   pb::SiteListRecord& current = (*rec)->current;
-  *current.mutable_site() = rb::domain::EvolveSite(std::move(*current.mutable_site()), *ev);
+  if (ev->valid_at_us() < current.last_valid_at_us()) {
+    // Dated before the site's latest version (a retroactive correction): the current state is
+    // the fold of the whole stream in valid order, as in the history view.
+    absl::StatusOr<std::vector<rb::es::RecordedEvent>> stream = w.ReadStream(e.stream_id);
+    if (!stream.ok()) return stream.status();
+    std::vector<rb::domain::LoggedSiteEvent> events;
+    events.reserve(stream->size());
+    for (const rb::es::RecordedEvent& r : *stream) {
+      absl::StatusOr<pb::SiteEvent> past = rb::domain::DecodeSiteEvent(r);
+      if (!past.ok()) return past.status();
+      events.push_back({r.position, *std::move(past)});
+    }
+    *current.mutable_site() = rb::domain::FoldSiteInValidOrder(std::move(events));
+  } else {
+    *current.mutable_site() = rb::domain::EvolveSite(std::move(*current.mutable_site()), *ev);
+    current.set_last_valid_at_us(ev->valid_at_us());
+  }
   return batch.RaiseMaxValid(w, e.valid_at_us);
 }
 

@@ -41,12 +41,15 @@ namespace rb::views {
 //   index    <level><code>\0<state><sort><sort key>\0<site id> -> SiteListRecord holding the
 //            site's skeleton (the fields filters, sorts and the score read) and its action links
 //   meta     "max_valid_at_us" -> decimal (latest valid date of a site event)
-// Apply folds site events with rb::domain::EvolveSite and action events with EvolveAction.
+// Apply folds site events with rb::domain::EvolveSite and action events with EvolveAction; a
+// site event dated before the site's latest one (a retroactive correction) re-folds the site's
+// stream in valid order (rb::domain::FoldSiteInValidOrder), so that the current state is the
+// history view's state on the latest date.
 class SiteListProjection : public rb::proj::Projection {
  public:
   static constexpr char kName[] = "site_list";
   std::string name() const override { return kName; }
-  uint32_t version() const override { return 2; }
+  uint32_t version() const override { return 3; }
   std::vector<std::string> spaces() const override { return {"sites", "actions", "index", "meta"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event,
                      rb::proj::ViewWriter& writer) const override;

@@ -71,6 +71,53 @@ TEST_F(SiteHistoryRpcsTest, RetroactiveCorrectionIsVisibleAsKnownNowAndInvisible
   EXPECT_EQ(now.site().population().total(), 50);
 }
 
+TEST_F(SiteHistoryRpcsTest, ACorrectionOfThePastLeavesTheCurrentSiteAndShowsInTheChangeLog) {
+  // The current site is the history's state on its latest date: 50 (2024-03-01), not the 45 of
+  // the correction dated 2024-02-15, although the correction was recorded last.
+  v1::GetSiteRequest get;
+  get.set_name("sites/s1");
+  get.set_min_position(last_position_);
+  v1::Site site;
+  grpc::Status st = sites_->GetSite(ApiServer::Ctx().get(), get, &site);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(site.population().total(), 50);
+  v1::SiteAsOf latest;
+  ASSERT_TRUE(AsOf("s1", D(2024, 6, 1), &latest).ok());
+  EXPECT_EQ(latest.site().population().total(), 50);
+
+  // The list (site_list view) agrees.
+  v1::ListSitesQuery list;
+  list.mutable_request()->mutable_filter()->add_departement_codes("93");
+  list.set_min_position(last_position_);
+  v1::ListSitesResponse page;
+  st = sites_->ListSites(ApiServer::Ctx().get(), list, &page);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  bool listed = false;
+  for (const v1::SiteSummary& row : page.sites()) {
+    if (row.id() != "s1") continue;
+    listed = true;
+    EXPECT_EQ(row.population(), 50);
+  }
+  EXPECT_TRUE(listed);
+
+  // The change log shows the correction against the site on its date: 40 -> 45.
+  v1::GetSiteChangeLogRequest log_req;
+  log_req.set_name("sites/s1");
+  v1::ChangeLog log;
+  st = sites_->GetSiteChangeLog(ApiServer::Ctx().get(), log_req, &log);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_GT(log.entries_size(), 0);
+  const v1::ChangeLogEntry& correction = log.entries(log.entries_size() - 1);
+  bool people = false;
+  for (const v1::FieldChange& c : correction.changes()) {
+    if (c.field_key() != "population.total") continue;
+    people = true;
+    EXPECT_EQ(c.old_value(), "40");
+    EXPECT_EQ(c.new_value(), "45");
+  }
+  EXPECT_TRUE(people);
+}
+
 TEST_F(SiteHistoryRpcsTest, GetSiteAsOfIsNotFoundBeforeTheSiteExistedOrForAnUnknownSite) {
   v1::SiteAsOf s;
   EXPECT_EQ(AsOf("s1", D(2024, 1, 9), &s).error_code(), grpc::StatusCode::NOT_FOUND);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "domain/events.h"
 #include "domain/violations.h"
@@ -35,17 +36,32 @@ class CommandHandlerTest : public ::testing::Test {
         std::make_unique<CommandHandler>(store_.get(), CommandHandlerOptions{.cache_capacity = 4});
   }
 
-  // Folds a site straight from the log, without any cache.
+  // Folds a site straight from the log, without any cache, by the views' rule (valid order).
   v1::Site FoldFromLog(const std::string& id) {
     auto events = store_->ReadStream(SiteStreamId(id), 0, rb::es::Direction::kForward, 100000);
     EXPECT_TRUE(events.ok());
-    v1::Site s;
+    std::vector<LoggedSiteEvent> logged;
     for (const auto& r : *events) {
       auto e = DecodeSiteEvent(r);
       EXPECT_TRUE(e.ok()) << e.status();
-      s = EvolveSite(std::move(s), *e);
+      logged.push_back({r.position, *e});
     }
-    return s;
+    return FoldSiteInValidOrder(std::move(logged));
+  }
+
+  // Records `people` on the site, valid at `valid_at_us` (a correction when `reason` is set).
+  absl::StatusOr<CommandResult> Count(int people, int64_t valid_at_us, std::string reason = "") {
+    auto c = On("1");
+    c.set_valid_at_us(valid_at_us);
+    if (reason.empty()) {
+      c.mutable_record_population()->mutable_population()->set_total(people);
+    } else {
+      c.set_reason(reason);
+      auto* u = c.mutable_correct_retroactively()->mutable_update();
+      u->mutable_site()->mutable_population()->set_total(people);
+      u->mutable_update_mask()->add_paths("population");
+    }
+    return handler_->HandleSite(c, Ctx(rb::domain::Role::kLocalAdmin, Now()));
   }
 
   rb::testing::TempDir dir_;
@@ -69,6 +85,44 @@ TEST_F(CommandHandlerTest, DeclarationAppendsToTheSiteStreamWithActorAndReason) 
   EXPECT_EQ((*events)[0].metadata.reason, "signalement de la mairie");
   EXPECT_EQ((*events)[0].valid_at_us, Now());
   EXPECT_EQ((*events)[0].position, r->first_position);
+}
+
+TEST_F(CommandHandlerTest, ARetroactiveCorrectionChangesThePastNotTheCurrentSite) {
+  const int64_t day = int64_t{86400} * 1000000;
+  ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx(Role::kLocalAdmin, Now() - 30 * day)).ok());
+  ASSERT_TRUE(Count(40, Now() - 20 * day).ok());
+  ASSERT_TRUE(Count(50, Now()).ok());
+
+  // 45 from ten days ago: appended; today's count stays the current one.
+  auto r = Count(45, Now() - 10 * day, "recomptage");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, CommandResult::Outcome::kAppended);
+  auto s = handler_->LoadSite("1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->population().total(), 50);
+  EXPECT_EQ(s->updated_at_us(), Now());
+  CommandHandler fresh(store_.get());
+  auto reloaded = fresh.LoadSite("1");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*reloaded, *s));
+  EXPECT_TRUE(MessageDifferencer::Equals(FoldFromLog("1"), *s));
+
+  // Decided against the site on the corrected date: 45 then is no change; 50 then (today's
+  // value, but 40 fifteen days ago) is one.
+  r = Count(45, Now() - 10 * day, "recomptage");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, CommandResult::Outcome::kNoChange);
+  r = Count(50, Now() - 15 * day, "recomptage");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, CommandResult::Outcome::kAppended);
+  s = handler_->LoadSite("1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->population().total(), 50);
+  EXPECT_TRUE(MessageDifferencer::Equals(FoldFromLog("1"), *s));
+
+  // Before the declaration: refused.
+  r = Count(10, Now() - 40 * day, "recomptage");
+  EXPECT_TRUE(HasViolation(r.status(), "correction.before_declaration")) << r.status();
 }
 
 TEST_F(CommandHandlerTest, StaleExpectedRevisionIsAbortedWithTheCurrentRevision) {

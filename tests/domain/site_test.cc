@@ -1,5 +1,6 @@
 #include "domain/site.h"
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -722,8 +723,16 @@ TEST(SiteErasureTest, OnlyNationalAdminsEraseAndNothingHappensAfterwards) {
 
 // ---- Retroactive corrections. -----------------------------------------------------------------
 
+// A site declared ten days before Now() (so that the past can be corrected).
+v1::Site DeclaredEarlier() {
+  const int64_t ten_days = int64_t{10} * 86400 * 1000000;
+  v1::Site s = Apply(
+      v1::Site(), DecideSite(v1::Site(), Declare("1"), Ctx(Role::kLocalAdmin, Now() - ten_days)));
+  return Apply(s, DecideSite(s, Population([](auto* p) { p->set_total(30); }), Ctx()));
+}
+
 TEST(RetroactiveCorrectionTest, AdminsCorrectThePastWithAReason) {
-  v1::Site s = Declared();
+  v1::Site s = DeclaredEarlier();
   auto c = On("1");
   c.set_valid_at_us(Now() - 1000000);
   c.set_reason("comptage du 14 juin oublié");
@@ -737,7 +746,71 @@ TEST(RetroactiveCorrectionTest, AdminsCorrectThePastWithAReason) {
   EXPECT_EQ(d->events[1].valid_at_us(), Now() - 1000000);
   v1::Site after = Apply(s, d);
   EXPECT_EQ(after.updated_at_us(), Now());  // the last valid date does not move back
-  EXPECT_EQ(after.population().total(), 7);
+}
+
+TEST(RetroactiveCorrectionTest, IsRefusedBeforeTheDeclaration) {
+  v1::Site s = DeclaredEarlier();
+  auto c = On("1");
+  c.set_valid_at_us(s.created_at_us() - 1000000);
+  c.set_reason("x");
+  auto* u = c.mutable_correct_retroactively()->mutable_update();
+  u->mutable_site()->mutable_population()->set_total(7);
+  u->mutable_update_mask()->add_paths("population");
+  EXPECT_TRUE(HasViolation(DecideSite(s, c, Ctx()).status(), "correction.before_declaration"));
+}
+
+TEST(RetroactiveCorrectionTest, IsDecidedAgainstTheSiteOnTheCorrectedDate) {
+  // On the corrected date the site counted 20 people; today it counts 30.
+  v1::Site today = DeclaredEarlier();
+  v1::Site then = today;
+  then.mutable_population()->set_total(20);
+  auto c = On("1");
+  c.set_valid_at_us(Now() - 1000000);
+  c.set_reason("recomptage");
+  auto* u = c.mutable_correct_retroactively()->mutable_update();
+  u->mutable_update_mask()->add_paths("population");
+  // Today's count on that date is a change (20 -> 30), although it is today's value.
+  *u->mutable_site()->mutable_population() = today.population();
+  auto d = DecideSite(today, c, Ctx(), &then);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->events.size(), 2u);
+  EXPECT_EQ(d->events[1].population_recorded().population().total(), 30);
+  // That date's count changes nothing.
+  *u->mutable_site()->mutable_population() = then.population();
+  d = DecideSite(today, c, Ctx(), &then);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->no_change());
+}
+
+TEST(FoldSiteInValidOrderTest, ACorrectionChangesThePastNotTheLaterVersions) {
+  auto at = [](int day) { return Now() + int64_t{day} * 86400 * 1000000; };
+  auto declared = DecideSite(v1::Site(), Declare("1"), Ctx(Role::kLocalAdmin, at(0)));
+  ASSERT_TRUE(declared.ok());
+  std::vector<LoggedSiteEvent> log;
+  uint64_t position = 0;
+  for (const auto& e : declared->events) log.push_back({++position, e});
+  auto count = [&](int people, int day) {
+    v1::SiteEvent e;
+    e.mutable_population_recorded()->mutable_population()->set_total(people);
+    e.set_valid_at_us(at(day));
+    log.push_back({++position, e});
+  };
+  count(40, 10);
+  count(50, 30);
+  count(45, 20);  // recorded last, dated between the two counts
+  EXPECT_EQ(FoldSiteInValidOrder(log).population().total(), 50);
+  EXPECT_EQ(FoldSiteInValidOrder(log, at(25)).population().total(), 45);
+  EXPECT_EQ(FoldSiteInValidOrder(log, at(15)).population().total(), 40);
+  EXPECT_EQ(FoldSiteInValidOrder(log).revision(), 3);  // four events, whatever their order
+  // The order of the input does not matter.
+  std::reverse(log.begin(), log.end());
+  EXPECT_EQ(FoldSiteInValidOrder(log).population().total(), 50);
+  // A correction of a field no later version sets stays.
+  v1::SiteEvent renamed;
+  renamed.mutable_renamed()->set_name("Les Acacias");
+  renamed.set_valid_at_us(at(5));
+  log.push_back({++position, renamed});
+  EXPECT_EQ(FoldSiteInValidOrder(log).name(), "Les Acacias");
 }
 
 TEST(RetroactiveCorrectionTest, ReasonAndRoleAreRequired) {

@@ -212,7 +212,7 @@ TEST_F(SitesWriteCliTest, AnIntervenerAddedThenWithdrawn) {
   EXPECT_EQ(Cli({"sites", "intervener", "withdraw", "s-1", "--themes=sante"}).exit_code, 2);
 }
 
-TEST_F(SitesWriteCliTest, ARetroactiveCorrectionIsVisibleInAsOf) {
+TEST_F(SitesWriteCliTest, ARetroactiveCorrectionIsVisibleInAsOfAndLeavesTheCurrentSite) {
   // Declared with a past valid date ("Date de mise à jour") so that the past can be corrected.
   auto stub = v1::Sites::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   v1::DeclareSiteRequest declare;
@@ -261,6 +261,11 @@ TEST_F(SitesWriteCliTest, ARetroactiveCorrectionIsVisibleInAsOf) {
   auto current = Cli({"--json", "sites", "asof", "s-1", "--date=" + today, written});
   ASSERT_EQ(current.exit_code, 0) << current.err;
   EXPECT_THAT(current.out, HasSubstr(R"("total":40)"));
+  // The current site is today's, not the corrected past.
+  auto shown = Cli({"--json", "sites", "show", "s-1"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr(R"("total":40)"));
+  EXPECT_THAT(shown.out, Not(HasSubstr(R"("total":25)")));
 }
 
 // GetSite answers an erased site with its status and nothing else (sites_service.proto); the
