@@ -35,7 +35,8 @@
 
 namespace rb::views {
 
-// Projection "site_list", version 1. Spaces:
+// Projection "site_list", version 3 (3: the index skeleton holds the insalubrity order, for its
+// filter). Spaces:
 //   sites    site id -> SiteListRecord (folded Site + the open "sur site" actions listing it)
 //   actions  action id -> ActionLinkRecord (folded Action)
 //   index    <level><code>\0<state><sort><sort key>\0<site id> -> SiteListRecord holding the
@@ -46,7 +47,7 @@ class SiteListProjection : public rb::proj::Projection {
  public:
   static constexpr char kName[] = "site_list";
   std::string name() const override { return kName; }
-  uint32_t version() const override { return 2; }
+  uint32_t version() const override { return 3; }
   std::vector<std::string> spaces() const override { return {"sites", "actions", "index", "meta"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event,
                      rb::proj::ViewWriter& writer) const override;
