@@ -159,6 +159,40 @@ constexpr Entry kEntries[] = {
     {"ACTION_STATUS_CLOSED", "closed", "Terminée"},
 };
 
+constexpr IndicatorHeading kIndicatorHeadings[] = {
+    {"nombre_personnes", "INDICATEURS GÉNÉRAUX",
+     "Nombre total de personnes concernées par l'action"},
+    {"nombre_menages", "INDICATEURS GÉNÉRAUX", "Nombre de ménages"},
+    {"nombre_femmes", "INDICATEURS GÉNÉRAUX", "Nombre de femmes"},
+    {"nombre_mineurs", "INDICATEURS GÉNÉRAUX", "Nombre de mineurs"},
+    {"sante_nombre_personnes", "SANTÉ",
+     "Nombre de personnes ayant eu un accompagnement vers la santé"},
+    {"travail_nombre_personnes", "EMPLOI",
+     "Nombre de personnes ayant eu au moins un contrat de travail dans l'année"},
+    {"travail_nombre_femmes", "EMPLOI",
+     "Nombre de femmes ayant eu au moins un contrat de travail dans l'année"},
+    {"hebergement_nombre_personnes", "HÉBERGEMENT/LOGEMENT",
+     "Nombre de personnes ayant eu accès à une solution longue durée en hébergement ou logement "
+     "adapté avec accompagnement, dont espace temporaire d'accompagnement"},
+    {"hebergement_nombre_menages", "HÉBERGEMENT/LOGEMENT",
+     "Nombre de ménages ayant eu accès à une solution longue durée en hébergement ou logement "
+     "adapté avec accompagnement, dont espace temporaire d'accompagnement"},
+    {"logement_nombre_personnes", "HÉBERGEMENT/LOGEMENT",
+     "Nombre de personnes ayant eu accès à un logement"},
+    {"logement_nombre_menages", "HÉBERGEMENT/LOGEMENT",
+     "Nombre de ménages ayant eu accès à un logement"},
+    {"scolaire_mineurs_scolarisables", "SCOLARISATION",
+     "Nombre de mineurs en âge d'être scolarisés ou de suivre une formation"},
+    {"scolaire_mineurs_en_mediation", "SCOLARISATION",
+     "Nombre de mineurs bénéficiant d'une action de médiation (3 - 18 ans)"},
+    {"scolaire_nombre_maternelle", "SCOLARISATION", "Nombre de mineurs scolarisés en maternelle"},
+    {"scolaire_nombre_elementaire", "SCOLARISATION", "Nombre de mineurs scolarisés en élémentaire"},
+    {"scolaire_nombre_college", "SCOLARISATION", "Nombre de mineurs scolarisés au collège"},
+    {"scolaire_nombre_lycee", "SCOLARISATION",
+     "Nombre de mineurs scolarisés au lycée ou en formation professionnelle"},
+    {"scolaire_nombre_autre", "SCOLARISATION", "Nombre de mineurs scolarisés: autre"},
+};
+
 const Entry* Find(const google::protobuf::EnumDescriptor* type, int number) {
   if (type == nullptr) return nullptr;
   const google::protobuf::EnumValueDescriptor* v = type->FindValueByNumber(number);
@@ -188,6 +222,15 @@ std::optional<int> FromPlatformCode(const google::protobuf::EnumDescriptor* type
     if (e != nullptr && e->code == code) return type->value(i)->number();
   }
   return std::nullopt;
+}
+
+absl::Span<const IndicatorHeading> IndicatorHeadings() { return kIndicatorHeadings; }
+
+absl::string_view IndicatorLabel(absl::string_view field_name) {
+  for (const IndicatorHeading& h : kIndicatorHeadings) {
+    if (h.field == field_name) return h.heading;
+  }
+  return absl::string_view();
 }
 
 }  // namespace rb::domain

@@ -7,6 +7,7 @@
 //   rb::domain::PlatformCode(resorption::v1::WATER_ACCESS_TYPE_NETWORK_TAP)
 //       // "robinet_connecte_au_reseau"
 //   rb::domain::FromPlatformCode<resorption::v1::ActionTopic>("school")  // ACTION_TOPIC_SCHOOL
+//   rb::domain::IndicatorLabel("nombre_menages")  // "Nombre de ménages"
 //
 // The *_UNSPECIFIED values have no label (empty string). Thread-safe (immutable tables).
 #ifndef RB_DOMAIN_LABELS_H_
@@ -16,6 +17,7 @@
 #include <type_traits>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/generated_enum_reflection.h"
 
@@ -44,6 +46,17 @@ std::optional<E> FromPlatformCode(absl::string_view code) {
   if (!n.has_value()) return std::nullopt;
   return static_cast<E>(*n);
 }
+
+// The yearly indicators of an action (resorption.v1.ActionIndicators) with the platform's
+// headings, in the order of its form and of the actions export (tools/lib/action_export.h).
+struct IndicatorHeading {
+  absl::string_view field;    // the ActionIndicators field: "nombre_personnes"
+  absl::string_view section;  // "INDICATEURS GÉNÉRAUX"
+  absl::string_view heading;  // "Nombre total de personnes concernées par l'action"
+};
+absl::Span<const IndicatorHeading> IndicatorHeadings();
+// The heading of the indicator named `field_name`; empty when unknown.
+absl::string_view IndicatorLabel(absl::string_view field_name);
 
 }  // namespace rb::domain
 

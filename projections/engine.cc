@@ -468,11 +468,18 @@ bool ProjectionEngine::KeepLingering(Slot* slot, Worker* worker, uint64_t applie
   return !worker->stop && slot->queries_waiting == 0 && head_ > applied;
 }
 
-void ProjectionEngine::Fail(Worker* worker, uint64_t position, const absl::Status& status) {
-  absl::MutexLock lock(&mu_);
-  worker->state = ProjectionState::kFailed;
-  worker->failed_position = position;
-  worker->error = status.ToString();
+void ProjectionEngine::Fail(Slot* slot, Worker* worker, uint64_t position,
+                            const absl::Status& status) {
+  FailureInfo info{.projection = slot->name, .generation = worker->id, .position = position};
+  {
+    absl::MutexLock lock(&mu_);
+    worker->state = ProjectionState::kFailed;
+    worker->failed_position = position;
+    worker->error = status.ToString();
+    info.rebuild = slot->pending.get() == worker;
+    info.error = worker->error;
+  }
+  if (options_.on_failure) options_.on_failure(info);
 }
 
 bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& writer, Checkpoint cp,
@@ -529,7 +536,7 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
       absl::MutexLock lock(&mu_);
       first = worker->checkpoint.position + 1;
     }
-    Fail(worker, first, s);
+    Fail(slot, worker, first, s);
     return false;
   }
   {
@@ -616,7 +623,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
                         });
     if (!read.ok()) {
       writer.Clear();
-      Fail(worker, first, read.status());
+      Fail(slot, worker, first, read.status());
       return;
     }
     if (!failure.ok()) {
@@ -643,14 +650,14 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       if (partial.position > cp.position) {
         if (absl::Status f = writer.FlushState(); !f.ok()) {
           writer.Clear();
-          Fail(worker, first, f);
+          Fail(slot, worker, first, f);
           return;
         }
         if (!Commit(slot, worker, writer, partial, /*caught_up=*/false)) return;
       } else {
         writer.Clear();
       }
-      Fail(worker, failed_at, failure);
+      Fail(slot, worker, failed_at, failure);
       return;
     }
     catching_up = !read->end_of_log;
@@ -675,7 +682,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
     // The projection's deferred work goes into the same batch as the checkpoint.
     if (absl::Status f = writer.FlushState(); !f.ok()) {
       writer.Clear();
-      Fail(worker, first, f);
+      Fail(slot, worker, first, f);
       return;
     }
     if (!Commit(slot, worker, writer, cp, /*caught_up=*/read->end_of_log)) return;

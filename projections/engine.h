@@ -30,7 +30,8 @@
 //
 // Errors are per projection: a projection whose Apply fails stops at that event with
 // state kFailed; its views and checkpoint keep the effect of every event before it; the others go
-// on. Restarting the process (or rebuilding) retries.
+// on. Restarting the process (or rebuilding) retries. The failure is reported once to
+// EngineOptions::on_failure (the server logs it and exports it as a metric).
 //
 // Thread safety: all methods are thread-safe, except that Register must precede Start. The store
 // is not owned and must outlive the engine; the engine must be stopped (or destroyed) before the
@@ -66,6 +67,17 @@ struct CommitInfo {
   GenerationId generation;
   uint64_t position = 0;  // the new checkpoint
   bool switched = false;  // this commit made `generation` the active one
+};
+
+// Reported once when a generation stops on an error (state kFailed), on the worker thread, after
+// the failure shows in GetStatus and WaitForPosition. Keep the callback short; it must not call
+// back into the engine's Stop.
+struct FailureInfo {
+  std::string projection;
+  GenerationId generation;
+  bool rebuild = false;   // the pending generation of a rebuild failed; the active one serves on
+  uint64_t position = 0;  // the event that failed (for a storage error: the first uncommitted one)
+  std::string error;      // as in GenerationStatus::error
 };
 
 struct EngineOptions {
@@ -111,6 +123,9 @@ struct EngineOptions {
   size_t live_min_batch_events = 256;
   // Called after each durable commit (metrics, tests). Empty: nothing.
   std::function<void(const CommitInfo&)> on_commit;
+  // Called when a generation fails (logs, metrics, tests). Empty: nothing; the failure then shows
+  // only in GetStatus.
+  std::function<void(const FailureInfo&)> on_failure;
 };
 
 enum class ProjectionState {
@@ -216,7 +231,7 @@ class ProjectionEngine {
   // the worker is pending. Returns false when the worker must exit (retired or failed).
   bool Commit(Slot* slot, Worker* worker, class BatchViewWriter& writer, Checkpoint cp,
               bool caught_up);
-  void Fail(Worker* worker, uint64_t position, const absl::Status& status);
+  void Fail(Slot* slot, Worker* worker, uint64_t position, const absl::Status& status);
   void OnHead(uint64_t position);
   GenerationStatus StatusOf(const Worker& worker, const rb::es::Head& head) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

@@ -116,7 +116,23 @@ std::string FormatDouble(double v) { return absl::StrFormat("%.17g", v); }
 
 }  // namespace
 
+uint64_t MetricsRegistry::AddCollector(std::function<void()> collect) {
+  std::lock_guard<std::mutex> lock(collectors_mu_);
+  const uint64_t id = next_collector_++;
+  collectors_.emplace(id, std::move(collect));
+  return id;
+}
+
+void MetricsRegistry::RemoveCollector(uint64_t id) {
+  std::lock_guard<std::mutex> lock(collectors_mu_);
+  collectors_.erase(id);
+}
+
 std::string MetricsRegistry::Render() const {
+  {
+    std::lock_guard<std::mutex> collecting(collectors_mu_);
+    for (const auto& [id, collect] : collectors_) collect();
+  }
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   for (const auto& [name, family] : families_) {

@@ -14,12 +14,18 @@
 //
 // A metric family is identified by its name; a series by the name and its labels. Adding the same
 // series twice returns the same object. Metric objects live as long as the registry.
+//
+// Values that are cheaper to read than to track (a projection's position) are pulled: a
+// collector, run at the start of each Render, sets its gauges.
+//   uint64_t id = metrics.AddCollector([gauge, engine] { gauge->Set(engine->Position()); });
+//   metrics.RemoveCollector(id);  // before `engine` goes
 // Thread safety: everything is thread-safe; updates are lock-free atomics.
 #ifndef RB_SERVICES_METRICS_H_
 #define RB_SERVICES_METRICS_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -82,6 +88,11 @@ class MetricsRegistry {
   Gauge* AddGauge(const std::string& name, const std::string& help, const Labels& labels = {});
   Histogram* AddHistogram(const std::string& name, const std::string& help, const Labels& labels,
                           std::vector<double> bounds);
+  // Adds a function run at the start of each Render, before the values are read. It must not
+  // call Render or Add/RemoveCollector. Returns its id for RemoveCollector.
+  uint64_t AddCollector(std::function<void()> collect);
+  // Once it returns, the collector is not running and never runs again. Unknown ids: no-op.
+  void RemoveCollector(uint64_t id);
   // The whole registry in the Prometheus text format, families sorted by name.
   std::string Render() const;
 
@@ -101,6 +112,10 @@ class MetricsRegistry {
                     const Labels& labels);
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;
+  // Taken before mu_ (a collector adds and sets gauges).
+  mutable std::mutex collectors_mu_;
+  std::map<uint64_t, std::function<void()>> collectors_;
+  uint64_t next_collector_ = 1;
 };
 
 // Serves GET /metrics (and GET /healthz) over plain HTTP/1.0 on one background thread.

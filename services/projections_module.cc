@@ -314,11 +314,27 @@ absl::Status ProjectionsModule::Init(const ServiceEnvironment& env) {
     watchers->OnCommit(info, store->GetHead().position);
     if (user_callback) user_callback(info);
   };
+  // A failed projection stops following the log: one error line says which, where and why.
+  auto user_failure = engine_options.on_failure;
+  engine_options.on_failure = [logger = env.logger,
+                               user_failure](const rb::proj::FailureInfo& info) {
+    if (logger != nullptr) {
+      logger->Error("projection.failed")
+          .Str("projection", info.projection)
+          .Int("version", info.generation.version)
+          .Int("generation", static_cast<int64_t>(info.generation.generation))
+          .Bool("rebuild", info.rebuild)
+          .Int("position", static_cast<int64_t>(info.position))
+          .Str("error", info.error);
+    }
+    if (user_failure) user_failure(info);
+  };
   engine_ = std::make_unique<rb::proj::ProjectionEngine>(env.store, std::move(engine_options));
   if (options_.register_projections) {
     if (absl::Status s = options_.register_projections(*engine_); !s.ok()) return s;
   }
   if (absl::Status s = engine_->Start(); !s.ok()) return s;
+  if (env.metrics != nullptr) AddMetrics(env.metrics);
   service_ =
       std::make_unique<ProjectionsService>(engine_.get(), watchers_.get(), env.store, env.auth);
   ref_->engine_.store(engine_.get(), std::memory_order_release);
@@ -329,7 +345,57 @@ void ProjectionsModule::BeginShutdown() {
   if (watchers_) watchers_->EndAll();
 }
 
+void ProjectionsModule::AddMetrics(MetricsRegistry* metrics) {
+  struct Series {
+    std::string name;
+    Gauge* position;
+    Gauge* lag_events;
+    Gauge* failed;
+    Gauge* rebuild_position;
+  };
+  std::vector<Series> series;
+  for (const rb::proj::ProjectionStatus& st : engine_->GetAllStatus()) {
+    const Labels labels = {{"projection", st.name}};
+    series.push_back(Series{
+        .name = st.name,
+        .position = metrics->AddGauge(
+            "rb_projection_position",
+            "Last log position whose effects are in the views the projection serves.", labels),
+        .lag_events = metrics->AddGauge(
+            "rb_projection_lag_events",
+            "Events of the log not yet in the views the projection serves.", labels),
+        .failed = metrics->AddGauge("rb_projection_failed",
+                                    "1 when the projection (its serving generation or a pending "
+                                    "rebuild) stopped on an error, else 0.",
+                                    labels),
+        .rebuild_position = metrics->AddGauge(
+            "rb_projection_rebuild_position",
+            "Checkpoint of the projection's pending rebuild; 0 when no rebuild is pending.",
+            labels),
+    });
+  }
+  // Read at each scrape: the values are the engine's status then, like ListProjections.
+  rb::proj::ProjectionEngine* engine = engine_.get();
+  metrics_ = metrics;
+  collector_ = metrics->AddCollector([engine, series = std::move(series)] {
+    for (const Series& s : series) {
+      absl::StatusOr<rb::proj::ProjectionStatus> st = engine->GetStatus(s.name);
+      if (!st.ok()) continue;
+      const bool failed = st->active.state == ProjectionState::kFailed ||
+                          (st->rebuild && st->rebuild->state == ProjectionState::kFailed);
+      s.position->Set(static_cast<int64_t>(st->active.position));
+      s.lag_events->Set(static_cast<int64_t>(st->active.lag_events));
+      s.failed->Set(failed ? 1 : 0);
+      s.rebuild_position->Set(st->rebuild ? static_cast<int64_t>(st->rebuild->position) : 0);
+    }
+  });
+}
+
 void ProjectionsModule::Stop() {
+  if (metrics_ != nullptr) {
+    metrics_->RemoveCollector(collector_);
+    metrics_ = nullptr;
+  }
   if (ref_) ref_->engine_.store(nullptr, std::memory_order_release);
   if (engine_) engine_->Stop();
 }

@@ -14,6 +14,13 @@
 //   };
 //   options.modules = rb::services::ApiModules(p);
 //
+// The module logs a projection's failure (event "projection.failed": projection, version,
+// generation, rebuild, position, error) and exports per projection, read at each scrape:
+//   rb_projection_position{projection="site_list"}          the serving views' checkpoint
+//   rb_projection_lag_events{projection="site_list"}        head position - that checkpoint
+//   rb_projection_failed{projection="site_list"}            1 once it stopped on an error
+//   rb_projection_rebuild_position{projection="site_list"}  a pending rebuild's checkpoint, or 0
+//
 // Other modules reach the engine through the EngineRef they were built with (read-your-writes:
 // EngineRef::WaitForPosition). WatchRebuild costs no thread while waiting: its reactor is woken
 // by the engine's commit callback.
@@ -70,7 +77,8 @@ struct ProjectionsModuleOptions {
   // new events within 100 ms), live workers wait up to 400 ms for 16,384 events before applying a
   // smaller batch; they stop waiting when the stream pauses for 10 ms or a query waits for them
   // (EngineOptions::live_linger). Views then lag a busy log by at most that much more, and
-  // `min_position` reads never wait for it.
+  // `min_position` reads never wait for it. Its on_failure, if set, is also called after the
+  // module's own (which logs the failure).
   rb::proj::EngineOptions engine = [] {
     rb::proj::EngineOptions o;
     o.catch_up_factor = 128;
@@ -120,11 +128,16 @@ class ProjectionsModule : public ServiceModule {
   void Stop() override;
 
  private:
+  // The projection gauges of /metrics (rb_projection_*), read from the engine at each scrape.
+  void AddMetrics(MetricsRegistry* metrics);
+
   std::shared_ptr<EngineRef> ref_;
   ProjectionsModuleOptions options_;
   std::unique_ptr<RebuildWatchers> watchers_;  // outlives the engine (commit callbacks)
   std::unique_ptr<rb::proj::ProjectionEngine> engine_;
   std::unique_ptr<ProjectionsService> service_;
+  MetricsRegistry* metrics_ = nullptr;  // while collector_ is registered
+  uint64_t collector_ = 0;
 };
 
 // The API modules, in order: projections, sites, actions, territories; the first three share one

@@ -225,6 +225,11 @@ absl::Status SitesService::DoListSitesAsOf(grpc::CallbackServerContext* ctx,
     }
   }
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+  if (absl::Status s =
+          rb::views::CheckJusticeFilters(req.filter(), access->ListVisibility().justice);
+      !s.ok()) {
+    return s;
+  }
 
   absl::StatusOr<rb::proj::ProjectionEngine*> engine =
       HistoryEngine(ctx, engine_, *store_, req.min_position());

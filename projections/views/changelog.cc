@@ -77,6 +77,38 @@ constexpr FieldInfo kLabels[] = {
     {"dwellings.cars", "Nombre de voitures dortoir"},
     {"dwellings.mattresses", "Nombre de matelas"},
     {"origins", "Origines"},
+    // Living conditions, old format (v1, 2019 -> 2022)
+    {"living_conditions_v1.access_to_water", "Accès à l'eau"},
+    {"living_conditions_v1.water_comments", "Commentaires sur l'accès à l'eau"},
+    {"living_conditions_v1.water_potable", "Eau potable"},
+    {"living_conditions_v1.water_continuous_access", "Accès à l'eau continu"},
+    {"living_conditions_v1.water_public_point", "Point d'eau public"},
+    {"living_conditions_v1.water_distance", "Distance du point d'eau"},
+    {"living_conditions_v1.water_roads_to_cross",
+     "Routes à traverser pour atteindre le point d'eau"},
+    {"living_conditions_v1.water_everyone_has_access", "Accès à l'eau pour tous les habitants"},
+    {"living_conditions_v1.water_stagnant_water", "Présence d'eaux stagnantes"},
+    {"living_conditions_v1.water_hand_wash_access", "Accès à un point de lavage des mains"},
+    {"living_conditions_v1.water_hand_wash_access_number", "Nombre de points de lavage des mains"},
+    {"living_conditions_v1.electricity_type", "Accès à l'électricité"},
+    {"living_conditions_v1.electricity_comments", "Commentaires sur l'accès à l'électricité"},
+    {"living_conditions_v1.access_to_sanitary", "Accès à des toilettes"},
+    {"living_conditions_v1.sanitary_comments", "Commentaires sur l'accès aux toilettes"},
+    {"living_conditions_v1.sanitary_number", "Nombre de toilettes"},
+    {"living_conditions_v1.sanitary_insalubrious", "Toilettes insalubres"},
+    {"living_conditions_v1.sanitary_on_site", "Toilettes sur le site"},
+    {"living_conditions_v1.trash_evacuation", "Évacuation des déchets"},
+    {"living_conditions_v1.trash_cans_on_site", "Poubelles sur le site"},
+    {"living_conditions_v1.trash_accumulation", "Accumulation de déchets"},
+    {"living_conditions_v1.trash_evacuation_regular", "Collecte régulière des déchets"},
+    {"living_conditions_v1.vermin", "Présence de nuisibles"},
+    {"living_conditions_v1.vermin_comments", "Précisions sur les nuisibles"},
+    {"living_conditions_v1.fire_prevention_measures", "Mesures de prévention incendie"},
+    {"living_conditions_v1.fire_prevention_diagnostic", "Diagnostic prévention incendie réalisé"},
+    {"living_conditions_v1.fire_prevention_site_accessible", "Site accessible aux secours"},
+    {"living_conditions_v1.fire_prevention_devices", "Dispositifs de prévention incendie"},
+    {"living_conditions_v1.fire_prevention_comments", "Commentaires sur la prévention incendie"},
+    // Living conditions (v2, 2022 ->)
     {"living_conditions_v2.water.access_type", "Type d'accès à l'eau"},
     {"living_conditions_v2.water.access_type_details", "Précisions sur l'accès à l'eau"},
     {"living_conditions_v2.water.is_public", "Point d'eau sur la voie publique"},
@@ -161,7 +193,10 @@ std::string Label(const std::string& path) {
     std::string rest = path.substr(11);
     const size_t dot = rest.find('.');
     if (dot != std::string::npos) {
-      return absl::StrCat("Indicateurs ", rest.substr(0, dot), " : ", rest.substr(dot + 1));
+      const std::string field = rest.substr(dot + 1);
+      const absl::string_view heading = rb::domain::IndicatorLabel(field);
+      return absl::StrCat("Indicateurs ", rest.substr(0, dot), " : ",
+                          heading.empty() ? absl::string_view(field) : heading);
     }
   }
   if (path.rfind("finances.", 0) == 0) return absl::StrCat("Financements ", path.substr(9));
@@ -321,6 +356,37 @@ std::string FormatMessage(const Message& m) {
     return absl::StrCat(p.latitude(), ", ", p.longitude());
   }
   if (type == "resorption.v1.Address") return static_cast<const pb::Address&>(m).label();
+  if (type == "resorption.v1.Intervener") {
+    // "u-12 (org-3) : Santé et Autre (veille sanitaire)": the user and organisation as for action
+    // members, then the themes.
+    const auto& i = static_cast<const pb::Intervener&>(m);
+    std::string s = i.organisation_id().empty()
+                        ? i.user_id()
+                        : absl::StrCat(i.user_id(), " (", i.organisation_id(), ")");
+    std::vector<std::string> themes;
+    for (int t : i.themes()) {
+      std::string theme(rb::domain::FrenchLabel(static_cast<pb::ActorTheme>(t)));
+      if (t == pb::ACTOR_THEME_OTHER && !i.other_theme().empty()) {
+        absl::StrAppend(&theme, " (", i.other_theme(), ")");
+      }
+      if (!theme.empty()) themes.push_back(std::move(theme));
+    }
+    if (!themes.empty()) absl::StrAppend(&s, " : ", JoinFrench(themes));
+    return s;
+  }
+  if (type == "resorption.v1.ParcelOwner") {
+    // "Privé : Jean Dupont", "Public : SNCF Réseau (inactif)". The name is the one in clear: a
+    // sealed name was opened or dropped before the diff, and is never read here.
+    const auto& o = static_cast<const pb::ParcelOwner&>(m);
+    std::vector<std::string> parts;
+    if (absl::string_view t = rb::domain::FrenchLabel(o.owner_type()); !t.empty()) {
+      parts.emplace_back(t);
+    }
+    if (!o.name().empty()) parts.push_back(o.name());
+    std::string s = absl::StrJoin(parts, " : ");
+    if (!o.active()) absl::StrAppend(&s, s.empty() ? "" : " ", "(inactif)");
+    return s;
+  }
   if (type == "resorption.v1.ActionMember") {
     const auto& a = static_cast<const pb::ActionMember&>(m);
     return absl::StrCat(a.user_id(), " (", a.organisation_id(), ")");

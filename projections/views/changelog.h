@@ -23,7 +23,9 @@
 // are not changes.
 //
 // Formats: dates "01 février 2024", yes/no/unknown "oui" / "non" / "inconnu", enumerations by
-// their French label, lists "a, b et c", amounts in euros "1 500,00 €", unset = "".
+// their French label, lists "a, b et c", amounts in euros "1 500,00 €", unset = "". Indicators are
+// named by the platform's headings (rb::domain::IndicatorLabel); interveners read
+// "u-12 (org-3) : Santé et Logement", parcel owners "Privé : Jean Dupont".
 // Thread-safe; the store must outlive the query object.
 #ifndef RB_PROJECTIONS_VIEWS_CHANGELOG_H_
 #define RB_PROJECTIONS_VIEWS_CHANGELOG_H_

@@ -2,8 +2,11 @@
 #include "projections/views/site_filter.h"
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "domain/geo.h"
 
 namespace rb::views {
@@ -101,6 +104,15 @@ bool MatchesSiteFilter(const pb::Site& site, const pb::SiteFilter& f, absl::Civi
   if (!f.police_status().empty() && !Contains(f.police_status(), site.police().status())) {
     return false;
   }
+  if (!f.administrative_order().empty() &&
+      !Contains(f.administrative_order(),
+                site.administrative_order().evacuation_under_time_limit())) {
+    return false;
+  }
+  if (!f.insalubrity_order().empty() &&
+      !Contains(f.insalubrity_order(), site.insalubrity_order().insalubrity_order())) {
+    return false;
+  }
   if (f.has_heatwave() && f.heatwave() != site.heatwave()) return false;
   if (f.has_out_of_date() && f.out_of_date() != IsOutOfDate(site, as_of)) return false;
   if (!f.resorption_target_years().empty() &&
@@ -148,6 +160,16 @@ absl::Status ValidateSiteFilter(const pb::SiteFilter& f) {
       return absl::InvalidArgumentError("filter.population: unknown value");
     }
   }
+  for (int v : f.administrative_order()) {
+    if (!pb::TriState_IsValid(v)) {
+      return absl::InvalidArgumentError("filter.administrative_order: unknown value");
+    }
+  }
+  for (int v : f.insalubrity_order()) {
+    if (!pb::TriState_IsValid(v)) {
+      return absl::InvalidArgumentError("filter.insalubrity_order: unknown value");
+    }
+  }
   if (f.text_prefix().size() > 100) {
     return absl::InvalidArgumentError("filter.text_prefix: at most 100 characters");
   }
@@ -160,6 +182,18 @@ absl::Status ValidateSiteFilter(const pb::SiteFilter& f) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckJusticeFilters(const pb::SiteFilter& f, bool justice_access) {
+  if (justice_access) return absl::OkStatus();
+  std::vector<std::string> set;
+  if (!f.justice_procedure().empty()) set.push_back("filter.justice_procedure");
+  if (!f.police_status().empty()) set.push_back("filter.police_status");
+  if (!f.administrative_order().empty()) set.push_back("filter.administrative_order");
+  if (!f.insalubrity_order().empty()) set.push_back("filter.insalubrity_order");
+  if (set.empty()) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat(absl::StrJoin(set, ", "), ": require access to justice data"));
 }
 
 }  // namespace rb::views

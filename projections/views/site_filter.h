@@ -38,6 +38,11 @@ bool MatchesTextPrefix(const resorption::v1::Site& site, std::string_view normal
 // 100 characters, years outside 1900..2200.
 absl::Status ValidateSiteFilter(const resorption::v1::SiteFilter& filter);
 
+// The filters on procedures (justice_procedure, police_status, administrative_order,
+// insalubrity_order) read restricted data: PERMISSION_DENIED naming those set when the reader has
+// no justice access; OK otherwise.
+absl::Status CheckJusticeFilters(const resorption::v1::SiteFilter& filter, bool justice_access);
+
 }  // namespace rb::views
 
 #endif  // RB_PROJECTIONS_VIEWS_SITE_FILTER_H_

@@ -135,6 +135,7 @@ pb::Site Skeleton(const pb::Site& s) {
   k.mutable_police()->set_status(s.police().status());
   k.mutable_administrative_order()->set_evacuation_under_time_limit(
       s.administrative_order().evacuation_under_time_limit());
+  k.mutable_insalubrity_order()->set_insalubrity_order(s.insalubrity_order().insalubrity_order());
   k.mutable_reinstallation()->set_is_reinstallation(s.reinstallation().is_reinstallation());
   k.set_heatwave(s.heatwave());
   k.set_resorption_target(s.resorption_target());
@@ -591,11 +592,7 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
                               ? field != pb::SITE_SORT_FIELD_COMMUNE
                               : req.sort().direction() == pb::SORT_DIRECTION_DESCENDING;
   const char sort = SortChar(field);
-  if (!visibility.justice &&
-      (!req.filter().justice_procedure().empty() || !req.filter().police_status().empty())) {
-    return absl::PermissionDeniedError(
-        "filter.justice_procedure, filter.police_status: require access to justice data");
-  }
+  if (absl::Status s = CheckJusticeFilters(req.filter(), visibility.justice); !s.ok()) return s;
   const uint64_t fingerprint = Fingerprint(req.filter(), visibility);
   std::string cursor;
   if (!req.page_token().empty()) {

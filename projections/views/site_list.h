@@ -35,7 +35,8 @@
 
 namespace rb::views {
 
-// Projection "site_list", version 1. Spaces:
+// Projection "site_list", version 3 (3: the index skeleton holds the insalubrity order, for its
+// filter). Spaces:
 //   sites    site id -> SiteListRecord (folded Site + the open "sur site" actions listing it)
 //   actions  action id -> ActionLinkRecord (folded Action)
 //   index    <level><code>\0<state><sort><sort key>\0<site id> -> SiteListRecord holding the

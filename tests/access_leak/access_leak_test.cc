@@ -618,6 +618,59 @@ TEST_F(AccessLeakTest, EveryReadRpcReturnsOnlyWhatTheRoleMaySeeInAndOutOfScope) 
   }
 }
 
+// Filtering on the administrative evacuation order or the insalubrity order tells which sites
+// have one: both filters, in the current list and at a past date, are refused to readers who do
+// not see the procedures of every site they list (docs/access.md §9), like the judicial ones.
+TEST_F(AccessLeakTest, OrderFiltersAreRefusedWithoutJusticeAccessInBothLists) {
+  const uint64_t head = world_->head;
+  for (const Reader& r : Readers()) {
+    const std::string& token = world_->tokens.at(r.id);
+    const bool justice =
+        r.justice == Lvl::kNational || (r.sites == Lvl::kLocal && r.justice == Lvl::kLocal);
+    for (const std::string& field : {"administrative_order", "insalubrity_order"}) {
+      for (v1::TriState value : {v1::YES, v1::TRI_STATE_UNSPECIFIED}) {
+        SCOPED_TRACE(absl::StrCat(r.id, " ", field, " ", v1::TriState_Name(value)));
+        v1::SiteFilter filter;
+        if (std::string(field) == "administrative_order") {
+          filter.add_administrative_order(value);
+        } else {
+          filter.add_insalubrity_order(value);
+        }
+        // Neither site has an order: "yes" lists nothing, "not filled" every site read.
+        const int expected = value == v1::YES ? 0 : (r.sites == Lvl::kNational ? 2 : 1);
+
+        v1::ListSitesQuery list;
+        *list.mutable_request()->mutable_filter() = filter;
+        list.set_min_position(head);
+        v1::ListSitesResponse current;
+        grpc::Status s = sites_->ListSites(As(token).get(), list, &current);
+        v1::ListSitesAsOfQuery asof;
+        *asof.mutable_filter() = filter;
+        *asof.mutable_valid_date() = Day(2099, 12, 31);
+        asof.set_min_position(head);
+        v1::ListSitesAsOfResponse past;
+        grpc::Status p = sites_->ListSitesAsOf(As(token).get(), asof, &past);
+
+        if (r.observer) {
+          EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+          EXPECT_EQ(p.error_code(), StatusCode::PERMISSION_DENIED);
+        } else if (!justice) {
+          EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << s.error_message();
+          EXPECT_EQ(p.error_code(), StatusCode::PERMISSION_DENIED) << p.error_message();
+          const std::string message = absl::StrCat("filter.", field);
+          EXPECT_NE(s.error_message().find(message), std::string::npos) << s.error_message();
+          EXPECT_NE(p.error_message().find(message), std::string::npos) << p.error_message();
+        } else {
+          ASSERT_TRUE(s.ok()) << s.error_message();
+          ASSERT_TRUE(p.ok()) << p.error_message();
+          EXPECT_EQ(current.sites_size(), expected);
+          EXPECT_EQ(past.sites_size(), expected);
+        }
+      }
+    }
+  }
+}
+
 TEST_F(AccessLeakTest, RawEventReadsAreForNationalAdministratorsOnlyAndCarryTheSentinels) {
   for (const Reader& r : Readers()) {
     SCOPED_TRACE(r.id);

@@ -49,6 +49,8 @@ class ApiServer {
   const absl::Status& status() const { return status_; }
   Server& server() { return *server_; }
   uint64_t head() { return server_->store()->GetHead().position; }
+  // The log lines written so far; read it after server().Shutdown() when the server may log.
+  std::string logs() const { return log_.str(); }
 
   std::unique_ptr<resorption::v1::Sites::Stub> Sites() {
     return resorption::v1::Sites::NewStub(channel_);

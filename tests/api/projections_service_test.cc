@@ -1,7 +1,11 @@
 // The Projections service over a real server with test projections.
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/api/api_test_util.h"
 #include "tests/projections/test_projections.h"
@@ -124,6 +128,79 @@ TEST_F(ProjectionsServiceTest, UnknownProjectionIsNotFound) {
   v1::RebuildProgress msg;
   EXPECT_FALSE(reader->Read(&msg));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// A projection that fails on an event, beside a healthy one: the failure shows in /metrics and in
+// one error log line.
+class FailedProjectionTest : public ::testing::Test {
+ protected:
+  static ApiModulesOptions Options(Commits* commits, absl::Notification* failed) {
+    ApiModulesOptions o;
+    o.projections.register_projections = [](rb::proj::ProjectionEngine& e) {
+      if (absl::Status s = e.Register(std::make_unique<rb::proj::testing::Poisoned>()); !s.ok()) {
+        return s;
+      }
+      return e.Register(std::make_unique<rb::proj::testing::CategoryCounts>());
+    };
+    o.projections.engine.on_commit = [commits](const rb::proj::CommitInfo& i) { commits->On(i); };
+    o.projections.engine.on_failure = [failed](const rb::proj::FailureInfo&) {
+      if (!failed->HasBeenNotified()) failed->Notify();
+    };
+    return o;
+  }
+
+  void SetUp() override { ASSERT_TRUE(server_.status().ok()) << server_.status(); }
+
+  void Append(const std::string& type, int n) {
+    auto stub = v1::EventStream::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_.server().port()), grpc::InsecureChannelCredentials()));
+    v1::AppendResponse resp;
+    ASSERT_TRUE(stub->Append(Ctx().get(), AppendReq("site-1", n, type), &resp).ok());
+  }
+
+  Commits commits_;
+  absl::Notification failed_;
+  ApiServer server_{Options(&commits_, &failed_)};
+};
+
+TEST_F(FailedProjectionTest, MetricsShowTheFailedProjectionAndTheOthersHealthy) {
+  Append("site.updated", 3);
+  Append("test.poison", 1);  // position 4
+  Append("site.updated", 2);
+  ASSERT_TRUE(failed_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(commits_.WaitFor(6));  // category_counts has applied everything
+
+  const std::string page = server_.server().metrics().Render();
+  EXPECT_THAT(page, ::testing::HasSubstr("# TYPE rb_projection_failed gauge\n"));
+  EXPECT_THAT(page, ::testing::HasSubstr("rb_projection_failed{projection=\"poisoned\"} 1\n"));
+  EXPECT_THAT(page, ::testing::HasSubstr("rb_projection_position{projection=\"poisoned\"} 3\n"));
+  EXPECT_THAT(page, ::testing::HasSubstr("rb_projection_lag_events{projection=\"poisoned\"} 3\n"));
+  EXPECT_THAT(page,
+              ::testing::HasSubstr("rb_projection_failed{projection=\"category_counts\"} 0\n"));
+  EXPECT_THAT(page,
+              ::testing::HasSubstr("rb_projection_position{projection=\"category_counts\"} 6\n"));
+  EXPECT_THAT(page,
+              ::testing::HasSubstr("rb_projection_lag_events{projection=\"category_counts\"} 0\n"));
+  EXPECT_THAT(page,
+              ::testing::HasSubstr("rb_projection_rebuild_position{projection=\"poisoned\"} 0\n"));
+
+  // Later events do not log the failure again.
+  Append("site.updated", 1);
+  ASSERT_TRUE(commits_.WaitFor(7));
+  EXPECT_THAT(server_.server().metrics().Render(),
+              ::testing::HasSubstr("rb_projection_lag_events{projection=\"poisoned\"} 4\n"));
+  server_.server().Shutdown();
+  const std::string logs = server_.logs();
+  const std::vector<std::string> lines = absl::StrSplit(logs, '\n');
+  std::vector<std::string> failures;
+  for (const std::string& line : lines) {
+    if (absl::StrContains(line, "\"event\":\"projection.failed\"")) failures.push_back(line);
+  }
+  ASSERT_EQ(failures.size(), 1u) << logs;
+  EXPECT_THAT(failures[0], ::testing::HasSubstr("\"level\":\"error\""));
+  EXPECT_THAT(failures[0], ::testing::HasSubstr("\"projection\":\"poisoned\""));
+  EXPECT_THAT(failures[0], ::testing::HasSubstr("\"position\":4"));
+  EXPECT_THAT(failures[0], ::testing::HasSubstr("cannot digest event"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "resorption/v1/action.pb.h"
@@ -65,6 +66,28 @@ TEST(LabelsTest, LabelsAreTheOnesUsersKnow) {
   EXPECT_EQ(FrenchLabel(POLICE_STATUS_GRANTED), "Obtenu");
   EXPECT_EQ(FromPlatformCode<ActionTopic>("school"), ACTION_TOPIC_SCHOOL);
   EXPECT_EQ(FromPlatformCode<ActionTopic>("nope"), std::nullopt);
+}
+
+TEST(LabelsTest, EveryActionIndicatorHasThePlatformsHeadingInFormOrder) {
+  const pb::Descriptor* d = resorption::v1::ActionIndicators::descriptor();
+  std::vector<std::string> fields;
+  for (int i = 0; i < d->field_count(); ++i) {
+    if (d->field(i)->name() != "year" && d->field(i)->name() != "updated_at_us") {
+      fields.push_back(d->field(i)->name());
+    }
+  }
+  std::vector<std::string> listed;
+  for (const IndicatorHeading& h : IndicatorHeadings()) {
+    listed.emplace_back(h.field);
+    EXPECT_FALSE(h.section.empty()) << h.field;
+    EXPECT_EQ(IndicatorLabel(h.field), h.heading);
+  }
+  EXPECT_EQ(listed, fields);
+  EXPECT_EQ(IndicatorLabel("nombre_personnes"),
+            "Nombre total de personnes concernées par l'action");
+  EXPECT_EQ(IndicatorLabel("scolaire_nombre_college"), "Nombre de mineurs scolarisés au collège");
+  EXPECT_EQ(IndicatorLabel("year"), "");
+  EXPECT_EQ(IndicatorLabel("nope"), "");
 }
 
 TEST(LabelsTest, FiveCurrentClosingSolutions) {

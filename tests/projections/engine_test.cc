@@ -192,6 +192,45 @@ TEST_F(EngineTest, FailingProjectionStopsAtItsEventWhileOthersGoOn) {
   EXPECT_EQ(engine.GetStatus("poisoned")->active.position, poison - 1);
 }
 
+TEST_F(EngineTest, AFailureIsReportedOnceWithItsPosition) {
+  AppendEvents(*store_, "site-1", "test.ok", 4);
+  const uint64_t poison = AppendEvents(*store_, "site-1", "test.poison", 1);
+  AppendEvents(*store_, "site-2", "test.ok", 3);
+  absl::Mutex mu;
+  std::vector<FailureInfo> failures;
+  absl::Notification failed;
+  EngineOptions o;
+  o.batch_events = 2;  // the failing event is not the first of its batch
+  o.on_failure = [&](const FailureInfo& f) {
+    {
+      absl::MutexLock l(&mu);
+      failures.push_back(f);
+    }
+    if (!failed.HasBeenNotified()) failed.Notify();
+  };
+  ProjectionEngine engine(store_.get(), o);
+  ASSERT_TRUE(engine.Register(std::make_unique<Poisoned>()).ok());
+  ASSERT_TRUE(engine.Register(std::make_unique<CategoryCounts>()).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(failed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // Reported after the state changed: the status already says so.
+  absl::StatusOr<ProjectionStatus> st = engine.GetStatus("poisoned");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->active.state, ProjectionState::kFailed);
+  // More events do not report it again; the healthy projection reports nothing.
+  const uint64_t more = AppendEvents(*store_, "site-3", "test.ok", 5);
+  ASSERT_TRUE(engine.WaitForPosition("category_counts", more, Soon()).ok());
+  engine.Stop();
+
+  absl::MutexLock l(&mu);
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].projection, "poisoned");
+  EXPECT_EQ(failures[0].position, poison);
+  EXPECT_FALSE(failures[0].rebuild);
+  EXPECT_EQ(failures[0].generation, st->active.id);
+  EXPECT_NE(failures[0].error.find("cannot digest event"), std::string::npos) << failures[0].error;
+}
+
 TEST_F(EngineTest, WritingAnUndeclaredSpaceFailsTheProjection) {
   class Stray : public Projection {
    public:

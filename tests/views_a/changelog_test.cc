@@ -103,6 +103,108 @@ TEST(ChangeLogFormatTest, UpgradeFromV1ToV2IsOnePseudoChange) {
   EXPECT_EQ(d[0].new_value(), "Nouveau format");
 }
 
+TEST(ChangeLogFormatTest, OldFormatLivingConditionsHaveFrenchLabels) {
+  pb::Site a, b;
+  a.set_living_conditions_version(1);
+  b.set_living_conditions_version(1);
+  a.mutable_living_conditions_v1()->set_water_potable(pb::NO);
+  b.mutable_living_conditions_v1()->set_water_potable(pb::YES);
+  b.mutable_living_conditions_v1()->set_water_distance(pb::WATER_DISTANCE_V1_20_50);
+  b.mutable_living_conditions_v1()->set_electricity_type(pb::ELECTRICITY_TYPE_V1_NO);
+  b.mutable_living_conditions_v1()->set_sanitary_number(3);
+  b.mutable_living_conditions_v1()->set_fire_prevention_site_accessible(pb::UNKNOWN);
+  std::vector<pb::FieldChange> d = DiffSites(a, b);
+  ASSERT_EQ(d.size(), 5u);
+  EXPECT_EQ(d[0].field_key(), "living_conditions_v1.water_potable");
+  EXPECT_EQ(d[0].field(), "Eau potable");
+  EXPECT_EQ(d[0].old_value(), "non");
+  EXPECT_EQ(d[0].new_value(), "oui");
+  EXPECT_EQ(d[1].field(), "Distance du point d'eau");
+  EXPECT_EQ(d[1].new_value(), "20 à 50 mètres");
+  EXPECT_EQ(d[2].field(), "Accès à l'électricité");
+  EXPECT_EQ(d[2].new_value(), "Non");
+  EXPECT_EQ(d[3].field(), "Nombre de toilettes");
+  EXPECT_EQ(d[3].new_value(), "3");
+  EXPECT_EQ(d[4].field(), "Site accessible aux secours");
+  EXPECT_EQ(d[4].new_value(), "inconnu");
+
+  // Every field of the old format has its own label, none the raw field name.
+  pb::Site base;
+  base.set_living_conditions_version(1);
+  const google::protobuf::Descriptor* v1 = pb::LivingConditionsV1::descriptor();
+  for (int i = 0; i < v1->field_count(); ++i) {
+    pb::Site c = base;
+    const google::protobuf::FieldDescriptor* f = v1->field(i);
+    const google::protobuf::Reflection* r = c.living_conditions_v1().GetReflection();
+    pb::LivingConditionsV1* lc = c.mutable_living_conditions_v1();
+    switch (f->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
+        r->SetEnumValue(lc, f, 2);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
+        r->SetInt32(lc, f, 1);
+        break;
+      default:
+        r->SetString(lc, f, "texte");
+    }
+    std::vector<pb::FieldChange> one = DiffSites(base, c);
+    ASSERT_EQ(one.size(), 1u) << f->name();
+    EXPECT_EQ(one[0].field_key(), "living_conditions_v1." + f->name());
+    EXPECT_EQ(one[0].field().find(f->name()), std::string::npos) << one[0].field();
+    EXPECT_EQ(one[0].field().find("ancien format"), std::string::npos) << one[0].field();
+  }
+}
+
+TEST(ChangeLogFormatTest, IntervenersReadAsUserOrganisationAndThemes) {
+  pb::Site a, b;
+  pb::Intervener* first = b.add_interveners();
+  first->set_user_id("u-12");
+  first->set_organisation_id("org-3");
+  first->add_themes(pb::ACTOR_THEME_HEALTH);
+  first->add_themes(pb::ACTOR_THEME_OTHER);
+  first->set_other_theme("veille sanitaire");
+  pb::Intervener* second = b.add_interveners();
+  second->set_user_id("u-40");
+  second->set_organisation_id("asso-7");
+  second->add_themes(pb::ACTOR_THEME_HOUSING);
+  std::vector<pb::FieldChange> d = DiffSites(a, b);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].field(), "Intervenants");
+  EXPECT_EQ(d[0].old_value(), "");
+  EXPECT_EQ(d[0].new_value(),
+            "u-12 (org-3) : Santé et Autre (veille sanitaire) et u-40 (asso-7) : Logement");
+  EXPECT_EQ(d[0].sensitivity(), pb::SENSITIVITY_PERSONAL);
+}
+
+TEST(ChangeLogFormatTest, ParcelOwnersReadAsOwnerTypeAndNameNeverTheSealedName) {
+  pb::Site a, b;
+  pb::ParcelOwner* company = b.mutable_ownership()->add_parcel_owners();
+  company->set_name("SNCF Réseau");
+  company->set_owner_type(pb::OWNER_TYPE_PUBLIC);
+  company->set_active(true);
+  pb::ParcelOwner* person = b.mutable_ownership()->add_parcel_owners();
+  person->set_name("Jean Dupont");
+  person->set_owner_type(pb::OWNER_TYPE_PRIVATE);
+  person->set_active(false);
+  std::vector<pb::FieldChange> d = DiffSites(a, b);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].field_key(), "ownership.parcel_owners");
+  EXPECT_EQ(d[0].field(), "Propriétaires des parcelles");
+  EXPECT_EQ(d[0].new_value(), "Public : SNCF Réseau et Privé : Jean Dupont (inactif)");
+  EXPECT_EQ(d[0].sensitivity(), pb::SENSITIVITY_OWNER);
+
+  // A name still sealed (the reader's query could not open it) shows only the owner type.
+  pb::Site c;
+  pb::ParcelOwner* sealed = c.mutable_ownership()->add_parcel_owners();
+  sealed->set_owner_type(pb::OWNER_TYPE_PRIVATE);
+  sealed->set_active(true);
+  sealed->mutable_sealed_name()->set_subject("site-1.owner");
+  sealed->mutable_sealed_name()->set_sealed("CIPHERTEXT-BYTES");
+  d = DiffSites(a, c);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].new_value(), "Privé");
+}
+
 TEST_F(ChangeLogTest, SiteHistoryHasAuthorDatesReasonAndHidesJusticeFromReadersWithoutAccess) {
   Declare("1", "93066", "Les Lilas", Day(2023, 6, 1));
   Tick();
@@ -218,6 +320,9 @@ TEST_F(ChangeLogTest, ActionHistoryHidesFinancesWithoutAccess) {
   const pb::ChangeLogEntry& indicators = all->entries(2);
   ASSERT_NE(Find(indicators, "indicators.2024.nombre_personnes"), nullptr);
   EXPECT_EQ(Find(indicators, "indicators.2024.nombre_personnes")->new_value(), "40");
+  // The platform's heading, as in the actions export.
+  EXPECT_EQ(Find(indicators, "indicators.2024.nombre_personnes")->field(),
+            "Indicateurs 2024 : Nombre total de personnes concernées par l'action");
 
   absl::StatusOr<pb::ChangeLog> restricted = q.ForAction("a1", Visibility{});
   ASSERT_TRUE(restricted.ok());

@@ -367,6 +367,95 @@ TEST_F(SiteListTest, ReadersWithoutJusticeAccessSeeNeitherProceduresNorTheirPrio
   EXPECT_TRUE(q.List(req, Visibility::All()).ok());
 }
 
+TEST_F(SiteListTest, FiltersOnTheEvacuationOrderAndTheInsalubrityOrder) {
+  Scenario();
+  // 1: an administrative evacuation order; 2: an insalubrity order (RHI); 3: neither, both
+  // answered "non"; 5: not filled (its judicial procedure does not count).
+  {
+    pb::SiteCommand c = rb::domain::testing::On("1");
+    auto* a = c.mutable_update_procedures()->mutable_administrative_order();
+    a->set_evacuation_under_time_limit(pb::YES);
+    *a->mutable_decision_at() = D(2024, 5, 2);
+    a->set_decision_rendered_by("Préfecture de la Seine-Saint-Denis");
+    Site(c, Day(2024, 5, 3));
+    pb::SiteCommand i = rb::domain::testing::On("2");
+    i.mutable_update_procedures()->mutable_insalubrity_order()->set_insalubrity_order(pb::YES);
+    i.mutable_update_procedures()->mutable_insalubrity_order()->set_order_type(
+        "Arrêté de mise en sécurité");
+    Site(i, Day(2024, 5, 21));
+    pb::SiteCommand n = rb::domain::testing::On("3");
+    n.mutable_update_procedures()->mutable_administrative_order()->set_evacuation_under_time_limit(
+        pb::NO);
+    n.mutable_update_procedures()->mutable_insalubrity_order()->set_insalubrity_order(pb::NO);
+    Site(n, Day(2023, 10, 2));
+    Sync();
+  }
+  pb::SiteFilter f;
+  f.add_administrative_order(pb::YES);
+  EXPECT_THAT(Filtered(f), ElementsAre("1"));
+  f.Clear();
+  f.add_administrative_order(pb::NO);
+  EXPECT_THAT(Filtered(f), ElementsAre("3"));
+  f.Clear();
+  f.add_administrative_order(pb::TRI_STATE_UNSPECIFIED);  // not filled
+  EXPECT_THAT(Filtered(f), ElementsAre("2", "5"));
+  f.Clear();
+  f.add_insalubrity_order(pb::YES);
+  EXPECT_THAT(Filtered(f), ElementsAre("2"));
+  f.add_insalubrity_order(pb::NO);  // alternatives
+  EXPECT_THAT(Filtered(f), ElementsAre("2", "3"));
+  f.Clear();
+  f.add_insalubrity_order(pb::TRI_STATE_UNSPECIFIED);
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "5"));
+  f.Clear();
+  f.add_administrative_order(pb::YES);  // both conditions must hold
+  f.add_insalubrity_order(pb::YES);
+  EXPECT_THAT(Filtered(f), ElementsAre());
+  f.Clear();
+  f.set_state(pb::SITE_STATE_FILTER_ALL);  // the closed site 4 was never filled
+  f.add_insalubrity_order(pb::TRI_STATE_UNSPECIFIED);
+  f.add_administrative_order(pb::TRI_STATE_UNSPECIFIED);
+  EXPECT_THAT(Filtered(f), ElementsAre("4", "5"));
+
+  // The full record answers as the index does (the list at a past date filters full sites).
+  SiteListQuery q(engine_.get());
+  absl::StatusOr<pb::SiteSummary> one = q.Get("1");
+  absl::StatusOr<pb::SiteSummary> two = q.Get("2");
+  ASSERT_TRUE(one.ok() && two.ok());
+  f.Clear();
+  f.add_administrative_order(pb::YES);
+  EXPECT_TRUE(MatchesSiteFilter(one->site(), f, absl::CivilDay(2024, 6, 15)));
+  EXPECT_FALSE(MatchesSiteFilter(two->site(), f, absl::CivilDay(2024, 6, 15)));
+  f.Clear();
+  f.add_insalubrity_order(pb::YES);
+  EXPECT_FALSE(MatchesSiteFilter(one->site(), f, absl::CivilDay(2024, 6, 15)));
+  EXPECT_TRUE(MatchesSiteFilter(two->site(), f, absl::CivilDay(2024, 6, 15)));
+}
+
+TEST_F(SiteListTest, OrderFiltersNeedJusticeAccess) {
+  Scenario();
+  SiteListQuery q(engine_.get());
+  pb::ListSitesRequest req;
+  req.mutable_filter()->add_administrative_order(pb::YES);
+  absl::StatusOr<pb::ListSitesResponse> denied = q.List(req, Visibility{});
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(denied.status().message(),
+            "filter.administrative_order: require access to justice data");
+  EXPECT_TRUE(q.List(req, Visibility::All()).ok());
+  req.mutable_filter()->Clear();
+  req.mutable_filter()->add_insalubrity_order(pb::NO);
+  req.mutable_filter()->add_police_status(pb::POLICE_STATUS_GRANTED);
+  denied = q.List(req, Visibility{});
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(denied.status().message(),
+            "filter.police_status, filter.insalubrity_order: require access to justice data");
+  EXPECT_TRUE(q.List(req, Visibility::All()).ok());
+  // Unknown values are refused like those of the other filters.
+  req.mutable_filter()->Clear();
+  req.mutable_filter()->add_insalubrity_order(static_cast<pb::TriState>(9));
+  EXPECT_EQ(q.List(req, Visibility::All()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SiteListTest, RowsFromTheIndexEqualRowsFromTheFullRecord) {
   Scenario();
   SiteListQuery q(engine_.get());

@@ -22,64 +22,6 @@ namespace {
 
 namespace v1 = resorption::v1;
 
-// The indicators of the export, in column order, with their section and the platform's heading.
-struct IndicatorColumn {
-  const char* section;
-  const char* header;
-  bool (v1::ActionIndicators::*has)() const;
-  int32_t (v1::ActionIndicators::*get)() const;
-};
-
-#define RB_INDICATOR(section, header, field)                                          \
-  IndicatorColumn {                                                                   \
-    section, header, &v1::ActionIndicators::has_##field, &v1::ActionIndicators::field \
-  }
-
-const IndicatorColumn kIndicators[] = {
-    RB_INDICATOR("INDICATEURS GÉNÉRAUX", "Nombre total de personnes concernées par l'action",
-                 nombre_personnes),
-    RB_INDICATOR("INDICATEURS GÉNÉRAUX", "Nombre de ménages", nombre_menages),
-    RB_INDICATOR("INDICATEURS GÉNÉRAUX", "Nombre de femmes", nombre_femmes),
-    RB_INDICATOR("INDICATEURS GÉNÉRAUX", "Nombre de mineurs", nombre_mineurs),
-    RB_INDICATOR("SANTÉ", "Nombre de personnes ayant eu un accompagnement vers la santé",
-                 sante_nombre_personnes),
-    RB_INDICATOR("EMPLOI",
-                 "Nombre de personnes ayant eu au moins un contrat de travail dans l'année",
-                 travail_nombre_personnes),
-    RB_INDICATOR("EMPLOI", "Nombre de femmes ayant eu au moins un contrat de travail dans l'année",
-                 travail_nombre_femmes),
-    RB_INDICATOR("HÉBERGEMENT/LOGEMENT",
-                 "Nombre de personnes ayant eu accès à une solution longue durée en hébergement "
-                 "ou logement adapté avec accompagnement, dont espace temporaire d'accompagnement",
-                 hebergement_nombre_personnes),
-    RB_INDICATOR("HÉBERGEMENT/LOGEMENT",
-                 "Nombre de ménages ayant eu accès à une solution longue durée en hébergement ou "
-                 "logement adapté avec accompagnement, dont espace temporaire d'accompagnement",
-                 hebergement_nombre_menages),
-    RB_INDICATOR("HÉBERGEMENT/LOGEMENT", "Nombre de personnes ayant eu accès à un logement",
-                 logement_nombre_personnes),
-    RB_INDICATOR("HÉBERGEMENT/LOGEMENT", "Nombre de ménages ayant eu accès à un logement",
-                 logement_nombre_menages),
-    RB_INDICATOR("SCOLARISATION",
-                 "Nombre de mineurs en âge d'être scolarisés ou de suivre une formation",
-                 scolaire_mineurs_scolarisables),
-    RB_INDICATOR("SCOLARISATION",
-                 "Nombre de mineurs bénéficiant d'une action de médiation (3 - 18 ans)",
-                 scolaire_mineurs_en_mediation),
-    RB_INDICATOR("SCOLARISATION", "Nombre de mineurs scolarisés en maternelle",
-                 scolaire_nombre_maternelle),
-    RB_INDICATOR("SCOLARISATION", "Nombre de mineurs scolarisés en élémentaire",
-                 scolaire_nombre_elementaire),
-    RB_INDICATOR("SCOLARISATION", "Nombre de mineurs scolarisés au collège",
-                 scolaire_nombre_college),
-    RB_INDICATOR("SCOLARISATION",
-                 "Nombre de mineurs scolarisés au lycée ou en formation professionnelle",
-                 scolaire_nombre_lycee),
-    RB_INDICATOR("SCOLARISATION", "Nombre de mineurs scolarisés: autre", scolaire_nombre_autre),
-};
-
-#undef RB_INDICATOR
-
 // The finance types in the export's order, with the headings of the planned and spent amounts.
 struct FinanceColumns {
   v1::FinanceType type;
@@ -126,6 +68,15 @@ const v1::ActionIndicators* IndicatorsOf(const v1::Action& a, int year) {
   return nullptr;
 }
 
+// The value of indicator `field` (an ActionIndicators field name); "" when not filled.
+std::string IndicatorValue(const v1::ActionIndicators& ind, absl::string_view field) {
+  const google::protobuf::FieldDescriptor* f =
+      v1::ActionIndicators::descriptor()->FindFieldByName(std::string(field));
+  const google::protobuf::Reflection* r = ind.GetReflection();
+  if (f == nullptr || !r->HasField(ind, f)) return "";
+  return absl::StrCat(r->GetInt32(ind, f));
+}
+
 const v1::ActionFinances* FinancesOf(const v1::Action& a, int year) {
   for (const v1::ActionFinances& f : a.finances()) {
     if (f.year() == year) return &f;
@@ -165,7 +116,8 @@ std::string DepartementOrderKey(std::string_view code) {
 
 std::vector<ActionColumn> Columns(bool finances) {
   std::vector<ActionColumn> c;
-  auto add = [&](const char* section, const char* header, CellKind kind = CellKind::kText) {
+  auto add = [&](const std::string& section, const std::string& header,
+                 CellKind kind = CellKind::kText) {
     c.push_back({section, header, kind});
   };
   for (const char* h : {"Département", "Code région", "Région", "ID action", "Opérateur principal",
@@ -174,7 +126,9 @@ std::vector<ActionColumn> Columns(bool finances) {
     add("ACTION", h);
   }
   add("OPÉRATEURS", "Opérateurs");
-  for (const IndicatorColumn& i : kIndicators) add(i.section, i.header, CellKind::kCount);
+  for (const rb::domain::IndicatorHeading& i : rb::domain::IndicatorHeadings()) {
+    add(std::string(i.section), std::string(i.heading), CellKind::kCount);
+  }
   if (finances) {
     for (const FinanceColumns& f : kFinances) {
       add("FINANCEMENT", f.planned, CellKind::kEuros);
@@ -220,8 +174,8 @@ std::vector<std::string> Row(const v1::Action& a, int year, bool finances) {
       absl::StrJoin(operators, "\n"),
   };
   const v1::ActionIndicators* ind = IndicatorsOf(a, year);
-  for (const IndicatorColumn& c : kIndicators) {
-    r.push_back(ind != nullptr && (ind->*c.has)() ? absl::StrCat((ind->*c.get)()) : "");
+  for (const rb::domain::IndicatorHeading& h : rb::domain::IndicatorHeadings()) {
+    r.push_back(ind != nullptr ? IndicatorValue(*ind, h.field) : "");
   }
   if (finances) {
     const v1::ActionFinances* fin = a.finances_hidden() ? nullptr : FinancesOf(a, year);
