@@ -225,6 +225,12 @@ absl::Status SitesService::DoListSitesAsOf(grpc::CallbackServerContext* ctx,
     }
   }
   if (!violations.empty()) return BadRequestError("the request is invalid", violations);
+  // As in the current list: filtering on justice data would tell which sites it concerns.
+  if (!access->ListVisibility().justice &&
+      (!req.filter().justice_procedure().empty() || !req.filter().police_status().empty())) {
+    return absl::PermissionDeniedError(
+        "filter.justice_procedure, filter.police_status: require access to justice data");
+  }
 
   absl::StatusOr<rb::proj::ProjectionEngine*> engine =
       HistoryEngine(ctx, engine_, *store_, req.min_position());
