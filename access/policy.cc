@@ -249,6 +249,47 @@ bool CoversAction(const Grant& g, std::string_view departement, std::string_view
                      [&](const ScopeTerritory& in) { return DepartementIn(departement, in); });
 }
 
+bool CoversTerritory(const Grant& g, const v1::TerritoryRef& t) {
+  if (g.national) return true;
+  const auto& geo = rb::domain::geo::Geography::Get();
+  // The scope territories that hold every site of `t`.
+  auto holds = [&](const ScopeTerritory& in) {
+    if (in.level() == v1::SCOPE_LEVEL_NATION) return true;
+    if (in.code().empty()) return false;
+    switch (t.level()) {
+      case v1::TERRITORY_LEVEL_COMMUNE: {
+        // Every site of the commune has this territory; a district also lies in its city.
+        v1::Territory site;
+        site.set_city_code(t.code());
+        if (const auto* c = geo.FindCommune(t.code())) {
+          site.set_epci_code(std::string(c->epci));
+          site.set_departement_code(std::string(c->departement));
+          site.set_region_code(std::string(c->region));
+        }
+        return SiteTerritoryIn(site, in);
+      }
+      case v1::TERRITORY_LEVEL_EPCI: {
+        if (in.level() == v1::SCOPE_LEVEL_EPCI) return in.code() == t.code();
+        const auto* e = geo.FindEpci(t.code());
+        if (e == nullptr) return false;
+        if (in.level() == v1::SCOPE_LEVEL_DEPARTEMENT) return in.code() == e->departement;
+        if (in.level() == v1::SCOPE_LEVEL_REGION) return in.code() == e->region;
+        return false;
+      }
+      case v1::TERRITORY_LEVEL_DEPARTEMENT: {
+        if (in.level() == v1::SCOPE_LEVEL_DEPARTEMENT) return in.code() == t.code();
+        const auto* d = geo.FindDepartement(t.code());
+        return in.level() == v1::SCOPE_LEVEL_REGION && d != nullptr && in.code() == d->region;
+      }
+      case v1::TERRITORY_LEVEL_REGION:
+        return in.level() == v1::SCOPE_LEVEL_REGION && in.code() == t.code();
+      default:  // the nation, a zone
+        return false;
+    }
+  };
+  return std::any_of(g.territories.begin(), g.territories.end(), holds);
+}
+
 bool CanReadSite(const Principal& p, const v1::Territory& t, std::string_view site_id) {
   return CoversSite(Resolve(p, perm::kShantytown, perm::kRead), t, site_id);
 }
@@ -267,6 +308,10 @@ bool CanExportSites(const Principal& p, const v1::Territory& t) {
 bool CanSeeJustice(const Principal& p, const v1::Territory& t, std::string_view site_id) {
   return CanReadSite(p, t, site_id) &&
          CoversSite(Resolve(p, perm::kShantytownJustice, perm::kAccess), t, site_id);
+}
+bool CanSeeJustice(const Principal& p, const v1::TerritoryRef& t) {
+  return CoversTerritory(Resolve(p, perm::kShantytown, perm::kRead), t) &&
+         CoversTerritory(Resolve(p, perm::kShantytownJustice, perm::kAccess), t);
 }
 bool CanSeeOwner(const Principal& p, const v1::Territory& t, std::string_view site_id) {
   return CanReadSite(p, t, site_id) &&

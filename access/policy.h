@@ -39,6 +39,7 @@
 #include "resorption/v1/common.pb.h"
 #include "resorption/v1/directory.pb.h"
 #include "resorption/v1/site.pb.h"
+#include "resorption/v1/territory_query.pb.h"
 
 namespace rb::access {
 
@@ -118,6 +119,10 @@ bool DepartementIn(std::string_view code, const resorption::v1::ScopeTerritory& 
 // Whether the grant covers a site / an action.
 bool CoversSite(const Grant& g, const resorption::v1::Territory& t, std::string_view site_id);
 bool CoversAction(const Grant& g, std::string_view departement, std::string_view action_id);
+// Whether the grant covers every site that lies in the territory of an aggregate (a commune,
+// EPCI, departement, region, zone or the nation, as the series count them). Conservative: an
+// EPCI over several departements, a zone and the nation need a grant at their own level or above.
+bool CoversTerritory(const Grant& g, const resorption::v1::TerritoryRef& t);
 
 // Sites. `site_id` may be empty (a site about to be declared).
 bool CanReadSite(const Principal& p, const resorption::v1::Territory& t, std::string_view site_id);
@@ -128,6 +133,9 @@ bool CanExportSites(const Principal& p, const resorption::v1::Territory& t);
 // Justice, police, administrative and insalubrity procedures of a site.
 bool CanSeeJustice(const Principal& p, const resorption::v1::Territory& t,
                    std::string_view site_id);
+// The same for the figures of a whole territory (aggregates counting the sites under a
+// procedure): the principal reads, and sees the procedures of, every site that lies in `t`.
+bool CanSeeJustice(const Principal& p, const resorption::v1::TerritoryRef& t);
 // The owner's identity (owner, parcel owners).
 bool CanSeeOwner(const Principal& p, const resorption::v1::Territory& t, std::string_view site_id);
 

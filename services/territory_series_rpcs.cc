@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "access/policy.h"
 #include "domain/dates.h"
 #include "projections/views/series.h"
 #include "services/access_context.h"
@@ -98,6 +99,17 @@ void SuppressCounts(const CallAccess& access, google::protobuf::Message* m) {
   }
 }
 
+// Clears the counts of sites with an owner complaint, a justice procedure or police assistance
+// unless the reader sees the procedures of every site of territory `t`, at every level: a
+// commune's count, or the difference between two dates, names the sites (docs/access.md).
+void WithholdJusticeCounts(const CallAccess& access, const v1::TerritoryRef& t,
+                           v1::TerritoryStock* stock) {
+  if (rb::access::CanSeeJustice(access.principal(), t)) return;
+  stock->clear_sites_with_owner_complaint();
+  stock->clear_sites_with_justice_procedure();
+  stock->clear_sites_with_police_assistance();
+}
+
 }  // namespace
 
 absl::Status TerritoriesService::DoGetSeries(grpc::CallbackServerContext* ctx,
@@ -137,6 +149,9 @@ absl::Status TerritoriesService::DoGetSeries(grpc::CallbackServerContext* ctx,
     return series.status();
   }
   *resp = *std::move(series);
+  for (v1::SeriesPoint& p : *resp->mutable_points()) {
+    WithholdJusticeCounts(*access, r.territory(), p.mutable_stock());
+  }
   SuppressCounts(*access, resp);
   return absl::OkStatus();
 }
@@ -168,6 +183,7 @@ absl::Status TerritoriesService::DoGetPeriodFlows(grpc::CallbackServerContext* c
     return point.status();
   }
   *resp = *std::move(point);
+  WithholdJusticeCounts(*access, r.territory(), resp->mutable_stock());
   SuppressCounts(*access, resp);
   return absl::OkStatus();
 }

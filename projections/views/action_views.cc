@@ -32,9 +32,14 @@ std::string LinkKey(std::string_view site_id, std::string_view action_id) {
   return key;
 }
 
+// The sites an action is linked to: those it lists while it is open and "sur site" (a closed
+// action no longer counts for its sites, as in the site list's filter, signal and score).
 std::set<std::string> SitesOf(const v1::Action& a) {
   std::set<std::string> sites;
-  if (a.details().location().type() != v1::ACTION_LOCATION_TYPE_ON_SITE) return sites;
+  if (a.status() != v1::ACTION_STATUS_OPEN ||
+      a.details().location().type() != v1::ACTION_LOCATION_TYPE_ON_SITE) {
+    return sites;
+  }
   for (const std::string& s : a.details().location().site_ids()) sites.insert(s);
   return sites;
 }

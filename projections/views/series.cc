@@ -14,6 +14,7 @@
 #include "domain/events.h"
 #include "google/protobuf/arena.h"
 #include "projections/views/series_territory.h"
+#include "projections/views/signals.h"
 
 namespace rb::proj::views {
 
@@ -29,10 +30,10 @@ const absl::CivilDay kEpoch(1970, 1, 1);
 int32_t DayNumber(absl::CivilDay d) { return static_cast<int32_t>(d - kEpoch); }
 int32_t DayOfValid(int64_t us) { return DayNumber(rb::domain::DayOfMicros(us)); }
 
-// Six calendar months after the day of `updated_at_us` (absl normalises e.g. Aug 31 -> Mar 3).
-int32_t OutdatedFrom(int64_t updated_at_us) {
-  const absl::CivilDay d = rb::domain::DayOfMicros(updated_at_us);
-  return DayNumber(absl::CivilDay(d.year(), d.month() + 6, d.day()));
+// The first day the site counts as out of date: the list's rule (IsOutOfDate), from the day of
+// its last update.
+int32_t OutdatedFrom(int64_t last_update_us) {
+  return DayNumber(rb::views::FirstOutOfDateDay(rb::domain::DayOfMicros(last_update_us)));
 }
 
 std::string DeltaPrefix(char level, std::string_view code) {
@@ -306,8 +307,10 @@ void FillSegment(int32_t day, const v1::Site& site, v1::SeriesSegment* s) {
   *s->mutable_territory() = site.location().territory();
   const MetricVector m = SiteContribution(site);
   s->mutable_values()->Add(m.begin(), m.end());
-  if (site.status() == v1::SITE_STATUS_OPEN && site.updated_at_us() != 0) {
-    s->set_outdated_from(std::max(OutdatedFrom(site.updated_at_us()), day + 1));
+  const int64_t last_update =
+      site.updated_at_us() != 0 ? site.updated_at_us() : site.created_at_us();
+  if (site.status() == v1::SITE_STATUS_OPEN && last_update != 0) {
+    s->set_outdated_from(std::max(OutdatedFrom(last_update), day + 1));
   }
 }
 

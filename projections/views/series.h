@@ -67,7 +67,9 @@ bool HasWaterAccess(const resorption::v1::Site& site);
 class SeriesProjection : public Projection {
  public:
   std::string name() const override { return kSeriesProjection; }
-  uint32_t version() const override { return 4; }
+  // 5: a site is out of date from FirstOutOfDateDay (the list's rule), one day later than in 4
+  // and clamped at month ends.
+  uint32_t version() const override { return 5; }
   std::vector<std::string> spaces() const override { return {"sites", "segments", "deltas"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 

@@ -229,15 +229,21 @@ bool HasAccessToWater(const Site& site) {
          w.is_close() != pb::NO && w.is_unequal() != pb::YES && w.has_stagnant_water() != pb::YES;
 }
 
+absl::CivilDay FirstOutOfDateDay(absl::CivilDay last_update_day, int months) {
+  // Out of date once `reference` - `months` months, the same day of month clamped to the month's
+  // last day (31 August - 6 months = 28/29 February), is after the update: the first such limit
+  // is the day after the update, reached on that day `months` months later; when the later month
+  // is too short the limits jump from its last day to the next month's 1st.
+  const absl::CivilDay next = last_update_day + 1;
+  const absl::CivilMonth m = absl::CivilMonth(next) + months;
+  const absl::CivilDay first(m.year(), m.month(), next.day());
+  return absl::CivilMonth(first) == m ? first : absl::CivilDay(m + 1);
+}
+
 bool IsOutOfDate(const Site& site, absl::CivilDay reference, int months) {
   if (site.status() != pb::SITE_STATUS_OPEN) return false;
   const int64_t last = site.updated_at_us() != 0 ? site.updated_at_us() : site.created_at_us();
-  const absl::CivilDay last_day = rb::domain::DayOfMicros(last);
-  const absl::CivilMonth m = absl::CivilMonth(reference) - months;
-  // Same day of month, clamped to the month's last day (31 August - 6 months = 28/29 February).
-  absl::CivilDay limit(m.year(), m.month(), reference.day());
-  if (absl::CivilMonth(limit) != m) limit = absl::CivilDay(absl::CivilMonth(m) + 1) - 1;
-  return last_day < limit;
+  return reference >= FirstOutOfDateDay(rb::domain::DayOfMicros(last), months);
 }
 
 int CompletionFilled(const Site& site) {

@@ -48,8 +48,16 @@ resorption::v1::DomainStatuses LivingConditionStatuses(const resorption::v1::Sit
 bool HasAccessToWater(const resorption::v1::Site& site);
 
 // An open site whose last update (updated_at, else created_at) is before `reference` minus
-// `months` months. Closed and erased sites are never out of date.
+// `months` months (the same day of month, clamped to the month's last day), i.e. `reference` is
+// on or after FirstOutOfDateDay of that update's day. Closed and erased sites are never out of
+// date.
 bool IsOutOfDate(const resorption::v1::Site& site, absl::CivilDay reference, int months = 6);
+
+// The first reference day on which an open site last updated on `last_update_day` is out of
+// date: the day after the update, `months` months later, or the 1st of the next month when that
+// month has no such day (last updated on 30 August: 1 March). The list (IsOutOfDate) and the
+// series (docs/projections.md, "series") both follow it.
+absl::CivilDay FirstOutOfDateDay(absl::CivilDay last_update_day, int months = 6);
 
 // Completion: number of the 12 criteria filled (docs/signals.md), and the percentage.
 int CompletionFilled(const resorption::v1::Site& site);

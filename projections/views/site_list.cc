@@ -52,11 +52,15 @@ char SortChar(pb::SiteSortField f) {
   }
 }
 
+// The population sort key of a site without a count: below any count. An ascending list visits
+// these keys after all the others (MergedIndex's tail), so that they come last in both directions.
+std::string NoPopulationKey() { return Hex(0, 8); }
+
 std::string SortKey(const pb::Site& s, char sort) {
   switch (sort) {
     case 'p':
-      return Hex(s.population().has_total() ? static_cast<uint64_t>(s.population().total()) + 1 : 0,
-                 8);
+      return s.population().has_total() ? Hex(static_cast<uint64_t>(s.population().total()) + 1, 8)
+                                        : NoPopulationKey();
     case 'c':
       return absl::StrCat(rb::domain::geo::NormalizeName(s.location().territory().city_name()),
                           "\x01", s.location().territory().city_code());
@@ -303,10 +307,13 @@ absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w
 // ---- Query side ---------------------------------------------------------------------------------
 
 // A k-way merge of index ranges (one per territory code and state), in suffix order, each
-// distinct suffix (sort key + site id) once.
+// distinct suffix (sort key + site id) once. Ascending, the suffixes that start with `tail` (when
+// not empty) come after all the others: the merge first skips them, then visits them once the
+// other entries are exhausted (suffixes hold no 0xff byte, so `tail` + 0xff is after them all).
 class MergedIndex {
  public:
-  MergedIndex(bool descending) : descending_(descending) {}
+  explicit MergedIndex(bool descending, std::string tail = "")
+      : descending_(descending), tail_(descending ? "" : std::move(tail)) {}
 
   absl::Status Add(const rb::proj::ViewReader& reader, std::string prefix) {
     absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = reader.NewIterator(kIndex);
@@ -317,9 +324,11 @@ class MergedIndex {
 
   // Positions every range on the first entry strictly after `after` (empty: from the start).
   void Start(const std::string& after) {
+    in_tail_ = !tail_.empty() && std::string_view(after).starts_with(tail_);
+    const std::string past_tail = tail_.empty() || in_tail_ ? "" : tail_ + "\xff";
     for (Stream& s : streams_) {
       if (!descending_) {
-        s.it->Seek(s.prefix + after);
+        s.it->Seek(s.prefix + std::max(after, past_tail));
       } else {
         s.it->SeekForPrev(after.empty() ? s.prefix + "\xff" : s.prefix + after);
       }
@@ -352,8 +361,9 @@ class MergedIndex {
     std::unique_ptr<rb::es::KvIterator> it;
     std::string prefix;
   };
-  static bool InRange(const Stream& s) {
-    return s.it->Valid() && s.it->key().substr(0, s.prefix.size()) == s.prefix;
+  bool InRange(const Stream& s) const {
+    return s.it->Valid() && s.it->key().substr(0, s.prefix.size()) == s.prefix &&
+           (!in_tail_ || Suffix(s).starts_with(tail_));
   }
   static std::string_view Suffix(const Stream& s) { return s.it->key().substr(s.prefix.size()); }
   void Step(Stream& s) const {
@@ -372,9 +382,16 @@ class MergedIndex {
         current_ = &s;
       }
     }
+    if (current_ == nullptr && !tail_.empty() && !in_tail_) {
+      in_tail_ = true;  // the other entries are exhausted: now the tail's
+      for (Stream& s : streams_) s.it->Seek(s.prefix + tail_);
+      Pick();
+    }
   }
 
   const bool descending_;
+  const std::string tail_;
+  bool in_tail_ = false;
   std::vector<Stream> streams_;
   Stream* current_ = nullptr;
 };
@@ -619,7 +636,9 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
   const bool by_priority = sort == 's';
   // Priority depends on the reference date: the candidates come from the last-update index and
   // are ordered in memory.
-  MergedIndex index(by_priority ? false : descending);
+  // Ascending by population, the sites without a count still come last.
+  MergedIndex index(by_priority ? false : descending,
+                    sort == 'p' ? NoPopulationKey() : std::string());
   for (const auto& [level, code] : Territories(req.filter())) {
     for (char state : States(req.filter())) {
       if (absl::Status s = index.Add(*reader, Prefix(level, code, state, by_priority ? 'u' : sort));

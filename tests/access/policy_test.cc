@@ -352,6 +352,60 @@ TEST(Policy, TerritoriesMatchAtEveryLevel) {
   EXPECT_TRUE(DepartementIn("93", Ref(v1::SCOPE_LEVEL_COMMUNE, "93066")));
 }
 
+v1::TerritoryRef Area(v1::TerritoryLevel level, std::string code) {
+  v1::TerritoryRef t;
+  t.set_level(level);
+  t.set_code(std::move(code));
+  return t;
+}
+
+TEST(Policy, JusticeFiguresOfATerritoryNeedJusticeAccessOverTheWholeTerritory) {
+  // A partner with the justice option sees the procedures of departement 93 only.
+  const Principal local = Of(Role::kCollaborator, {"access_justice"});
+  EXPECT_TRUE(CanSeeJustice(local, Area(v1::TERRITORY_LEVEL_COMMUNE, "93066")));
+  EXPECT_TRUE(CanSeeJustice(local, Area(v1::TERRITORY_LEVEL_DEPARTEMENT, "93")));
+  EXPECT_FALSE(CanSeeJustice(local, Area(v1::TERRITORY_LEVEL_COMMUNE, "13055")));
+  EXPECT_FALSE(CanSeeJustice(local, Area(v1::TERRITORY_LEVEL_DEPARTEMENT, "13")));
+  // Larger than the scope: the Métropole du Grand Paris and the region hold communes of other
+  // departements.
+  EXPECT_FALSE(CanSeeJustice(local, Area(v1::TERRITORY_LEVEL_EPCI, "200054781")));
+  EXPECT_FALSE(CanSeeJustice(local, Area(v1::TERRITORY_LEVEL_REGION, "11")));
+  EXPECT_FALSE(CanSeeJustice(local, Area(v1::TERRITORY_LEVEL_ZONE, "hexagone")));
+  EXPECT_FALSE(CanSeeJustice(local, Area(v1::TERRITORY_LEVEL_NATION, "FR")));
+
+  // Without the option, nowhere, not even in the reading scope; nor for observers.
+  for (const Principal& p :
+       {Of(Role::kCollaborator), Of(Role::kExternalObserver), Of(Role::kNationalEstablishment)}) {
+    SCOPED_TRACE(std::string(rb::domain::RoleId(p.role)));
+    EXPECT_FALSE(CanSeeJustice(p, Area(v1::TERRITORY_LEVEL_COMMUNE, "93066")));
+    EXPECT_FALSE(CanSeeJustice(p, Area(v1::TERRITORY_LEVEL_DEPARTEMENT, "93")));
+  }
+
+  // A region scope covers its departements and communes; a national grant everything.
+  Principal regional = Of(Role::kCollaborator, {"access_justice"});
+  regional.territories = {Ref(v1::SCOPE_LEVEL_REGION, "11")};
+  EXPECT_TRUE(CanSeeJustice(regional, Area(v1::TERRITORY_LEVEL_DEPARTEMENT, "93")));
+  EXPECT_TRUE(CanSeeJustice(regional, Area(v1::TERRITORY_LEVEL_REGION, "11")));
+  EXPECT_TRUE(CanSeeJustice(regional, Area(v1::TERRITORY_LEVEL_EPCI, "200054781")));
+  EXPECT_FALSE(CanSeeJustice(regional, Area(v1::TERRITORY_LEVEL_NATION, "")));
+  const Principal national = Of(Role::kNationalEstablishment, {"access_justice"});
+  EXPECT_TRUE(CanSeeJustice(national, Area(v1::TERRITORY_LEVEL_NATION, "")));
+  EXPECT_TRUE(CanSeeJustice(national, Area(v1::TERRITORY_LEVEL_ZONE, "outre_mer")));
+
+  // A departement scope covers the EPCIs whose communes all lie in it.
+  Principal bouches = Of(Role::kCollaborator, {"access_justice"});
+  bouches.territories = {Ref(v1::SCOPE_LEVEL_DEPARTEMENT, "13")};
+  EXPECT_TRUE(CanSeeJustice(bouches, Area(v1::TERRITORY_LEVEL_EPCI, "200035087")));
+  EXPECT_FALSE(CanSeeJustice(bouches, Area(v1::TERRITORY_LEVEL_EPCI, "200054807")));  // + 83, 84
+
+  // A commune scope covers that commune and its districts only.
+  Principal city = Of(Role::kCollaborator, {"access_justice"});
+  city.territories = {Ref(v1::SCOPE_LEVEL_COMMUNE, "13055")};
+  EXPECT_TRUE(CanSeeJustice(city, Area(v1::TERRITORY_LEVEL_COMMUNE, "13055")));
+  EXPECT_TRUE(CanSeeJustice(city, Area(v1::TERRITORY_LEVEL_COMMUNE, "13201")));
+  EXPECT_FALSE(CanSeeJustice(city, Area(v1::TERRITORY_LEVEL_DEPARTEMENT, "13")));
+}
+
 TEST(Policy, LocalAdminsManageUsersInTheirTerritoryOnly) {
   const Principal p = Of(Role::kLocalAdmin);
   EXPECT_TRUE(CanManageUsers(p, Ref(v1::SCOPE_LEVEL_DEPARTEMENT, "93")));

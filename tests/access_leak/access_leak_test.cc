@@ -671,6 +671,76 @@ TEST_F(AccessLeakTest, OrderFiltersAreRefusedWithoutJusticeAccessInBothLists) {
   }
 }
 
+// Filtering a list on justice or police data would tell which sites are under a procedure: both
+// lists refuse it unless justice data is open everywhere the reader reads (docs/access.md §9),
+// whatever the date of the list.
+TEST_F(AccessLeakTest, ListsFilterOnJusticeDataOnlyForReadersWhoSeeItEverywhereTheyRead) {
+  const uint64_t head = world_->head;
+  for (const Reader& r : Readers()) {
+    SCOPED_TRACE(r.id);
+    const std::string& token = world_->tokens.at(r.id);
+    const bool justice_everywhere =
+        !r.observer &&
+        (r.justice == Lvl::kNational || (r.justice == Lvl::kLocal && r.sites == Lvl::kLocal));
+    const StatusCode code = justice_everywhere ? StatusCode::OK : StatusCode::PERMISSION_DENIED;
+    // Every site has a justice procedure and a police request: "yes" returns what the reader
+    // reads, "no" nothing.
+    std::set<std::string> readable;
+    for (const std::string& dep : kDepartements) {
+      if (Covers(r.sites, dep)) readable.insert("s" + dep);
+    }
+    struct Filter {
+      std::string what;
+      v1::SiteFilter filter;
+      std::set<std::string> expected;
+    };
+    std::vector<Filter> filters(4);
+    filters[0].what = "justice_procedure yes";
+    filters[0].filter.add_justice_procedure(v1::YES);
+    filters[0].expected = readable;
+    filters[1].what = "justice_procedure no";
+    filters[1].filter.add_justice_procedure(v1::NO);
+    filters[2].what = "police_status requested";
+    filters[2].filter.add_police_status(v1::POLICE_STATUS_REQUESTED);
+    filters[2].expected = readable;
+    filters[3].what = "police_status unspecified";
+    filters[3].filter.add_police_status(v1::POLICE_STATUS_UNSPECIFIED);
+    for (const Filter& f : filters) {
+      SCOPED_TRACE(f.what);
+      {
+        v1::ListSitesQuery req;
+        *req.mutable_request()->mutable_filter() = f.filter;
+        req.set_min_position(head);
+        v1::ListSitesResponse out;
+        grpc::Status s = sites_->ListSites(As(token).get(), req, &out);
+        ASSERT_EQ(s.error_code(), code) << "ListSites: " << s.error_message();
+        std::set<std::string> ids;
+        for (const v1::SiteSummary& row : out.sites()) ids.insert(row.id());
+        if (s.ok()) EXPECT_EQ(ids, f.expected) << "ListSites";
+      }
+      {
+        v1::ListSitesAsOfQuery req;
+        *req.mutable_valid_date() = Day(2099, 12, 31);
+        *req.mutable_filter() = f.filter;
+        req.set_min_position(head);
+        v1::ListSitesAsOfResponse out;
+        grpc::Status s = sites_->ListSitesAsOf(As(token).get(), req, &out);
+        ASSERT_EQ(s.error_code(), code) << "ListSitesAsOf: " << s.error_message();
+        if (!s.ok()) {
+          if (!r.observer) {
+            EXPECT_NE(s.error_message().find("require access to justice data"), std::string::npos)
+                << s.error_message();
+          }
+          continue;
+        }
+        std::set<std::string> ids;
+        for (const v1::Site& site : out.sites()) ids.insert(site.id());
+        EXPECT_EQ(ids, f.expected) << "ListSitesAsOf";
+      }
+    }
+  }
+}
+
 TEST_F(AccessLeakTest, RawEventReadsAreForNationalAdministratorsOnlyAndCarryTheSentinels) {
   for (const Reader& r : Readers()) {
     SCOPED_TRACE(r.id);

@@ -119,6 +119,67 @@ TEST_F(TerritorySeriesRpcsTest, GetPeriodFlowsCountsOpeningsClosuresAndSolutions
   EXPECT_EQ(p.flows().sites_closed(), 0);
 }
 
+TEST_F(TerritorySeriesRpcsTest, JusticeFiguresAreClearedForReadersWithoutJusticeAccess) {
+  // s1 (Saint-Denis 93066) is under a procedure from 2024-03-10: owner complaint, justice
+  // procedure, police assistance requested. The commune holds s1 and s2 only.
+  v1::UpdateProceduresRequest procedures;
+  procedures.set_name("sites/s1");
+  *procedures.mutable_options()->mutable_valid_time() = Noon(2024, 3, 10);
+  v1::JusticeProcedure* j = procedures.mutable_command()->mutable_justice();
+  j->set_owner_complaint(v1::YES);
+  j->set_justice_procedure(v1::YES);
+  v1::PoliceAssistance* police = procedures.mutable_command()->mutable_police();
+  police->set_status(v1::POLICE_STATUS_REQUESTED);
+  *police->mutable_requested_at() = D(2024, 3, 10);
+  v1::WriteResult w;
+  Expect(sites_->UpdateProcedures(ApiServer::Ctx().get(), procedures, &w), w);
+
+  const v1::GetSeriesQuery series = Dates(v1::TERRITORY_LEVEL_COMMUNE, "93066");
+  v1::GetPeriodFlowsQuery period;
+  *period.mutable_request()->mutable_territory() = series.request().territory();
+  *period.mutable_request()->mutable_from() = D(2024, 1, 1);
+  *period.mutable_request()->mutable_to() = D(2024, 4, 1);
+  period.set_min_position(last_position_);
+  auto justice = [](const v1::TerritoryStock& s) {
+    return std::vector<int64_t>{s.sites_with_owner_complaint(), s.sites_with_justice_procedure(),
+                                s.sites_with_police_assistance()};
+  };
+
+  // A local administrator and a partner with the justice option see the figures; a partner
+  // without it reads the same series with the three figures at 0.
+  const Actor partner{"u-2", "o-2", "collaborator", ""};
+  const Actor partner_with_justice{"u-3", "o-2", "collaborator", "access_justice"};
+  for (const Actor& reader : {Actor{}, partner_with_justice, partner}) {
+    SCOPED_TRACE(reader.role + " " + reader.options);
+    const bool sees = reader.user != partner.user;
+    v1::SeriesResponse r;
+    grpc::Status st = territories_->GetSeries(ApiServer::Ctx(reader).get(), series, &r);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(r.points_size(), 4);
+    // 02-20: before the procedure. 04-01 and 05-15: s1 under it.
+    EXPECT_THAT(justice(r.points(1).stock()), ElementsAre(0, 0, 0));
+    for (int i : {2, 3}) {
+      if (sees) {
+        EXPECT_THAT(justice(r.points(i).stock()), ElementsAre(1, 1, 1));
+      } else {
+        EXPECT_THAT(justice(r.points(i).stock()), ElementsAre(0, 0, 0));
+      }
+    }
+    EXPECT_EQ(r.points(2).stock().sites(), 2);  // the other figures are unchanged
+    EXPECT_EQ(r.points(2).stock().people(), 70);
+
+    v1::SeriesPoint p;
+    st = territories_->GetPeriodFlows(ApiServer::Ctx(reader).get(), period, &p);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    if (sees) {
+      EXPECT_THAT(justice(p.stock()), ElementsAre(1, 1, 1));
+    } else {
+      EXPECT_THAT(justice(p.stock()), ElementsAre(0, 0, 0));
+    }
+    EXPECT_EQ(p.stock().sites(), 2);
+  }
+}
+
 TEST_F(TerritorySeriesRpcsTest, BadRequestsListEveryViolation) {
   v1::GetPeriodFlowsQuery q;
   q.mutable_request()->mutable_territory()->set_level(v1::TERRITORY_LEVEL_REGION);

@@ -126,6 +126,29 @@ TEST(SignalsTest, OutOfDateAfterSixMonthsWithoutUpdateRelativeToTheReferenceDate
   EXPECT_FALSE(IsOutOfDate(site, absl::CivilDay(2030, 1, 1)));
 }
 
+// "Older than six months": the reference minus six months (same day of month, clamped to the
+// month's last day) is after the last update. FirstOutOfDateDay is the first reference day for
+// which that holds, for every update day of 2023-2025 (leap year and every month end).
+TEST(SignalsTest, FirstOutOfDateDayIsTheFirstDayTheSiteIsOlderThanSixMonths) {
+  auto older_than_six_months = [](absl::CivilDay last, absl::CivilDay reference) {
+    const absl::CivilMonth m = absl::CivilMonth(reference) - 6;
+    absl::CivilDay limit(m.year(), m.month(), reference.day());
+    if (absl::CivilMonth(limit) != m) limit = absl::CivilDay(m + 1) - 1;
+    return last < limit;
+  };
+  for (absl::CivilDay last(2023, 1, 1); last <= absl::CivilDay(2025, 12, 31); ++last) {
+    SCOPED_TRACE(absl::FormatCivilTime(last));
+    const absl::CivilDay first = FirstOutOfDateDay(last);
+    EXPECT_TRUE(older_than_six_months(last, first));
+    EXPECT_FALSE(older_than_six_months(last, first - 1));
+  }
+  EXPECT_EQ(FirstOutOfDateDay(absl::CivilDay(2024, 1, 15)), absl::CivilDay(2024, 7, 16));
+  EXPECT_EQ(FirstOutOfDateDay(absl::CivilDay(2023, 8, 31)), absl::CivilDay(2024, 3, 1));
+  EXPECT_EQ(FirstOutOfDateDay(absl::CivilDay(2023, 8, 30)), absl::CivilDay(2024, 3, 1));
+  EXPECT_EQ(FirstOutOfDateDay(absl::CivilDay(2024, 3, 30)), absl::CivilDay(2024, 10, 1));
+  EXPECT_EQ(FirstOutOfDateDay(absl::CivilDay(2024, 2, 29)), absl::CivilDay(2024, 9, 1));
+}
+
 TEST(SignalsTest, CompletionCountsTwelveCriteria) {
   pb::Site site = OpenSite();
   EXPECT_EQ(CompletionFilled(site), 0);

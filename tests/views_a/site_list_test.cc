@@ -222,6 +222,41 @@ TEST_F(SiteListTest, SortsInBothDirections) {
   EXPECT_THAT(Ids(req), ElementsAre("3", "5", "1", "2"));
 }
 
+// SITE_SORT_FIELD_POPULATION: "unknown last", whatever the direction, and across pages.
+TEST_F(SiteListTest, PopulationSortPutsSitesWithoutACountLastInBothDirections) {
+  Scenario();
+  Declare("6", "93066", "Sans recensement", Day(2024, 5, 5));
+  Declare("7", "33063", "Sans recensement non plus", Day(2024, 5, 6));
+  Sync();
+  pb::ListSitesRequest req;
+  req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_POPULATION);
+  EXPECT_THAT(Ids(req), ElementsAre("2", "5", "1", "3", "7", "6"));
+  req.mutable_sort()->set_direction(pb::SORT_DIRECTION_ASCENDING);
+  EXPECT_THAT(Ids(req), ElementsAre("3", "1", "5", "2", "6", "7"));
+  // Territory ranges merged: 93 and 33.
+  req.mutable_filter()->add_departement_codes("93");
+  req.mutable_filter()->add_departement_codes("33");
+  EXPECT_THAT(Ids(req), ElementsAre("3", "1", "2", "6", "7"));
+  req.mutable_filter()->Clear();
+
+  // Pages of every size give the same order, the cursor moving into the sites without a count.
+  for (int size = 1; size <= 6; ++size) {
+    SCOPED_TRACE(size);
+    req.set_page_size(size);
+    req.clear_page_token();
+    SiteListQuery q(engine_.get());
+    std::vector<std::string> paged;
+    for (int pages = 0; pages < 10; ++pages) {
+      absl::StatusOr<pb::ListSitesResponse> page = q.List(req);
+      ASSERT_TRUE(page.ok()) << page.status();
+      for (const auto& s : page->sites()) paged.push_back(s.id());
+      if (page->next_page_token().empty()) break;
+      req.set_page_token(page->next_page_token());
+    }
+    EXPECT_THAT(paged, ElementsAre("3", "1", "5", "2", "6", "7"));
+  }
+}
+
 TEST_F(SiteListTest, PrioritySortPutsTheUrgentSiteFirstAndPaginates) {
   Scenario();
   pb::ListSitesRequest req;

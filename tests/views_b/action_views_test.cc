@@ -93,5 +93,49 @@ TEST_F(ViewsTest, ActionViewsAggregatePerDepartementAndTopicAndLinkSites) {
   EXPECT_EQ(q.GetAction("zz").status().code(), absl::StatusCode::kNotFound);
 }
 
+v1::ActionCommand CloseAction(const std::string& id) {
+  v1::ActionCommand c;
+  c.set_action_id(id);
+  *c.mutable_close()->mutable_closed_at() = D(2024, 5, 1);
+  return c;
+}
+
+// Only open actions count for a site, as in the site list (filter, signal, priority score): a
+// closed action and its dedicated credits no longer make the site "with an action".
+TEST_F(ViewsTest, ClosingAnActionRemovesItFromItsSitesActions) {
+  Action(CreateAction("a1"));  // on site "1"
+  Action(Finances("a1", 2023, 100000, 0, 0));
+  Action(CreateAction("a3"));  // also on site "1", without dedicated credits
+  CatchUp();
+  rb::proj::views::ActionQuery q(engine_.get());
+  absl::StatusOr<v1::SiteActions> site = q.ForSite("1");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(std::vector<std::string>(site->action_ids().begin(), site->action_ids().end()),
+            (std::vector<std::string>{"a1", "a3"}));
+  EXPECT_TRUE(site->has_dedicated_financing());
+
+  Action(CloseAction("a1"));
+  CatchUp();
+  site = q.ForSite("1");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(std::vector<std::string>(site->action_ids().begin(), site->action_ids().end()),
+            std::vector<std::string>{"a3"});
+  EXPECT_TRUE(site->has_action());
+  EXPECT_FALSE(site->has_dedicated_financing());
+  EXPECT_EQ(site->dedicated_financing_years_size(), 0);
+
+  Action(CloseAction("a3"));
+  CatchUp();
+  site = q.ForSite("1");
+  ASSERT_TRUE(site.ok()) << site.status();
+  EXPECT_EQ(site->action_ids_size(), 0);
+  EXPECT_FALSE(site->has_action());
+  EXPECT_FALSE(site->has_dedicated_financing());
+  // The closed actions themselves are still read, listed and aggregated.
+  absl::StatusOr<v1::Action> a1 = q.GetAction("a1");
+  ASSERT_TRUE(a1.ok());
+  EXPECT_EQ(a1->status(), v1::ACTION_STATUS_CLOSED);
+}
+
 }  // namespace
 }  // namespace rb::views_b_testing

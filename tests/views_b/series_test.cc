@@ -1,6 +1,8 @@
 #include "projections/views/series.h"
 
+#include "domain/dates.h"
 #include "projections/view_hash.h"
+#include "projections/views/signals.h"
 #include "projections/views/site_list.h"
 #include "tests/views_b/views_fixture.h"
 
@@ -106,8 +108,10 @@ TEST_F(SeriesTest, AnOverseasSiteWithoutUpdateIsOutOfDateSixMonthsAfterItsLastUp
   v1::SeriesRequest r;
   r.mutable_territory()->set_level(v1::TERRITORY_LEVEL_ZONE);
   r.mutable_territory()->set_code("outre_mer");
+  // Older than six months, as in the list: exactly six months later (2023-12-01) it is not yet
+  // out of date, the day after it is.
   for (v1::Date d :
-       {D(2023, 5, 31), D(2023, 6, 1), D(2023, 11, 30), D(2023, 12, 1), D(2024, 6, 1)}) {
+       {D(2023, 5, 31), D(2023, 6, 1), D(2023, 12, 1), D(2023, 12, 2), D(2024, 6, 1)}) {
     *r.add_dates() = d;
   }
   absl::StatusOr<v1::SeriesResponse> s = q.Series(r);
@@ -119,12 +123,12 @@ TEST_F(SeriesTest, AnOverseasSiteWithoutUpdateIsOutOfDateSixMonthsAfterItsLastUp
     EXPECT_EQ(s->points(i).stock().sites(), sites[i]) << i;
     EXPECT_EQ(s->points(i).stock().sites_out_of_date(), out_of_date[i]) << i;
   }
-  // An update on 2024-01-15 makes it up to date again from that day until 2024-07-15.
+  // An update on 2024-01-15 makes it up to date again from that day through 2024-07-15.
   Site(Population("r", 12), At(2024, 1, 15));
   CatchUp();
   s = q.Series(r);
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->points(3).stock().sites_out_of_date(), 1);  // 2023-12-01
+  EXPECT_EQ(s->points(3).stock().sites_out_of_date(), 1);  // 2023-12-02
   EXPECT_EQ(s->points(4).stock().sites_out_of_date(), 0);  // 2024-06-01
   EXPECT_EQ(s->points(4).stock().people(), 12);
 
@@ -135,6 +139,34 @@ TEST_F(SeriesTest, AnOverseasSiteWithoutUpdateIsOutOfDateSixMonthsAfterItsLastUp
   absl::StatusOr<v1::SeriesPoint> period = q.Period(p);
   ASSERT_TRUE(period.ok());
   EXPECT_EQ(period->flows().sites_opened(), 1);
+}
+
+// The series counts a site out of date on exactly the days the list does (IsOutOfDate), month
+// ends included: last updated on 31 August 2023, out of date from 1 March 2024 (29 February
+// minus six months is 29 August).
+TEST_F(SeriesTest, OutOfDateFollowsTheListsRuleAtMonthEnds) {
+  Site(Declare("m"), At(2023, 8, 31));
+  CatchUp();
+  rb::proj::views::SeriesQuery q(engine_.get());
+  v1::SeriesRequest r;
+  r.mutable_territory()->set_level(v1::TERRITORY_LEVEL_NATION);
+  const absl::CivilDay first(2024, 2, 25);
+  for (absl::CivilDay d = first; d <= absl::CivilDay(2024, 3, 5); ++d) {
+    *r.add_dates() = rb::domain::ToDate(d);
+  }
+  absl::StatusOr<v1::SeriesResponse> s = q.Series(r);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->points_size(), 10);
+  v1::Site listed;
+  listed.set_status(v1::SITE_STATUS_OPEN);
+  listed.set_updated_at_us(At(2023, 8, 31));
+  for (int i = 0; i < s->points_size(); ++i) {
+    const absl::CivilDay day = first + i;
+    SCOPED_TRACE(absl::FormatCivilTime(day));
+    EXPECT_EQ(s->points(i).stock().sites(), 1);
+    EXPECT_EQ(s->points(i).stock().sites_out_of_date(), day >= absl::CivilDay(2024, 3, 1) ? 1 : 0);
+    EXPECT_EQ(s->points(i).stock().sites_out_of_date() == 1, rb::views::IsOutOfDate(listed, day));
+  }
 }
 
 // The site list and the series defer work to the end of a batch (typed records, summed deltas):
