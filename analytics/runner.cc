@@ -169,7 +169,7 @@ std::string TerritoryOf(const CompiledSpec& spec, v1::TerritoryLevel level,
 
 class Run {
  public:
-  Run(const CompiledSpec& spec) : spec_(spec) {}
+  Run(const rb::es::EventStore& store, const CompiledSpec& spec) : spec_(spec), store_(store) {}
 
   absl::Status Apply(const rb::es::RecordedEvent& e) {
     const std::string subject = e.stream_id.substr(spec_.category.size() + 1);
@@ -178,8 +178,19 @@ class Run {
       auto ev = rb::domain::DecodeSiteEvent(e);
       if (!ev.ok()) return ev.status();
       v1::Site& s = sites_[subject];
-      s = rb::domain::EvolveSite(std::move(s), *ev);
-      state = &s;
+      int64_t& latest = latest_valid_at_us_[subject];
+      if (s.status() != v1::SITE_STATUS_UNSPECIFIED && e.valid_at_us < latest) {
+        // A retroactive correction: the site right after it (as known once it is recorded) is
+        // its stream folded in valid order, the views' rule; the correction does not overwrite
+        // the later versions.
+        absl::Status refolded = Refold(e, &s);
+        if (!refolded.ok()) return refolded;
+        state = &s;
+      } else {
+        s = rb::domain::EvolveSite(std::move(s), *ev);
+        latest = e.valid_at_us;
+        state = &s;
+      }
     } else {
       auto ev = rb::domain::DecodeActionEvent(e);
       if (!ev.ok()) return ev.status();
@@ -337,7 +348,30 @@ class Run {
   }
 
   const CompiledSpec& spec_;
+  // The stream of `e`'s site up to `e`, folded in valid order into `*site`.
+  absl::Status Refold(const rb::es::RecordedEvent& e, v1::Site* site) {
+    std::vector<rb::domain::LoggedSiteEvent> events;
+    uint64_t from = 0;
+    while (true) {
+      absl::StatusOr<std::vector<rb::es::RecordedEvent>> chunk =
+          store_.ReadStream(e.stream_id, from, rb::es::Direction::kForward, kChunk);
+      if (!chunk.ok()) return chunk.status();
+      for (const rb::es::RecordedEvent& r : *chunk) {
+        if (r.position > e.position) break;
+        absl::StatusOr<v1::SiteEvent> past = rb::domain::DecodeSiteEvent(r);
+        if (!past.ok()) return past.status();
+        events.push_back({r.position, *std::move(past)});
+      }
+      if (chunk->size() < kChunk || chunk->back().position >= e.position) break;
+      from = chunk->back().revision + 1;
+    }
+    *site = rb::domain::FoldSiteInValidOrder(std::move(events));
+    return absl::OkStatus();
+  }
+
+  const rb::es::EventStore& store_;
   std::map<std::string, v1::Site> sites_;
+  std::map<std::string, int64_t> latest_valid_at_us_;
   std::map<std::string, v1::Action> actions_;
   Groups groups_;
   std::vector<Value> scratch_;
@@ -381,7 +415,7 @@ absl::StatusOr<v1::ProjectionResult> RunProjection(const rb::es::EventStore& sto
   }
   result.set_log_hash(rb::es::ToHex(log_hash));
 
-  Run run(spec);
+  Run run(store, spec);
   rb::es::LogFilter filter;
   filter.categories = {spec.category};
   uint64_t next = 1, examined_total = 0;

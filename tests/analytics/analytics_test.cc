@@ -116,6 +116,31 @@ TEST_F(AnalyticsTest, GroupsByTerritoryAndMonthWithHandComputedAggregates) {
   EXPECT_EQ(r.rows(0).group(0), "13");
 }
 
+TEST_F(AnalyticsTest, ACorrectionOfThePastDoesNotReplaceTheSitesCurrentValues) {
+  Site("1", "93066", At(2024, 1, 5), 20, 8);
+  Population("1", At(2024, 3, 5), 30, 10);
+  // Recorded last, dated February: the site's current values stay March's.
+  v1::SiteCommand c = On("1");
+  c.set_reason("recomptage de février");
+  auto* u = c.mutable_correct_retroactively()->mutable_update();
+  u->mutable_site()->mutable_population()->set_total(25);
+  u->mutable_site()->mutable_population()->set_households(1);
+  u->mutable_site()->mutable_population()->set_minors(9);
+  u->mutable_update_mask()->add_paths("population");
+  Run(c, At(2024, 2, 10));
+
+  v1::ProjectionResult r = Build(R"pb(
+    name: "mineurs"
+    subject: SUBJECT_SITE
+    event_types: "site.population_recorded"
+    group_by { territory: TERRITORY_LEVEL_DEPARTEMENT }
+    aggregates { name: "mineurs" kind: LAST_PER_SUBJECT_SUM field: "site.population.minors" }
+    aggregates { name: "releves" kind: COUNT }
+  )pb");
+  auto rows = Rows(r);
+  EXPECT_THAT(rows["93"], ElementsAre(10, 3));
+}
+
 TEST_F(AnalyticsTest, ConditionsBucketsSumsAndRatios) {
   Site("1", "93066", At(2024, 1, 5), 8, 1);
   Site("2", "93066", At(2024, 1, 6), 40, 10);

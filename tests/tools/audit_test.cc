@@ -173,6 +173,51 @@ TEST_F(AuditTest, SiteReplayAsJsonPrintsOneObjectPerVersion) {
   EXPECT_THAT(lines.back(), HasSubstr(R"({"field":"population.total","old":"25","new":"31"})"));
 }
 
+// A correction of April recorded after June's count: its version shows April's change (25 -> 28),
+// and the replay ends on June's count, not on the corrected past.
+TEST_F(AuditTest, SiteReplayShowsACorrectionAgainstTheSiteOnItsDate) {
+  {
+    rb::es::ManualClock clock(Micros(2024, 10, 1, 9));
+    rb::es::Options o;
+    o.sync = false;
+    o.clock = &clock;
+    auto store = rb::es::EventStore::Open(o, data_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    rb::domain::CommandHandler handler(store->get());
+    v1::SiteCommand c;
+    c.set_site_id("42");
+    c.set_reason("Comptage d'avril retrouvé");
+    c.set_valid_at_us(Micros(2024, 4, 15));
+    auto* u = c.mutable_correct_retroactively()->mutable_update();
+    u->mutable_site()->mutable_population()->set_total(28);
+    u->mutable_update_mask()->add_paths("population");
+    auto r = handler.HandleSite(
+        c, Ctx("u-admin", "o-dihal", Micros(2024, 10, 1), rb::domain::Role::kNationalAdmin));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->outcome, rb::domain::CommandResult::Outcome::kAppended);
+    (*store)->Close();
+  }
+  rb::es::Options o;
+  o.read_only = true;
+  auto store = rb::es::EventStore::Open(o, data_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<SiteHistory> h = ReplaySite(**store, "42");
+  ASSERT_TRUE(h.ok()) << h.status();
+  const SiteVersion& last = h->versions.back();
+  EXPECT_EQ(last.event_type, "site.population_recorded");
+  EXPECT_EQ(last.reason, "Comptage d'avril retrouvé");
+  bool total = false;
+  for (const FieldChange& c : last.changes) {
+    if (c.field != "population.total") continue;
+    total = true;
+    EXPECT_EQ(c.old_value, "25");
+    EXPECT_EQ(c.new_value, "28");
+  }
+  EXPECT_TRUE(total);
+  EXPECT_EQ(h->final_state.population().total(), 31);
+  EXPECT_EQ(h->final_state.population().minors(), 8);
+}
+
 TEST_F(AuditTest, VerifyAndHeadReportAnIntactLog) {
   auto verify = RunTool("resorption-audit", {"--data-dir=" + data_, "verify"}, tmp_.path());
   ASSERT_EQ(verify.exit_code, 0) << verify.err;

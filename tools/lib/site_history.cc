@@ -1,6 +1,8 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "tools/lib/site_history.h"
 
+#include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -80,7 +82,12 @@ absl::StatusOr<SiteHistory> ReplaySite(const rb::es::EventStore& store,
   history.site_id = site_id;
   const std::string stream_id = rb::domain::SiteStreamId(site_id);
   std::string previous(rb::es::internal::kHashBytes, '\0');
+  // The states are the history view's (rb::domain::FoldSiteInValidOrder): an event dated before
+  // an earlier one (a retroactive correction) is diffed against the site on its own date, and
+  // the site after it is the fold of every event so far in valid order.
   resorption::v1::Site state;
+  std::vector<rb::domain::LoggedSiteEvent> seen;
+  int64_t latest_valid_at_us = std::numeric_limits<int64_t>::min();
   absl::Status s = ForEachInStream(store, stream_id, [&](const rb::es::RecordedEvent& e) {
     absl::Status link = CheckLink(e, history.versions.size(), &previous);
     if (!link.ok()) return link;
@@ -90,7 +97,12 @@ absl::StatusOr<SiteHistory> ReplaySite(const rb::es::EventStore& store,
                           absl::StrCat("revision ", e.revision, " (position ", e.position,
                                        "): ", event.status().message()));
     }
-    resorption::v1::Site next = rb::domain::EvolveSite(state, *event);
+    const bool retroactive = !seen.empty() && e.valid_at_us < latest_valid_at_us;
+    const resorption::v1::Site before =
+        retroactive ? rb::domain::FoldSiteInValidOrder(seen, e.valid_at_us) : state;
+    resorption::v1::Site next = rb::domain::EvolveSite(before, *event);
+    seen.push_back({e.position, *event});
+    latest_valid_at_us = std::max(latest_valid_at_us, e.valid_at_us);
     SiteVersion& v = history.versions.emplace_back();
     v.revision = e.revision;
     v.position = e.position;
@@ -104,9 +116,9 @@ absl::StatusOr<SiteHistory> ReplaySite(const rb::es::EventStore& store,
     v.recorded_at_us = e.recorded_at_us;
     v.reason = e.metadata.reason;
     v.command_id = e.metadata.command_id;
-    v.changes = DiffMessages(state, next);
+    v.changes = DiffMessages(before, next);
     v.stream_hash_hex = rb::es::ToHex(e.stream_hash);
-    state = std::move(next);
+    state = retroactive ? rb::domain::FoldSiteInValidOrder(seen) : std::move(next);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

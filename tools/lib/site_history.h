@@ -3,7 +3,10 @@
 // The auditor's replay of one site: every version of the site, in stream order, with who made
 // it (user, organisation, role), when (the declared valid date and the recording time), why
 // (reason, command id), the event type and what changed (field, old value -> new value, computed
-// by folding the stream with rb::domain::EvolveSite and diffing consecutive states). The replay
+// by folding the stream with rb::domain::EvolveSite and diffing the states before and after each
+// event; the states follow the views' rule, rb::domain::FoldSiteInValidOrder: a retroactive
+// correction is diffed against the site on its corrected date, and the final state is the fold
+// of the whole stream in valid order). The replay
 // also re-computes the site's stream hash chain from the stored bytes.
 //
 //   rb::es::Options o;
