@@ -260,14 +260,19 @@ class Repo {
   auto Decide(const std::string& stream, const Folded& f, const typename T::Command& cmd,
               const Context& ctx) {
     if constexpr (std::is_same_v<T, SiteTraits>) {
+      SiteStreamFacts facts;
+      if (f.revision >= 0) facts.latest_valid_at_us = f.max_valid_at_us;
       if (cmd.has_correct_retroactively() && cmd.valid_at_us() != 0 && f.revision >= 0) {
         absl::StatusOr<State> then =
             FoldInValidOrder(stream, f.revision, std::min(cmd.valid_at_us(), ctx.now_us));
         if (!then.ok()) return absl::StatusOr<SiteDecision>(then.status());
-        return DecideSite(f.state, cmd, ctx, &*then);
+        facts.state_on_valid_date = &*then;
+        return DecideSite(f.state, cmd, ctx, facts);
       }
+      return DecideSite(f.state, cmd, ctx, facts);
+    } else {
+      return T::Decide(f.state, cmd, ctx);
     }
-    return T::Decide(f.state, cmd, ctx);
   }
 
   // Sites: the stream's events up to `last_revision`, folded in valid order up to

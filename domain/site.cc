@@ -263,11 +263,18 @@ absl::StatusOr<SiteDecision> DecideUpdate(const v1::Site& state, const v1::Updat
 const std::vector<std::string>& UpdatableSiteFields() { return kUpdatable; }
 
 absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCommand& cmd,
-                                        const Context& ctx, const v1::Site* state_on_valid_date) {
+                                        const Context& ctx, const SiteStreamFacts& facts) {
   const Actor& actor = ctx.actor;
-  int64_t valid_at = cmd.valid_at_us() == 0 ? ctx.now_us : std::min(cmd.valid_at_us(), ctx.now_us);
-  Emitter out(ctx, valid_at);
   const auto kind = cmd.command_case();
+  // Journal commands are dated when they are made: they apply to everything recorded before.
+  const bool journal = kind == v1::SiteCommand::kPostComment ||
+                       kind == v1::SiteCommand::kModerateComment ||
+                       kind == v1::SiteCommand::kErase || kind == v1::SiteCommand::kAnonymiseOwner;
+  int64_t valid_at =
+      cmd.valid_at_us() == 0 || journal ? ctx.now_us : std::min(cmd.valid_at_us(), ctx.now_us);
+  // The site's latest valid date, events that do not count as an update included.
+  const int64_t latest = std::max(state.updated_at_us(), facts.latest_valid_at_us);
+  Emitter out(ctx, valid_at);
   if (kind == v1::SiteCommand::COMMAND_NOT_SET) {
     return Refuse(absl::StatusCode::kInvalidArgument, "command", "command.required",
                   "Aucune commande fournie.");
@@ -369,11 +376,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
 
   // Valid date ("Date de mise à jour").
   const bool retroactive = kind == v1::SiteCommand::kCorrectRetroactively;
-  const bool journal = kind == v1::SiteCommand::kPostComment ||
-                       kind == v1::SiteCommand::kModerateComment ||
-                       kind == v1::SiteCommand::kErase || kind == v1::SiteCommand::kAnonymiseOwner;
   if (!retroactive && !journal && state.status() != v1::SITE_STATUS_UNSPECIFIED &&
-      valid_at < state.updated_at_us()) {
+      valid_at < latest) {
     return Refuse(absl::StatusCode::kInvalidArgument, "valid_at_us",
                   "valid_at.not_before_last_update",
                   "La date de mise à jour ne peut pas précéder la dernière mise à jour du site ; "
@@ -435,7 +439,7 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
         v.Add("reason", "correction.reason_required",
               "Indiquez le motif de la correction rétroactive.");
       }
-      if (cmd.valid_at_us() == 0 || valid_at >= state.updated_at_us()) {
+      if (cmd.valid_at_us() == 0 || valid_at >= latest) {
         v.Add("valid_at_us", "correction.not_retroactive",
               "Une correction rétroactive porte une date antérieure à la dernière mise à jour ; "
               "sinon, faites une mise à jour ordinaire.");
@@ -447,7 +451,8 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
       if (!v.empty()) return v.ToStatus();
       Emitter inner(ctx, valid_at);
       // The differences from the site as it was on the corrected date, not from today's site.
-      const v1::Site& base = state_on_valid_date != nullptr ? *state_on_valid_date : state;
+      const v1::Site& base =
+          facts.state_on_valid_date != nullptr ? *facts.state_on_valid_date : state;
       absl::StatusOr<SiteDecision> d =
           DecideUpdate(base, cmd.correct_retroactively().update(), ctx, &inner);
       if (!d.ok() || d->no_change()) return d;

@@ -41,14 +41,31 @@ struct SiteDecision {
   bool no_change() const { return events.empty(); }
 };
 
-// `state` is the site's current state (FoldSiteInValidOrder of its whole stream). A retroactive
-// correction is decided against the site as it was on the corrected date, `state_on_valid_date`
-// (FoldSiteInValidOrder up to the command's valid date): its events carry the differences from
-// that state. nullptr: `state` (the caller has no history at hand; a correction that only
-// repeats the current values is then a no change).
-[[nodiscard]] absl::StatusOr<SiteDecision> DecideSite(
-    const resorption::v1::Site& state, const resorption::v1::SiteCommand& command,
-    const Context& context, const resorption::v1::Site* state_on_valid_date = nullptr);
+// What the caller knows of the site's stream beyond its current state (the command side reads the
+// stream; a caller without it leaves the defaults).
+struct SiteStreamFacts {
+  // The latest valid date among all the site's events, including those that do not move
+  // `updated_at_us` (journal, interveners, heatwave, owner anonymisation). 0: unknown, and
+  // `state.updated_at_us()` stands for it.
+  int64_t latest_valid_at_us = 0;
+  // For a retroactive correction: the site as it was on the corrected date (FoldSiteInValidOrder
+  // up to the command's valid date). nullptr: `state` (a correction that only repeats the current
+  // values is then a no change).
+  const resorption::v1::Site* state_on_valid_date = nullptr;
+};
+
+// `state` is the site's current state (FoldSiteInValidOrder of its whole stream).
+//  * An ordinary command may not be dated before the site's latest event
+//    (`valid_at.not_before_last_update`): only a retroactive correction, explicit and with a
+//    reason, changes the past. Journal commands (comments, moderation, erasure, owner
+//    anonymisation) are dated when they are made (the context's `now_us`), whatever the command
+//    says, so that they apply to everything recorded before them.
+//  * A retroactive correction is decided against the site on the corrected date: its events carry
+//    the differences from that state.
+[[nodiscard]] absl::StatusOr<SiteDecision> DecideSite(const resorption::v1::Site& state,
+                                                      const resorption::v1::SiteCommand& command,
+                                                      const Context& context,
+                                                      const SiteStreamFacts& facts = {});
 
 // Applies one event. Events are facts: evolve never fails; an event that does not apply (it
 // cannot come from DecideSite) is folded as far as it makes sense.

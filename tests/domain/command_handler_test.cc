@@ -125,6 +125,71 @@ TEST_F(CommandHandlerTest, ARetroactiveCorrectionChangesThePastNotTheCurrentSite
   EXPECT_TRUE(HasViolation(r.status(), "correction.before_declaration")) << r.status();
 }
 
+// Journal commands are dated when they are made: a moderation or an erasure that names an earlier
+// date still applies to everything recorded before it.
+TEST_F(CommandHandlerTest, JournalCommandsApplyToEverythingRecordedBeforeThem) {
+  const int64_t day = int64_t{86400} * 1000000;
+  ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx(Role::kLocalAdmin, Now() - 30 * day)).ok());
+  auto post = On("1");
+  post.mutable_post_comment()->set_text("Propos injurieux");
+  ASSERT_TRUE(handler_->HandleSite(post, Ctx(Role::kLocalAdmin, Now() - 5 * day)).ok());
+  auto s = handler_->LoadSite("1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->comments_size(), 1);
+  auto moderate = On("1");
+  moderate.set_valid_at_us(Now() - 10 * day);
+  moderate.mutable_moderate_comment()->set_comment_id(s->comments(0).id());
+  moderate.mutable_moderate_comment()->set_reason("injurieux");
+  auto r = handler_->HandleSite(moderate, Ctx(Role::kNationalAdmin, Now() - 4 * day));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->outcome, CommandResult::Outcome::kAppended);
+  s = handler_->LoadSite("1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->comments(0).moderated());
+  EXPECT_EQ(s->comments(0).text(), "");
+
+  ASSERT_TRUE(Count(40, Now() - 3 * day).ok());
+  auto erase = On("1");
+  erase.set_valid_at_us(Now() - 10 * day);
+  erase.mutable_erase()->set_reason("doublon");
+  ASSERT_TRUE(handler_->HandleSite(erase, Ctx(Role::kNationalAdmin, Now())).ok());
+  s = handler_->LoadSite("1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->status(), v1::SITE_STATUS_ERASED);
+  EXPECT_FALSE(s->population().has_total());
+  EXPECT_TRUE(MessageDifferencer::Equals(FoldFromLog("1"), *s));
+}
+
+// An ordinary update may not be dated before the site's latest event, even one that is not an
+// update (here an owner anonymisation): only an explicit correction changes the past.
+TEST_F(CommandHandlerTest, AnUpdateMayNotPrecedeTheLatestEventOfAnyKind) {
+  const int64_t day = int64_t{86400} * 1000000;
+  ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx(Role::kLocalAdmin, Now() - 30 * day)).ok());
+  auto owner = [&](const std::string& name, int64_t valid_at_us) {
+    auto c = On("1");
+    c.set_valid_at_us(valid_at_us);
+    auto* u = c.mutable_update();
+    u->mutable_site()->mutable_ownership()->set_owner_type(v1::OWNER_TYPE_PRIVATE);
+    u->mutable_site()->mutable_ownership()->set_owner(name);
+    u->mutable_update_mask()->add_paths("ownership");
+    return handler_->HandleSite(c, Ctx(Role::kNationalAdmin, Now()));
+  };
+  ASSERT_TRUE(owner("Dupont", Now() - 20 * day).ok());
+  auto anonymise = On("1");
+  anonymise.mutable_anonymise_owner()->set_rule("on_request");
+  auto r = handler_->HandleSite(anonymise, Ctx(Role::kNationalAdmin, Now() - 5 * day));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->outcome, CommandResult::Outcome::kAppended);
+  // Between the last update (-20 days) and the anonymisation (-5 days): refused.
+  r = owner("Martin", Now() - 10 * day);
+  EXPECT_TRUE(HasViolation(r.status(), "valid_at.not_before_last_update")) << r.status();
+  r = owner("Martin", Now());
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto s = handler_->LoadSite("1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->ownership().owner(), "Martin");
+}
+
 TEST_F(CommandHandlerTest, StaleExpectedRevisionIsAbortedWithTheCurrentRevision) {
   ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx()).ok());
   auto c = On("1");

@@ -771,13 +771,13 @@ TEST(RetroactiveCorrectionTest, IsDecidedAgainstTheSiteOnTheCorrectedDate) {
   u->mutable_update_mask()->add_paths("population");
   // Today's count on that date is a change (20 -> 30), although it is today's value.
   *u->mutable_site()->mutable_population() = today.population();
-  auto d = DecideSite(today, c, Ctx(), &then);
+  auto d = DecideSite(today, c, Ctx(), {.state_on_valid_date = &then});
   ASSERT_TRUE(d.ok()) << d.status();
   ASSERT_EQ(d->events.size(), 2u);
   EXPECT_EQ(d->events[1].population_recorded().population().total(), 30);
   // That date's count changes nothing.
   *u->mutable_site()->mutable_population() = then.population();
-  d = DecideSite(today, c, Ctx(), &then);
+  d = DecideSite(today, c, Ctx(), {.state_on_valid_date = &then});
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_TRUE(d->no_change());
 }
