@@ -2,12 +2,15 @@
 // (in-process Server on 127.0.0.1:0, empty data directories): export then import into a fresh
 // server gives the same sites; a broken CSV gets a complete, precise report and appends nothing;
 // importing twice appends nothing the second time.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -24,6 +27,7 @@
 #include "services/server.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/tools/run_tool.h"
+#include "tools/lib/csv.h"
 
 namespace rb::tools {
 namespace {
@@ -32,6 +36,34 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::ReadAll;
 using testing::RunTool;
+
+constexpr char kActionHeader[] = "Le site fait-il l’objet d’une action ?";
+constexpr char kFinancedHeader[] =
+    "Le site fait-il l’objet d’une action financée l’année correspondant à la date d’extraction ?";
+
+// The two action cells ("Le site fait-il l’objet d’une action ?", then "... financée ...") of each
+// site of a CSV export, by Identifiant; empty (with the test failed) when the CSV or its header is
+// not as expected.
+std::map<std::string, std::pair<std::string, std::string>> ActionCells(const std::string& csv) {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  absl::StatusOr<std::vector<CsvRecord>> records = ParseCsv(csv);
+  EXPECT_TRUE(records.ok()) << records.status();
+  if (!records.ok() || records->empty()) return out;
+  const std::vector<std::string>& header = records->front().fields;
+  auto index = [&](const std::string& name) {
+    return std::find(header.begin(), header.end(), name) - header.begin();
+  };
+  const size_t id = index("Identifiant"), action = index(kActionHeader),
+               financed = index(kFinancedHeader);
+  EXPECT_LT(action, header.size()) << csv;
+  EXPECT_LT(financed, header.size()) << csv;
+  if (id >= header.size() || action >= header.size() || financed >= header.size()) return out;
+  for (size_t r = 1; r < records->size(); ++r) {
+    const std::vector<std::string>& cells = (*records)[r].fields;
+    out[cells.at(id)] = {cells.at(action), cells.at(financed)};
+  }
+  return out;
+}
 
 // One server on its own empty data directory.
 class TestServer {
@@ -511,6 +543,40 @@ TEST_F(ExportTest, ActionsExportShowsTheYearAndTheFinancesOnlyToTheirReaders) {
   EXPECT_EQ(Cli(*a_, {"actions", "export", "--format=xlsx"}).exit_code, 2);
 }
 
+// The platform's two action columns: an open action "sur site" lists s-1, not s-2.
+TEST_F(ExportTest, ActionColumnsShowTheSitesAnOpenActionLists) {
+  DeclareTwoSites(*a_);
+  const uint64_t position = CreateActionA93(/*with_finances=*/false);
+  ASSERT_GT(position, 0u);
+  auto exp = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune",
+                       absl::StrCat("--min-position=", position)});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  const auto cells = ActionCells(exp.out);
+  ASSERT_EQ(cells.size(), 2u) << exp.out;
+  EXPECT_EQ(cells.at("s-1"), std::make_pair(std::string("oui"), std::string("non")));
+  EXPECT_EQ(cells.at("s-2"), std::make_pair(std::string("non"), std::string("non")));
+  // `sites show` reads the site alone (GetSite), without its actions: no action line rather than
+  // a wrong "non".
+  auto show = Cli(*a_, {"sites", "show", "s-1"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("Nombre de personnes"));
+  EXPECT_THAT(show.out, Not(HasSubstr("l’objet d’une action")));
+}
+
+// With a finance line of the dedicated credits, the second column says so for the listed site.
+TEST_F(ExportTest, ActionColumnsShowTheSitesOfAnActionFinancedByTheDedicatedCredits) {
+  DeclareTwoSites(*a_);
+  const uint64_t position = CreateActionA93(/*with_finances=*/true);
+  ASSERT_GT(position, 0u);
+  auto exp = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune",
+                       absl::StrCat("--min-position=", position)});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  const auto cells = ActionCells(exp.out);
+  ASSERT_EQ(cells.size(), 2u) << exp.out;
+  EXPECT_EQ(cells.at("s-1"), std::make_pair(std::string("oui"), std::string("oui")));
+  EXPECT_EQ(cells.at("s-2"), std::make_pair(std::string("non"), std::string("non")));
+}
+
 TEST_F(ExportTest, CommentsExportTheJournalAsTheActorMayReadIt) {
   DeclareTwoSites(*a_);
   auto first = Cli(*a_, {"sites", "comment", "s-1", "--text=Passage sur site: eau coupée"});
@@ -543,6 +609,7 @@ TEST_F(ExportTest, CommentsExportTheJournalAsTheActorMayReadIt) {
 
 TEST_F(ExportTest, ExportAtAPastDateShowsTheSitesAsTheyWereThen) {
   DeclareTwoSites(*a_);  // recorded today: their first versions are valid from today
+  ASSERT_GT(CreateActionA93(/*with_finances=*/true), 0u);  // on s-1
   // The history view follows the log asynchronously: wait until every projection has caught up.
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   bool caught_up = false;
@@ -565,6 +632,11 @@ TEST_F(ExportTest, ExportAtAPastDateShowsTheSitesAsTheyWereThen) {
   EXPECT_THAT(now.out, HasSubstr("s-1"));
   EXPECT_THAT(now.out, HasSubstr("s-2"));
   EXPECT_THAT(now.out, HasSubstr(",42,"));
+  // The actions of a past date are not known: the action columns are empty, not "non".
+  const auto cells = ActionCells(now.out);
+  ASSERT_EQ(cells.size(), 2u) << now.out;
+  EXPECT_EQ(cells.at("s-1"), std::make_pair(std::string(), std::string()));
+  EXPECT_EQ(cells.at("s-2"), std::make_pair(std::string(), std::string()));
   auto before = Cli(*a_, {"sites", "export", "--date=2020-01-01"});
   ASSERT_EQ(before.exit_code, 0) << before.err;
   EXPECT_THAT(before.out, Not(HasSubstr("s-1")));  // nothing was known to exist then

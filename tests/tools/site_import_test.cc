@@ -185,5 +185,29 @@ TEST(SiteImportTest, ProcedureColumnsUpdateTheProceduresAfterTheDiagnostic) {
               HasSubstr("7 Dépôt de plainte par le propriétaire: \"Peut-être\" is not one of: "));
 }
 
+// The action columns are computed by the service: a file that has them (as the export writes
+// them, or any other value) is read without them.
+TEST(SiteImportTest, ActionColumnsAreReadOnlyAndIgnored) {
+  const std::string csv =
+      "Code INSEE,Adresse,Latitude,Longitude,Type de site,Date de signalement,"
+      "Le site fait-il l’objet d’une action ?,Le site fait-il l’objet d’une action financée "
+      "l’année correspondant à la date d’extraction ?\n"
+      "93066,Rue A,48.93,2.35,Terrain,2024-01-10,oui,non\n"
+      "93066,Rue B,48.94,2.36,Terrain,2024-01-11,,peut-être\n";
+  ImportPlan plan = PlanSiteImport(csv, Ctx());
+  ASSERT_TRUE(plan.problems.empty()) << Problems(plan);
+  ASSERT_EQ(plan.lines.size(), 2u);
+  for (const ImportLine& line : plan.lines) {
+    // A declaration alone: nothing else to record.
+    EXPECT_FALSE(line.population.has_value());
+    EXPECT_FALSE(line.census.has_value());
+    EXPECT_FALSE(line.living_conditions.has_value());
+    EXPECT_FALSE(line.procedures.has_value());
+    EXPECT_FALSE(line.closure.has_value());
+  }
+  EXPECT_EQ(plan.lines[0].declaration.location().address().label(), "Rue A");
+  EXPECT_EQ(plan.lines[1].declaration.location().address().label(), "Rue B");
+}
+
 }  // namespace
 }  // namespace rb::tools

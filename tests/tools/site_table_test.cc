@@ -1,9 +1,10 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
-// The export table's Intervenants and Orientation sections (the platform's export sections of
-// the same names, reference §5.1).
+// The export table's action columns of the Site section, and its Intervenants and Orientation
+// sections (the platform's export sections of the same names, reference §5.1).
 #include "tools/lib/site_table.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -87,6 +88,53 @@ TEST(SiteTableTest, OrientationGivesPeopleAndHouseholdsPerClosingSolutionOfClose
   row.site.set_status(v1::SITE_STATUS_OPEN);
   cells = Cells({row});
   for (const std::string& h : orientation) EXPECT_EQ(cells[h], "") << h;
+}
+
+// The platform's two action columns, in the Site section between the reinstallation and the
+// resorption target; read-only (the import ignores them).
+TEST(SiteTableTest, ActionColumnsSayWhetherAnActionAndADedicatedFinancingListTheSite) {
+  const std::string action = "Le site fait-il l’objet d’une action ?";
+  const std::string financed =
+      "Le site fait-il l’objet d’une action financée l’année correspondant à la date "
+      "d’extraction ?";
+  SiteRow row;
+  row.site.set_id("s-5");
+  std::vector<std::string> site_section;
+  for (const SiteColumn* c : ExportColumns({row})) {
+    if (c->section == "Site") site_section.push_back(c->header);
+  }
+  const auto at = std::find(site_section.begin(), site_section.end(), action);
+  ASSERT_NE(at, site_section.end());
+  ASSERT_GE(at - site_section.begin(), 1);
+  ASSERT_LE(at + 2, site_section.end() - 1);
+  EXPECT_EQ(*(at - 1), "Précisions sur la réinstallation");
+  EXPECT_EQ(*(at + 1), financed);
+  EXPECT_EQ(*(at + 2), "Objectif de résorption");
+  ASSERT_NE(FindSiteColumn(action), nullptr);
+  EXPECT_FALSE(FindSiteColumn(action)->set);
+  ASSERT_NE(FindSiteColumn(financed), nullptr);
+  EXPECT_FALSE(FindSiteColumn(financed)->set);
+
+  // No action.
+  std::map<std::string, std::string> cells = Cells({row});
+  EXPECT_EQ(cells[action], "non");
+  EXPECT_EQ(cells[financed], "non");
+  // An action, not financed by the dedicated credits.
+  row.signals.set_has_action(true);
+  cells = Cells({row});
+  EXPECT_EQ(cells[action], "oui");
+  EXPECT_EQ(cells[financed], "non");
+  // An action financed by the dedicated credits.
+  row.signals.set_has_dedicated_financing(true);
+  cells = Cells({row});
+  EXPECT_EQ(cells[action], "oui");
+  EXPECT_EQ(cells[financed], "oui");
+  // A row that knows no action (the list at a past date): empty, not "non".
+  row.signals.Clear();
+  row.actions_known = false;
+  cells = Cells({row});
+  EXPECT_EQ(cells[action], "");
+  EXPECT_EQ(cells[financed], "");
 }
 
 TEST(SiteTableTest, CommentsNewestFirstWithoutModeratedOnesAndTheLastDate) {

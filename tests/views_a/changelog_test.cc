@@ -266,6 +266,73 @@ TEST_F(ChangeLogTest, SiteHistoryHasAuthorDatesReasonAndHidesJusticeFromReadersW
   }
 }
 
+// A closure recorded before 2022 is stored as `site.closed` v1 (the six closing solutions of
+// 2019): the change log reads it through the upcaster and names the five current solutions, the
+// counts of the old ones that map to the same new one summed.
+TEST_F(ChangeLogTest, AnOldFormatClosureShowsTheCurrentClosingSolutions) {
+  pb::SiteCommand declare = rb::domain::testing::Declare("1");
+  *declare.mutable_declare()->mutable_site()->mutable_built_at() = D(2020, 11, 1);
+  *declare.mutable_declare()->mutable_site()->mutable_declared_at() = D(2021, 1, 10);
+  Site(declare, Day(2021, 1, 10));
+  Tick();
+  pb::SiteCommand count = rb::domain::testing::On("1");
+  count.mutable_record_population()->mutable_population()->set_total(20);
+  count.mutable_record_population()->mutable_population()->set_households(10);
+  Site(count, Day(2021, 2, 1));
+  Tick();
+  pb::SiteClosedV1 old;
+  old.set_cause(pb::CLOSING_CAUSE_RESORBED);
+  *old.mutable_closed_at() = D(2021, 6, 15);
+  old.set_closed_with_solutions(pb::YES);
+  auto solution = [&](pb::ClosingSolutionV1 value, int people, int households) {
+    pb::SiteClosedV1::Solution* o = old.add_solutions();
+    o->set_solution(value);
+    o->set_people(people);
+    o->set_households(households);
+  };
+  solution(pb::CLOSING_SOLUTION_V1_EMERGENCY_SHELTER, 5, 2);
+  solution(pb::CLOSING_SOLUTION_V1_INTEGRATION_SHELTER, 5, 2);
+  solution(pb::CLOSING_SOLUTION_V1_DEDICATED_SCHEME, 4, 1);
+  solution(pb::CLOSING_SOLUTION_V1_TERRITORIAL_INTEGRATION, 1, 1);
+  solution(pb::CLOSING_SOLUTION_V1_ORDINARY_OR_ADAPTED_HOUSING, 3, 2);
+  solution(pb::CLOSING_SOLUTION_V1_SOCIAL_WATCH_OR_NONE, 2, 2);
+  rb::es::AppendRequest req;
+  req.stream_id = "site-1";
+  req.metadata.actor_user = "u-2";
+  req.metadata.actor_organisation = "o-2";
+  req.metadata.actor_role = "local_admin";
+  req.metadata.reason = "Fermeture enregistrée en 2021";
+  req.events.push_back(rb::es::EventData{.type = "site.closed",
+                                         .schema_version = 1,
+                                         .valid_at_us = Day(2021, 6, 15),
+                                         .payload = old.SerializeAsString()});
+  ASSERT_TRUE(store_->Append(req).ok());
+
+  ChangeLogQuery q(store_.get());
+  absl::StatusOr<pb::ChangeLog> log = q.ForSite("1", Visibility::All());
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(log->entries_size(), 3);
+  const pb::ChangeLogEntry& closure = log->entries(2);
+  EXPECT_EQ(closure.author_user_id(), "u-2");
+  EXPECT_EQ(closure.author_organisation_id(), "o-2");
+  EXPECT_EQ(closure.reason(), "Fermeture enregistrée en 2021");
+  EXPECT_EQ(closure.valid_at_us(), Day(2021, 6, 15));
+  ASSERT_NE(Find(closure, "status"), nullptr);
+  EXPECT_EQ(Find(closure, "status")->new_value(), "Fermé");
+  EXPECT_EQ(Find(closure, "closure.cause")->new_value(), "Résorption progressive du site");
+  EXPECT_EQ(Find(closure, "closure.closed_at")->new_value(), "15 juin 2021");
+  EXPECT_EQ(Find(closure, "closure.closed_with_solutions")->new_value(), "oui");
+  const pb::FieldChange* solutions = Find(closure, "closure.solutions");
+  ASSERT_NE(solutions, nullptr);
+  EXPECT_EQ(solutions->field(), "Orientation des ménages");
+  EXPECT_EQ(solutions->old_value(), "");
+  EXPECT_EQ(solutions->new_value(),
+            "Mise à l'abri temporaire (quelques jours ou semaines) : 5 personnes, 2 ménages, "
+            "Hébergement ou logement adapté longue durée avec accompagnement, dont espace "
+            "temporaire d'insertion : 10 personnes, 4 ménages, Logement : 3 personnes, 2 ménages "
+            "et Aucune : 2 personnes, 2 ménages");
+}
+
 TEST_F(ChangeLogTest, VersionsWithoutVisibleChangeAreSkipped) {
   Declare("1", "93066", "Les Lilas", Day(2023, 6, 1));
   Tick();

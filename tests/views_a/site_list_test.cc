@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -178,6 +180,63 @@ TEST_F(SiteListTest, EachFilterAlone) {
   EXPECT_THAT(Filtered(f), ElementsAre("2"));
   f.set_text_prefix("leuri");  // not a word start
   EXPECT_THAT(Filtered(f), ElementsAre());
+}
+
+// The resorption target (years, or any / none) and the site type, on the scenario with targets
+// 2025 for sites 1 and 5, 2026 for site 2, none for 3 and the closed 4; site 3 is a building
+// ("Immeuble bâti"), the others land ("Terrain").
+TEST_F(SiteListTest, ResorptionTargetAndSiteTypeFiltersKeepTheMatchingSites) {
+  Scenario();
+  auto update = [&](const std::string& id, const std::string& path, pb::Site site) {
+    pb::SiteCommand c = rb::domain::testing::On(id);
+    *c.mutable_update()->mutable_site() = std::move(site);
+    c.mutable_update()->mutable_update_mask()->add_paths(path);
+    Site(c, Day(2024, 6, 2));
+  };
+  pb::Site target;
+  target.set_resorption_target(2025);
+  update("1", "resorption_target", target);
+  update("5", "resorption_target", target);
+  target.set_resorption_target(2026);
+  update("2", "resorption_target", target);
+  pb::Site building;
+  building.set_field_type(pb::FIELD_TYPE_BUILDING);
+  update("3", "field_type", building);
+  Sync();
+
+  pb::SiteFilter f;
+  f.add_resorption_target_years(2025);
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "5"));
+  f.add_resorption_target_years(2026);  // one of the years
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2", "5"));
+  f.clear_resorption_target_years();
+  f.add_resorption_target_years(2027);
+  EXPECT_THAT(Filtered(f), ElementsAre());
+  f.Clear();
+  f.add_resorption_target_years(2025);
+  f.add_departement_codes("93");  // and the other conditions
+  EXPECT_THAT(Filtered(f), ElementsAre("1"));
+
+  f.Clear();
+  f.set_has_resorption_target(true);
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2", "5"));
+  f.set_has_resorption_target(false);
+  EXPECT_THAT(Filtered(f), ElementsAre("3"));
+  f.set_state(pb::SITE_STATE_FILTER_ALL);  // the closed site has none either
+  EXPECT_THAT(Filtered(f), ElementsAre("3", "4"));
+
+  f.Clear();
+  f.add_field_types(pb::FIELD_TYPE_BUILDING);
+  EXPECT_THAT(Filtered(f), ElementsAre("3"));
+  f.clear_field_types();
+  f.add_field_types(pb::FIELD_TYPE_LAND);
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2", "5"));
+  f.add_field_types(pb::FIELD_TYPE_BUILDING);  // one of the types
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2", "3", "5"));
+  f.clear_field_types();
+  f.add_field_types(pb::FIELD_TYPE_LAND);
+  f.set_state(pb::SITE_STATE_FILTER_CLOSED);
+  EXPECT_THAT(Filtered(f), ElementsAre("4"));
 }
 
 TEST_F(SiteListTest, ActionFinancedByDedicatedCreditsIsFlaggedAndClosingTheActionUnflags) {

@@ -1,5 +1,7 @@
 #include "projections/views/series.h"
 
+#include <vector>
+
 #include "domain/dates.h"
 #include "projections/view_hash.h"
 #include "projections/views/signals.h"
@@ -265,6 +267,82 @@ TEST_F(SeriesTest, ASiteThatMovesLeavesItsFirstCommuneOnTheDayOfTheMove) {
   ASSERT_TRUE(engine_->Rebuild("series").ok());
   ASSERT_TRUE(engine_->WaitForRebuild("series", absl::Now() + absl::Seconds(30)).ok());
   EXPECT_EQ(rb::proj::HashViews(*engine_->Reader("series")).value_or(""), *live);
+}
+
+// A closure recorded before 2022 is stored as `site.closed` v1, with the six closing solutions of
+// 2019; the series reads it through the upcaster: the period's flows count the people and
+// households under the five current solutions (CHRS, dispositif dédié and insertion au
+// territoire summed under "Hébergement ou logement adapté longue durée").
+TEST_F(SeriesTest, AnOldFormatClosureCountsUnderTheCurrentClosingSolutions) {
+  v1::SiteCommand declare = Declare("1");
+  *declare.mutable_declare()->mutable_site()->mutable_built_at() = D(2020, 11, 1);
+  *declare.mutable_declare()->mutable_site()->mutable_declared_at() = D(2021, 1, 10);
+  Site(declare, At(2021, 1, 10));
+  Site(Population("1", 20), At(2021, 2, 1));
+  v1::SiteClosedV1 old;
+  old.set_cause(v1::CLOSING_CAUSE_RESORBED);
+  *old.mutable_closed_at() = D(2021, 6, 15);
+  old.set_closed_with_solutions(v1::YES);
+  auto solution = [&](v1::ClosingSolutionV1 value, int people, int households) {
+    v1::SiteClosedV1::Solution* o = old.add_solutions();
+    o->set_solution(value);
+    o->set_people(people);
+    o->set_households(households);
+  };
+  solution(v1::CLOSING_SOLUTION_V1_EMERGENCY_SHELTER, 6, 2);
+  solution(v1::CLOSING_SOLUTION_V1_INTEGRATION_SHELTER, 5, 2);
+  solution(v1::CLOSING_SOLUTION_V1_DEDICATED_SCHEME, 4, 1);
+  solution(v1::CLOSING_SOLUTION_V1_TERRITORIAL_INTEGRATION, 1, 1);
+  solution(v1::CLOSING_SOLUTION_V1_ORDINARY_OR_ADAPTED_HOUSING, 3, 1);
+  solution(v1::CLOSING_SOLUTION_V1_SOCIAL_WATCH_OR_NONE, 1, 1);
+  clock_.Advance(absl::Minutes(1));
+  rb::es::AppendRequest req;
+  req.stream_id = "site-1";
+  req.metadata.actor_user = "u-1";
+  req.metadata.actor_organisation = "o-1";
+  req.metadata.actor_role = "local_admin";
+  req.events.push_back(rb::es::EventData{.type = "site.closed",
+                                         .schema_version = 1,
+                                         .valid_at_us = At(2021, 6, 15),
+                                         .payload = old.SerializeAsString()});
+  ASSERT_TRUE(store_->Append(req).ok());
+  CatchUp();
+
+  rb::proj::views::SeriesQuery q(engine_.get());
+  v1::PeriodRequest p;
+  p.mutable_territory()->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
+  p.mutable_territory()->set_code("93");
+  *p.mutable_from() = D(2021, 1, 1);
+  *p.mutable_to() = D(2021, 12, 31);
+  absl::StatusOr<v1::SeriesPoint> year = q.Period(p);
+  ASSERT_TRUE(year.ok()) << year.status();
+  const v1::TerritoryFlows& f = year->flows();
+  EXPECT_EQ(f.sites_opened(), 1);
+  EXPECT_EQ(f.sites_closed(), 1);
+  EXPECT_EQ(f.sites_resorbed(), 1);
+  // Indexed by ClosingSolution: unused, temporary shelter, long term, housing, none, other.
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(V(f.people_by_solution().begin(), f.people_by_solution().end()),
+            (V{0, 6, 10, 3, 1, 0}));
+  EXPECT_EQ(V(f.households_by_solution().begin(), f.households_by_solution().end()),
+            (V{0, 2, 4, 1, 1, 0}));
+  EXPECT_EQ(year->stock().sites(), 0);  // closed on 31 December
+
+  // In a monthly series the closure falls in the point of 1 July (flows since 1 June).
+  v1::SeriesResponse s =
+      Monthly(v1::TERRITORY_LEVEL_DEPARTEMENT, "93", D(2021, 5, 1), D(2021, 8, 1));
+  ASSERT_EQ(s.points_size(), 4);
+  const int64_t closed[] = {0, 0, 1, 0};
+  const int64_t long_term[] = {0, 0, 10, 0};
+  for (int i = 0; i < 4; ++i) {
+    const v1::TerritoryFlows& flows = s.points(i).flows();  // empty for the first point
+    EXPECT_EQ(flows.sites_closed(), closed[i]) << i;
+    const int k = v1::CLOSING_SOLUTION_LONG_TERM_ADAPTED;
+    EXPECT_EQ(flows.people_by_solution_size() > k ? flows.people_by_solution(k) : 0, long_term[i])
+        << i;
+  }
+  EXPECT_EQ(s.points(1).stock().people(), 20);  // 1 June, still open
+  EXPECT_EQ(s.points(2).stock().sites(), 0);    // 1 July, closed
 }
 
 TEST_F(SeriesTest, RejectsAnInvertedRange) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -51,7 +52,8 @@ Mise à jour.
                               the filters of `sites list`
   --date=YYYY-MM-DD           the sites as they were on that date (declared dates, as known
                               now: ListSitesAsOf), in site id order; statuses and signals are
-                              those of that date
+                              those of that date; the two action columns are left empty (the
+                              actions of a past date are not known)
   --comments                  add each site's journal, as the actor may read it (one GetSite
                               per site); not with --date
   --min-position=N            read your writes: wait until the list includes log position N
@@ -120,7 +122,8 @@ int Emit(const Flags& f, const std::string& content, std::ostream& out, std::ost
 }
 
 // Every site on `day` (ListSitesAsOf, page after page) that passes `filter`, with its signals on
-// that day. Action facts are not known on a past date: the signals count no action.
+// that day. Action facts are not known on a past date: the signals count no action, and the rows
+// say so, so that the action columns stay empty rather than read "non".
 grpc::Status ListAllSitesOn(const Client& c, const v1::SiteFilter& filter, absl::CivilDay day,
                             int64_t min_population, std::vector<SiteRow>* rows) {
   v1::ListSitesAsOfQuery q;
@@ -149,7 +152,9 @@ grpc::Status ListAllSitesOn(const Client& c, const v1::SiteFilter& filter, absl:
     }
     for (const v1::Site& site : resp.sites()) {
       if (min_population > 0 && site.population().total() < min_population) continue;
-      rows->push_back(SiteRow{site, rb::views::ComputeSignals(site, {}, day)});
+      SiteRow row{site, rb::views::ComputeSignals(site, {}, day)};
+      row.actions_known = false;
+      rows->push_back(std::move(row));
     }
     const bool more = !resp.next_page_token().empty();
     bar.Update(rows->size(), rows->size() + (more ? 500 : 0));

@@ -330,6 +330,7 @@ int SitesDeclare(const Flags& f, std::ostream& out, std::ostream& err) {
 // The columns of the export for one site, one per line, the empty ones left out.
 void PrintSite(const v1::Site& site, std::ostream& out) {
   SiteRow row{site, {}};
+  row.actions_known = false;  // GetSite has no action facts: no action column
   for (const SiteColumn& col : SiteColumns()) {
     // The domain statuses are computed by the list, not shown here; the answers are.
     if (col.section == "Conditions de vie" && col.field.empty() &&

@@ -345,6 +345,19 @@ std::vector<SiteColumn> BuildColumns() {
         s->mutable_reinstallation()->set_comments(std::string(t));
         return absl::OkStatus();
       }));
+  // The open actions "sur site" that list the site (the list's signals), read-only; empty when
+  // the row knows no action (the list at a past date).
+  c.push_back(Col(site, "Le site fait-il l’objet d’une action ?", [](const SiteRow& r) {
+    if (!r.actions_known) return std::string();
+    return std::string(r.signals.has_action() ? "oui" : "non");
+  }));
+  c.push_back(Col(site,
+                  "Le site fait-il l’objet d’une action financée l’année correspondant à la date "
+                  "d’extraction ?",
+                  [](const SiteRow& r) {
+                    if (!r.actions_known) return std::string();
+                    return std::string(r.signals.has_dedicated_financing() ? "oui" : "non");
+                  }));
   c.push_back(Col(
       site, "Objectif de résorption",
       [](const SiteRow& r) {

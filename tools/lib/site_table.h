@@ -36,6 +36,10 @@ struct SiteRow {
   resorption::v1::Signals signals;  // the per-domain statuses of "Conditions de vie"
   // The exporting actor's organisation, for "Intervenant de ma structure"; empty: not known.
   std::string viewer_organisation_id;
+  // Whether `signals` carries the site's action facts (has_action, has_dedicated_financing):
+  // false for the list at a past date, whose rows know no action; the two action columns are
+  // then left empty.
+  bool actions_known = true;
 };
 
 struct SiteColumn {
