@@ -141,9 +141,14 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
     const v1::SeriesSegment& s = rec.segments(i);
     Point p{s.day(), &s.territory(), {}};
     for (int k = 0; k < kMetrics && k < s.values_size(); ++k) p.values[k] = s.values(k);
+    // A version that does not count as an update (a comment, a heatwave alert) of a site already
+    // out of date: out of date from its first day.
+    const bool out_at_start = s.outdated_from() > 0 && s.outdated_from() <= s.day();
+    if (out_at_start) p.values[kOutOfDate] = 1;
     points.push_back(p);
     const bool has_next = i + 1 < n;
-    if (s.outdated_from() > 0 && (!has_next || s.outdated_from() < rec.segments(i + 1).day())) {
+    if (!out_at_start && s.outdated_from() > 0 &&
+        (!has_next || s.outdated_from() < rec.segments(i + 1).day())) {
       p.day = s.outdated_from();
       p.values[kOutOfDate] = 1;
       points.push_back(p);
@@ -310,7 +315,7 @@ void FillSegment(int32_t day, const v1::Site& site, v1::SeriesSegment* s) {
   const int64_t last_update =
       site.updated_at_us() != 0 ? site.updated_at_us() : site.created_at_us();
   if (site.status() == v1::SITE_STATUS_OPEN && last_update != 0) {
-    s->set_outdated_from(std::max(OutdatedFrom(last_update), day + 1));
+    s->set_outdated_from(OutdatedFrom(last_update));
   }
 }
 

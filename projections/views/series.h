@@ -69,7 +69,7 @@ class SeriesProjection : public Projection {
   std::string name() const override { return kSeriesProjection; }
   // 5: a site is out of date from FirstOutOfDateDay (the list's rule), one day later than in 4
   // and clamped at month ends.
-  uint32_t version() const override { return 5; }
+  uint32_t version() const override { return 6; }
   std::vector<std::string> spaces() const override { return {"sites", "segments", "deltas"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 

@@ -171,6 +171,27 @@ TEST_F(SeriesTest, OutOfDateFollowsTheListsRuleAtMonthEnds) {
   }
 }
 
+// A comment does not count as an update: a site already out of date stays so on the comment's day.
+TEST_F(SeriesTest, ACommentDoesNotMakeAnOutOfDateSiteUpToDateForADay) {
+  Site(Declare("m"), At(2023, 8, 31));
+  v1::SiteCommand c = On("m");
+  c.mutable_post_comment()->set_text("Passage sur site");
+  Site(c, At(2024, 3, 10));
+  CatchUp();
+  rb::proj::views::SeriesQuery q(engine_.get());
+  v1::SeriesRequest r;
+  r.mutable_territory()->set_level(v1::TERRITORY_LEVEL_NATION);
+  for (int d : {9, 10, 11}) *r.add_dates() = rb::domain::ToDate(absl::CivilDay(2024, 3, d));
+  absl::StatusOr<v1::SeriesResponse> s = q.Series(r);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->points_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(s->points(i).stock().sites(), 1);
+    EXPECT_EQ(s->points(i).stock().sites_out_of_date(), 1);
+  }
+}
+
 // The site list and the series defer work to the end of a batch (typed records, summed deltas):
 // their views must not depend on where batches end. Built event by event (batch_events = 1), then
 // rebuilt in one batch, then with batches of 3 events: the same bytes.
