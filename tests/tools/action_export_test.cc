@@ -94,12 +94,12 @@ TEST_F(ActionExportTest, OneSheetPerDepartementInThePlatformOrderThenTous) {
 TEST_F(ActionExportTest, TitlesCountTheDihalFinancedActionsUpdatedLessThanThreeMonthsAgo) {
   absl::StatusOr<ActionExport> e = BuildActionExport(All(), options_);
   ASSERT_TRUE(e.ok()) << e.status();
-  EXPECT_THAT(e->sheets.back().titles,
-              ElementsAre("Actions de l'année 2025", "Toutes les actions",
-                          "Extraction de la plateforme Résorption bidonvilles",
-                          "à la date du 15/01/2026",
-                          "1 actions financées par la DIHAL sur 2 ont été mises à jour il y a "
-                          "moins de 3 mois (50%)"));
+  EXPECT_THAT(
+      e->sheets.back().titles,
+      ElementsAre("Actions de l'année 2025", "Toutes les actions",
+                  "Extraction de la plateforme Résorption bidonvilles", "à la date du 15/01/2026",
+                  "1 actions financées par la DIHAL sur 2 ont été mises à jour il y a "
+                  "moins de 3 mois (50%)"));
   EXPECT_EQ(e->sheets[2].titles[1], "Département 93 - Seine-Saint-Denis");
   EXPECT_THAT(e->sheets[0].titles.back(), HasSubstr("0 actions financées par la DIHAL sur 0"));
   EXPECT_THAT(e->sheets[0].titles.back(), HasSubstr("(N/A)"));
@@ -120,8 +120,8 @@ TEST_F(ActionExportTest, CellsShowTheYearsIndicatorsAndFinances) {
   ASSERT_TRUE(e.ok()) << e.status();
   const std::vector<std::string>& a1 = e->sheets.back().rows[0];
   EXPECT_EQ(a1[Column(*e, "Nombre total de personnes concernées par l'action")], "20");
-  EXPECT_EQ(a1[Column(*e, "Nombre de ménages")], "0");   // recorded as 0
-  EXPECT_EQ(a1[Column(*e, "Nombre de femmes")], "");     // not recorded
+  EXPECT_EQ(a1[Column(*e, "Nombre de ménages")], "0");  // recorded as 0
+  EXPECT_EQ(a1[Column(*e, "Nombre de femmes")], "");    // not recorded
   EXPECT_EQ(a1[Column(*e, "Crédits dédiés à la résorption des bidonvilles")], "15000.00");
   EXPECT_EQ(a1[Column(*e, "Dépense sur crédits dédiés à la résorption des bidonvilles")],
             "7500.00");
@@ -168,6 +168,18 @@ TEST_F(ActionExportTest, DedicatedOnlyKeepsTheActionsFinancedThatYear) {
   EXPECT_EQ(e->sheets.back().rows[1][Column(*e, "ID action")], "a-2");
   options_.year = 2024;
   EXPECT_EQ(BuildActionExport(All(), options_).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ActionExportTest, DedicatedOnlyNeedsFinancesTheReaderSees) {
+  std::vector<v1::Action> hidden = All();
+  for (v1::Action& a : hidden) {
+    a.clear_finances();
+    a.set_finances_hidden(true);
+  }
+  options_.dedicated_only = true;
+  absl::Status s = BuildActionExport(hidden, options_).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("dedicated_only"));
 }
 
 TEST_F(ActionExportTest, RefusesAnEmptyExportAndABadYear) {

@@ -148,7 +148,7 @@ class ExportTest : public ::testing::Test {
   // Creates action a-93 (Seine-Saint-Denis, on site s-1, piloted by o-1, operated by o-op) with
   // its 2024 indicators and, when asked, its 2024 finances; returns the log position of the last
   // write (0 on failure, with the test failed).
-  uint64_t CreateActionA93(bool with_finances) {
+  uint64_t CreateActionA93(bool with_finances, int finance_year = 2024) {
     namespace v1 = resorption::v1;
     auto actions = a_->Actions();
     v1::CreateActionRequest create;
@@ -195,7 +195,7 @@ class ExportTest : public ::testing::Test {
       v1::RecordActionFinancesRequest finances;
       finances.set_name("actions/a-93");
       v1::ActionFinances* f = finances.mutable_command()->mutable_finances();
-      f->set_year(2024);
+      f->set_year(finance_year);
       v1::FinanceLine* dedicated = f->add_lines();
       dedicated->set_type(v1::FINANCE_TYPE_DEDICATED);
       dedicated->set_amount_cents(1500050);
@@ -205,6 +205,27 @@ class ExportTest : public ::testing::Test {
       s = actions->RecordActionFinances(&c3, finances, &r);
       EXPECT_TRUE(s.ok()) << s.error_message();
     }
+    return s.ok() ? r.position() : 0;
+  }
+
+  // Records a-93's finances of `year` (a line of the dedicated credits); the log position, or 0.
+  uint64_t CreateFinancesA93(int year) {
+    namespace v1 = resorption::v1;
+    v1::RecordActionFinancesRequest finances;
+    finances.set_name("actions/a-93");
+    v1::ActionFinances* f = finances.mutable_command()->mutable_finances();
+    f->set_year(year);
+    v1::FinanceLine* dedicated = f->add_lines();
+    dedicated->set_type(v1::FINANCE_TYPE_DEDICATED);
+    dedicated->set_amount_cents(500000);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx.AddMetadata("x-actor-user", "u-1");
+    ctx.AddMetadata("x-actor-organisation", "o-1");
+    ctx.AddMetadata("x-actor-role", "national_admin");
+    v1::WriteResult r;
+    grpc::Status s = a_->Actions()->RecordActionFinances(&ctx, finances, &r);
+    EXPECT_TRUE(s.ok()) << s.error_message();
     return s.ok() ? r.position() : 0;
   }
 
@@ -563,10 +584,19 @@ TEST_F(ExportTest, ActionColumnsShowTheSitesAnOpenActionLists) {
   EXPECT_THAT(show.out, Not(HasSubstr("l’objet d’une action")));
 }
 
-// With a finance line of the dedicated credits, the second column says so for the listed site.
+// With a finance line of the dedicated credits for the year of the extraction, the second column
+// says so for the listed site; finances of an earlier year do not count.
 TEST_F(ExportTest, ActionColumnsShowTheSitesOfAnActionFinancedByTheDedicatedCredits) {
   DeclareTwoSites(*a_);
-  const uint64_t position = CreateActionA93(/*with_finances=*/true);
+  uint64_t position = CreateActionA93(/*with_finances=*/true);
+  ASSERT_GT(position, 0u);
+  auto earlier = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune",
+                           absl::StrCat("--min-position=", position)});
+  ASSERT_EQ(earlier.exit_code, 0) << earlier.err;
+  EXPECT_EQ(ActionCells(earlier.out).at("s-1"),
+            std::make_pair(std::string("oui"), std::string("non")));
+  const int year = static_cast<int>(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()).year());
+  position = CreateFinancesA93(year);
   ASSERT_GT(position, 0u);
   auto exp = Cli(*a_, {"sites", "export", "--format=csv", "--sort=commune",
                        absl::StrCat("--min-position=", position)});

@@ -124,14 +124,20 @@ TEST(SiteTableTest, ActionColumnsSayWhetherAnActionAndADedicatedFinancingListThe
   cells = Cells({row});
   EXPECT_EQ(cells[action], "oui");
   EXPECT_EQ(cells[financed], "non");
-  // An action financed by the dedicated credits.
+  // An action financed by the dedicated credits, not in the year of the extraction.
   row.signals.set_has_dedicated_financing(true);
+  cells = Cells({row});
+  EXPECT_EQ(cells[action], "oui");
+  EXPECT_EQ(cells[financed], "non");
+  // ... in the year of the extraction.
+  row.financed_in_extraction_year = true;
   cells = Cells({row});
   EXPECT_EQ(cells[action], "oui");
   EXPECT_EQ(cells[financed], "oui");
   // A row that knows no action (the list at a past date): empty, not "non".
   row.signals.Clear();
   row.actions_known = false;
+  row.financed_in_extraction_year = false;
   cells = Cells({row});
   EXPECT_EQ(cells[action], "");
   EXPECT_EQ(cells[financed], "");

@@ -266,6 +266,23 @@ TEST_F(SitesWriteCliTest, ARetroactiveCorrectionIsVisibleInAsOfAndLeavesTheCurre
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_THAT(shown.out, HasSubstr(R"("total":40)"));
   EXPECT_THAT(shown.out, Not(HasSubstr(R"("total":25)")));
+
+  // A correction of part of the location completes it from the site on the corrected date, not
+  // from today's: the access detail written today does not travel back to July.
+  auto access = Cli({"sites", "update", "s-1", "--access=Portail bleu"});
+  ASSERT_EQ(access.exit_code, 0) << access.err;
+  auto moved = Cli({"sites", "correct", "s-1", "--date=2024-07-01", "--lat=48.95",
+                    "--reason=coordonnées relevées en juillet"});
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  const std::string after = "--min-position=" + HeadPosition();
+  auto july = Cli({"--json", "sites", "asof", "s-1", "--date=2024-07-01", after});
+  ASSERT_EQ(july.exit_code, 0) << july.err;
+  EXPECT_THAT(july.out, HasSubstr(R"("latitude":48.95)"));
+  EXPECT_THAT(july.out, Not(HasSubstr("Portail bleu")));
+  auto today_site = Cli({"--json", "sites", "show", "s-1"});
+  ASSERT_EQ(today_site.exit_code, 0) << today_site.err;
+  EXPECT_THAT(today_site.out, HasSubstr("Portail bleu"));
+  EXPECT_THAT(today_site.out, HasSubstr(R"("latitude":48.93)"));
 }
 
 // GetSite answers an erased site with its status and nothing else (sites_service.proto); the

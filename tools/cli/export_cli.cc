@@ -2,6 +2,7 @@
 //
 // `resorption sites export|import`, `actions export` and `events export`: the formats people use.
 // Everything goes through the service's queries and commands, so its access rules apply.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -195,6 +196,20 @@ int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
     if (!s.ok()) return RpcFailed(err, s);
     rows.reserve(sites.size());
     for (v1::SiteSummary& x : sites) rows.push_back(SiteRow{x.site(), x.signals()});
+    // "Financed the year of the extraction": the years of the few sites whose open actions have
+    // dedicated credits at all.
+    const int year = static_cast<int>(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()).year());
+    for (SiteRow& row : rows) {
+      if (!row.signals.has_dedicated_financing()) continue;
+      v1::GetSiteActionsQuery q;
+      q.set_name(absl::StrCat("sites/", row.site.id()));
+      q.set_min_position(min_position);
+      v1::SiteActions actions;
+      s = c.actions().GetSiteActions(c.Context().get(), q, &actions);
+      if (!s.ok()) return RpcFailed(err, s);
+      const auto& years = actions.dedicated_financing_years();
+      row.financed_in_extraction_year = std::find(years.begin(), years.end(), year) != years.end();
+    }
   }
   if (f.Has("comments")) {
     if (f.Has("date")) return Usage(err, "--comments is not available with --date");

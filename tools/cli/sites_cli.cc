@@ -1012,13 +1012,15 @@ bool SiteUpdateFromFlags(const Flags& f, const v1::Site& current, v1::Site* site
 int UpdateOrCorrect(const Flags& f, bool retroactive, std::ostream& out, std::ostream& err) {
   v1::WriteOptions options;
   SetWriteOptions(f, &options);
+  absl::CivilDay corrected_day;  // retroactive: the first day of the correction
   if (retroactive) {
     if (!f.Has("date")) return Usage(err, "sites correct needs --date");
     v1::Date date;
     if (absl::Status st = DayFlag(f, "date", &date); !st.ok()) {
       return Usage(err, std::string(st.message()));
     }
-    const absl::Time start = absl::FromCivil(*rb::domain::ToCivilDay(date), absl::UTCTimeZone());
+    corrected_day = *rb::domain::ToCivilDay(date);
+    const absl::Time start = absl::FromCivil(corrected_day, absl::UTCTimeZone());
     options.mutable_valid_time()->set_seconds(absl::ToUnixSeconds(start));
   }
   // Checks the file and the flags before the site is read.
@@ -1034,9 +1036,26 @@ int UpdateOrCorrect(const Flags& f, bool retroactive, std::ostream& out, std::os
   grpc::Status s = c.sites().GetSite(c.Context().get(), get, &current);
   if (!s.ok()) return RpcFailed(err, s);
   options.set_expected_revision(current.revision());
+  // The flags change parts of the site (a new access detail keeps the rest of the location): of
+  // today's site for an update, of the site as it was when the correction starts for a
+  // correction (the end of the day before, in the history view, as known now).
+  v1::Site base = current;
+  if (retroactive) {
+    v1::GetHeadResponse head;
+    s = c.events().GetHead(c.Context().get(), v1::GetHeadRequest(), &head);
+    if (!s.ok()) return RpcFailed(err, s);
+    v1::GetSiteAsOfQuery then;
+    then.set_name(get.name());
+    *then.mutable_valid_date() = rb::domain::ToDate(corrected_day - 1);
+    then.set_min_position(head.position());
+    v1::SiteAsOf past;
+    s = c.sites().GetSiteAsOf(c.Context().get(), then, &past);
+    if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) return RpcFailed(err, s);
+    if (s.ok() && past.found()) base = past.site();
+  }
   v1::Site site;
   std::set<std::string> fields;
-  if (!SiteUpdateFromFlags(f, current, &site, &fields, err)) return 2;
+  if (!SiteUpdateFromFlags(f, base, &site, &fields, err)) return 2;
   google::protobuf::FieldMask mask;
   for (const std::string& field : fields) mask.add_paths(field);
   v1::WriteResult r;

@@ -243,6 +243,13 @@ absl::StatusOr<ActionExport> BuildActionExport(const std::vector<v1::Action>& ac
   }
   std::vector<const v1::Action*> kept;
   bool finances = false;
+  if (options.dedicated_only && !actions.empty() &&
+      std::all_of(actions.begin(), actions.end(),
+                  [](const v1::Action& a) { return a.finances_hidden(); })) {
+    return absl::PermissionDeniedError(
+        "dedicated_only: the finances of these actions are not visible to you, so their "
+        "financing by the dedicated credits is not either");
+  }
   for (const v1::Action& a : actions) {
     if (options.dedicated_only && !DedicatedFinancing(a, options.year)) continue;
     kept.push_back(&a);

@@ -58,6 +58,7 @@ struct ActionExport {
 
 // The export of `actions` for `options.year`. Counts are decimal integers, amounts euros with two
 // decimals ("1234.50"), dates DD/MM/YYYY. Errors: INVALID_ARGUMENT for a year outside 2000..2100;
+// PERMISSION_DENIED for `dedicated_only` when the finances of every action are hidden;
 // NOT_FOUND "no action to export" when no action remains (the platform's refusal of an empty
 // export).
 absl::StatusOr<ActionExport> BuildActionExport(const std::vector<resorption::v1::Action>& actions,

@@ -35,7 +35,8 @@ Formats MakeFormats(lxw_workbook* wb) {
   f.text = workbook_add_format(wb);
   format_set_text_wrap(f.text);
   f.euros = workbook_add_format(wb);
-  format_set_num_format(f.euros, "# ##0.00 \"€\";[Red]-# ##0.00 \"€\"");
+  // Thousands separated as the reader's Excel shows them ("1 234,50 €" in French).
+  format_set_num_format(f.euros, "#,##0.00 \"€\";[Red]-#,##0.00 \"€\"");
   return f;
 }
 

@@ -356,7 +356,7 @@ std::vector<SiteColumn> BuildColumns() {
                   "d’extraction ?",
                   [](const SiteRow& r) {
                     if (!r.actions_known) return std::string();
-                    return std::string(r.signals.has_dedicated_financing() ? "oui" : "non");
+                    return std::string(r.financed_in_extraction_year ? "oui" : "non");
                   }));
   c.push_back(Col(
       site, "Objectif de résorption",

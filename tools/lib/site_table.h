@@ -40,6 +40,10 @@ struct SiteRow {
   // false for the list at a past date, whose rows know no action; the two action columns are
   // then left empty.
   bool actions_known = true;
+  // An open action "sur site" listing the site is financed by the dedicated credits in the year of
+  // the extraction (the exporter reads the years of each site whose signals say it has such an
+  // action, GetSiteActions).
+  bool financed_in_extraction_year = false;
 };
 
 struct SiteColumn {
