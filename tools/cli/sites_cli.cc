@@ -775,56 +775,56 @@ int SitesCensus(const Flags& f, std::ostream& out, std::ostream& err) {
   return PrintWrite(f, r, out);
 }
 
-int SitesLivingConditions(const Flags& f, std::ostream& out, std::ostream& err) {
-  if (!f.Has("file")) return Usage(err, "sites living-conditions needs --file");
-  v1::AssessLivingConditionsRequest req;
+// Sends the command `rpc` whose body (`body(req)`) is read from --file (protobuf JSON).
+template <typename Req, typename Body>
+int SendFileCommand(const Flags& f, const std::string& command, Body body,
+                    grpc::Status (v1::Sites::Stub::*rpc)(grpc::ClientContext*, const Req&,
+                                                         v1::WriteResult*),
+                    std::ostream& out, std::ostream& err) {
+  if (!f.Has("file")) return Usage(err, absl::StrCat("sites ", command, " needs --file"));
+  Req req;
   req.set_name(SiteName(f.positional[2]));
   SetWriteOptions(f, req.mutable_options());
-  if (!FileFlag(f, req.mutable_command()->mutable_living_conditions(), err)) return 2;
+  if (!FileFlag(f, body(req), err)) return 2;
   Client c(f);
+  v1::Sites::Stub stub = c.sites();
   v1::WriteResult r;
-  grpc::Status s = c.sites().AssessLivingConditions(c.Context().get(), req, &r);
+  grpc::Status s = (stub.*rpc)(c.Context().get(), req, &r);
   if (!s.ok()) return RpcFailed(err, s);
   return PrintWrite(f, r, out);
+}
+
+int SitesLivingConditions(const Flags& f, std::ostream& out, std::ostream& err) {
+  return SendFileCommand(
+      f, "living-conditions",
+      [](v1::AssessLivingConditionsRequest& r) {
+        return r.mutable_command()->mutable_living_conditions();
+      },
+      &v1::Sites::Stub::AssessLivingConditions, out, err);
 }
 
 int SitesUpgradeLivingConditions(const Flags& f, std::ostream& out, std::ostream& err) {
-  if (!f.Has("file")) return Usage(err, "sites upgrade-living-conditions needs --file");
-  v1::UpgradeLivingConditionsRequest req;
-  req.set_name(SiteName(f.positional[2]));
-  SetWriteOptions(f, req.mutable_options());
-  if (!FileFlag(f, req.mutable_command()->mutable_living_conditions(), err)) return 2;
-  Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().UpgradeLivingConditions(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendFileCommand(
+      f, "upgrade-living-conditions",
+      [](v1::UpgradeLivingConditionsRequest& r) {
+        return r.mutable_command()->mutable_living_conditions();
+      },
+      &v1::Sites::Stub::UpgradeLivingConditions, out, err);
 }
 
 int SitesImportLivingConditionsV1(const Flags& f, std::ostream& out, std::ostream& err) {
-  if (!f.Has("file")) return Usage(err, "sites import-living-conditions-v1 needs --file");
-  v1::ImportLivingConditionsV1Request req;
-  req.set_name(SiteName(f.positional[2]));
-  SetWriteOptions(f, req.mutable_options());
-  if (!FileFlag(f, req.mutable_command()->mutable_living_conditions(), err)) return 2;
-  Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().ImportLivingConditionsV1(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendFileCommand(
+      f, "import-living-conditions-v1",
+      [](v1::ImportLivingConditionsV1Request& r) {
+        return r.mutable_command()->mutable_living_conditions();
+      },
+      &v1::Sites::Stub::ImportLivingConditionsV1, out, err);
 }
 
 int SitesProcedures(const Flags& f, std::ostream& out, std::ostream& err) {
-  if (!f.Has("file")) return Usage(err, "sites procedures needs --file");
-  v1::UpdateProceduresRequest req;
-  req.set_name(SiteName(f.positional[2]));
-  SetWriteOptions(f, req.mutable_options());
-  if (!FileFlag(f, req.mutable_command(), err)) return 2;
-  Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().UpdateProcedures(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendFileCommand(
+      f, "procedures", [](v1::UpdateProceduresRequest& r) { return r.mutable_command(); },
+      &v1::Sites::Stub::UpdateProcedures, out, err);
 }
 
 int SitesIntervener(const Flags& f, std::ostream& out, std::ostream& err) {
