@@ -270,10 +270,12 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
   const bool journal = kind == v1::SiteCommand::kPostComment ||
                        kind == v1::SiteCommand::kModerateComment ||
                        kind == v1::SiteCommand::kErase || kind == v1::SiteCommand::kAnonymiseOwner;
-  int64_t valid_at =
-      cmd.valid_at_us() == 0 || journal ? ctx.now_us : std::min(cmd.valid_at_us(), ctx.now_us);
   // The site's latest valid date, events that do not count as an update included.
   const int64_t latest = std::max(state.updated_at_us(), facts.latest_valid_at_us);
+  // (Not before the latest event even if the clock went back.)
+  int64_t valid_at = journal                  ? std::max(ctx.now_us, latest)
+                     : cmd.valid_at_us() == 0 ? ctx.now_us
+                                              : std::min(cmd.valid_at_us(), ctx.now_us);
   Emitter out(ctx, valid_at);
   if (kind == v1::SiteCommand::COMMAND_NOT_SET) {
     return Refuse(absl::StatusCode::kInvalidArgument, "command", "command.required",

@@ -68,7 +68,8 @@ class SeriesProjection : public Projection {
  public:
   std::string name() const override { return kSeriesProjection; }
   // 5: a site is out of date from FirstOutOfDateDay (the list's rule), one day later than in 4
-  // and clamped at month ends.
+  // and clamped at month ends. 6: a version that is not an update (a comment) of a site already
+  // out of date counts it out of date from its first day.
   uint32_t version() const override { return 6; }
   std::vector<std::string> spaces() const override { return {"sites", "segments", "deltas"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;

@@ -627,7 +627,7 @@ TEST_F(AccessLeakTest, OrderFiltersAreRefusedWithoutJusticeAccessInBothLists) {
     const std::string& token = world_->tokens.at(r.id);
     const bool justice =
         r.justice == Lvl::kNational || (r.sites == Lvl::kLocal && r.justice == Lvl::kLocal);
-    for (const std::string& field : {"administrative_order", "insalubrity_order"}) {
+    for (const std::string field : {"administrative_order", "insalubrity_order"}) {
       for (v1::TriState value : {v1::YES, v1::TRI_STATE_UNSPECIFIED}) {
         SCOPED_TRACE(absl::StrCat(r.id, " ", field, " ", v1::TriState_Name(value)));
         v1::SiteFilter filter;
@@ -716,7 +716,9 @@ TEST_F(AccessLeakTest, ListsFilterOnJusticeDataOnlyForReadersWhoSeeItEverywhereT
         ASSERT_EQ(s.error_code(), code) << "ListSites: " << s.error_message();
         std::set<std::string> ids;
         for (const v1::SiteSummary& row : out.sites()) ids.insert(row.id());
-        if (s.ok()) EXPECT_EQ(ids, f.expected) << "ListSites";
+        if (s.ok()) {
+          EXPECT_EQ(ids, f.expected) << "ListSites";
+        }
       }
       {
         v1::ListSitesAsOfQuery req;

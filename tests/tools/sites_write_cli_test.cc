@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "domain/dates.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -77,6 +78,32 @@ class SitesWriteCliTest : public ::testing::Test {
   }
 
   // The log's last position, to pass as --min-position (read your writes).
+  // Declares site `id` in Saint-Denis through the API, valid from midnight (UTC) of `day` (the
+  // CLI declares sites today), at 48.93, 2.35, so that its past can be corrected.
+  void DeclareAtMidnight(const std::string& id, absl::CivilDay day) {
+    auto stub =
+        v1::Sites::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    v1::DeclareSiteRequest declare;
+    declare.set_site_id(id);
+    declare.mutable_options()->mutable_valid_time()->set_seconds(
+        absl::ToUnixSeconds(absl::FromCivil(day, absl::UTCTimeZone())));
+    v1::Site* form = declare.mutable_command()->mutable_site();
+    form->mutable_location()->mutable_address()->set_label("12 rue des Lilas");
+    form->mutable_location()->mutable_address()->set_city_code("93066");
+    form->mutable_location()->mutable_address()->mutable_coordinates()->set_latitude(48.93);
+    form->mutable_location()->mutable_address()->mutable_coordinates()->set_longitude(2.35);
+    form->set_field_type(v1::FIELD_TYPE_LAND);
+    *form->mutable_declared_at() = rb::domain::ToDate(day);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx.AddMetadata("x-actor-user", "u-1");
+    ctx.AddMetadata("x-actor-organisation", "o-1");
+    ctx.AddMetadata("x-actor-role", "national_admin");
+    v1::WriteResult declared;
+    grpc::Status s = stub->DeclareSite(&ctx, declare, &declared);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
   std::string HeadPosition() {
     auto run = Cli({"--json", "events", "head"});
     EXPECT_EQ(run.exit_code, 0) << run.err;
@@ -214,28 +241,7 @@ TEST_F(SitesWriteCliTest, AnIntervenerAddedThenWithdrawn) {
 
 TEST_F(SitesWriteCliTest, ARetroactiveCorrectionIsVisibleInAsOfAndLeavesTheCurrentSite) {
   // Declared with a past valid date ("Date de mise à jour") so that the past can be corrected.
-  auto stub = v1::Sites::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-  v1::DeclareSiteRequest declare;
-  declare.set_site_id("s-1");
-  declare.mutable_options()->mutable_valid_time()->set_seconds(
-      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2024, 3, 1), absl::UTCTimeZone())));
-  v1::Site* form = declare.mutable_command()->mutable_site();
-  form->mutable_location()->mutable_address()->set_label("12 rue des Lilas");
-  form->mutable_location()->mutable_address()->set_city_code("93066");
-  form->mutable_location()->mutable_address()->mutable_coordinates()->set_latitude(48.93);
-  form->mutable_location()->mutable_address()->mutable_coordinates()->set_longitude(2.35);
-  form->set_field_type(v1::FIELD_TYPE_LAND);
-  form->mutable_declared_at()->set_year(2024);
-  form->mutable_declared_at()->set_month(3);
-  form->mutable_declared_at()->set_day(1);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  ctx.AddMetadata("x-actor-user", "u-1");
-  ctx.AddMetadata("x-actor-organisation", "o-1");
-  ctx.AddMetadata("x-actor-role", "national_admin");
-  v1::WriteResult declared;
-  grpc::Status s = stub->DeclareSite(&ctx, declare, &declared);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  DeclareAtMidnight("s-1", absl::CivilDay(2024, 3, 1));
   auto now = Cli({"sites", "update-population", "s-1", "--total=40", "--households=10"});
   ASSERT_EQ(now.exit_code, 0) << now.err;
 
@@ -283,6 +289,39 @@ TEST_F(SitesWriteCliTest, ARetroactiveCorrectionIsVisibleInAsOfAndLeavesTheCurre
   ASSERT_EQ(today_site.exit_code, 0) << today_site.err;
   EXPECT_THAT(today_site.out, HasSubstr("Portail bleu"));
   EXPECT_THAT(today_site.out, HasSubstr(R"("latitude":48.93)"));
+}
+
+// Two corrections of parts of the location on one date both hold; a correction on the day of a
+// declaration made at midnight completes the location from the declaration, not from today.
+TEST_F(SitesWriteCliTest, CorrectionsOfPartsOfTheLocationCompleteItFromTheCorrectedDate) {
+  DeclareAtMidnight("s-1", absl::CivilDay(2024, 3, 1));
+  auto access = Cli({"sites", "update", "s-1", "--access=Portail bleu"});
+  ASSERT_EQ(access.exit_code, 0) << access.err;
+  auto first = Cli({"sites", "correct", "s-1", "--date=2024-07-01", "--access=Porte verte",
+                    "--reason=accès relevé en juillet"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto second = Cli({"sites", "correct", "s-1", "--date=2024-07-01", "--lat=48.95",
+                     "--reason=coordonnées relevées en juillet"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  auto declared_day = Cli({"sites", "correct", "s-1", "--date=2024-03-01", "--lon=2.36",
+                           "--reason=coordonnées relevées au signalement"});
+  ASSERT_EQ(declared_day.exit_code, 0) << declared_day.err;
+  const std::string after = "--min-position=" + HeadPosition();
+  auto july = Cli({"--json", "sites", "asof", "s-1", "--date=2024-07-01", after});
+  ASSERT_EQ(july.exit_code, 0) << july.err;
+  EXPECT_THAT(july.out, HasSubstr(R"("latitude":48.95)"));
+  EXPECT_THAT(july.out, HasSubstr("Porte verte"));
+  // The March correction holds until the next version that sets the location: July's.
+  EXPECT_THAT(july.out, HasSubstr(R"("longitude":2.35)"));
+  auto march = Cli({"--json", "sites", "asof", "s-1", "--date=2024-03-01", after});
+  ASSERT_EQ(march.exit_code, 0) << march.err;
+  EXPECT_THAT(march.out, HasSubstr(R"("longitude":2.36)"));
+  EXPECT_THAT(march.out, HasSubstr(R"("latitude":48.93)"));
+  EXPECT_THAT(march.out, Not(HasSubstr("Portail bleu")));
+  // Today's site keeps today's access detail.
+  auto today_site = Cli({"--json", "sites", "show", "s-1"});
+  ASSERT_EQ(today_site.exit_code, 0) << today_site.err;
+  EXPECT_THAT(today_site.out, HasSubstr("Portail bleu"));
 }
 
 // GetSite answers an erased site with its status and nothing else (sites_service.proto); the

@@ -191,8 +191,13 @@ int SitesExport(const Flags& f, std::ostream& out, std::ostream& err) {
     std::vector<v1::SiteSummary> sites;
     uint64_t min_position = 0;
     if (!Uint(f, "min-position", &min_position)) return Usage(err, "--min-position takes a number");
-    grpc::Status s =
-        ListAllSites(c, req, 0, static_cast<int64_t>(min_population), min_position, &sites);
+    // The site list and the actions view follow the log each at its pace: both are read at least
+    // at the head of the log when the export starts, so that their columns agree.
+    v1::GetHeadResponse head;
+    grpc::Status s = c.events().GetHead(c.Context().get(), v1::GetHeadRequest(), &head);
+    if (!s.ok()) return RpcFailed(err, s);
+    min_position = std::max<uint64_t>(min_position, head.position());
+    s = ListAllSites(c, req, 0, static_cast<int64_t>(min_population), min_position, &sites);
     if (!s.ok()) return RpcFailed(err, s);
     rows.reserve(sites.size());
     for (v1::SiteSummary& x : sites) rows.push_back(SiteRow{x.site(), x.signals()});

@@ -261,10 +261,12 @@ constexpr const char* kCorrectUsage =
     R"(Usage: resorption sites correct ID --date=DATE --reason=TEXT [flags]
 
 Corrects the past (CorrectRetroactively): an update valid from the start of DATE (UTC), before
-the site's last update ("Date de mise à jour"); `sites asof` shows it on the dates since, and not
-as known before it was recorded. Administrators; the reason is required.
+the site's latest event and not before its declaration; `sites asof` shows it from that date
+until a later version sets the same fields, and not as known before it was recorded; the current
+site keeps its later versions. Administrators; the reason is required.
   --date=DATE   when the corrected values became true (YYYY-MM-DD or DD/MM/YYYY)
-  --file, --fields and the field flags of `sites update` give the corrected parts
+  --file, --fields and the field flags of `sites update` give the corrected parts; a location
+                flag changes that part alone, the rest as it was on DATE
   --command-id=ID
 )";
 
@@ -966,8 +968,9 @@ absl::Status ApplyUpdateFlags(const Flags& f, v1::Site* site, std::set<std::stri
 }
 
 // The parts of an update (`sites update`, `sites correct`) from --file, --fields and the form
-// flags: the Site holding them and the top-level fields to update. The location flags start from
-// the current site's location when the file has none. False after printing the usage error.
+// flags: the Site holding them and the field-mask paths to update (top-level fields; the parts of
+// the location its flags name, when the file sets no location). False after printing the usage
+// error.
 bool SiteUpdateFromFlags(const Flags& f, const v1::Site& current, v1::Site* site,
                          std::set<std::string>* fields, std::ostream& err) {
   if (!FileFlag(f, site, err)) return false;
@@ -991,14 +994,28 @@ bool SiteUpdateFromFlags(const Flags& f, const v1::Site& current, v1::Site* site
       }
     }
   }
-  bool location_flag = false;
-  for (const FormFlag& flag : UpdateFlags()) {
-    location_flag |= f.Has(flag.flag) && std::string(flag.field) == "location";
-  }
-  if (location_flag && !site->has_location()) *site->mutable_location() = current.location();
+  // The location flags name parts of the location: each is sent as its own field-mask path, so
+  // that the service completes the location from the site it decides against (today's for an
+  // update, the site on the corrected date for a correction). A file that sets the location
+  // sends it whole.
+  const bool whole_location = site->has_location();
   if (absl::Status st = ApplyUpdateFlags(f, site, fields); !st.ok()) {
     Usage(err, std::string(st.message()));
     return false;
+  }
+  static const std::map<std::string, std::string>* const kLocationPaths =
+      new std::map<std::string, std::string>{
+          {"commune", "location.address.city_code"},
+          {"address", "location.address.label"},
+          {"access", "location.address_details"},
+          {"lat", "location.address.coordinates.latitude"},
+          {"lon", "location.address.coordinates.longitude"},
+      };
+  if (!whole_location && fields->count("location") > 0) {
+    fields->erase("location");
+    for (const auto& [flag, path] : *kLocationPaths) {
+      if (f.Has(flag)) fields->insert(path);
+    }
   }
   site->set_id(current.id());
   if (fields->empty()) {
@@ -1012,15 +1029,13 @@ bool SiteUpdateFromFlags(const Flags& f, const v1::Site& current, v1::Site* site
 int UpdateOrCorrect(const Flags& f, bool retroactive, std::ostream& out, std::ostream& err) {
   v1::WriteOptions options;
   SetWriteOptions(f, &options);
-  absl::CivilDay corrected_day;  // retroactive: the first day of the correction
   if (retroactive) {
     if (!f.Has("date")) return Usage(err, "sites correct needs --date");
     v1::Date date;
     if (absl::Status st = DayFlag(f, "date", &date); !st.ok()) {
       return Usage(err, std::string(st.message()));
     }
-    corrected_day = *rb::domain::ToCivilDay(date);
-    const absl::Time start = absl::FromCivil(corrected_day, absl::UTCTimeZone());
+    const absl::Time start = absl::FromCivil(*rb::domain::ToCivilDay(date), absl::UTCTimeZone());
     options.mutable_valid_time()->set_seconds(absl::ToUnixSeconds(start));
   }
   // Checks the file and the flags before the site is read.
@@ -1036,26 +1051,9 @@ int UpdateOrCorrect(const Flags& f, bool retroactive, std::ostream& out, std::os
   grpc::Status s = c.sites().GetSite(c.Context().get(), get, &current);
   if (!s.ok()) return RpcFailed(err, s);
   options.set_expected_revision(current.revision());
-  // The flags change parts of the site (a new access detail keeps the rest of the location): of
-  // today's site for an update, of the site as it was when the correction starts for a
-  // correction (the end of the day before, in the history view, as known now).
-  v1::Site base = current;
-  if (retroactive) {
-    v1::GetHeadResponse head;
-    s = c.events().GetHead(c.Context().get(), v1::GetHeadRequest(), &head);
-    if (!s.ok()) return RpcFailed(err, s);
-    v1::GetSiteAsOfQuery then;
-    then.set_name(get.name());
-    *then.mutable_valid_date() = rb::domain::ToDate(corrected_day - 1);
-    then.set_min_position(head.position());
-    v1::SiteAsOf past;
-    s = c.sites().GetSiteAsOf(c.Context().get(), then, &past);
-    if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) return RpcFailed(err, s);
-    if (s.ok() && past.found()) base = past.site();
-  }
   v1::Site site;
   std::set<std::string> fields;
-  if (!SiteUpdateFromFlags(f, base, &site, &fields, err)) return 2;
+  if (!SiteUpdateFromFlags(f, current, &site, &fields, err)) return 2;
   google::protobuf::FieldMask mask;
   for (const std::string& field : fields) mask.add_paths(field);
   v1::WriteResult r;
