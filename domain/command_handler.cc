@@ -85,6 +85,8 @@ class Repo {
     // retroactive correction) is not folded onto `state`: the stream is folded again in valid
     // order (FoldSiteInValidOrder).
     int64_t max_valid_at_us = std::numeric_limits<int64_t>::min();
+    // Sites: the valid date of the latest owner anonymisation (0: none).
+    int64_t last_owner_anonymisation_at_us = 0;
     // Results of the commands found in the stream, by command id; nullptr when none.
     std::shared_ptr<const Commands> commands;
   };
@@ -127,6 +129,10 @@ class Repo {
         if constexpr (std::is_same_v<T, SiteTraits>) {
           refold |= e->valid_at_us() < f->max_valid_at_us;
           f->max_valid_at_us = std::max(f->max_valid_at_us, e->valid_at_us());
+          if (e->has_owner_identity_anonymised()) {
+            f->last_owner_anonymisation_at_us =
+                std::max(f->last_owner_anonymisation_at_us, e->valid_at_us());
+          }
         }
         if (!refold) f->state = T::Evolve(std::move(f->state), *e);
         f->revision = revision = static_cast<int64_t>(r.revision);
@@ -262,6 +268,7 @@ class Repo {
     if constexpr (std::is_same_v<T, SiteTraits>) {
       SiteStreamFacts facts;
       if (f.revision >= 0) facts.latest_valid_at_us = f.max_valid_at_us;
+      facts.last_owner_anonymisation_at_us = f.last_owner_anonymisation_at_us;
       if (cmd.has_correct_retroactively() && cmd.valid_at_us() != 0 && f.revision >= 0) {
         absl::StatusOr<State> then =
             FoldInValidOrder(stream, f.revision, std::min(cmd.valid_at_us(), ctx.now_us));
@@ -325,6 +332,9 @@ class Repo {
           return;
         }
         next->max_valid_at_us = e.valid_at_us();
+        if (e.has_owner_identity_anonymised()) {
+          next->last_owner_anonymisation_at_us = e.valid_at_us();
+        }
       }
       next->state = T::Evolve(std::move(next->state), e);
     }

@@ -449,6 +449,15 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
         v.Add("valid_at_us", "correction.before_declaration",
               "Une correction rétroactive ne peut pas porter une date antérieure à la déclaration "
               "du site.");
+      } else if (valid_at < facts.last_owner_anonymisation_at_us) {
+        for (const std::string& path : cmd.correct_retroactively().update().update_mask().paths()) {
+          if (path == "ownership" || path.rfind("ownership.", 0) == 0) {
+            v.Add("valid_at_us", "correction.owner_before_anonymisation",
+                  "L'identité du propriétaire a été anonymisée après cette date : une correction "
+                  "du propriétaire ne peut pas la précéder.");
+            break;
+          }
+        }
       }
       if (!v.empty()) return v.ToStatus();
       Emitter inner(ctx, valid_at);

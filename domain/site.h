@@ -48,6 +48,9 @@ struct SiteStreamFacts {
   // `updated_at_us` (journal, interveners, heatwave, owner anonymisation). 0: unknown, and
   // `state.updated_at_us()` stands for it.
   int64_t latest_valid_at_us = 0;
+  // The valid date of the site's latest owner anonymisation (0: none). A correction of the
+  // ownership dated before it is refused: the name it would bring back could never be erased.
+  int64_t last_owner_anonymisation_at_us = 0;
   // For a retroactive correction: the site as it was on the corrected date (FoldSiteInValidOrder
   // up to the command's valid date). nullptr: `state` (a correction that only repeats the current
   // values is then a no change).

@@ -183,6 +183,20 @@ TEST_F(CommandHandlerTest, AnUpdateMayNotPrecedeTheLatestEventOfAnyKind) {
   // Between the last update (-20 days) and the anonymisation (-5 days): refused.
   r = owner("Martin", Now() - 10 * day);
   EXPECT_TRUE(HasViolation(r.status(), "valid_at.not_before_last_update")) << r.status();
+  // Nor may a correction bring an owner's name back before the anonymisation (it could never be
+  // erased); a correction of another part may.
+  auto correct_owner = On("1");
+  correct_owner.set_valid_at_us(Now() - 10 * day);
+  correct_owner.set_reason("propriétaire oublié");
+  auto* u = correct_owner.mutable_correct_retroactively()->mutable_update();
+  u->mutable_site()->mutable_ownership()->set_owner_type(v1::OWNER_TYPE_PRIVATE);
+  u->mutable_site()->mutable_ownership()->set_owner("Martin");
+  u->mutable_update_mask()->add_paths("ownership");
+  r = handler_->HandleSite(correct_owner, Ctx(Role::kNationalAdmin, Now()));
+  EXPECT_TRUE(HasViolation(r.status(), "correction.owner_before_anonymisation")) << r.status();
+  r = Count(12, Now() - 10 * day, "comptage oublié");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, CommandResult::Outcome::kAppended);
   r = owner("Martin", Now());
   ASSERT_TRUE(r.ok()) << r.status();
   auto s = handler_->LoadSite("1");
