@@ -116,22 +116,22 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWorksOnEveryCommand) {
   EXPECT_EQ(Cli({"events", "read", "--limit=many"}).exit_code, 2);
   EXPECT_EQ(Cli({"backup", "restore", "only-one"}).exit_code, 2);
   for (std::vector<std::string> c :
-       std::vector<std::vector<std::string>>{{"events", "head"},        {"events", "read"},
-                                             {"events", "tail"},        {"backup", "create"},
-                                             {"backup", "restore"},     {"sites", "asof"},
-                                             {"sites", "heatwave"},     {"sites", "confirm"},
-                                             {"territories", "series"}, {"territories", "flows"},
-                                             {"actions", "list"},       {"actions", "show"},
-                                             {"actions", "aggregates"}, {"actions", "create"},
-                                             {"actions", "update"},     {"actions", "managers"},
-                                             {"actions", "operators"},  {"actions", "indicators"},
-                                             {"actions", "finances"},   {"actions", "comment"},
-                                             {"actions", "close"},      {"actions", "export"},      {"users", "list"},
-                                             {"users", "create"},       {"users", "activate"},
-                                             {"users", "deactivate"},   {"users", "erase"},
-                                             {"users", "whoami"},       {"organisations", "create"},
-                                             {"tokens", "issue"},       {"tokens", "revoke"},
-                                             {"audit", "list"}}) {
+       std::vector<std::vector<std::string>>{{"events", "head"},          {"events", "read"},
+                                             {"events", "tail"},          {"backup", "create"},
+                                             {"backup", "restore"},       {"sites", "asof"},
+                                             {"sites", "heatwave"},       {"sites", "confirm"},
+                                             {"territories", "series"},   {"territories", "flows"},
+                                             {"actions", "list"},         {"actions", "show"},
+                                             {"actions", "aggregates"},   {"actions", "create"},
+                                             {"actions", "update"},       {"actions", "managers"},
+                                             {"actions", "operators"},    {"actions", "indicators"},
+                                             {"actions", "finances"},     {"actions", "comment"},
+                                             {"actions", "close"},        {"actions", "export"},
+                                             {"users", "list"},           {"users", "create"},
+                                             {"users", "activate"},       {"users", "deactivate"},
+                                             {"users", "erase"},          {"users", "whoami"},
+                                             {"organisations", "create"}, {"tokens", "issue"},
+                                             {"tokens", "revoke"},        {"audit", "list"}}) {
     c.push_back("--help");
     auto run = Cli(c);
     EXPECT_EQ(run.exit_code, 0) << c[0] << " " << c[1];
