@@ -20,6 +20,7 @@
 #include "domain/site.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "projections/strings.h"
 
 namespace rb::views {
 namespace {
@@ -403,8 +404,12 @@ std::string FormatMessage(const Message& m) {
     const auto& o = static_cast<const pb::ClosingSolutionOutcome&>(m);
     std::string s(rb::domain::FrenchLabel(o.solution()));
     std::vector<std::string> counts;
-    if (o.has_people()) counts.push_back(absl::StrCat(o.people(), " personnes"));
-    if (o.has_households()) counts.push_back(absl::StrCat(o.households(), " ménages"));
+    // French agreement: 0 and 1 take the singular.
+    auto count = [](int64_t n, std::string_view one, std::string_view many) {
+      return absl::StrCat(n, " ", rb::proj::Av(n <= 1 ? one : many));
+    };
+    if (o.has_people()) counts.push_back(count(o.people(), "personne", "personnes"));
+    if (o.has_households()) counts.push_back(count(o.households(), "ménage", "ménages"));
     if (!counts.empty()) absl::StrAppend(&s, " : ", absl::StrJoin(counts, ", "));
     return s;
   }

@@ -155,6 +155,27 @@ TEST(ChangeLogFormatTest, OldFormatLivingConditionsHaveFrenchLabels) {
   }
 }
 
+TEST(ChangeLogFormatTest, ClosingSolutionCountsAgreeInNumber) {
+  pb::Site a, b;
+  pb::ClosingSolutionOutcome* one = b.mutable_closure()->add_solutions();
+  one->set_solution(pb::CLOSING_SOLUTION_HOUSING);
+  one->set_people(1);
+  one->set_households(1);
+  pb::ClosingSolutionOutcome* more = b.mutable_closure()->add_solutions();
+  more->set_solution(pb::CLOSING_SOLUTION_TEMPORARY_SHELTER);
+  more->set_people(4);
+  more->set_households(0);
+  std::vector<pb::FieldChange> d = DiffSites(a, b);
+  const pb::FieldChange* solutions = nullptr;
+  for (const pb::FieldChange& c : d) {
+    if (c.field_key() == "closure.solutions") solutions = &c;
+  }
+  ASSERT_NE(solutions, nullptr);
+  EXPECT_EQ(solutions->new_value(),
+            "Logement : 1 personne, 1 ménage et Mise à l'abri temporaire (quelques jours ou "
+            "semaines) : 4 personnes, 0 ménage");
+}
+
 TEST(ChangeLogFormatTest, IntervenersReadAsUserOrganisationAndThemes) {
   pb::Site a, b;
   pb::Intervener* first = b.add_interveners();
