@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -396,13 +397,33 @@ class MergedIndex {
   Stream* current_ = nullptr;
 };
 
+// The index ranges that hold every site of the filter's territories: the départements of the
+// regions, EPCI and communes asked for (the skeleton's own codes are then matched by
+// MatchesSiteFilter), or the nation when no territory is given or one is not in the embedded
+// geography.
 std::vector<std::pair<char, std::string>> Territories(const pb::SiteFilter& f) {
+  const rb::domain::geo::Geography& geo = rb::domain::geo::Geography::Get();
+  std::set<std::string> departements;
+  bool nation = f.region_codes().empty() && f.departement_codes().empty() &&
+                f.epci_codes().empty() && f.city_codes().empty();
+  auto add_all = [&](const std::vector<std::string_view>& codes) {
+    if (codes.empty()) nation = true;
+    for (std::string_view d : codes) departements.emplace(d);
+  };
+  for (const auto& c : f.region_codes()) add_all(geo.RegionDepartements(c));
+  for (const auto& c : f.departement_codes()) departements.insert(c);
+  for (const auto& c : f.epci_codes()) add_all(geo.EpciDepartements(c));
+  for (const auto& c : f.city_codes()) {
+    const rb::domain::geo::Commune* commune = geo.FindCommune(c);
+    add_all(commune == nullptr ? std::vector<std::string_view>{}
+                               : std::vector<std::string_view>{commune->departement});
+  }
   std::vector<std::pair<char, std::string>> t;
-  for (const auto& c : f.region_codes()) t.emplace_back('r', c);
-  for (const auto& c : f.departement_codes()) t.emplace_back('d', c);
-  for (const auto& c : f.epci_codes()) t.emplace_back('e', c);
-  for (const auto& c : f.city_codes()) t.emplace_back('c', c);
-  if (t.empty()) t.emplace_back('n', "");
+  if (nation) {
+    t.emplace_back('n', "");
+  } else {
+    for (const std::string& d : departements) t.emplace_back('d', d);
+  }
   return t;
 }
 
@@ -503,9 +524,7 @@ std::vector<std::string> SiteIndexKeys(const pb::Site& site) {
     return keys;
   }
   const pb::Territory& t = site.location().territory();
-  std::vector<std::pair<char, std::string_view>> levels = {
-      {'n', ""}, {'r', t.region_code()}, {'d', t.departement_code()}, {'c', t.city_code()}};
-  if (!t.epci_code().empty()) levels.emplace_back('e', t.epci_code());
+  const std::pair<char, std::string_view> levels[] = {{'n', ""}, {'d', t.departement_code()}};
   for (const auto& [level, code] : levels) {
     for (char sort : {'u', 'p', 'c'}) {
       std::string k = Prefix(level, code, state, sort);

@@ -185,6 +185,59 @@ TEST_F(SiteListTest, EachFilterAlone) {
 // The resorption target (years, or any / none) and the site type, on the scenario with targets
 // 2025 for sites 1 and 5, 2026 for site 2, none for 3 and the closed 4; site 3 is a building
 // ("Immeuble bâti"), the others land ("Terrain").
+// The index holds national and departemental ranges only: a region, an EPCI or a commune is
+// listed from the ranges of its departements, then matched on its own code.
+TEST_F(SiteListTest, TerritoriesAcrossDepartementsAndUnknownCodes) {
+  Scenario();
+  // CC Usses et Rhône lies in the Ain (01) and in Haute-Savoie (74).
+  Declare("6", "01010", "Anglefort", Day(2023, 6, 1));
+  Declare("7", "74029", "Bassy", Day(2023, 6, 1));
+  Declare("8", "01053", "Bourg", Day(2023, 6, 1));  // Ain, another EPCI
+  Sync();
+  pb::SiteFilter f;
+  f.add_epci_codes("200070852");
+  EXPECT_THAT(Filtered(f), ElementsAre("6", "7"));
+  f.Clear();
+  f.add_region_codes("84");  // Auvergne-Rhône-Alpes
+  EXPECT_THAT(Filtered(f), ElementsAre("6", "7", "8"));
+  f.Clear();
+  f.add_region_codes("11");
+  f.add_region_codes("75");
+  EXPECT_THAT(Filtered(f), ElementsAre("1", "2", "3"));
+  f.Clear();
+  f.add_city_codes("93048");  // Montreuil, beside Saint-Denis in the same departement
+  EXPECT_THAT(Filtered(f), ElementsAre("2"));
+  f.Clear();
+  f.add_city_codes("74029");
+  f.add_departement_codes("31");
+  EXPECT_THAT(Filtered(f), ElementsAre("5", "7"));
+  // Codes outside the embedded geography match nothing (and are looked for everywhere).
+  for (auto add : {+[](pb::SiteFilter& g) { g.add_city_codes("99999"); },
+                   +[](pb::SiteFilter& g) { g.add_epci_codes("000000000"); },
+                   +[](pb::SiteFilter& g) { g.add_region_codes("00"); }}) {
+    f.Clear();
+    add(f);
+    EXPECT_THAT(Filtered(f), ElementsAre());
+  }
+  // A page token walks the departement ranges of a region in order, each site once.
+  pb::ListSitesRequest req;
+  req.mutable_filter()->add_region_codes("84");
+  req.mutable_sort()->set_field(pb::SITE_SORT_FIELD_COMMUNE);
+  req.set_page_size(2);
+  SiteListQuery q(engine_.get());
+  absl::StatusOr<pb::ListSitesResponse> first = q.List(req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->sites_size(), 2);
+  EXPECT_EQ(first->sites(0).id(), "6");  // Anglefort
+  EXPECT_EQ(first->sites(1).id(), "7");  // Bassy
+  req.set_page_token(first->next_page_token());
+  absl::StatusOr<pb::ListSitesResponse> second = q.List(req);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->sites_size(), 1);
+  EXPECT_EQ(second->sites(0).id(), "8");  // Bourg-en-Bresse
+  EXPECT_TRUE(second->next_page_token().empty());
+}
+
 TEST_F(SiteListTest, ResorptionTargetAndSiteTypeFiltersKeepTheMatchingSites) {
   Scenario();
   auto update = [&](const std::string& id, const std::string& path, pb::Site site) {
