@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -25,6 +26,7 @@
 #include "projections/engine.h"
 #include "projections/view_hash.h"
 #include "tests/projections/test_projections.h"
+#include "tests/testing/checkpoint.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rb::proj {
@@ -145,16 +147,15 @@ class ProjectionCrashTest : public ::testing::Test {
   // Reads a generation's checkpoint and "_total" count straight from the key spaces.
   void ExpectCountsMatchCheckpoint(GenerationId gen, uint64_t* position) {
     rb::es::KvStore& kv = store_->kv();
-    auto raw =
-        kv.Get(std::string(kDefaultMetaSpace), CheckpointKey("category_counts", gen.generation));
-    ASSERT_TRUE(raw.ok() && raw->has_value());
-    absl::StatusOr<Checkpoint> cp = DecodeCheckpoint(**raw);
-    ASSERT_TRUE(cp.ok());
+    absl::StatusOr<std::optional<Checkpoint>> cp =
+        rb::testing::StoredCheckpoint(kv, "category_counts", gen.generation);
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    ASSERT_TRUE(cp->has_value());
     auto total = kv.Get(ViewSpaceName("category_counts", gen, "counts"), "_total");
     ASSERT_TRUE(total.ok());
-    EXPECT_EQ(total->value_or("0"), absl::StrCat(cp->position))
+    EXPECT_EQ(total->value_or("0"), absl::StrCat((*cp)->position))
         << "views and checkpoint disagree after the crash";
-    *position = cp->position;
+    *position = (*cp)->position;
   }
 
   std::map<std::string, std::string> Hashes(const ProjectionEngine& engine) {

@@ -263,6 +263,29 @@ TEST_F(ActionsCliTest, CommentThenCloseThenOnlyMessages) {
   EXPECT_EQ(Cli({"actions", "comment", "a-93", "--text=Bilan transmis"}).exit_code, 0);
 }
 
+// A message posted without --command-id prints the id it was sent with; posted again with that
+// id (a retry by hand after a lost answer), it prints the first result and appends nothing.
+TEST_F(ActionsCliTest, AMessageSentAgainWithItsCommandIdAppendsNothing) {
+  CreateAction();
+  auto first = Cli({"--json", "actions", "comment", "a-93", "--text=Visite du 12 mars"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr(R"("name":"actions/a-93","outcome":"appended","revision":1,)"));
+  const std::string id = testing::PrintedCommandId(first.out);
+  ASSERT_EQ(id.size(), 36u) << first.out;  // a UUID
+  const std::string head = Head();
+
+  auto again = Cli(
+      {"--json", "actions", "comment", "a-93", "--text=Visite du 12 mars", "--command-id=" + id});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  std::string replayed = first.out;
+  replayed.replace(replayed.find("appended"), 8, "replayed");
+  EXPECT_EQ(again.out, replayed);  // the first result: same revision, position and id
+  EXPECT_EQ(Head(), head);
+  auto show = Show("a-93", /*json=*/true);
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr(R"("revision":"1")"));
+}
+
 TEST_F(ActionsCliTest, BadValuesExitTwoNamingTheFlagAndChangeNothing) {
   CreateAction();
   const std::string head = Head();

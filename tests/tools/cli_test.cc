@@ -19,6 +19,8 @@ namespace rb::tools {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
 using testing::RunTool;
 
 std::vector<std::string> Lines(const std::string& s) {
@@ -109,6 +111,32 @@ TEST_F(CliTest, ServerErrorsPrintTheFieldViolationsAndExitWithOne) {
   EXPECT_EQ(down.exit_code, 1);
 }
 
+// A write that gets no answer is tried three times with one command id, then names that id so
+// that it can be sent again by hand without appending twice.
+TEST_F(CliTest, AWriteWithoutAnswerIsTriedAgainAndNamesItsCommandId) {
+  auto down = RunTool(
+      "resorption", {"--server=127.0.0.1:1", "--timeout=5", "sites", "confirm", "1"}, tmp_.path());
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_THAT(down.out, IsEmpty());
+  EXPECT_THAT(down.err, HasSubstr("UNAVAILABLE"));
+  EXPECT_THAT(down.err, HasSubstr("sending again with the same command id (try 2 of 3)"));
+  EXPECT_THAT(down.err, HasSubstr("sending again with the same command id (try 3 of 3)"));
+  EXPECT_THAT(down.err, Not(HasSubstr("try 4")));
+  const std::string key = "send the same command again with --command-id=";
+  const size_t at = down.err.find(key);
+  ASSERT_NE(at, std::string::npos) << down.err;
+  const std::string id = down.err.substr(at + key.size(), 36);  // a UUID (cli_common_test)
+  EXPECT_EQ(down.err.substr(at + key.size() + 36, 1), " ") << down.err;
+
+  // The id given by hand is the one sent and named again.
+  auto by_hand = RunTool(
+      "resorption",
+      {"--server=127.0.0.1:1", "--timeout=5", "sites", "confirm", "1", "--command-id=" + id},
+      tmp_.path());
+  EXPECT_EQ(by_hand.exit_code, 1);
+  EXPECT_THAT(by_hand.err, HasSubstr(key + id + " "));
+}
+
 TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWorksOnEveryCommand) {
   EXPECT_EQ(Cli({}).exit_code, 2);
   EXPECT_EQ(Cli({"events", "fly"}).exit_code, 2);
@@ -145,13 +173,17 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWorksOnEveryCommand) {
     auto run = Cli({"sites", sub, "--help"});
     EXPECT_EQ(run.exit_code, 0) << "sites " << sub;
     EXPECT_THAT(run.out, HasSubstr("Usage: resorption sites " + sub));
+    EXPECT_THAT(run.out, HasSubstr("--command-id=ID   the command's idempotency key (default: a "
+                                   "new random UUID)"));
   }
+  EXPECT_THAT(Cli({"sites", "show", "--help"}).out, Not(HasSubstr("--command-id")));
   auto top = Cli({"--help"});
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_THAT(top.out, HasSubstr("backup restore"));
   EXPECT_THAT(top.out, HasSubstr("users list|create"));
   EXPECT_THAT(top.out, HasSubstr("sites update|correct|census|procedures|intervener"));
   EXPECT_THAT(top.out, HasSubstr("actions list|show|aggregates"));
+  EXPECT_THAT(top.out, HasSubstr("Write commands (sites and actions) carry a command id"));
   EXPECT_THAT(
       top.out,
       HasSubstr("actions create|update|managers|operators|indicators|finances|comment|close"));

@@ -168,16 +168,9 @@ class ExportTest : public ::testing::Test {
     v1::ActionMember* operator_ = create.mutable_command()->add_operators();
     operator_->set_user_id("u-op");
     operator_->set_organisation_id("o-op");
-    // The actor of the writes, as the CLI sends it (the server runs without authentication).
-    auto actor = [](grpc::ClientContext* ctx) {
-      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-      ctx->AddMetadata("x-actor-user", "u-1");
-      ctx->AddMetadata("x-actor-organisation", "o-1");
-      ctx->AddMetadata("x-actor-role", "national_admin");
-    };
     v1::WriteResult r;
     grpc::ClientContext c1;
-    actor(&c1);
+    AsActor(&c1);
     grpc::Status s = actions->CreateAction(&c1, create, &r);
     EXPECT_TRUE(s.ok()) << s.error_message();
     v1::RecordActionIndicatorsRequest indicators;
@@ -188,28 +181,18 @@ class ExportTest : public ::testing::Test {
     i->set_nombre_menages(4);
     i->set_logement_nombre_personnes(5);
     grpc::ClientContext c2;
-    actor(&c2);
+    AsActor(&c2);
     s = actions->RecordActionIndicators(&c2, indicators, &r);
     EXPECT_TRUE(s.ok()) << s.error_message();
     if (with_finances) {
-      v1::RecordActionFinancesRequest finances;
-      finances.set_name("actions/a-93");
-      v1::ActionFinances* f = finances.mutable_command()->mutable_finances();
-      f->set_year(finance_year);
-      v1::FinanceLine* dedicated = f->add_lines();
-      dedicated->set_type(v1::FINANCE_TYPE_DEDICATED);
-      dedicated->set_amount_cents(1500050);
-      dedicated->set_real_amount_cents(1200000);
-      grpc::ClientContext c3;
-      actor(&c3);
-      s = actions->RecordActionFinances(&c3, finances, &r);
-      EXPECT_TRUE(s.ok()) << s.error_message();
+      return CreateFinancesA93(finance_year, /*planned_cents=*/1500050, /*spent_cents=*/1200000);
     }
     return s.ok() ? r.position() : 0;
   }
 
-  // Records a-93's finances of `year` (a line of the dedicated credits); the log position, or 0.
-  uint64_t CreateFinancesA93(int year) {
+  // Records a-93's finances of `year`: a line of the dedicated credits, `planned_cents` planned
+  // and `spent_cents` spent; the log position, or 0.
+  uint64_t CreateFinancesA93(int year, int64_t planned_cents = 500000, int64_t spent_cents = 0) {
     namespace v1 = resorption::v1;
     v1::RecordActionFinancesRequest finances;
     finances.set_name("actions/a-93");
@@ -217,16 +200,23 @@ class ExportTest : public ::testing::Test {
     f->set_year(year);
     v1::FinanceLine* dedicated = f->add_lines();
     dedicated->set_type(v1::FINANCE_TYPE_DEDICATED);
-    dedicated->set_amount_cents(500000);
+    dedicated->set_amount_cents(planned_cents);
+    dedicated->set_real_amount_cents(spent_cents);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    ctx.AddMetadata("x-actor-user", "u-1");
-    ctx.AddMetadata("x-actor-organisation", "o-1");
-    ctx.AddMetadata("x-actor-role", "national_admin");
+    AsActor(&ctx);
     v1::WriteResult r;
     grpc::Status s = a_->Actions()->RecordActionFinances(&ctx, finances, &r);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return s.ok() ? r.position() : 0;
+  }
+
+  // The actor of the writes, as the CLI sends it (the server runs without authentication), and
+  // the deadline.
+  static void AsActor(grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx->AddMetadata("x-actor-user", "u-1");
+    ctx->AddMetadata("x-actor-organisation", "o-1");
+    ctx->AddMetadata("x-actor-role", "national_admin");
   }
 
   std::string Write(const std::string& name, const std::string& content) {

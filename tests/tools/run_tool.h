@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace rb::tools::testing {
@@ -42,6 +43,19 @@ inline ToolRun RunTool(const std::string& name, const std::vector<std::string>& 
   r.out = ReadAll(scratch + "/out");
   r.err = ReadAll(scratch + "/err");
   return r;
+}
+
+// The command id a write command printed ("NAME: OUTCOME, ..., command id ID", or
+// "command_id":"ID" with --json); "" when there is none.
+inline std::string PrintedCommandId(const std::string& out) {
+  for (const auto& [key, end] : {std::pair<std::string, char>{", command id ", '\n'},
+                                 std::pair<std::string, char>{R"("command_id":")", '"'}}) {
+    const size_t at = out.find(key);
+    if (at == std::string::npos) continue;
+    const size_t from = at + key.size();
+    return out.substr(from, out.find(end, from) - from);
+  }
+  return "";
 }
 
 }  // namespace rb::tools::testing

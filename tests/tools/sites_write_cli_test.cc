@@ -4,6 +4,7 @@
 // (in-process Server on 127.0.0.1:0, empty data directory): each write is visible in
 // `sites show`, `sites history` or `sites asof`; a bad flag value or file is a usage error (exit
 // 2) that appends nothing; a refusal of the domain rules exits 1 naming the field.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -114,6 +115,13 @@ class SitesWriteCliTest : public ::testing::Test {
     return run.out.substr(from, run.out.find(',', from) - from);
   }
 
+  // The number of events of one stream (`events read --stream`, one JSON line each).
+  size_t StreamEvents(const std::string& stream) {
+    auto run = Cli({"--json", "events", "read", "--stream=" + stream, "--limit=1000"});
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    return static_cast<size_t>(std::count(run.out.begin(), run.out.end(), '\n'));
+  }
+
   std::string Write(const std::string& name, const std::string& content) {
     const std::string path = tmp_.path() + "/" + name;
     std::ofstream(path, std::ios::binary) << content;
@@ -125,6 +133,70 @@ class SitesWriteCliTest : public ::testing::Test {
   std::string address_;
   std::unique_ptr<rb::services::Server> server_;
 };
+
+// The text of `out` after `key` up to `end` ("" when `key` is absent).
+std::string After(const std::string& out, const std::string& key, char end) {
+  const size_t at = out.find(key);
+  if (at == std::string::npos) return "";
+  const size_t from = at + key.size();
+  return out.substr(from, out.find(end, from) - from);
+}
+
+// A write without --command-id carries a new one and prints it; the same command sent again
+// with that id (a retry by hand after a lost answer) prints the first result as replayed and
+// appends nothing.
+TEST_F(SitesWriteCliTest, AWritePrintsItsCommandIdAndSendingItAgainAppendsNothing) {
+  Declare("s-1");
+  auto first = Cli({"sites", "comment", "s-1", "--text=Visite du 12 mars"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("sites/s-1: appended, revision 1, position "));
+  const std::string id = testing::PrintedCommandId(first.out);
+  ASSERT_EQ(id.size(), 36u) << first.out;  // a UUID
+  const std::string head = HeadPosition();
+  ASSERT_EQ(StreamEvents("site-s-1"), 2u);
+
+  auto again = Cli({"sites", "comment", "s-1", "--text=Visite du 12 mars", "--command-id=" + id});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  std::string replayed = first.out;
+  replayed.replace(replayed.find("appended"), 8, "replayed");
+  EXPECT_EQ(again.out, replayed);  // the first result: same revision, position and id
+  EXPECT_EQ(HeadPosition(), head);
+  EXPECT_EQ(StreamEvents("site-s-1"), 2u);
+  EXPECT_EQ(After(Show("s-1", /*json=*/true), R"("revision":")", '"'), "1");
+
+  // Without --command-id, each run is a command of its own.
+  auto other = Cli({"sites", "comment", "s-1", "--text=Visite du 12 mars"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_THAT(other.out, HasSubstr("sites/s-1: appended, revision 2, position "));
+  EXPECT_NE(testing::PrintedCommandId(other.out), id);
+  EXPECT_EQ(StreamEvents("site-s-1"), 3u);
+
+  // A declaration without --id names its site after the command id: sent again, the same site.
+  const std::vector<std::string> declare = {"--json",
+                                            "sites",
+                                            "declare",
+                                            "--commune=93066",
+                                            "--address=3 rue des Roses",
+                                            "--lat=48.9362",
+                                            "--lon=2.3574",
+                                            "--type=Terrain",
+                                            "--declared=2024-03-01"};
+  auto declared = Cli(declare);
+  ASSERT_EQ(declared.exit_code, 0) << declared.err;
+  EXPECT_THAT(declared.out, HasSubstr(R"("outcome":"appended","revision":0,)"));
+  const std::string site = After(declared.out, R"("name":")", '"');
+  const std::string declare_id = testing::PrintedCommandId(declared.out);
+  ASSERT_EQ(declare_id.size(), 36u) << declared.out;
+  const std::string declared_head = HeadPosition();
+  std::vector<std::string> retry = declare;
+  retry.push_back("--command-id=" + declare_id);
+  auto redeclared = Cli(retry);
+  ASSERT_EQ(redeclared.exit_code, 0) << redeclared.err;
+  EXPECT_THAT(redeclared.out, HasSubstr(absl::StrCat(R"({"name":")", site,
+                                                     R"(","outcome":"replayed","revision":0,)")));
+  EXPECT_EQ(HeadPosition(), declared_head);
+  EXPECT_EQ(StreamEvents("site-" + site.substr(6)), 1u);
+}
 
 TEST_F(SitesWriteCliTest, ProceduresFromAFileAreShownAndInTheHistory) {
   Declare("s-1");

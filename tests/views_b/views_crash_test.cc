@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "projections/views/history.h"
 #include "projections/views/series.h"
 #include "projections/views/site_list.h"
+#include "tests/testing/checkpoint.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/temp_dir.h"
 #include "tools/lib/demo.h"
@@ -165,16 +167,6 @@ class ViewsCrashTest : public ::testing::Test {
     ASSERT_GE(corrected, 5);
   }
 
-  // The generation's checkpoint as stored (0 when none).
-  uint64_t StoredCheckpoint(const std::string& name, uint64_t generation) {
-    auto raw = store_->kv().Get(std::string(kDefaultMetaSpace), CheckpointKey(name, generation));
-    EXPECT_TRUE(raw.ok());
-    if (!raw.ok() || !raw->has_value()) return 0;
-    absl::StatusOr<Checkpoint> cp = DecodeCheckpoint(**raw);
-    EXPECT_TRUE(cp.ok());
-    return cp.ok() ? cp->position : 0;
-  }
-
   std::map<std::string, std::string> Hashes(const ProjectionEngine& engine) {
     std::map<std::string, std::string> out;
     for (const char* name : kNames) {
@@ -218,7 +210,10 @@ TEST_F(ViewsCrashTest, KillDuringCatchUpResumesExactlyAndEqualsACleanRebuild) {
   OpenStore();
   bool mid_way = false;
   for (const char* name : kNames) {
-    const uint64_t on_disk = StoredCheckpoint(name, 1);
+    absl::StatusOr<std::optional<Checkpoint>> stored =
+        rb::testing::StoredCheckpoint(store_->kv(), name, /*generation=*/1);
+    ASSERT_TRUE(stored.ok()) << name << ": " << stored.status();
+    const uint64_t on_disk = stored->has_value() ? (*stored)->position : 0;
     EXPECT_GE(on_disk, reported[name]) << name << ": a reported commit was lost";
     mid_way |= on_disk < head_;
   }

@@ -78,7 +78,6 @@ place (--location, --sites or --other), --managers and --operators, unless --fil
   --file=PATH                 a CreateAction in protobuf's JSON mapping ({"details": {...},
                               "managers": [...], "operators": [...]}), e.g. for the addresses
                               of an ETI; the flags given replace its fields
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kActionsUpdateUsage = R"(Usage: resorption actions update ID [flags]
 
@@ -89,21 +88,18 @@ kept. At least one of:
   --location=TYPE --sites=ID[,ID] --other=TEXT   the place, replaced whole (as for create)
   --file=PATH                 an UpdateAction in protobuf's JSON mapping ({"details": {...},
                               "updateMask": "name,goals"}); the flags given are added to it
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kActionsManagersUsage =
     R"(Usage: resorption actions managers ID USER:ORG [USER:ORG...]
 
 Replaces the pilots of an action (SetActionManagers): each one a user id and the id of their
 organisation, e.g. u-93:asso-93.
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kActionsOperatorsUsage =
     R"(Usage: resorption actions operators ID USER:ORG [USER:ORG...]
 
 Replaces the operators of an action (SetActionOperators): each one a user id and the id of
 their organisation, e.g. u-7:ope-93.
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kActionsIndicatorsUsage =
     R"(Usage: resorption actions indicators ID --year=YYYY [indicators]
@@ -121,7 +117,6 @@ change is refused (ABORTED). Each takes a whole number >= 0, or nothing to clear
   --scolaire-mineurs-scolarisables=N --scolaire-mineurs-en-mediation=N
   --scolaire-nombre-maternelle=N --scolaire-nombre-elementaire=N --scolaire-nombre-college=N
   --scolaire-nombre-lycee=N --scolaire-nombre-autre=N
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kActionsFinancesUsage =
     R"(Usage: resorption actions finances ID --year=YYYY --type=TYPE [flags]
@@ -140,7 +135,6 @@ is refused (ABORTED). Needs access to the action's finances.
                      protobuf's JSON mapping ({"year": 2025, "lines": [{"type":
                      "FINANCE_TYPE_DEDICATED", "amountCents": "150000", ...}]}); --year, when
                      given, replaces its year
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kActionsCommentUsage =
     R"(Usage: resorption actions comment ID --text=TEXT [flags]
@@ -149,7 +143,6 @@ Posts a message to the action's journal (PostActionComment); allowed on a closed
   --text=TEXT                 the message (required)
   --to-user=ID,...            only these users (and moderators) may read it
   --to-organisation=ID,...    only these organisations (and moderators) may read it
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kActionsCloseUsage = R"(Usage: resorption actions close ID --date=DATE [flags]
 
@@ -157,7 +150,6 @@ Closes an action (CloseAction); a closed action only takes messages afterwards.
   --date=DATE        the day it ended (YYYY-MM-DD or DD/MM/YYYY), not in the future nor before
                      the start (required)
   --comment=TEXT     the closing comment
-  --command-id=ID --reason=TEXT
 )";
 
 // The resource name of the action `id` ("a-93" or "actions/a-93").
@@ -468,10 +460,7 @@ int ActionsCreate(const Flags& f, std::ostream& out, std::ostream& err) {
   req.set_action_id(f.Get("id"));
   SetWriteOptions(f, req.mutable_options());
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.actions().CreateAction(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Actions::Stub::CreateAction, req, out, err);
 }
 
 int ActionsUpdate(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -500,10 +489,7 @@ int ActionsUpdate(const Flags& f, std::ostream& out, std::ostream& err) {
     return Usage(err, "actions update needs at least one field to change (or a --file)");
   }
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.actions().UpdateAction(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Actions::Stub::UpdateAction, req, out, err);
 }
 
 // The positional arguments after `actions COMMAND ID`.
@@ -519,10 +505,7 @@ int ActionsManagers(const Flags& f, std::ostream& out, std::ostream& err) {
       MembersFromText("actions managers", MemberArgs(f), req.mutable_command()->mutable_managers());
   if (!st.ok()) return Usage(err, std::string(st.message()));
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.actions().SetActionManagers(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Actions::Stub::SetActionManagers, req, out, err);
 }
 
 int ActionsOperators(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -533,10 +516,7 @@ int ActionsOperators(const Flags& f, std::ostream& out, std::ostream& err) {
                                     req.mutable_command()->mutable_operators());
   if (!st.ok()) return Usage(err, std::string(st.message()));
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.actions().SetActionOperators(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Actions::Stub::SetActionOperators, req, out, err);
 }
 
 // The counts of ActionIndicators (every int32 field but the year).
@@ -605,10 +585,7 @@ int ActionsIndicators(const Flags& f, std::ostream& out, std::ostream& err) {
       ind->GetReflection()->ClearField(ind, fd);
     }
   }
-  v1::WriteResult r;
-  s = c.actions().RecordActionIndicators(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Actions::Stub::RecordActionIndicators, req, out, err);
 }
 
 // `--type` with --planned, --spent, --comments or --remove applied to the year's `lines`.
@@ -676,10 +653,7 @@ int ActionsFinances(const Flags& f, std::ostream& out, std::ostream& err) {
     finances->set_year(year);
     ApplyFinanceLine(f, *type, planned, spent, finances->mutable_lines());
   }
-  v1::WriteResult r;
-  grpc::Status s = c.actions().RecordActionFinances(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Actions::Stub::RecordActionFinances, req, out, err);
 }
 
 int ActionsComment(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -695,10 +669,7 @@ int ActionsComment(const Flags& f, std::ostream& out, std::ostream& err) {
     req.mutable_command()->add_target_organisation_ids(o);
   }
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.actions().PostActionComment(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Actions::Stub::PostActionComment, req, out, err);
 }
 
 int ActionsClose(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -712,10 +683,7 @@ int ActionsClose(const Flags& f, std::ostream& out, std::ostream& err) {
   }
   req.mutable_command()->set_final_comment(f.Get("comment"));
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.actions().CloseAction(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Actions::Stub::CloseAction, req, out, err);
 }
 
 }  // namespace

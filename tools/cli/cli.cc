@@ -76,8 +76,25 @@ Global flags:
   --options=A,B       idem: the actor's options, e.g. access_justice ($RESORPTION_OPTIONS)
   --help              this text; COMMAND --help for a command's own
 
+Write commands (sites and actions) carry a command id, --command-id=ID or a new random UUID,
+and print it with their result. The server carries out a command id once: the same command sent
+again with --command-id=ID appends nothing and prints "replayed" with the first result. A write
+left without an answer (UNAVAILABLE, DEADLINE_EXCEEDED) is sent again with the same id, three
+tries in all; if none is answered, the id to send it again with is printed on stderr.
+
 Exit status: 0 success, 1 the server refused or failed (message and field violations on
 stderr), 2 usage error.
+)";
+
+// Appended to the usage of every command that takes --command-id.
+constexpr const char* kWriteUsage = R"(
+Every write:
+  --command-id=ID   the command's idempotency key (default: a new random UUID), printed with
+                    the result ("command id ID"): the same command sent again with
+                    --command-id=ID appends nothing and prints "replayed" with the first
+                    result. Without an answer (UNAVAILABLE, DEADLINE_EXCEEDED) the command is
+                    sent again with the same id, three tries in all
+  --reason=TEXT     why (kept in the events' metadata)
 )";
 
 constexpr const char* kEventsHeadUsage = R"(Usage: resorption events head
@@ -455,6 +472,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (f.positional[0] != c.group || f.positional[1] != c.name) continue;
     if (f.help) {
       out << c.usage;
+      if (std::find(c.flags.begin(), c.flags.end(), "command-id") != c.flags.end()) {
+        out << kWriteUsage;
+      }
       return 0;
     }
     for (const auto& [name, value] : f.values) {

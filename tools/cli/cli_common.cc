@@ -4,7 +4,9 @@
 #include <chrono>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -14,6 +16,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "tools/lib/deterministic_ids.h"
 #include "tools/lib/site_history.h"
 #include "tools/lib/site_table.h"
 
@@ -104,12 +107,21 @@ absl::Status ParseEuros(const std::string& text, int64_t* cents) {
   return absl::OkStatus();
 }
 
+std::string NewCommandId() {
+  std::random_device source;
+  auto draw = [&source] { return (uint64_t{source()} << 32) | uint64_t{source()}; };
+  const uint64_t hi = draw();
+  return UuidV4(hi, draw());
+}
+
 void SetWriteOptions(const Flags& f, resorption::v1::WriteOptions* o) {
-  if (f.Has("command-id")) o->set_command_id(f.Get("command-id"));
+  const std::string given = f.Get("command-id");
+  o->set_command_id(given.empty() ? NewCommandId() : given);
   if (f.Has("reason")) o->set_reason(f.Get("reason"));
 }
 
-int PrintWrite(const Flags& f, const resorption::v1::WriteResult& r, std::ostream& out) {
+int PrintWrite(const Flags& f, const resorption::v1::WriteResult& r, const std::string& command_id,
+               std::ostream& out) {
   using resorption::v1::WriteResult;
   const std::string outcome = r.outcome() == WriteResult::OUTCOME_APPENDED    ? "appended"
                               : r.outcome() == WriteResult::OUTCOME_NO_CHANGE ? "no_change"
@@ -121,13 +133,69 @@ int PrintWrite(const Flags& f, const resorption::v1::WriteResult& r, std::ostrea
                .Add("outcome", outcome)
                .Add("revision", r.revision())
                .Add("position", r.position())
+               .Add("command_id", command_id)
                .str()
         << "\n";
   } else {
     out << r.name() << ": " << outcome << ", revision " << r.revision() << ", position "
-        << r.position() << "\n";
+        << r.position() << ", command id " << command_id << "\n";
   }
   return 0;
+}
+
+namespace {
+
+// The server may or may not have carried out a write answered so.
+bool OutcomeUnknown(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+}  // namespace
+
+grpc::Status SendWithRetries(const WriteTry& once, const WriteRetry& retry, const RetryWait& wait,
+                             std::ostream& err, int* tries) {
+  std::chrono::milliseconds backoff = retry.backoff;
+  bool lost = false;  // an earlier try's answer was lost
+  *tries = 0;
+  while (true) {
+    const grpc::Status s = once();
+    ++*tries;
+    const bool again =
+        OutcomeUnknown(s) || (lost && s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+    if (!again || *tries >= retry.attempts) return s;
+    lost = lost || OutcomeUnknown(s);
+    err << "resorption: outcome unknown ("
+        << absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())) << ": "
+        << s.error_message() << "); sending again with the same command id (try " << *tries + 1
+        << " of " << retry.attempts << ")\n";
+    wait(backoff);
+    backoff *= 2;
+  }
+}
+
+int SendWriteTries(const Flags& f, const std::string& command_id, const WriteTry& once,
+                   const resorption::v1::WriteResult* r, std::ostream& out, std::ostream& err) {
+  int tries = 0;
+  const grpc::Status s = SendWithRetries(
+      once, f.write_retry, [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }, err,
+      &tries);
+  if (!s.ok()) {
+    RpcFailed(err, s);
+    // ALREADY_EXISTS after a lost answer: the lost try appended, its result not yet known.
+    if (OutcomeUnknown(s) || (tries > 1 && s.error_code() == grpc::StatusCode::ALREADY_EXISTS)) {
+      err << "resorption: the outcome is unknown: send the same command again with --command-id="
+          << command_id << " (it appends nothing if this one was carried out)\n";
+    }
+    return 1;
+  }
+  resorption::v1::WriteResult result = *r;
+  if (tries > 1 && f.Get("command-id").empty() &&
+      result.outcome() == resorption::v1::WriteResult::OUTCOME_REPLAYED) {
+    // This run's own random id: only its lost try can have appended under it.
+    result.set_outcome(resorption::v1::WriteResult::OUTCOME_APPENDED);
+  }
+  return PrintWrite(f, result, command_id, out);
 }
 
 std::optional<rb::domain::Role> RoleFromId(std::string_view id) {

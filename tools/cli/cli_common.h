@@ -11,10 +11,19 @@
 //     if (!s.ok()) return RpcFailed(err, s);   // exit code 1, message + violations on stderr
 //     ...
 //   }
+//
+// Writes carry a command id (--command-id, or a new random UUID) and go through SendWrite, which
+// sends them again with that id when the answer was lost and prints the id with the result:
+//
+//   v1::SetHeatwaveRequest req;
+//   SetWriteOptions(f, req.mutable_options());
+//   return SendWrite(f, Client(f), &v1::Sites::Stub::SetHeatwave, req, out, err);
 #ifndef RB_TOOLS_CLI_CLI_COMMON_H_
 #define RB_TOOLS_CLI_CLI_COMMON_H_
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,10 +48,18 @@
 
 namespace rb::tools {
 
+// How a write whose answer was lost (UNAVAILABLE, DEADLINE_EXCEEDED) is sent again, with the
+// same command id.
+struct WriteRetry {
+  int attempts = 3;                        // tries in all
+  std::chrono::milliseconds backoff{250};  // the wait before the second try, doubled after each
+};
+
 struct Flags {
   std::string server = "127.0.0.1:50051";
   bool json = false;
   int timeout_s = 30;
+  WriteRetry write_retry;
   // The actor sent as call metadata (x-actor-user, -organisation, -role, -options).
   std::string actor_user, actor_organisation, actor_role = "national_admin", actor_options;
   // Bearer token sent as `authorization: Bearer <token>` (servers with authentication).
@@ -76,11 +93,34 @@ std::string Euros(int64_t cents);
 // An amount in euros ("1500", "1500.5", "1500.50"; a decimal comma is accepted) to cents.
 // INVALID_ARGUMENT on a sign, more than two decimals, anything but digits, or an overflow.
 absl::Status ParseEuros(const std::string& text, int64_t* cents);
-// --command-id and --reason of every write command into `o`.
+// A new command id: 128 random bits from the system's random source (std::random_device) as a
+// version-4 UUID in canonical lower-case form, e.g. "3f2b8c1e-9a4d-4e7f-b2c6-0d5e8a1f7c93".
+std::string NewCommandId();
+// The command id (--command-id; NewCommandId() when it is absent or empty) and --reason of every
+// write command into `o`.
 void SetWriteOptions(const Flags& f, resorption::v1::WriteOptions* o);
-// Prints the result of a write: "NAME: OUTCOME, revision R, position P", or one JSON line
-// (name, outcome, revision, position) with --json. Returns 0.
-int PrintWrite(const Flags& f, const resorption::v1::WriteResult& r, std::ostream& out);
+// Prints the result of a write: "NAME: OUTCOME, revision R, position P, command id ID", or one
+// JSON line (name, outcome, revision, position, command_id) with --json. Returns 0.
+int PrintWrite(const Flags& f, const resorption::v1::WriteResult& r, const std::string& command_id,
+               std::ostream& out);
+// One try of a write: the same request (so the same command id) with a fresh context.
+using WriteTry = std::function<grpc::Status()>;
+// Waits between two tries.
+using RetryWait = std::function<void(std::chrono::milliseconds)>;
+// Calls `once` until its answer is known, at most retry.attempts times, waiting retry.backoff
+// (then twice as long each time) before each new try. Unknown: UNAVAILABLE and DEADLINE_EXCEEDED
+// (the server may have appended or not), and ALREADY_EXISTS after such an answer (the lost try
+// was still being appended when the next came: the try after that is answered with its result,
+// OUTCOME_REPLAYED). Each new try is noted on `err`. Returns the last answer; sets *tries.
+grpc::Status SendWithRetries(const WriteTry& once, const WriteRetry& retry, const RetryWait& wait,
+                             std::ostream& err, int* tries);
+// Sends a write whose options carry `command_id` with SendWithRetries (f.write_retry), `once`
+// filling *r, then prints the result (PrintWrite; a command id of this run's own, answered as
+// OUTCOME_REPLAYED on a later try, was appended by the lost try: printed as "appended"), or the
+// failure (RpcFailed) with, when the outcome stays unknown, how to send it again by hand.
+// Returns the exit code.
+int SendWriteTries(const Flags& f, const std::string& command_id, const WriteTry& once,
+                   const resorption::v1::WriteResult* r, std::ostream& out, std::ostream& err);
 // The platform role whose id is `id` ("national_admin", "association"...); nullopt when unknown.
 std::optional<rb::domain::Role> RoleFromId(std::string_view id);
 // `text` (UTF-8) followed by spaces up to `width` characters (not bytes), for aligned French
@@ -141,6 +181,7 @@ class Client {
   resorption::v1::Directory::Stub directory() const {
     return resorption::v1::Directory::Stub(channel_);
   }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
  private:
   std::shared_ptr<grpc::Channel> channel_;
@@ -159,6 +200,23 @@ bool SiteListRequestFromFlags(const Flags& f, resorption::v1::ListSitesRequest* 
 grpc::Status ListAllSites(const Client& c, resorption::v1::ListSitesRequest req, uint64_t limit,
                           int64_t min_population, uint64_t min_position,
                           std::vector<resorption::v1::SiteSummary>* out);
+
+// Sends the write `req` (options set by SetWriteOptions) with the method `rpc` of the service's
+// stub as SendWriteTries does: retried with the same command id when the answer is lost, the
+// result printed with that id. Returns the exit code.
+template <typename Stub, typename Req>
+int SendWrite(const Flags& f, const Client& c,
+              grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Req&,
+                                        resorption::v1::WriteResult*),
+              const Req& req, std::ostream& out, std::ostream& err) {
+  Stub stub(c.channel());
+  resorption::v1::WriteResult r;
+  auto once = [&] {
+    r.Clear();
+    return (stub.*rpc)(c.Context().get(), req, &r);
+  };
+  return SendWriteTries(f, req.options().command_id(), once, &r, out, err);
+}
 
 struct Command {
   const char* group;

@@ -49,8 +49,6 @@ Declares a new site (DeclareSite). Required: --commune, --address, --lat, --lon,
   --type=TYPE         Type de site: Terrain, "Immeuble bâti", Inconnu (or terrain, immeuble_bati)
   --declared=DATE     Date de signalement (YYYY-MM-DD or DD/MM/YYYY)
   --built=DATE        Date d'installation
-  --command-id=ID     idempotency key: a retry with the same key appends nothing
-  --reason=TEXT       why
 )";
 constexpr const char* kShowUsage = R"(Usage: resorption sites show ID
 
@@ -82,13 +80,11 @@ recorded_at_us of `events read --json`). --json prints the whole answer.
 constexpr const char* kHeatwaveUsage = R"(Usage: resorption sites heatwave ID on|off [flags]
 
 Raises or lifts the heatwave alert of one site (SetHeatwave).
-  --reason=TEXT --command-id=ID   as for every write
 )";
 constexpr const char* kConfirmUsage = R"(Usage: resorption sites confirm ID [flags]
 
 Records that the site's data were checked and are still true ("mettre à jour sans modification",
 ConfirmUpToDate): the site is no longer out of date.
-  --reason=TEXT --command-id=ID   as for every write
 )";
 constexpr const char* kHistoryUsage = R"(Usage: resorption sites history ID
 
@@ -116,7 +112,6 @@ Closes an open site (CloseSite). Required: --cause and --date.
   --date=DATE         Date de fermeture (YYYY-MM-DD or DD/MM/YYYY)
   --resorbed=yes|no   "Résorbé": the inhabitants left with solutions
   --context=TEXT      Contexte de fermeture
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kUpdatePopulationUsage =
     R"(Usage: resorption sites update-population ID [flags]
@@ -125,7 +120,6 @@ Records new population counts (RecordPopulation): the counts given replace the c
 the others are kept. Sent with the revision read, so a concurrent change is refused (ABORTED).
   --total=N --households=N --minors=N --minors-0-3=N --minors-3-6=N --minors-6-12=N
   --minors-12-16=N --minors-16-18=N --in-school=N --females=N --girls=N
-  --command-id=ID --reason=TEXT
 )";
 
 constexpr const char* kCommentUsage = R"(Usage: resorption sites comment ID --text=TEXT [flags]
@@ -134,7 +128,6 @@ Posts a message to the site's journal (PostComment).
   --text=TEXT                 the message (required)
   --to-user=ID,...            only these users (and moderators) may read it
   --to-organisation=ID,...    only these organisations (and moderators) may read it
-  --command-id=ID --reason=TEXT
 )";
 
 constexpr const char* kCensusUsage = R"(Usage: resorption sites census ID [flags]
@@ -148,7 +141,6 @@ current one. Needs --status or --file.
   --file=PATH       a Census in JSON, e.g. {"status":"CENSUS_STATUS_DONE","conducted_at":
                     {"year":2025,"month":1,"day":15},"conducted_by":"SIAO"}; the flags given
                     override its fields
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kLivingConditionsUsage =
     R"(Usage: resorption sites living-conditions ID --file=PATH [flags]
@@ -158,7 +150,6 @@ the current one. Refused on a site still in v1: use `sites upgrade-living-condit
   --file=PATH   a LivingConditionsV2 in JSON (site.proto): {"water":{"access_type":
                 "WATER_ACCESS_TYPE_NETWORK_TAP","is_public":"NO",...},"sanitary":{...},
                 "electricity":{...},"trash":{...},"pests":{...},"fire":{...}}
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kUpgradeLivingConditionsUsage =
     R"(Usage: resorption sites upgrade-living-conditions ID --file=PATH [flags]
@@ -166,7 +157,6 @@ constexpr const char* kUpgradeLivingConditionsUsage =
 Switches a site in v1 (or never assessed) to the living conditions v2 with this assessment
 (UpgradeLivingConditions): the v1 answers are dropped. Refused once the site is in v2.
   --file=PATH   a LivingConditionsV2 in JSON, as for `sites living-conditions`
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kImportLivingConditionsV1Usage =
     R"(Usage: resorption sites import-living-conditions-v1 ID --file=PATH [flags]
@@ -176,7 +166,6 @@ Records an assessment in the former schema v1 (ImportLivingConditionsV1): histor
   --file=PATH   a LivingConditionsV1 in JSON (site.proto), e.g. {"access_to_water":"YES",
                 "water_distance":"WATER_DISTANCE_V1_0_20","electricity_type":
                 "ELECTRICITY_TYPE_V1_NO"}
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kProceduresUsage =
     R"(Usage: resorption sites procedures ID --file=PATH [flags]
@@ -187,7 +176,6 @@ one, the parts left out are unchanged. Needs access to justice (option access_ju
                 "administrative_order":{...},"insalubrity_order":{...}} (site.proto's
                 JusticeProcedure, PoliceAssistance, AdministrativeOrder, InsalubrityOrder), e.g.
                 {"justice":{"owner_complaint":"YES","justice_procedure":"NO"}}
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kIntervenerUsage =
     R"(Usage: resorption sites intervener add|withdraw ID [flags]
@@ -200,7 +188,6 @@ administrators name another user.
   --themes=THEME[,THEME]   add: sante, education, emploi, logement, mediation_sociale,
                            securite, humanitaire, diagnostic, pilotage, autre
   --other-theme=TEXT       add: what "autre" means (required with it)
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kModerateCommentUsage =
     R"(Usage: resorption sites moderate-comment ID COMMENT_ID [flags]
@@ -208,7 +195,6 @@ constexpr const char* kModerateCommentUsage =
 Moderates a message of the site's journal (ModerateComment): its text is withdrawn for every
 reader. Administrators. COMMENT_ID: the message's id (comments[].id of `sites show --json`).
   --reason=TEXT   why (kept with the moderation)
-  --command-id=ID
 )";
 constexpr const char* kPhaseUsage = R"(Usage: resorption sites phase start|complete ID PHASE [flags]
 
@@ -216,7 +202,6 @@ Starts or completes a phase of the site's resorption (StartResorptionPhase,
 CompleteResorptionPhase). PHASE: sociological_diagnosis, technical_diagnosis, social_assessment,
 political_validation, contract_preparation, land_equipment_development, family_information,
 contractualization_of_families, official_opening.
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kCorrectClosureUsage =
     R"(Usage: resorption sites correct-closure ID --reason=TEXT [flags]
@@ -231,14 +216,12 @@ the others are kept. Sent with the revision read, so a concurrent change is refu
   --context=TEXT      Contexte de fermeture
   --file=PATH         a Closure in JSON (site.proto), e.g. with its "solutions" (orientation of
                       the households); replaces the current closure, the flags override it
-  --command-id=ID
 )";
 constexpr const char* kEraseUsage = R"(Usage: resorption sites erase ID --reason=TEXT [flags]
 
 Erases a site (EraseSite): only its id and status remain (`sites show` prints "Supprimé"), the
 views no longer know it and nothing may happen to it any more. National administrators; the
 reason is required.
-  --command-id=ID
 )";
 constexpr const char* kUpdateUsage = R"(Usage: resorption sites update ID [flags]
 
@@ -255,7 +238,6 @@ change is refused (ABORTED).
   --name=TEXT --commune=INSEE --address=TEXT --access=TEXT --lat=X --lon=Y --type=TYPE
   --declared=DATE --built=DATE   as for `sites declare`; over the file's values
   --target=YEAR      Objectif de résorption
-  --command-id=ID --reason=TEXT
 )";
 constexpr const char* kCorrectUsage =
     R"(Usage: resorption sites correct ID --date=DATE --reason=TEXT [flags]
@@ -267,7 +249,6 @@ site keeps its later versions. Administrators; the reason is required.
   --date=DATE   when the corrected values became true (YYYY-MM-DD or DD/MM/YYYY)
   --file, --fields and the field flags of `sites update` give the corrected parts; a location
                 flag changes that part alone, the rest as it was on DATE
-  --command-id=ID
 )";
 
 std::string SiteName(const std::string& id) { return absl::StrCat("sites/", id); }
@@ -323,10 +304,7 @@ int SitesDeclare(const Flags& f, std::ostream& out, std::ostream& err) {
   req.set_site_id(f.Get("id"));
   SetWriteOptions(f, req.mutable_options());
   *req.mutable_command()->mutable_site() = site;
-  v1::WriteResult r;
-  grpc::Status s = c.sites().DeclareSite(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::DeclareSite, req, out, err);
 }
 
 // The columns of the export for one site, one per line, the empty ones left out.
@@ -416,10 +394,7 @@ int SitesHeatwave(const Flags& f, std::ostream& out, std::ostream& err) {
   SetWriteOptions(f, req.mutable_options());
   req.mutable_command()->set_active(state == "on");
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().SetHeatwave(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::SetHeatwave, req, out, err);
 }
 
 int SitesConfirm(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -427,10 +402,7 @@ int SitesConfirm(const Flags& f, std::ostream& out, std::ostream& err) {
   req.set_name(SiteName(f.positional[2]));
   SetWriteOptions(f, req.mutable_options());
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().ConfirmUpToDate(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::ConfirmUpToDate, req, out, err);
 }
 
 int SitesList(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -668,10 +640,7 @@ int SitesClose(const Flags& f, std::ostream& out, std::ostream& err) {
     return Usage(err, std::string(st.message()));
   }
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().CloseSite(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::CloseSite, req, out, err);
 }
 
 int SitesUpdatePopulation(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -714,10 +683,7 @@ int SitesUpdatePopulation(const Flags& f, std::ostream& out, std::ostream& err) 
   if (!any) return Usage(err, "sites update-population needs at least one count");
   *req.mutable_command()->mutable_dwellings() = site.dwellings();
   *req.mutable_command()->mutable_origins() = site.origins();
-  v1::WriteResult r;
-  s = c.sites().RecordPopulation(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::RecordPopulation, req, out, err);
 }
 
 int SitesComment(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -733,10 +699,7 @@ int SitesComment(const Flags& f, std::ostream& out, std::ostream& err) {
     req.mutable_command()->add_target_organisation_ids(std::string(o));
   }
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().PostComment(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::PostComment, req, out, err);
 }
 
 // Reads --file into `m` when given; true. On a bad file prints the usage error and returns false.
@@ -771,10 +734,7 @@ int SitesCensus(const Flags& f, std::ostream& out, std::ostream& err) {
   }
   if (f.Has("by")) census->set_conducted_by(f.Get("by"));
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().RecordCensus(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::RecordCensus, req, out, err);
 }
 
 // Sends the command `rpc` whose body (`body(req)`) is read from --file (protobuf JSON).
@@ -788,12 +748,7 @@ int SendFileCommand(const Flags& f, const std::string& command, Body body,
   req.set_name(SiteName(f.positional[2]));
   SetWriteOptions(f, req.mutable_options());
   if (!FileFlag(f, body(req), err)) return 2;
-  Client c(f);
-  v1::Sites::Stub stub = c.sites();
-  v1::WriteResult r;
-  grpc::Status s = (stub.*rpc)(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, Client(f), rpc, req, out, err);
 }
 
 int SitesLivingConditions(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -835,8 +790,6 @@ int SitesIntervener(const Flags& f, std::ostream& out, std::ostream& err) {
     return Usage(err, "sites intervener takes add or withdraw");
   const std::string name = SiteName(f.positional[3]);
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s;
   if (verb == "withdraw") {
     for (const char* flag : {"user-organisation", "themes", "other-theme"}) {
       if (f.Has(flag)) return Usage(err, absl::StrCat("--", flag, " is for sites intervener add"));
@@ -845,29 +798,26 @@ int SitesIntervener(const Flags& f, std::ostream& out, std::ostream& err) {
     req.set_name(name);
     SetWriteOptions(f, req.mutable_options());
     req.mutable_command()->set_user_id(f.Get("user"));
-    s = c.sites().WithdrawIntervener(c.Context().get(), req, &r);
-  } else {
-    if (f.Has("user-organisation") && !f.Has("user")) {
-      return Usage(err, "--user-organisation goes with --user");
-    }
-    v1::DeclareIntervenerRequest req;
-    req.set_name(name);
-    SetWriteOptions(f, req.mutable_options());
-    v1::Intervener* i = req.mutable_command()->mutable_intervener();
-    i->set_user_id(f.Get("user"));
-    i->set_organisation_id(f.Get("user-organisation"));
-    for (absl::string_view t : absl::StrSplit(f.Get("themes"), ',', absl::SkipEmpty())) {
-      v1::ActorTheme theme{};
-      if (absl::Status st = ParseEnumCode("--themes", std::string(t), &theme); !st.ok()) {
-        return Usage(err, std::string(st.message()));
-      }
-      i->add_themes(theme);
-    }
-    i->set_other_theme(f.Get("other-theme"));
-    s = c.sites().DeclareIntervener(c.Context().get(), req, &r);
+    return SendWrite(f, c, &v1::Sites::Stub::WithdrawIntervener, req, out, err);
   }
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  if (f.Has("user-organisation") && !f.Has("user")) {
+    return Usage(err, "--user-organisation goes with --user");
+  }
+  v1::DeclareIntervenerRequest req;
+  req.set_name(name);
+  SetWriteOptions(f, req.mutable_options());
+  v1::Intervener* i = req.mutable_command()->mutable_intervener();
+  i->set_user_id(f.Get("user"));
+  i->set_organisation_id(f.Get("user-organisation"));
+  for (absl::string_view t : absl::StrSplit(f.Get("themes"), ',', absl::SkipEmpty())) {
+    v1::ActorTheme theme{};
+    if (absl::Status st = ParseEnumCode("--themes", std::string(t), &theme); !st.ok()) {
+      return Usage(err, std::string(st.message()));
+    }
+    i->add_themes(theme);
+  }
+  i->set_other_theme(f.Get("other-theme"));
+  return SendWrite(f, c, &v1::Sites::Stub::DeclareIntervener, req, out, err);
 }
 
 int SitesModerateComment(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -877,10 +827,7 @@ int SitesModerateComment(const Flags& f, std::ostream& out, std::ostream& err) {
   req.mutable_command()->set_comment_id(f.positional[3]);
   req.mutable_command()->set_reason(f.Get("reason"));
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().ModerateComment(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::ModerateComment, req, out, err);
 }
 
 int SitesPhase(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -894,23 +841,18 @@ int SitesPhase(const Flags& f, std::ostream& out, std::ostream& err) {
   }
   const std::string name = SiteName(f.positional[3]);
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s;
   if (verb == "start") {
     v1::StartResorptionPhaseRequest req;
     req.set_name(name);
     SetWriteOptions(f, req.mutable_options());
     req.mutable_command()->set_phase(phase);
-    s = c.sites().StartResorptionPhase(c.Context().get(), req, &r);
-  } else {
-    v1::CompleteResorptionPhaseRequest req;
-    req.set_name(name);
-    SetWriteOptions(f, req.mutable_options());
-    req.mutable_command()->set_phase(phase);
-    s = c.sites().CompleteResorptionPhase(c.Context().get(), req, &r);
+    return SendWrite(f, c, &v1::Sites::Stub::StartResorptionPhase, req, out, err);
   }
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  v1::CompleteResorptionPhaseRequest req;
+  req.set_name(name);
+  SetWriteOptions(f, req.mutable_options());
+  req.mutable_command()->set_phase(phase);
+  return SendWrite(f, c, &v1::Sites::Stub::CompleteResorptionPhase, req, out, err);
 }
 
 int SitesCorrectClosure(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -937,10 +879,7 @@ int SitesCorrectClosure(const Flags& f, std::ostream& out, std::ostream& err) {
   v1::Closure* closure = req.mutable_command()->mutable_closure();
   *closure = f.Has("file") ? from_file : site.closure();
   (void)ClosureFromFlags(f, closure);
-  v1::WriteResult r;
-  s = c.sites().CorrectClosure(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::CorrectClosure, req, out, err);
 }
 
 int SitesErase(const Flags& f, std::ostream& out, std::ostream& err) {
@@ -948,10 +887,7 @@ int SitesErase(const Flags& f, std::ostream& out, std::ostream& err) {
   req.set_name(SiteName(f.positional[2]));
   SetWriteOptions(f, req.mutable_options());
   Client c(f);
-  v1::WriteResult r;
-  grpc::Status s = c.sites().EraseSite(c.Context().get(), req, &r);
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  return SendWrite(f, c, &v1::Sites::Stub::EraseSite, req, out, err);
 }
 
 // The form flags given (UpdateFlags) over `site`, adding the top-level fields they write to
@@ -1056,24 +992,20 @@ int UpdateOrCorrect(const Flags& f, bool retroactive, std::ostream& out, std::os
   if (!SiteUpdateFromFlags(f, current, &site, &fields, err)) return 2;
   google::protobuf::FieldMask mask;
   for (const std::string& field : fields) mask.add_paths(field);
-  v1::WriteResult r;
   if (retroactive) {
     v1::CorrectRetroactivelyRequest req;
     req.set_name(get.name());
     *req.mutable_options() = options;
     *req.mutable_site() = std::move(site);
     *req.mutable_update_mask() = std::move(mask);
-    s = c.sites().CorrectRetroactively(c.Context().get(), req, &r);
-  } else {
-    v1::UpdateSiteRequest req;
-    req.set_name(get.name());
-    *req.mutable_options() = options;
-    *req.mutable_site() = std::move(site);
-    *req.mutable_update_mask() = std::move(mask);
-    s = c.sites().UpdateSite(c.Context().get(), req, &r);
+    return SendWrite(f, c, &v1::Sites::Stub::CorrectRetroactively, req, out, err);
   }
-  if (!s.ok()) return RpcFailed(err, s);
-  return PrintWrite(f, r, out);
+  v1::UpdateSiteRequest req;
+  req.set_name(get.name());
+  *req.mutable_options() = options;
+  *req.mutable_site() = std::move(site);
+  *req.mutable_update_mask() = std::move(mask);
+  return SendWrite(f, c, &v1::Sites::Stub::UpdateSite, req, out, err);
 }
 
 int SitesUpdate(const Flags& f, std::ostream& out, std::ostream& err) {

@@ -15,6 +15,13 @@ uint64_t SplitMix64(uint64_t* state) {
 
 }  // namespace
 
+std::string UuidV4(uint64_t hi, uint64_t lo) {
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
+                         lo >> 48, lo & 0xffffffffffffULL);
+}
+
 std::string DeterministicIds::NextId() {
   uint64_t hi, lo;
   {
@@ -22,10 +29,7 @@ std::string DeterministicIds::NextId() {
     hi = SplitMix64(&state_);
     lo = SplitMix64(&state_);
   }
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
-                         lo >> 48, lo & 0xffffffffffffULL);
+  return UuidV4(hi, lo);
 }
 
 absl::StatusOr<rb::es::AppendResult> DeterministicIds::Append(const rb::es::AppendRequest& req) {

@@ -23,6 +23,10 @@
 
 namespace rb::tools {
 
+// The version-4 UUID made of these 128 bits (`hi` first), their version and variant bits set, in
+// canonical lower-case form ("8-4-4-4-12" hexadecimal digits).
+std::string UuidV4(uint64_t hi, uint64_t lo);
+
 class DeterministicIds : public rb::es::EventStore {
  public:
   DeterministicIds(rb::es::EventStore* store, uint64_t seed) : store_(store), state_(seed) {}
