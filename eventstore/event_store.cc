@@ -218,7 +218,11 @@ absl::Status EventStoreImpl::Init() {
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  cf_options.compression = rocksdb::kLZ4Compression;
+  // Flushes and the first compactions write uncompressed files: they are the hot path of appends
+  // and of projection rebuilds, and their files are soon compacted again. Deeper levels, where
+  // the bulk of a large log ends up, are LZ4-compressed.
+  cf_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
+                                      rocksdb::kLZ4Compression};
   cf_options.write_buffer_size = 64 << 20;
   static_cast<rocksdb::ColumnFamilyOptions&>(db_options) = cf_options;
 
