@@ -94,7 +94,9 @@ absl::StatusOr<std::optional<T>> ReadRecord(const rb::es::KvStore& kv, const std
 }  // namespace
 
 ProjectionEngine::ProjectionEngine(rb::es::EventStore* store, EngineOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store),
+      options_(std::move(options)),
+      catch_up_cache_(store, CatchUpCacheOptions{.max_bytes = options_.catch_up_cache_bytes}) {}
 
 ProjectionEngine::~ProjectionEngine() { Stop(); }
 
@@ -584,6 +586,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
     return s.ok() ? w : s;
   };
 
+  CatchUpCache::Reader shared_reads(&catch_up_cache_);
   // Catching up (the last read was not at the end of the log), batches grow to
   // catch_up_factor times the live limits: fewer, larger commits, and the writer's buffer
   // absorbs more repeated writes of the same keys. Live, they stay small for latency.
@@ -610,17 +613,21 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
     Checkpoint last = applied;
     absl::Status failure;
     uint64_t failed_at = 0;
+    auto on_event = [&](const rb::es::RecordedEvent& e) {
+      if (absl::Status s = apply(e); !s.ok()) {
+        failure = std::move(s);
+        failed_at = e.position;
+        return false;
+      }
+      last = Checkpoint{e.position, e.recorded_at_us};
+      return writer.ApproximateBytes() < max_batch_bytes;
+    };
+    // Behind the head, the log is read through the cache shared with the other workers catching
+    // up; live, straight from the store.
     absl::StatusOr<rb::es::ReadAllResult> read =
-        store_->ScanAll(applied.position + 1, rb::es::LogFilter{}, batch_events,
-                        [&](const rb::es::RecordedEvent& e) {
-                          if (absl::Status s = apply(e); !s.ok()) {
-                            failure = std::move(s);
-                            failed_at = e.position;
-                            return false;
-                          }
-                          last = Checkpoint{e.position, e.recorded_at_us};
-                          return writer.ApproximateBytes() < max_batch_bytes;
-                        });
+        catching_up
+            ? shared_reads.Scan(applied.position + 1, batch_events, on_event)
+            : store_->ScanAll(applied.position + 1, rb::es::LogFilter{}, batch_events, on_event);
     if (!read.ok()) {
       writer.Clear();
       Fail(slot, worker, first, read.status());
@@ -661,6 +668,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       return;
     }
     catching_up = !read->end_of_log;
+    if (!catching_up) shared_reads.Leave();
     if (last.position == applied.position) {
       if (applied.position == cp.position) {
         // At the head: a pending generation tries to switch; an active one is live.

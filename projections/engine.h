@@ -54,6 +54,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "eventstore/event_store.h"
+#include "projections/catch_up_cache.h"
 #include "projections/layout.h"
 #include "projections/projection.h"
 #include "projections/view_reader.h"
@@ -92,6 +93,10 @@ struct EngineOptions {
   // that rebuilds large logs sets e.g. 32: latency does not matter while catching up, and larger
   // batches mean fewer commits and more repeated writes of the same keys absorbed in memory.
   size_t catch_up_factor = 1;
+  // The events read once for all the workers catching up together (catch_up_cache.h): at most
+  // this many bytes of them are kept in memory; 0 disables the sharing (each worker reads the
+  // log itself).
+  size_t catch_up_cache_bytes = 256 << 20;
   // Sync each commit to disk (through the write-ahead log). Off by default: commits skip the
   // write-ahead log (KvStore::WriteUnlogged) and reach the disk with the store's next flush.
   // Views are derived data and the checkpoint travels with them, so a crash (of the process or
@@ -238,6 +243,7 @@ class ProjectionEngine {
 
   rb::es::EventStore* const store_;
   const EngineOptions options_;
+  CatchUpCache catch_up_cache_;
 
   std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;  // fixed after Start
 

@@ -1,0 +1,192 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+#include "projections/catch_up_cache.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace rb::proj {
+namespace {
+
+size_t EventBytes(const rb::es::RecordedEvent& e) {
+  return sizeof(e) + e.event_id.size() + e.stream_id.size() + e.type.size() + e.payload.size() +
+         e.stream_hash.size() + e.log_hash.size() + e.metadata.actor_user.size() +
+         e.metadata.actor_organisation.size() + e.metadata.actor_role.size() +
+         e.metadata.command_id.size() + e.metadata.correlation_id.size() +
+         e.metadata.causation_id.size() + e.metadata.reason.size();
+}
+
+CatchUpCacheOptions WithValidChunk(CatchUpCacheOptions options) {
+  options.chunk_events = std::max<size_t>(options.chunk_events, 1);
+  return options;
+}
+
+}  // namespace
+
+CatchUpCache::CatchUpCache(const rb::es::EventStore* store, CatchUpCacheOptions options)
+    : store_(store), options_(WithValidChunk(options)) {}
+
+size_t CatchUpCache::cached_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_;
+}
+
+uint64_t CatchUpCache::chunks_loaded() const {
+  absl::MutexLock lock(&mu_);
+  return chunks_loaded_;
+}
+
+int CatchUpCache::Register(uint64_t next_position) {
+  absl::MutexLock lock(&mu_);
+  const int id = next_reader_id_++;
+  readers_[id] = next_position;
+  return id;
+}
+
+void CatchUpCache::Unregister(int reader) {
+  absl::MutexLock lock(&mu_);
+  readers_.erase(reader);
+  EvictLocked();
+}
+
+void CatchUpCache::SetPosition(int reader, uint64_t next_position) {
+  absl::MutexLock lock(&mu_);
+  readers_[reader] = next_position;
+  EvictLocked();
+}
+
+void CatchUpCache::EvictLocked() {
+  uint64_t min_next = UINT64_MAX;
+  for (const auto& [id, next] : readers_) min_next = std::min(min_next, next);
+  const uint64_t n = options_.chunk_events;
+  for (auto it = chunks_.begin(); it != chunks_.end();) {
+    // Chunk k ends at (k + 1) * n: every reader is past it when its next position is beyond.
+    if (it->second->ready && (it->first + 1) * n < min_next) {
+      bytes_ -= it->second->bytes;
+      it = chunks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::shared_ptr<const CatchUpCache::Chunk> CatchUpCache::Acquire(uint64_t index) {
+  const uint64_t n = options_.chunk_events;
+  const uint64_t first = index * n + 1;
+  const uint64_t last = (index + 1) * n;
+  std::shared_ptr<Chunk> chunk;
+  size_t estimate = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      auto it = chunks_.find(index);
+      if (it == chunks_.end()) break;
+      std::shared_ptr<Chunk> found = it->second;
+      if (found->ready) return found;
+      // Another reader is reading it: wait for its copy (or for its failure, which removes it).
+      auto done = [this, index, &found]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        auto at = chunks_.find(index);
+        return at == chunks_.end() || at->second != found || found->ready;
+      };
+      mu_.Await(absl::Condition(&done));
+    }
+    if (options_.max_bytes == 0 || readers_.size() < 2) return nullptr;
+    if (store_->GetHead().position < last) return nullptr;  // the log does not fill it yet
+    estimate = n * bytes_per_event_;
+    if (bytes_ + estimate > options_.max_bytes) return nullptr;
+    chunk = std::make_shared<Chunk>();
+    chunks_[index] = chunk;
+    bytes_ += estimate;
+  }
+  // Read outside the lock: the other readers go on with their own chunks meanwhile.
+  chunk->events.reserve(n);
+  size_t bytes = 0;
+  uint64_t expected = first;
+  bool dense = true;
+  absl::StatusOr<rb::es::ReadAllResult> read =
+      store_->ScanAll(first, rb::es::LogFilter{}, n, [&](const rb::es::RecordedEvent& e) {
+        dense = dense && e.position == expected++;
+        bytes += EventBytes(e);
+        chunk->events.push_back(e);
+        return true;
+      });
+  absl::MutexLock lock(&mu_);
+  bytes_ -= estimate;
+  if (!read.ok() || !dense || chunk->events.size() != n) {
+    chunks_.erase(index);
+    return nullptr;
+  }
+  chunk->ready = true;
+  bytes_per_event_ = std::max<size_t>(1, bytes / n);
+  if (bytes_ + bytes > options_.max_bytes) {
+    // Larger than estimated: used by this reader only, so that the budget holds.
+    chunks_.erase(index);
+    return chunk;
+  }
+  chunk->bytes = bytes;
+  bytes_ += bytes;
+  ++chunks_loaded_;
+  return chunk;
+}
+
+absl::StatusOr<rb::es::ReadAllResult> CatchUpCache::Reader::Scan(
+    uint64_t from, size_t max_examined, absl::FunctionRef<bool(const rb::es::RecordedEvent&)> fn) {
+  if (from == 0) from = 1;
+  if (id_ == 0) {
+    id_ = cache_->Register(from);
+  } else {
+    cache_->SetPosition(id_, from);
+  }
+  const uint64_t n = cache_->options_.chunk_events;
+  rb::es::ReadAllResult r;
+  r.next_position = from;
+  r.last_examined = from - 1;
+  size_t examined = 0;
+  bool stopped = false;
+  while (examined < max_examined && !stopped) {
+    const uint64_t index = (from - 1) / n;
+    const uint64_t chunk_last = (index + 1) * n;
+    std::shared_ptr<const Chunk> chunk = cache_->Acquire(index);
+    if (chunk == nullptr) {
+      // The store, up to the end of this chunk: the next one may be shared.
+      const size_t limit = std::min<uint64_t>(max_examined - examined, chunk_last - from + 1);
+      absl::StatusOr<rb::es::ReadAllResult> part = cache_->store_->ScanAll(
+          from, rb::es::LogFilter{}, limit, [&](const rb::es::RecordedEvent& e) {
+            ++examined;
+            if (!fn(e)) stopped = true;
+            return !stopped;
+          });
+      if (!part.ok()) return part.status();
+      r.last_examined = std::max(r.last_examined, part->last_examined);
+      r.next_position = std::max(r.next_position, part->next_position);
+      if (part->end_of_log) {
+        r.end_of_log = true;
+        cache_->SetPosition(id_, r.next_position);
+        return r;
+      }
+    } else {
+      for (size_t i = from - (index * n + 1); i < chunk->events.size(); ++i) {
+        if (examined == max_examined) break;
+        const rb::es::RecordedEvent& e = chunk->events[i];
+        ++examined;
+        r.last_examined = e.position;
+        r.next_position = e.position + 1;
+        if (!fn(e)) {
+          stopped = true;
+          break;
+        }
+      }
+    }
+    from = r.next_position;
+    cache_->SetPosition(id_, from);
+  }
+  r.end_of_log = cache_->store_->GetHead().position < r.next_position;
+  return r;
+}
+
+void CatchUpCache::Reader::Leave() {
+  if (id_ == 0) return;
+  cache_->Unregister(id_);
+  id_ = 0;
+}
+
+}  // namespace rb::proj

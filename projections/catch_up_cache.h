@@ -1,0 +1,111 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// CatchUpCache: the stored log read once for every projection worker catching up at the same
+// time (a restart after a version change rebuilds several projections from position 0).
+//
+// Without it, each worker scans the log by itself: N workers, N scans of the same events. With
+// it, the log is read in fixed chunks of `chunk_events` events (chunk k holds positions
+// k * chunk_events + 1 .. (k + 1) * chunk_events); the first worker to need a chunk reads it and
+// keeps a copy, the others apply that copy. A chunk is dropped once every registered reader has
+// gone past it, and no chunk is kept beyond `max_bytes`: a reader that finds the budget spent, or
+// a chunk the log has not filled yet (the head lies in it), reads the store itself, exactly as
+// without the cache. The events a reader sees are the store's, in the same order, whatever was
+// cached: the cache changes who reads, never what is read.
+//
+//   CatchUpCache cache(store, {.chunk_events = 8192, .max_bytes = 256 << 20});
+//   CatchUpCache::Reader reader(&cache);  // one per worker thread
+//   absl::StatusOr<rb::es::ReadAllResult> r = reader.Scan(from, 65536, apply);
+//   reader.Leave();  // caught up: stop holding chunks for this worker
+//
+// A chunk is cached only when another reader is registered (a lone rebuild reads the store
+// directly: copying would only cost). Thread-safe; readers are used by one thread each.
+#ifndef RB_PROJECTIONS_CATCH_UP_CACHE_H_
+#define RB_PROJECTIONS_CATCH_UP_CACHE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "eventstore/event_store.h"
+
+namespace rb::proj {
+
+struct CatchUpCacheOptions {
+  size_t chunk_events = 8192;
+  size_t max_bytes = 256 << 20;  // 0: never cache (every reader reads the store)
+};
+
+class CatchUpCache {
+ public:
+  CatchUpCache(const rb::es::EventStore* store, CatchUpCacheOptions options);
+  CatchUpCache(const CatchUpCache&) = delete;
+  CatchUpCache& operator=(const CatchUpCache&) = delete;
+
+  // One worker's access. Registered from its first Scan until Leave (or destruction); while
+  // registered, the chunks from its next position on are kept for it (within the budget).
+  class Reader {
+   public:
+    explicit Reader(CatchUpCache* cache) : cache_(cache) {}
+    ~Reader() { Leave(); }
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+
+    // As EventStore::ScanAll(from, no filter, max_examined, fn): calls `fn` on the events from
+    // `from` on, in position order, at most `max_examined` of them, until `fn` returns false
+    // (that event counts as examined). `end_of_log` tells whether the log held nothing after the
+    // last event examined when it was read. Storage errors as returned by the store.
+    absl::StatusOr<rb::es::ReadAllResult> Scan(
+        uint64_t from, size_t max_examined,
+        absl::FunctionRef<bool(const rb::es::RecordedEvent&)> fn);
+
+    // Unregisters: the chunks no longer wait for this reader. Idempotent; the next Scan
+    // registers again.
+    void Leave();
+
+   private:
+    CatchUpCache* const cache_;
+    int id_ = 0;  // 0: not registered
+  };
+
+  // Bytes held by cached chunks (for tests and metrics).
+  size_t cached_bytes() const;
+  // Chunks read from the store and kept in the cache since construction (for tests and metrics).
+  uint64_t chunks_loaded() const;
+
+ private:
+  struct Chunk {
+    std::vector<rb::es::RecordedEvent> events;
+    size_t bytes = 0;
+    bool ready = false;  // false while its loader reads it
+  };
+
+  // The full chunk `index`, cached or read now; nullptr when the caller must read the store (the
+  // log does not fill the chunk, the budget is spent, no other reader would share it, or the
+  // read failed: the caller's own read then reports the error).
+  std::shared_ptr<const Chunk> Acquire(uint64_t index);
+  void SetPosition(int reader, uint64_t next_position);
+  int Register(uint64_t next_position);
+  void Unregister(int reader);
+  void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const rb::es::EventStore* const store_;
+  const CatchUpCacheOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::map<uint64_t, std::shared_ptr<Chunk>> chunks_ ABSL_GUARDED_BY(mu_);
+  std::map<int, uint64_t> readers_ ABSL_GUARDED_BY(mu_);  // id -> next position needed
+  int next_reader_id_ ABSL_GUARDED_BY(mu_) = 1;
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // ready chunks + estimates of loading ones
+  uint64_t chunks_loaded_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t bytes_per_event_ ABSL_GUARDED_BY(mu_) = 512;  // of the last chunk read: the estimate
+};
+
+}  // namespace rb::proj
+
+#endif  // RB_PROJECTIONS_CATCH_UP_CACHE_H_

@@ -1,0 +1,167 @@
+// Copyright: the Résorption-bidonvilles data service authors.
+//
+// CatchUpCache against the store it shares: every read through the cache returns what
+// EventStore::ScanAll returns for the same arguments, whoever loaded the chunks; chunks are read
+// once for several readers, dropped when all are past them, and never kept beyond the budget.
+#include "projections/catch_up_cache.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eventstore/event_store.h"
+#include "gtest/gtest.h"
+#include "tests/projections/test_projections.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rb::proj {
+namespace {
+
+using ::rb::proj::testing::AppendMany;
+
+struct Scanned {
+  std::vector<uint64_t> positions;
+  std::vector<std::string> payloads;
+  uint64_t last_examined = 0;
+  uint64_t next_position = 0;
+  bool end_of_log = false;
+};
+
+// Reads from `from`, at most `max` events, stopping after the event at `stop_at` (0: never).
+template <typename ScanFn>
+Scanned Read(ScanFn scan, uint64_t from, size_t max, uint64_t stop_at) {
+  Scanned out;
+  absl::StatusOr<rb::es::ReadAllResult> r = scan(from, max, [&](const rb::es::RecordedEvent& e) {
+    out.positions.push_back(e.position);
+    out.payloads.push_back(e.payload);
+    return e.position != stop_at;
+  });
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return out;
+  out.last_examined = r->last_examined;
+  out.next_position = r->next_position;
+  out.end_of_log = r->end_of_log;
+  return out;
+}
+
+void ExpectSame(const Scanned& cached, const Scanned& direct, const std::string& what) {
+  EXPECT_EQ(cached.positions, direct.positions) << what;
+  EXPECT_EQ(cached.payloads, direct.payloads) << what;
+  EXPECT_EQ(cached.last_examined, direct.last_examined) << what;
+  EXPECT_EQ(cached.next_position, direct.next_position) << what;
+  EXPECT_EQ(cached.end_of_log, direct.end_of_log) << what;
+}
+
+class CatchUpCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rb::es::Options o;
+    o.sync = false;
+    auto store = rb::es::EventStore::Open(o, dir_.path() + "/db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    head_ = AppendMany(*store_, 30);  // chunks of 8: three full ones and 6 events of a fourth
+    ASSERT_EQ(head_, 30u);
+  }
+
+  auto Direct() {
+    return [this](uint64_t from, size_t max, auto fn) {
+      return store_->ScanAll(from, rb::es::LogFilter{}, max, fn);
+    };
+  }
+  static auto Through(CatchUpCache::Reader& reader) {
+    return [&reader](uint64_t from, size_t max, auto fn) { return reader.Scan(from, max, fn); };
+  }
+
+  rb::testing::TempDir dir_;
+  std::unique_ptr<rb::es::EventStore> store_;
+  uint64_t head_ = 0;
+};
+
+TEST_F(CatchUpCacheTest, ReadsEqualTheStoresForEveryStartLimitAndStop) {
+  CatchUpCache cache(store_.get(), {.chunk_events = 8, .max_bytes = 1 << 20});
+  CatchUpCache::Reader a(&cache);
+  CatchUpCache::Reader b(&cache);
+  // Both registered, so that chunks are shared.
+  ASSERT_TRUE(a.Scan(1, 1, [](const rb::es::RecordedEvent&) { return true; }).ok());
+  ASSERT_TRUE(b.Scan(1, 1, [](const rb::es::RecordedEvent&) { return true; }).ok());
+  for (uint64_t from : {1, 5, 8, 9, 16, 17, 24, 25, 30, 31, 40}) {
+    for (size_t max : {1, 3, 8, 9, 20, 100}) {
+      for (uint64_t stop : {0, 8, 12, 26, 30}) {
+        const std::string what = "from " + std::to_string(from) + " max " + std::to_string(max) +
+                                 " stop " + std::to_string(stop);
+        const Scanned direct = Read(Direct(), from, max, stop);
+        ExpectSame(Read(Through(a), from, max, stop), direct, what);
+        ExpectSame(Read(Through(b), from, max, stop), direct, what);
+      }
+    }
+  }
+  EXPECT_GT(cache.chunks_loaded(), 0u);
+}
+
+TEST_F(CatchUpCacheTest, TwoReadersShareEachFullChunkAndDropItWhenBothArePast) {
+  CatchUpCache cache(store_.get(), {.chunk_events = 8, .max_bytes = 1 << 20});
+  CatchUpCache::Reader fast(&cache);
+  CatchUpCache::Reader slow(&cache);
+  ASSERT_TRUE(slow.Scan(1, 1, [](const rb::es::RecordedEvent&) { return true; }).ok());
+  // The fast reader reads the whole log: the three full chunks are loaded once, the tail (the
+  // fourth chunk, which the log does not fill) comes from the store.
+  const Scanned all = Read(Through(fast), 1, 100, 0);
+  EXPECT_EQ(all.positions.size(), 30u);
+  EXPECT_TRUE(all.end_of_log);
+  EXPECT_EQ(cache.chunks_loaded(), 3u);
+  const size_t full = cache.cached_bytes();
+  EXPECT_GT(full, 0u);
+  // The slow one applies the same chunks: nothing more is loaded.
+  ExpectSame(Read(Through(slow), 2, 15, 0), Read(Direct(), 2, 15, 0), "slow, first two chunks");
+  EXPECT_EQ(cache.chunks_loaded(), 3u);
+  // Both are past chunk 0 (positions 1..8) and chunk 1 (9..16): only chunk 2 is left.
+  EXPECT_LT(cache.cached_bytes(), full);
+  EXPECT_GT(cache.cached_bytes(), 0u);
+  fast.Leave();
+  slow.Leave();
+  EXPECT_EQ(cache.cached_bytes(), 0u);
+}
+
+TEST_F(CatchUpCacheTest, ALoneReaderAndAnExhaustedBudgetReadTheStore) {
+  {
+    CatchUpCache cache(store_.get(), {.chunk_events = 8, .max_bytes = 1 << 20});
+    CatchUpCache::Reader alone(&cache);
+    ExpectSame(Read(Through(alone), 1, 100, 0), Read(Direct(), 1, 100, 0), "alone");
+    EXPECT_EQ(cache.chunks_loaded(), 0u);
+  }
+  {
+    CatchUpCache cache(store_.get(), {.chunk_events = 8, .max_bytes = 0});
+    CatchUpCache::Reader a(&cache);
+    CatchUpCache::Reader b(&cache);
+    ASSERT_TRUE(b.Scan(1, 1, [](const rb::es::RecordedEvent&) { return true; }).ok());
+    ExpectSame(Read(Through(a), 1, 100, 0), Read(Direct(), 1, 100, 0), "no budget");
+    EXPECT_EQ(cache.chunks_loaded(), 0u);
+    EXPECT_EQ(cache.cached_bytes(), 0u);
+  }
+  {
+    // Room for about one chunk: the others are read from the store, the events are the same.
+    CatchUpCache cache(store_.get(), {.chunk_events = 8, .max_bytes = 8 * 512});
+    CatchUpCache::Reader a(&cache);
+    CatchUpCache::Reader b(&cache);
+    ASSERT_TRUE(b.Scan(1, 1, [](const rb::es::RecordedEvent&) { return true; }).ok());
+    ExpectSame(Read(Through(a), 1, 100, 0), Read(Direct(), 1, 100, 0), "small budget");
+    EXPECT_LE(cache.chunks_loaded(), 1u);
+    EXPECT_LE(cache.cached_bytes(), 8u * 512);
+  }
+}
+
+TEST_F(CatchUpCacheTest, AChunkTheLogFillsLaterIsCachedThen) {
+  CatchUpCache cache(store_.get(), {.chunk_events = 8, .max_bytes = 1 << 20});
+  CatchUpCache::Reader a(&cache);
+  CatchUpCache::Reader b(&cache);
+  ASSERT_TRUE(b.Scan(25, 1, [](const rb::es::RecordedEvent&) { return true; }).ok());
+  ExpectSame(Read(Through(a), 25, 100, 0), Read(Direct(), 25, 100, 0), "partial chunk");
+  EXPECT_EQ(cache.chunks_loaded(), 0u);
+  ASSERT_EQ(AppendMany(*store_, 2), 32u);  // chunk 3 (25..32) is now full
+  ExpectSame(Read(Through(a), 25, 100, 0), Read(Direct(), 25, 100, 0), "full chunk");
+  EXPECT_EQ(cache.chunks_loaded(), 1u);
+}
+
+}  // namespace
+}  // namespace rb::proj
