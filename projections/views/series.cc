@@ -2,6 +2,7 @@
 #include "projections/views/series.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 #include <utility>
@@ -126,16 +127,27 @@ bool DecodeBucket(std::string_view in, int32_t first_day, std::vector<DayDelta>*
 
 bool IsYes(v1::TriState t) { return t == v1::YES; }
 
+bool IsZero(const MetricVector& v) {
+  for (int64_t x : v) {
+    if (x != 0) return false;
+  }
+  return true;
+}
+
 struct Point {
   int32_t day;
   const v1::Territory* territory;
   MetricVector values;
 };
 
-// The step function of segments [from, end): one point per segment, plus one where the site
-// becomes out of date before the next segment.
-std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
-  std::vector<Point> points;
+bool HasData(const v1::SeriesSegment& s) {
+  return s.values_size() > kCumOpened && s.values(kCumOpened) != 0;
+}
+
+// Appends the step function of the versions as they are, segments [from, end), each state
+// counted as open: one point per segment, plus one where the site becomes out of date before the
+// next segment.
+void AppendRawPoints(const v1::SeriesSiteRecord& rec, int from, std::vector<Point>* points) {
   const int n = rec.segments_size();
   for (int i = std::max(from, 0); i < n; ++i) {
     const v1::SeriesSegment& s = rec.segments(i);
@@ -145,16 +157,138 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, int from) {
     // out of date: out of date from its first day.
     const bool out_at_start = s.outdated_from() > 0 && s.outdated_from() <= s.day();
     if (out_at_start) p.values[kOutOfDate] = 1;
-    points.push_back(p);
+    points->push_back(p);
     const bool has_next = i + 1 < n;
     if (!out_at_start && s.outdated_from() > 0 &&
         (!has_next || s.outdated_from() < rec.segments(i + 1).day())) {
       p.day = s.outdated_from();
       p.values[kOutOfDate] = 1;
-      points.push_back(p);
+      points->push_back(p);
     }
   }
-  return points;
+}
+
+// When a site counts, read from its record: opened from the earliest of its first version's day
+// and the installation and report dates of its last version with data (the site as known now),
+// closed from the `closed_at` of that version's closure. Changing any of these moves a step
+// before the changed segments, so the series then re-expands the whole record.
+struct Lifecycle {
+  int first = -1;        // index of the first segment with data; -1: the site never counts
+  int32_t open_day = 0;  // first day counted
+  bool closed = false;
+  int32_t close_day = 0;                    // first day counted closed (>= open_day)
+  const v1::SeriesSegment* pre = nullptr;   // counted before the first segment's day
+  const v1::SeriesSegment* last = nullptr;  // last segment with data
+};
+
+Lifecycle LifecycleOf(const v1::SeriesSiteRecord& rec) {
+  Lifecycle l;
+  const int n = rec.segments_size();
+  int last = n - 1;
+  while (last >= 0 && !HasData(rec.segments(last))) --last;
+  if (last < 0) return l;
+  l.first = 0;
+  while (!HasData(rec.segments(l.first))) ++l.first;
+  l.pre = l.first == 0 && rec.has_first_version() && HasData(rec.first_version())
+              ? &rec.first_version()
+              : &rec.segments(l.first);
+  l.last = &rec.segments(last);
+  l.open_day = rec.segments(l.first).day();
+  if (l.last->has_known_from()) l.open_day = std::min(l.open_day, l.last->known_from());
+  if (l.last->has_closed_from()) {
+    l.closed = true;
+    l.close_day = std::max(l.open_day, l.last->closed_from());
+  }
+  return l;
+}
+
+bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
+  return a.city_code() == b.city_code() && a.epci_code() == b.epci_code() &&
+         a.departement_code() == b.departement_code() && a.region_code() == b.region_code();
+}
+
+template <typename A, typename B>
+bool SameValues(const A& a, const B& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+// Whether two segments contribute the same vector in the same territory.
+bool SameContribution(const v1::SeriesSegment& a, const v1::SeriesSegment& b) {
+  return SameValues(a.values(), b.values()) && SameTerritory(a.territory(), b.territory());
+}
+
+bool SameLifecycle(const Lifecycle& a, const Lifecycle& b) {
+  if (a.first != b.first || a.open_day != b.open_day || a.closed != b.closed ||
+      a.close_day != b.close_day) {
+    return false;
+  }
+  if (a.first < 0) return true;
+  if (a.open_day < a.pre->day() && !SameContribution(*a.pre, *b.pre)) return false;
+  return !a.closed || (SameValues(a.last->closed_values(), b.last->closed_values()) &&
+                       SameTerritory(a.last->territory(), b.last->territory()));
+}
+
+MetricVector ValuesOf(const google::protobuf::RepeatedField<int64_t>& v) {
+  MetricVector m{};
+  for (int k = 0; k < kMetrics && k < v.size(); ++k) m[k] = v.Get(k);
+  return m;
+}
+
+// The step function the site contributes (before its first point: nothing), from segment `from`
+// on (the first point then gives its value on that segment's day), or whole when `from` is not
+// after the first segment with data. On day D:
+//  * before the opening day, nothing;
+//  * before the first segment's day, its first version (not out of date);
+//  * then, the versions' step function on D; nothing where that state is erased;
+//  * but from the closing day on, the closure's vector, in the territory of the last version
+//    (versions dated between `closed_at` and the closing event do not reopen the site).
+std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, const Lifecycle& life, int from) {
+  std::vector<Point> points;
+  if (life.first < 0) return points;
+  const bool whole = from <= life.first;
+  const int start = whole ? life.first : from;
+  points.reserve(2 * (rec.segments_size() - start) + 2);
+  if (whole && life.open_day < rec.segments(life.first).day()) {
+    points.push_back({life.open_day, &life.pre->territory(), ValuesOf(life.pre->values())});
+  }
+  AppendRawPoints(rec, start, &points);
+  if (!life.closed || points.empty()) return points;
+  // Days in order; from the closing day on, the closure's vector wherever the site has data
+  // (consecutive equal points merged).
+  const MetricVector closed = ValuesOf(life.last->closed_values());
+  std::vector<Point> out;
+  out.reserve(points.size() + 1);
+  auto add = [&](Point p) {
+    if (p.day >= life.close_day && p.values[kCumOpened] != 0) {
+      p.territory = &life.last->territory();
+      p.values = closed;
+    }
+    if (!out.empty() && out.back().values == p.values &&
+        SameTerritory(*out.back().territory, *p.territory)) {
+      return;
+    }
+    out.push_back(p);
+  };
+  bool at_close_day = false;  // a point on or after the closing day was reached
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (!at_close_day && points[i].day >= life.close_day) {
+      at_close_day = true;
+      // The step in force on the closing day, from that day (the first point is always on or
+      // before it in a whole expansion; a partial one starting after it needs none).
+      if (points[i].day > life.close_day && i > 0) {
+        Point p = points[i - 1];
+        p.day = life.close_day;
+        add(p);
+      }
+    }
+    add(points[i]);
+  }
+  if (!at_close_day) {
+    Point p = points.back();
+    p.day = life.close_day;
+    add(p);
+  }
+  return out;
 }
 
 // Summed changes per (id, day): the ids are those of a batch's locations (class Locations). The
@@ -206,11 +340,6 @@ class PrefixTable {
   std::vector<std::string> prefixes_;
 };
 
-bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
-  return a.city_code() == b.city_code() && a.epci_code() == b.epci_code() &&
-         a.departement_code() == b.departement_code() && a.region_code() == b.region_code();
-}
-
 // The territories a batch's sites were located in, interned: a site's changes are summed per
 // location first (one sum per location and day), and each location's sums are added to its
 // commune, EPCI, departement, region, nation and zone keys once, at the end (RollUp). Sums commute,
@@ -237,13 +366,6 @@ class Locations {
   absl::flat_hash_map<std::string, uint32_t> ids_;
   std::vector<std::vector<TerritoryKey>> keys_;
 };
-
-bool IsZero(const MetricVector& v) {
-  for (int64_t x : v) {
-    if (x != 0) return false;
-  }
-  return true;
-}
 
 bool IsZeroDay(const DayDelta& d) { return IsZero(d.values); }
 
@@ -305,49 +427,10 @@ std::vector<DeltaMap::Change> RollUp(const Locations& locations, const DeltaMap&
   return out;
 }
 
-// Makes `*s` the segment of `site` from `day` on (whatever it held before).
-void FillSegment(int32_t day, const v1::Site& site, v1::SeriesSegment* s) {
-  s->Clear();
-  s->set_day(day);
-  *s->mutable_territory() = site.location().territory();
-  const MetricVector m = SiteContribution(site);
-  s->mutable_values()->Add(m.begin(), m.end());
-  const int64_t last_update =
-      site.updated_at_us() != 0 ? site.updated_at_us() : site.created_at_us();
-  if (site.status() == v1::SITE_STATUS_OPEN && last_update != 0) {
-    s->set_outdated_from(OutdatedFrom(last_update));
-  }
-}
-
-}  // namespace
-
-bool HasWaterAccess(const v1::Site& site) {
-  if (site.living_conditions_version() == 1) {
-    return IsYes(site.living_conditions_v1().access_to_water());
-  }
-  if (site.living_conditions_version() != 2) return false;
-  const auto& w = site.living_conditions_v2().water();
-  const bool tap = w.access_type() == v1::WATER_ACCESS_TYPE_NETWORK_TAP ||
-                   w.access_type() == v1::WATER_ACCESS_TYPE_OTHER;
-  return tap && w.is_public() == v1::NO && w.is_local() == v1::YES && w.is_continuous() != v1::NO &&
-         w.is_close() != v1::NO && w.is_unequal() != v1::YES && w.has_stagnant_water() != v1::YES;
-}
-
-MetricVector SiteContribution(const v1::Site& s) {
+// The figures of `s` counted as open (stocks and the opened count), whatever its status.
+MetricVector OpenContribution(const v1::Site& s) {
   MetricVector m{};
-  if (s.status() != v1::SITE_STATUS_OPEN && s.status() != v1::SITE_STATUS_CLOSED) return m;
   m[kCumOpened] = 1;
-  if (s.status() == v1::SITE_STATUS_CLOSED) {
-    m[kCumClosed] = 1;
-    m[kCumResorbed] = IsYes(s.closure().closed_with_solutions()) ? 1 : 0;
-    for (const auto& o : s.closure().solutions()) {
-      const int k = static_cast<int>(o.solution());
-      if (k < 0 || k > 5) continue;
-      m[kCumPeopleBySolution + k] += o.people();
-      m[kCumHouseholdsBySolution + k] += o.households();
-    }
-    return m;
-  }
   const v1::Population& p = s.population();
   const int64_t people = p.total();
   const bool v2 = s.living_conditions_version() == 2;
@@ -393,17 +476,91 @@ MetricVector SiteContribution(const v1::Site& s) {
   return m;
 }
 
+// The counts of the closure of `s`: opened, closed, resorbed, people and households per solution.
+MetricVector ClosedContribution(const v1::Site& s) {
+  MetricVector m{};
+  m[kCumOpened] = 1;
+  m[kCumClosed] = 1;
+  m[kCumResorbed] = IsYes(s.closure().closed_with_solutions()) ? 1 : 0;
+  for (const auto& o : s.closure().solutions()) {
+    const int k = static_cast<int>(o.solution());
+    if (k < 0 || k > 5) continue;
+    m[kCumPeopleBySolution + k] += o.people();
+    m[kCumHouseholdsBySolution + k] += o.households();
+  }
+  return m;
+}
+
+std::optional<int32_t> DayOfDate(const v1::Date& d) {
+  std::optional<absl::CivilDay> day = rb::domain::ToCivilDay(d);
+  if (!day) return std::nullopt;
+  return DayNumber(*day);
+}
+
+// Makes `*s` the segment of `site` from `day` on (whatever it held before); `previous` is the
+// segment before it (nullptr: none).
+void FillSegment(int32_t day, const v1::Site& site, const v1::SeriesSegment* previous,
+                 v1::SeriesSegment* s) {
+  s->Clear();
+  s->set_day(day);
+  *s->mutable_territory() = site.location().territory();
+  const bool open = site.status() == v1::SITE_STATUS_OPEN;
+  const bool closed = site.status() == v1::SITE_STATUS_CLOSED;
+  if (!open && !closed) return;  // erased or undeclared: counts for nothing
+  const MetricVector m = OpenContribution(site);
+  s->mutable_values()->Add(m.begin(), m.end());
+  const int64_t last_update =
+      site.updated_at_us() != 0 ? site.updated_at_us() : site.created_at_us();
+  if (last_update != 0) s->set_outdated_from(OutdatedFrom(last_update));
+  const std::optional<int32_t> built = DayOfDate(site.built_at());
+  const std::optional<int32_t> declared = DayOfDate(site.declared_at());
+  if (built || declared) {
+    s->set_known_from(std::min(built.value_or(std::numeric_limits<int32_t>::max()),
+                               declared.value_or(std::numeric_limits<int32_t>::max())));
+  }
+  if (closed) {
+    const std::optional<int32_t> closed_at = DayOfDate(site.closure().closed_at());
+    // Without a date: from the first segment of the closure (the closing event's valid day).
+    int32_t from = day;
+    if (closed_at) {
+      from = *closed_at;
+    } else if (previous != nullptr && previous->has_closed_from()) {
+      from = previous->closed_from();
+    }
+    s->set_closed_from(from);
+    const MetricVector c = ClosedContribution(site);
+    s->mutable_closed_values()->Add(c.begin(), c.end());
+  }
+}
+
+}  // namespace
+
+bool HasWaterAccess(const v1::Site& site) {
+  if (site.living_conditions_version() == 1) {
+    return IsYes(site.living_conditions_v1().access_to_water());
+  }
+  if (site.living_conditions_version() != 2) return false;
+  const auto& w = site.living_conditions_v2().water();
+  const bool tap = w.access_type() == v1::WATER_ACCESS_TYPE_NETWORK_TAP ||
+                   w.access_type() == v1::WATER_ACCESS_TYPE_OTHER;
+  return tap && w.is_public() == v1::NO && w.is_local() == v1::YES && w.is_continuous() != v1::NO &&
+         w.is_close() != v1::NO && w.is_unequal() != v1::YES && w.has_stagnant_water() != v1::YES;
+}
+
+MetricVector SiteContribution(const v1::Site& s) {
+  if (s.status() == v1::SITE_STATUS_OPEN) return OpenContribution(s);
+  if (s.status() == v1::SITE_STATUS_CLOSED) return ClosedContribution(s);
+  return MetricVector{};
+}
+
 namespace {
 
 bool SameSegment(const v1::SeriesSegment& a, const v1::SeriesSegment& b) {
-  if (a.day() != b.day() || a.outdated_from() != b.outdated_from() ||
-      a.values_size() != b.values_size()) {
-    return false;
-  }
-  for (int k = 0; k < a.values_size(); ++k) {
-    if (a.values(k) != b.values(k)) return false;
-  }
-  return SameTerritory(a.territory(), b.territory());
+  return a.day() == b.day() && a.outdated_from() == b.outdated_from() &&
+         a.has_known_from() == b.has_known_from() && a.known_from() == b.known_from() &&
+         a.has_closed_from() == b.has_closed_from() && a.closed_from() == b.closed_from() &&
+         SameValues(a.values(), b.values()) && SameValues(a.closed_values(), b.closed_values()) &&
+         SameTerritory(a.territory(), b.territory());
 }
 
 // The deferred work of a batch: each changed site's segment record as committed before the batch
@@ -449,8 +606,13 @@ class SeriesBatch final : public BatchState {
              SameSegment(e.current->segments(common), e.committed->segments(common))) {
         ++common;
       }
-      AddStepDeltas(Expand(*e.current, common - 1), +1, &locations, &by_location);
-      AddStepDeltas(Expand(*e.committed, common - 1), -1, &locations, &by_location);
+      // Unless the opening or the closure moved (a step before the common segments): then both
+      // step functions whole.
+      const Lifecycle now = LifecycleOf(*e.current);
+      const Lifecycle before = LifecycleOf(*e.committed);
+      const int from = SameLifecycle(now, before) ? common - 1 : -1;
+      AddStepDeltas(Expand(*e.current, now, from), +1, &locations, &by_location);
+      AddStepDeltas(Expand(*e.committed, before, from), -1, &locations, &by_location);
     }
     PrefixTable prefixes;
     // One read and one write per (territory, month) bucket the batch changed.
@@ -536,14 +698,39 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
     const int32_t cut = DayOfValid(change->valid_at_us.front());
     int keep = 0;
     while (keep < rec.segments_size() && rec.segments(keep).day() < cut) ++keep;
+    // The versions of the site's first valid date (the declaration) re-folded: the first one of
+    // all, or one more of the same date (it comes last among them).
+    const bool first_refolded =
+        change->inserted_at == 0 || change->valid_at_us.front() == rec.first_valid_at_us();
+    if (!first_refolded && keep == 0 && rec.segments_size() > 0 && !rec.has_first_version()) {
+      // A later version of the first day replaces a segment that was the first version's.
+      *rec.mutable_first_version() = rec.segments(0);
+    }
     rec.mutable_segments()->DeleteSubrange(keep, rec.segments_size() - keep);
     for (size_t i = 0; i < change->size(); ++i) {
       const int32_t day = DayOfValid(change->valid_at_us[i]);
       const int n = rec.segments_size();
       // The state at the end of a day wins: a later version of the same day replaces the segment.
-      FillSegment(day, change->state(i),
-                  n > keep && rec.segments(n - 1).day() == day ? rec.mutable_segments(n - 1)
-                                                               : rec.add_segments());
+      const bool replace = n > keep && rec.segments(n - 1).day() == day;
+      v1::SeriesSegment* s = replace ? rec.mutable_segments(n - 1) : rec.add_segments();
+      const int at = replace ? n - 1 : n;
+      FillSegment(day, change->state(i), at > 0 ? &rec.segments(at - 1) : nullptr, s);
+    }
+    if (first_refolded) {
+      if (change->inserted_at == 0) rec.set_first_valid_at_us(change->valid_at_us.front());
+      const int64_t first_valid = rec.first_valid_at_us();
+      size_t j = 0;  // the last version of the first valid date
+      while (j + 1 < change->size() && change->valid_at_us[j + 1] == first_valid) ++j;
+      const int32_t day = DayOfValid(first_valid);
+      if (j + 1 < change->size() && DayOfValid(change->valid_at_us[j + 1]) == day) {
+        FillSegment(day, change->state(j), nullptr, rec.mutable_first_version());
+      } else {
+        rec.clear_first_version();
+      }
+    }
+    if (rec.has_first_version() &&
+        (rec.segments_size() == 0 || SameContribution(rec.first_version(), rec.segments(0)))) {
+      rec.clear_first_version();  // the first segment says the same
     }
     batch.ChargeSegments(change->size());
     return absl::OkStatus();

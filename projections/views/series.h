@@ -14,12 +14,25 @@
 //
 // Model. A site's figures on day D are those of its state at the end of D: the fold of its events
 // with a valid day (UTC) <= D, in (valid_at, position) order (the history view's rule, as known
-// now). Each site contributes a step function of a metric vector over days; the view stores the
+// now), with the opening and the closure dated as the platform's metrics date them (known_since =
+// LEAST(built_at, declared_at, created_at) <= D, not closed before D):
+//  * a site counts from its opening day, the earliest of its installation date, its report date
+//    (both as its last version says) and its declaration's valid day; before its declaration's
+//    valid day it contributes the state of its first version (the declared figures);
+//  * it counts as closed from the day of its closure's `closed_at` (the closure as its last
+//    version says; without a date, from the closing event's valid day), never before its opening:
+//    stocks drop and the closure's counts (closed, resorbed, people and households by solution)
+//    start that day, in the territory of its last version. Versions dated between `closed_at`
+//    and the closing event do not reopen it; when `closed_at` is after the closing event's valid
+//    day, the site counts open until `closed_at` with the figures it had;
+//  * an erased site contributes nothing from its erasure on.
+// Each site contributes a step function of a metric vector over days; the view stores the
 // derivative: for each territory key and day, the sum of the changes of every site's vector on
 // that day (a difference array). The figure on D is the prefix sum of the deltas up to D: a
 // ten-year national series is one range scan. An event changes its site's step function from its
-// valid day on (a retroactive correction re-folds the versions after it); the view writes the
-// difference between the old and the new step function, so every later date is corrected.
+// valid day on (a retroactive correction re-folds the versions after it), and from the opening or
+// closing day when it moves one of them (a corrected date); the view writes the difference
+// between the old and the new step function, so every later date is corrected.
 //
 // Spaces: `sites` (SiteVersionLog, without snapshots: a re-fold reads the site's versions back
 // from the log), `segments` (site id -> SeriesSiteRecord), `deltas`, one key per territory and
@@ -50,7 +63,7 @@ inline constexpr char kSeriesProjection[] = "series";
 // cumulative counts used for flows.
 inline constexpr int kStockMetrics = 19;
 inline constexpr int kOutOfDate = 18;
-inline constexpr int kCumOpened = 19;  // declared and not erased
+inline constexpr int kCumOpened = 19;  // opened (see the model above) and not erased
 inline constexpr int kCumClosed = 20;
 inline constexpr int kCumResorbed = 21;              // closed with solutions = yes
 inline constexpr int kCumPeopleBySolution = 22;      // + ClosingSolution value (0..5)
@@ -58,7 +71,8 @@ inline constexpr int kCumHouseholdsBySolution = 28;  // + ClosingSolution value 
 inline constexpr int kMetrics = 34;
 using MetricVector = std::array<int64_t, kMetrics>;
 
-// The contribution of one site state (out_of_date left at 0: it depends on the date).
+// The contribution of one site state, dated by its versions alone (out_of_date left at 0: it
+// depends on the date): an open site's figures, a closed site's closure counts.
 MetricVector SiteContribution(const resorption::v1::Site& site);
 // Access to water: v2 network tap or "other", not public, local, continuous (or unknown), close
 // (or unknown), not unequal, no stagnant water; v1 access_to_water = yes.
@@ -69,8 +83,10 @@ class SeriesProjection : public Projection {
   std::string name() const override { return kSeriesProjection; }
   // 5: a site is out of date from FirstOutOfDateDay (the list's rule), one day later than in 4
   // and clamped at month ends. 6: a version that is not an update (a comment) of a site already
-  // out of date counts it out of date from its first day.
-  uint32_t version() const override { return 6; }
+  // out of date counts it out of date from its first day. 7: a site opens on the earliest of its
+  // installation date, report date and declaration's valid day (not on the declaration's valid
+  // day), and closes on its closure's `closed_at` (not on the closing event's valid day).
+  uint32_t version() const override { return 7; }
   std::vector<std::string> spaces() const override { return {"sites", "segments", "deltas"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 

@@ -31,9 +31,10 @@ TEST_F(TerritorySeriesRpcsTest, GetSeriesGivesTheFiguresOnEachDateWithTheCorrect
                                             Dates(v1::TERRITORY_LEVEL_DEPARTEMENT, "93"), &r);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(r.points_size(), 4);
-  // 01-15: s1 (no population yet). 02-20: s1 45 (corrected) + s2 20. 04-01: 50 + 20.
-  // 05-15: s2 closed on 05-01.
-  EXPECT_EQ(r.points(0).stock().sites(), 1);
+  // Both sites count since their installation on 2023-01-10 (the fixture's dates).
+  // 01-15: s1 (no population yet) and s2 (declared on 01-20) with its declared figures (no
+  // population). 02-20: s1 45 (corrected) + s2 20. 04-01: 50 + 20. 05-15: s2 closed on 05-01.
+  EXPECT_EQ(r.points(0).stock().sites(), 2);
   EXPECT_EQ(r.points(0).stock().people(), 0);
   EXPECT_EQ(r.points(1).stock().sites(), 2);
   EXPECT_EQ(r.points(1).stock().people(), 65);
@@ -41,7 +42,7 @@ TEST_F(TerritorySeriesRpcsTest, GetSeriesGivesTheFiguresOnEachDateWithTheCorrect
   EXPECT_EQ(r.points(2).stock().people(), 70);
   EXPECT_EQ(r.points(3).stock().sites(), 1);
   EXPECT_EQ(r.points(3).stock().people(), 50);
-  EXPECT_EQ(r.points(1).flows().sites_opened(), 1);  // s2, between 01-15 and 02-20
+  EXPECT_EQ(r.points(1).flows().sites_opened(), 0);  // s2 opened in 2023, not on 01-20
   EXPECT_EQ(r.points(3).flows().sites_closed(), 1);
   EXPECT_EQ(r.points(3).flows().sites_resorbed(), 1);
 }
@@ -98,7 +99,8 @@ TEST_F(TerritorySeriesRpcsTest, GetPeriodFlowsCountsOpeningsClosuresAndSolutions
   v1::GetPeriodFlowsQuery q;
   q.mutable_request()->mutable_territory()->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
   q.mutable_request()->mutable_territory()->set_code("93");
-  *q.mutable_request()->mutable_from() = D(2024, 1, 1);
+  // s1 and s2 opened on their installation date, 2023-01-10 (the fixture's dates).
+  *q.mutable_request()->mutable_from() = D(2023, 1, 1);
   *q.mutable_request()->mutable_to() = D(2024, 6, 1);
   q.set_min_position(last_position_);
   v1::SeriesPoint p;

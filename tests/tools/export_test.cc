@@ -414,14 +414,18 @@ TEST_F(ExportTest, TerritoriesSeriesAndFlows) {
   std::vector<std::string> lines = absl::StrSplit(series.out, '\n', absl::SkipEmpty());
   ASSERT_GE(lines.size(), 3u);
   EXPECT_THAT(lines[0], HasSubstr("DATE"));
-  EXPECT_THAT(lines[1], HasSubstr("2024-01-01       0        0"));
-  // On the last date, the site of Saint-Denis with its 42 people, opened since the point before.
+  // The site of Saint-Denis, installed on 2023-11-15, counts from then with its declared figures
+  // (declared today, without population), and on the last date with its 42 people.
+  EXPECT_THAT(lines[1], HasSubstr("2024-01-01       1        0"));
   EXPECT_THAT(lines.back(), HasSubstr(today + "       1       42"));
   auto json =
       Cli(*a_, {"--json", "territories", "series", "nation", "--from=2024-01-01", "--to=" + today});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(json.out, HasSubstr(R"("sites":"2")"));
   auto flows = Cli(*a_, {"territories", "flows", "nation", "--from=2024-01-01", "--to=" + today});
+  ASSERT_EQ(flows.exit_code, 0) << flows.err;
+  EXPECT_THAT(flows.out, HasSubstr("sites opened      1"));  // Nantes, reported on 2025-02-01
+  flows = Cli(*a_, {"territories", "flows", "nation", "--from=2023-11-01", "--to=" + today});
   ASSERT_EQ(flows.exit_code, 0) << flows.err;
   EXPECT_THAT(flows.out, HasSubstr("sites opened      2"));
   EXPECT_EQ(
