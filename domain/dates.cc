@@ -29,7 +29,12 @@ resorption::v1::Date ToDate(absl::CivilDay day) {
 }
 
 absl::CivilDay DayOfMicros(int64_t us) {
-  return absl::ToCivilDay(absl::FromUnixMicros(us), absl::UTCTimeZone());
+  // UTC has no offset: the day is a floor division (no time-zone lookup on this hot path of the
+  // projections).
+  constexpr int64_t kMicrosPerDay = 86'400'000'000;
+  int64_t days = us / kMicrosPerDay;
+  if (us % kMicrosPerDay < 0) --days;
+  return absl::CivilDay(1970, 1, 1) + days;
 }
 
 std::string FormatDate(const resorption::v1::Date& d) {

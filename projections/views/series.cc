@@ -29,7 +29,12 @@ constexpr int32_t kDayOffset = 100000;
 const absl::CivilDay kEpoch(1970, 1, 1);
 
 int32_t DayNumber(absl::CivilDay d) { return static_cast<int32_t>(d - kEpoch); }
-int32_t DayOfValid(int64_t us) { return DayNumber(rb::domain::DayOfMicros(us)); }
+int32_t DayOfValid(int64_t us) {
+  constexpr int64_t kMicrosPerDay = 86'400'000'000;
+  int64_t days = us / kMicrosPerDay;
+  if (us % kMicrosPerDay < 0) --days;
+  return static_cast<int32_t>(days);  // days since 1970-01-01 (kEpoch), UTC
+}
 
 // The first day the site counts as out of date: the list's rule (IsOutOfDate), from the day of
 // its last update.
@@ -503,7 +508,13 @@ void FillSegment(int32_t day, const v1::Site& site, const v1::SeriesSegment* pre
                  v1::SeriesSegment* s) {
   s->Clear();
   s->set_day(day);
-  *s->mutable_territory() = site.location().territory();
+  // The codes only: the series rolls up by code, and the record stays small.
+  const v1::Territory& t = site.location().territory();
+  v1::Territory* codes = s->mutable_territory();
+  codes->set_city_code(t.city_code());
+  codes->set_epci_code(t.epci_code());
+  codes->set_departement_code(t.departement_code());
+  codes->set_region_code(t.region_code());
   const bool open = site.status() == v1::SITE_STATUS_OPEN;
   const bool closed = site.status() == v1::SITE_STATUS_CLOSED;
   if (!open && !closed) return;  // erased or undeclared: counts for nothing
