@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -128,6 +129,9 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
   }
   if (auto it = s->pending.find(Av(key)); it != s->pending.end()) return ToOwned(it->second);
   if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return ToOwned(it->second);
+  if (track_written_ && !s->written.contains(std::hash<std::string_view>{}(key))) {
+    return std::optional<std::string>();  // never written, and the space started empty
+  }
   s->read = true;
   absl::StatusOr<std::optional<std::string>> stored = kv_->Get(s->full_name, key);
   if (stored.ok() && cache_limit_ > 0) {
@@ -151,6 +155,12 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
     }
     return;
   }
+  if (track_written_ && s->written.insert(std::hash<std::string_view>{}(key)).second &&
+      ++written_keys_ > kMaxWrittenKeys) {
+    // Too many to remember: from now on Get reads the store for every key.
+    track_written_ = false;
+    for (Space& each : spaces_) absl::flat_hash_set<uint64_t>().swap(each.written);
+  }
   auto it = s->pending.find(Av(key));
   size_t added = 0;
   if (it == s->pending.end()) {
@@ -168,6 +178,8 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
     it->second = std::nullopt;
   }
 }
+
+void BatchViewWriter::set_spaces_start_empty() { track_written_ = written_keys_ == 0; }
 
 void BatchViewWriter::Put(std::string_view space, std::string_view key, std::string_view value) {
   Record("Put", space, key, value);

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "eventstore/event_store.h"
 #include "eventstore/kv_store.h"
@@ -88,6 +89,14 @@ class BatchViewWriter final : public ViewWriter {
   // The batch refers to the writer's buffer (no copy): write it before the next Put, Delete,
   // Clear or Committed.
   void AppendTo(rb::es::KvWriteBatch* batch) const;
+  // Declares that the writer's spaces held nothing when it started (a generation built from
+  // position 0, whose every write goes through this writer): Get then answers "absent" for a key
+  // the writer never wrote without reading the store, as most reads of a rebuild are of keys not
+  // written yet. The writer remembers a hash of each key written, at most kMaxWrittenKeys of
+  // them; beyond, Get reads the store as usual. Call before the first Put or Delete.
+  void set_spaces_start_empty();
+  static constexpr size_t kMaxWrittenKeys = size_t{4} << 20;
+
   // Forgets the buffered writes, the batch state and any pending error (the cache of committed
   // values stays).
   void Clear();
@@ -131,6 +140,8 @@ class BatchViewWriter final : public ViewWriter {
     // against it.
     bool read = false;
     size_t pending_bytes = 0;  // this space's share of bytes_
+    // Hashes of every key written, while the writer tracks them (set_spaces_start_empty).
+    absl::flat_hash_set<uint64_t> written;
   };
   Space* Find(std::string_view space);
   void Record(std::string_view op, std::string_view space, std::string_view key,
@@ -138,6 +149,8 @@ class BatchViewWriter final : public ViewWriter {
   void ClearCache();
 
   const rb::es::KvStore* kv_;
+  bool track_written_ = false;  // set_spaces_start_empty, until kMaxWrittenKeys
+  size_t written_keys_ = 0;
   const rb::es::EventStore* log_ = nullptr;
   uint64_t log_limit_ = 0;
   std::vector<Space> spaces_;

@@ -579,6 +579,9 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
   }
   BatchViewWriter writer(&store_->kv(), slot->name, worker->id, handle->spaces());
   writer.set_log(store_);
+  // A generation at position 0 has committed nothing (its checkpoint travels with its views): its
+  // spaces are empty, and only this thread writes them.
+  if (cp.position == 0) writer.set_spaces_start_empty();
   auto apply = [&](const rb::es::RecordedEvent& e) {
     writer.set_log_limit(e.position);
     absl::Status s = code->Apply(e, writer);

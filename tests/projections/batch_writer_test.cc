@@ -93,6 +93,41 @@ TEST_F(BatchViewWriterTest, GetAfterCommitReturnsCommittedValuesAndDiscardedWrit
   }
 }
 
+// A writer whose spaces started empty answers "absent" for the keys it never wrote without
+// reading the store: a value planted behind its back (which never happens to a generation being
+// built) shows that the store is not read; the keys it wrote, committed or discarded, are read.
+TEST_F(BatchViewWriterTest, SpacesThatStartedEmptyAnswerUnwrittenKeysWithoutTheStore) {
+  const std::string a = ViewSpaceName("p", gen_, "a");
+  for (size_t cache_bytes : {size_t{0}, BatchViewWriter::kDefaultCacheBytes}) {
+    BatchViewWriter w(&store_->kv(), "p", gen_, {"a"}, cache_bytes);
+    w.set_spaces_start_empty();
+    w.Put("a", "k", "v1");
+    w.Put("a", "discarded", "v");
+    w.Clear();
+    w.Put("a", "k", "v1");
+    rb::es::KvWriteBatch batch;
+    w.AppendTo(&batch);
+    ASSERT_TRUE(store_->kv().Write(batch).ok());
+    w.Committed();
+    rb::es::KvWriteBatch planted;
+    planted.Put(a, "planted", "x");
+    planted.Put(a, "discarded", "y");
+    ASSERT_TRUE(store_->kv().Write(planted).ok());
+    EXPECT_EQ(**w.Get("a", "k"), "v1");
+    EXPECT_FALSE(w.Get("a", "planted")->has_value());
+    EXPECT_EQ(**w.Get("a", "discarded"), "y");  // written once: read from the store
+    rb::es::KvWriteBatch cleanup;
+    for (const char* k : {"k", "planted", "discarded"}) cleanup.Delete(a, k);
+    ASSERT_TRUE(store_->kv().Write(cleanup).ok());
+  }
+  // Without the declaration, every key not buffered nor cached is read from the store.
+  rb::es::KvWriteBatch planted;
+  planted.Put(a, "planted", "x");
+  ASSERT_TRUE(store_->kv().Write(planted).ok());
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
+  EXPECT_EQ(**w.Get("a", "planted"), "x");
+}
+
 TEST_F(BatchViewWriterTest, UndeclaredSpaceIsInvalidArgument) {
   BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
   EXPECT_EQ(w.Get("c", "k").status().code(), absl::StatusCode::kInvalidArgument);
