@@ -116,13 +116,13 @@ absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view cat
 }  // namespace
 
 std::string DeterministicBytes(const pb::Message& message) {
-  std::string out;
-  {
-    pb::io::StringOutputStream raw(&out);
-    pb::io::CodedOutputStream coded(&raw);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
+  // Sized once, then written in place (no growth of the string while serializing).
+  const size_t size = message.ByteSizeLong();
+  std::string out(size, '\0');
+  pb::io::ArrayOutputStream raw(out.data(), static_cast<int>(size));
+  pb::io::CodedOutputStream coded(&raw);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeWithCachedSizes(&coded);
   return out;
 }
 

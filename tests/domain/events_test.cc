@@ -140,10 +140,20 @@ TEST(UpcasterTest, CurrentVersionPassesThroughAndMissingStepsAreErrors) {
             absl::StatusCode::kDataLoss);
 }
 
-TEST(DeterministicBytesTest, SameMessageSameBytes) {
+TEST(DeterministicBytesTest, AreTheCanonicalEncodingAndParseBack) {
   v1::SiteEvent e;
+  EXPECT_EQ(DeterministicBytes(e), "");
   e.mutable_population_recorded()->mutable_population()->set_total(5);
-  EXPECT_EQ(DeterministicBytes(e), DeterministicBytes(e));
+  e.mutable_population_recorded()->add_origins(v1::SOCIAL_ORIGIN_EUROPEAN);
+  e.set_actor_user_id(std::string(300, 'u'));  // longer than one small buffer
+  const std::string bytes = DeterministicBytes(e);
+  // Without map fields, the deterministic encoding is the field-order one.
+  EXPECT_EQ(bytes, e.SerializeAsString());
+  EXPECT_EQ(bytes, DeterministicBytes(e));
+  v1::SiteEvent back;
+  ASSERT_TRUE(back.ParseFromString(bytes));
+  EXPECT_EQ(back.population_recorded().population().total(), 5);
+  EXPECT_EQ(back.actor_user_id().size(), 300u);
 }
 
 }  // namespace
