@@ -285,28 +285,6 @@ const Region* Geography::FindRegion(std::string_view code) const {
   return FindByCode(regions_, code);
 }
 
-std::vector<std::string_view> Geography::RegionDepartements(std::string_view code) const {
-  std::vector<std::string_view> out;
-  for (const Departement& d : departements_) {
-    if (d.region == code) out.push_back(d.code);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::vector<std::string_view> Geography::EpciDepartements(std::string_view code) const {
-  const Epci* epci = FindEpci(code);
-  if (epci == nullptr) return {};
-  if (!epci->departement.empty()) return {epci->departement};
-  std::vector<std::string_view> out;
-  for (const Commune& c : communes_) {
-    if (c.epci == code) out.push_back(c.departement);
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 std::vector<const Commune*> Geography::SearchCommunes(std::string_view prefix, size_t limit) const {
   std::vector<const Commune*> hits;
   const std::string key = NormalizeName(prefix);

@@ -70,12 +70,6 @@ class Geography {
   const Departement* FindDepartement(std::string_view code) const;
   const Region* FindRegion(std::string_view code) const;
 
-  // The codes of the départements of region `code`, sorted; empty when the region is unknown.
-  std::vector<std::string_view> RegionDepartements(std::string_view code) const;
-  // The codes of the départements where the communes of EPCI `code` lie, sorted and distinct
-  // (usually one); empty when the EPCI is unknown.
-  std::vector<std::string_view> EpciDepartements(std::string_view code) const;
-
   // Communes whose name starts with `prefix`, ignoring case, accents, hyphens and apostrophes
   // ("st" does not expand to "saint"). Ordered by decreasing population, then code; at most
   // `limit`. An empty prefix yields nothing.

@@ -29,6 +29,7 @@ constexpr char kSites[] = "sites";
 constexpr char kActions[] = "actions";
 constexpr char kIndex[] = "index";
 constexpr char kMeta[] = "meta";
+constexpr char kTerritories[] = "territories";
 constexpr char kMaxValidKey[] = "max_valid_at_us";
 constexpr char kSiteStreamPrefix[] = "site-";
 constexpr char kActionStreamPrefix[] = "action-";
@@ -160,6 +161,20 @@ std::string IndexValue(const pb::SiteListRecord& rec) {
   return rb::domain::DeterministicBytes(v);
 }
 
+// The `territories` keys of a site's territory: its region, EPCI and commune, each with its
+// departement (<level><code>\0<departement>).
+std::vector<std::string> TerritoryDepartementKeys(const pb::Territory& t) {
+  std::vector<std::string> keys;
+  const std::pair<char, const std::string*> levels[] = {
+      {'r', &t.region_code()}, {'e', &t.epci_code()}, {'c', &t.city_code()}};
+  for (const auto& [level, code] : levels) {
+    if (code->empty()) continue;
+    keys.push_back(absl::StrCat(std::string(1, level), Av(*code), std::string(1, '\0'),
+                                Av(t.departement_code())));
+  }
+  return keys;
+}
+
 // Rewrites the index keys of a site whose record changed from `before` to `after`.
 void Reindex(const pb::SiteListRecord& before, const pb::SiteListRecord& after,
              rb::proj::ViewWriter& w) {
@@ -170,6 +185,13 @@ void Reindex(const pb::SiteListRecord& before, const pb::SiteListRecord& after,
                       std::back_inserter(gone));
   for (const std::string& k : gone) w.Delete(kIndex, k);
   if (new_keys.empty()) return;
+  const pb::Territory& t = after.site().location().territory();
+  const pb::Territory& was = before.site().location().territory();
+  if (old_keys.empty() || t.region_code() != was.region_code() ||
+      t.epci_code() != was.epci_code() || t.city_code() != was.city_code() ||
+      t.departement_code() != was.departement_code()) {
+    for (const std::string& k : TerritoryDepartementKeys(t)) w.Put(kTerritories, k, "");
+  }
   const std::string value = IndexValue(after);
   const bool same_value = !old_keys.empty() && IndexValue(before) == value;
   for (const std::string& k : new_keys) {
@@ -397,33 +419,38 @@ class MergedIndex {
   Stream* current_ = nullptr;
 };
 
-// The index ranges that hold every site of the filter's territories: the départements of the
-// regions, EPCI and communes asked for (the skeleton's own codes are then matched by
-// MatchesSiteFilter), or the nation when no territory is given or one is not in the embedded
-// geography.
-std::vector<std::pair<char, std::string>> Territories(const pb::SiteFilter& f) {
-  const rb::domain::geo::Geography& geo = rb::domain::geo::Geography::Get();
-  std::set<std::string> departements;
-  bool nation = f.region_codes().empty() && f.departement_codes().empty() &&
-                f.epci_codes().empty() && f.city_codes().empty();
-  auto add_all = [&](const std::vector<std::string_view>& codes) {
-    if (codes.empty()) nation = true;
-    for (std::string_view d : codes) departements.emplace(d);
-  };
-  for (const auto& c : f.region_codes()) add_all(geo.RegionDepartements(c));
-  for (const auto& c : f.departement_codes()) departements.insert(c);
-  for (const auto& c : f.epci_codes()) add_all(geo.EpciDepartements(c));
-  for (const auto& c : f.city_codes()) {
-    const rb::domain::geo::Commune* commune = geo.FindCommune(c);
-    add_all(commune == nullptr ? std::vector<std::string_view>{}
-                               : std::vector<std::string_view>{commune->departement});
-  }
+// The index ranges that hold every site of the filter's territories: the nation when none is
+// given; else the departements asked for, and those where a site of each region, EPCI or commune
+// asked for was ever indexed (the `territories` space, written from the sites' own codes: exact
+// whatever the embedded geography says today). Each entry is then matched on the skeleton's
+// codes.
+absl::StatusOr<std::vector<std::pair<char, std::string>>> Territories(
+    const rb::proj::ViewReader& reader, const pb::SiteFilter& f) {
   std::vector<std::pair<char, std::string>> t;
-  if (nation) {
+  if (f.region_codes().empty() && f.departement_codes().empty() && f.epci_codes().empty() &&
+      f.city_codes().empty()) {
     t.emplace_back('n', "");
-  } else {
-    for (const std::string& d : departements) t.emplace_back('d', d);
+    return t;
   }
+  std::set<std::string> departements(f.departement_codes().begin(), f.departement_codes().end());
+  std::vector<std::string> prefixes;
+  for (const auto& c : f.region_codes())
+    prefixes.push_back(absl::StrCat("r", c, std::string(1, '\0')));
+  for (const auto& c : f.epci_codes())
+    prefixes.push_back(absl::StrCat("e", c, std::string(1, '\0')));
+  for (const auto& c : f.city_codes())
+    prefixes.push_back(absl::StrCat("c", c, std::string(1, '\0')));
+  if (!prefixes.empty()) {
+    absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = reader.NewIterator(kTerritories);
+    if (!it.ok()) return it.status();
+    for (const std::string& prefix : prefixes) {
+      for ((*it)->Seek(prefix); (*it)->Valid() && (*it)->key().starts_with(prefix); (*it)->Next()) {
+        departements.emplace((*it)->key().substr(prefix.size()));
+      }
+      if (!(*it)->status().ok()) return (*it)->status();
+    }
+  }
+  for (const std::string& d : departements) t.emplace_back('d', d);
   return t;
 }
 
@@ -658,7 +685,10 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
   // Ascending by population, the sites without a count still come last.
   MergedIndex index(by_priority ? false : descending,
                     sort == 'p' ? NoPopulationKey() : std::string());
-  for (const auto& [level, code] : Territories(req.filter())) {
+  absl::StatusOr<std::vector<std::pair<char, std::string>>> territories =
+      Territories(*reader, req.filter());
+  if (!territories.ok()) return territories.status();
+  for (const auto& [level, code] : *territories) {
     for (char state : States(req.filter())) {
       if (absl::Status s = index.Add(*reader, Prefix(level, code, state, by_priority ? 'u' : sort));
           !s.ok()) {

@@ -35,15 +35,18 @@
 
 namespace rb::views {
 
-// Projection "site_list", version 4 (3: the index skeleton holds the insalubrity order, for its
-// filter; 4: index keys at the nation and département levels only, 6 per site instead of 15).
-// Spaces:
+// Projection "site_list", version 5 (3: the index skeleton holds the insalubrity order, for its
+// filter; 4: index keys at the nation and departement levels only, 6 per site instead of 15;
+// 5: the `territories` space). Spaces:
 //   sites    site id -> SiteListRecord (folded Site + the open "sur site" actions listing it)
 //   actions  action id -> ActionLinkRecord (folded Action)
 //   index    <level><code>\0<state><sort><sort key>\0<site id> -> SiteListRecord holding the
 //            site's skeleton (the fields filters, sorts and the score read) and its action links;
-//            level n (nation) or d (département): a region, EPCI or commune is listed from the
-//            ranges of its départements, its own code matched on the skeleton
+//            level n (nation) or d (departement): a region, EPCI or commune is listed from the
+//            ranges of the departements its sites lie in, its own code matched on the skeleton
+//   territories  <r|e|c><region, EPCI or commune code>\0<departement> -> "": the departements
+//            where a site of that territory was indexed, from the sites' own codes (never
+//            deleted: a stale entry only adds a range to scan)
 //   meta     "max_valid_at_us" -> decimal (latest valid date of a site event)
 // Apply folds site events with rb::domain::EvolveSite and action events with EvolveAction; a
 // site event dated before the site's latest one (a retroactive correction) re-folds the site's
@@ -53,8 +56,10 @@ class SiteListProjection : public rb::proj::Projection {
  public:
   static constexpr char kName[] = "site_list";
   std::string name() const override { return kName; }
-  uint32_t version() const override { return 4; }
-  std::vector<std::string> spaces() const override { return {"sites", "actions", "index", "meta"}; }
+  uint32_t version() const override { return 5; }
+  std::vector<std::string> spaces() const override {
+    return {"sites", "actions", "index", "meta", "territories"};
+  }
   absl::Status Apply(const rb::es::RecordedEvent& event,
                      rb::proj::ViewWriter& writer) const override;
 };

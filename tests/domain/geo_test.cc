@@ -81,19 +81,6 @@ TEST(GeographyTest, SearchIgnoresCaseAccentsAndHyphensAndRanksByPopulation) {
   EXPECT_LE(geo.SearchCommunes("s", 7).size(), 7u);
 }
 
-TEST(GeographyTest, DepartementsOfARegionAndOfAnEpci) {
-  const Geography& geo = Geography::Get();
-  EXPECT_THAT(geo.RegionDepartements("11"),
-              ::testing::ElementsAre("75", "77", "78", "91", "92", "93", "94", "95"));
-  EXPECT_TRUE(geo.RegionDepartements("00").empty());
-  // The Métropole du Grand Paris: Paris, the inner ring and a few communes beyond it.
-  EXPECT_THAT(geo.EpciDepartements("200054781"),
-              ::testing::ElementsAre("75", "91", "92", "93", "94", "95"));
-  // CC Usses et Rhône lies in the Ain and in Haute-Savoie.
-  EXPECT_THAT(geo.EpciDepartements("200070852"), ::testing::ElementsAre("01", "74"));
-  EXPECT_TRUE(geo.EpciDepartements("000000000").empty());
-}
-
 TEST(GeographyTest, NormalizeNameFoldsFrenchLetters) {
   EXPECT_EQ(NormalizeName("L'Haÿ-les-Roses"), "l hay les roses");
   EXPECT_EQ(NormalizeName("Œuilly  Ç"), "oeuilly c");

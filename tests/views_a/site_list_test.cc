@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "domain/events.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "projections/view_hash.h"
@@ -186,7 +187,7 @@ TEST_F(SiteListTest, EachFilterAlone) {
 // 2025 for sites 1 and 5, 2026 for site 2, none for 3 and the closed 4; site 3 is a building
 // ("Immeuble bâti"), the others land ("Terrain").
 // The index holds national and departemental ranges only: a region, an EPCI or a commune is
-// listed from the ranges of its departements, then matched on its own code.
+// listed from the ranges of the departements its sites lie in, then matched on its own code.
 TEST_F(SiteListTest, TerritoriesAcrossDepartementsAndUnknownCodes) {
   Scenario();
   // CC Usses et Rhône lies in the Ain (01) and in Haute-Savoie (74).
@@ -211,7 +212,7 @@ TEST_F(SiteListTest, TerritoriesAcrossDepartementsAndUnknownCodes) {
   f.add_city_codes("74029");
   f.add_departement_codes("31");
   EXPECT_THAT(Filtered(f), ElementsAre("5", "7"));
-  // Codes outside the embedded geography match nothing (and are looked for everywhere).
+  // Codes no site was recorded under match nothing.
   for (auto add : {+[](pb::SiteFilter& g) { g.add_city_codes("99999"); },
                    +[](pb::SiteFilter& g) { g.add_epci_codes("000000000"); },
                    +[](pb::SiteFilter& g) { g.add_region_codes("00"); }}) {
@@ -236,6 +237,48 @@ TEST_F(SiteListTest, TerritoriesAcrossDepartementsAndUnknownCodes) {
   ASSERT_EQ(second->sites_size(), 1);
   EXPECT_EQ(second->sites(0).id(), "8");  // Bourg-en-Bresse
   EXPECT_TRUE(second->next_page_token().empty());
+}
+
+// A site is listed under the codes it was recorded with, even when the embedded geography no
+// longer agrees (EPCI memberships change every year): here a site recorded in the Jura under an
+// EPCI that the geography places in the Ain and Haute-Savoie.
+TEST_F(SiteListTest, TerritoriesFollowTheSitesOwnCodesNotTodaysGeography) {
+  Scenario();
+  pb::SiteEvent e;
+  auto* d = e.mutable_declared();
+  d->set_site_id("9");
+  d->set_name("Ancien périmètre");
+  d->set_field_type(pb::FIELD_TYPE_LAND);
+  auto* t = d->mutable_location()->mutable_territory();
+  t->set_city_code("39300");
+  t->set_city_name("Lons-le-Saunier");
+  t->set_epci_code("200070852");
+  t->set_departement_code("39");
+  t->set_region_code("27");
+  d->mutable_location()->mutable_address()->set_label("Route");
+  d->mutable_location()->mutable_address()->set_city_code("39300");
+  absl::StatusOr<rb::es::EventData> data = rb::domain::EncodeSiteEvent(e);
+  ASSERT_TRUE(data.ok()) << data.status();
+  data->valid_at_us = Day(2024, 6, 2);
+  rb::es::AppendRequest req;
+  req.stream_id = "site-9";
+  req.events.push_back(*data);
+  absl::StatusOr<rb::es::AppendResult> appended = store_->Append(req);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  last_position_ = appended->last_position;
+  Sync();
+  pb::SiteFilter f;
+  f.add_epci_codes("200070852");
+  EXPECT_THAT(Filtered(f), ElementsAre("9"));
+  f.Clear();
+  f.add_region_codes("27");
+  EXPECT_THAT(Filtered(f), ElementsAre("9"));
+  f.Clear();
+  f.add_city_codes("39300");
+  EXPECT_THAT(Filtered(f), ElementsAre("9"));
+  f.Clear();
+  f.add_departement_codes("01");
+  EXPECT_THAT(Filtered(f), ElementsAre());
 }
 
 TEST_F(SiteListTest, ResorptionTargetAndSiteTypeFiltersKeepTheMatchingSites) {
