@@ -155,11 +155,10 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
     }
     return;
   }
+  wrote_ = true;
   if (track_written_ && s->written.insert(std::hash<std::string_view>{}(key)).second &&
       ++written_keys_ > kMaxWrittenKeys) {
-    // Too many to remember: from now on Get reads the store for every key.
-    track_written_ = false;
-    for (Space& each : spaces_) absl::flat_hash_set<uint64_t>().swap(each.written);
+    ForgetWrittenKeys();  // too many to remember: from now on Get reads the store
   }
   auto it = s->pending.find(Av(key));
   size_t added = 0;
@@ -179,7 +178,13 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
   }
 }
 
-void BatchViewWriter::set_spaces_start_empty() { track_written_ = written_keys_ == 0; }
+void BatchViewWriter::set_spaces_start_empty() { track_written_ = !wrote_; }
+
+void BatchViewWriter::ForgetWrittenKeys() {
+  track_written_ = false;
+  written_keys_ = 0;
+  for (Space& s : spaces_) absl::flat_hash_set<uint64_t>().swap(s.written);
+}
 
 void BatchViewWriter::Put(std::string_view space, std::string_view key, std::string_view value) {
   Record("Put", space, key, value);

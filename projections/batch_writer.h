@@ -96,6 +96,9 @@ class BatchViewWriter final : public ViewWriter {
   // them; beyond, Get reads the store as usual. Call before the first Put or Delete.
   void set_spaces_start_empty();
   static constexpr size_t kMaxWrittenKeys = size_t{4} << 20;
+  // Forgets the keys written (their memory) and reads the store for every key not buffered or
+  // cached again: for a worker that caught up, whose reads are few.
+  void ForgetWrittenKeys();
 
   // Forgets the buffered writes, the batch state and any pending error (the cache of committed
   // values stays).
@@ -150,6 +153,7 @@ class BatchViewWriter final : public ViewWriter {
 
   const rb::es::KvStore* kv_;
   bool track_written_ = false;  // set_spaces_start_empty, until kMaxWrittenKeys
+  bool wrote_ = false;          // a Put or Delete was ever recorded
   size_t written_keys_ = 0;
   const rb::es::EventStore* log_ = nullptr;
   uint64_t log_limit_ = 0;

@@ -671,7 +671,10 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       return;
     }
     catching_up = !read->end_of_log;
-    if (!catching_up) shared_reads.Leave();
+    if (!catching_up) {
+      shared_reads.Leave();
+      writer.ForgetWrittenKeys();
+    }
     if (last.position == applied.position) {
       if (applied.position == cp.position) {
         // At the head: a pending generation tries to switch; an active one is live.

@@ -120,12 +120,30 @@ TEST_F(BatchViewWriterTest, SpacesThatStartedEmptyAnswerUnwrittenKeysWithoutTheS
     for (const char* k : {"k", "planted", "discarded"}) cleanup.Delete(a, k);
     ASSERT_TRUE(store_->kv().Write(cleanup).ok());
   }
-  // Without the declaration, every key not buffered nor cached is read from the store.
   rb::es::KvWriteBatch planted;
   planted.Put(a, "planted", "x");
   ASSERT_TRUE(store_->kv().Write(planted).ok());
-  BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
-  EXPECT_EQ(**w.Get("a", "planted"), "x");
+  {
+    // Without the declaration, every key not buffered nor cached is read from the store.
+    BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
+    EXPECT_EQ(**w.Get("a", "planted"), "x");
+  }
+  {
+    // Declared after a write: ignored.
+    BatchViewWriter w(&store_->kv(), "p", gen_, {"a"}, 0);
+    w.Put("a", "k", "v1");
+    w.set_spaces_start_empty();
+    EXPECT_EQ(**w.Get("a", "planted"), "x");
+  }
+  {
+    // Forgotten (the worker caught up): the store is read again.
+    BatchViewWriter w(&store_->kv(), "p", gen_, {"a"}, 0);
+    w.set_spaces_start_empty();
+    w.Put("a", "k", "v1");
+    EXPECT_FALSE(w.Get("a", "planted")->has_value());
+    w.ForgetWrittenKeys();
+    EXPECT_EQ(**w.Get("a", "planted"), "x");
+  }
 }
 
 TEST_F(BatchViewWriterTest, UndeclaredSpaceIsInvalidArgument) {
