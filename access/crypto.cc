@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <cstdlib>
@@ -41,6 +42,17 @@ std::string Sha256(std::string_view data) {
   std::string out(32, '\0');
   unsigned int len = 0;
   if (EVP_Digest(data.data(), data.size(), U(out), &len, EVP_sha256(), nullptr) != 1) {
+    std::abort();
+  }
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), U(data), data.size(), U(out),
+           &len) == nullptr ||
+      len != out.size()) {
     std::abort();
   }
   return out;

@@ -1,7 +1,7 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
 // The few cryptographic primitives access control needs, over OpenSSL 3's EVP interface:
-// random bearer tokens, SHA-256, and AES-256-GCM sealing of personal data.
+// random bearer tokens, SHA-256, HMAC-SHA256 and AES-256-GCM sealing of personal data.
 //
 //   std::string token = rb::access::NewToken();            // 64 hex digits, 256 random bits
 //   std::string key_hash = rb::access::Sha256(token);       // 32 bytes: what is stored
@@ -30,6 +30,8 @@ std::string NewToken();
 std::string NewKey();
 // SHA-256 of `data` (32 raw bytes).
 std::string Sha256(std::string_view data);
+// HMAC-SHA256 of `data` under `key` (32 raw bytes).
+std::string HmacSha256(std::string_view key, std::string_view data);
 // Lower-case hexadecimal of `bytes`.
 std::string Hex(std::string_view bytes);
 

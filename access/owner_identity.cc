@@ -19,6 +19,10 @@ absl::Status OwnerKeys::Open(const resorption::v1::SealedText& sealed, std::stri
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> OwnerKeys::Digest(std::string_view subject, std::string_view data) {
+  return keys_->Digest(subject, data);
+}
+
 absl::Status OwnerKeys::Destroy(std::string_view site_id, int anonymisations,
                                 int64_t erased_at_us) {
   for (int g = 0; g < anonymisations; ++g) {

@@ -31,6 +31,7 @@ class OwnerKeys : public rb::domain::OwnerIdentityCipher {
   absl::Status Seal(std::string_view subject, std::string_view clear,
                     resorption::v1::SealedText* out) override;
   absl::Status Open(const resorption::v1::SealedText& sealed, std::string* clear) const override;
+  absl::StatusOr<std::string> Digest(std::string_view subject, std::string_view data) override;
 
   // Destroys the owner keys of the site's first `anonymisations` generations (the keys that
   // sealed the names erased by that many site.owner_identity_anonymised events), recording

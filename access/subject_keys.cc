@@ -26,23 +26,37 @@ bool IsTombstone(std::string_view value) {
 
 absl::Status SubjectKeys::Init() { return kv_->CreateSpace(Space()); }
 
+absl::StatusOr<std::string> SubjectKeys::KeyForUse(std::string_view subject, bool keep_tombstone) {
+  absl::MutexLock lock(&mu_);
+  auto v = kv_->Get(Space(), subject);
+  if (!v.ok()) return v.status();
+  if (v->has_value() && !IsTombstone(**v)) return std::move(**v);
+  if (v->has_value() && keep_tombstone) {
+    std::string_view at = std::string_view(**v).substr(kTombstonePrefix.size());
+    absl::Status s = absl::FailedPreconditionError(
+        absl::StrCat("the personal data of ", Sv(subject), " was erased"));
+    s.SetPayload(rb::domain::kErasedAtPayload, absl::Cord(Sv(at)));
+    return s;
+  }
+  std::string key = NewKey();
+  rb::es::KvWriteBatch batch;
+  batch.Put(Space(), subject, key);
+  if (absl::Status s = kv_->Write(batch, /*sync=*/true); !s.ok()) return s;
+  return key;
+}
+
 absl::StatusOr<std::string> SubjectKeys::Seal(std::string_view subject,
                                               std::string_view plaintext) {
-  std::string key;
-  {
-    absl::MutexLock lock(&mu_);
-    auto v = kv_->Get(Space(), subject);
-    if (!v.ok()) return v.status();
-    if (v->has_value() && !IsTombstone(**v)) {
-      key = std::move(**v);
-    } else {
-      key = NewKey();
-      rb::es::KvWriteBatch batch;
-      batch.Put(Space(), subject, key);
-      if (absl::Status s = kv_->Write(batch, /*sync=*/true); !s.ok()) return s;
-    }
-  }
-  return rb::access::Seal(key, plaintext, subject);
+  absl::StatusOr<std::string> key = KeyForUse(subject, /*keep_tombstone=*/false);
+  if (!key.ok()) return key.status();
+  return rb::access::Seal(*key, plaintext, subject);
+}
+
+absl::StatusOr<std::string> SubjectKeys::Digest(std::string_view subject, std::string_view data) {
+  absl::StatusOr<std::string> key = KeyForUse(subject, /*keep_tombstone=*/true);
+  if (!key.ok()) return key.status();
+  // A key of its own for the digests, derived: the AES key itself never keys anything else.
+  return HmacSha256(HmacSha256(*key, "resorption.subject-digest.v1"), data);
 }
 
 absl::StatusOr<std::string> SubjectKeys::Open(std::string_view subject,

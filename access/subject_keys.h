@@ -45,6 +45,11 @@ class SubjectKeys {
   // authenticated data: bytes sealed for one subject do not open for another.
   absl::StatusOr<std::string> Seal(std::string_view subject, std::string_view plaintext);
   absl::StatusOr<std::string> Open(std::string_view subject, std::string_view sealed) const;
+  // A keyed digest of `data` for the subject: HMAC-SHA256 under a key derived from the subject's
+  // key (created on first use, as by Seal). Nobody can recompute it, nor test a guessed
+  // plaintext against it, once the key is destroyed. FAILED_PRECONDITION (as Open, with the
+  // erasure time) when the key was destroyed with a tombstone: no new key is made for it.
+  absl::StatusOr<std::string> Digest(std::string_view subject, std::string_view data);
   // Destroys the key (durably). With `erased_at_us` > 0 and a live key, the key is replaced by a
   // tombstone recording that time; otherwise the entry is removed. Idempotent: destroying again
   // keeps the first time. Sealing for the subject afterwards creates a new key.
@@ -57,6 +62,10 @@ class SubjectKeys {
   static absl::Status Purge(rb::es::EventStore* store);
 
  private:
+  // The subject's live key, created when there is none (a tombstone too, unless
+  // `keep_tombstone`: then FAILED_PRECONDITION as Open).
+  absl::StatusOr<std::string> KeyForUse(std::string_view subject, bool keep_tombstone);
+
   rb::es::KvStore* kv_;
   absl::Mutex mu_;  // serialises key creation
 };

@@ -14,6 +14,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "domain/command_fingerprint.h"
 #include "domain/events.h"
 
 namespace rb::domain {
@@ -36,6 +37,10 @@ struct SiteTraits {
   static State Evolve(State s, const Event& e) { return EvolveSite(std::move(s), e); }
   static auto Encode(const Event& e) { return EncodeSiteEvent(e); }
   static auto Decode(const rb::es::RecordedEvent& r) { return DecodeSiteEvent(r); }
+  static absl::StatusOr<std::string> Fingerprint(const Command& c, const Context& ctx,
+                                                 const State& s, OwnerIdentityCipher* cipher) {
+    return SiteCommandFingerprint(c, ctx.actor, s.owner_anonymisations(), cipher);
+  }
 };
 
 struct ActionTraits {
@@ -49,6 +54,10 @@ struct ActionTraits {
   static State Evolve(State s, const Event& e) { return EvolveAction(std::move(s), e); }
   static auto Encode(const Event& e) { return EncodeActionEvent(e); }
   static auto Decode(const rb::es::RecordedEvent& r) { return DecodeActionEvent(r); }
+  static absl::StatusOr<std::string> Fingerprint(const Command& c, const Context& ctx, const State&,
+                                                 OwnerIdentityCipher*) {
+    return ActionCommandFingerprint(c, ctx.actor);
+  }
 };
 
 absl::Status AbortedAt(const std::string& stream, uint64_t expected, int64_t current) {
@@ -193,7 +202,11 @@ class Repo {
     }
     if (!cmd.command_id().empty() && f->commands != nullptr) {
       auto it = f->commands->find(cmd.command_id());
-      if (it != f->commands->end()) return std::move(done)(it->second);
+      if (it != f->commands->end()) {
+        // Before the expected revision's check: a retry is answered whatever the revision now.
+        if (absl::Status s = CheckRepeat(cmd, ctx, *f); !s.ok()) return std::move(done)(s);
+        return std::move(done)(it->second);
+      }
     }
     if (cmd.has_expected_revision() &&
         static_cast<int64_t>(cmd.expected_revision()) != f->revision) {
@@ -213,6 +226,14 @@ class Repo {
                        ? rb::es::ExpectedRevision::NoStream()
                        : rb::es::ExpectedRevision::Exactly(static_cast<uint64_t>(f->revision));
     req.command_id = cmd.command_id();
+    if (!cmd.command_id().empty()) {
+      // Stored with the command id in the batch of the events: a later command under this id is
+      // replayed only when it is the same command (CheckRepeat, or the store in a race).
+      absl::StatusOr<std::string> fingerprint =
+          T::Fingerprint(cmd, ctx, f->state, options_.owner_cipher);
+      if (!fingerprint.ok()) return std::move(done)(fingerprint.status());
+      req.command_fingerprint = *std::move(fingerprint);
+    }
     req.metadata.actor_user = ctx.actor.user_id;
     req.metadata.actor_organisation = ctx.actor.organisation_id;
     req.metadata.actor_role = std::string(RoleId(ctx.actor.role));
@@ -261,6 +282,35 @@ class Repo {
   }
 
  private:
+  // `cmd` comes with a command id found among the events of its stream (folded into `f`): OK when
+  // it repeats the command that used the id, whose first result is then replayed; otherwise
+  // CommandIdReusedError. An id whose record holds no command fingerprint (appended before
+  // commands were fingerprinted, or by a raw append) is a repeat, as it always was.
+  absl::Status CheckRepeat(const typename T::Command& cmd, const Context& ctx, const Folded& f) {
+    absl::StatusOr<std::optional<rb::es::CommandRecord>> record =
+        store_->GetCommand(cmd.command_id());
+    if (!record.ok()) return record.status();
+    if (!record->has_value() ||
+        (*record)->kind != rb::es::CommandRecord::FingerprintKind::kCommand) {
+      return absl::OkStatus();
+    }
+    const uint64_t first_position = (*record)->result.first_position;
+    absl::StatusOr<std::string> fingerprint =
+        T::Fingerprint(cmd, ctx, f.state, options_.owner_cipher);
+    if (absl::IsFailedPrecondition(fingerprint.status())) {
+      // The site's owner key is destroyed: owner names cannot be compared any more.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "command_id: already used (first used at position ", first_position,
+          "), and this command's owner names can no longer be compared with that command's: ",
+          fingerprint.status().message(), "; use a new command id"));
+    }
+    if (!fingerprint.ok()) return fingerprint.status();
+    if (*fingerprint != (*record)->fingerprint) {
+      return rb::es::CommandIdReusedError(first_position);
+    }
+    return absl::OkStatus();
+  }
+
   // T::Decide, but a retroactive correction of a site is decided against the site as it was on
   // the corrected date.
   auto Decide(const std::string& stream, const Folded& f, const typename T::Command& cmd,
@@ -317,6 +367,8 @@ class Repo {
     result.first_position = appended.first_position;
     result.last_position = appended.last_position;
     result.revision = static_cast<int64_t>(appended.stream_revision);
+    // The same command under the same id was appended first by a concurrent try: its result.
+    if (appended.replayed) result.event_types.clear();
     if (appended.replayed ||
         appended.stream_revision !=
             static_cast<uint64_t>(folded.revision + static_cast<int64_t>(events.size()))) {

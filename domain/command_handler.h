@@ -15,7 +15,15 @@
 //   * A command with an expected_revision that is not the stream's current revision fails with
 //     ABORTED; rb::es::CurrentRevisionFrom(status) gives the current revision (-1: no stream).
 //   * A command_id makes retries idempotent: a retry of an appended command returns the first
-//     result with outcome kReplayed and appends nothing (also after a restart).
+//     result with outcome kReplayed and appends nothing (also after a restart, and whatever the
+//     stream's revision now). "A retry" is the same command from the same actor: same
+//     fingerprint (domain/command_fingerprint.h), stored with the id in the batch of the events.
+//     The id reused for a different command is refused with ALREADY_EXISTS
+//     (rb::es::CommandIdReusedError: "command_id: already used for a different command (first
+//     used at position P)…") and nothing is appended; so is an id first used on another stream.
+//     An id appended before commands were fingerprinted replays its first result, as it did.
+//     A command whose owner names were erased since the id's first use cannot be compared:
+//     FAILED_PRECONDITION. A command decided as kNoChange does not use up its id.
 //   * Without expected_revision, a race with another writer is retried (re-load, re-decide) up to
 //     Options::max_conflict_retries times, then ABORTED.
 //   * Every error of DecideSite / DecideAction is returned unchanged, and the log is unchanged.
@@ -55,7 +63,7 @@ struct CommandResult {
   enum class Outcome {
     kAppended,  // events were appended
     kNoChange,  // the command was valid but changed nothing; nothing appended
-    kReplayed,  // a retry of an earlier command id; its first result
+    kReplayed,  // a retry of the command that first used its command id; its first result
   };
   Outcome outcome = Outcome::kNoChange;
   uint64_t first_position = 0;  // 0 when nothing was appended

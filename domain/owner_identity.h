@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "resorption/v1/site.pb.h"
 #include "resorption/v1/site_events.pb.h"
 
@@ -70,6 +71,11 @@ class OwnerIdentityCipher {
   // kErasedAtPayload payload when the time is known); DATA_LOSS when the bytes do not
   // authenticate.
   virtual absl::Status Open(const resorption::v1::SealedText& sealed, std::string* clear) const = 0;
+  // A keyed digest (32 bytes) of `data` under `subject`'s key, created on first use: what the
+  // command handler stores to recognise a command that carries owner names (its fingerprint, see
+  // domain/command_fingerprint.h), which nobody can test a guessed name against once the key is
+  // destroyed. FAILED_PRECONDITION when the subject's key was destroyed.
+  virtual absl::StatusOr<std::string> Digest(std::string_view subject, std::string_view data) = 0;
 };
 
 // Before append: seals the non-public names of an ownership event of site `site_id`, whose state

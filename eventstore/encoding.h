@@ -13,10 +13,13 @@
 
 namespace rb::es::internal {
 
-inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion = 3;
 // Version 1 wrote the stream index in the same batch as the events; version 2 writes it behind
-// the log and records how far it got. A version-1 directory is upgraded at open.
+// the log and records how far it got (stream_index_through); version 3 adds the command records
+// holding a writer's fingerprint (AppendRequest::command_fingerprint). Older directories are
+// upgraded at the first read-write open: nothing of theirs is rewritten.
 inline constexpr uint32_t kFirstUpgradableFormatVersion = 1;
+inline constexpr uint32_t kStreamIndexThroughFormatVersion = 2;
 inline constexpr uint8_t kEventRecordVersion = 1;
 inline constexpr size_t kHashBytes = 32;
 

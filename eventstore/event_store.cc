@@ -23,6 +23,7 @@ namespace rb::es {
 namespace {
 
 constexpr char kCurrentRevisionPayload[] = "type.resorption.gouv.fr/rb.es.CurrentRevision";
+constexpr char kReusedCommandPayload[] = "type.resorption.gouv.fr/rb.es.ReusedCommandPosition";
 constexpr char kEventsCf[] = "events";
 constexpr char kStreamsCf[] = "streams";
 constexpr char kCommandsCf[] = "commands";
@@ -77,12 +78,29 @@ std::string Fingerprint(const AppendRequest& req) {
   return internal::Sha256(buf);
 }
 
-std::string EncodeCommandRecord(const std::string& fingerprint, const AppendResult& r) {
-  std::string v = fingerprint;
-  internal::PutFixed64BE(&v, r.first_position);
-  internal::PutFixed64BE(&v, r.last_position);
-  internal::PutFixed64BE(&v, r.stream_revision);
+// A `commands` value (docs/storage-format.md, "Idempotency records"): fingerprint, first and last
+// position, stream revision, then for a writer's fingerprint only the kind byte 1 (a record
+// without it, as every format-2 record, holds the store's fingerprint of the append).
+constexpr size_t kCommandRecordBytes = internal::kHashBytes + 24;
+constexpr char kCommandFingerprintKind = 1;
+
+std::string EncodeCommandRecord(const CommandRecord& c) {
+  std::string v = c.fingerprint;
+  internal::PutFixed64BE(&v, c.result.first_position);
+  internal::PutFixed64BE(&v, c.result.last_position);
+  internal::PutFixed64BE(&v, c.result.stream_revision);
+  if (c.kind == CommandRecord::FingerprintKind::kCommand) v.push_back(kCommandFingerprintKind);
   return v;
+}
+
+// Whether an append (with its command_fingerprint and the store's fingerprint of it) repeats the
+// request recorded under its command id.
+bool SameRequest(const CommandRecord& prior, const AppendRequest& req,
+                 const std::string& request_fingerprint) {
+  if (prior.kind == CommandRecord::FingerprintKind::kCommand) {
+    return !req.command_fingerprint.empty() && prior.fingerprint == req.command_fingerprint;
+  }
+  return prior.fingerprint == request_fingerprint;
 }
 
 constexpr size_t kUuidChars = 36;
@@ -166,6 +184,21 @@ bool LogFilter::Matches(const RecordedEvent& e) const {
 std::optional<int64_t> CurrentRevisionFrom(const absl::Status& status) {
   auto p = status.GetPayload(kCurrentRevisionPayload);
   int64_t v;
+  if (!p.has_value() || !absl::SimpleAtoi(std::string(*p), &v)) return std::nullopt;
+  return v;
+}
+
+absl::Status CommandIdReusedError(uint64_t first_position) {
+  absl::Status s = absl::AlreadyExistsError(
+      absl::StrCat("command_id: already used for a different command (first used at position ",
+                   first_position, "); use a new command id"));
+  s.SetPayload(kReusedCommandPayload, absl::Cord(std::to_string(first_position)));
+  return s;
+}
+
+std::optional<uint64_t> ReusedCommandPositionFrom(const absl::Status& status) {
+  auto p = status.GetPayload(kReusedCommandPayload);
+  uint64_t v;
   if (!p.has_value() || !absl::SimpleAtoi(std::string(*p), &v)) return std::nullopt;
   return v;
 }
@@ -306,7 +339,8 @@ absl::Status EventStoreImpl::Init() {
     }
   } else if (!s.ok()) {
     return FromRocks(s, "read storage format version");
-  } else if (version == std::to_string(kFormatVersion)) {
+  } else if (version == std::to_string(kFormatVersion) ||
+             version == std::to_string(kStreamIndexThroughFormatVersion)) {
     std::string through;
     s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kStreamIndexThroughKey, &through);
     if (!s.ok() || through.size() != 8) {
@@ -318,6 +352,10 @@ absl::Status EventStoreImpl::Init() {
     if (indexed_through > last_position_) {
       return absl::DataLossError(absl::StrCat("the stream index reaches position ", indexed_through,
                                               " beyond the log's last position ", last_position_));
+    }
+    // Version 2 holds only records of the store's own fingerprints, which version 3 reads as is.
+    if (version != std::to_string(kFormatVersion) && !options_.read_only) {
+      if (absl::Status w = WriteFormatVersion(indexed_through); !w.ok()) return w;
     }
   } else if (version == std::to_string(kFirstUpgradableFormatVersion)) {
     // Version 1 indexed every event in its own batch: the index is complete.
@@ -364,6 +402,15 @@ absl::Status EventStoreImpl::ValidateRequest(const AppendRequest& req) const {
   if (req.command_id.size() > kMaxIdBytes || !IsPrintableToken(req.command_id)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "command_id: must be printable ASCII without spaces, at most ", kMaxIdBytes, " bytes"));
+  }
+  if (!req.command_fingerprint.empty()) {
+    if (req.command_fingerprint.size() != kHashBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("command_fingerprint: must be ", kHashBytes, " bytes"));
+    }
+    if (req.command_id.empty()) {
+      return absl::InvalidArgumentError("command_fingerprint: only meaningful with a command_id");
+    }
   }
   if (req.events.empty()) return absl::InvalidArgumentError("events: at least one is required");
   if (req.events.size() > options_.max_events_per_append) {
@@ -587,10 +634,8 @@ void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::Writ
         prior = *loaded;
       }
       if (prior.has_value()) {
-        if (prior->fingerprint != w->fingerprint) {
-          w->result = absl::AlreadyExistsError(
-              absl::StrCat("command_id '", req.command_id,
-                           "' was already used for a different append; use a new command id"));
+        if (!SameRequest(*prior, req, w->fingerprint)) {
+          w->result = CommandIdReusedError(prior->result.first_position);
         } else {
           AppendResult r = prior->result;
           r.replayed = true;
@@ -674,9 +719,16 @@ void EventStoreImpl::BuildGroup(const std::vector<Writer*>& group, rocksdb::Writ
     result.stream_revision = head.last_revision;
     *new_recorded_at = now;
     if (!req.command_id.empty()) {
-      batch->Put(commands_cf_, req.command_id, EncodeCommandRecord(w->fingerprint, result))
-          .PermitUncheckedError();
-      pending_commands[req.command_id] = CommandRecord{w->fingerprint, result};
+      CommandRecord record;
+      if (req.command_fingerprint.empty()) {
+        record.fingerprint = w->fingerprint;
+      } else {
+        record.kind = CommandRecord::FingerprintKind::kCommand;
+        record.fingerprint = req.command_fingerprint;
+      }
+      record.result = result;
+      batch->Put(commands_cf_, req.command_id, EncodeCommandRecord(record)).PermitUncheckedError();
+      pending_commands[req.command_id] = std::move(record);
     }
     w->result = result;
   }
@@ -857,14 +909,25 @@ void EventStoreImpl::IndexerLoop() {
   index_mu_.Unlock();
 }
 
-absl::StatusOr<std::optional<EventStoreImpl::CommandRecord>> EventStoreImpl::LoadCommand(
+absl::StatusOr<std::optional<CommandRecord>> EventStoreImpl::GetCommand(
+    const std::string& command_id) const {
+  if (command_id.empty()) return std::optional<CommandRecord>();
+  return LoadCommand(command_id);
+}
+
+absl::StatusOr<std::optional<CommandRecord>> EventStoreImpl::LoadCommand(
     const std::string& command_id) const {
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), commands_cf_, command_id, &v);
   if (s.IsNotFound()) return std::optional<CommandRecord>();
   if (!s.ok()) return FromRocks(s, "read command record");
-  if (v.size() != kHashBytes + 24) return absl::DataLossError("malformed command record");
   CommandRecord r;
+  if (v.size() == kCommandRecordBytes + 1 && v.back() == kCommandFingerprintKind) {
+    r.kind = CommandRecord::FingerprintKind::kCommand;
+  } else if (v.size() != kCommandRecordBytes) {
+    return absl::DataLossError(
+        absl::StrCat("malformed record of command id '", command_id, "' (", v.size(), " bytes)"));
+  }
   r.fingerprint = v.substr(0, kHashBytes);
   r.result.first_position = DecodeFixed64BE(v.data() + kHashBytes);
   r.result.last_position = DecodeFixed64BE(v.data() + kHashBytes + 8);

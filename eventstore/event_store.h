@@ -86,9 +86,16 @@ class ExpectedRevision {
 struct AppendRequest {
   std::string stream_id;  // non-empty, at most 256 bytes, printable ASCII without spaces
   ExpectedRevision expected = ExpectedRevision::Any();
-  // Idempotency key: a retry with the same id and the same content returns the first result and
-  // appends nothing, also after a restart. Empty: no idempotency.
+  // Idempotency key: a retry with the same id and the same request returns the first result and
+  // appends nothing, also after a restart; the id reused with a different request is refused
+  // (CommandIdReusedError). Empty: no idempotency.
   std::string command_id;
+  // What makes two appends under one command id the same request, when the writer knows it
+  // better than the appended bytes do (a domain command decided again on a retry yields events
+  // with other dates and ids): 32 bytes, e.g. a SHA-256 of the writer's command, stored with the
+  // command id in the same batch as the events. Empty: the store's own fingerprint of the request
+  // (stream id, expected revision, metadata, events) decides. Requires a command_id.
+  std::string command_fingerprint;
   EventMetadata metadata;  // copied onto every event (metadata.command_id is set from command_id)
   std::vector<EventData> events;  // at least one
 };
@@ -98,6 +105,19 @@ struct AppendResult {
   uint64_t last_position = 0;
   uint64_t stream_revision = 0;  // revision of the last event appended
   bool replayed = false;         // true when this is the stored result of an earlier identical try
+};
+
+// The idempotency record of a command id: what its first append was and what it answered
+// (docs/storage-format.md, "Idempotency records").
+struct CommandRecord {
+  enum class FingerprintKind {
+    kAppend,   // the store's fingerprint of the append request (AppendRequest::command_fingerprint
+               // was empty; also every record written before writers could give their own)
+    kCommand,  // AppendRequest::command_fingerprint, given by the writer
+  };
+  FingerprintKind kind = FingerprintKind::kAppend;
+  std::string fingerprint;  // 32 bytes
+  AppendResult result;      // the first result (replayed = false)
 };
 
 struct StreamInfo {
@@ -152,8 +172,12 @@ class EventStore {
   // Appends req.events atomically at the end of req.stream_id. Blocks until durable.
   // Errors: INVALID_ARGUMENT for malformed input (nothing is written); ABORTED when the expected
   // revision does not hold (the message carries the current revision, see CurrentRevisionFrom);
-  // ALREADY_EXISTS when command_id was used before with different content; UNAVAILABLE when the
-  // store is closing or the disk write failed (the append may be retried with the same command id).
+  // ALREADY_EXISTS when command_id was used before for a different request (CommandIdReusedError:
+  // with a command_fingerprint, a different one, or none while the first append had one; without,
+  // different content); UNAVAILABLE when the store is closing or the disk write failed (the append
+  // may be retried with the same command id). The command id check comes before the expected
+  // revision's: a retry of an appended request is answered with its first result whatever the
+  // stream's revision now.
   virtual absl::StatusOr<AppendResult> Append(const AppendRequest& req) = 0;
 
   // Called once with the outcome of an AppendAsync.
@@ -198,6 +222,13 @@ class EventStore {
   virtual absl::StatusOr<RecordedEvent> ReadEvent(uint64_t position) const = 0;
 
   virtual absl::StatusOr<StreamInfo> GetStreamInfo(const std::string& stream_id) const = 0;
+
+  // The idempotency record of `command_id`, nullopt when no durable append used it. A writer that
+  // finds the id among its stream's events (metadata.command_id) reads it to tell a retry of the
+  // same request (replay) from a reuse of the id (CommandIdReusedError) before deciding anything.
+  virtual absl::StatusOr<std::optional<CommandRecord>> GetCommand(
+      const std::string& command_id) const = 0;
+
   virtual Head GetHead() const = 0;
 
   // The last position whose recorded_at is <= t (0 when none): the log "as it was known at t".
@@ -259,6 +290,13 @@ class Subscription {
 // For an ABORTED status returned by Append: the stream's current revision (-1 if absent), when
 // the status carries it.
 std::optional<int64_t> CurrentRevisionFrom(const absl::Status& status);
+
+// The refusal of a command id already used for a different request: ALREADY_EXISTS "command_id:
+// already used for a different command (first used at position P); use a new command id", with P
+// as a payload (ReusedCommandPositionFrom). Nothing was appended.
+absl::Status CommandIdReusedError(uint64_t first_position);
+// For a status made by CommandIdReusedError: the first position of the command id's first append.
+std::optional<uint64_t> ReusedCommandPositionFrom(const absl::Status& status);
 
 }  // namespace rb::es
 

@@ -47,6 +47,8 @@ class EventStoreImpl : public EventStore {
                                                 const LogFilter& filter) const override;
   absl::StatusOr<RecordedEvent> ReadEvent(uint64_t position) const override;
   absl::StatusOr<StreamInfo> GetStreamInfo(const std::string& stream_id) const override;
+  absl::StatusOr<std::optional<CommandRecord>> GetCommand(
+      const std::string& command_id) const override;
   Head GetHead() const override;
   absl::StatusOr<uint64_t> PositionAtOrBefore(int64_t recorded_at_us) const override;
   uint64_t WaitForPosition(uint64_t position, absl::Time deadline) const override;
@@ -80,17 +82,13 @@ class EventStoreImpl : public EventStore {
   };
   // (revision, position) pairs of one stream, ascending; rarely more than a few.
   using RevisionPositions = absl::InlinedVector<std::pair<uint64_t, uint64_t>, 4>;
-  struct CommandRecord {
-    std::string fingerprint;
-    AppendResult result;
-  };
   // One queued append. A blocking writer (Append) lives on its caller's stack and waits on `cv`;
   // an asynchronous one (AppendAsync) owns its request and is deleted after `callback` ran.
   struct Writer {
     const AppendRequest* req = nullptr;
     std::optional<AppendRequest> owned;  // asynchronous writers only (one allocation with it)
     AppendCallback callback;             // asynchronous writers only
-    std::string fingerprint;
+    std::string fingerprint;  // the store's fingerprint of the request (with a command id)
     absl::StatusOr<AppendResult> result;
     bool done = false;
     absl::CondVar cv;

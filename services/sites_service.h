@@ -14,8 +14,10 @@
 //    the site's writing scope is checked (PERMISSION_DENIED inside the reading scope, NOT_FOUND
 //    outside it);
 //  * WriteOptions.expected_revision stale -> ABORTED with a google.rpc.PreconditionFailure whose
-//    subject is the current revision; a retry with the same command_id returns the first result
-//    (outcome REPLAYED) and appends nothing;
+//    subject is the current revision; a retry of the same command with the same command_id
+//    returns the first result (outcome REPLAYED) and appends nothing, the command_id reused for a
+//    different command is refused with ALREADY_EXISTS (ErrorInfo COMMAND_ID_REUSED) and appends
+//    nothing (rb::domain::CommandHandler);
 //  * domain violations -> INVALID_ARGUMENT with every field violation in a google.rpc.BadRequest
 //    (field paths relative to the domain command, e.g. "site.name"); lifecycle violations ->
 //    FAILED_PRECONDITION; a site never declared -> NOT_FOUND;

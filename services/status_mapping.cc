@@ -13,10 +13,12 @@
 namespace rb::services {
 namespace {
 
-std::string ReasonFromCode(const absl::Status& status, bool revision_known) {
+std::string ReasonFromCode(const absl::Status& status, bool revision_known,
+                           bool command_id_reused) {
   if (status.code() == absl::StatusCode::kAborted && revision_known) {
     return "WRONG_EXPECTED_REVISION";
   }
+  if (command_id_reused) return "COMMAND_ID_REUSED";
   return absl::StatusCodeToString(status.code());
 }
 
@@ -71,13 +73,24 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     Pack(pf, rich);
   }
 
+  std::optional<uint64_t> reused;
+  if (status.code() == absl::StatusCode::kAlreadyExists) {
+    reused = rb::es::ReusedCommandPositionFrom(status);
+  }
+
   google::rpc::ErrorInfo info;
   if (auto ei = status.GetPayload(kErrorInfoUrl)) {
     info.ParseFromString(std::string(*ei));
   }
-  if (info.reason().empty()) info.set_reason(ReasonFromCode(status, current.has_value()));
+  if (info.reason().empty()) {
+    info.set_reason(ReasonFromCode(status, current.has_value(), reused.has_value()));
+  }
   info.set_domain(std::string(kErrorDomain));
   if (current.has_value()) (*info.mutable_metadata())["current_revision"] = absl::StrCat(*current);
+  if (reused.has_value()) {
+    (*info.mutable_metadata())["field"] = "command_id";
+    (*info.mutable_metadata())["first_position"] = absl::StrCat(*reused);
+  }
   Pack(info, rich);
 
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),

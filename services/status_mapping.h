@@ -16,7 +16,9 @@
 //    the event store that names the current revision (rb::es::CurrentRevisionFrom);
 //  * always a google.rpc.ErrorInfo with domain kErrorDomain and a reason: the one carried as a
 //    payload under kErrorInfoUrl when present, otherwise derived from the code
-//    ("INVALID_ARGUMENT", "WRONG_EXPECTED_REVISION", ...).
+//    ("INVALID_ARGUMENT", "WRONG_EXPECTED_REVISION", ...); for the ALREADY_EXISTS of a command id
+//    used before for a different command (rb::es::CommandIdReusedError), "COMMAND_ID_REUSED"
+//    with metadata field = "command_id" and first_position = the position of its first use.
 //
 // Codes map one to one (absl and gRPC share the canonical codes). OK maps to grpc::Status::OK.
 #ifndef RB_SERVICES_STATUS_MAPPING_H_

@@ -31,6 +31,9 @@ TEST(Crypto, SealsAndOpensWithTheSameKeyAndSubjectOnly) {
   EXPECT_EQ(Open(key, *sealed, "user-2").status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(Open(NewKey(), *sealed, "user-1").status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(Hex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // RFC 4231, test case 2.
+  EXPECT_EQ(Hex(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
   EXPECT_NE(NewToken(), NewToken());
   EXPECT_EQ(NewToken().size(), 64u);
 }
@@ -109,6 +112,36 @@ TEST_F(StoresTest, AKeyDestroyedWithATimeLeavesOnlyThatTime) {
   absl::StatusOr<std::string> again = keys.Seal("site-9.owner", "Nouveau");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*keys.Open("site-9.owner", *again), "Nouveau");
+}
+
+// The keyed digests of personal data (the fingerprints of commands holding owner names): stable
+// for one subject, different for another, keyed by a key derived from the subject's (never the
+// key itself), and impossible once the key is destroyed, which no digest brings back.
+TEST_F(StoresTest, DigestsAreKeyedByTheSubjectAndEndWithItsKey) {
+  SubjectKeys keys(&store_->kv());
+  ASSERT_TRUE(keys.Init().ok());
+  EXPECT_FALSE(*keys.Exists("site-9.owner"));
+  absl::StatusOr<std::string> a = keys.Digest("site-9.owner", "Jeanne Propriétaire");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->size(), 32u);
+  EXPECT_TRUE(*keys.Exists("site-9.owner"));  // made on first use, as by Seal
+  EXPECT_EQ(*keys.Digest("site-9.owner", "Jeanne Propriétaire"), *a);
+  EXPECT_NE(*keys.Digest("site-9.owner", "Jeanne Proprietaire"), *a);
+  EXPECT_NE(*keys.Digest("site-10.owner", "Jeanne Propriétaire"), *a);
+  EXPECT_NE(*a, Sha256("Jeanne Propriétaire"));
+  // The sealed bytes made with the same key still open: Digest did not replace it.
+  absl::StatusOr<std::string> sealed = keys.Seal("site-9.owner", "Jeanne Propriétaire");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(*keys.Open("site-9.owner", *sealed), "Jeanne Propriétaire");
+
+  constexpr int64_t kErasedAt = 1'767'268'800'000'000;
+  ASSERT_TRUE(keys.Destroy("site-9.owner", kErasedAt).ok());
+  absl::StatusOr<std::string> after = keys.Digest("site-9.owner", "Jeanne Propriétaire");
+  ASSERT_EQ(after.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto at = after.status().GetPayload(rb::domain::kErasedAtPayload);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(std::string(*at), std::to_string(kErasedAt));
+  EXPECT_FALSE(*keys.Exists("site-9.owner"));  // the tombstone stays
 }
 
 TEST_F(StoresTest, AfterErasureThePlaintextIsNowhereOnDiskAndTheLogStillVerifies) {

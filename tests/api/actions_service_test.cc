@@ -42,6 +42,38 @@ TEST_F(ActionsServiceTest, CreateActionThenGetActionReadsItBack) {
   EXPECT_EQ(action.revision(), w.revision());
 }
 
+// A command id reused for a different command on an action is refused and appends nothing; the
+// same command again replays its first result.
+TEST_F(ActionsServiceTest, ACommandIdReusedForADifferentCommandIsRefusedAndAppendsNothing) {
+  v1::WriteResult w;
+  ASSERT_TRUE(Create("a1", &w).ok());
+  v1::PostActionCommentRequest comment;
+  comment.set_name("actions/a1");
+  comment.mutable_options()->set_command_id("cmd-comment-a1");
+  comment.mutable_command()->set_text("Réunion de suivi.");
+  v1::WriteResult posted;
+  grpc::Status s = actions_->PostActionComment(ApiServer::Ctx().get(), comment, &posted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const uint64_t head = server_.head();
+
+  v1::PostActionCommentRequest other = comment;
+  other.mutable_command()->set_text("Un autre message.");
+  v1::WriteResult r;
+  s = actions_->PostActionComment(ApiServer::Ctx().get(), other, &r);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_EQ(s.error_message(),
+            "command_id: already used for a different command (first used at position " +
+                std::to_string(posted.first_position()) + "); use a new command id");
+  EXPECT_EQ(server_.head(), head);
+
+  v1::WriteResult retry;
+  s = actions_->PostActionComment(ApiServer::Ctx().get(), comment, &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(retry.outcome(), v1::WriteResult::OUTCOME_REPLAYED);
+  EXPECT_EQ(retry.position(), posted.position());
+  EXPECT_EQ(server_.head(), head);
+}
+
 TEST_F(ActionsServiceTest, UpdateWithFieldMaskAndCommentAdvanceTheRevision) {
   v1::WriteResult w;
   ASSERT_TRUE(Create("a1", &w).ok());

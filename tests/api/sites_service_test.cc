@@ -1,4 +1,7 @@
 // The Sites service over a real server, real RocksDB and real stubs.
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "domain/events.h"
 #include "gtest/gtest.h"
 #include "tests/api/api_test_util.h"
 #include "tests/domain/test_util.h"
@@ -212,6 +215,105 @@ TEST_F(SitesServiceTest, RetryWithTheSameCommandIdReturnsTheFirstResultAndAppend
   EXPECT_EQ(retry.outcome(), v1::WriteResult::OUTCOME_REPLAYED);
   EXPECT_EQ(retry.revision(), first.revision());
   EXPECT_EQ(retry.position(), first.position());
+  EXPECT_EQ(server_.head(), head);
+}
+
+// The reported defect: a SetHeatwave sent with the command id of an earlier CloseSite came back
+// as that close, "replayed", and the heatwave change was silently dropped. Now the id reused
+// for a different command is refused, naming the field and the rule, and nothing is appended.
+TEST_F(SitesServiceTest, ACommandIdReusedForADifferentCommandIsRefusedAndAppendsNothing) {
+  v1::WriteResult w;
+  ASSERT_TRUE(Declare("s1", &w).ok());
+  v1::CloseSiteRequest close;
+  close.set_name("sites/s1");
+  close.mutable_options()->set_command_id("cmd-close-s1");
+  *close.mutable_command()->mutable_closure() = rb::domain::testing::ValidClosure();
+  v1::WriteResult closed;
+  grpc::Status s = sites_->CloseSite(ApiServer::Ctx().get(), close, &closed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(closed.outcome(), v1::WriteResult::OUTCOME_APPENDED);
+  const uint64_t head = server_.head();
+
+  v1::SetHeatwaveRequest heatwave;
+  heatwave.set_name("sites/s1");
+  heatwave.mutable_options()->set_command_id("cmd-close-s1");
+  heatwave.mutable_command()->set_active(true);
+  v1::WriteResult r;
+  s = sites_->SetHeatwave(ApiServer::Ctx().get(), heatwave, &r);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_EQ(s.error_message(),
+            absl::StrCat("command_id: already used for a different command (first used at "
+                         "position ",
+                         closed.first_position(), "); use a new command id"));
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(FindDetail(s, &info));
+  EXPECT_EQ(info.reason(), "COMMAND_ID_REUSED");
+  EXPECT_EQ(info.metadata().at("field"), "command_id");
+  EXPECT_EQ(info.metadata().at("first_position"), absl::StrCat(closed.first_position()));
+  EXPECT_EQ(server_.head(), head);
+
+  // The same close from another user, or with another reason, is another command too.
+  Actor other;
+  other.user = "u-2";
+  s = sites_->CloseSite(ApiServer::Ctx(other).get(), close, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  v1::CloseSiteRequest reason = close;
+  reason.mutable_options()->set_reason("une autre raison");
+  s = sites_->CloseSite(ApiServer::Ctx().get(), reason, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_EQ(server_.head(), head);
+
+  // The same close again: its first result, nothing appended.
+  v1::WriteResult retry;
+  s = sites_->CloseSite(ApiServer::Ctx().get(), close, &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(retry.outcome(), v1::WriteResult::OUTCOME_REPLAYED);
+  EXPECT_EQ(retry.position(), closed.position());
+  EXPECT_EQ(retry.revision(), closed.revision());
+  EXPECT_EQ(server_.head(), head);
+
+  v1::GetSiteRequest get;
+  get.set_name("sites/s1");
+  v1::Site site;
+  ASSERT_TRUE(sites_->GetSite(ApiServer::Ctx().get(), get, &site).ok());
+  EXPECT_FALSE(site.heatwave());
+  EXPECT_EQ(site.revision(), closed.revision());
+}
+
+// A command id appended before commands were fingerprinted (the events and the id, as the
+// service wrote them then, without a fingerprint) still replays its first result.
+TEST_F(SitesServiceTest, ACommandIdFromBeforeFingerprintsStillReplays) {
+  v1::WriteResult w;
+  ASSERT_TRUE(Declare("s1", &w).ok());
+  v1::SiteEvent raised;
+  raised.set_valid_at_us(absl::ToUnixMicros(absl::Now()));
+  raised.mutable_heatwave_alert_raised();
+  rb::es::AppendRequest old;
+  old.stream_id = "site-s1";
+  old.expected = rb::es::ExpectedRevision::Exactly(w.revision());
+  old.command_id = "legacy-heatwave";
+  old.metadata = {.actor_user = "u-1",
+                  .actor_organisation = "o-1",
+                  .actor_role = "local_admin",
+                  .command_id = "legacy-heatwave"};
+  absl::StatusOr<rb::es::EventData> data = rb::domain::EncodeSiteEvent(raised);
+  ASSERT_TRUE(data.ok()) << data.status();
+  old.events.push_back(*std::move(data));
+  absl::StatusOr<rb::es::AppendResult> first = server_.server().store()->Append(old);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const uint64_t head = server_.head();
+
+  v1::SetHeatwaveRequest heatwave;
+  heatwave.set_name("sites/s1");
+  heatwave.mutable_options()->set_command_id("legacy-heatwave");
+  heatwave.mutable_command()->set_active(true);
+  v1::WriteResult retry;
+  grpc::Status s = sites_->SetHeatwave(ApiServer::Ctx().get(), heatwave, &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(retry.outcome(), v1::WriteResult::OUTCOME_REPLAYED);
+  EXPECT_EQ(retry.first_position(), first->first_position);
+  EXPECT_EQ(retry.position(), first->last_position);
+  EXPECT_EQ(retry.revision(), first->stream_revision);
   EXPECT_EQ(server_.head(), head);
 }
 

@@ -3,12 +3,17 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "domain/command_fingerprint.h"
 #include "domain/events.h"
 #include "domain/violations.h"
 #include "eventstore/event_store.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/domain/test_util.h"
@@ -232,6 +237,232 @@ TEST_F(CommandHandlerTest, RetryWithTheSameCommandIdReturnsTheFirstResult) {
   auto third = restarted.HandleSite(cmd, Ctx());
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->outcome, CommandResult::Outcome::kReplayed);
+  EXPECT_EQ(store_->GetHead().position, head);
+
+  // The site moved on: a retry naming the revision it read then, or the one it reads now, is
+  // still the same command.
+  auto heatwave = On("1");
+  heatwave.set_command_id("cmd-heatwave");
+  heatwave.set_expected_revision(0);
+  heatwave.mutable_set_heatwave()->set_active(true);
+  auto raised = handler_->HandleSite(heatwave, Ctx());
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  ASSERT_EQ(raised->outcome, CommandResult::Outcome::kAppended);
+  ASSERT_TRUE(Count(30, Now()).ok());
+  const uint64_t later = store_->GetHead().position;
+  for (uint64_t expected : {uint64_t{0}, uint64_t{2}}) {
+    heatwave.set_expected_revision(expected);
+    auto retry = handler_->HandleSite(heatwave, Ctx());
+    ASSERT_TRUE(retry.ok()) << retry.status();
+    EXPECT_EQ(retry->outcome, CommandResult::Outcome::kReplayed);
+    EXPECT_EQ(retry->first_position, raised->first_position);
+    EXPECT_EQ(retry->revision, raised->revision);
+  }
+  EXPECT_EQ(store_->GetHead().position, later);
+}
+
+// The defect this guards against: a set_heatwave sent with the command id of an earlier close
+// came back as that close, "replayed", and the heatwave change was silently dropped.
+TEST_F(CommandHandlerTest, ACommandIdReusedForADifferentCommandIsRefusedAndAppendsNothing) {
+  ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx()).ok());
+  ASSERT_TRUE(handler_->HandleSite(Declare("2"), Ctx()).ok());
+  auto close = On("1");
+  close.set_command_id("cmd-close");
+  *close.mutable_close()->mutable_closure() = testing::ValidClosure();
+  auto closed = handler_->HandleSite(close, Ctx());
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  ASSERT_EQ(closed->outcome, CommandResult::Outcome::kAppended);
+  const uint64_t head = store_->GetHead().position;
+  const std::string refusal =
+      absl::StrCat("command_id: already used for a different command (first used at position ",
+                   closed->first_position, "); use a new command id");
+
+  auto heatwave = On("1");
+  heatwave.set_command_id("cmd-close");
+  heatwave.mutable_set_heatwave()->set_active(true);
+  auto other_actor = Ctx();
+  other_actor.actor.user_id = "u-2";
+  auto other_reason = close;
+  other_reason.set_reason("autre chose");
+  auto other_site = heatwave;
+  other_site.set_site_id("2");
+  CommandHandler restarted(store_.get());
+  struct Case {
+    const char* what;
+    CommandHandler* handler;
+    v1::SiteCommand command;
+    Context ctx;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"another command", handler_.get(), heatwave, Ctx()},
+           {"another command, after a restart", &restarted, heatwave, Ctx()},
+           {"the same command from another user", handler_.get(), close, other_actor},
+           {"the same command with another reason", handler_.get(), other_reason, Ctx()},
+           {"a command on another site", handler_.get(), other_site, Ctx()},
+       }) {
+    auto r = c.handler->HandleSite(c.command, c.ctx);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists) << c.what << ": " << r.status();
+    EXPECT_EQ(r.status().message(), refusal) << c.what;
+    EXPECT_EQ(rb::es::ReusedCommandPositionFrom(r.status()), closed->first_position) << c.what;
+    EXPECT_EQ(store_->GetHead().position, head) << c.what;
+  }
+  auto site = handler_->LoadSite("1");
+  ASSERT_TRUE(site.ok());
+  EXPECT_FALSE(site->heatwave());
+  auto again = handler_->HandleSite(close, Ctx());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->outcome, CommandResult::Outcome::kReplayed);
+  EXPECT_EQ(again->first_position, closed->first_position);
+
+  // Asynchronous commands race: the second one under the id is decided before the first is
+  // durable, or after; either way one command is appended once.
+  for (bool same : {true, false}) {
+    const std::string id = same ? "cmd-race-same" : "cmd-race-other";
+    auto first = On("2");
+    first.set_command_id(id);
+    first.mutable_set_heatwave()->set_active(same);
+    auto second = first;
+    if (!same) second.mutable_record_population()->mutable_population()->set_total(7);
+    const uint64_t before = store_->GetHead().position;
+    absl::Mutex mu;
+    std::vector<absl::StatusOr<CommandResult>> results;
+    auto done = [&](absl::StatusOr<CommandResult> r) {
+      absl::MutexLock lock(&mu);
+      results.push_back(std::move(r));
+    };
+    handler_->HandleSiteAsync(first, Ctx(), done);
+    handler_->HandleSiteAsync(second, Ctx(), done);
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::vector<absl::StatusOr<CommandResult>>* v) { return v->size() == 2; }, &results));
+    int appended = 0, replayed = 0, refused = 0;
+    for (const auto& r : results) {
+      if (!r.ok()) {
+        EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists) << r.status();
+        ++refused;
+      } else if (r->outcome == CommandResult::Outcome::kAppended) {
+        ++appended;
+      } else if (r->outcome == CommandResult::Outcome::kReplayed) {
+        ++replayed;
+        EXPECT_TRUE(r->event_types.empty());
+      }
+    }
+    EXPECT_EQ(appended, 1) << id;
+    EXPECT_EQ(replayed, same ? 1 : 0) << id;
+    EXPECT_EQ(refused, same ? 0 : 1) << id;
+    EXPECT_EQ(store_->GetHead().position, before + 1) << id;
+  }
+  EXPECT_TRUE(store_->Verify().ok());
+}
+
+// Events appended before commands were fingerprinted carry none in their command record: a
+// repeat of such an id replays its first result, as it always did.
+TEST_F(CommandHandlerTest, ACommandIdFromBeforeFingerprintsStillReplays) {
+  ASSERT_TRUE(handler_->HandleSite(Declare("1"), Ctx()).ok());
+  // What the handler appended then: the events and the command id, no command fingerprint.
+  v1::SiteEvent raised;
+  raised.set_valid_at_us(Now());
+  raised.mutable_heatwave_alert_raised();
+  rb::es::AppendRequest old;
+  old.stream_id = "site-1";
+  old.expected = rb::es::ExpectedRevision::Exactly(0);
+  old.command_id = "legacy-heatwave";
+  old.metadata.actor_user = "u-1";
+  old.metadata.actor_organisation = "o-1";
+  old.metadata.actor_role = "local_admin";
+  old.metadata.command_id = old.command_id;
+  auto data = EncodeSiteEvent(raised);
+  ASSERT_TRUE(data.ok());
+  old.events.push_back(*data);
+  auto first = store_->Append(old);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto record = store_->GetCommand("legacy-heatwave");
+  ASSERT_TRUE(record.ok() && record->has_value());
+  ASSERT_EQ((*record)->kind, rb::es::CommandRecord::FingerprintKind::kAppend);
+  const uint64_t head = store_->GetHead().position;
+
+  auto heatwave = On("1");
+  heatwave.set_command_id("legacy-heatwave");
+  heatwave.mutable_set_heatwave()->set_active(true);
+  CommandHandler restarted(store_.get());
+  for (CommandHandler* h : {handler_.get(), &restarted}) {
+    auto r = h->HandleSite(heatwave, Ctx());
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->outcome, CommandResult::Outcome::kReplayed);
+    EXPECT_EQ(r->first_position, first->first_position);
+    EXPECT_EQ(r->revision, 1);
+  }
+  // Nothing to compare another command with on that stream: replayed too, as before.
+  auto lifted = heatwave;
+  lifted.mutable_set_heatwave()->set_active(false);
+  auto r = handler_->HandleSite(lifted, Ctx());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, CommandResult::Outcome::kReplayed);
+  EXPECT_EQ(store_->GetHead().position, head);
+  // On another stream, the old record's content decides: refused.
+  ASSERT_TRUE(handler_->HandleSite(Declare("2"), Ctx()).ok());
+  auto elsewhere = heatwave;
+  elsewhere.set_site_id("2");
+  EXPECT_EQ(handler_->HandleSite(elsewhere, Ctx()).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+// Seals as the subject followed by the name, digests as SHA-256(subject || data); a subject in
+// `erased` has no key.
+class FakeOwnerKeys : public OwnerIdentityCipher {
+ public:
+  absl::Status Seal(std::string_view subject, std::string_view clear,
+                    v1::SealedText* out) override {
+    out->set_subject(std::string(subject));
+    out->set_sealed(std::string(clear));
+    return absl::OkStatus();
+  }
+  absl::Status Open(const v1::SealedText& sealed, std::string* clear) const override {
+    if (erased.count(sealed.subject()) > 0) return absl::FailedPreconditionError("erased");
+    *clear = sealed.sealed();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> Digest(std::string_view subject, std::string_view data) override {
+    if (erased.count(std::string(subject)) > 0) {
+      return absl::FailedPreconditionError("the personal data of the site's owners was erased");
+    }
+    return rb::es::Sha256("key of " + std::string(subject) + ":" + std::string(data));
+  }
+  std::set<std::string> erased;
+};
+
+TEST_F(CommandHandlerTest, CommandsHoldingOwnerNamesAreRecognisedByTheirKeyedFingerprint) {
+  FakeOwnerKeys keys;
+  CommandHandler handler(store_.get(), CommandHandlerOptions{.owner_cipher = &keys});
+  auto declare = Declare("1");
+  declare.set_command_id("cmd-declare");
+  auto* ownership = declare.mutable_declare()->mutable_site()->mutable_ownership();
+  ownership->set_owner_type(v1::OWNER_TYPE_PRIVATE);
+  ownership->set_owner("Jeanne Propriétaire");
+  auto first = handler.HandleSite(declare, Ctx());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->outcome, CommandResult::Outcome::kAppended);
+  const uint64_t head = store_->GetHead().position;
+  auto record = store_->GetCommand("cmd-declare");
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->kind, rb::es::CommandRecord::FingerprintKind::kCommand);
+  EXPECT_EQ((*record)->fingerprint, *SiteCommandFingerprint(declare, Ctx().actor, 0, &keys));
+  EXPECT_NE((*record)->fingerprint, *SiteCommandFingerprint(declare, Ctx().actor, 0, nullptr));
+
+  auto again = handler.HandleSite(declare, Ctx());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->outcome, CommandResult::Outcome::kReplayed);
+  auto other = declare;
+  other.mutable_declare()->mutable_site()->mutable_ownership()->set_owner("Paul Propriétaire");
+  EXPECT_EQ(handler.HandleSite(other, Ctx()).status().code(), absl::StatusCode::kAlreadyExists);
+
+  // Once the owner key is destroyed, the names cannot be compared any more.
+  keys.erased.insert("site-1.owner");
+  auto after = handler.HandleSite(declare, Ctx());
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(after.status().message()),
+              ::testing::HasSubstr("command_id: already used (first used at position 1), and "
+                                   "this command's owner names can no longer be compared"));
   EXPECT_EQ(store_->GetHead().position, head);
 }
 

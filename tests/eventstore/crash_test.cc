@@ -1,7 +1,10 @@
 // Crash test: a child process appends durably from several threads and reports every
 // acknowledged position through a pipe; the parent kills it with SIGKILL at a random moment,
 // reopens the store and checks that every acknowledged event survived, with no hole in the
-// positions and chains that verify. Repeated 20 times on the same data directory.
+// positions and chains that verify, and that every event in the log, acknowledged or not, has its
+// command record with the writer's fingerprint (written in the same batch): a retry of the same
+// command is replayed, another command under its id refused. Repeated 20 times on the same data
+// directory.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +35,7 @@ std::string g_self;
         r.stream_id = "crash-" + std::to_string(t);
         r.command_id =
             "c" + std::to_string(getpid()) + "-" + std::to_string(t) + "-" + std::to_string(i);
+        r.command_fingerprint = Sha256(r.command_id);
         r.events.push_back(EventData{.type = "crash.tick", .payload = r.command_id});
         auto res = (*store)->Append(r);
         if (!res.ok()) _exit(4);
@@ -89,6 +93,33 @@ TEST(CrashTest, EveryAcknowledgedAppendSurvivesKillNine) {
       ASSERT_EQ(r->events.size(), 1u);
       EXPECT_EQ(r->events[0].position, a);
       EXPECT_EQ(r->events[0].payload, r->events[0].metadata.command_id);
+    }
+    // This round's events, acknowledged or not: each has its command record.
+    auto events =
+        (*store)->ReadAll(head.position + 1 > 400 ? head.position - 399 : 1, 400, LogFilter());
+    ASSERT_TRUE(events.ok());
+    for (const RecordedEvent& e : events->events) {
+      auto record = (*store)->GetCommand(e.metadata.command_id);
+      ASSERT_TRUE(record.ok()) << record.status();
+      ASSERT_TRUE(record->has_value()) << "no command record for position " << e.position;
+      EXPECT_EQ((*record)->kind, CommandRecord::FingerprintKind::kCommand);
+      EXPECT_EQ((*record)->fingerprint, Sha256(e.metadata.command_id));
+      EXPECT_EQ((*record)->result.first_position, e.position);
+    }
+    if (!events->events.empty()) {
+      const RecordedEvent& last = events->events.back();
+      AppendRequest retry;
+      retry.stream_id = last.stream_id;
+      retry.command_id = last.metadata.command_id;
+      retry.command_fingerprint = Sha256(retry.command_id);
+      retry.events.push_back(EventData{.type = "crash.tick", .payload = "again"});
+      auto replayed = (*store)->Append(retry);
+      ASSERT_TRUE(replayed.ok()) << replayed.status();
+      EXPECT_TRUE(replayed->replayed);
+      EXPECT_EQ(replayed->first_position, last.position);
+      retry.command_fingerprint = Sha256("another command");
+      EXPECT_EQ((*store)->Append(retry).status().code(), absl::StatusCode::kAlreadyExists);
+      EXPECT_EQ((*store)->GetHead().position, head.position);
     }
     auto report = (*store)->Verify();
     ASSERT_TRUE(report.ok()) << report.status();

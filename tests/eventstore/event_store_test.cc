@@ -1,5 +1,6 @@
 #include "eventstore/event_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -151,7 +152,16 @@ TEST_F(EventStoreTest, SameCommandIdWithDifferentContentIsAnError) {
   ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a", "x")}, "cmd-1")).ok());
   auto r = store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a", "y")}, "cmd-1"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(r.status().message(),
+            "command_id: already used for a different command (first used at position 1); use a "
+            "new command id");
+  EXPECT_EQ(ReusedCommandPositionFrom(r.status()), 1u);
   EXPECT_EQ(store_->GetHead().position, 1u);
+  // Another stream is a different request too.
+  r = store_->Append(Req("s-2", ExpectedRevision::Any(), {Ev("a", "x")}, "cmd-1"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->GetHead().position, 1u);
+  EXPECT_FALSE(ReusedCommandPositionFrom(absl::AlreadyExistsError("other")).has_value());
 }
 
 TEST_F(EventStoreTest, BadInputIsRefusedWithInvalidArgumentAndChangesNothing) {
@@ -174,6 +184,12 @@ TEST_F(EventStoreTest, BadInputIsRefusedWithInvalidArgumentAndChangesNothing) {
   bad_schema.schema_version = 0;
   cases.push_back({Req("s-1", ExpectedRevision::Any(), {bad_schema}), "schema_version"});
   cases.push_back({Req("s-1", ExpectedRevision::Any(), {Ev("a")}, "has space"), "command_id"});
+  AppendRequest short_fingerprint = Req("s-1", ExpectedRevision::Any(), {Ev("a")}, "cmd-1");
+  short_fingerprint.command_fingerprint = "too short";
+  cases.push_back({short_fingerprint, "command_fingerprint: must be 32 bytes"});
+  AppendRequest fingerprint_without_id = Req("s-1", ExpectedRevision::Any(), {Ev("a")});
+  fingerprint_without_id.command_fingerprint = std::string(32, 'f');
+  cases.push_back({fingerprint_without_id, "command_fingerprint: only meaningful with"});
   for (const auto& c : cases) {
     auto r = store_->Append(c.req);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << c.field;
@@ -604,7 +620,73 @@ TEST_F(EventStoreTest, FormatVersionOneIsUpgradedAtOpen) {
   std::string version;
   ASSERT_TRUE(
       raw.db()->Get(rocksdb::ReadOptions(), raw.cf("default"), "format_version", &version).ok());
-  EXPECT_EQ(version, "2");
+  EXPECT_EQ(version, "3");
+}
+
+// A version-2 directory: its command records hold the store's fingerprints (no kind byte). It is
+// read as it is, upgraded to version 3 at the first read-write open without rewriting anything,
+// and its command ids still replay the same request and refuse another one.
+TEST_F(EventStoreTest, FormatVersionTwoIsUpgradedAtOpenAndItsCommandIdsStillReplay) {
+  auto first = store_->Append(Req("s-1", ExpectedRevision::NoStream(), {Ev("a")}, "old-1"));
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("b")})).ok());
+  store_.reset();
+  std::string through;
+  {
+    RawDb raw(path());
+    ASSERT_TRUE(
+        raw.db()->Put(rocksdb::WriteOptions(), raw.cf("default"), "format_version", "2").ok());
+    ASSERT_TRUE(
+        raw.db()
+            ->Get(rocksdb::ReadOptions(), raw.cf("default"), "stream_index_through", &through)
+            .ok());
+  }
+  Options ro;
+  ro.read_only = true;
+  auto reader = EventStore::Open(ro, path());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  auto legacy = (*reader)->GetCommand("old-1");
+  ASSERT_TRUE(legacy.ok() && legacy->has_value()) << legacy.status();
+  EXPECT_EQ((*legacy)->kind, CommandRecord::FingerprintKind::kAppend);
+  EXPECT_EQ((*legacy)->result.first_position, 1u);
+  reader->reset();
+  {
+    RawDb raw(path());
+    std::string version;
+    ASSERT_TRUE(
+        raw.db()->Get(rocksdb::ReadOptions(), raw.cf("default"), "format_version", &version).ok());
+    EXPECT_EQ(version, "2");  // a read-only open changes nothing
+  }
+
+  Reopen();
+  auto again = store_->Append(Req("s-1", ExpectedRevision::NoStream(), {Ev("a")}, "old-1"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->first_position, first->first_position);
+  // A writer that now fingerprints its requests: the old record still compares the content.
+  AppendRequest fingerprinted = Req("s-1", ExpectedRevision::NoStream(), {Ev("a")}, "old-1");
+  fingerprinted.command_fingerprint = std::string(32, 'f');
+  again = store_->Append(fingerprinted);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  auto other = store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("other")}, "old-1"));
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(ReusedCommandPositionFrom(other.status()), 1u);
+  EXPECT_EQ(store_->GetHead().position, 2u);
+  EXPECT_TRUE(store_->Verify().ok());
+  store_.reset();
+  RawDb raw(path());
+  std::string version, through_after, record;
+  ASSERT_TRUE(
+      raw.db()->Get(rocksdb::ReadOptions(), raw.cf("default"), "format_version", &version).ok());
+  EXPECT_EQ(version, "3");
+  ASSERT_TRUE(
+      raw.db()
+          ->Get(rocksdb::ReadOptions(), raw.cf("default"), "stream_index_through", &through_after)
+          .ok());
+  EXPECT_GE(through_after, through);  // big-endian: byte order is numeric order
+  ASSERT_TRUE(raw.db()->Get(rocksdb::ReadOptions(), raw.cf("commands"), "old-1", &record).ok());
+  EXPECT_EQ(record.size(), 56u);  // not rewritten
 }
 
 TEST_F(EventStoreTest, ReadEventReturnsTheEventAtAPositionAndNotFoundOutsideTheLog) {
@@ -773,6 +855,94 @@ TEST_F(EventStoreTest, AsyncAppendReportsBadInputAndIdempotentRetries) {
     }
   }
   EXPECT_EQ(store_->GetHead().position, 1u);
+}
+
+// A writer's fingerprint decides what a retry is: the same fingerprint replays the first result
+// whatever the events (a command decided again yields other dates and ids), another one is
+// refused; before and after a restart, and within one group commit.
+TEST_F(EventStoreTest, CommandFingerprintTellsARetryFromAReusedCommandId) {
+  const std::string close(32, 'c');
+  const std::string heatwave(32, 'h');
+  AppendRequest first =
+      Req("site-1", ExpectedRevision::NoStream(), {Ev("site.closed", "x")}, "cmd-1");
+  first.command_fingerprint = close;
+  auto appended = store_->Append(first);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+
+  auto check = [&](const std::string& when) {
+    AppendRequest retry =
+        Req("site-1", ExpectedRevision::Exactly(7), {Ev("site.closed", "decided again")}, "cmd-1");
+    retry.command_fingerprint = close;
+    auto r = store_->Append(retry);
+    ASSERT_TRUE(r.ok()) << when << ": " << r.status();
+    EXPECT_TRUE(r->replayed) << when;
+    EXPECT_EQ(r->first_position, appended->first_position) << when;
+    EXPECT_EQ(r->stream_revision, appended->stream_revision) << when;
+
+    AppendRequest other =
+        Req("site-1", ExpectedRevision::Exactly(0), {Ev("site.heatwave_alert_raised")}, "cmd-1");
+    other.command_fingerprint = heatwave;
+    r = store_->Append(other);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists) << when;
+    EXPECT_THAT(r.status().message(),
+                HasSubstr("command_id: already used for a different command (first used at "
+                          "position 1)"))
+        << when;
+    EXPECT_EQ(ReusedCommandPositionFrom(r.status()), 1u) << when;
+    // The very bytes of the first append, without a fingerprint: a different request.
+    AppendRequest raw = first;
+    raw.command_fingerprint.clear();
+    EXPECT_EQ(store_->Append(raw).status().code(), absl::StatusCode::kAlreadyExists) << when;
+
+    auto record = store_->GetCommand("cmd-1");
+    ASSERT_TRUE(record.ok() && record->has_value()) << when;
+    EXPECT_EQ((*record)->kind, CommandRecord::FingerprintKind::kCommand) << when;
+    EXPECT_EQ((*record)->fingerprint, close) << when;
+    EXPECT_EQ((*record)->result.first_position, 1u) << when;
+    EXPECT_EQ((*record)->result.last_position, 1u) << when;
+    EXPECT_EQ((*record)->result.stream_revision, 0u) << when;
+    EXPECT_EQ(store_->GetHead().position, 1u) << when;
+  };
+  check("before a restart");
+  Reopen();
+  check("after a restart");
+  auto unknown = store_->GetCommand("never-used");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(unknown->has_value());
+
+  // Three appends under one new id queued at once (one group commit when they meet there): the
+  // first is appended, the same command replayed, the other refused.
+  Completions done;
+  for (int i = 0; i < 3; ++i) {
+    AppendRequest r = Req("site-2", ExpectedRevision::Any(), {Ev("e", std::to_string(i))}, "cmd-2");
+    r.command_fingerprint = i < 2 ? close : heatwave;
+    store_->AppendAsync(std::move(r), done.Add(i));
+  }
+  auto outcomes = done.Wait(3);
+  std::sort(outcomes.begin(), outcomes.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  ASSERT_TRUE(outcomes[0].second.ok()) << outcomes[0].second.status();
+  EXPECT_FALSE(outcomes[0].second->replayed);
+  ASSERT_TRUE(outcomes[1].second.ok()) << outcomes[1].second.status();
+  EXPECT_TRUE(outcomes[1].second->replayed);
+  EXPECT_EQ(outcomes[1].second->first_position, outcomes[0].second->first_position);
+  EXPECT_EQ(outcomes[2].second.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->GetHead().position, 2u);
+  EXPECT_TRUE(store_->Verify().ok());
+
+  // The records as stored: fingerprint, first and last position, revision, and the kind byte 1
+  // for a writer's fingerprint; the store's own fingerprint has no kind byte (as in version 2).
+  ASSERT_TRUE(store_->Append(Req("s-3", ExpectedRevision::Any(), {Ev("a")}, "cmd-3")).ok());
+  store_.reset();
+  RawDb raw(path());
+  std::string v;
+  ASSERT_TRUE(raw.db()->Get(rocksdb::ReadOptions(), raw.cf("commands"), "cmd-1", &v).ok());
+  EXPECT_EQ(
+      v, close + std::string("\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\1", 16) + std::string(8, '\0') + "\1");
+  ASSERT_TRUE(raw.db()->Get(rocksdb::ReadOptions(), raw.cf("commands"), "cmd-3", &v).ok());
+  EXPECT_EQ(v.size(), 56u);
+  EXPECT_EQ(v.substr(32),
+            std::string("\0\0\0\0\0\0\0\3\0\0\0\0\0\0\0\3", 16) + std::string(8, '\0'));
 }
 
 TEST_F(EventStoreTest, AsyncAppendAfterCloseIsUnavailable) {

@@ -163,9 +163,19 @@ TEST_F(EventStreamTest, CommandIdReusedWithOtherContentIsAlreadyExists) {
   v1::AppendRequest req = AppendReq("site-1", 1);
   req.set_command_id("cmd-x");
   MustAppend(req);
+  const uint64_t head = server_.server().store()->GetHead().position;
   req.mutable_events(0)->set_payload("different");
   v1::AppendResponse resp;
-  EXPECT_EQ(stub_->Append(Ctx().get(), req, &resp).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  grpc::Status s = stub_->Append(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(s.error_message(),
+            "command_id: already used for a different command (first used at position 1); use a "
+            "new command id");
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(FindDetail(s, &info));
+  EXPECT_EQ(info.reason(), "COMMAND_ID_REUSED");
+  EXPECT_EQ(info.metadata().at("first_position"), "1");
+  EXPECT_EQ(server_.server().store()->GetHead().position, head);
 }
 
 TEST_F(EventStreamTest, ReadStreamPagesForwardAndBackward) {

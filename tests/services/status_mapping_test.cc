@@ -1,6 +1,7 @@
 #include "services/status_mapping.h"
 
 #include "absl/strings/cord.h"
+#include "eventstore/event_store.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
@@ -45,6 +46,19 @@ TEST(StatusMappingTest, CodesMapOneToOneWithMessageAndErrorInfo) {
     EXPECT_EQ(info.domain(), "resorption.gouv.fr");
     EXPECT_EQ(info.reason(), absl::StatusCodeToString(code));
   }
+}
+
+TEST(StatusMappingTest, AReusedCommandIdNamesTheFieldAndItsFirstPosition) {
+  grpc::Status s = ToGrpcStatus(rb::es::CommandIdReusedError(42));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(s.error_message(),
+            "command_id: already used for a different command (first used at position 42); use a "
+            "new command id");
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(Find(Rich(s), &info));
+  EXPECT_EQ(info.reason(), "COMMAND_ID_REUSED");
+  EXPECT_EQ(info.metadata().at("field"), "command_id");
+  EXPECT_EQ(info.metadata().at("first_position"), "42");
 }
 
 TEST(StatusMappingTest, BadRequestPayloadBecomesBadRequestDetailWithEveryViolation) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,10 @@ class DeterministicIds : public rb::es::EventStore {
   }
   absl::StatusOr<rb::es::StreamInfo> GetStreamInfo(const std::string& stream_id) const override {
     return store_->GetStreamInfo(stream_id);
+  }
+  absl::StatusOr<std::optional<rb::es::CommandRecord>> GetCommand(
+      const std::string& command_id) const override {
+    return store_->GetCommand(command_id);
   }
   rb::es::Head GetHead() const override { return store_->GetHead(); }
   absl::StatusOr<uint64_t> PositionAtOrBefore(int64_t recorded_at_us) const override {
