@@ -143,6 +143,26 @@ TEST(SendWithRetriesTest, AlreadyExistsAfterALostAnswerIsSentAgain) {
   EXPECT_EQ(tries, 3);
 }
 
+// A command id refused as used by another command is final, even after a lost answer: sending
+// it again cannot change that.
+TEST(SendWithRetriesTest, AReusedCommandIdIsNotSentAgain) {
+  int calls = 0;
+  WriteTry once = [&calls] {
+    ++calls;
+    if (calls == 1) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "lost");
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                        "command_id: already used for a different command (first used at "
+                        "position 7); use a new command id");
+  };
+  std::ostringstream err;
+  int tries = 0;
+  const grpc::Status s = SendWithRetries(
+      once, WriteRetry{}, [](std::chrono::milliseconds) {}, err, &tries);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(tries, 2);
+  EXPECT_EQ(calls, 2);
+}
+
 TEST(SendWriteTriesTest, PrintsTheResultWithTheCommandId) {
   Flags f = NoWait();
   FakeWrite w{{grpc::StatusCode::OK}};

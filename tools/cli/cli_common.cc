@@ -151,6 +151,18 @@ bool OutcomeUnknown(const grpc::Status& s) {
          s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 
+// The server refused the command id as used by another command: final, whatever came before.
+bool CommandIdReused(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::ALREADY_EXISTS &&
+         s.error_message().find("already used for a different command") != std::string::npos;
+}
+
+// ALREADY_EXISTS after a lost answer, other than a reused id: the lost try was still being
+// appended, its result not yet known.
+bool TakenByTheLostTry(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::ALREADY_EXISTS && !CommandIdReused(s);
+}
+
 }  // namespace
 
 grpc::Status SendWithRetries(const WriteTry& once, const WriteRetry& retry, const RetryWait& wait,
@@ -161,8 +173,7 @@ grpc::Status SendWithRetries(const WriteTry& once, const WriteRetry& retry, cons
   while (true) {
     const grpc::Status s = once();
     ++*tries;
-    const bool again =
-        OutcomeUnknown(s) || (lost && s.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+    const bool again = OutcomeUnknown(s) || (lost && TakenByTheLostTry(s));
     if (!again || *tries >= retry.attempts) return s;
     lost = lost || OutcomeUnknown(s);
     err << "resorption: outcome unknown ("
@@ -182,8 +193,7 @@ int SendWriteTries(const Flags& f, const std::string& command_id, const WriteTry
       &tries);
   if (!s.ok()) {
     RpcFailed(err, s);
-    // ALREADY_EXISTS after a lost answer: the lost try appended, its result not yet known.
-    if (OutcomeUnknown(s) || (tries > 1 && s.error_code() == grpc::StatusCode::ALREADY_EXISTS)) {
+    if (OutcomeUnknown(s) || (tries > 1 && TakenByTheLostTry(s))) {
       err << "resorption: the outcome is unknown: send the same command again with --command-id="
           << command_id << " (it appends nothing if this one was carried out)\n";
     }
