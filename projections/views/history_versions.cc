@@ -114,6 +114,23 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
       return absl::DataLossError(absl::StrCat("history: bad record of site ", site_id));
     }
   }
+  absl::StatusOr<Change> change = AddTo(w, index, recorded, event);
+  if (!change.ok()) return change.status();
+  // Memory: the record's size when it enters the batch, then an allowance per version added and
+  // the event's size (what the tail state may grow by): measuring the record at each add would be
+  // quadratic in its versions.
+  const size_t cost = inserted ? site_id.size() + 64 + 2 * index.ByteSizeLong()
+                               : entry.bytes + kBytesPerVersion + 2 * event.ByteSizeLong();
+  batch.bytes_ = batch.bytes_ - entry.bytes + cost;  // bytes_ includes entry.bytes
+  entry.bytes = cost;
+  return change;
+}
+
+absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
+                                                             v1::SiteVersionIndex& index,
+                                                             const rb::es::RecordedEvent& recorded,
+                                                             const v1::SiteEvent& event) const {
+  const std::string site_id = SiteIdOfStream(recorded.stream_id);
   Change change;
   const int64_t valid = recorded.valid_at_us;
   const uint64_t position = recorded.position;
@@ -194,13 +211,6 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   }
   index.mutable_tail()->Swap(&state);
   change.last = &index.tail();
-  // Memory: the record's size when it enters the batch, then an allowance per version added and
-  // the event's size (what the tail state may grow by): measuring the record at each add would be
-  // quadratic in its versions.
-  const size_t cost = inserted ? site_id.size() + 64 + 2 * index.ByteSizeLong()
-                               : entry.bytes + kBytesPerVersion + 2 * event.ByteSizeLong();
-  batch.bytes_ = batch.bytes_ - entry.bytes + cost;  // bytes_ includes entry.bytes
-  entry.bytes = cost;
   return change;
 }
 

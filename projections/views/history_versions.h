@@ -115,6 +115,14 @@ class SiteVersionLog {
                              const rb::es::RecordedEvent& recorded,
                              const resorption::v1::SiteEvent& event) const;
 
+  // As Add, on a version index the caller keeps and stores itself (inside its own per-site
+  // record): `index` is the site's index as of the event before (empty for a new site), updated
+  // in place. Change::last points into `index` (valid until it next changes). On error `index`
+  // may be left half-updated: the caller discards the batch.
+  absl::StatusOr<Change> AddTo(ViewWriter& writer, resorption::v1::SiteVersionIndex& index,
+                               const rb::es::RecordedEvent& recorded,
+                               const resorption::v1::SiteEvent& event) const;
+
  private:
   SiteVersionLogOptions options_;
 };

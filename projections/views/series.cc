@@ -412,23 +412,40 @@ void AddStepDeltas(const std::vector<Point>& points, int sign, Locations* locati
 
 // Each location's non-zero summed changes under each of its territory keys (ids in `prefixes`),
 // ordered by prefix id, then day; several locations may bring a change on the same key and day.
+// The location changes are sorted by day once, then spread over their keys in that order (a
+// counting sort by prefix id keeps each key's changes in day order).
 std::vector<DeltaMap::Change> RollUp(const Locations& locations, const DeltaMap& by_location,
                                      PrefixTable* prefixes) {
+  std::vector<DeltaMap::Change> changes = by_location.All();
+  changes.erase(std::remove_if(changes.begin(), changes.end(),
+                               [](const DeltaMap::Change& c) { return IsZero(*c.sum); }),
+                changes.end());
+  std::sort(changes.begin(), changes.end(),
+            [](const DeltaMap::Change& a, const DeltaMap::Change& b) { return a.day < b.day; });
   std::vector<std::vector<uint32_t>> ids(locations.size());  // per location, once
-  std::vector<DeltaMap::Change> out;
-  for (const DeltaMap::Change& c : by_location.All()) {
-    if (IsZero(*c.sum)) continue;
+  std::vector<size_t> count;                                 // per prefix id
+  for (const DeltaMap::Change& c : changes) {
     std::vector<uint32_t>& of = ids[c.id];
     if (of.empty()) {
       for (const TerritoryKey& k : locations.Keys(c.id)) {
         of.push_back(prefixes->Id(DeltaPrefix(k.level, k.code)));
       }
     }
-    for (uint32_t id : of) out.push_back({id, c.day, c.sum});
+    for (uint32_t id : of) {
+      if (id >= count.size()) count.resize(id + 1, 0);
+      ++count[id];
+    }
   }
-  std::sort(out.begin(), out.end(), [](const DeltaMap::Change& a, const DeltaMap::Change& b) {
-    return a.id != b.id ? a.id < b.id : a.day < b.day;
-  });
+  std::vector<size_t> next(count.size(), 0);  // where each prefix's next change goes
+  size_t total = 0;
+  for (size_t id = 0; id < count.size(); ++id) {
+    next[id] = total;
+    total += count[id];
+  }
+  std::vector<DeltaMap::Change> out(total);
+  for (const DeltaMap::Change& c : changes) {
+    for (uint32_t id : ids[c.id]) out[next[id]++] = {id, c.day, c.sum};
+  }
   return out;
 }
 
@@ -582,10 +599,13 @@ bool SameSegment(const v1::SeriesSegment& a, const v1::SeriesSegment& b) {
 // same as event by event, whatever the batch boundaries.
 class SeriesBatch final : public BatchState {
  public:
-  // Both records live on the batch's arena (freed at once with the batch).
+  // Both records live on the batch's arena (freed at once with the batch), without their
+  // `versions`: the site's version index, folded at every event, is kept apart (on the heap, where
+  // the folded states are made) and stored back into the record by Flush.
   struct Entry {
     v1::SeriesSiteRecord* committed;
     v1::SeriesSiteRecord* current;
+    v1::SiteVersionIndex versions;
   };
 
   absl::StatusOr<Entry*> Site(ViewWriter& w, const std::string& site_id) {
@@ -594,23 +614,27 @@ class SeriesBatch final : public BatchState {
     absl::StatusOr<std::optional<std::string>> bytes = w.Get(kSegments, site_id);
     if (!bytes.ok()) return bytes.status();
     Entry e{google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_),
-            google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_)};
-    if (bytes->has_value() && !e.committed->ParseFromString(**bytes)) {
+            google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_),
+            {}};
+    if (bytes->has_value() && (!e.committed->ParseFromString(**bytes) ||
+                               !ParseSiteVersionIndex(e.committed->versions(), &e.versions))) {
       return absl::DataLossError(absl::StrCat("series: bad record of site ", site_id));
     }
+    e.committed->clear_versions();
     *e.current = *e.committed;
     bytes_ += kEntryBytes + site_id.size() + (bytes->has_value() ? 8 * (*bytes)->size() : 0);
     return &sites_.emplace(site_id, std::move(e)).first->second;
   }
 
   absl::Status Flush(ViewWriter& w) override {
-    log.Flush(w);
     // Location-day -> summed change, then territory-day key -> summed change: one read and one
     // write per key.
     Locations locations;
     DeltaMap by_location;
     for (const auto& [site_id, e] : sites_) {
+      e.current->set_versions(rb::domain::DeterministicBytes(e.versions));
       w.Put(kSegments, site_id, rb::domain::DeterministicBytes(*e.current));
+      e.current->clear_versions();
       // Points before the last common segment cancel out (same points, same ends).
       int common = 0;
       while (common < e.current->segments_size() && common < e.committed->segments_size() &&
@@ -678,15 +702,17 @@ class SeriesBatch final : public BatchState {
     }
     return absl::OkStatus();
   }
-  size_t ApproximateBytes() const override { return bytes_ + log.ApproximateBytes(); }
+  size_t ApproximateBytes() const override { return bytes_; }
   // Counts `n` segments made on the arena (replaced ones stay there until the batch ends).
   void ChargeSegments(size_t n) { bytes_ += n * kSegmentBytes; }
-
-  SiteVersionLog::Batch log;  // the version records of the sites changed
+  // Counts a version added to an index, from an event of `payload_bytes`: its key, and what the
+  // folded tail may grow by.
+  void ChargeVersion(size_t payload_bytes) { bytes_ += kVersionBytes + 2 * payload_bytes; }
 
  private:
   static constexpr size_t kEntryBytes = 512;
   static constexpr size_t kSegmentBytes = 512;
+  static constexpr size_t kVersionBytes = 48;
   google::protobuf::Arena arena_;  // declared first: destroyed after sites_
   std::map<std::string, Entry, std::less<>> sites_;
   size_t bytes_ = 0;
@@ -700,10 +726,12 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
   absl::StatusOr<v1::SiteEvent> event = rb::domain::DecodeSiteEvent(recorded);
   if (!event.ok()) return event.status();
   return WithBatchState<SeriesBatch>(w, [&](SeriesBatch& batch) -> absl::Status {
-    absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, batch.log, recorded, *event);
-    if (!change.ok()) return change.status();
     absl::StatusOr<SeriesBatch::Entry*> entry = batch.Site(w, site_id);
     if (!entry.ok()) return entry.status();
+    absl::StatusOr<SiteVersionLog::Change> change =
+        log_.AddTo(w, (*entry)->versions, recorded, *event);
+    if (!change.ok()) return change.status();
+    batch.ChargeVersion(recorded.payload.size());
     v1::SeriesSiteRecord& rec = *(*entry)->current;
     // Segments before the first re-folded day are unchanged; the others are made again.
     const int32_t cut = DayOfValid(change->valid_at_us.front());

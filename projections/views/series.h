@@ -34,8 +34,9 @@
 // closing day when it moves one of them (a corrected date); the view writes the difference
 // between the old and the new step function, so every later date is corrected.
 //
-// Spaces: `sites` (SiteVersionLog, without snapshots: a re-fold reads the site's versions back
-// from the log), `segments` (site id -> SeriesSiteRecord), `deltas`, one key per territory and
+// Spaces: `segments` (site id -> SeriesSiteRecord: the segments, and the site's version index, as
+// SiteVersionLog keeps it without snapshots: a re-fold reads the site's versions back from the
+// log), `deltas`, one key per territory and
 // calendar month (<level letter> <code> 0x00 <months since 1970-01 + 100000, u32 BE>) whose value
 // lists the days of the month with a non-zero change, in day order: the day within the month
 // (varint), then the metric vector's deltas (34 zigzag varints); absent when no day remains.
@@ -86,12 +87,14 @@ class SeriesProjection : public Projection {
   // out of date counts it out of date from its first day. 7: a site opens on the earliest of its
   // installation date, report date and declaration's valid day (not on the declaration's valid
   // day), and closes on its closure's `closed_at` (not on the closing event's valid day).
-  uint32_t version() const override { return 7; }
-  std::vector<std::string> spaces() const override { return {"sites", "segments", "deltas"}; }
+  // 8: the version index lives in the site's `segments` record (one record per site, no `sites`
+  // space).
+  uint32_t version() const override { return 8; }
+  std::vector<std::string> spaces() const override { return {"segments", "deltas"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 
  private:
-  SiteVersionLog log_{{.sites = "sites", .snapshots = ""}};
+  SiteVersionLog log_{{.sites = "", .snapshots = ""}};  // AddTo only: the index is in `segments`
 };
 
 class SeriesQuery {
