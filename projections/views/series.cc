@@ -145,6 +145,38 @@ struct Point {
   MetricVector values;
 };
 
+bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
+  return a.city_code() == b.city_code() && a.epci_code() == b.epci_code() &&
+         a.departement_code() == b.departement_code() && a.region_code() == b.region_code();
+}
+
+// The territory of segment `s` of `rec` (indexes are checked when a record is read).
+const v1::Territory& TerritoryOf(const v1::SeriesSiteRecord& rec, const v1::SeriesSegment& s) {
+  return rec.territories(static_cast<int>(s.territory()));
+}
+
+// Whether every segment of `rec` refers to one of its territories.
+bool TerritoriesValid(const v1::SeriesSiteRecord& rec) {
+  const uint32_t n = static_cast<uint32_t>(rec.territories_size());
+  for (const v1::SeriesSegment& s : rec.segments()) {
+    if (s.territory() >= n) return false;
+  }
+  return !rec.has_first_version() || rec.first_version().territory() < n;
+}
+
+// The index of `t`'s codes in `rec`'s territories, added when new.
+uint32_t InternTerritory(const v1::Territory& t, v1::SeriesSiteRecord* rec) {
+  for (int i = rec->territories_size() - 1; i >= 0; --i) {
+    if (SameTerritory(rec->territories(i), t)) return static_cast<uint32_t>(i);
+  }
+  v1::Territory* codes = rec->add_territories();
+  codes->set_city_code(t.city_code());
+  codes->set_epci_code(t.epci_code());
+  codes->set_departement_code(t.departement_code());
+  codes->set_region_code(t.region_code());
+  return static_cast<uint32_t>(rec->territories_size() - 1);
+}
+
 bool HasData(const v1::SeriesSegment& s) {
   return s.values_size() > kCumOpened && s.values(kCumOpened) != 0;
 }
@@ -156,7 +188,7 @@ void AppendRawPoints(const v1::SeriesSiteRecord& rec, int from, std::vector<Poin
   const int n = rec.segments_size();
   for (int i = std::max(from, 0); i < n; ++i) {
     const v1::SeriesSegment& s = rec.segments(i);
-    Point p{s.day(), &s.territory(), {}};
+    Point p{s.day(), &TerritoryOf(rec, s), {}};
     for (int k = 0; k < kMetrics && k < s.values_size(); ++k) p.values[k] = s.values(k);
     // A version that does not count as an update (a comment, a heatwave alert) of a site already
     // out of date: out of date from its first day.
@@ -178,6 +210,7 @@ void AppendRawPoints(const v1::SeriesSiteRecord& rec, int from, std::vector<Poin
 // closed from the `closed_at` of that version's closure. Changing any of these moves a step
 // before the changed segments, so the series then re-expands the whole record.
 struct Lifecycle {
+  const v1::SeriesSiteRecord* rec = nullptr;
   int first = -1;        // index of the first segment with data; -1: the site never counts
   int32_t open_day = 0;  // first day counted
   bool closed = false;
@@ -188,6 +221,7 @@ struct Lifecycle {
 
 Lifecycle LifecycleOf(const v1::SeriesSiteRecord& rec) {
   Lifecycle l;
+  l.rec = &rec;
   const int n = rec.segments_size();
   int last = n - 1;
   while (last >= 0 && !HasData(rec.segments(last))) --last;
@@ -207,19 +241,17 @@ Lifecycle LifecycleOf(const v1::SeriesSiteRecord& rec) {
   return l;
 }
 
-bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
-  return a.city_code() == b.city_code() && a.epci_code() == b.epci_code() &&
-         a.departement_code() == b.departement_code() && a.region_code() == b.region_code();
-}
-
 template <typename A, typename B>
 bool SameValues(const A& a, const B& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
 }
 
-// Whether two segments contribute the same vector in the same territory.
-bool SameContribution(const v1::SeriesSegment& a, const v1::SeriesSegment& b) {
-  return SameValues(a.values(), b.values()) && SameTerritory(a.territory(), b.territory());
+// Whether segment `a` of `ra` and segment `b` of `rb` contribute the same vector in the same
+// territory.
+bool SameContribution(const v1::SeriesSiteRecord& ra, const v1::SeriesSegment& a,
+                      const v1::SeriesSiteRecord& rb, const v1::SeriesSegment& b) {
+  return SameValues(a.values(), b.values()) &&
+         SameTerritory(TerritoryOf(ra, a), TerritoryOf(rb, b));
 }
 
 bool SameLifecycle(const Lifecycle& a, const Lifecycle& b) {
@@ -228,9 +260,9 @@ bool SameLifecycle(const Lifecycle& a, const Lifecycle& b) {
     return false;
   }
   if (a.first < 0) return true;
-  if (a.open_day < a.pre->day() && !SameContribution(*a.pre, *b.pre)) return false;
+  if (a.open_day < a.pre->day() && !SameContribution(*a.rec, *a.pre, *b.rec, *b.pre)) return false;
   return !a.closed || (SameValues(a.last->closed_values(), b.last->closed_values()) &&
-                       SameTerritory(a.last->territory(), b.last->territory()));
+                       SameTerritory(TerritoryOf(*a.rec, *a.last), TerritoryOf(*b.rec, *b.last)));
 }
 
 MetricVector ValuesOf(const google::protobuf::RepeatedField<int64_t>& v) {
@@ -254,7 +286,7 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, const Lifecycle& life
   const int start = whole ? life.first : from;
   points.reserve(2 * (rec.segments_size() - start) + 2);
   if (whole && life.open_day < rec.segments(life.first).day()) {
-    points.push_back({life.open_day, &life.pre->territory(), ValuesOf(life.pre->values())});
+    points.push_back({life.open_day, &TerritoryOf(rec, *life.pre), ValuesOf(life.pre->values())});
   }
   AppendRawPoints(rec, start, &points);
   if (!life.closed || points.empty()) return points;
@@ -265,7 +297,7 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, const Lifecycle& life
   out.reserve(points.size() + 1);
   auto add = [&](Point p) {
     if (p.day >= life.close_day && p.values[kCumOpened] != 0) {
-      p.territory = &life.last->territory();
+      p.territory = &TerritoryOf(rec, *life.last);
       p.values = closed;
     }
     if (!out.empty() && out.back().values == p.values &&
@@ -519,19 +551,14 @@ std::optional<int32_t> DayOfDate(const v1::Date& d) {
   return DayNumber(*day);
 }
 
-// Makes `*s` the segment of `site` from `day` on (whatever it held before); `previous` is the
-// segment before it (nullptr: none).
+// Makes `*s`, a segment of `rec`, the segment of `site` from `day` on (whatever it held before);
+// `previous` is the segment before it (nullptr: none).
 void FillSegment(int32_t day, const v1::Site& site, const v1::SeriesSegment* previous,
-                 v1::SeriesSegment* s) {
+                 v1::SeriesSegment* s, v1::SeriesSiteRecord* rec) {
   s->Clear();
   s->set_day(day);
-  // The codes only: the series rolls up by code, and the record stays small.
-  const v1::Territory& t = site.location().territory();
-  v1::Territory* codes = s->mutable_territory();
-  codes->set_city_code(t.city_code());
-  codes->set_epci_code(t.epci_code());
-  codes->set_departement_code(t.departement_code());
-  codes->set_region_code(t.region_code());
+  // The codes only, once per record: the series rolls up by code, and the record stays small.
+  s->set_territory(InternTerritory(site.location().territory(), rec));
   const bool open = site.status() == v1::SITE_STATUS_OPEN;
   const bool closed = site.status() == v1::SITE_STATUS_CLOSED;
   if (!open && !closed) return;  // erased or undeclared: counts for nothing
@@ -583,12 +610,14 @@ MetricVector SiteContribution(const v1::Site& s) {
 
 namespace {
 
-bool SameSegment(const v1::SeriesSegment& a, const v1::SeriesSegment& b) {
+// Whether segment `a` of `ra` and segment `b` of `rb` are the same.
+bool SameSegment(const v1::SeriesSiteRecord& ra, const v1::SeriesSegment& a,
+                 const v1::SeriesSiteRecord& rb, const v1::SeriesSegment& b) {
   return a.day() == b.day() && a.outdated_from() == b.outdated_from() &&
          a.has_known_from() == b.has_known_from() && a.known_from() == b.known_from() &&
          a.has_closed_from() == b.has_closed_from() && a.closed_from() == b.closed_from() &&
          SameValues(a.values(), b.values()) && SameValues(a.closed_values(), b.closed_values()) &&
-         SameTerritory(a.territory(), b.territory());
+         SameTerritory(TerritoryOf(ra, a), TerritoryOf(rb, b));
 }
 
 // The deferred work of a batch: each changed site's segment record as committed before the batch
@@ -616,8 +645,9 @@ class SeriesBatch final : public BatchState {
     Entry e{google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_),
             google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_),
             {}};
-    if (bytes->has_value() && (!e.committed->ParseFromString(**bytes) ||
-                               !ParseSiteVersionIndex(e.committed->versions(), &e.versions))) {
+    if (bytes->has_value() &&
+        (!e.committed->ParseFromString(**bytes) || !TerritoriesValid(*e.committed) ||
+         !ParseSiteVersionIndex(e.committed->versions(), &e.versions))) {
       return absl::DataLossError(absl::StrCat("series: bad record of site ", site_id));
     }
     e.committed->clear_versions();
@@ -638,7 +668,8 @@ class SeriesBatch final : public BatchState {
       // Points before the last common segment cancel out (same points, same ends).
       int common = 0;
       while (common < e.current->segments_size() && common < e.committed->segments_size() &&
-             SameSegment(e.current->segments(common), e.committed->segments(common))) {
+             SameSegment(*e.current, e.current->segments(common), *e.committed,
+                         e.committed->segments(common))) {
         ++common;
       }
       // Unless the opening or the closure moved (a step before the common segments): then both
@@ -753,7 +784,7 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
       const bool replace = n > keep && rec.segments(n - 1).day() == day;
       v1::SeriesSegment* s = replace ? rec.mutable_segments(n - 1) : rec.add_segments();
       const int at = replace ? n - 1 : n;
-      FillSegment(day, change->state(i), at > 0 ? &rec.segments(at - 1) : nullptr, s);
+      FillSegment(day, change->state(i), at > 0 ? &rec.segments(at - 1) : nullptr, s, &rec);
     }
     if (first_refolded) {
       if (change->inserted_at == 0) rec.set_first_valid_at_us(change->valid_at_us.front());
@@ -762,13 +793,14 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
       while (j + 1 < change->size() && change->valid_at_us[j + 1] == first_valid) ++j;
       const int32_t day = DayOfValid(first_valid);
       if (j + 1 < change->size() && DayOfValid(change->valid_at_us[j + 1]) == day) {
-        FillSegment(day, change->state(j), nullptr, rec.mutable_first_version());
+        FillSegment(day, change->state(j), nullptr, rec.mutable_first_version(), &rec);
       } else {
         rec.clear_first_version();
       }
     }
     if (rec.has_first_version() &&
-        (rec.segments_size() == 0 || SameContribution(rec.first_version(), rec.segments(0)))) {
+        (rec.segments_size() == 0 ||
+         SameContribution(rec, rec.first_version(), rec, rec.segments(0)))) {
       rec.clear_first_version();  // the first segment says the same
     }
     batch.ChargeSegments(change->size());
