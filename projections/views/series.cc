@@ -551,6 +551,13 @@ std::optional<int32_t> DayOfDate(const v1::Date& d) {
   return DayNumber(*day);
 }
 
+// Appends `m` to `out` without its trailing zeros (readers pad: ValuesOf).
+void AddValues(const MetricVector& m, google::protobuf::RepeatedField<int64_t>* out) {
+  int end = kMetrics;
+  while (end > 0 && m[end - 1] == 0) --end;
+  out->Add(m.begin(), m.begin() + end);
+}
+
 // Makes `*s`, a segment of `rec`, the segment of `site` from `day` on (whatever it held before);
 // `previous` is the segment before it (nullptr: none).
 void FillSegment(int32_t day, const v1::Site& site, const v1::SeriesSegment* previous,
@@ -563,7 +570,7 @@ void FillSegment(int32_t day, const v1::Site& site, const v1::SeriesSegment* pre
   const bool closed = site.status() == v1::SITE_STATUS_CLOSED;
   if (!open && !closed) return;  // erased or undeclared: counts for nothing
   const MetricVector m = OpenContribution(site);
-  s->mutable_values()->Add(m.begin(), m.end());
+  AddValues(m, s->mutable_values());
   const int64_t last_update =
       site.updated_at_us() != 0 ? site.updated_at_us() : site.created_at_us();
   if (last_update != 0) s->set_outdated_from(OutdatedFrom(last_update));
@@ -584,7 +591,7 @@ void FillSegment(int32_t day, const v1::Site& site, const v1::SeriesSegment* pre
     }
     s->set_closed_from(from);
     const MetricVector c = ClosedContribution(site);
-    s->mutable_closed_values()->Add(c.begin(), c.end());
+    AddValues(c, s->mutable_closed_values());
   }
 }
 
