@@ -727,7 +727,7 @@ absl::StatusOr<SiteDecision> DecideSite(const v1::Site& state, const v1::SiteCom
   return SiteDecision{out.Take()};
 }
 
-v1::Site EvolveSite(v1::Site s, const v1::SiteEvent& e) {
+void EvolveSiteInPlace(v1::Site& s, const v1::SiteEvent& e) {
   const bool first = s.status() == v1::SITE_STATUS_UNSPECIFIED;
   s.set_revision(first ? 0 : s.revision() + 1);
   // Events that change the site's data move its valid date forward (never backward).
@@ -923,6 +923,10 @@ v1::Site EvolveSite(v1::Site s, const v1::SiteEvent& e) {
     case v1::SiteEvent::BODY_NOT_SET:
       break;
   }
+}
+
+v1::Site EvolveSite(v1::Site s, const v1::SiteEvent& e) {
+  EvolveSiteInPlace(s, e);
   return s;
 }
 

@@ -73,6 +73,8 @@ struct SiteStreamFacts {
 // Applies one event. Events are facts: evolve never fails; an event that does not apply (it
 // cannot come from DecideSite) is folded as far as it makes sense.
 resorption::v1::Site EvolveSite(resorption::v1::Site state, const resorption::v1::SiteEvent& event);
+// The same, on `state` in place (which may live on an arena: no copy between arenas).
+void EvolveSiteInPlace(resorption::v1::Site& state, const resorption::v1::SiteEvent& event);
 
 // Folds a whole stream from the empty state, in the order given.
 resorption::v1::Site FoldSite(const std::vector<resorption::v1::SiteEvent>& events);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "domain/events.h"
 #include "domain/site.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -84,11 +85,12 @@ void SiteVersionLog::Batch::Flush(ViewWriter& w) {
       google::protobuf::io::StringOutputStream raw(&bytes);
       google::protobuf::io::CodedOutputStream coded(&raw);
       coded.SetSerializationDeterministic(true);
-      entry.index.SerializeToCodedStream(&coded);
+      entry.index->SerializeToCodedStream(&coded);
     }
     w.Put(space_, site_id, bytes);
   }
   sites_.clear();
+  arena_.Reset();
   bytes_ = 0;
 }
 
@@ -105,7 +107,10 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   if (batch.space_.empty()) batch.space_ = options_.sites;
   auto [it, inserted] = batch.sites_.try_emplace(site_id);
   Batch::Entry& entry = it->second;
-  v1::SiteVersionIndex& index = entry.index;
+  if (inserted) {
+    entry.index = google::protobuf::Arena::CreateMessage<v1::SiteVersionIndex>(&batch.arena_);
+  }
+  v1::SiteVersionIndex& index = *entry.index;
   if (inserted) {
     absl::StatusOr<std::optional<std::string>> stored = w.Get(options_.sites, site_id);
     if (!stored.ok() || (stored->has_value() && !ParseSiteVersionIndex(**stored, &index))) {
@@ -149,14 +154,22 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
     index.mutable_positions()->SwapElements(static_cast<int>(i), static_cast<int>(i) - 1);
   }
 
-  // Where the fold restarts: the tail for an append; the last snapshot still valid otherwise.
+  // Where the fold restarts: the tail for an append (folded in place); the last snapshot still
+  // valid otherwise, into a new state made where the index lives (moved into the tail at the end
+  // without a copy).
   const bool snapshots = !options_.snapshots.empty();
-  v1::Site state;
+  v1::Site local;
+  v1::Site* folded = index.mutable_tail();
+  if (change.retroactive) {
+    folded = index.GetArena() != nullptr
+                 ? google::protobuf::Arena::CreateMessage<v1::Site>(index.GetArena())
+                 : &local;
+  }
+  v1::Site& state = *folded;
   size_t from = 0;            // first version to fold into `state`
   uint64_t max_position = 0;  // highest position among versions [0, from)
   uint32_t last_snapshot = 0;
   if (!change.retroactive) {
-    state.Swap(index.mutable_tail());  // the tail is rewritten below
     from = at;
     max_position = at == 0 ? 0 : position;  // every earlier version has a lower position
     if (index.snapshots_size() > 0) last_snapshot = index.snapshots().rbegin()->count();
@@ -186,12 +199,12 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
     const uint64_t v_position = index.positions(static_cast<int>(j));
     if (j == at) {
       change.before_city_code = state.location().territory().city_code();
-      state = rb::domain::EvolveSite(std::move(state), event);
+      rb::domain::EvolveSiteInPlace(state, event);
     } else {
       absl::StatusOr<v1::SiteEvent> got =
           ReadVersion([&w](uint64_t p) { return w.ReadEvent(p); }, site_id, v_position);
       if (!got.ok()) return got.status();
-      state = rb::domain::EvolveSite(std::move(state), *got);
+      rb::domain::EvolveSiteInPlace(state, *got);
     }
     max_position = std::max(max_position, v_position);
     if (j >= at) {
@@ -209,7 +222,7 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
             rb::domain::DeterministicBytes(state));
     }
   }
-  index.mutable_tail()->Swap(&state);
+  if (change.retroactive) index.mutable_tail()->Swap(&state);
   change.last = &index.tail();
   return change;
 }

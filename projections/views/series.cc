@@ -635,13 +635,13 @@ bool SameSegment(const v1::SeriesSiteRecord& ra, const v1::SeriesSegment& a,
 // same as event by event, whatever the batch boundaries.
 class SeriesBatch final : public BatchState {
  public:
-  // Both records live on the batch's arena (freed at once with the batch), without their
-  // `versions`: the site's version index, folded at every event, is kept apart (on the heap, where
-  // the folded states are made) and stored back into the record by Flush.
+  // Everything lives on the batch's arena (freed at once with the batch). The records are kept
+  // without their `versions`: the site's version index, folded at every event, is kept typed
+  // apart and stored back into the record by Flush.
   struct Entry {
     v1::SeriesSiteRecord* committed;
     v1::SeriesSiteRecord* current;
-    v1::SiteVersionIndex versions;
+    v1::SiteVersionIndex* versions;
   };
 
   absl::StatusOr<Entry*> Site(ViewWriter& w, const std::string& site_id) {
@@ -651,10 +651,10 @@ class SeriesBatch final : public BatchState {
     if (!bytes.ok()) return bytes.status();
     Entry e{google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_),
             google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_),
-            {}};
+            google::protobuf::Arena::CreateMessage<v1::SiteVersionIndex>(&arena_)};
     if (bytes->has_value() &&
         (!e.committed->ParseFromString(**bytes) || !TerritoriesValid(*e.committed) ||
-         !ParseSiteVersionIndex(e.committed->versions(), &e.versions))) {
+         !ParseSiteVersionIndex(e.committed->versions(), e.versions))) {
       return absl::DataLossError(absl::StrCat("series: bad record of site ", site_id));
     }
     e.committed->clear_versions();
@@ -669,7 +669,7 @@ class SeriesBatch final : public BatchState {
     Locations locations;
     DeltaMap by_location;
     for (const auto& [site_id, e] : sites_) {
-      e.current->set_versions(rb::domain::DeterministicBytes(e.versions));
+      e.current->set_versions(rb::domain::DeterministicBytes(*e.versions));
       w.Put(kSegments, site_id, rb::domain::DeterministicBytes(*e.current));
       e.current->clear_versions();
       // Points before the last common segment cancel out (same points, same ends).
@@ -767,7 +767,7 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
     absl::StatusOr<SeriesBatch::Entry*> entry = batch.Site(w, site_id);
     if (!entry.ok()) return entry.status();
     absl::StatusOr<SiteVersionLog::Change> change =
-        log_.AddTo(w, (*entry)->versions, recorded, *event);
+        log_.AddTo(w, *(*entry)->versions, recorded, *event);
     if (!change.ok()) return change.status();
     batch.ChargeVersion(recorded.payload.size());
     v1::SeriesSiteRecord& rec = *(*entry)->current;

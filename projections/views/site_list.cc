@@ -285,7 +285,7 @@ absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w,
     }
     *current.mutable_site() = rb::domain::FoldSiteInValidOrder(std::move(events));
   } else {
-    *current.mutable_site() = rb::domain::EvolveSite(std::move(*current.mutable_site()), *ev);
+    rb::domain::EvolveSiteInPlace(*current.mutable_site(), *ev);
     current.set_last_valid_at_us(ev->valid_at_us());
   }
   return batch.RaiseMaxValid(w, e.valid_at_us);
