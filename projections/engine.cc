@@ -71,7 +71,7 @@ std::string_view ToString(ProjectionState state) {
 namespace {
 
 // Ceiling of the buffered writes of a catch-up batch.
-constexpr size_t kMaxCatchUpBytes = size_t{64} << 20;
+constexpr size_t kMaxCatchUpBytes = size_t{256} << 20;
 // A worker keeps the buffer of its commit batch for the next commit, unless it is at the head
 // and the batch was larger than this (the last batch of a catch-up).
 constexpr size_t kKeepBatchBytes = size_t{1} << 20;

@@ -89,7 +89,7 @@ struct EngineOptions {
   size_t max_batch_bytes = 4 << 20;
   // While catching up (a rebuild, a restart behind the head: the previous read did not reach the
   // end of the log), both limits above are multiplied by this factor, the bytes to at most
-  // 64 MiB. 1 (the default): no change, every batch obeys the limits above exactly. A service
+  // 256 MiB. 1 (the default): no change, every batch obeys the limits above exactly. A service
   // that rebuilds large logs sets e.g. 32: latency does not matter while catching up, and larger
   // batches mean fewer commits and more repeated writes of the same keys absorbed in memory.
   size_t catch_up_factor = 1;

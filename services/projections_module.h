@@ -81,7 +81,7 @@ struct ProjectionsModuleOptions {
   // module's own (which logs the failure).
   rb::proj::EngineOptions engine = [] {
     rb::proj::EngineOptions o;
-    o.catch_up_factor = 128;
+    o.catch_up_factor = 512;
     o.live_linger = absl::Milliseconds(400);
     o.live_min_batch_events = 16384;
     return o;
