@@ -129,8 +129,16 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
   }
   if (auto it = s->pending.find(Av(key)); it != s->pending.end()) return ToOwned(it->second);
   if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return ToOwned(it->second);
-  if (track_written_ && !s->written.contains(std::hash<std::string_view>{}(key))) {
-    return std::optional<std::string>();  // never written, and the space started empty
+  if (track_written_) {
+    if (s->tracking == Tracking::kUnread) {
+      // The first read of a space that started empty: its keys are remembered from now on,
+      // unless some were written already (not remembered): then it reads the store.
+      s->tracking = s->pending.empty() && !s->wrote ? Tracking::kTracked : Tracking::kOff;
+    }
+    if (s->tracking == Tracking::kTracked &&
+        !s->written.contains(std::hash<std::string_view>{}(key))) {
+      return std::optional<std::string>();  // never written, and the space started empty
+    }
   }
   s->read = true;
   absl::StatusOr<std::optional<std::string>> stored = kv_->Get(s->full_name, key);
@@ -156,16 +164,20 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
     return;
   }
   wrote_ = true;
-  if (track_written_ && s->written.insert(std::hash<std::string_view>{}(key)).second &&
+  s->wrote = true;
+  // Only the spaces already read remember their keys: a space only written (an index) never
+  // needs them.
+  if (track_written_ && s->tracking == Tracking::kTracked &&
+      s->written.insert(std::hash<std::string_view>{}(key)).second &&
       ++written_keys_ > kMaxWrittenKeys) {
     ForgetWrittenKeys();  // too many to remember: from now on Get reads the store
   }
-  auto it = s->pending.find(Av(key));
   size_t added = 0;
-  if (it == s->pending.end()) {
-    it = s->pending.emplace(pending_bytes_.Copy(key), std::nullopt).first;
+  // One probe: the key's bytes are copied only when it is new to the batch.
+  auto it = s->pending.lazy_emplace(Av(key), [&](const auto& make) {
+    make(pending_bytes_.Copy(key), std::nullopt);
     added += key.size() + kEntryOverhead;
-  }
+  });
   // A value replaced within the batch keeps its bytes until the batch ends: they stay counted.
   if (value.has_value()) {
     it->second = pending_bytes_.Copy(*value);
@@ -178,12 +190,19 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
   }
 }
 
-void BatchViewWriter::set_spaces_start_empty() { track_written_ = !wrote_; }
+void BatchViewWriter::set_spaces_start_empty() {
+  track_written_ = !wrote_;
+  if (!track_written_) return;
+  for (Space& s : spaces_) s.tracking = Tracking::kUnread;
+}
 
 void BatchViewWriter::ForgetWrittenKeys() {
   track_written_ = false;
   written_keys_ = 0;
-  for (Space& s : spaces_) absl::flat_hash_set<uint64_t>().swap(s.written);
+  for (Space& s : spaces_) {
+    s.tracking = Tracking::kOff;
+    absl::flat_hash_set<uint64_t>().swap(s.written);
+  }
 }
 
 void BatchViewWriter::Put(std::string_view space, std::string_view key, std::string_view value) {

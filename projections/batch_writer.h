@@ -92,8 +92,10 @@ class BatchViewWriter final : public ViewWriter {
   // Declares that the writer's spaces held nothing when it started (a generation built from
   // position 0, whose every write goes through this writer): Get then answers "absent" for a key
   // the writer never wrote without reading the store, as most reads of a rebuild are of keys not
-  // written yet. The writer remembers a hash of each key written, at most kMaxWrittenKeys of
-  // them; beyond, Get reads the store as usual. Call before the first Put or Delete.
+  // written yet. From the first Get of a space on, the writer remembers a hash of each key
+  // written there, at most kMaxWrittenKeys in all; beyond, Get reads the store as usual. A space
+  // written before its first Get (keys not remembered) reads the store as usual; a space never
+  // read (an index) costs nothing. Call before the first Put or Delete.
   void set_spaces_start_empty();
   static constexpr size_t kMaxWrittenKeys = size_t{4} << 20;
   // Forgets the keys written (their memory) and reads the store for every key not buffered or
@@ -130,6 +132,12 @@ class BatchViewWriter final : public ViewWriter {
     size_t left_ = 0;
   };
   using Map = absl::flat_hash_map<absl::string_view, std::optional<absl::string_view>>;
+  // How Get treats a key neither buffered nor cached, in a space that started empty.
+  enum class Tracking : uint8_t {
+    kOff,      // reads the store
+    kUnread,   // never read yet: the first Get decides (kTracked if nothing was written before)
+    kTracked,  // "absent" unless its hash is in `written`
+  };
   using Entry = Map::value_type;
   struct Space {
     std::string short_name;
@@ -143,7 +151,10 @@ class BatchViewWriter final : public ViewWriter {
     // against it.
     bool read = false;
     size_t pending_bytes = 0;  // this space's share of bytes_
-    // Hashes of every key written, while the writer tracks them (set_spaces_start_empty).
+    // Whether Get may answer "absent" from `written` (set_spaces_start_empty).
+    Tracking tracking = Tracking::kOff;
+    bool wrote = false;  // a Put or Delete was recorded in this space
+    // Hashes of every key written since the space's tracking began (kTracked).
     absl::flat_hash_set<uint64_t> written;
   };
   Space* Find(std::string_view space);

@@ -94,13 +94,16 @@ TEST_F(BatchViewWriterTest, GetAfterCommitReturnsCommittedValuesAndDiscardedWrit
 }
 
 // A writer whose spaces started empty answers "absent" for the keys it never wrote without
-// reading the store: a value planted behind its back (which never happens to a generation being
-// built) shows that the store is not read; the keys it wrote, committed or discarded, are read.
+// reading the store, in a space read before its first write: a value planted behind its back
+// (which never happens to a generation being built) shows that the store is not read; the keys it
+// wrote, committed or discarded, are read. A space written before its first read did not
+// remember its keys: it reads the store.
 TEST_F(BatchViewWriterTest, SpacesThatStartedEmptyAnswerUnwrittenKeysWithoutTheStore) {
   const std::string a = ViewSpaceName("p", gen_, "a");
   for (size_t cache_bytes : {size_t{0}, BatchViewWriter::kDefaultCacheBytes}) {
     BatchViewWriter w(&store_->kv(), "p", gen_, {"a"}, cache_bytes);
     w.set_spaces_start_empty();
+    EXPECT_FALSE(w.Get("a", "k")->has_value());  // the first read, before any write
     w.Put("a", "k", "v1");
     w.Put("a", "discarded", "v");
     w.Clear();
@@ -136,9 +139,18 @@ TEST_F(BatchViewWriterTest, SpacesThatStartedEmptyAnswerUnwrittenKeysWithoutTheS
     EXPECT_EQ(**w.Get("a", "planted"), "x");
   }
   {
+    // Written before its first read: the keys were not remembered, the store is read.
+    BatchViewWriter w(&store_->kv(), "p", gen_, {"a"}, 0);
+    w.set_spaces_start_empty();
+    w.Put("a", "k", "v1");
+    EXPECT_EQ(**w.Get("a", "planted"), "x");
+    EXPECT_EQ(**w.Get("a", "k"), "v1");
+  }
+  {
     // Forgotten (the worker caught up): the store is read again.
     BatchViewWriter w(&store_->kv(), "p", gen_, {"a"}, 0);
     w.set_spaces_start_empty();
+    EXPECT_FALSE(w.Get("a", "k")->has_value());
     w.Put("a", "k", "v1");
     EXPECT_FALSE(w.Get("a", "planted")->has_value());
     w.ForgetWrittenKeys();
