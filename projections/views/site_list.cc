@@ -738,25 +738,26 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
   pb::ListSitesResponse out;
   *out.mutable_reference_date() = rb::domain::ToDate(reference);
   const bool by_priority = sort == 's';
-  // The departements and their index ranges, read from one snapshot (which outlives `index`).
+  // The departements and their index ranges, read from one snapshot (which outlives the
+  // iterators). Priority depends on the reference date: its candidates come from the last-update
+  // ranges and are ordered in memory.
   absl::StatusOr<rb::proj::ViewSnapshot> snapshot = reader->Snapshot();
   if (!snapshot.ok()) return snapshot.status();
-  // Priority depends on the reference date: the candidates come from the last-update index and
-  // are ordered in memory.
-  // Ascending by population, the sites without a count still come last.
-  MergedIndex index(by_priority ? false : descending,
-                    sort == 'p' ? NoPopulationKey() : std::string());
   absl::StatusOr<std::set<std::string>> departements = Departements(*snapshot, req.filter());
   if (!departements.ok()) return departements.status();
+  std::vector<std::string> ranges;
   for (const std::string& code : *departements) {
     for (char state : States(req.filter())) {
-      index.AddRange(Prefix('d', code, state, by_priority ? 'u' : sort));
+      ranges.push_back(Prefix('d', code, state, by_priority ? 'u' : sort));
     }
   }
-  if (absl::Status s = index.Open(*snapshot); !s.ok()) return s;
-  index.Start(by_priority ? std::string() : cursor);
 
   if (!by_priority) {
+    // Ascending by population, the sites without a count still come last.
+    MergedIndex index(descending, sort == 'p' ? NoPopulationKey() : std::string());
+    for (std::string& range : ranges) index.AddRange(std::move(range));
+    if (absl::Status s = index.Open(*snapshot); !s.ok()) return s;
+    index.Start(cursor);
     std::string last_suffix;
     for (; index.Valid(); index.Next()) {
       absl::StatusOr<pb::SiteListRecord> skeleton = ParseRecord(index.value(), "index value");
@@ -787,27 +788,34 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
     return out;
   }
 
-  // By priority: (score, id) of every match, ordered, then the page after the cursor.
+  // By priority: (score, id) of every match, ordered, then the page after the cursor. Every
+  // candidate is scored, so the ranges are read one after the other (one iterator, no merge):
+  // O(n) before the sort.
   struct Row {
     int score;
     std::string id;
   };
   std::vector<Row> rows;
-  for (; index.Valid(); index.Next()) {
-    absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(index.value(), "index value");
-    if (!rec.ok()) return rec.status();
-    if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
-    rows.push_back(
-        {ComputeSignals(rec->site(), FactsOf(*rec), reference, visibility).priority_score(),
-         rec->site().id()});
+  absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> scan = snapshot->NewIterator(kIndex);
+  if (!scan.ok()) return scan.status();
+  rb::es::KvIterator& entry = **scan;
+  for (const std::string& range : ranges) {
+    for (entry.Seek(range); entry.Valid() && entry.key().starts_with(range); entry.Next()) {
+      absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(entry.value(), "index value");
+      if (!rec.ok()) return rec.status();
+      if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
+      rows.push_back(
+          {ComputeSignals(rec->site(), FactsOf(*rec), reference, visibility).priority_score(),
+           rec->site().id()});
+    }
+    if (!entry.status().ok()) return entry.status();
   }
-  if (absl::Status s = index.status(); !s.ok()) return s;
   auto before = [descending](const Row& a, const Row& b) {
     if (a.score != b.score) return descending ? a.score > b.score : a.score < b.score;
     return a.id < b.id;
   };
   std::sort(rows.begin(), rows.end(), before);
-  // Duplicates cannot happen: the index ranges are merged by suffix, which contains the id.
+  // Duplicates cannot happen: in one snapshot a site has one last-update key, in one range.
   auto it = rows.begin();
   if (!cursor.empty()) {
     if (cursor.size() < 9) return absl::InvalidArgumentError("page_token: malformed");
