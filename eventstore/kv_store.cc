@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "eventstore/rocks_kv_store.h"
@@ -88,7 +89,9 @@ namespace {
 
 class RocksKvIterator : public KvIterator {
  public:
-  explicit RocksKvIterator(rocksdb::Iterator* it) : it_(it) {}
+  // `snapshot`, when not null, is the snapshot `it` reads: released after its last user.
+  RocksKvIterator(rocksdb::Iterator* it, std::shared_ptr<const rocksdb::Snapshot> snapshot)
+      : snapshot_(std::move(snapshot)), it_(it) {}
   void Seek(std::string_view key) override { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
   void SeekForPrev(std::string_view key) override {
     it_->SeekForPrev(rocksdb::Slice(key.data(), key.size()));
@@ -107,7 +110,21 @@ class RocksKvIterator : public KvIterator {
   absl::Status status() const override { return FromRocks(it_->status(), "kv iterator"); }
 
  private:
+  std::shared_ptr<const rocksdb::Snapshot> snapshot_;  // destroyed after it_
   std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+class RocksKvSnapshot : public KvSnapshot {
+ public:
+  RocksKvSnapshot(const RocksKvStore* store, std::shared_ptr<const rocksdb::Snapshot> snapshot)
+      : store_(store), snapshot_(std::move(snapshot)) {}
+  absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(const std::string& space) const override {
+    return store_->NewIteratorAt(space, snapshot_);
+  }
+
+ private:
+  const RocksKvStore* const store_;
+  const std::shared_ptr<const rocksdb::Snapshot> snapshot_;
 };
 
 // Batches at least this large reuse a per-thread RocksDB batch (RocksKvStore::Write).
@@ -290,11 +307,28 @@ absl::Status RocksKvStore::WriteWith(const rocksdb::WriteOptions& options,
 
 absl::StatusOr<std::unique_ptr<KvIterator>> RocksKvStore::NewIterator(
     const std::string& space) const {
+  return NewIteratorAt(space, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<KvIterator>> RocksKvStore::NewIteratorAt(
+    const std::string& space, std::shared_ptr<const rocksdb::Snapshot> snapshot) const {
   absl::ReaderMutexLock lock(&mu_);
   rocksdb::ColumnFamilyHandle* h = Find(space);
   if (h == nullptr) return MissingSpace(space);
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot.get();
   return std::unique_ptr<KvIterator>(
-      std::make_unique<RocksKvIterator>(db_->NewIterator(rocksdb::ReadOptions(), h)));
+      std::make_unique<RocksKvIterator>(db_->NewIterator(options, h), std::move(snapshot)));
+}
+
+absl::StatusOr<std::unique_ptr<KvSnapshot>> RocksKvStore::Snapshot() const {
+  rocksdb::DB* const db = db_;
+  std::shared_ptr<const rocksdb::Snapshot> snapshot(db->GetSnapshot(),
+                                                    [db](const rocksdb::Snapshot* s) {
+                                                      if (s != nullptr) db->ReleaseSnapshot(s);
+                                                    });
+  if (snapshot == nullptr) return absl::InternalError("kv snapshot: not available");
+  return std::unique_ptr<KvSnapshot>(std::make_unique<RocksKvSnapshot>(this, std::move(snapshot)));
 }
 
 }  // namespace internal

@@ -102,6 +102,18 @@ class KvIterator {
   virtual absl::Status status() const = 0;
 };
 
+// A consistent read view of every key space at one instant: the iterators it makes all read that
+// instant, whatever is written meanwhile (a merge of several ranges, or a read of one space then
+// of another, sees each key as of one instant). Its iterators keep the instant alive after it is
+// destroyed. Neither may outlive the store.
+class KvSnapshot {
+ public:
+  virtual ~KvSnapshot() = default;
+  // NOT_FOUND when the space is absent.
+  virtual absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(
+      const std::string& space) const = 0;
+};
+
 class KvStore {
  public:
   virtual ~KvStore() = default;
@@ -133,6 +145,8 @@ class KvStore {
   virtual absl::Status FlushThenWrite(const KvWriteBatch& batch) = 0;
   virtual absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(
       const std::string& space) const = 0;
+  // A snapshot of every key space, now.
+  virtual absl::StatusOr<std::unique_ptr<KvSnapshot>> Snapshot() const = 0;
 };
 
 }  // namespace rb::es

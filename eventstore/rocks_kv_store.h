@@ -44,6 +44,11 @@ class RocksKvStore : public KvStore {
   // FlushThenWrite's logged write without its flush.
   absl::Mutex& backup_barrier() { return backup_barrier_; }
   absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(const std::string& space) const override;
+  absl::StatusOr<std::unique_ptr<KvSnapshot>> Snapshot() const override;
+  // An iterator over `space` reading `snapshot` (the latest state when null), which it keeps
+  // alive.
+  absl::StatusOr<std::unique_ptr<KvIterator>> NewIteratorAt(
+      const std::string& space, std::shared_ptr<const rocksdb::Snapshot> snapshot) const;
 
   // Flushes every key space (and `also_flush`), then compacts `space` to its last level so that
   // deleted values leave the files (EventStore::PurgeDeleted).

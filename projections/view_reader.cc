@@ -74,4 +74,24 @@ absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> ViewReader::NewIterator(
   return generation_->kv()->NewIterator(*full);
 }
 
+absl::StatusOr<ViewSnapshot> ViewReader::Snapshot() const {
+  absl::StatusOr<std::unique_ptr<rb::es::KvSnapshot>> snapshot = generation_->kv()->Snapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  return ViewSnapshot(generation_, std::move(*snapshot));
+}
+
+ViewSnapshot::ViewSnapshot(std::shared_ptr<const internal::GenerationHandle> generation,
+                           std::shared_ptr<const rb::es::KvSnapshot> snapshot)
+    : generation_(std::move(generation)), snapshot_(std::move(snapshot)) {}
+
+absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> ViewSnapshot::NewIterator(
+    std::string_view space) const {
+  const std::string* full = generation_->FullName(space);
+  if (full == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("projection \"", generation_->projection(),
+                                                   "\" has no view space \"", Av(space), "\""));
+  }
+  return snapshot_->NewIterator(*full);
+}
+
 }  // namespace rb::proj

@@ -15,7 +15,11 @@
 //
 // Consistency: each Get reads the latest committed state of the generation; an iterator reads a
 // consistent snapshot of one space. Several reads are not one snapshot while the projection is
-// applying events.
+// applying events, unless their iterators come from one ViewSnapshot:
+//
+//   absl::StatusOr<rb::proj::ViewSnapshot> snapshot = reader->Snapshot();
+//   auto a = snapshot->NewIterator("index");  // a and b read the same instant
+//   auto b = snapshot->NewIterator("territories");
 //
 // Thread safety: a ViewReader is a cheap, copyable value; its methods may be called from any
 // thread. The key spaces of a generation replaced by a rebuild are dropped only once the last
@@ -72,6 +76,23 @@ class GenerationHandle {
 
 }  // namespace internal
 
+// A consistent snapshot of every space of one generation (ViewReader::Snapshot): its iterators
+// read one instant. A cheap, copyable value; its iterators must not outlive it (or a copy).
+class ViewSnapshot {
+ public:
+  // An iterator over `space` as of the snapshot (call Seek before use). Errors: as
+  // ViewReader::NewIterator.
+  absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> NewIterator(std::string_view space) const;
+
+ private:
+  friend class ViewReader;
+  ViewSnapshot(std::shared_ptr<const internal::GenerationHandle> generation,
+               std::shared_ptr<const rb::es::KvSnapshot> snapshot);
+
+  std::shared_ptr<const internal::GenerationHandle> generation_;
+  std::shared_ptr<const rb::es::KvSnapshot> snapshot_;
+};
+
 class ViewReader {
  public:
   explicit ViewReader(std::shared_ptr<const internal::GenerationHandle> generation);
@@ -87,6 +108,9 @@ class ViewReader {
   // An iterator over a consistent snapshot of `space` (call Seek before use). The iterator must
   // not outlive this reader (or a copy of it). Errors: as Get.
   absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> NewIterator(std::string_view space) const;
+  // A snapshot of every space, now, for iterators that must read one instant (a merge of several
+  // ranges; a space that says which ranges to read, then those ranges). Errors: storage errors.
+  absl::StatusOr<ViewSnapshot> Snapshot() const;
 
  private:
   std::shared_ptr<const internal::GenerationHandle> generation_;

@@ -162,13 +162,15 @@ std::string IndexValue(const pb::SiteListRecord& rec) {
 }
 
 // The `territories` keys of a site's territory: its region, EPCI and commune, each with its
-// departement (<level><code>\0<departement>).
+// departement, and its departement itself, even empty (<level><code>\0<departement>).
 std::vector<std::string> TerritoryDepartementKeys(const pb::Territory& t) {
   std::vector<std::string> keys;
-  const std::pair<char, const std::string*> levels[] = {
-      {'r', &t.region_code()}, {'e', &t.epci_code()}, {'c', &t.city_code()}};
+  const std::pair<char, const std::string*> levels[] = {{'r', &t.region_code()},
+                                                        {'e', &t.epci_code()},
+                                                        {'c', &t.city_code()},
+                                                        {'d', &t.departement_code()}};
   for (const auto& [level, code] : levels) {
-    if (code->empty()) continue;
+    if (code->empty() && level != 'd') continue;
     keys.push_back(absl::StrCat(std::string(1, level), Av(*code), std::string(1, '\0'),
                                 Av(t.departement_code())));
   }
@@ -329,8 +331,11 @@ absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w
 
 // ---- Query side ---------------------------------------------------------------------------------
 
-// A k-way merge of index ranges (one per territory code and state), in suffix order, each
-// distinct suffix (sort key + site id) once. Ascending, the suffixes that start with `tail` (when
+// A k-way merge of index ranges (one per departement and state), in suffix order, each distinct
+// suffix (sort key + site id) once. The ranges are read from one snapshot (a site moving from one
+// departement to another is in exactly one of them). A binary heap of the ranges, keyed by their
+// current suffix, gives the next entry: Start costs one seek per range, Next O(log k) (plus one
+// step per range holding the same suffix). Ascending, the suffixes that start with `tail` (when
 // not empty) come after all the others: the merge first skips them, then visits them once the
 // other entries are exhausted (suffixes hold no 0xff byte, so `tail` + 0xff is after them all).
 class MergedIndex {
@@ -338,10 +343,18 @@ class MergedIndex {
   explicit MergedIndex(bool descending, std::string tail = "")
       : descending_(descending), tail_(descending ? "" : std::move(tail)) {}
 
-  absl::Status Add(const rb::proj::ViewReader& reader, std::string prefix) {
-    absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = reader.NewIterator(kIndex);
-    if (!it.ok()) return it.status();
-    streams_.push_back({std::move(*it), std::move(prefix)});
+  // Declares a range (before Open).
+  void AddRange(std::string prefix) {
+    streams_.push_back({nullptr, std::move(prefix), {}, streams_.size()});
+  }
+
+  // Opens every range declared, all on `snapshot` (which must outlive this object).
+  absl::Status Open(const rb::proj::ViewSnapshot& snapshot) {
+    for (Stream& s : streams_) {
+      absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = snapshot.NewIterator(kIndex);
+      if (!it.ok()) return it.status();
+      s.it = std::move(*it);
+    }
     return absl::OkStatus();
   }
 
@@ -349,32 +362,46 @@ class MergedIndex {
   void Start(const std::string& after) {
     in_tail_ = !tail_.empty() && std::string_view(after).starts_with(tail_);
     const std::string past_tail = tail_.empty() || in_tail_ ? "" : tail_ + "\xff";
+    heap_.clear();
     for (Stream& s : streams_) {
       if (!descending_) {
-        s.it->Seek(s.prefix + std::max(after, past_tail));
+        Seek(s, std::max(after, past_tail));
       } else {
-        s.it->SeekForPrev(after.empty() ? s.prefix + "\xff" : s.prefix + after);
+        seek_key_.assign(s.prefix);
+        seek_key_.append(after.empty() ? std::string_view("\xff") : std::string_view(after));
+        s.it->SeekForPrev(seek_key_);
       }
+      if (Settle(s)) heap_.push_back(&s);
     }
-    Pick();
+    Heapify();
+    if (heap_.empty()) EnterTail();
     if (!after.empty() && Valid() && suffix() == after) Next();
   }
 
-  bool Valid() const { return current_ != nullptr; }
-  std::string_view suffix() const { return Suffix(*current_); }
-  std::string_view value() const { return current_->it->value(); }
+  bool Valid() const { return !heap_.empty(); }
+  std::string_view suffix() const { return heap_.front()->suffix; }
+  std::string_view value() const { return heap_.front()->it->value(); }
 
   void Next() {
-    const std::string done(suffix());
-    for (Stream& s : streams_) {
-      if (InRange(s) && Suffix(s) == done) Step(s);
-    }
-    Pick();
+    done_.assign(suffix());
+    // Every range positioned on this suffix steps past it (a site in two ranges comes once).
+    do {
+      Stream& top = *heap_.front();
+      Step(top);
+      if (Settle(top)) {
+        SiftDown(0);
+      } else {
+        heap_.front() = heap_.back();
+        heap_.pop_back();
+        if (!heap_.empty()) SiftDown(0);
+      }
+    } while (!heap_.empty() && heap_.front()->suffix == done_);
+    if (heap_.empty()) EnterTail();
   }
 
   absl::Status status() const {
     for (const Stream& s : streams_) {
-      if (!s.it->status().ok()) return s.it->status();
+      if (s.it != nullptr && !s.it->status().ok()) return s.it->status();
     }
     return absl::OkStatus();
   }
@@ -383,12 +410,24 @@ class MergedIndex {
   struct Stream {
     std::unique_ptr<rb::es::KvIterator> it;
     std::string prefix;
+    std::string_view suffix;  // of the current key, while in range
+    size_t order;             // among the ranges: equal suffixes come in the order declared
   };
-  bool InRange(const Stream& s) const {
-    return s.it->Valid() && s.it->key().substr(0, s.prefix.size()) == s.prefix &&
-           (!in_tail_ || Suffix(s).starts_with(tail_));
+
+  // Whether the stream is on an entry of its range (and of the tail, in the tail); caches its
+  // suffix.
+  bool Settle(Stream& s) const {
+    if (!s.it->Valid()) return false;
+    const std::string_view key = s.it->key();
+    if (!key.starts_with(s.prefix)) return false;
+    s.suffix = key.substr(s.prefix.size());
+    return !in_tail_ || s.suffix.starts_with(tail_);
   }
-  static std::string_view Suffix(const Stream& s) { return s.it->key().substr(s.prefix.size()); }
+  void Seek(Stream& s, std::string_view suffix) {
+    seek_key_.assign(s.prefix);
+    seek_key_.append(suffix);
+    s.it->Seek(seek_key_);
+  }
   void Step(Stream& s) const {
     if (descending_) {
       s.it->Prev();
@@ -396,62 +435,84 @@ class MergedIndex {
       s.it->Next();
     }
   }
-  void Pick() {
-    current_ = nullptr;
+  // Whether `a` comes before `b` in the merge.
+  bool Before(const Stream* a, const Stream* b) const {
+    const int c = a->suffix.compare(b->suffix);
+    if (c != 0) return descending_ ? c > 0 : c < 0;
+    return a->order < b->order;
+  }
+  void SiftDown(size_t i) {
+    const size_t n = heap_.size();
+    Stream* const moving = heap_[i];
+    while (true) {
+      size_t first = 2 * i + 1;
+      if (first >= n) break;
+      if (first + 1 < n && Before(heap_[first + 1], heap_[first])) ++first;
+      if (!Before(heap_[first], moving)) break;
+      heap_[i] = heap_[first];
+      i = first;
+    }
+    heap_[i] = moving;
+  }
+  void Heapify() {
+    for (size_t i = heap_.size() / 2; i > 0; --i) SiftDown(i - 1);
+  }
+  // The other entries are exhausted: now the tail's.
+  void EnterTail() {
+    if (tail_.empty() || in_tail_) return;
+    in_tail_ = true;
     for (Stream& s : streams_) {
-      if (!InRange(s)) continue;
-      if (current_ == nullptr ||
-          (descending_ ? Suffix(s) > Suffix(*current_) : Suffix(s) < Suffix(*current_))) {
-        current_ = &s;
-      }
+      Seek(s, tail_);
+      if (Settle(s)) heap_.push_back(&s);
     }
-    if (current_ == nullptr && !tail_.empty() && !in_tail_) {
-      in_tail_ = true;  // the other entries are exhausted: now the tail's
-      for (Stream& s : streams_) s.it->Seek(s.prefix + tail_);
-      Pick();
-    }
+    Heapify();
   }
 
   const bool descending_;
   const std::string tail_;
   bool in_tail_ = false;
   std::vector<Stream> streams_;
-  Stream* current_ = nullptr;
+  std::vector<Stream*> heap_;  // the ranges in range, the next entry's first
+  std::string done_;
+  std::string seek_key_;
 };
 
-// The index ranges that hold every site of the filter's territories: the nation when none is
-// given; else the departements asked for, and those where a site of each region, EPCI or commune
-// asked for was ever indexed (the `territories` space, written from the sites' own codes: exact
-// whatever the embedded geography says today). Each entry is then matched on the skeleton's
-// codes.
-absl::StatusOr<std::vector<std::pair<char, std::string>>> Territories(
-    const rb::proj::ViewReader& reader, const pb::SiteFilter& f) {
-  std::vector<std::pair<char, std::string>> t;
-  if (f.region_codes().empty() && f.departement_codes().empty() && f.epci_codes().empty() &&
-      f.city_codes().empty()) {
-    t.emplace_back('n', "");
-    return t;
-  }
+// The departements whose index ranges hold every site of the filter's territories: with no
+// territory filter, every departement where a site was ever indexed (the nation); else the
+// departements asked for, and those where a site of each region, EPCI or commune asked for was
+// ever indexed. Both come from the `territories` space, written from the sites' own codes: exact
+// whatever the embedded geography says today. Each entry is then matched on the skeleton's codes.
+// Read from the snapshot the index ranges are then read from, the departements are exact: an
+// entry is written in the batch that indexes its first site.
+absl::StatusOr<std::set<std::string>> Departements(const rb::proj::ViewSnapshot& snapshot,
+                                                   const pb::SiteFilter& f) {
+  const bool nation = f.region_codes().empty() && f.departement_codes().empty() &&
+                      f.epci_codes().empty() && f.city_codes().empty();
   std::set<std::string> departements(f.departement_codes().begin(), f.departement_codes().end());
   std::vector<std::string> prefixes;
+  if (nation) prefixes.push_back("d");  // d<departement>\0<departement>
   for (const auto& c : f.region_codes())
     prefixes.push_back(absl::StrCat("r", c, std::string(1, '\0')));
   for (const auto& c : f.epci_codes())
     prefixes.push_back(absl::StrCat("e", c, std::string(1, '\0')));
   for (const auto& c : f.city_codes())
     prefixes.push_back(absl::StrCat("c", c, std::string(1, '\0')));
-  if (!prefixes.empty()) {
-    absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = reader.NewIterator(kTerritories);
-    if (!it.ok()) return it.status();
-    for (const std::string& prefix : prefixes) {
-      for ((*it)->Seek(prefix); (*it)->Valid() && (*it)->key().starts_with(prefix); (*it)->Next()) {
-        departements.emplace((*it)->key().substr(prefix.size()));
+  if (prefixes.empty()) return departements;
+  absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = snapshot.NewIterator(kTerritories);
+  if (!it.ok()) return it.status();
+  for (const std::string& prefix : prefixes) {
+    for ((*it)->Seek(prefix); (*it)->Valid() && (*it)->key().starts_with(prefix); (*it)->Next()) {
+      const std::string_view key = (*it)->key();
+      const size_t end_of_code = key.find('\0', prefix.size() - 1);
+      if (end_of_code == std::string_view::npos) {
+        return absl::DataLossError(
+            absl::StrCat("site_list: malformed territories key ", absl::CHexEscape(Av(key))));
       }
-      if (!(*it)->status().ok()) return (*it)->status();
+      departements.emplace(key.substr(end_of_code + 1));
     }
+    if (!(*it)->status().ok()) return (*it)->status();
   }
-  for (const std::string& d : departements) t.emplace_back('d', d);
-  return t;
+  return departements;
 }
 
 std::string States(const pb::SiteFilter& f) {
@@ -550,16 +611,13 @@ std::vector<std::string> SiteIndexKeys(const pb::Site& site) {
   } else {
     return keys;
   }
-  const pb::Territory& t = site.location().territory();
-  const std::pair<char, std::string_view> levels[] = {{'n', ""}, {'d', t.departement_code()}};
-  for (const auto& [level, code] : levels) {
-    for (char sort : {'u', 'p', 'c'}) {
-      std::string k = Prefix(level, code, state, sort);
-      k.append(SortKey(site, sort));
-      k.push_back('\0');
-      k.append(site.id());
-      keys.push_back(std::move(k));
-    }
+  const std::string& departement = site.location().territory().departement_code();
+  for (char sort : {'u', 'p', 'c'}) {
+    std::string k = Prefix('d', departement, state, sort);
+    k.append(SortKey(site, sort));
+    k.push_back('\0');
+    k.append(site.id());
+    keys.push_back(std::move(k));
   }
   std::sort(keys.begin(), keys.end());
   return keys;
@@ -680,25 +738,26 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
   pb::ListSitesResponse out;
   *out.mutable_reference_date() = rb::domain::ToDate(reference);
   const bool by_priority = sort == 's';
-  // Priority depends on the reference date: the candidates come from the last-update index and
-  // are ordered in memory.
-  // Ascending by population, the sites without a count still come last.
-  MergedIndex index(by_priority ? false : descending,
-                    sort == 'p' ? NoPopulationKey() : std::string());
-  absl::StatusOr<std::vector<std::pair<char, std::string>>> territories =
-      Territories(*reader, req.filter());
-  if (!territories.ok()) return territories.status();
-  for (const auto& [level, code] : *territories) {
+  // The departements and their index ranges, read from one snapshot (which outlives the
+  // iterators). Priority depends on the reference date: its candidates come from the last-update
+  // ranges and are ordered in memory.
+  absl::StatusOr<rb::proj::ViewSnapshot> snapshot = reader->Snapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  absl::StatusOr<std::set<std::string>> departements = Departements(*snapshot, req.filter());
+  if (!departements.ok()) return departements.status();
+  std::vector<std::string> ranges;
+  for (const std::string& code : *departements) {
     for (char state : States(req.filter())) {
-      if (absl::Status s = index.Add(*reader, Prefix(level, code, state, by_priority ? 'u' : sort));
-          !s.ok()) {
-        return s;
-      }
+      ranges.push_back(Prefix('d', code, state, by_priority ? 'u' : sort));
     }
   }
-  index.Start(by_priority ? std::string() : cursor);
 
   if (!by_priority) {
+    // Ascending by population, the sites without a count still come last.
+    MergedIndex index(descending, sort == 'p' ? NoPopulationKey() : std::string());
+    for (std::string& range : ranges) index.AddRange(std::move(range));
+    if (absl::Status s = index.Open(*snapshot); !s.ok()) return s;
+    index.Start(cursor);
     std::string last_suffix;
     for (; index.Valid(); index.Next()) {
       absl::StatusOr<pb::SiteListRecord> skeleton = ParseRecord(index.value(), "index value");
@@ -729,27 +788,34 @@ absl::StatusOr<pb::ListSitesResponse> SiteListQuery::List(const pb::ListSitesReq
     return out;
   }
 
-  // By priority: (score, id) of every match, ordered, then the page after the cursor.
+  // By priority: (score, id) of every match, ordered, then the page after the cursor. Every
+  // candidate is scored, so the ranges are read one after the other (one iterator, no merge):
+  // O(n) before the sort.
   struct Row {
     int score;
     std::string id;
   };
   std::vector<Row> rows;
-  for (; index.Valid(); index.Next()) {
-    absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(index.value(), "index value");
-    if (!rec.ok()) return rec.status();
-    if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
-    rows.push_back(
-        {ComputeSignals(rec->site(), FactsOf(*rec), reference, visibility).priority_score(),
-         rec->site().id()});
+  absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> scan = snapshot->NewIterator(kIndex);
+  if (!scan.ok()) return scan.status();
+  rb::es::KvIterator& entry = **scan;
+  for (const std::string& range : ranges) {
+    for (entry.Seek(range); entry.Valid() && entry.key().starts_with(range); entry.Next()) {
+      absl::StatusOr<pb::SiteListRecord> rec = ParseRecord(entry.value(), "index value");
+      if (!rec.ok()) return rec.status();
+      if (!MatchesSiteFilter(rec->site(), req.filter(), reference, FactsOf(*rec))) continue;
+      rows.push_back(
+          {ComputeSignals(rec->site(), FactsOf(*rec), reference, visibility).priority_score(),
+           rec->site().id()});
+    }
+    if (!entry.status().ok()) return entry.status();
   }
-  if (absl::Status s = index.status(); !s.ok()) return s;
   auto before = [descending](const Row& a, const Row& b) {
     if (a.score != b.score) return descending ? a.score > b.score : a.score < b.score;
     return a.id < b.id;
   };
   std::sort(rows.begin(), rows.end(), before);
-  // Duplicates cannot happen: the index ranges are merged by suffix, which contains the id.
+  // Duplicates cannot happen: in one snapshot a site has one last-update key, in one range.
   auto it = rows.begin();
   if (!cursor.empty()) {
     if (cursor.size() < 9) return absl::InvalidArgumentError("page_token: malformed");

@@ -35,18 +35,20 @@
 
 namespace rb::views {
 
-// Projection "site_list", version 5 (3: the index skeleton holds the insalubrity order, for its
+// Projection "site_list", version 6 (3: the index skeleton holds the insalubrity order, for its
 // filter; 4: index keys at the nation and departement levels only, 6 per site instead of 15;
-// 5: the `territories` space). Spaces:
+// 5: the `territories` space; 6: index keys at the departement level only, 3 per site, the nation
+// listed from the ranges of every departement in `territories`). Spaces:
 //   sites    site id -> SiteListRecord (folded Site + the open "sur site" actions listing it)
 //   actions  action id -> ActionLinkRecord (folded Action)
-//   index    <level><code>\0<state><sort><sort key>\0<site id> -> SiteListRecord holding the
+//   index    d<departement>\0<state><sort><sort key>\0<site id> -> SiteListRecord holding the
 //            site's skeleton (the fields filters, sorts and the score read) and its action links;
-//            level n (nation) or d (departement): a region, EPCI or commune is listed from the
-//            ranges of the departements its sites lie in, its own code matched on the skeleton
-//   territories  <r|e|c><region, EPCI or commune code>\0<departement> -> "": the departements
-//            where a site of that territory was indexed, from the sites' own codes (never
-//            deleted: a stale entry only adds a range to scan)
+//            the nation, a region, an EPCI or a commune is listed from the ranges of the
+//            departements its sites lie in (merged), its own code matched on the skeleton
+//   territories  <r|e|c><region, EPCI or commune code>\0<departement> -> "" and
+//            d<departement>\0<departement> -> "": the departements where a site of that
+//            territory (of the nation, for `d`) was indexed, from the sites' own codes (never
+//            deleted: a stale entry only adds a range to scan, an empty one for `d`)
 //   meta     "max_valid_at_us" -> decimal (latest valid date of a site event)
 // Apply folds site events with rb::domain::EvolveSite and action events with EvolveAction; a
 // site event dated before the site's latest one (a retroactive correction) re-folds the site's
@@ -56,7 +58,7 @@ class SiteListProjection : public rb::proj::Projection {
  public:
   static constexpr char kName[] = "site_list";
   std::string name() const override { return kName; }
-  uint32_t version() const override { return 5; }
+  uint32_t version() const override { return 6; }
   std::vector<std::string> spaces() const override {
     return {"sites", "actions", "index", "meta", "territories"};
   }

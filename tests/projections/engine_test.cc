@@ -456,6 +456,10 @@ TEST_F(EngineTest, ReaderRejectsUndeclaredSpacesAndUnknownProjections) {
   ASSERT_TRUE(reader.ok());
   EXPECT_EQ(reader->Get("other", "k").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(reader->NewIterator("other").status().code(), absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<ViewSnapshot> snapshot = reader->Snapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->NewIterator("other").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(snapshot->NewIterator("counts").ok());
   EXPECT_EQ(reader->generation(), (GenerationId{1, 1}));
 }
 
@@ -475,6 +479,19 @@ TEST_F(EngineTest, ReaderIteratesASpaceInKeyOrder) {
   std::vector<std::pair<std::string, std::string>> expected = {
       {"_total", "400"}, {"action", "200"}, {"site", "200"}};
   EXPECT_EQ(rows, expected);
+  // The same rows through a snapshot, which later events do not change.
+  absl::StatusOr<ViewSnapshot> snapshot = reader->Snapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  const uint64_t more = AppendMany(*store_, 10);
+  ASSERT_TRUE(engine.WaitForPosition("category_counts", more, Soon()).ok());
+  auto frozen = snapshot->NewIterator("counts");
+  ASSERT_TRUE(frozen.ok());
+  rows.clear();
+  for ((*frozen)->Seek(""); (*frozen)->Valid(); (*frozen)->Next()) {
+    rows.emplace_back(std::string((*frozen)->key()), std::string((*frozen)->value()));
+  }
+  EXPECT_EQ(rows, expected);
+  EXPECT_EQ(**reader->Get("counts", "_total"), "410");
 }
 
 TEST_F(EngineTest, EmptyLogIsLiveAtPositionZero) {
