@@ -36,6 +36,9 @@ struct ProjectionEngine::Worker {
   // when it does not. A batch lingers at most EngineOptions::live_linger in all. Worker thread
   // only.
   absl::Time linger_start = absl::InfinitePast();
+  // Built from position 0 and not yet at the head: its first commit at the head flushes the store
+  // before writing its checkpoint (worker thread only).
+  bool flush_at_head = false;
 };
 
 struct ProjectionEngine::Slot {
@@ -501,7 +504,10 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
       switched = true;
       replaced = slot->active->id;
     }
-    if (!switched && writer.empty() && cp == worker->checkpoint) return true;
+    if (!switched && !(caught_up && worker->flush_at_head) && writer.empty() &&
+        cp == worker->checkpoint) {
+      return true;
+    }
   }
   rb::es::KvWriteBatch& batch = worker->batch;
   batch.Clear();
@@ -513,10 +519,16 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
     batch.Delete(meta, CheckpointKey(slot->name, replaced.generation));
   }
   absl::Status s;
-  if (switched) {
+  // A generation built from position 0 reaching the head for the first time: its views go to
+  // disk before its checkpoint says so, so a crash afterwards never redoes the build, and they
+  // are read from files rather than from the write buffers a build fills (slow to read
+  // backwards).
+  const bool built = caught_up && worker->flush_at_head;
+  if (switched || built) {
     // The switch is logged and synced. The generation's unlogged batches before it must reach
     // the disk first: a crash must not keep the switch without them.
     s = store_->kv().FlushThenWrite(batch);
+    if (s.ok()) worker->flush_at_head = false;
   } else if (options_.sync_commits) {
     s = store_->kv().Write(batch, /*sync=*/true);
   } else {
@@ -581,7 +593,10 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
   writer.set_log(store_);
   // A generation at position 0 has committed nothing (its checkpoint travels with its views): its
   // spaces are empty, and only this thread writes them.
-  if (cp.position == 0) writer.set_spaces_start_empty();
+  if (cp.position == 0) {
+    writer.set_spaces_start_empty();
+    worker->flush_at_head = true;
+  }
   auto apply = [&](const rb::es::RecordedEvent& e) {
     writer.set_log_limit(e.position);
     absl::Status s = code->Apply(e, writer);

@@ -52,7 +52,8 @@ absl::Status RegisterAll(ProjectionEngine& engine) {
 // rebuilds every projection. Mode "catchup-unlogged" commits without the write-ahead log (the
 // default) and flushes the store every 50 commits, reporting the commits a flush made durable.
 // Mode "rebuild-unlogged" rebuilds with unlogged commits, reporting each (only the switch is
-// durable at once). Never returns.
+// durable at once). Mode "build-unlogged" builds the first generation with unlogged commits,
+// reporting each (only the first commit at the head is durable at once). Never returns.
 [[noreturn]] void RunChild(const std::string& mode, const std::string& path, int fd) {
   auto store = rb::es::EventStore::Open(rb::es::Options(), path);
   if (!store.ok()) _exit(3);
@@ -246,6 +247,42 @@ TEST_F(ProjectionCrashTest, KillDuringUnloggedCatchUpLosesViewsAndCheckpointToge
   EXPECT_GE(on_disk, reported.position["category_counts"]) << "a flushed commit was lost";
   EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
   ExpectResumedEqualsRebuilt(last);
+}
+
+// A first build from position 0 with unlogged commits, killed once every projection reached the
+// head: the build is on disk, views and checkpoint, and the restart does not redo it.
+TEST_F(ProjectionCrashTest, KillAfterAnUnloggedBuildReachedTheHeadKeepsTheWholeBuild) {
+  OpenStore();
+  const uint64_t last = AppendMany(*store_, kEvents);
+  CloseStore();
+
+  Reported reported;
+  RunAndKill("build-unlogged", path(), /*generation=*/1, /*kill_at=*/last, &reported,
+             /*every_projection=*/true);
+
+  OpenStore();
+  uint64_t on_disk = 0;
+  ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
+  EXPECT_EQ(on_disk, last) << "the build was lost with its write buffers";
+  for (const char* name : kNames) {
+    absl::StatusOr<std::optional<Checkpoint>> cp =
+        rb::testing::StoredCheckpoint(store_->kv(), name, 1);
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    ASSERT_TRUE(cp->has_value()) << name;
+    EXPECT_EQ((*cp)->position, last) << name;
+  }
+  // Served as it was left, and equal to a clean rebuild.
+  ProjectionEngine engine(store_.get(), EngineOptions{});
+  ASSERT_TRUE(RegisterAll(engine).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  for (const char* name : kNames) ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
+  EXPECT_EQ(**engine.Reader("category_counts")->Get("counts", "_total"), absl::StrCat(kEvents));
+  const std::map<std::string, std::string> kept = Hashes(engine);
+  for (const char* name : kNames) {
+    ASSERT_TRUE(engine.Rebuild(name).ok());
+    ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok());
+  }
+  EXPECT_EQ(Hashes(engine), kept);
 }
 
 // A rebuild with unlogged commits, killed just after its switch: the switch survives with every
