@@ -3,11 +3,13 @@
 #ifndef RB_TESTS_VIEWS_A_FIXTURE_H_
 #define RB_TESTS_VIEWS_A_FIXTURE_H_
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
 #include "absl/time/time.h"
 #include "domain/command_handler.h"
+#include "domain/events.h"
 #include "eventstore/clock.h"
 #include "eventstore/event_store.h"
 #include "gtest/gtest.h"
@@ -87,6 +89,21 @@ class ViewsFixture : public ::testing::Test {
     p->set_minors(minors);
     p->set_households(std::max(1, total / 4));
     Site(c, valid_at_us);
+  }
+
+  // Appends `event` to the stream of site `id` as it is, dated `valid_at_us`: for a state no
+  // command makes (a territory outside the embedded geography).
+  void AppendSiteEvent(const std::string& id, const resorption::v1::SiteEvent& event,
+                       int64_t valid_at_us) {
+    absl::StatusOr<rb::es::EventData> data = rb::domain::EncodeSiteEvent(event);
+    ASSERT_TRUE(data.ok()) << data.status();
+    data->valid_at_us = valid_at_us;
+    rb::es::AppendRequest append;
+    append.stream_id = "site-" + id;
+    append.events.push_back(*std::move(data));
+    absl::StatusOr<rb::es::AppendResult> appended = store_->Append(append);
+    ASSERT_TRUE(appended.ok()) << appended.status();
+    last_position_ = std::max(last_position_, appended->last_position);
   }
 
   void Sync() {

@@ -400,15 +400,7 @@ TEST_F(SiteListNationTest, SitesWithoutADepartementAreListedNationally) {
   d->set_field_type(pb::FIELD_TYPE_LAND);
   d->mutable_location()->mutable_territory()->set_city_name("Inconnue");
   d->mutable_location()->mutable_address()->set_label("Route");
-  absl::StatusOr<rb::es::EventData> data = rb::domain::EncodeSiteEvent(e);
-  ASSERT_TRUE(data.ok()) << data.status();
-  data->valid_at_us = Day(2024, 2, 1);
-  rb::es::AppendRequest append;
-  append.stream_id = "site-z";
-  append.events.push_back(*data);
-  absl::StatusOr<rb::es::AppendResult> appended = store_->Append(append);
-  ASSERT_TRUE(appended.ok()) << appended.status();
-  last_position_ = appended->last_position;
+  AppendSiteEvent("z", e, Day(2024, 2, 1));
   Sync();
   EXPECT_THAT(Ids({}), ElementsAre("z", "a"));
   EXPECT_THAT(Ids(Sorted(pb::SITE_SORT_FIELD_POPULATION, pb::SORT_DIRECTION_ASCENDING)),

@@ -257,15 +257,7 @@ TEST_F(SiteListTest, TerritoriesFollowTheSitesOwnCodesNotTodaysGeography) {
   t->set_region_code("27");
   d->mutable_location()->mutable_address()->set_label("Route");
   d->mutable_location()->mutable_address()->set_city_code("39300");
-  absl::StatusOr<rb::es::EventData> data = rb::domain::EncodeSiteEvent(e);
-  ASSERT_TRUE(data.ok()) << data.status();
-  data->valid_at_us = Day(2024, 6, 2);
-  rb::es::AppendRequest req;
-  req.stream_id = "site-9";
-  req.events.push_back(*data);
-  absl::StatusOr<rb::es::AppendResult> appended = store_->Append(req);
-  ASSERT_TRUE(appended.ok()) << appended.status();
-  last_position_ = appended->last_position;
+  AppendSiteEvent("9", e, Day(2024, 6, 2));
   Sync();
   pb::SiteFilter f;
   f.add_epci_codes("200070852");
