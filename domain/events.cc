@@ -1,10 +1,13 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "domain/events.h"
 
+#include <memory>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "domain/upcasters.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -171,6 +174,65 @@ absl::StatusOr<resorption::v1::ActionEvent> DecodeActionEvent(
   e.set_actor_user_id(recorded.metadata.actor_user);
   e.set_actor_organisation_id(recorded.metadata.actor_organisation);
   return e;
+}
+
+namespace {
+
+// The attached envelope of `recorded` when it is an `Envelope`; nullptr otherwise.
+template <typename Envelope>
+const Envelope* Attached(const rb::es::RecordedEvent& recorded) {
+  if (recorded.decoded == nullptr || recorded.decoded->GetDescriptor() != Envelope::descriptor()) {
+    return nullptr;
+  }
+  return static_cast<const Envelope*>(recorded.decoded.get());
+}
+
+// Decodes `recorded` into an `Envelope` on `arena` as Decode*Event does; nullptr when it does
+// not decode.
+template <typename Envelope>
+Envelope* DecodeOnArena(const rb::es::RecordedEvent& recorded, absl::string_view category,
+                        pb::Arena* arena) {
+  auto* e = pb::Arena::CreateMessage<Envelope>(arena);
+  if (!Decode(recorded, category, e).ok()) return nullptr;
+  e->set_valid_at_us(recorded.valid_at_us);
+  e->set_actor_user_id(recorded.metadata.actor_user);
+  e->set_actor_organisation_id(recorded.metadata.actor_organisation);
+  return e;
+}
+
+}  // namespace
+
+absl::StatusOr<Decoded<resorption::v1::SiteEvent>> ViewSiteEvent(
+    const rb::es::RecordedEvent& recorded) {
+  using Envelope = resorption::v1::SiteEvent;
+  if (const Envelope* attached = Attached<Envelope>(recorded)) return Decoded<Envelope>(attached);
+  absl::StatusOr<Envelope> e = DecodeSiteEvent(recorded);
+  if (!e.ok()) return e.status();
+  return Decoded<Envelope>(*std::move(e));
+}
+
+absl::StatusOr<Decoded<resorption::v1::ActionEvent>> ViewActionEvent(
+    const rb::es::RecordedEvent& recorded) {
+  using Envelope = resorption::v1::ActionEvent;
+  if (const Envelope* attached = Attached<Envelope>(recorded)) return Decoded<Envelope>(attached);
+  absl::StatusOr<Envelope> e = DecodeActionEvent(recorded);
+  if (!e.ok()) return e.status();
+  return Decoded<Envelope>(*std::move(e));
+}
+
+size_t AttachDecodedEnvelopes(std::span<rb::es::RecordedEvent> events) {
+  auto arena = std::make_shared<pb::Arena>();
+  for (rb::es::RecordedEvent& e : events) {
+    const pb::Message* decoded = nullptr;
+    if (absl::StartsWith(e.type, "site.")) {
+      decoded = DecodeOnArena<resorption::v1::SiteEvent>(e, "site", arena.get());
+    } else if (absl::StartsWith(e.type, "action.")) {
+      decoded = DecodeOnArena<resorption::v1::ActionEvent>(e, "action", arena.get());
+    }
+    // Shares the arena's ownership: the envelope lives as long as any copy of its event.
+    if (decoded != nullptr) e.decoded = std::shared_ptr<const pb::Message>(arena, decoded);
+  }
+  return arena->SpaceAllocated();
 }
 
 }  // namespace rb::domain

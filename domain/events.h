@@ -16,8 +16,12 @@
 #ifndef RB_DOMAIN_EVENTS_H_
 #define RB_DOMAIN_EVENTS_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -60,6 +64,37 @@ absl::StatusOr<rb::es::EventData> EncodeActionEvent(const resorption::v1::Action
 absl::StatusOr<resorption::v1::SiteEvent> DecodeSiteEvent(const rb::es::RecordedEvent& recorded);
 absl::StatusOr<resorption::v1::ActionEvent> DecodeActionEvent(
     const rb::es::RecordedEvent& recorded);
+
+// An envelope decoded from a recorded event: borrowed from the event when a reader attached its
+// decoding (RecordedEvent::decoded), else decoded and owned. A borrowed one lives as long as the
+// recorded event, or a copy of it, holds it. Cheap to move.
+template <typename Envelope>
+class Decoded {
+ public:
+  explicit Decoded(const Envelope* borrowed) : borrowed_(borrowed) {}
+  explicit Decoded(Envelope owned) : owned_(std::move(owned)) {}
+  const Envelope& operator*() const { return borrowed_ != nullptr ? *borrowed_ : *owned_; }
+  const Envelope* operator->() const { return &**this; }
+
+ private:
+  std::optional<Envelope> owned_;
+  const Envelope* borrowed_ = nullptr;
+};
+
+// As DecodeSiteEvent / DecodeActionEvent (the same envelope, the same errors), without decoding
+// again an event whose decoding a reader attached. For consumers that only read the envelope,
+// such as projections.
+absl::StatusOr<Decoded<resorption::v1::SiteEvent>> ViewSiteEvent(
+    const rb::es::RecordedEvent& recorded);
+absl::StatusOr<Decoded<resorption::v1::ActionEvent>> ViewActionEvent(
+    const rb::es::RecordedEvent& recorded);
+
+// Decodes the site and action events among `events` as DecodeSiteEvent / DecodeActionEvent do,
+// on one arena they share, and attaches each envelope to its event (RecordedEvent::decoded) for
+// the consumers that read the same events (ViewSiteEvent, ViewActionEvent). Events of other
+// categories and events that do not decode get nothing: their consumers decode them and report
+// the error. Returns the bytes the arena holds.
+size_t AttachDecodedEnvelopes(std::span<rb::es::RecordedEvent> events);
 
 }  // namespace rb::domain
 

@@ -14,8 +14,13 @@
 #define RB_EVENTSTORE_EVENT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
 
 namespace rb::es {
 
@@ -55,6 +60,11 @@ struct RecordedEvent {
   std::string payload;
   std::string stream_hash;  // SHA-256 chaining the stream's previous event (32 bytes)
   std::string log_hash;     // SHA-256 chaining the log's previous event (32 bytes)
+  // The payload already decoded, attached by a reader above the store so that the consumers of
+  // one read share a single decoding (the projection engine's catch-up cache does it, see
+  // projections/catch_up_cache.h). The store never sets it; nullptr: decode `payload` yourself.
+  // Not part of the stored event.
+  std::shared_ptr<const google::protobuf::Message> decoded;
 
   // "site-42" -> "site": the part before the first '-', or the whole id.
   std::string Category() const;

@@ -1037,6 +1037,12 @@ absl::StatusOr<std::vector<RecordedEvent>> EventStoreImpl::ReadStream(const std:
 absl::StatusOr<ReadAllResult> EventStoreImpl::ScanAll(
     uint64_t from, const LogFilter& filter, size_t max_examined,
     absl::FunctionRef<bool(const RecordedEvent&)> fn) const {
+  return ScanWith(from, filter, max_examined, fn);
+}
+
+template <typename Fn>
+absl::StatusOr<ReadAllResult> EventStoreImpl::ScanWith(uint64_t from, const LogFilter& filter,
+                                                       size_t max_examined, Fn&& fn) const {
   ReadAllResult r;
   if (from == 0) from = 1;
   r.next_position = from;
@@ -1045,7 +1051,7 @@ absl::StatusOr<ReadAllResult> EventStoreImpl::ScanAll(
   ro.readahead_size = 2 << 20;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   size_t examined = 0;
-  RecordedEvent e;  // reused: its strings keep their capacity between events
+  RecordedEvent e;  // reused: its strings keep their capacity between events (unless moved from)
   bool stopped = false;
   for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
     if (examined >= max_examined) break;  // the iterator rests on an unexamined event
@@ -1078,8 +1084,8 @@ absl::StatusOr<ReadAllResult> EventStoreImpl::ReadAll(uint64_t from, size_t limi
     r.last_examined = r.next_position - 1;
     return r;
   }
-  auto r = ScanAll(from, filter, max_examined, [&](const RecordedEvent& e) {
-    events.push_back(e);
+  auto r = ScanWith(from, filter, max_examined, [&](RecordedEvent& e) {
+    events.push_back(std::move(e));  // decoded once, not copied
     return events.size() < limit;
   });
   if (!r.ok()) return r.status();

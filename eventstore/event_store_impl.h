@@ -68,6 +68,11 @@ class EventStoreImpl : public EventStore {
   const Head& GetHeadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(head_mu_) { return head_; }
 
  private:
+  // ScanAll's loop, for `bool fn(RecordedEvent&)`, which may move from the event it is given (the
+  // next one is then decoded afresh). Defined and used in event_store.cc only.
+  template <typename Fn>
+  absl::StatusOr<ReadAllResult> ScanWith(uint64_t from, const LogFilter& filter,
+                                         size_t max_examined, Fn&& fn) const;
   struct StreamHead {
     bool exists = false;
     uint64_t last_revision = 0;

@@ -98,20 +98,21 @@ std::shared_ptr<const CatchUpCache::Chunk> CatchUpCache::Acquire(uint64_t index)
     bytes_ += estimate;
   }
   // Read outside the lock: the other readers go on with their own chunks meanwhile.
-  chunk->events.reserve(n);
+  absl::StatusOr<rb::es::ReadAllResult> read = store_->ReadAll(first, n, rb::es::LogFilter{}, n);
   size_t bytes = 0;
-  uint64_t expected = first;
-  bool dense = true;
-  absl::StatusOr<rb::es::ReadAllResult> read =
-      store_->ScanAll(first, rb::es::LogFilter{}, n, [&](const rb::es::RecordedEvent& e) {
-        dense = dense && e.position == expected++;
-        bytes += EventBytes(e);
-        chunk->events.push_back(e);
-        return true;
-      });
+  bool dense = read.ok();
+  if (read.ok()) {
+    chunk->events = std::move(read->events);
+    for (size_t i = 0; i < chunk->events.size(); ++i) {
+      dense = dense && chunk->events[i].position == first + i;
+      bytes += EventBytes(chunk->events[i]);
+    }
+  }
+  const bool complete = dense && chunk->events.size() == n;
+  if (complete && options_.decode) bytes += options_.decode(std::span(chunk->events));
   absl::MutexLock lock(&mu_);
   bytes_ -= estimate;
-  if (!read.ok() || !dense || chunk->events.size() != n) {
+  if (!complete) {
     chunks_.erase(index);
     return nullptr;
   }

@@ -17,6 +17,10 @@
 //   absl::StatusOr<rb::es::ReadAllResult> r = reader.Scan(from, 65536, apply);
 //   reader.Leave();  // caught up: stop holding chunks for this worker
 //
+// The cache may also decode each chunk once for all its readers (`decode`, e.g.
+// rb::domain::AttachDecodedEnvelopes): what it attaches to the events (RecordedEvent::decoded) is
+// what the readers find on them; the events read from the store directly carry nothing.
+//
 // A chunk is cached only when another reader is registered (a lone rebuild reads the store
 // directly: copying would only cost). Thread-safe; readers are used by one thread each.
 #ifndef RB_PROJECTIONS_CATCH_UP_CACHE_H_
@@ -24,8 +28,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -36,9 +42,15 @@
 
 namespace rb::proj {
 
+// Attaches to the events of a chunk, once for all the readers sharing it, what each of them would
+// otherwise compute from the events (RecordedEvent::decoded); returns the bytes attached (counted
+// in the cache's budget). Called by the loading reader, before any reader sees the chunk.
+using ChunkDecoder = std::function<size_t(std::span<rb::es::RecordedEvent> events)>;
+
 struct CatchUpCacheOptions {
   size_t chunk_events = 8192;
   size_t max_bytes = 256 << 20;  // 0: never cache (every reader reads the store)
+  ChunkDecoder decode;           // empty: the chunks carry the stored events only
 };
 
 class CatchUpCache {

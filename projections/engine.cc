@@ -99,7 +99,8 @@ absl::StatusOr<std::optional<T>> ReadRecord(const rb::es::KvStore& kv, const std
 ProjectionEngine::ProjectionEngine(rb::es::EventStore* store, EngineOptions options)
     : store_(store),
       options_(std::move(options)),
-      catch_up_cache_(store, CatchUpCacheOptions{.max_bytes = options_.catch_up_cache_bytes}) {}
+      catch_up_cache_(store, CatchUpCacheOptions{.max_bytes = options_.catch_up_cache_bytes,
+                                                 .decode = options_.catch_up_decode}) {}
 
 ProjectionEngine::~ProjectionEngine() { Stop(); }
 
@@ -504,8 +505,10 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
       switched = true;
       replaced = slot->active->id;
     }
-    if (!switched && !(caught_up && worker->flush_at_head) && writer.empty() &&
-        cp == worker->checkpoint) {
+    // A build that reached the head with nothing applied (an empty log) has nothing to flush:
+    // its first commit with events does it.
+    const bool flush_build = caught_up && worker->flush_at_head && cp.position > 0;
+    if (!switched && !flush_build && writer.empty() && cp == worker->checkpoint) {
       return true;
     }
   }
@@ -523,7 +526,7 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
   // disk before its checkpoint says so, so a crash afterwards never redoes the build, and they
   // are read from files rather than from the write buffers a build fills (slow to read
   // backwards).
-  const bool built = caught_up && worker->flush_at_head;
+  const bool built = caught_up && worker->flush_at_head && cp.position > 0;
   if (switched || built) {
     // The switch is logged and synced. The generation's unlogged batches before it must reach
     // the disk first: a crash must not keep the switch without them.

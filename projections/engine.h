@@ -97,6 +97,10 @@ struct EngineOptions {
   // this many bytes of them are kept in memory; 0 disables the sharing (each worker reads the
   // log itself).
   size_t catch_up_cache_bytes = 256 << 20;
+  // Decodes the events shared by the workers catching up together once for all of them
+  // (CatchUpCacheOptions::decode; the server passes rb::domain::AttachDecodedEnvelopes, which the
+  // views read through rb::domain::ViewSiteEvent). Empty: each worker decodes what it reads.
+  ChunkDecoder catch_up_decode;
   // Sync each commit to disk (through the write-ahead log). Off by default: commits skip the
   // write-ahead log (KvStore::WriteUnlogged) and reach the disk with the store's next flush.
   // Views are derived data and the checkpoint travels with them, so a crash (of the process or

@@ -87,7 +87,8 @@ absl::Status ActionViewsProjection::Apply(const rb::es::RecordedEvent& recorded,
     return absl::OkStatus();
   }
   const std::string id = recorded.stream_id.substr(kPrefix.size());
-  absl::StatusOr<v1::ActionEvent> event = rb::domain::DecodeActionEvent(recorded);
+  absl::StatusOr<rb::domain::Decoded<v1::ActionEvent>> event =
+      rb::domain::ViewActionEvent(recorded);
   if (!event.ok()) return event.status();
   v1::Action before;
   absl::StatusOr<std::optional<std::string>> stored = w.Get(kActions, id);
@@ -97,7 +98,7 @@ absl::Status ActionViewsProjection::Apply(const rb::es::RecordedEvent& recorded,
     if (!parsed.ok()) return parsed.status();
     before = *std::move(parsed);
   }
-  v1::Action after = rb::domain::EvolveAction(before, *event);
+  v1::Action after = rb::domain::EvolveAction(before, **event);
   w.Put(kActions, id, rb::domain::DeterministicBytes(after));
 
   const std::set<std::string> old_sites = SitesOf(before);

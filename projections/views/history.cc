@@ -120,10 +120,10 @@ class HistoryBatch final : public BatchState {
 
 absl::Status HistoryProjection::Apply(const rb::es::RecordedEvent& recorded, ViewWriter& w) const {
   if (SiteIdOfStream(recorded.stream_id).empty()) return absl::OkStatus();
-  absl::StatusOr<v1::SiteEvent> event = rb::domain::DecodeSiteEvent(recorded);
+  absl::StatusOr<rb::domain::Decoded<v1::SiteEvent>> event = rb::domain::ViewSiteEvent(recorded);
   if (!event.ok()) return event.status();
   return WithBatchState<HistoryBatch>(w, [&](HistoryBatch& batch) -> absl::Status {
-    absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, batch.log, recorded, *event);
+    absl::StatusOr<SiteVersionLog::Change> change = log_.Add(w, batch.log, recorded, **event);
     if (!change.ok()) return change.status();
     const std::string* last_city = &change->before_city_code;
     for (size_t i = 0; i < change->size(); ++i) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -752,7 +753,8 @@ class SeriesBatch final : public BatchState {
   static constexpr size_t kSegmentBytes = 512;
   static constexpr size_t kVersionBytes = 48;
   google::protobuf::Arena arena_;  // declared first: destroyed after sites_
-  std::map<std::string, Entry, std::less<>> sites_;
+  // Pointer-stable: Site's results stay valid while other sites are added.
+  absl::node_hash_map<std::string, Entry> sites_;
   size_t bytes_ = 0;
 };
 
@@ -761,13 +763,13 @@ class SeriesBatch final : public BatchState {
 absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, ViewWriter& w) const {
   const std::string site_id = SiteIdOfStream(recorded.stream_id);
   if (site_id.empty()) return absl::OkStatus();
-  absl::StatusOr<v1::SiteEvent> event = rb::domain::DecodeSiteEvent(recorded);
+  absl::StatusOr<rb::domain::Decoded<v1::SiteEvent>> event = rb::domain::ViewSiteEvent(recorded);
   if (!event.ok()) return event.status();
   return WithBatchState<SeriesBatch>(w, [&](SeriesBatch& batch) -> absl::Status {
     absl::StatusOr<SeriesBatch::Entry*> entry = batch.Site(w, site_id);
     if (!entry.ok()) return entry.status();
     absl::StatusOr<SiteVersionLog::Change> change =
-        log_.AddTo(w, *(*entry)->versions, recorded, *event);
+        log_.AddTo(w, *(*entry)->versions, recorded, **event);
     if (!change.ok()) return change.status();
     batch.ChargeVersion(recorded.payload.size());
     v1::SeriesSiteRecord& rec = *(*entry)->current;

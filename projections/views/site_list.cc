@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,7 @@
 #include "domain/events.h"
 #include "domain/geo.h"
 #include "domain/site.h"
+#include "google/protobuf/arena.h"
 #include "projections/strings.h"
 #include "projections/views/site_filter.h"
 
@@ -209,9 +211,10 @@ void Reindex(const pb::SiteListRecord& before, const pb::SiteListRecord& after,
 // disappear within the batch), whatever the batch boundaries.
 class SiteListBatch final : public rb::proj::BatchState {
  public:
+  // Both records live on the batch's arena (freed at once with the batch).
   struct Entry {
-    pb::SiteListRecord committed;
-    pb::SiteListRecord current;
+    pb::SiteListRecord* committed;
+    pb::SiteListRecord* current;
   };
 
   absl::StatusOr<Entry*> Site(rb::proj::ViewWriter& w, const std::string& id) {
@@ -219,13 +222,14 @@ class SiteListBatch final : public rb::proj::BatchState {
     if (it != sites_.end()) return &it->second;
     absl::StatusOr<std::optional<std::string>> v = w.Get(kSites, id);
     if (!v.ok()) return v.status();
-    Entry e;
-    if (v->has_value() && !e.committed.ParseFromString(**v)) {
+    Entry e{google::protobuf::Arena::CreateMessage<pb::SiteListRecord>(&arena_),
+            google::protobuf::Arena::CreateMessage<pb::SiteListRecord>(&arena_)};
+    if (v->has_value() && !e.committed->ParseFromString(**v)) {
       return absl::DataLossError(absl::StrCat("site_list: undecodable sites record ", Av(id)));
     }
-    e.current = e.committed;
+    *e.current = *e.committed;
     bytes_ += kEntryBytes + id.size() + (v->has_value() ? 4 * (*v)->size() : 0);
-    return &sites_.emplace(id, std::move(e)).first->second;
+    return &sites_.emplace(id, e).first->second;
   }
 
   absl::Status RaiseMaxValid(rb::proj::ViewWriter& w, int64_t valid_at_us) {
@@ -248,8 +252,8 @@ class SiteListBatch final : public rb::proj::BatchState {
 
   absl::Status Flush(rb::proj::ViewWriter& w) override {
     for (const auto& [id, e] : sites_) {
-      Reindex(e.committed, e.current, w);
-      w.Put(kSites, id, rb::domain::DeterministicBytes(e.current));
+      Reindex(*e.committed, *e.current, w);
+      w.Put(kSites, id, rb::domain::DeterministicBytes(*e.current));
     }
     if (max_dirty_) w.Put(kMeta, kMaxValidKey, absl::StrCat(*max_valid_));
     return absl::OkStatus();
@@ -258,7 +262,9 @@ class SiteListBatch final : public rb::proj::BatchState {
 
  private:
   static constexpr size_t kEntryBytes = 512;
-  std::map<std::string, Entry, std::less<>> sites_;
+  google::protobuf::Arena arena_;  // declared first: destroyed after sites_
+  // Pointer-stable: Site's results stay valid while other sites are added.
+  absl::node_hash_map<std::string, Entry> sites_;
   bool max_loaded_ = false;
   bool max_dirty_ = false;
   std::optional<int64_t> max_valid_;
@@ -268,12 +274,12 @@ class SiteListBatch final : public rb::proj::BatchState {
 absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w,
                        SiteListBatch& batch) {
   const std::string id = e.stream_id.substr(sizeof(kSiteStreamPrefix) - 1);
-  absl::StatusOr<pb::SiteEvent> ev = rb::domain::DecodeSiteEvent(e);
+  absl::StatusOr<rb::domain::Decoded<pb::SiteEvent>> ev = rb::domain::ViewSiteEvent(e);
   if (!ev.ok()) return ev.status();
   absl::StatusOr<SiteListBatch::Entry*> rec = batch.Site(w, id);
   if (!rec.ok()) return rec.status();
-  pb::SiteListRecord& current = (*rec)->current;
-  if (ev->valid_at_us() < current.last_valid_at_us()) {
+  pb::SiteListRecord& current = *(*rec)->current;
+  if ((*ev)->valid_at_us() < current.last_valid_at_us()) {
     // Dated before the site's latest version (a retroactive correction): the current state is
     // the fold of the whole stream in valid order, as in the history view.
     absl::StatusOr<std::vector<rb::es::RecordedEvent>> stream = w.ReadStream(e.stream_id);
@@ -287,8 +293,8 @@ absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w,
     }
     *current.mutable_site() = rb::domain::FoldSiteInValidOrder(std::move(events));
   } else {
-    rb::domain::EvolveSiteInPlace(*current.mutable_site(), *ev);
-    current.set_last_valid_at_us(ev->valid_at_us());
+    rb::domain::EvolveSiteInPlace(*current.mutable_site(), **ev);
+    current.set_last_valid_at_us((*ev)->valid_at_us());
   }
   return batch.RaiseMaxValid(w, e.valid_at_us);
 }
@@ -296,12 +302,12 @@ absl::Status ApplySite(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w,
 absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w,
                          SiteListBatch& batch) {
   const std::string id = e.stream_id.substr(sizeof(kActionStreamPrefix) - 1);
-  absl::StatusOr<pb::ActionEvent> ev = rb::domain::DecodeActionEvent(e);
+  absl::StatusOr<rb::domain::Decoded<pb::ActionEvent>> ev = rb::domain::ViewActionEvent(e);
   if (!ev.ok()) return ev.status();
   absl::StatusOr<pb::ActionLinkRecord> rec = Load<pb::ActionLinkRecord>(w, kActions, id);
   if (!rec.ok()) return rec.status();
   const std::map<std::string, bool> old_links = Links(rec->action());
-  *rec->mutable_action() = rb::domain::EvolveAction(std::move(*rec->mutable_action()), *ev);
+  *rec->mutable_action() = rb::domain::EvolveAction(std::move(*rec->mutable_action()), **ev);
   const std::map<std::string, bool> new_links = Links(rec->action());
   w.Put(kActions, id, rb::domain::DeterministicBytes(*rec));
   if (old_links == new_links) return absl::OkStatus();
@@ -311,7 +317,7 @@ absl::Status ApplyAction(const rb::es::RecordedEvent& e, rb::proj::ViewWriter& w
   for (const auto& [site_id, unused] : touched) {
     absl::StatusOr<SiteListBatch::Entry*> site = batch.Site(w, site_id);
     if (!site.ok()) return site.status();
-    auto* links = (*site)->current.mutable_actions();
+    auto* links = (*site)->current->mutable_actions();
     links->erase(std::remove_if(links->begin(), links->end(),
                                 [&](const pb::SiteActionLink& l) { return l.action_id() == id; }),
                  links->end());

@@ -96,6 +96,79 @@ TEST(EventCodecTest, UnknownTypesNewerVersionsAndGarbageAreErrors) {
   EXPECT_EQ(EncodeSiteEvent(v1::SiteEvent()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A recorded event of `data`, at `position`, by u-9 of o-9.
+rb::es::RecordedEvent Recorded(const rb::es::EventData& data, uint64_t position) {
+  rb::es::RecordedEvent r;
+  r.position = position;
+  r.type = data.type;
+  r.schema_version = data.schema_version;
+  r.payload = data.payload;
+  r.valid_at_us = data.valid_at_us;
+  r.metadata.actor_user = "u-9";
+  r.metadata.actor_organisation = "o-9";
+  return r;
+}
+
+TEST(SharedDecodingTest, AttachedEnvelopesEqualTheDecodedOnesAndAreBorrowed) {
+  v1::SiteEvent site;
+  site.set_valid_at_us(7);
+  site.mutable_population_recorded()->mutable_population()->set_total(12);
+  v1::ActionEvent action;
+  action.set_valid_at_us(8);
+  action.mutable_indicators_recorded()->mutable_indicators()->set_year(2024);
+  std::vector<rb::es::RecordedEvent> events = {Recorded(*EncodeSiteEvent(site), 1),
+                                               Recorded(*EncodeActionEvent(action), 2)};
+  rb::es::RecordedEvent other;  // not a site or action event
+  other.type = "directory.user_created";
+  other.payload = "x";
+  events.push_back(other);
+  rb::es::RecordedEvent garbage = Recorded(*EncodeSiteEvent(site), 4);
+  garbage.payload = "\xff\xff\xff";
+  events.push_back(garbage);
+
+  EXPECT_GT(AttachDecodedEnvelopes(events), 0u);
+  ASSERT_NE(events[0].decoded, nullptr);
+  ASSERT_NE(events[1].decoded, nullptr);
+  EXPECT_EQ(events[2].decoded, nullptr);
+  EXPECT_EQ(events[3].decoded, nullptr);
+
+  absl::StatusOr<Decoded<v1::SiteEvent>> s = ViewSiteEvent(events[0]);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(&**s, events[0].decoded.get());  // borrowed, not decoded again
+  EXPECT_EQ((*s)->SerializeAsString(), DecodeSiteEvent(events[0])->SerializeAsString());
+  EXPECT_EQ((*s)->actor_user_id(), "u-9");
+  EXPECT_EQ((*s)->population_recorded().population().total(), 12);
+  absl::StatusOr<Decoded<v1::ActionEvent>> a = ViewActionEvent(events[1]);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(&**a, events[1].decoded.get());
+  EXPECT_EQ((*a)->SerializeAsString(), DecodeActionEvent(events[1])->SerializeAsString());
+
+  // A copy of the event keeps its envelope alive after the others are gone.
+  rb::es::RecordedEvent kept = events[0];
+  events.clear();
+  absl::StatusOr<Decoded<v1::SiteEvent>> again = ViewSiteEvent(kept);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->population_recorded().population().total(), 12);
+}
+
+TEST(SharedDecodingTest, WithoutAnAttachedEnvelopeTheEventIsDecodedWithTheSameErrors) {
+  v1::SiteEvent site;
+  site.set_valid_at_us(7);
+  site.mutable_population_recorded()->mutable_population()->set_total(12);
+  rb::es::RecordedEvent r = Recorded(*EncodeSiteEvent(site), 1);
+  absl::StatusOr<Decoded<v1::SiteEvent>> s = ViewSiteEvent(r);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)->SerializeAsString(), DecodeSiteEvent(r)->SerializeAsString());
+  // An envelope of the other kind is not used: the event is decoded (and is no action event).
+  std::vector<rb::es::RecordedEvent> one = {r};
+  AttachDecodedEnvelopes(one);
+  EXPECT_EQ(ViewActionEvent(one[0]).status().code(), absl::StatusCode::kFailedPrecondition);
+  r.payload = "\xff\xff\xff";
+  EXPECT_EQ(ViewSiteEvent(r).status().code(), absl::StatusCode::kDataLoss);
+  r.type = "site.row_changed";
+  EXPECT_EQ(ViewSiteEvent(r).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(UpcasterTest, StoredSiteClosedV1BytesReadAsTheFiveCurrentSolutions) {
   const std::string bytes = ReadFixture("site_closed_v1.hex");
   ASSERT_FALSE(bytes.empty());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "eventstore/event_store.h"
+#include "google/protobuf/wrappers.pb.h"
 #include "gtest/gtest.h"
 #include "tests/projections/test_projections.h"
 #include "tests/testing/temp_dir.h"
@@ -161,6 +162,58 @@ TEST_F(CatchUpCacheTest, AChunkTheLogFillsLaterIsCachedThen) {
   ASSERT_EQ(AppendMany(*store_, 2), 32u);  // chunk 3 (25..32) is now full
   ExpectSame(Read(Through(a), 25, 100, 0), Read(Direct(), 25, 100, 0), "full chunk");
   EXPECT_EQ(cache.chunks_loaded(), 1u);
+}
+
+TEST_F(CatchUpCacheTest, AChunkIsDecodedOnceAndItsReadersFindTheDecodings) {
+  // The decoder attaches each payload wrapped in a message, and counts its calls.
+  int calls = 0;
+  CatchUpCache cache(store_.get(),
+                     {.chunk_events = 8,
+                      .max_bytes = 1 << 20,
+                      .decode = [&calls](std::span<rb::es::RecordedEvent> events) -> size_t {
+                        ++calls;
+                        for (rb::es::RecordedEvent& e : events) {
+                          auto m = std::make_shared<google::protobuf::StringValue>();
+                          m->set_value("decoded " + e.payload);
+                          e.decoded = std::move(m);
+                        }
+                        return 1000;
+                      }});
+  CatchUpCache::Reader a(&cache);
+  CatchUpCache::Reader b(&cache);
+  ASSERT_TRUE(b.Scan(1, 1, [](const rb::es::RecordedEvent&) { return true; }).ok());
+  // What each reader finds: the decoding, or "store" for an event that carries none.
+  auto found = [](CatchUpCache::Reader& reader) {
+    std::vector<std::string> out;
+    EXPECT_TRUE(reader
+                    .Scan(1, 100,
+                          [&out](const rb::es::RecordedEvent& e) {
+                            const auto* m =
+                                dynamic_cast<const google::protobuf::StringValue*>(e.decoded.get());
+                            out.push_back(m == nullptr ? "store" : m->value());
+                            EXPECT_TRUE(m == nullptr || m->value() == "decoded " + e.payload);
+                            return true;
+                          })
+                    .ok());
+    return out;
+  };
+  const std::vector<std::string> first = found(a);
+  ASSERT_EQ(first.size(), 30u);
+  // The three full chunks come decoded; the tail (positions 25..30) from the store, bare.
+  for (size_t i = 0; i < 24; ++i) EXPECT_NE(first[i], "store") << "position " << i + 1;
+  for (size_t i = 24; i < 30; ++i) EXPECT_EQ(first[i], "store") << "position " << i + 1;
+  EXPECT_EQ(calls, 3);
+  EXPECT_GE(cache.cached_bytes(), 3u * 1000);  // the decodings count in the budget
+  // The second reader finds the same decodings, made once.
+  EXPECT_EQ(found(b), first);
+  EXPECT_EQ(calls, 3);
+  // Without the cache (a lone reader), nothing is attached.
+  const Scanned direct = Read(Direct(), 1, 100, 0);
+  EXPECT_EQ(direct.positions.size(), 30u);
+  EXPECT_TRUE(store_
+                  ->ScanAll(1, rb::es::LogFilter{}, 100,
+                            [](const rb::es::RecordedEvent& e) { return e.decoded == nullptr; })
+                  .ok());
 }
 
 }  // namespace
