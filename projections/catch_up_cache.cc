@@ -15,6 +15,9 @@ size_t EventBytes(const rb::es::RecordedEvent& e) {
          e.metadata.causation_id.size() + e.metadata.reason.size();
 }
 
+// Dropped chunks kept for reuse: enough for the loads that follow the drops of a rebuild.
+constexpr size_t kMaxSpareChunks = 4;
+
 CatchUpCacheOptions WithValidChunk(CatchUpCacheOptions options) {
   options.chunk_events = std::max<size_t>(options.chunk_events, 1);
   return options;
@@ -24,6 +27,40 @@ CatchUpCacheOptions WithValidChunk(CatchUpCacheOptions options) {
 
 CatchUpCache::CatchUpCache(const rb::es::EventStore* store, CatchUpCacheOptions options)
     : store_(store), options_(WithValidChunk(options)) {}
+
+CatchUpCache::~CatchUpCache() {
+  std::map<uint64_t, std::shared_ptr<Chunk>> chunks;
+  {
+    absl::MutexLock lock(&mu_);
+    chunks.swap(chunks_);
+    registered_ = 0;  // no reader is left: the chunks dropped below are freed, not kept
+  }
+  chunks.clear();
+  absl::MutexLock lock(&spare_mu_);
+  spare_.clear();
+}
+
+std::shared_ptr<CatchUpCache::Chunk> CatchUpCache::NewChunk() {
+  std::unique_ptr<Chunk> chunk;
+  {
+    absl::MutexLock lock(&spare_mu_);
+    if (!spare_.empty()) {
+      chunk = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  if (chunk == nullptr) chunk = std::make_unique<Chunk>();
+  chunk->bytes = 0;
+  chunk->ready = false;
+  return std::shared_ptr<Chunk>(chunk.release(), [this](Chunk* c) { Recycle(c); });
+}
+
+void CatchUpCache::Recycle(Chunk* chunk) {
+  std::unique_ptr<Chunk> owned(chunk);
+  absl::MutexLock lock(&spare_mu_);
+  // Kept as is: its events (and the decodings they share) are overwritten by its next load.
+  if (registered_ > 0 && spare_.size() < kMaxSpareChunks) spare_.push_back(std::move(owned));
+}
 
 size_t CatchUpCache::cached_bytes() const {
   absl::MutexLock lock(&mu_);
@@ -39,13 +76,21 @@ int CatchUpCache::Register(uint64_t next_position) {
   absl::MutexLock lock(&mu_);
   const int id = next_reader_id_++;
   readers_[id] = next_position;
+  registered_ = static_cast<int>(readers_.size());
   return id;
 }
 
 void CatchUpCache::Unregister(int reader) {
-  absl::MutexLock lock(&mu_);
-  readers_.erase(reader);
-  EvictLocked();
+  {
+    absl::MutexLock lock(&mu_);
+    readers_.erase(reader);
+    registered_ = static_cast<int>(readers_.size());
+    EvictLocked();
+  }
+  // The last reader gone: the spare memory goes too (Recycle keeps nothing more).
+  std::vector<std::unique_ptr<Chunk>> freed;
+  absl::MutexLock lock(&spare_mu_);
+  if (registered_ == 0) freed.swap(spare_);
 }
 
 void CatchUpCache::SetPosition(int reader, uint64_t next_position) {
@@ -93,22 +138,25 @@ std::shared_ptr<const CatchUpCache::Chunk> CatchUpCache::Acquire(uint64_t index)
     if (store_->GetHead().position < last) return nullptr;  // the log does not fill it yet
     estimate = n * bytes_per_event_;
     if (bytes_ + estimate > options_.max_bytes) return nullptr;
-    chunk = std::make_shared<Chunk>();
+    chunk = NewChunk();
     chunks_[index] = chunk;
     bytes_ += estimate;
   }
   // Read outside the lock: the other readers go on with their own chunks meanwhile.
-  absl::StatusOr<rb::es::ReadAllResult> read = store_->ReadAll(first, n, rb::es::LogFilter{}, n);
+  // Assigned over a reused chunk's events, whose strings keep their capacity.
+  std::vector<rb::es::RecordedEvent>& events = chunk->events;
+  events.resize(n);
+  size_t count = 0;
   size_t bytes = 0;
-  bool dense = read.ok();
-  if (read.ok()) {
-    chunk->events = std::move(read->events);
-    for (size_t i = 0; i < chunk->events.size(); ++i) {
-      dense = dense && chunk->events[i].position == first + i;
-      bytes += EventBytes(chunk->events[i]);
-    }
-  }
-  const bool complete = dense && chunk->events.size() == n;
+  bool dense = true;
+  absl::StatusOr<rb::es::ReadAllResult> read =
+      store_->ScanAll(first, rb::es::LogFilter{}, n, [&](const rb::es::RecordedEvent& e) {
+        dense = dense && e.position == first + count;
+        bytes += EventBytes(e);
+        events[count++] = e;
+        return true;
+      });
+  const bool complete = read.ok() && dense && count == n;
   if (complete && options_.decode) bytes += options_.decode(std::span(chunk->events));
   absl::MutexLock lock(&mu_);
   bytes_ -= estimate;

@@ -22,10 +22,14 @@
 // what the readers find on them; the events read from the store directly carry nothing.
 //
 // A chunk is cached only when another reader is registered (a lone rebuild reads the store
-// directly: copying would only cost). Thread-safe; readers are used by one thread each.
+// directly: copying would only cost). The memory of dropped chunks is reused by the next ones
+// while readers are registered (their events' strings keep their capacity: loading a chunk then
+// copies bytes without allocating), and freed when the last reader leaves. Thread-safe; readers are
+// used by one thread each.
 #ifndef RB_PROJECTIONS_CATCH_UP_CACHE_H_
 #define RB_PROJECTIONS_CATCH_UP_CACHE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -56,6 +60,7 @@ struct CatchUpCacheOptions {
 class CatchUpCache {
  public:
   CatchUpCache(const rb::es::EventStore* store, CatchUpCacheOptions options);
+  ~CatchUpCache();  // Every Reader must be gone.
   CatchUpCache(const CatchUpCache&) = delete;
   CatchUpCache& operator=(const CatchUpCache&) = delete;
 
@@ -105,6 +110,10 @@ class CatchUpCache {
   int Register(uint64_t next_position);
   void Unregister(int reader);
   void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A chunk to fill: a spare one, or a new one. Shared, it goes back to the spares (Recycle)
+  // when its last holder drops it.
+  std::shared_ptr<Chunk> NewChunk();
+  void Recycle(Chunk* chunk);
 
   const rb::es::EventStore* const store_;
   const CatchUpCacheOptions options_;
@@ -116,6 +125,12 @@ class CatchUpCache {
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // ready chunks + estimates of loading ones
   uint64_t chunks_loaded_ ABSL_GUARDED_BY(mu_) = 0;
   size_t bytes_per_event_ ABSL_GUARDED_BY(mu_) = 512;  // of the last chunk read: the estimate
+  std::atomic<int> registered_{0};  // readers_.size(), read by Recycle without mu_
+
+  // Dropped chunks kept for reuse while readers are registered. Its own lock: a chunk may be
+  // dropped (Recycle) with mu_ held.
+  absl::Mutex spare_mu_;
+  std::vector<std::unique_ptr<Chunk>> spare_ ABSL_GUARDED_BY(spare_mu_);
 };
 
 }  // namespace rb::proj

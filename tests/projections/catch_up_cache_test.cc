@@ -216,5 +216,54 @@ TEST_F(CatchUpCacheTest, AChunkIsDecodedOnceAndItsReadersFindTheDecodings) {
                   .ok());
 }
 
+// Readers moving together drop each chunk soon after it is loaded: the next loads reuse the
+// dropped chunks' memory. What they read is still exactly the store's events, with their own
+// decodings (never those of the events a reused chunk held before).
+TEST_F(CatchUpCacheTest, ReusedChunksCarryOnlyTheirNewEventsAndDecodings) {
+  CatchUpCache cache(store_.get(),
+                     {.chunk_events = 2,
+                      .max_bytes = 1 << 20,
+                      .decode = [](std::span<rb::es::RecordedEvent> events) -> size_t {
+                        for (rb::es::RecordedEvent& e : events) {
+                          auto m = std::make_shared<google::protobuf::StringValue>();
+                          m->set_value(std::to_string(e.position));
+                          e.decoded = std::move(m);
+                        }
+                        return 1;
+                      }});
+  CatchUpCache::Reader a(&cache);
+  CatchUpCache::Reader b(&cache);
+  ASSERT_TRUE(b.Scan(1, 0, [](const rb::es::RecordedEvent&) { return true; }).ok());  // registers
+  Scanned seen_a, seen_b;
+  auto step = [](CatchUpCache::Reader& reader, uint64_t from, Scanned* seen) {
+    EXPECT_TRUE(reader
+                    .Scan(from, 1,
+                          [seen](const rb::es::RecordedEvent& e) {
+                            const auto* m =
+                                dynamic_cast<const google::protobuf::StringValue*>(e.decoded.get());
+                            if (e.position <= 30) {  // every chunk of 2 is full: decoded
+                              EXPECT_NE(m, nullptr) << e.position;
+                              if (m != nullptr) {
+                                EXPECT_EQ(m->value(), std::to_string(e.position));
+                              }
+                            }
+                            seen->positions.push_back(e.position);
+                            seen->payloads.push_back(e.payload);
+                            return true;
+                          })
+                    .ok());
+  };
+  for (uint64_t p = 1; p <= head_; ++p) {
+    step(a, p, &seen_a);
+    step(b, p, &seen_b);
+  }
+  const Scanned direct = Read(Direct(), 1, 100, 0);
+  EXPECT_EQ(seen_a.positions, direct.positions);
+  EXPECT_EQ(seen_a.payloads, direct.payloads);
+  EXPECT_EQ(seen_b.positions, direct.positions);
+  EXPECT_EQ(seen_b.payloads, direct.payloads);
+  EXPECT_EQ(cache.chunks_loaded(), 15u);  // each full chunk once
+}
+
 }  // namespace
 }  // namespace rb::proj
