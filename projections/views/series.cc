@@ -2,6 +2,7 @@
 #include "projections/views/series.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <map>
 #include <optional>
@@ -40,7 +41,20 @@ int32_t DayOfValid(int64_t us) {
 // The first day the site counts as out of date: the list's rule (IsOutOfDate), from the day of
 // its last update.
 int32_t OutdatedFrom(int64_t last_update_us) {
-  return DayNumber(rb::views::FirstOutOfDateDay(rb::domain::DayOfMicros(last_update_us)));
+  // Civil-calendar arithmetic costs on this path (once per segment): the results are kept per
+  // day of update, in a small direct-mapped table (about 11 years of distinct days).
+  struct Slot {
+    int32_t day = std::numeric_limits<int32_t>::min();
+    int32_t from = 0;
+  };
+  thread_local std::array<Slot, 4096> memo;
+  const int32_t day = DayOfValid(last_update_us);
+  Slot& slot = memo[static_cast<uint32_t>(day) % memo.size()];
+  if (slot.day != day) {
+    slot.day = day;
+    slot.from = DayNumber(rb::views::FirstOutOfDateDay(rb::domain::DayOfMicros(last_update_us)));
+  }
+  return slot.from;
 }
 
 std::string DeltaPrefix(char level, std::string_view code) {
@@ -346,6 +360,11 @@ class DeltaMap {
     int32_t day;
     const MetricVector* sum;
   };
+  // Room for `n` (id, day) pairs: no rehash nor move before.
+  void Reserve(size_t n) {
+    index_.reserve(n);
+    sums_.reserve(n);
+  }
   // Every summed change, unordered.
   std::vector<Change> All() const {
     std::vector<Change> out;
@@ -669,6 +688,13 @@ class SeriesBatch final : public BatchState {
     // write per key.
     Locations locations;
     DeltaMap by_location;
+    // At most two changes per segment, and usually far fewer pairs (sites share days and
+    // places): room for one per segment, within a bound.
+    size_t segments = 0;
+    for (const auto& [site_id, e] : sites_) {
+      segments += e.current->segments_size() + e.committed->segments_size();
+    }
+    by_location.Reserve(std::min<size_t>(segments, size_t{1} << 18));
     for (const auto& [site_id, e] : sites_) {
       e.current->set_versions(rb::domain::DeterministicBytes(*e.versions));
       w.Put(kSegments, site_id, rb::domain::DeterministicBytes(*e.current));
