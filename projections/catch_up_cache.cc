@@ -67,6 +67,11 @@ size_t CatchUpCache::cached_bytes() const {
   return bytes_;
 }
 
+int CatchUpCache::readers_waiting() const {
+  absl::MutexLock lock(&mu_);
+  return waiting_;
+}
+
 uint64_t CatchUpCache::chunks_loaded() const {
   absl::MutexLock lock(&mu_);
   return chunks_loaded_;
@@ -114,7 +119,16 @@ void CatchUpCache::EvictLocked() {
   }
 }
 
-std::shared_ptr<const CatchUpCache::Chunk> CatchUpCache::Acquire(uint64_t index) {
+bool CatchUpCache::SomeoneBehindLocked(int reader) const {
+  const auto self = readers_.find(reader);
+  if (self == readers_.end()) return false;
+  for (const auto& [id, next] : readers_) {
+    if (next < self->second) return true;
+  }
+  return false;
+}
+
+std::shared_ptr<const CatchUpCache::Chunk> CatchUpCache::Acquire(int reader, uint64_t index) {
   const uint64_t n = options_.chunk_events;
   const uint64_t first = index * n + 1;
   const uint64_t last = (index + 1) * n;
@@ -124,20 +138,34 @@ std::shared_ptr<const CatchUpCache::Chunk> CatchUpCache::Acquire(uint64_t index)
     absl::MutexLock lock(&mu_);
     while (true) {
       auto it = chunks_.find(index);
-      if (it == chunks_.end()) break;
-      std::shared_ptr<Chunk> found = it->second;
-      if (found->ready) return found;
-      // Another reader is reading it: wait for its copy (or for its failure, which removes it).
-      auto done = [this, index, &found]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        auto at = chunks_.find(index);
-        return at == chunks_.end() || at->second != found || found->ready;
+      if (it != chunks_.end()) {
+        std::shared_ptr<Chunk> found = it->second;
+        if (found->ready) return found;
+        // Another reader is reading it: wait for its copy (or for its failure, which removes
+        // it).
+        auto done = [this, index, &found]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          auto at = chunks_.find(index);
+          return at == chunks_.end() || at->second != found || found->ready;
+        };
+        mu_.Await(absl::Condition(&done));
+        continue;
+      }
+      if (options_.max_bytes == 0 || readers_.size() < 2) return nullptr;
+      if (store_->GetHead().position < last) return nullptr;  // the log does not fill it yet
+      estimate = n * bytes_per_event_;
+      if (bytes_ + estimate <= options_.max_bytes) break;  // room: this reader loads it
+      if (!SomeoneBehindLocked(reader)) return nullptr;
+      // Ahead of others: their progress frees chunks (or one of them loads this chunk). Waits
+      // for it, a while; then looks again.
+      auto moved = [this, index, reader, estimate]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return bytes_ + estimate <= options_.max_bytes || chunks_.count(index) > 0 ||
+               !SomeoneBehindLocked(reader);
       };
-      mu_.Await(absl::Condition(&done));
+      ++waiting_;
+      const bool room = mu_.AwaitWithTimeout(absl::Condition(&moved), options_.budget_wait);
+      --waiting_;
+      if (!room) return nullptr;
     }
-    if (options_.max_bytes == 0 || readers_.size() < 2) return nullptr;
-    if (store_->GetHead().position < last) return nullptr;  // the log does not fill it yet
-    estimate = n * bytes_per_event_;
-    if (bytes_ + estimate > options_.max_bytes) return nullptr;
     chunk = NewChunk();
     chunks_[index] = chunk;
     bytes_ += estimate;
@@ -194,7 +222,7 @@ absl::StatusOr<rb::es::ReadAllResult> CatchUpCache::Reader::Scan(
   while (examined < max_examined && !stopped) {
     const uint64_t index = (from - 1) / n;
     const uint64_t chunk_last = (index + 1) * n;
-    std::shared_ptr<const Chunk> chunk = cache_->Acquire(index);
+    std::shared_ptr<const Chunk> chunk = cache_->Acquire(id_, index);
     if (chunk == nullptr) {
       // The store, up to the end of this chunk: the next one may be shared.
       const size_t limit = std::min<uint64_t>(max_examined - examined, chunk_last - from + 1);

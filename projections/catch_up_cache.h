@@ -21,6 +21,10 @@
 // rb::domain::AttachDecodedEnvelopes): what it attaches to the events (RecordedEvent::decoded) is
 // what the readers find on them; the events read from the store directly carry nothing.
 //
+// A reader ahead of another one that finds the budget spent waits (a short while at most) for the
+// readers behind to free chunks, rather than reading the store alone: the chunk it then loads is
+// shared too. The reader furthest behind never waits.
+//
 // A chunk is cached only when another reader is registered (a lone rebuild reads the store
 // directly: copying would only cost). The memory of dropped chunks is reused by the next ones
 // while readers are registered (their events' strings keep their capacity: loading a chunk then
@@ -42,6 +46,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "eventstore/event_store.h"
 
 namespace rb::proj {
@@ -55,6 +60,8 @@ struct CatchUpCacheOptions {
   size_t chunk_events = 8192;
   size_t max_bytes = 256 << 20;  // 0: never cache (every reader reads the store)
   ChunkDecoder decode;           // empty: the chunks carry the stored events only
+  // How long a reader ahead of others waits for room in the budget before it reads the store.
+  absl::Duration budget_wait = absl::Milliseconds(500);
 };
 
 class CatchUpCache {
@@ -94,6 +101,8 @@ class CatchUpCache {
   size_t cached_bytes() const;
   // Chunks read from the store and kept in the cache since construction (for tests and metrics).
   uint64_t chunks_loaded() const;
+  // Readers waiting for room in the budget now (for tests and metrics).
+  int readers_waiting() const;
 
  private:
   struct Chunk {
@@ -102,10 +111,12 @@ class CatchUpCache {
     bool ready = false;  // false while its loader reads it
   };
 
-  // The full chunk `index`, cached or read now; nullptr when the caller must read the store (the
-  // log does not fill the chunk, the budget is spent, no other reader would share it, or the
-  // read failed: the caller's own read then reports the error).
-  std::shared_ptr<const Chunk> Acquire(uint64_t index);
+  // The full chunk `index` for reader `reader`, cached or read now; nullptr when the caller must
+  // read the store (the log does not fill the chunk, the budget stays spent, no other reader
+  // would share it, or the read failed: the caller's own read then reports the error).
+  std::shared_ptr<const Chunk> Acquire(int reader, uint64_t index);
+  // Whether some other reader needs an earlier position than `reader`.
+  bool SomeoneBehindLocked(int reader) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetPosition(int reader, uint64_t next_position);
   int Register(uint64_t next_position);
   void Unregister(int reader);
@@ -124,6 +135,7 @@ class CatchUpCache {
   int next_reader_id_ ABSL_GUARDED_BY(mu_) = 1;
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // ready chunks + estimates of loading ones
   uint64_t chunks_loaded_ ABSL_GUARDED_BY(mu_) = 0;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   size_t bytes_per_event_ ABSL_GUARDED_BY(mu_) = 512;  // of the last chunk read: the estimate
   std::atomic<int> registered_{0};  // readers_.size(), read by Recycle without mu_
 

@@ -5,10 +5,13 @@
 // once for several readers, dropped when all are past them, and never kept beyond the budget.
 #include "projections/catch_up_cache.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "eventstore/event_store.h"
 #include "google/protobuf/wrappers.pb.h"
 #include "gtest/gtest.h"
@@ -263,6 +266,61 @@ TEST_F(CatchUpCacheTest, ReusedChunksCarryOnlyTheirNewEventsAndDecodings) {
   EXPECT_EQ(seen_b.positions, direct.positions);
   EXPECT_EQ(seen_b.payloads, direct.payloads);
   EXPECT_EQ(cache.chunks_loaded(), 15u);  // each full chunk once
+}
+
+// With the budget spent, a reader ahead waits for the one behind to free a chunk, then loads the
+// next chunk into the cache, where the one behind finds it: every chunk is read once.
+TEST_F(CatchUpCacheTest, AReaderAheadWaitsForRoomInsteadOfReadingAlone) {
+  // The bytes of one chunk of 8 events, as a cache counts them.
+  size_t chunk_bytes = 0;
+  {
+    CatchUpCache sizing(store_.get(), {.chunk_events = 8, .max_bytes = 1 << 20});
+    CatchUpCache::Reader a(&sizing);
+    CatchUpCache::Reader b(&sizing);
+    ASSERT_TRUE(b.Scan(1, 0, [](const rb::es::RecordedEvent&) { return true; }).ok());
+    Read(Through(a), 1, 8, 0);
+    chunk_bytes = sizing.cached_bytes();
+    ASSERT_GT(chunk_bytes, 0u);
+  }
+  // Room for one chunk, not two.
+  // Room for one chunk, not two. The cached events carry a mark (the store's carry none).
+  CatchUpCache cache(store_.get(),
+                     {.chunk_events = 8,
+                      .max_bytes = std::max<size_t>(chunk_bytes, 8 * 512) * 3 / 2,
+                      .decode = [](std::span<rb::es::RecordedEvent> events) -> size_t {
+                        for (rb::es::RecordedEvent& e : events) {
+                          e.decoded = std::make_shared<google::protobuf::StringValue>();
+                        }
+                        return 0;
+                      },
+                      .budget_wait = absl::Minutes(10)});
+  CatchUpCache::Reader ahead(&cache);
+  CatchUpCache::Reader behind(&cache);
+  ASSERT_TRUE(behind.Scan(1, 0, [](const rb::es::RecordedEvent&) { return true; }).ok());
+  // Chunk 0 (positions 1..8) fills the budget.
+  ExpectSame(Read(Through(ahead), 1, 8, 0), Read(Direct(), 1, 8, 0), "chunk 0");
+  ASSERT_EQ(cache.chunks_loaded(), 1u);
+  // Chunk 1 has to wait until the reader behind is past chunk 0.
+  Scanned second;
+  int second_cached = 0;
+  std::thread waiting([&] {
+    second = Read(Through(ahead), 9, 8, 0);
+    ASSERT_TRUE(ahead
+                    .Scan(9, 8,
+                          [&](const rb::es::RecordedEvent& e) {
+                            second_cached += e.decoded != nullptr;
+                            return true;
+                          })
+                    .ok());
+  });
+  while (cache.readers_waiting() == 0) absl::SleepFor(absl::Milliseconds(1));
+  ExpectSame(Read(Through(behind), 1, 8, 0), Read(Direct(), 1, 8, 0), "behind, chunk 0");
+  ASSERT_TRUE(behind.Scan(9, 0, [](const rb::es::RecordedEvent&) { return true; }).ok());
+  waiting.join();
+  ExpectSame(second, Read(Direct(), 9, 8, 0), "ahead, chunk 1");
+  EXPECT_EQ(second_cached, 8);  // from the cache, not read alone from the store
+  ExpectSame(Read(Through(behind), 9, 8, 0), Read(Direct(), 9, 8, 0), "behind, chunk 1");
+  EXPECT_EQ(cache.chunks_loaded(), 2u);  // chunk 1 loaded once, for both
 }
 
 }  // namespace
