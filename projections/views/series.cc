@@ -360,11 +360,6 @@ class DeltaMap {
     int32_t day;
     const MetricVector* sum;
   };
-  // Room for `n` (id, day) pairs: no rehash nor move before.
-  void Reserve(size_t n) {
-    index_.reserve(n);
-    sums_.reserve(n);
-  }
   // Every summed change, unordered.
   std::vector<Change> All() const {
     std::vector<Change> out;
@@ -688,13 +683,6 @@ class SeriesBatch final : public BatchState {
     // write per key.
     Locations locations;
     DeltaMap by_location;
-    // At most two changes per segment, and usually far fewer pairs (sites share days and
-    // places): room for one per segment, within a bound.
-    size_t segments = 0;
-    for (const auto& [site_id, e] : sites_) {
-      segments += e.current->segments_size() + e.committed->segments_size();
-    }
-    by_location.Reserve(std::min<size_t>(segments, size_t{1} << 18));
     for (const auto& [site_id, e] : sites_) {
       e.current->set_versions(rb::domain::DeterministicBytes(*e.versions));
       w.Put(kSegments, site_id, rb::domain::DeterministicBytes(*e.current));
