@@ -6,6 +6,8 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <span>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -406,7 +408,19 @@ class Locations {
       key_.append(*code);
     }
     auto [it, inserted] = ids_.try_emplace(key_, static_cast<uint32_t>(keys_.size()));
-    if (inserted) keys_.push_back(TerritoryKeysOf(t));
+    if (inserted) {
+      keys_.push_back(TerritoryKeysOf(t));
+      codes_.push_back(key_);
+    }
+    return it->second;
+  }
+  // The id here of location `id` of `other`.
+  uint32_t IdOf(const Locations& other, uint32_t id) {
+    auto [it, inserted] = ids_.try_emplace(other.codes_[id], static_cast<uint32_t>(keys_.size()));
+    if (inserted) {
+      keys_.push_back(other.keys_[id]);
+      codes_.push_back(other.codes_[id]);
+    }
     return it->second;
   }
   // The territory keys of location `id`.
@@ -417,7 +431,18 @@ class Locations {
   std::string key_;  // scratch
   absl::flat_hash_map<std::string, uint32_t> ids_;
   std::vector<std::vector<TerritoryKey>> keys_;
+  std::vector<std::string> codes_;  // per id: the four codes, as ids_ keys them
 };
+
+// Adds every change of `from` (whose ids are `from_locations`') to `to` (whose ids are
+// `to_locations`').
+void AddDeltas(const DeltaMap& from, const Locations& from_locations, DeltaMap* to,
+               Locations* to_locations) {
+  for (const DeltaMap::Change& c : from.All()) {
+    MetricVector& at = to->At(to_locations->IdOf(from_locations, c.id), c.day);
+    for (int k = 0; k < kMetrics; ++k) at[k] += (*c.sum)[k];
+  }
+}
 
 bool IsZeroDay(const DayDelta& d) { return IsZero(d.values); }
 
@@ -678,14 +703,25 @@ class SeriesBatch final : public BatchState {
     return &sites_.emplace(site_id, std::move(e)).first->second;
   }
 
-  absl::Status Flush(ViewWriter& w) override {
-    // Location-day -> summed change, then territory-day key -> summed change: one read and one
-    // write per key.
+  using SiteEntry = std::pair<const std::string, Entry>;
+  // A share of a flush: the records of some sites, serialised (for the caller to write), and
+  // their step differences by location and day.
+  struct SitesPart {
+    std::vector<std::pair<const std::string*, std::string>> records;
     Locations locations;
     DeltaMap by_location;
-    for (const auto& [site_id, e] : sites_) {
+  };
+  // Batches of at least this many sites flush on two threads.
+  static constexpr size_t kTwoThreadFlushSites = 8192;
+
+  // Each site's record, and the difference between its final and its committed step functions.
+  // Touches `sites` only (their arena allocates thread-safely) and `part`.
+  static void FlushSites(std::span<const SiteEntry* const> sites, SitesPart* part) {
+    part->records.reserve(sites.size());
+    for (const SiteEntry* site : sites) {
+      const Entry& e = site->second;
       e.current->set_versions(rb::domain::DeterministicBytes(*e.versions));
-      w.Put(kSegments, site_id, rb::domain::DeterministicBytes(*e.current));
+      part->records.emplace_back(&site->first, rb::domain::DeterministicBytes(*e.current));
       e.current->clear_versions();
       // Points before the last common segment cancel out (same points, same ends).
       int common = 0;
@@ -699,9 +735,36 @@ class SeriesBatch final : public BatchState {
       const Lifecycle now = LifecycleOf(*e.current);
       const Lifecycle before = LifecycleOf(*e.committed);
       const int from = SameLifecycle(now, before) ? common - 1 : -1;
-      AddStepDeltas(Expand(*e.current, now, from), +1, &locations, &by_location);
-      AddStepDeltas(Expand(*e.committed, before, from), -1, &locations, &by_location);
+      AddStepDeltas(Expand(*e.current, now, from), +1, &part->locations, &part->by_location);
+      AddStepDeltas(Expand(*e.committed, before, from), -1, &part->locations, &part->by_location);
     }
+  }
+
+  absl::Status Flush(ViewWriter& w) override {
+    // Per site: its record, and location-day -> summed change. A large batch (a rebuild's) does
+    // this on two threads, each for half the sites, and adds the second half's changes to the
+    // first's.
+    std::vector<const SiteEntry*> sites;
+    sites.reserve(sites_.size());
+    for (const SiteEntry& site : sites_) sites.push_back(&site);
+    const std::span<const SiteEntry* const> all(sites);
+    SitesPart first;
+    if (sites.size() >= kTwoThreadFlushSites) {
+      const size_t half = sites.size() / 2;
+      SitesPart second;
+      std::thread helper([&] { FlushSites(all.subspan(half), &second); });
+      FlushSites(all.first(half), &first);
+      helper.join();
+      AddDeltas(second.by_location, second.locations, &first.by_location, &first.locations);
+      first.records.insert(first.records.end(), std::make_move_iterator(second.records.begin()),
+                           std::make_move_iterator(second.records.end()));
+    } else {
+      FlushSites(all, &first);
+    }
+    for (const auto& [site_id, bytes] : first.records) w.Put(kSegments, *site_id, bytes);
+    // Then territory-day key -> summed change: one read and one write per key.
+    const Locations& locations = first.locations;
+    const DeltaMap& by_location = first.by_location;
     PrefixTable prefixes;
     // One read and one write per (territory, month) bucket the batch changed.
     const std::vector<DeltaMap::Change> changes = RollUp(locations, by_location, &prefixes);

@@ -338,6 +338,71 @@ TEST_F(SeriesTest, ViewsDoNotDependOnBatchBoundaries) {
   EXPECT_EQ(run(3, true), one_by_one);
 }
 
+// A batch of 8,192 sites or more (a rebuild's) flushes on two threads, each for half the sites:
+// the same bytes as batches small enough to flush on one. 9,000 sites in three communes of two
+// departements, declared on various days, most counted twice, some moved, a few closed.
+TEST_F(SeriesTest, ALargeBatchFlushedOnTwoThreadsGivesTheSameViews) {
+  engine_.reset();
+  const char* const communes[][4] = {{"93066", "200054781", "93", "11"},
+                                     {"93048", "200054781", "93", "11"},
+                                     {"33063", "243300316", "33", "75"}};
+  auto territory = [&](int c, v1::Territory* t) {
+    t->set_city_code(communes[c][0]);
+    t->set_epci_code(communes[c][1]);
+    t->set_departement_code(communes[c][2]);
+    t->set_region_code(communes[c][3]);
+  };
+  const int kSites = 9000;
+  for (int i = 0; i < kSites; ++i) {
+    rb::es::AppendRequest req;
+    req.stream_id = "site-" + std::to_string(i);
+    const int64_t first = At(2020, 1, 1) + int64_t{i % 700} * 86'400'000'000;
+    auto add = [&](const v1::SiteEvent& e, int64_t valid) {
+      absl::StatusOr<rb::es::EventData> data = rb::domain::EncodeSiteEvent(e);
+      ASSERT_TRUE(data.ok()) << data.status();
+      data->valid_at_us = valid;
+      req.events.push_back(*std::move(data));
+    };
+    v1::SiteEvent declared;
+    declared.mutable_declared()->set_site_id(std::to_string(i));
+    declared.mutable_declared()->set_name("Site");
+    declared.mutable_declared()->set_field_type(v1::FIELD_TYPE_LAND);
+    territory(i % 3, declared.mutable_declared()->mutable_location()->mutable_territory());
+    add(declared, first);
+    if (i % 4 != 0) {
+      v1::SiteEvent counted;
+      counted.mutable_population_recorded()->mutable_population()->set_total(5 + i % 30);
+      counted.mutable_population_recorded()->mutable_population()->set_minors(i % 4);
+      add(counted, first + 40 * int64_t{86'400'000'000});
+    }
+    if (i % 7 == 0) {
+      v1::SiteEvent moved;
+      territory((i + 1) % 3,
+                moved.mutable_location_changed()->mutable_location()->mutable_territory());
+      add(moved, first + 90 * int64_t{86'400'000'000});
+    }
+    ASSERT_TRUE(store_->Append(req).ok());
+  }
+  const uint64_t head = store_->GetHead().position;
+  auto build = [&](size_t batch_events) {
+    rb::proj::EngineOptions o;
+    o.batch_events = batch_events;
+    o.max_batch_bytes = size_t{1} << 30;  // batches end on their event count only
+    rb::proj::ProjectionEngine engine(store_.get(), o);
+    EXPECT_TRUE(engine.Register(std::make_unique<rb::proj::views::SeriesProjection>()).ok());
+    EXPECT_TRUE(engine.Start().ok());
+    EXPECT_TRUE(engine.Rebuild("series").ok());
+    EXPECT_TRUE(engine.WaitForRebuild("series", absl::Now() + absl::Minutes(5)).ok());
+    EXPECT_TRUE(engine.WaitForPosition("series", head, absl::Now() + absl::Minutes(5)).ok());
+    absl::StatusOr<std::string> h = rb::proj::HashViews(*engine.Reader("series"));
+    EXPECT_TRUE(h.ok());
+    return h.ok() ? *h : "";
+  };
+  const std::string one_thread = build(2000);  // at most 2,000 sites a batch
+  EXPECT_FALSE(one_thread.empty());
+  EXPECT_EQ(build(head), one_thread);  // all 9,000 sites in one batch
+}
+
 // A site that moves to another commune counts in the first one up to the day before the move and
 // in the second from that day; the departement counts it once throughout. A second site staying
 // in the first commune shares the move's day and month bucket: changes of several sites on one
