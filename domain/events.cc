@@ -178,13 +178,17 @@ absl::StatusOr<resorption::v1::ActionEvent> DecodeActionEvent(
 
 namespace {
 
-// The attached envelope of `recorded` when it is an `Envelope`; nullptr otherwise.
+// The attached envelope of `recorded` when it is an `Envelope`, else `decode(recorded)`.
 template <typename Envelope>
-const Envelope* Attached(const rb::es::RecordedEvent& recorded) {
-  if (recorded.decoded == nullptr || recorded.decoded->GetDescriptor() != Envelope::descriptor()) {
-    return nullptr;
+absl::StatusOr<Decoded<Envelope>> View(
+    const rb::es::RecordedEvent& recorded,
+    absl::StatusOr<Envelope> (*decode)(const rb::es::RecordedEvent&)) {
+  if (recorded.decoded != nullptr && recorded.decoded->GetDescriptor() == Envelope::descriptor()) {
+    return Decoded<Envelope>(static_cast<const Envelope*>(recorded.decoded.get()));
   }
-  return static_cast<const Envelope*>(recorded.decoded.get());
+  absl::StatusOr<Envelope> e = decode(recorded);
+  if (!e.ok()) return e.status();
+  return Decoded<Envelope>(*std::move(e));
 }
 
 // Decodes `recorded` into an `Envelope` on `arena` as Decode*Event does; nullptr when it does
@@ -204,20 +208,12 @@ Envelope* DecodeOnArena(const rb::es::RecordedEvent& recorded, absl::string_view
 
 absl::StatusOr<Decoded<resorption::v1::SiteEvent>> ViewSiteEvent(
     const rb::es::RecordedEvent& recorded) {
-  using Envelope = resorption::v1::SiteEvent;
-  if (const Envelope* attached = Attached<Envelope>(recorded)) return Decoded<Envelope>(attached);
-  absl::StatusOr<Envelope> e = DecodeSiteEvent(recorded);
-  if (!e.ok()) return e.status();
-  return Decoded<Envelope>(*std::move(e));
+  return View<resorption::v1::SiteEvent>(recorded, DecodeSiteEvent);
 }
 
 absl::StatusOr<Decoded<resorption::v1::ActionEvent>> ViewActionEvent(
     const rb::es::RecordedEvent& recorded) {
-  using Envelope = resorption::v1::ActionEvent;
-  if (const Envelope* attached = Attached<Envelope>(recorded)) return Decoded<Envelope>(attached);
-  absl::StatusOr<Envelope> e = DecodeActionEvent(recorded);
-  if (!e.ok()) return e.status();
-  return Decoded<Envelope>(*std::move(e));
+  return View<resorption::v1::ActionEvent>(recorded, DecodeActionEvent);
 }
 
 size_t AttachDecodedEnvelopes(std::span<rb::es::RecordedEvent> events) {
