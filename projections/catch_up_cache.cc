@@ -59,7 +59,7 @@ void CatchUpCache::Recycle(Chunk* chunk) {
   std::unique_ptr<Chunk> owned(chunk);
   absl::MutexLock lock(&spare_mu_);
   // Kept as is: its events (and the decodings they share) are overwritten by its next load.
-  if (registered_ > 0 && spare_.size() < kMaxSpareChunks) spare_.push_back(std::move(owned));
+  if (registered_ >= 2 && spare_.size() < kMaxSpareChunks) spare_.push_back(std::move(owned));
 }
 
 size_t CatchUpCache::cached_bytes() const {
@@ -86,25 +86,29 @@ int CatchUpCache::Register(uint64_t next_position) {
 }
 
 void CatchUpCache::Unregister(int reader) {
+  std::vector<std::shared_ptr<Chunk>> dropped;  // released after the lock
   {
     absl::MutexLock lock(&mu_);
     readers_.erase(reader);
     registered_ = static_cast<int>(readers_.size());
-    EvictLocked();
+    EvictLocked(&dropped);
   }
-  // The last reader gone: the spare memory goes too (Recycle keeps nothing more).
+  dropped.clear();
+  // Fewer than two readers: nothing is cached any more, the spare memory goes too (Recycle keeps
+  // nothing more).
   std::vector<std::unique_ptr<Chunk>> freed;
   absl::MutexLock lock(&spare_mu_);
-  if (registered_ == 0) freed.swap(spare_);
+  if (registered_ < 2) freed.swap(spare_);
 }
 
 void CatchUpCache::SetPosition(int reader, uint64_t next_position) {
+  std::vector<std::shared_ptr<Chunk>> dropped;  // released after the lock
   absl::MutexLock lock(&mu_);
   readers_[reader] = next_position;
-  EvictLocked();
+  EvictLocked(&dropped);
 }
 
-void CatchUpCache::EvictLocked() {
+void CatchUpCache::EvictLocked(std::vector<std::shared_ptr<Chunk>>* dropped) {
   uint64_t min_next = UINT64_MAX;
   for (const auto& [id, next] : readers_) min_next = std::min(min_next, next);
   const uint64_t n = options_.chunk_events;
@@ -112,6 +116,7 @@ void CatchUpCache::EvictLocked() {
     // Chunk k ends at (k + 1) * n: every reader is past it when its next position is beyond.
     if (it->second->ready && (it->first + 1) * n < min_next) {
       bytes_ -= it->second->bytes;
+      dropped->push_back(std::move(it->second));
       it = chunks_.erase(it);
     } else {
       ++it;
@@ -119,13 +124,15 @@ void CatchUpCache::EvictLocked() {
   }
 }
 
-bool CatchUpCache::SomeoneBehindLocked(int reader) const {
+bool CatchUpCache::RoomComingLocked(int reader) const {
   const auto self = readers_.find(reader);
   if (self == readers_.end()) return false;
-  for (const auto& [id, next] : readers_) {
-    if (next < self->second) return true;
-  }
-  return false;
+  uint64_t min_next = UINT64_MAX;
+  for (const auto& [id, next] : readers_) min_next = std::min(min_next, next);
+  if (min_next >= self->second) return false;  // none behind: nobody frees a chunk for it
+  // The reader furthest behind frees a chunk as it goes past one: soon if it is reading a cached
+  // (or loading) chunk, not before it reaches one if it reads the store.
+  return chunks_.count((min_next - 1) / options_.chunk_events) > 0;
 }
 
 std::shared_ptr<const CatchUpCache::Chunk> CatchUpCache::Acquire(int reader, uint64_t index) {
@@ -154,12 +161,12 @@ std::shared_ptr<const CatchUpCache::Chunk> CatchUpCache::Acquire(int reader, uin
       if (store_->GetHead().position < last) return nullptr;  // the log does not fill it yet
       estimate = n * bytes_per_event_;
       if (bytes_ + estimate <= options_.max_bytes) break;  // room: this reader loads it
-      if (!SomeoneBehindLocked(reader)) return nullptr;
+      if (!RoomComingLocked(reader)) return nullptr;
       // Ahead of others: their progress frees chunks (or one of them loads this chunk). Waits
       // for it, a while; then looks again.
       auto moved = [this, index, reader, estimate]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return bytes_ + estimate <= options_.max_bytes || chunks_.count(index) > 0 ||
-               !SomeoneBehindLocked(reader);
+               !RoomComingLocked(reader);
       };
       ++waiting_;
       const bool room = mu_.AwaitWithTimeout(absl::Condition(&moved), options_.budget_wait);

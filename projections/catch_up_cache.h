@@ -21,15 +21,17 @@
 // rb::domain::AttachDecodedEnvelopes): what it attaches to the events (RecordedEvent::decoded) is
 // what the readers find on them; the events read from the store directly carry nothing.
 //
-// A reader ahead of another one that finds the budget spent waits (a short while at most) for the
-// readers behind to free chunks, rather than reading the store alone: the chunk it then loads is
-// shared too. The reader furthest behind never waits.
+// A reader ahead of others that finds the budget spent waits (`budget_wait` at most) for the
+// reader furthest behind to free a chunk, rather than reading the store alone: the chunk it then
+// loads is shared too. It waits only while that reader goes through cached chunks (dropping each
+// as it passes); the reader furthest behind never waits.
 //
 // A chunk is cached only when another reader is registered (a lone rebuild reads the store
-// directly: copying would only cost). The memory of dropped chunks is reused by the next ones
-// while readers are registered (their events' strings keep their capacity: loading a chunk then
-// copies bytes without allocating), and freed when the last reader leaves. Thread-safe; readers are
-// used by one thread each.
+// directly: copying would only cost). The memory of up to four dropped chunks (their events and
+// decodings, beyond the budget) is reused by the next loads while two readers or more are
+// registered (their events' strings keep their capacity: loading a chunk then copies bytes
+// without allocating), and freed when fewer remain. Thread-safe; readers are used by one thread
+// each.
 #ifndef RB_PROJECTIONS_CATCH_UP_CACHE_H_
 #define RB_PROJECTIONS_CATCH_UP_CACHE_H_
 
@@ -115,12 +117,15 @@ class CatchUpCache {
   // read the store (the log does not fill the chunk, the budget stays spent, no other reader
   // would share it, or the read failed: the caller's own read then reports the error).
   std::shared_ptr<const Chunk> Acquire(int reader, uint64_t index);
-  // Whether some other reader needs an earlier position than `reader`.
-  bool SomeoneBehindLocked(int reader) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the readers behind `reader` will free room in the budget soon: the one furthest
+  // behind is reading a cached chunk (it drops that chunk when it has gone past).
+  bool RoomComingLocked(int reader) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetPosition(int reader, uint64_t next_position);
   int Register(uint64_t next_position);
   void Unregister(int reader);
-  void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the chunks every reader has gone past, into `dropped` (for the caller to release after
+  // unlocking: the last holder of a chunk recycles or frees it).
+  void EvictLocked(std::vector<std::shared_ptr<Chunk>>* dropped) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A chunk to fill: a spare one, or a new one. Shared, it goes back to the spares (Recycle)
   // when its last holder drops it.
   std::shared_ptr<Chunk> NewChunk();

@@ -509,6 +509,11 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
     // its first commit with events does it.
     const bool flush_build = caught_up && worker->flush_at_head && cp.position > 0;
     if (!switched && !flush_build && writer.empty() && cp == worker->checkpoint) {
+      // Nothing to commit; an active generation at the head is live all the same (a first build
+      // over an empty log).
+      if (caught_up && !is_pending && worker->state == ProjectionState::kCatchingUp) {
+        worker->state = ProjectionState::kLive;
+      }
       return true;
     }
   }

@@ -77,6 +77,16 @@ class CatchUpCacheTest : public ::testing::Test {
     return [&reader](uint64_t from, size_t max, auto fn) { return reader.Scan(from, max, fn); };
   }
 
+  // The bytes of one chunk of 8 events, as a cache counts them.
+  size_t ChunkBytes() {
+    CatchUpCache sizing(store_.get(), {.chunk_events = 8, .max_bytes = 1 << 20});
+    CatchUpCache::Reader a(&sizing);
+    CatchUpCache::Reader b(&sizing);
+    EXPECT_TRUE(b.Scan(1, 0, [](const rb::es::RecordedEvent&) { return true; }).ok());
+    Read(Through(a), 1, 8, 0);
+    return sizing.cached_bytes();
+  }
+
   rb::testing::TempDir dir_;
   std::unique_ptr<rb::es::EventStore> store_;
   uint64_t head_ = 0;
@@ -271,17 +281,8 @@ TEST_F(CatchUpCacheTest, ReusedChunksCarryOnlyTheirNewEventsAndDecodings) {
 // With the budget spent, a reader ahead waits for the one behind to free a chunk, then loads the
 // next chunk into the cache, where the one behind finds it: every chunk is read once.
 TEST_F(CatchUpCacheTest, AReaderAheadWaitsForRoomInsteadOfReadingAlone) {
-  // The bytes of one chunk of 8 events, as a cache counts them.
-  size_t chunk_bytes = 0;
-  {
-    CatchUpCache sizing(store_.get(), {.chunk_events = 8, .max_bytes = 1 << 20});
-    CatchUpCache::Reader a(&sizing);
-    CatchUpCache::Reader b(&sizing);
-    ASSERT_TRUE(b.Scan(1, 0, [](const rb::es::RecordedEvent&) { return true; }).ok());
-    Read(Through(a), 1, 8, 0);
-    chunk_bytes = sizing.cached_bytes();
-    ASSERT_GT(chunk_bytes, 0u);
-  }
+  const size_t chunk_bytes = ChunkBytes();
+  ASSERT_GT(chunk_bytes, 0u);
   // Room for one chunk, not two.
   // Room for one chunk, not two. The cached events carry a mark (the store's carry none).
   CatchUpCache cache(store_.get(),
@@ -321,6 +322,27 @@ TEST_F(CatchUpCacheTest, AReaderAheadWaitsForRoomInsteadOfReadingAlone) {
   EXPECT_EQ(second_cached, 8);  // from the cache, not read alone from the store
   ExpectSame(Read(Through(behind), 9, 8, 0), Read(Direct(), 9, 8, 0), "behind, chunk 1");
   EXPECT_EQ(cache.chunks_loaded(), 2u);  // chunk 1 loaded once, for both
+}
+
+// A reader ahead does not wait when the reader furthest behind reads the store (its chunk is not
+// cached): it would free no room before reaching a cached chunk. The reader ahead reads the store
+// at once (a wait would last the ten minutes of budget_wait).
+TEST_F(CatchUpCacheTest, AReaderAheadDoesNotWaitForAReaderBehindThatReadsTheStore) {
+  const size_t chunk_bytes = ChunkBytes();
+  ASSERT_GT(chunk_bytes, 0u);
+  CatchUpCache cache(store_.get(),
+                     {.chunk_events = 8,
+                      .max_bytes = std::max<size_t>(chunk_bytes, 8 * 512) * 3 / 2,  // one chunk
+                      .budget_wait = absl::Minutes(10)});
+  CatchUpCache::Reader ahead(&cache);
+  CatchUpCache::Reader behind(&cache);
+  ASSERT_TRUE(behind.Scan(1, 0, [](const rb::es::RecordedEvent&) { return true; }).ok());
+  // Chunk 1 (9..16) is cached for `ahead` and fills the budget; chunk 0, where `behind` stands,
+  // is not cached.
+  ExpectSame(Read(Through(ahead), 9, 8, 0), Read(Direct(), 9, 8, 0), "chunk 1");
+  ASSERT_EQ(cache.chunks_loaded(), 1u);
+  ExpectSame(Read(Through(ahead), 17, 8, 0), Read(Direct(), 17, 8, 0), "chunk 2, from the store");
+  EXPECT_EQ(cache.readers_waiting(), 0);
 }
 
 }  // namespace

@@ -372,6 +372,33 @@ TEST_F(EngineTest, LiveBatchingKeepsEventsThatCameDuringTheBatchInIt) {
   EXPECT_EQ(Count(engine, "site"), "11");
 }
 
+// A first build over an empty log is at the head at once: live, with nothing committed.
+TEST_F(EngineTest, AProjectionOverAnEmptyLogIsLiveWithoutCommitting) {
+  int commits = 0;
+  absl::Mutex mu;
+  EngineOptions o;
+  o.on_commit = [&](const CommitInfo&) {
+    absl::MutexLock lock(&mu);
+    ++commits;
+  };
+  ProjectionEngine engine(store_.get(), o);
+  ASSERT_TRUE(engine.Register(std::make_unique<CategoryCounts>()).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(engine.WaitForPosition("category_counts", 0, absl::Now() + absl::Seconds(30)).ok());
+  // The worker becomes live once its first read finds the end of the log.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  absl::StatusOr<ProjectionStatus> st = engine.GetStatus("category_counts");
+  while (st.ok() && st->active.state != ProjectionState::kLive && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+    st = engine.GetStatus("category_counts");
+  }
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->active.state, ProjectionState::kLive);
+  EXPECT_EQ(st->active.position, 0u);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(commits, 0);
+}
+
 TEST_F(EngineTest, StatusReportsLagInEventsAndSeconds) {
   Gate gate;
   AppendEvents(*store_, "site-1", "test.ok", 4);
