@@ -77,14 +77,15 @@ class CatchUpCacheTest : public ::testing::Test {
     return [&reader](uint64_t from, size_t max, auto fn) { return reader.Scan(from, max, fn); };
   }
 
-  // The bytes of one chunk of 8 events, as a cache counts them.
-  size_t ChunkBytes() {
+  // A budget with room for one chunk of 8 events, not two (as a cache counts their bytes).
+  size_t OneChunkBudget() {
     CatchUpCache sizing(store_.get(), {.chunk_events = 8, .max_bytes = 1 << 20});
     CatchUpCache::Reader a(&sizing);
     CatchUpCache::Reader b(&sizing);
     EXPECT_TRUE(b.Scan(1, 0, [](const rb::es::RecordedEvent&) { return true; }).ok());
     Read(Through(a), 1, 8, 0);
-    return sizing.cached_bytes();
+    EXPECT_GT(sizing.cached_bytes(), 0u);
+    return std::max<size_t>(sizing.cached_bytes(), 8 * 512) * 3 / 2;
   }
 
   rb::testing::TempDir dir_;
@@ -281,13 +282,10 @@ TEST_F(CatchUpCacheTest, ReusedChunksCarryOnlyTheirNewEventsAndDecodings) {
 // With the budget spent, a reader ahead waits for the one behind to free a chunk, then loads the
 // next chunk into the cache, where the one behind finds it: every chunk is read once.
 TEST_F(CatchUpCacheTest, AReaderAheadWaitsForRoomInsteadOfReadingAlone) {
-  const size_t chunk_bytes = ChunkBytes();
-  ASSERT_GT(chunk_bytes, 0u);
-  // Room for one chunk, not two.
   // Room for one chunk, not two. The cached events carry a mark (the store's carry none).
   CatchUpCache cache(store_.get(),
                      {.chunk_events = 8,
-                      .max_bytes = std::max<size_t>(chunk_bytes, 8 * 512) * 3 / 2,
+                      .max_bytes = OneChunkBudget(),
                       .decode = [](std::span<rb::es::RecordedEvent> events) -> size_t {
                         for (rb::es::RecordedEvent& e : events) {
                           e.decoded = std::make_shared<google::protobuf::StringValue>();
@@ -328,12 +326,9 @@ TEST_F(CatchUpCacheTest, AReaderAheadWaitsForRoomInsteadOfReadingAlone) {
 // cached): it would free no room before reaching a cached chunk. The reader ahead reads the store
 // at once (a wait would last the ten minutes of budget_wait).
 TEST_F(CatchUpCacheTest, AReaderAheadDoesNotWaitForAReaderBehindThatReadsTheStore) {
-  const size_t chunk_bytes = ChunkBytes();
-  ASSERT_GT(chunk_bytes, 0u);
-  CatchUpCache cache(store_.get(),
-                     {.chunk_events = 8,
-                      .max_bytes = std::max<size_t>(chunk_bytes, 8 * 512) * 3 / 2,  // one chunk
-                      .budget_wait = absl::Minutes(10)});
+  CatchUpCache cache(
+      store_.get(),
+      {.chunk_events = 8, .max_bytes = OneChunkBudget(), .budget_wait = absl::Minutes(10)});
   CatchUpCache::Reader ahead(&cache);
   CatchUpCache::Reader behind(&cache);
   ASSERT_TRUE(behind.Scan(1, 0, [](const rb::es::RecordedEvent&) { return true; }).ok());
