@@ -5,7 +5,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libfmt-dev libgtest-dev libgmock-dev libssl-dev
-  libxlsxwriter-dev
+  libxlsxwriter-dev libtcmalloc-minimal4
   python3 python3-grpcio python3-protobuf
 )
 missing=()
