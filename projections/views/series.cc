@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <limits>
 #include <map>
 #include <optional>
@@ -194,8 +195,18 @@ uint32_t InternTerritory(const v1::Territory& t, v1::SeriesSiteRecord* rec) {
   return static_cast<uint32_t>(rec->territories_size() - 1);
 }
 
-bool HasData(const v1::SeriesSegment& s) {
-  return s.values_size() > kCumOpened && s.values(kCumOpened) != 0;
+bool HasData(const v1::SeriesSegment& s) { return (s.values_mask() >> kCumOpened & 1) != 0; }
+
+// The dense vector of a sparse one (SeriesSegment.values: bit k of `mask` set for each non-zero
+// metric k, whose value is next in `v`).
+MetricVector ValuesOf(uint64_t mask, const google::protobuf::RepeatedField<int64_t>& v) {
+  MetricVector m{};
+  int i = 0;
+  constexpr uint64_t kAll = (uint64_t{1} << kMetrics) - 1;  // bits of a corrupt mask ignored
+  for (uint64_t bits = mask & kAll; bits != 0 && i < v.size(); bits &= bits - 1) {
+    m[std::countr_zero(bits)] = v.Get(i++);
+  }
+  return m;
 }
 
 // Appends the step function of the versions as they are, segments [from, end), each state
@@ -205,8 +216,7 @@ void AppendRawPoints(const v1::SeriesSiteRecord& rec, int from, std::vector<Poin
   const int n = rec.segments_size();
   for (int i = std::max(from, 0); i < n; ++i) {
     const v1::SeriesSegment& s = rec.segments(i);
-    Point p{s.day(), &TerritoryOf(rec, s), {}};
-    for (int k = 0; k < kMetrics && k < s.values_size(); ++k) p.values[k] = s.values(k);
+    Point p{s.day(), &TerritoryOf(rec, s), ValuesOf(s.values_mask(), s.values())};
     // A version that does not count as an update (a comment, a heatwave alert) of a site already
     // out of date: out of date from its first day.
     const bool out_at_start = s.outdated_from() > 0 && s.outdated_from() <= s.day();
@@ -267,7 +277,7 @@ bool SameValues(const A& a, const B& b) {
 // territory.
 bool SameContribution(const v1::SeriesSiteRecord& ra, const v1::SeriesSegment& a,
                       const v1::SeriesSiteRecord& rb, const v1::SeriesSegment& b) {
-  return SameValues(a.values(), b.values()) &&
+  return a.values_mask() == b.values_mask() && SameValues(a.values(), b.values()) &&
          SameTerritory(TerritoryOf(ra, a), TerritoryOf(rb, b));
 }
 
@@ -278,14 +288,9 @@ bool SameLifecycle(const Lifecycle& a, const Lifecycle& b) {
   }
   if (a.first < 0) return true;
   if (a.open_day < a.pre->day() && !SameContribution(*a.rec, *a.pre, *b.rec, *b.pre)) return false;
-  return !a.closed || (SameValues(a.last->closed_values(), b.last->closed_values()) &&
+  return !a.closed || (a.last->closed_mask() == b.last->closed_mask() &&
+                       SameValues(a.last->closed_values(), b.last->closed_values()) &&
                        SameTerritory(TerritoryOf(*a.rec, *a.last), TerritoryOf(*b.rec, *b.last)));
-}
-
-MetricVector ValuesOf(const google::protobuf::RepeatedField<int64_t>& v) {
-  MetricVector m{};
-  for (int k = 0; k < kMetrics && k < v.size(); ++k) m[k] = v.Get(k);
-  return m;
 }
 
 // The step function the site contributes (before its first point: nothing), from segment `from`
@@ -303,13 +308,14 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, const Lifecycle& life
   const int start = whole ? life.first : from;
   points.reserve(2 * (rec.segments_size() - start) + 2);
   if (whole && life.open_day < rec.segments(life.first).day()) {
-    points.push_back({life.open_day, &TerritoryOf(rec, *life.pre), ValuesOf(life.pre->values())});
+    points.push_back({life.open_day, &TerritoryOf(rec, *life.pre),
+                      ValuesOf(life.pre->values_mask(), life.pre->values())});
   }
   AppendRawPoints(rec, start, &points);
   if (!life.closed || points.empty()) return points;
   // Days in order; from the closing day on, the closure's vector wherever the site has data
   // (consecutive equal points merged).
-  const MetricVector closed = ValuesOf(life.last->closed_values());
+  const MetricVector closed = ValuesOf(life.last->closed_mask(), life.last->closed_values());
   std::vector<Point> out;
   out.reserve(points.size() + 1);
   auto add = [&](Point p) {
@@ -591,11 +597,16 @@ std::optional<int32_t> DayOfDate(const v1::Date& d) {
   return DayNumber(*day);
 }
 
-// Appends `m` to `out` without its trailing zeros (readers pad: ValuesOf).
-void AddValues(const MetricVector& m, google::protobuf::RepeatedField<int64_t>* out) {
-  int end = kMetrics;
-  while (end > 0 && m[end - 1] == 0) --end;
-  out->Add(m.begin(), m.begin() + end);
+// Appends the non-zero metrics of `m` to `out` (empty) and returns their mask: `m` sparse, as
+// SeriesSegment.values keeps it (read back by ValuesOf).
+uint64_t AddValues(const MetricVector& m, google::protobuf::RepeatedField<int64_t>* out) {
+  uint64_t mask = 0;
+  for (int k = 0; k < kMetrics; ++k) {
+    if (m[k] == 0) continue;
+    mask |= uint64_t{1} << k;
+    out->Add(m[k]);
+  }
+  return mask;
 }
 
 // Makes `*s`, a segment of `rec`, the segment of `site` from `day` on (whatever it held before);
@@ -610,7 +621,7 @@ void FillSegment(int32_t day, const v1::Site& site, const v1::SeriesSegment* pre
   const bool closed = site.status() == v1::SITE_STATUS_CLOSED;
   if (!open && !closed) return;  // erased or undeclared: counts for nothing
   const MetricVector m = OpenContribution(site);
-  AddValues(m, s->mutable_values());
+  s->set_values_mask(AddValues(m, s->mutable_values()));
   const int64_t last_update =
       site.updated_at_us() != 0 ? site.updated_at_us() : site.created_at_us();
   if (last_update != 0) s->set_outdated_from(OutdatedFrom(last_update));
@@ -631,7 +642,7 @@ void FillSegment(int32_t day, const v1::Site& site, const v1::SeriesSegment* pre
     }
     s->set_closed_from(from);
     const MetricVector c = ClosedContribution(site);
-    AddValues(c, s->mutable_closed_values());
+    s->set_closed_mask(AddValues(c, s->mutable_closed_values()));
   }
 }
 
@@ -663,7 +674,8 @@ bool SameSegment(const v1::SeriesSiteRecord& ra, const v1::SeriesSegment& a,
   return a.day() == b.day() && a.outdated_from() == b.outdated_from() &&
          a.has_known_from() == b.has_known_from() && a.known_from() == b.known_from() &&
          a.has_closed_from() == b.has_closed_from() && a.closed_from() == b.closed_from() &&
-         SameValues(a.values(), b.values()) && SameValues(a.closed_values(), b.closed_values()) &&
+         a.values_mask() == b.values_mask() && SameValues(a.values(), b.values()) &&
+         a.closed_mask() == b.closed_mask() && SameValues(a.closed_values(), b.closed_values()) &&
          SameTerritory(TerritoryOf(ra, a), TerritoryOf(rb, b));
 }
 

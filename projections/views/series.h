@@ -89,7 +89,7 @@ class SeriesProjection : public Projection {
   // day), and closes on its closure's `closed_at` (not on the closing event's valid day).
   // 8: the version index lives in the site's `segments` record (one record per site, no `sites`
   // space).
-  uint32_t version() const override { return 8; }
+  uint32_t version() const override { return 9; }
   std::vector<std::string> spaces() const override { return {"segments", "deltas"}; }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 
