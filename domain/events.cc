@@ -2,6 +2,7 @@
 #include "domain/events.h"
 
 #include <memory>
+#include <typeinfo>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -183,7 +184,9 @@ template <typename Envelope>
 absl::StatusOr<Decoded<Envelope>> View(
     const rb::es::RecordedEvent& recorded,
     absl::StatusOr<Envelope> (*decode)(const rb::es::RecordedEvent&)) {
-  if (recorded.decoded != nullptr && recorded.decoded->GetDescriptor() == Envelope::descriptor()) {
+  // typeid reads the message's vtable; GetDescriptor() would go through the descriptor pool's
+  // once-initialisation check at every event of every consumer.
+  if (recorded.decoded != nullptr && typeid(*recorded.decoded) == typeid(Envelope)) {
     return Decoded<Envelope>(static_cast<const Envelope*>(recorded.decoded.get()));
   }
   absl::StatusOr<Envelope> e = decode(recorded);

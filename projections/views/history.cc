@@ -1,16 +1,20 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "projections/views/history.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "domain/events.h"
 #include "domain/site.h"
+#include "projections/strings.h"
 #include "projections/views/series_territory.h"
 
 namespace rb::proj::views {
@@ -23,22 +27,39 @@ constexpr char kSites[] = "sites";
 constexpr char kSnapshots[] = "snapshots";
 constexpr char kTerritories[] = "territories";
 
-std::string TerritoryIndexKey(char level, std::string_view code, std::string_view site_id) {
-  std::string key(1, level);
-  key.append(code);
+constexpr char kCommunes[] = "communes";
+
+// `territories`: c <commune code> 0x00 <site id>.
+std::string SiteKey(std::string_view city_code, std::string_view site_id) {
+  std::string key(1, 'c');
+  key.append(city_code);
   key.push_back('\0');
   key.append(site_id);
   return key;
 }
 
-void IndexTerritory(ViewWriter& w, const v1::Site& site) {
+// `communes`: <e|d|r> <code> 0x00 <commune code>.
+std::string CommuneKey(char level, std::string_view code, std::string_view city_code) {
+  std::string key(1, level);
+  key.append(code);
+  key.push_back('\0');
+  key.append(city_code);
+  return key;
+}
+
+// Indexes `site` under its commune, and the commune under its EPCI, departement and region (once
+// per batch and territory: `written` holds the territories a batch indexed).
+void IndexTerritory(ViewWriter& w, const v1::Site& site,
+                    absl::flat_hash_set<std::string>* written) {
   const v1::Territory& t = site.location().territory();
   if (t.city_code().empty()) return;
-  w.Put(kTerritories, TerritoryIndexKey('c', t.city_code(), site.id()), "");
-  if (!t.epci_code().empty())
-    w.Put(kTerritories, TerritoryIndexKey('e', t.epci_code(), site.id()), "");
-  w.Put(kTerritories, TerritoryIndexKey('d', t.departement_code(), site.id()), "");
-  w.Put(kTerritories, TerritoryIndexKey('r', t.region_code(), site.id()), "");
+  w.Put(kTerritories, SiteKey(t.city_code(), site.id()), "");
+  std::string territory = absl::StrCat(Av(t.city_code()), "/", Av(t.epci_code()), "/",
+                                       Av(t.departement_code()), "/", Av(t.region_code()));
+  if (!written->insert(std::move(territory)).second) return;
+  if (!t.epci_code().empty()) w.Put(kCommunes, CommuneKey('e', t.epci_code(), t.city_code()), "");
+  w.Put(kCommunes, CommuneKey('d', t.departement_code(), t.city_code()), "");
+  w.Put(kCommunes, CommuneKey('r', t.region_code(), t.city_code()), "");
 }
 
 // The fold of the versions of `index` with valid_at <= v and position <= p.
@@ -114,6 +135,9 @@ class HistoryBatch final : public BatchState {
   size_t ApproximateBytes() const override { return log.ApproximateBytes(); }
 
   SiteVersionLog::Batch log;
+  // The territories (commune, EPCI, departement, region codes) whose `communes` keys the batch
+  // wrote.
+  absl::flat_hash_set<std::string> territories;
 };
 
 }  // namespace
@@ -128,7 +152,9 @@ absl::Status HistoryProjection::Apply(const rb::es::RecordedEvent& recorded, Vie
     const std::string* last_city = &change->before_city_code;
     for (size_t i = 0; i < change->size(); ++i) {
       const v1::Site& s = change->state(i);
-      if (s.location().territory().city_code() != *last_city) IndexTerritory(w, s);
+      if (s.location().territory().city_code() != *last_city) {
+        IndexTerritory(w, s, &batch.territories);
+      }
       last_city = &s.location().territory().city_code();
     }
     return absl::OkStatus();
@@ -195,6 +221,51 @@ absl::StatusOr<std::optional<char>> TerritoryIndexLevel(const v1::TerritoryRef& 
 
 }  // namespace
 
+namespace {
+
+// The keys of `space` from `prefix` on, without the prefix, in key order.
+absl::Status ScanSuffixes(const ViewReader& reader, const char* space, const std::string& prefix,
+                          std::vector<std::string>* out) {
+  absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = reader.NewIterator(space);
+  if (!it.ok()) return it.status();
+  for ((*it)->Seek(prefix); (*it)->Valid(); (*it)->Next()) {
+    std::string_view key = (*it)->key();
+    if (key.substr(0, prefix.size()) != prefix) break;
+    out->emplace_back(key.substr(prefix.size()));
+  }
+  return (*it)->status();
+}
+
+absl::StatusOr<std::vector<std::string>> AllSites(const ViewReader& reader) {
+  std::vector<std::string> ids;
+  if (absl::Status s = ScanSuffixes(reader, kSites, "", &ids); !s.ok()) return s;
+  return ids;
+}
+
+// The sites ever located in a commune of territory (`level`, `code`), by id, deduplicated.
+absl::StatusOr<std::vector<std::string>> CandidateSites(const ViewReader& reader, char level,
+                                                        const std::string& code) {
+  std::vector<std::string> communes;
+  if (level == 'c') {
+    communes.push_back(code);
+  } else if (absl::Status s =
+                 ScanSuffixes(reader, kCommunes, CommuneKey(level, code, ""), &communes);
+             !s.ok()) {
+    return s;
+  }
+  std::vector<std::string> ids;
+  for (const std::string& commune : communes) {
+    if (absl::Status s = ScanSuffixes(reader, kTerritories, SiteKey(commune, ""), &ids); !s.ok()) {
+      return s;
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAt(
     const v1::ListSitesAtRequest& request) const {
   if (absl::Status s = TerritoryIndexLevel(request.territory()).status(); !s.ok()) return s;
@@ -212,22 +283,12 @@ absl::StatusOr<v1::ListSitesAtResponse> HistoryQuery::ListSitesAtPosition(
   absl::StatusOr<ViewReader> reader = engine_->Reader(kHistoryProjection);
   if (!reader.ok()) return reader.status();
 
-  // Candidate site ids: the territory index, or every site.
-  std::vector<std::string> ids;
-  {
-    const char* space = level ? kTerritories : kSites;
-    std::string prefix;
-    if (level) prefix = TerritoryIndexKey(*level, t.code(), "");
-    absl::StatusOr<std::unique_ptr<rb::es::KvIterator>> it = reader->NewIterator(space);
-    if (!it.ok()) return it.status();
-    for ((*it)->Seek(prefix); (*it)->Valid(); (*it)->Next()) {
-      std::string_view key = (*it)->key();
-      if (key.substr(0, prefix.size()) != prefix) break;
-      ids.emplace_back(key.substr(prefix.size()));
-    }
-    absl::Status s = (*it)->status();
-    if (!s.ok()) return s;
-  }
+  // Candidate site ids: the sites of the commune, or of the communes indexed under the EPCI,
+  // departement or region; or every site.
+  absl::StatusOr<std::vector<std::string>> candidates =
+      level ? CandidateSites(*reader, *level, t.code()) : AllSites(*reader);
+  if (!candidates.ok()) return candidates.status();
+  const std::vector<std::string>& ids = *candidates;
   const int64_t v =
       request.valid_at_us() == 0 ? std::numeric_limits<int64_t>::max() : request.valid_at_us();
   v1::ListSitesAtResponse out;

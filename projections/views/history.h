@@ -26,8 +26,10 @@
 // tail) and `snapshots` (a snapshot of the folded site every 64 versions, with the highest
 // position it includes: it serves a query (V, P) when its last version is valid <= V and all its
 // positions are <= P); the versions themselves are read back from the log by position. Plus
-// `territories`: <level c|e|d|r> <code> 0x00 <site id> -> "" for every commune, EPCI, departement
-// and region a site was ever located in (on any valid date).
+// `territories`: c <commune code> 0x00 <site id> -> "" for every commune a site was ever located
+// in (on any valid date), and `communes`: <e|d|r> <EPCI, departement or region code> 0x00
+// <commune code> -> "" for every commune a site was indexed in with that EPCI, departement or
+// region (never deleted: a stale entry only adds candidates, which the query filters).
 //
 // Queries read the projection's committed state: for read-your-writes, call
 // ProjectionEngine::WaitForPosition("history", p, deadline) first. Thread-safe.
@@ -51,8 +53,12 @@ inline constexpr char kHistoryProjection[] = "history";
 class HistoryProjection : public Projection {
  public:
   std::string name() const override { return kHistoryProjection; }
-  uint32_t version() const override { return 4; }
-  std::vector<std::string> spaces() const override { return {"sites", "snapshots", "territories"}; }
+  // 5: sites indexed by commune only, and communes by EPCI, departement and region (`communes`),
+  // instead of one key per site and level.
+  uint32_t version() const override { return 5; }
+  std::vector<std::string> spaces() const override {
+    return {"sites", "snapshots", "territories", "communes"};
+  }
   absl::Status Apply(const rb::es::RecordedEvent& event, ViewWriter& writer) const override;
 
  private:

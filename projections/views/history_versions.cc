@@ -158,12 +158,12 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
   // valid otherwise, into a new state made where the index lives (moved into the tail at the end
   // without a copy).
   const bool snapshots = !options_.snapshots.empty();
-  v1::Site local;
+  std::optional<v1::Site> local;  // made only for a retroactive version off an arena
   v1::Site* folded = index.mutable_tail();
   if (change.retroactive) {
     folded = index.GetArena() != nullptr
                  ? google::protobuf::Arena::CreateMessage<v1::Site>(index.GetArena())
-                 : &local;
+                 : &local.emplace();
   }
   v1::Site& state = *folded;
   size_t from = 0;            // first version to fold into `state`

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "eventstore/event.h"
@@ -101,7 +102,8 @@ class SiteVersionLog {
     std::vector<resorption::v1::Site> earlier_states;
     // Valid only until the next Add or Flush on the same batch.
     const resorption::v1::Site* last = nullptr;
-    std::vector<int64_t> valid_at_us;  // of each re-folded version (earlier_states, then last)
+    // Of each re-folded version (earlier_states, then last); inline for an append (one version).
+    absl::InlinedVector<int64_t, 2> valid_at_us;
 
     size_t size() const { return earlier_states.size() + 1; }
     const resorption::v1::Site& state(size_t i) const {

@@ -1,5 +1,6 @@
 #include "projections/views/history.h"
 
+#include "gmock/gmock.h"
 #include "tests/views_b/views_fixture.h"
 
 namespace rb::views_b_testing {
@@ -89,6 +90,56 @@ TEST_F(HistoryTest, ListsTheOpenSitesOfADepartementOnAPastDate) {
   EXPECT_EQ(ids(At(2024, 6, 1), v1::SITE_STATUS_FILTER_OPEN, "93"), V({"2"}));
   EXPECT_EQ(ids(At(2024, 6, 1), v1::SITE_STATUS_FILTER_CLOSED, "93"), V({"1"}));
   EXPECT_EQ(ids(At(2024, 3, 1), v1::SITE_STATUS_FILTER_OPEN, "75"), V());
+}
+
+// A site that moves to another departement is listed, on each valid date, in the commune, EPCI,
+// departement and region it lay in on that date, and only there.
+TEST_F(HistoryTest, ListsAMovedSiteInTheTerritoriesOfEachDate) {
+  Site(Declare("m"), At(2024, 1, 10));
+  Site(Declare("s"), At(2024, 1, 10));
+  v1::SiteCommand move = rb::domain::testing::On("m");
+  auto* address = move.mutable_update()->mutable_site()->mutable_location()->mutable_address();
+  address->set_label("Rue Solférino 59000 Lille");
+  address->set_city_code("59350");
+  address->mutable_coordinates()->set_latitude(50.63);
+  address->mutable_coordinates()->set_longitude(3.06);
+  move.mutable_update()->mutable_update_mask()->add_paths("location");
+  Site(move, At(2024, 3, 10));
+  CatchUp();
+  rb::proj::views::HistoryQuery q(engine_.get(), store_.get());
+  auto ids = [&](v1::TerritoryLevel level, const std::string& code, int64_t v) {
+    v1::ListSitesAtRequest r;
+    r.mutable_territory()->set_level(level);
+    r.mutable_territory()->set_code(code);
+    r.set_valid_at_us(v);
+    absl::StatusOr<v1::ListSitesAtResponse> l = q.ListSitesAt(r);
+    EXPECT_TRUE(l.ok()) << l.status();
+    std::vector<std::string> out;
+    if (l.ok())
+      for (const auto& s : l->sites()) out.push_back(s.id());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  const int64_t before = At(2024, 2, 1);
+  const int64_t after = At(2024, 4, 1);
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_COMMUNE, "93066", before), V({"m", "s"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_COMMUNE, "93066", after), V({"s"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_COMMUNE, "59350", before), V());
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_COMMUNE, "59350", after), V({"m"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_DEPARTEMENT, "93", after), V({"s"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_DEPARTEMENT, "59", before), V());
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_DEPARTEMENT, "59", after), V({"m"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_EPCI, "200054781", before), V({"m", "s"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_EPCI, "200093201", after), V({"m"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_REGION, "11", before), V({"m", "s"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_REGION, "11", after), V({"s"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_REGION, "32", after), V({"m"}));
+  EXPECT_EQ(ids(v1::TERRITORY_LEVEL_NATION, "", after), V({"m", "s"}));
+  v1::ListSitesAtRequest no_code;
+  no_code.mutable_territory()->set_level(v1::TERRITORY_LEVEL_EPCI);
+  absl::StatusOr<v1::ListSitesAtResponse> bad = q.ListSitesAt(no_code);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("territory.code"));
 }
 
 TEST_F(HistoryTest, RebuildGivesTheSameViewsAsLiveProcessing) {
