@@ -116,8 +116,9 @@ std::map<std::string, bool> Links(const pb::Action& a) {
 
 // The fields of a site that filters, sorts and the priority score read: the value of each index
 // key, so that a listing reads the full record only for the rows it returns.
-pb::Site Skeleton(const pb::Site& s) {
-  pb::Site k;
+// Fills `k` (cleared first) with the skeleton of `s`.
+void FillSkeleton(const pb::Site& s, pb::Site& k) {
+  k.Clear();
   k.set_id(s.id());
   k.set_status(s.status());
   k.set_name(s.name());
@@ -153,12 +154,13 @@ pb::Site Skeleton(const pb::Site& s) {
   }
   k.set_updated_at_us(s.updated_at_us());
   k.set_created_at_us(s.created_at_us());
-  return k;
 }
 
 std::string IndexValue(const pb::SiteListRecord& rec) {
-  pb::SiteListRecord v;
-  *v.mutable_site() = Skeleton(rec.site());
+  // One record per thread, cleared and refilled: Clear keeps its sub-messages and strings, so a
+  // re-index allocates nothing once the first sites have been seen.
+  thread_local pb::SiteListRecord v;
+  FillSkeleton(rec.site(), *v.mutable_site());
   *v.mutable_actions() = rec.actions();
   return rb::domain::DeterministicBytes(v);
 }
