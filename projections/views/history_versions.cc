@@ -61,11 +61,18 @@ absl::StatusOr<v1::SiteEvent> ReadVersion(
   return rb::domain::DecodeSiteEvent(*recorded);
 }
 
-std::string SiteIdOfStream(std::string_view stream_id) {
+namespace {
+
+// SiteIdOfStream without a copy: a view into `stream_id`.
+std::string_view SiteIdIn(std::string_view stream_id) {
   constexpr std::string_view kPrefix = "site-";
-  if (stream_id.substr(0, kPrefix.size()) != kPrefix) return "";
-  return std::string(stream_id.substr(kPrefix.size()));
+  if (stream_id.substr(0, kPrefix.size()) != kPrefix) return {};
+  return stream_id.substr(kPrefix.size());
 }
+
+}  // namespace
+
+std::string SiteIdOfStream(std::string_view stream_id) { return std::string(SiteIdIn(stream_id)); }
 
 namespace {
 
@@ -135,7 +142,7 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
                                                              v1::SiteVersionIndex& index,
                                                              const rb::es::RecordedEvent& recorded,
                                                              const v1::SiteEvent& event) const {
-  const std::string site_id = SiteIdOfStream(recorded.stream_id);
+  const std::string_view site_id = SiteIdIn(recorded.stream_id);
   Change change;
   const int64_t valid = recorded.valid_at_us;
   const uint64_t position = recorded.position;
@@ -186,7 +193,8 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
           w.Get(options_.snapshots, VersionKey(site_id, s.valid_at_us(), s.position()));
       if (!bytes.ok()) return bytes.status();
       if (!bytes->has_value() || !state.ParseFromString(**bytes)) {
-        return absl::DataLossError(absl::StrCat("history: missing snapshot of site ", site_id));
+        return absl::DataLossError(
+            absl::StrCat("history: missing snapshot of site ", std::string(site_id)));
       }
       from = s.count();
       max_position = s.max_position();
