@@ -6,6 +6,7 @@
 #include <bit>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <thread>
@@ -352,16 +353,19 @@ std::vector<Point> Expand(const v1::SeriesSiteRecord& rec, const Lifecycle& life
 }
 
 // Summed changes per (id, day): the ids are those of a batch's locations (class Locations). The
-// sums live in a vector beside a small key -> index map, so that probing and growing the map move
-// no vectors.
+// sums live in fixed chunks beside a small key -> index map, so that probing and growing the map
+// move no vectors.
 class DeltaMap {
  public:
   // The sum of the changes of (`id`, `day`).
   MetricVector& At(uint32_t id, int32_t day) {
     const uint64_t key = (uint64_t{id} << 32) | static_cast<uint32_t>(day + kDayOffset);
-    auto [it, inserted] = index_.try_emplace(key, static_cast<uint32_t>(sums_.size()));
-    if (inserted) sums_.emplace_back();
-    return sums_[it->second];
+    auto [it, inserted] = index_.try_emplace(key, size_);
+    if (inserted) {
+      if (size_ % kChunk == 0) chunks_.push_back(std::make_unique<MetricVector[]>(kChunk));
+      ++size_;
+    }
+    return Sum(it->second);
   }
   struct Change {
     uint32_t id;
@@ -374,15 +378,22 @@ class DeltaMap {
     out.reserve(index_.size());
     for (const auto& [k, i] : index_) {
       out.push_back({static_cast<uint32_t>(k >> 32),
-                     static_cast<int32_t>(static_cast<uint32_t>(k)) - kDayOffset, &sums_[i]});
+                     static_cast<int32_t>(static_cast<uint32_t>(k)) - kDayOffset, &Sum(i)});
     }
     return out;
   }
 
  private:
-  // (id, day + kDayOffset) -> index in sums_: small slots, cheap to probe and to grow.
+  // Sums per chunk: growing never moves them, and a chunk (136 KiB) is small enough for the
+  // allocator to keep and hand to the next batch instead of faulting in fresh pages.
+  static constexpr uint32_t kChunk = 512;
+  MetricVector& Sum(uint32_t i) { return chunks_[i / kChunk][i % kChunk]; }
+  const MetricVector& Sum(uint32_t i) const { return chunks_[i / kChunk][i % kChunk]; }
+
+  // (id, day + kDayOffset) -> index of the sum: small slots, cheap to probe and to grow.
   absl::flat_hash_map<uint64_t, uint32_t> index_;
-  std::vector<MetricVector> sums_;
+  std::vector<std::unique_ptr<MetricVector[]>> chunks_;  // zeroed when made
+  uint32_t size_ = 0;
 };
 
 // Delta key prefixes (DeltaPrefix), interned.
