@@ -16,6 +16,9 @@ namespace {
 
 // Bookkeeping cost of one map entry beyond its key and value bytes.
 constexpr size_t kEntryOverhead = 16;
+// Tables of batches up to this many entries are kept by clear() anyway (absl keeps up to 127
+// slots); larger ones are made again at their size.
+constexpr size_t kReserveEntries = 127;
 
 }  // namespace
 
@@ -296,7 +299,13 @@ void BatchViewWriter::Clear() {
   }
   sorted_.clear();
   for (Space& s : spaces_) {
+    // clear() frees a large table: the next batch's is made at once at the size of this one,
+    // from the memory just freed, instead of growing by rehashes into fresh pages. After a large
+    // catch-up batch, only the first live batch gets a large table.
+    const size_t entries = std::max(s.pending.size(), s.committed_entries);
+    s.committed_entries = 0;
     s.pending.clear();
+    if (entries > kReserveEntries) s.pending.reserve(entries);
     s.pending_bytes = 0;
   }
   pending_bytes_.Clear();
@@ -305,6 +314,7 @@ void BatchViewWriter::Clear() {
 }
 
 void BatchViewWriter::Committed() {
+  for (Space& s : spaces_) s.committed_entries = s.pending.size();  // before a swap with the cache
   if (cache_limit_ > 0) {
     // Only the spaces read through Get are cached (Space::read), and only their bytes count.
     size_t read_bytes = 0;

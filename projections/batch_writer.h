@@ -150,7 +150,8 @@ class BatchViewWriter final : public ViewWriter {
     // (indexes rewritten from typed batch state) keep no cache, and their bytes do not count
     // against it.
     bool read = false;
-    size_t pending_bytes = 0;  // this space's share of bytes_
+    size_t pending_bytes = 0;      // this space's share of bytes_
+    size_t committed_entries = 0;  // entries of the batch last committed (set by Committed)
     // Whether Get may answer "absent" from `written` (set_spaces_start_empty).
     Tracking tracking = Tracking::kOff;
     bool wrote = false;  // a Put or Delete was recorded in this space
