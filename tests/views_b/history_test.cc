@@ -20,6 +20,22 @@ class HistoryTest : public ViewsTest {
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *s : v1::SiteAsOf();
   }
+  // The ids ListSitesAt returns for (level, code) on valid date `valid`, as known now.
+  std::vector<std::string> Listed(v1::TerritoryLevel level, const std::string& code, int64_t valid,
+                                  v1::SiteStatusFilter status = v1::SITE_STATUS_FILTER_OPEN) {
+    rb::proj::views::HistoryQuery q(engine_.get(), store_.get());
+    v1::ListSitesAtRequest r;
+    r.mutable_territory()->set_level(level);
+    r.mutable_territory()->set_code(code);
+    r.set_valid_at_us(valid);
+    r.set_status(status);
+    absl::StatusOr<v1::ListSitesAtResponse> l = q.ListSitesAt(r);
+    EXPECT_TRUE(l.ok()) << l.status();
+    std::vector<std::string> out;
+    if (l.ok())
+      for (const auto& site : l->sites()) out.push_back(site.id());
+    return out;
+  }
 };
 
 TEST_F(HistoryTest, ReadsTheSiteOnEachValidDateAsKnownNowAndBeforeARetroactiveCorrection) {
@@ -70,19 +86,8 @@ TEST_F(HistoryTest, ListsTheOpenSitesOfADepartementOnAPastDate) {
   *close.mutable_close()->mutable_closure()->mutable_closed_at() = D(2024, 5, 1);
   Site(close, At(2024, 5, 2));
   CatchUp();
-  rb::proj::views::HistoryQuery q(engine_.get(), store_.get());
   auto ids = [&](int64_t v, v1::SiteStatusFilter status, const std::string& dep) {
-    v1::ListSitesAtRequest r;
-    r.mutable_territory()->set_level(v1::TERRITORY_LEVEL_DEPARTEMENT);
-    r.mutable_territory()->set_code(dep);
-    r.set_valid_at_us(v);
-    r.set_status(status);
-    absl::StatusOr<v1::ListSitesAtResponse> l = q.ListSitesAt(r);
-    EXPECT_TRUE(l.ok()) << l.status();
-    std::vector<std::string> out;
-    if (l.ok())
-      for (const auto& s : l->sites()) out.push_back(s.id());
-    return out;
+    return Listed(v1::TERRITORY_LEVEL_DEPARTEMENT, dep, v, status);
   };
   using V = std::vector<std::string>;
   EXPECT_EQ(ids(At(2024, 1, 20), v1::SITE_STATUS_FILTER_OPEN, "93"), V({"1"}));
@@ -106,18 +111,8 @@ TEST_F(HistoryTest, ListsAMovedSiteInTheTerritoriesOfEachDate) {
   move.mutable_update()->mutable_update_mask()->add_paths("location");
   Site(move, At(2024, 3, 10));
   CatchUp();
-  rb::proj::views::HistoryQuery q(engine_.get(), store_.get());
   auto ids = [&](v1::TerritoryLevel level, const std::string& code, int64_t v) {
-    v1::ListSitesAtRequest r;
-    r.mutable_territory()->set_level(level);
-    r.mutable_territory()->set_code(code);
-    r.set_valid_at_us(v);
-    absl::StatusOr<v1::ListSitesAtResponse> l = q.ListSitesAt(r);
-    EXPECT_TRUE(l.ok()) << l.status();
-    std::vector<std::string> out;
-    if (l.ok())
-      for (const auto& s : l->sites()) out.push_back(s.id());
-    return out;
+    return Listed(level, code, v);
   };
   using V = std::vector<std::string>;
   const int64_t before = At(2024, 2, 1);
@@ -137,7 +132,8 @@ TEST_F(HistoryTest, ListsAMovedSiteInTheTerritoriesOfEachDate) {
   EXPECT_EQ(ids(v1::TERRITORY_LEVEL_NATION, "", after), V({"m", "s"}));
   v1::ListSitesAtRequest no_code;
   no_code.mutable_territory()->set_level(v1::TERRITORY_LEVEL_EPCI);
-  absl::StatusOr<v1::ListSitesAtResponse> bad = q.ListSitesAt(no_code);
+  absl::StatusOr<v1::ListSitesAtResponse> bad =
+      rb::proj::views::HistoryQuery(engine_.get(), store_.get()).ListSitesAt(no_code);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("territory.code"));
 }
