@@ -300,8 +300,8 @@ void BatchViewWriter::Clear() {
   sorted_.clear();
   for (Space& s : spaces_) {
     // clear() frees a large table: the next batch's is made at once at the size of this one,
-    // from the memory just freed, instead of growing by rehashes into fresh pages. After a large
-    // catch-up batch, only the first live batch gets a large table.
+    // instead of growing again by rehashes. After a large catch-up batch, only the first live
+    // batch gets a large table.
     const size_t entries = std::max(s.pending.size(), s.committed_entries);
     s.committed_entries = 0;
     s.pending.clear();

@@ -384,8 +384,8 @@ class DeltaMap {
   }
 
  private:
-  // Sums per chunk: growing never moves them, and a chunk (136 KiB) is small enough for the
-  // allocator to keep and hand to the next batch instead of faulting in fresh pages.
+  // Sums per chunk (136 KiB): growing never moves or copies them, where a vector doubled and
+  // copied every sum.
   static constexpr uint32_t kChunk = 512;
   MetricVector& Sum(uint32_t i) { return chunks_[i / kChunk][i % kChunk]; }
   const MetricVector& Sum(uint32_t i) const { return chunks_[i / kChunk][i % kChunk]; }
