@@ -14,6 +14,9 @@ struct Config {
   bool quick = false;
   std::string dir;   // scratch directory on the disk being measured
   std::string only;  // when non-empty, run only figures whose name contains it
+  // rebuild_all's log: empty, generated then rebuilt; "generate": generated only; otherwise the
+  // directory of a store holding it, rebuilt without generating nor scanning it (profiling).
+  std::string rebuild_log;
   bool Wants(const std::string& figure) const {
     return only.empty() || figure.find(only) != std::string::npos;
   }

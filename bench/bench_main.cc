@@ -3,6 +3,11 @@
 //
 //   ./build/bench/rb_bench --quick [--dir=/path/on/disk]
 //
+// To profile the rebuild of the views alone (e.g. under valgrind --tool=callgrind, whose
+// instruction counts do not move with the machine's speed):
+//   ./build/bench/rb_bench --only=rebuild_all --dir=D --rebuild_log=generate   # writes the log
+//   cp -r D/views_b_series E && ./build/bench/rb_bench --only=rebuild_all --rebuild_log=E
+//
 // Every figure is printed last, one per line:
 //   figure=<name> value=<number> unit=<unit> limit=<number> ratio=<value/limit>
 #include <cstdio>
@@ -18,6 +23,9 @@ ABSL_FLAG(bool, quick, false, "shorter runs (under a minute in all)");
 ABSL_FLAG(std::string, only, "",
           "run only the sections whose name contains this (eventstore, ...)");
 ABSL_FLAG(std::string, dir, "", "scratch directory (default: a fresh one under /var/tmp)");
+ABSL_FLAG(std::string, rebuild_log, "",
+          "rebuild_all only: 'generate' writes its log under --dir and stops; a store directory "
+          "(a copy of such a log) is rebuilt as is, without generating nor scanning it");
 
 namespace rb::bench {
 
@@ -48,6 +56,7 @@ int main(int argc, char** argv) {
   rb::bench::Config c;
   c.quick = absl::GetFlag(FLAGS_quick);
   c.dir = absl::GetFlag(FLAGS_dir);
+  c.rebuild_log = absl::GetFlag(FLAGS_rebuild_log);
   bool own_dir = c.dir.empty();
   if (own_dir) {
     char tmpl[] = "/var/tmp/rb-bench-XXXXXX";

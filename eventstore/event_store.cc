@@ -11,6 +11,7 @@
 #include "eventstore/encoding.h"
 #include "eventstore/event_store_impl.h"
 #include "eventstore/rocks_status.h"
+#include "eventstore/skip_list_rep.h"
 #include "eventstore/wal_prefill.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
@@ -257,6 +258,9 @@ absl::Status EventStoreImpl::Init() {
   cf_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
                                       rocksdb::kLZ4Compression};
   cf_options.write_buffer_size = 64 << 20;
+  // Inserts resume from the previous one's place (skip_list_rep.h): the log appends at its end,
+  // the projections write each batch in key order.
+  cf_options.memtable_factory = NewFingerSkipListFactory();
   static_cast<rocksdb::ColumnFamilyOptions&>(db_options) = cf_options;
 
   std::vector<std::string> names;
@@ -276,6 +280,8 @@ absl::Status EventStoreImpl::Init() {
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   rocksdb::ColumnFamilyOptions streams_options = cf_options;
+  // RocksDB's own skip list, which keeps an insert position per stream.
+  streams_options.memtable_factory = std::make_shared<rocksdb::SkipListFactory>();
   streams_options.memtable_insert_with_hint_prefix_extractor = std::make_shared<StreamKeyPrefix>();
   for (const auto& n : names) {
     descriptors.emplace_back(n, n == kStreamsCf ? streams_options : cf_options);
