@@ -4,17 +4,21 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "rocksdb/perf_context.h"
+#include "rocksdb/perf_level.h"
 #include "rocksdb/write_batch.h"
 #include "tests/testing/temp_dir.h"
 
@@ -23,15 +27,43 @@ namespace {
 
 class SkipListRepTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Open(NewFingerSkipListFactory()); }
+
+  void Open(std::shared_ptr<rocksdb::MemTableRepFactory> factory) {
+    db_.reset();
     rocksdb::Options o;
     o.create_if_missing = true;
     o.allow_concurrent_memtable_write = false;
-    o.memtable_factory = NewFingerSkipListFactory();
+    o.memtable_factory = std::move(factory);
     o.write_buffer_size = 512 << 20;  // nothing is flushed: the memtable answers every read
     rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(o, dir_.path() + "/db", &db).ok());
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir_.path() + "/db" + std::to_string(++opened_), &db).ok());
     db_.reset(db);
+  }
+
+  // Key comparisons per insert of `batches` sorted batches, each between the keys of the earlier
+  // ones (as a projection catching up writes them), then of appends after the last key.
+  std::pair<double, double> ComparisonsPerInsert(int batches) {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+    rocksdb::get_perf_context()->Reset();
+    int inserts = 0;
+    for (int b = 0; b < batches; ++b) {
+      std::vector<std::string> keys;
+      for (int i = b; i < 20000; i += batches) keys.push_back(Key(i));
+      std::sort(keys.begin(), keys.end());
+      Write(keys);
+      inserts += static_cast<int>(keys.size());
+    }
+    const double between =
+        static_cast<double>(rocksdb::get_perf_context()->user_key_comparison_count) / inserts;
+    rocksdb::get_perf_context()->Reset();
+    std::vector<std::string> tail;
+    for (int i = 0; i < 20000; ++i) tail.push_back(absl::StrFormat("z%06d", i));
+    Write(tail);
+    const double appended =
+        static_cast<double>(rocksdb::get_perf_context()->user_key_comparison_count) / 20000;
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    return {between, appended};
   }
 
   // Writes `keys` in one batch, in the order given; a key of `deleted` is deleted instead.
@@ -100,7 +132,23 @@ class SkipListRepTest : public ::testing::Test {
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::string, std::string> model_;
   int version_ = 0;
+  int opened_ = 0;
 };
+
+TEST_F(SkipListRepTest, InsertsResumeFromThePreviousOne) {
+  // Four sorted batches of 5,000 keys, each between the keys of the earlier ones, then 20,000
+  // appends. Counted by RocksDB itself (PerfContext), for this list and RocksDB's own.
+  const auto [between, appended] = ComparisonsPerInsert(4);
+  Open(std::make_shared<rocksdb::SkipListFactory>());
+  model_.clear();
+  const auto [rocksdb_between, rocksdb_appended] = ComparisonsPerInsert(4);
+  std::printf(
+      "key comparisons per insert: between stored keys %.1f (RocksDB's list %.1f), "
+      "after the last %.1f (RocksDB's list %.1f)\n",
+      between, rocksdb_between, appended, rocksdb_appended);
+  EXPECT_LT(between, 8.0);
+  EXPECT_LT(appended, 3.0);
+}
 
 TEST_F(SkipListRepTest, SortedBatchesBetweenEarlierKeysReadBackInOrder) {
   std::mt19937 rng(7);
