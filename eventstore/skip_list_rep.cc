@@ -101,21 +101,24 @@ class FingerSkipList final : public rocksdb::MemTableRep {
       const char* k = KeyOf(node_);
       node_ = list_->FindLessThan([&](const Node* n) { return list_->compare_(KeyOf(n), k) < 0; });
     }
+    // `memtable_key` when given (the entry's encoding), else `internal_key`.
     void Seek(const rocksdb::Slice& internal_key, const char* memtable_key) override {
-      node_ = memtable_key != nullptr ? list_->FindGreaterOrEqual([&](const Node* n) {
-        return list_->compare_(KeyOf(n), memtable_key) < 0;
-      })
-                                      : list_->FindGreaterOrEqual([&](const Node* n) {
-                                          return list_->compare_(KeyOf(n), internal_key) < 0;
-                                        });
+      if (memtable_key != nullptr) {
+        node_ = list_->FindGreaterOrEqual(
+            [&](const Node* n) { return list_->compare_(KeyOf(n), memtable_key) < 0; });
+      } else {
+        node_ = list_->FindGreaterOrEqual(
+            [&](const Node* n) { return list_->compare_(KeyOf(n), internal_key) < 0; });
+      }
     }
     void SeekForPrev(const rocksdb::Slice& internal_key, const char* memtable_key) override {
-      node_ = memtable_key != nullptr ? list_->FindLessThan([&](const Node* n) {
-        return list_->compare_(KeyOf(n), memtable_key) <= 0;
-      })
-                                      : list_->FindLessThan([&](const Node* n) {
-                                          return list_->compare_(KeyOf(n), internal_key) <= 0;
-                                        });
+      if (memtable_key != nullptr) {
+        node_ = list_->FindLessThan(
+            [&](const Node* n) { return list_->compare_(KeyOf(n), memtable_key) <= 0; });
+      } else {
+        node_ = list_->FindLessThan(
+            [&](const Node* n) { return list_->compare_(KeyOf(n), internal_key) <= 0; });
+      }
     }
     void SeekToFirst() override { node_ = ::rb::es::internal::Next(list_->head_, 0); }
     void SeekToLast() override {

@@ -18,8 +18,10 @@
 //     level from the bottom, with release stores that readers load with acquire (the design of
 //     LevelDB's memtable).
 // RocksDB serialises the inserts into one memtable (DBOptions::allow_concurrent_memtable_write is
-// false), which the factory requires. Entries are never removed: the memtable's arena frees them
-// all at once.
+// false), which the factory requires. Every entry is unique (RocksDB gives each its own sequence
+// number; only two-phase-commit transactions, unused here, insert an entry twice, which RocksDB's
+// list refuses and this one would keep). Entries are never removed: the memtable's arena frees
+// them all at once.
 #ifndef RB_EVENTSTORE_SKIP_LIST_REP_H_
 #define RB_EVENTSTORE_SKIP_LIST_REP_H_
 
