@@ -153,13 +153,12 @@ class FingerSkipList final : public rocksdb::MemTableRep {
   }
 
  private:
-  // `bytes` of the memtable's memory, aligned for pointers.
+  // `bytes` of the memtable's memory, aligned for the slots (RocksDB's Allocate is unaligned).
   char* AllocateAligned(size_t bytes) {
-    constexpr size_t kAlign = alignof(std::max_align_t) < 8 ? alignof(std::max_align_t) : 8;
     char* raw = nullptr;
-    MemTableRep::Allocate(bytes + kAlign - 1, &raw);
+    MemTableRep::Allocate(bytes + alignof(Slot) - 1, &raw);
     const auto at = reinterpret_cast<uintptr_t>(raw);
-    return raw + (kAlign - at % kAlign) % kAlign;
+    return raw + (alignof(Slot) - at % alignof(Slot)) % alignof(Slot);
   }
 
   int RandomHeight() {
