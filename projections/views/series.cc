@@ -613,9 +613,13 @@ std::optional<int32_t> DayOfDate(const v1::Date& d) {
 uint64_t AddValues(const MetricVector& m, google::protobuf::RepeatedField<int64_t>* out) {
   uint64_t mask = 0;
   for (int k = 0; k < kMetrics; ++k) {
-    if (m[k] == 0) continue;
-    mask |= uint64_t{1} << k;
-    out->Add(m[k]);
+    if (m[k] != 0) mask |= uint64_t{1} << k;
+  }
+  // Reserved once: grown value by value, the field would reallocate (on the batch's arena, which
+  // keeps every discarded array) at each power of two.
+  out->Reserve(out->size() + std::popcount(mask));
+  for (uint64_t bits = mask; bits != 0; bits &= bits - 1) {
+    out->AddAlreadyReserved(m[std::countr_zero(bits)]);
   }
   return mask;
 }
