@@ -2,6 +2,8 @@
 #ifndef RB_BENCH_BENCH_H_
 #define RB_BENCH_BENCH_H_
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -38,6 +40,22 @@ inline double ProcessCpuSeconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The process's resource use so far (all threads): CPU split between user and kernel time, and
+// minor page faults (each a first touch of a fresh page of memory).
+struct ProcessUsage {
+  double user_seconds = 0;
+  double system_seconds = 0;
+  int64_t minor_faults = 0;
+};
+inline ProcessUsage ProcessUsageNow() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return {seconds(ru.ru_utime), seconds(ru.ru_stime), ru.ru_minflt};
 }
 
 inline double SecondsSince(std::chrono::steady_clock::time_point t0) {

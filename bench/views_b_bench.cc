@@ -190,12 +190,18 @@ void SeriesAndRebuildBench(const Config& c) {
   (void)engine.Register(std::make_unique<rb::proj::views::SeriesProjection>());
   (void)engine.Register(std::make_unique<rb::proj::views::ActionViewsProjection>());
   const auto b0 = Clock::now();
-  const double cpu0 = ProcessCpuSeconds();
+  const ProcessUsage u0 = ProcessUsageNow();
   if (!engine.Start().ok() || !WaitAll(engine, names, events)) return;
   const double wall = SecondsSince(b0);
+  const ProcessUsage u1 = ProcessUsageNow();
   const double rebuild = events / wall;
-  std::fprintf(stderr, "views_b: rebuild_all %llu events in %.2f s wall, %.2f s CPU",
-               static_cast<unsigned long long>(events), wall, ProcessCpuSeconds() - cpu0);
+  const double user = u1.user_seconds - u0.user_seconds;
+  const double system = u1.system_seconds - u0.system_seconds;
+  std::fprintf(stderr,
+               "views_b: rebuild_all %llu events in %.2f s wall, %.2f s CPU (user %.2f, system "
+               "%.2f, %lld page faults)",
+               static_cast<unsigned long long>(events), wall, user + system, user, system,
+               static_cast<long long>(u1.minor_faults - u0.minor_faults));
   if (reuse) {  // no limit measured: this line is the result
     std::fprintf(stderr, "\n");
     return;

@@ -165,6 +165,8 @@ struct Point {
 };
 
 bool SameTerritory(const v1::Territory& a, const v1::Territory& b) {
+  // Points of one record share its interned territories: the same entry is the same territory.
+  if (&a == &b) return true;
   return a.city_code() == b.city_code() && a.epci_code() == b.epci_code() &&
          a.departement_code() == b.departement_code() && a.region_code() == b.region_code();
 }
