@@ -143,7 +143,7 @@ class HistoryBatch final : public BatchState {
 }  // namespace
 
 absl::Status HistoryProjection::Apply(const rb::es::RecordedEvent& recorded, ViewWriter& w) const {
-  if (SiteIdOfStream(recorded.stream_id).empty()) return absl::OkStatus();
+  if (SiteIdViewOfStream(recorded.stream_id).empty()) return absl::OkStatus();
   absl::StatusOr<rb::domain::Decoded<v1::SiteEvent>> event = rb::domain::ViewSiteEvent(recorded);
   if (!event.ok()) return event.status();
   return WithBatchState<HistoryBatch>(w, [&](HistoryBatch& batch) -> absl::Status {

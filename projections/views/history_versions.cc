@@ -54,25 +54,22 @@ absl::StatusOr<v1::SiteEvent> ReadVersion(
     return absl::DataLossError(absl::StrCat("history: version of site ", std::string(site_id),
                                             " at position ", position, " is missing from the log"));
   }
-  if (SiteIdOfStream(recorded->stream_id) != site_id) {
+  if (SiteIdViewOfStream(recorded->stream_id) != site_id) {
     return absl::DataLossError(absl::StrCat("history: the event at position ", position,
                                             " is not of site ", std::string(site_id)));
   }
   return rb::domain::DecodeSiteEvent(*recorded);
 }
 
-namespace {
-
-// SiteIdOfStream without a copy: a view into `stream_id`.
-std::string_view SiteIdIn(std::string_view stream_id) {
+std::string_view SiteIdViewOfStream(std::string_view stream_id) {
   constexpr std::string_view kPrefix = "site-";
   if (stream_id.substr(0, kPrefix.size()) != kPrefix) return {};
   return stream_id.substr(kPrefix.size());
 }
 
-}  // namespace
-
-std::string SiteIdOfStream(std::string_view stream_id) { return std::string(SiteIdIn(stream_id)); }
+std::string SiteIdOfStream(std::string_view stream_id) {
+  return std::string(SiteIdViewOfStream(stream_id));
+}
 
 namespace {
 
@@ -131,8 +128,9 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   // Memory: the record's size when it enters the batch, then an allowance per version added and
   // the event's size (what the tail state may grow by): measuring the record at each add would be
   // quadratic in its versions.
+  // The event's stored size stands for its decoded one (computing that would cost a walk of it).
   const size_t cost = inserted ? site_id.size() + 64 + 2 * index.ByteSizeLong()
-                               : entry.bytes + kBytesPerVersion + 2 * event.ByteSizeLong();
+                               : entry.bytes + kBytesPerVersion + 2 * recorded.payload.size();
   batch.bytes_ = batch.bytes_ - entry.bytes + cost;  // bytes_ includes entry.bytes
   entry.bytes = cost;
   return change;
@@ -142,7 +140,7 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
                                                              v1::SiteVersionIndex& index,
                                                              const rb::es::RecordedEvent& recorded,
                                                              const v1::SiteEvent& event) const {
-  const std::string_view site_id = SiteIdIn(recorded.stream_id);
+  const std::string_view site_id = SiteIdViewOfStream(recorded.stream_id);
   Change change;
   const int64_t valid = recorded.valid_at_us;
   const uint64_t position = recorded.position;

@@ -145,6 +145,8 @@ absl::StatusOr<resorption::v1::SiteEvent> ReadVersion(
 
 // The site id of a site event's stream ("site-42" -> "42"); empty for another category.
 std::string SiteIdOfStream(std::string_view stream_id);
+// As SiteIdOfStream, without a copy: a view into `stream_id`.
+std::string_view SiteIdViewOfStream(std::string_view stream_id);
 
 }  // namespace rb::proj::views
 
