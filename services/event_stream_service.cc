@@ -498,9 +498,11 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStreamService::Subscribe(
 EventStreamModule::~EventStreamModule() { Stop(); }
 
 absl::Status EventStreamModule::Init(const ServiceEnvironment& env) {
+  if (env.subscriptions == nullptr) {
+    return absl::FailedPreconditionError("subscriptions need the server's SubscriptionHub");
+  }
   store_ = env.store;
-  hub_ = std::make_unique<SubscriptionHub>(store_, options_.checkpoint_interval);
-  service_ = std::make_unique<EventStreamService>(store_, hub_.get(), env.metrics, options_);
+  service_ = std::make_unique<EventStreamService>(store_, env.subscriptions, env.metrics, options_);
   service_->set_authenticator(env.auth);
   Histogram* batches = env.metrics->AddHistogram(
       "rb_group_commit_batch_events",
@@ -514,16 +516,10 @@ absl::Status EventStreamModule::Init(const ServiceEnvironment& env) {
     head->Set(static_cast<int64_t>(position));
   });
   listening_ = true;
-  hub_->Start();
   return absl::OkStatus();
 }
 
-void EventStreamModule::BeginShutdown() {
-  if (hub_) hub_->Close();
-}
-
 void EventStreamModule::Stop() {
-  if (hub_) hub_->Stop();
   if (listening_) {
     store_->RemoveHeadListener(listener_id_);
     listening_ = false;
