@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/auth.h"
+#include "services/live_stream.h"
 #include "services/proto_convert.h"
 #include "services/status_mapping.h"
 
@@ -326,14 +326,13 @@ grpc::ServerUnaryReactor* EventStreamService::Verify(grpc::CallbackServerContext
 
 // ---- Subscribe ------------------------------------------------------------------------------
 
-// One Subscribe call. States: pumping (reading the store, on a gRPC or hub thread), writing (one
-// message in flight), parked (in the hub, no thread), finished. Exactly one holds at a time, so
-// reads, writes and wake-ups never overlap; `mu_` makes the hand-overs (and OnCancel) atomic.
-class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
-                               public Parked {
+// One Subscribe call: reads what follows next_ and sends it, or a checkpoint, or waits for the
+// log to grow (LiveStream).
+class SubscribeReactor final : public LiveStream<v1::SubscribeResponse> {
  public:
   SubscribeReactor(EventStreamService* service, const v1::SubscribeRequest& req)
-      : service_(service),
+      : LiveStream(service->hub_),
+        service_(service),
         filter_(FilterFromProto(req.filter())),
         batch_(PageSize(req.max_batch_events(), kDefaultBatch)) {
     service_->subscribers_->Add(1);
@@ -342,139 +341,84 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
     } else {
       next_ = std::max<uint64_t>(req.from_position(), 1);
     }
-    Pump(false);
+    Start();
   }
 
   // Finishes immediately with `status` (invalid request).
-  SubscribeReactor(EventStreamService* service, const grpc::Status& status) : service_(service) {
+  SubscribeReactor(EventStreamService* service, const grpc::Status& status)
+      : LiveStream(service->hub_), service_(service) {
     service_->subscribers_->Add(1);
-    finished_ = true;
-    Finish(status);
-  }
-
-  void Wake(bool tick) override { Pump(tick); }
-
-  void OnWriteDone(bool ok) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!ok) cancelled_ = true;  // the stream broke: the client is gone
-    }
-    Pump(false);
-  }
-
-  void OnCancel() override {
-    std::unique_lock<std::mutex> lock(mu_);
-    cancelled_ = true;
-    if (service_->hub_->Unpark(this)) FinishLocked(lock, grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    service_->hub_->Forget(this);
-    service_->subscribers_->Add(-1);
-    delete this;
+    Refuse(status);
   }
 
  private:
-  // Reads what follows next_ and sends it, or a checkpoint, or parks. Never called while a write
-  // is in flight or while parked.
-  void Pump(bool tick) {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      if (finished_) return;
-      if (cancelled_) return FinishLocked(lock, grpc::Status::CANCELLED);
-      if (service_->hub_->closing()) return FinishClosing(lock);
-      // The events go straight from the store's scan into the reused response (no copy of the
-      // batch as RecordedEvents, no new message per event).
-      v1::EventBatch* batch = batch_response_.mutable_batch();
-      auto* events = batch->mutable_events();
-      const size_t max_bytes = service_->options_.max_response_bytes;
-      size_t n = 0, bytes = 0;
-      uint64_t refused = 0;  // position of an event left for the next batch (size bound)
-      absl::StatusOr<rb::es::ReadAllResult> r = service_->store_->ScanAll(
-          next_, filter_, service_->options_.max_examined, [&](const rb::es::RecordedEvent& e) {
-            const size_t approx = e.payload.size() + e.type.size() + e.stream_id.size() + 256;
-            if (n > 0 && bytes + approx > max_bytes) {
-              refused = e.position;
-              return false;
-            }
-            EventToProto(
-                e, n < static_cast<size_t>(events->size()) ? events->Mutable(n) : events->Add());
-            bytes += approx;
-            return ++n < batch_;
-          });
-      if (!r.ok()) return FinishLocked(lock, ToGrpcStatus(r.status()));
-      if (n > 0) {
-        // Only a shorter batch (the end of a catch-up) frees messages.
-        if (static_cast<size_t>(events->size()) > n) {
-          events->DeleteSubrange(static_cast<int>(n), events->size() - static_cast<int>(n));
-        }
-        next_ = refused != 0 ? refused : r->next_position;
-        batch->set_next_position(next_);
-        reported_ = next_;
-        service_->subscription_events_->Increment(n);
-        return WriteLocked(lock, &batch_response_);
+  Step Advance(bool tick) override {
+    // The events go straight from the store's scan into the reused response (no copy of the
+    // batch as RecordedEvents, no new message per event).
+    v1::EventBatch* batch = batch_response_.mutable_batch();
+    auto* events = batch->mutable_events();
+    const size_t max_bytes = service_->options_.max_response_bytes;
+    size_t n = 0, bytes = 0;
+    uint64_t refused = 0;  // position of an event left for the next batch (size bound)
+    absl::StatusOr<rb::es::ReadAllResult> r = service_->store_->ScanAll(
+        next_, filter_, service_->options_.max_examined, [&](const rb::es::RecordedEvent& e) {
+          const size_t approx = e.payload.size() + e.type.size() + e.stream_id.size() + 256;
+          if (n > 0 && bytes + approx > max_bytes) {
+            refused = e.position;
+            return false;
+          }
+          EventToProto(
+              e, n < static_cast<size_t>(events->size()) ? events->Mutable(n) : events->Add());
+          bytes += approx;
+          return ++n < batch_;
+        });
+    if (!r.ok()) return Step::End(ToGrpcStatus(r.status()));
+    if (n > 0) {
+      // Only a shorter batch (the end of a catch-up) frees messages.
+      if (static_cast<size_t>(events->size()) > n) {
+        events->DeleteSubrange(static_cast<int>(n), events->size() - static_cast<int>(n));
       }
-      if (r->next_position > next_) next_ = r->next_position;
-      const uint64_t head = service_->hub_->head();
-      if (!r->end_of_log) {
-        // A sparse filter examined a full window without a match: tell the client how far.
-        return SendCheckpoint(lock, head, false);
-      }
-      if (!caught_up_sent_ || (tick && next_ != reported_)) {
-        caught_up_sent_ = true;
-        return SendCheckpoint(lock, std::max(head, next_ - 1), true);
-      }
-      switch (service_->hub_->Park(this, next_)) {
-        case SubscriptionHub::ParkResult::kParked:
-          return;
-        case SubscriptionHub::ParkResult::kClosed:
-          return FinishClosing(lock);
-        case SubscriptionHub::ParkResult::kRetry:
-          tick = false;
-          continue;
-      }
+      next_ = refused != 0 ? refused : r->next_position;
+      batch->set_next_position(next_);
+      reported_ = next_;
+      service_->subscription_events_->Increment(n);
+      return Step::Write(&batch_response_);
     }
+    if (r->next_position > next_) next_ = r->next_position;
+    const uint64_t head = service_->hub_->head();
+    if (!r->end_of_log) {
+      // A sparse filter examined a full window without a match: tell the client how far.
+      return Checkpoint(head, false);
+    }
+    if (!caught_up_sent_ || (tick && next_ != reported_)) {
+      caught_up_sent_ = true;
+      return Checkpoint(std::max(head, next_ - 1), true);
+    }
+    return Step::WaitFor(next_);
   }
 
-  void SendCheckpoint(std::unique_lock<std::mutex>& lock, uint64_t head, bool caught_up) {
+  grpc::Status Closing() override {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        absl::StrCat("the server is shutting down; resume from position ", next_));
+  }
+
+  void Ended() override { service_->subscribers_->Add(-1); }
+
+  Step Checkpoint(uint64_t head, bool caught_up) {
     v1::Checkpoint* cp = checkpoint_response_.mutable_checkpoint();
     cp->set_next_position(next_);
     cp->set_head_position(head);
     cp->set_caught_up(caught_up);
     reported_ = next_;
-    WriteLocked(lock, &checkpoint_response_);
-  }
-
-  // Starts the write outside the lock (a reaction may run inline).
-  void WriteLocked(std::unique_lock<std::mutex>& lock, const v1::SubscribeResponse* response) {
-    lock.unlock();
-    StartWrite(response);
-  }
-
-  void FinishClosing(std::unique_lock<std::mutex>& lock) {
-    FinishLocked(
-        lock,
-        grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                     absl::StrCat("the server is shutting down; resume from position ", next_)));
-  }
-
-  // Finishes once, outside the lock.
-  void FinishLocked(std::unique_lock<std::mutex>& lock, const grpc::Status& status) {
-    if (finished_) return;
-    finished_ = true;
-    lock.unlock();
-    Finish(status);
+    return Step::Write(&checkpoint_response_);
   }
 
   EventStreamService* const service_;
   const rb::es::LogFilter filter_;
   const size_t batch_ = kDefaultBatch;
-  std::mutex mu_;
   uint64_t next_ = 1;      // next position to examine
   uint64_t reported_ = 0;  // last next_position told to the client
   bool caught_up_sent_ = false;
-  bool cancelled_ = false;
-  bool finished_ = false;
   // Two messages, so that a checkpoint never frees the batch's events: they are overwritten in
   // place by the next batch, keeping their strings' capacity (one message in flight at a time).
   v1::SubscribeResponse batch_response_;
@@ -498,9 +442,11 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventStreamService::Subscribe(
 EventStreamModule::~EventStreamModule() { Stop(); }
 
 absl::Status EventStreamModule::Init(const ServiceEnvironment& env) {
+  if (env.subscriptions == nullptr) {
+    return absl::FailedPreconditionError("subscriptions need the server's SubscriptionHub");
+  }
   store_ = env.store;
-  hub_ = std::make_unique<SubscriptionHub>(store_, options_.checkpoint_interval);
-  service_ = std::make_unique<EventStreamService>(store_, hub_.get(), env.metrics, options_);
+  service_ = std::make_unique<EventStreamService>(store_, env.subscriptions, env.metrics, options_);
   service_->set_authenticator(env.auth);
   Histogram* batches = env.metrics->AddHistogram(
       "rb_group_commit_batch_events",
@@ -514,16 +460,10 @@ absl::Status EventStreamModule::Init(const ServiceEnvironment& env) {
     head->Set(static_cast<int64_t>(position));
   });
   listening_ = true;
-  hub_->Start();
   return absl::OkStatus();
 }
 
-void EventStreamModule::BeginShutdown() {
-  if (hub_) hub_->Close();
-}
-
 void EventStreamModule::Stop() {
-  if (hub_) hub_->Stop();
   if (listening_) {
     store_->RemoveHeadListener(listener_id_);
     listening_ = false;

@@ -39,7 +39,8 @@ struct EventStreamOptions {
   size_t max_response_bytes = 3 << 20;
   // Events examined by one ReadAll page or one subscription read with a sparse filter.
   size_t max_examined = 100'000;
-  // Period of the checkpoints sent to caught-up subscribers whose position moved.
+  // Period of the checkpoints sent to caught-up subscribers whose position moved. The server's
+  // SubscriptionHub ticks at this period (services/server.h).
   absl::Duration checkpoint_interval = absl::Seconds(1);
 };
 
@@ -98,9 +99,10 @@ class EventStreamService final : public resorption::v1::EventStream::CallbackSer
   Counter* subscription_events_;
 };
 
-// The EventStream service as a ServiceModule: owns the hub and the service, and records the
-// group-commit batch sizes (events per durable batch) and the head position from the store's
-// head listener.
+// The EventStream service as a ServiceModule: owns the service, whose subscriptions park in the
+// server's hub (ServiceEnvironment::subscriptions; FAILED_PRECONDITION from Init without one), and
+// records the group-commit batch sizes (events per durable batch) and the head position from the
+// store's head listener.
 class EventStreamModule final : public ServiceModule {
  public:
   explicit EventStreamModule(EventStreamOptions options = {}) : options_(options) {}
@@ -108,13 +110,11 @@ class EventStreamModule final : public ServiceModule {
   std::string name() const override { return "event_stream"; }
   absl::Status Init(const ServiceEnvironment& env) override;
   std::vector<grpc::Service*> services() override { return {service_.get()}; }
-  void BeginShutdown() override;
   void Stop() override;
 
  private:
   EventStreamOptions options_;
   rb::es::EventStore* store_ = nullptr;
-  std::unique_ptr<SubscriptionHub> hub_;
   std::unique_ptr<EventStreamService> service_;
   uint64_t listener_id_ = 0;
   bool listening_ = false;

@@ -101,6 +101,7 @@ absl::Status Server::Start() {
     if (grpc_server_) grpc_server_->Shutdown();
     grpc_server_.reset();
     StopModules();
+    StopSubscriptions();
     if (metrics_http_) metrics_http_->Stop();
     metrics_http_.reset();
     auth_.reset();
@@ -132,6 +133,10 @@ absl::Status Server::StartLocked() {
     return WithContext(s, "cannot initialise authentication");
   }
 
+  subscriptions_ =
+      std::make_unique<SubscriptionHub>(store_.get(), options_.event_stream.checkpoint_interval);
+  subscriptions_->Start();
+
   ServiceEnvironment env;
   env.store = store_.get();
   env.logger = logger_.get();
@@ -140,6 +145,7 @@ absl::Status Server::StartLocked() {
   env.data_dir = options_.data_dir;
   env.auth = auth_.get();
   env.erasure = options_.erasure;
+  env.subscriptions = subscriptions_.get();
   modules_.push_back(std::make_unique<EventStreamModule>(options_.event_stream));
   for (const ModuleFactory& factory : options_.modules) modules_.push_back(factory());
   for (auto& module : modules_) {
@@ -202,6 +208,11 @@ void Server::StopModules() {
   modules_.clear();
 }
 
+void Server::StopSubscriptions() {
+  if (subscriptions_) subscriptions_->Stop();
+  subscriptions_.reset();
+}
+
 void Server::Shutdown() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!started_ || stopped_) return;
@@ -209,6 +220,8 @@ void Server::Shutdown() {
   logger_->Info("server.stopping");
   if (grpc_server_) {
     if (auto* health = grpc_server_->GetHealthCheckService()) health->Shutdown();
+    // Live streams end now (their parked calls are woken), so that the drain does not wait.
+    if (subscriptions_) subscriptions_->Close();
     for (auto& module : modules_) module->BeginShutdown();
     grpc_server_->Shutdown(std::chrono::system_clock::now() +
                            absl::ToChronoNanoseconds(options_.shutdown_grace));
@@ -216,6 +229,7 @@ void Server::Shutdown() {
     grpc_server_.reset();
   }
   StopModules();
+  StopSubscriptions();
   if (metrics_http_) metrics_http_->Stop();
   uint64_t head = 0;
   if (store_) {

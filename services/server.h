@@ -67,7 +67,8 @@ struct ServerOptions {
   int max_receive_message_bytes = 64 << 20;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
-  // Settings of the built-in EventStream service.
+  // Settings of the built-in EventStream service; its checkpoint_interval is also the tick of
+  // every module's live streams (ServiceEnvironment::subscriptions).
   EventStreamOptions event_stream;
   // The modules served after the built-in EventStream service, in order. Defaults to
   // BuiltinModules() (services/modules.cc); tests and embedders may add their own.
@@ -100,10 +101,10 @@ class Server {
   // Calling Start twice is FAILED_PRECONDITION.
   absl::Status Start();
 
-  // Graceful stop: health turns NOT_SERVING, new calls are refused, subscriptions end with
-  // UNAVAILABLE (and their resume position), in-flight calls get `shutdown_grace` to finish and
-  // are then cancelled, modules stop, the store completes pending appends and flushes.
-  // Idempotent; a no-op before Start.
+  // Graceful stop: health turns NOT_SERVING, new calls are refused, live streams (subscriptions,
+  // activity watches) end with UNAVAILABLE (and their resume position), in-flight calls get
+  // `shutdown_grace` to finish and are then cancelled, modules stop, the store completes pending
+  // appends and flushes. Idempotent; a no-op before Start.
   void Shutdown();
 
   // Blocks until Shutdown has completed.
@@ -123,12 +124,15 @@ class Server {
  private:
   absl::Status StartLocked();
   void StopModules();
+  void StopSubscriptions();
 
   ServerOptions options_;
   std::unique_ptr<Logger> logger_;
   MetricsRegistry metrics_;
   std::unique_ptr<rb::es::EventStore> store_;
   std::unique_ptr<Authenticator> auth_;
+  // Shared by every module's live streams (ServiceEnvironment::subscriptions).
+  std::unique_ptr<SubscriptionHub> subscriptions_;
   std::vector<std::unique_ptr<ServiceModule>> modules_;
   size_t initialised_modules_ = 0;
   std::unique_ptr<grpc::Server> grpc_server_;

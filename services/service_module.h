@@ -40,7 +40,8 @@
 
 namespace rb::services {
 
-class Authenticator;  // services/auth.h
+class Authenticator;    // services/auth.h
+class SubscriptionHub;  // services/subscription_hub.h
 
 // What the server lends to its modules. Every pointer stays valid until after Stop().
 struct ServiceEnvironment {
@@ -51,6 +52,10 @@ struct ServiceEnvironment {
   std::string data_dir;           // the event store's data directory, as configured
   Authenticator* auth = nullptr;  // bearer-token authentication (services/auth.h)
   ErasureOptions erasure;         // retention rules of personal data (services/erasure_sweep.h)
+  // Where the live streams of every module park until the log grows, and the tick of their
+  // checkpoints (services/subscription_hub.h). Started before Init; closed when shutdown begins
+  // (parked streams are woken and must finish), stopped after every module's Stop.
+  SubscriptionHub* subscriptions = nullptr;
 };
 
 class ServiceModule {

@@ -465,6 +465,7 @@ grpc::ServerUnaryReactor* SitesService::GetSiteChangeLog(grpc::CallbackServerCon
 
 absl::Status SitesModule::Init(const ServiceEnvironment& env) {
   if (options_.auth == nullptr) options_.auth = env.auth;
+  if (options_.subscriptions == nullptr) options_.subscriptions = env.subscriptions;
   rb::domain::CommandHandlerOptions handler_options;
   if (options_.auth != nullptr) handler_options.owner_cipher = &options_.auth->owner_keys();
   handler_ = std::make_unique<rb::domain::CommandHandler>(env.store, handler_options);

@@ -49,9 +49,10 @@
 
 namespace rb::services {
 
-class EngineRef;      // projections_module.h
-class Authenticator;  // auth.h
-class CallAccess;     // access_context.h
+class EngineRef;        // projections_module.h
+class Authenticator;    // auth.h
+class CallAccess;       // access_context.h
+class SubscriptionHub;  // subscription_hub.h
 
 // The acting user of a call, from the metadata headers `x-actor-user` (required),
 // `x-actor-organisation`, `x-actor-role` (a platform role id such as "local_admin"; required)
@@ -115,6 +116,9 @@ struct SitesServiceOptions {
   // Authentication and policy of every call (services/access_context.h); the modules set the
   // server's. Null: calls are attributed by the x-actor-* headers (AuthMode::kDisabled).
   Authenticator* auth = nullptr;
+  // Where live streams (WatchActivity) wait for the log to grow; the modules set the server's.
+  // Null: WatchActivity answers UNAVAILABLE.
+  SubscriptionHub* subscriptions = nullptr;
 };
 
 class SitesService final : public resorption::v1::Sites::CallbackService {
@@ -199,9 +203,17 @@ class SitesService final : public resorption::v1::Sites::CallbackService {
   absl::Status DoListActivity(grpc::CallbackServerContext* ctx,
                               const resorption::v1::ListActivityQuery& req,
                               resorption::v1::ListActivityResponse* resp);
+  // The same feed as a live stream, read forward from a position, then parked in
+  // options.subscriptions until the log grows.
+  grpc::ServerWriteReactor<resorption::v1::WatchActivityResponse>* WatchActivity(
+      grpc::CallbackServerContext* ctx, const resorption::v1::WatchActivityRequest* req) override;
 
  private:
   int64_t NowUs() const;
+  // The first log position a WatchActivity call reads (the first event of the first version it
+  // holds), once its request is checked: INVALID_ARGUMENT naming the fields, OUT_OF_RANGE for an
+  // after_position beyond the log head.
+  absl::StatusOr<uint64_t> WatchStart(const resorption::v1::WatchActivityRequest& req) const;
   // The scope checks of `command` on the site's current state `site` (services/access_context.h),
   // run by the command handler on the state it decides on (CommandHandler::SiteCheck).
   absl::Status Authorize(const CallAccess& access, const resorption::v1::SiteCommand& command,

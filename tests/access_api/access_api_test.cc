@@ -6,10 +6,13 @@
 #include <cmath>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "resorption/v1/actions_service.grpc.pb.h"
 #include "resorption/v1/admin_service.grpc.pb.h"
@@ -19,6 +22,7 @@
 #include "resorption/v1/sites_service.grpc.pb.h"
 #include "resorption/v1/territories_service.grpc.pb.h"
 #include "services/auth.h"
+#include "tests/api/api_test_util.h"
 #include "tests/domain/test_util.h"
 #include "tests/services/test_server.h"
 
@@ -416,6 +420,56 @@ TEST_F(AccessApiTest, BackupsAndRebuildsNeedANationalAdministratorAndBackupsAreA
   for (const v1::AuditRecord& r : Audit()) {
     audited = audited || (r.what() == "export" && r.target() == "backup:" + resp.path() &&
                           r.user_id() == kBootstrapAdminId);
+  }
+  EXPECT_TRUE(audited);
+}
+
+TEST_F(AccessApiTest, TheLiveActivityFeedShowsOnlyTheReadingScope) {
+  // An association of the 93: the site of the 93, never the one of the 13.
+  testing::Watch watch(*sites_, As(partner_), {});
+  std::set<std::string> sites;
+  for (const v1::Activity& a : watch.UntilCaughtUp()) {
+    if (!a.site().empty()) sites.insert(a.site());
+    EXPECT_EQ(a.territory().departement_code(), "93") << a.ShortDebugString();
+  }
+  EXPECT_EQ(sites, std::set<std::string>{"sites/s93"});
+  // Live: the update in the 13 is not sent; the one in the 93 recorded after it is.
+  v1::WriteResult w;
+  ASSERT_TRUE(sites_->RecordPopulation(As(admin_).get(), Population("s13", 30), &w).ok());
+  ASSERT_TRUE(sites_->RecordPopulation(As(admin_).get(), Population("s93", 20), &w).ok());
+  std::optional<v1::Activity> live = watch.NextActivity();
+  ASSERT_TRUE(live.has_value()) << watch.Finish().error_message();
+  EXPECT_EQ(live->site(), "sites/s93");
+  EXPECT_EQ(live->position(), w.position());
+}
+
+TEST_F(AccessApiTest, TheLiveActivityFeedRefusesObserversAsTheListDoesAndAuditsJustice) {
+  v1::ListActivityResponse listed;
+  const grpc::Status list = sites_->ListActivity(As(observer_).get(), {}, &listed);
+  EXPECT_EQ(list.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  testing::Watch refused(*sites_, As(observer_), {});
+  EXPECT_FALSE(refused.Next().has_value());
+  const grpc::Status s = refused.Finish();
+  EXPECT_EQ(s.error_code(), list.error_code());
+  EXPECT_EQ(s.error_message(), list.error_message());
+
+  // A reader of the justice data receives the procedure: the read is audited.
+  testing::Watch watch(*sites_, As(partner_justice_), {});
+  bool procedure = false;
+  for (const v1::Activity& a : watch.UntilCaughtUp()) {
+    for (const v1::FieldChange& c : a.changes()) {
+      procedure = procedure || c.sensitivity() == v1::SENSITIVITY_JUSTICE;
+    }
+  }
+  EXPECT_TRUE(procedure);
+  bool audited = false;
+  for (const v1::AuditRecord& r : Audit()) {
+    if (r.what() == "restricted_read" && r.rpc() == "/resorption.v1.Sites/WatchActivity") {
+      audited = true;
+      EXPECT_EQ(r.user_id(), "partner-j");
+      EXPECT_EQ(r.target(), "site-s93");
+      EXPECT_THAT(r.fields(), ::testing::ElementsAre("justice"));
+    }
   }
   EXPECT_TRUE(audited);
 }

@@ -5,14 +5,17 @@
 //   auto sites = server.Sites();
 //   auto ctx = server.Ctx();                           // deadline + x-actor-* metadata
 //   sites->DeclareSite(ctx.get(), req, &result);
+//   Watch watch(*sites, server.Ctx(), request);       // a WatchActivity stream, read in turn
 #ifndef RB_TESTS_API_API_TEST_UTIL_H_
 #define RB_TESTS_API_API_TEST_UTIL_H_
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "resorption/v1/actions_service.grpc.pb.h"
 #include "resorption/v1/directory_service.grpc.pb.h"
 #include "resorption/v1/projections_service.grpc.pb.h"
@@ -85,6 +88,54 @@ class ApiServer {
   std::unique_ptr<Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   absl::Status status_;
+};
+
+// One Sites.WatchActivity call, read message by message. Every read waits at most until the
+// context's deadline: a stream that stops sending ends the call, it never hangs the test.
+class Watch {
+ public:
+  Watch(resorption::v1::Sites::Stub& sites, std::unique_ptr<grpc::ClientContext> ctx,
+        const resorption::v1::WatchActivityRequest& req)
+      : ctx_(std::move(ctx)), reader_(sites.WatchActivity(ctx_.get(), req)) {}
+
+  // The next message; nullopt once the stream ended (see Finish).
+  std::optional<resorption::v1::WatchActivityResponse> Next() {
+    resorption::v1::WatchActivityResponse m;
+    if (!reader_->Read(&m)) return std::nullopt;
+    return m;
+  }
+
+  // The next activity, past the checkpoints; nullopt once the stream ended.
+  std::optional<resorption::v1::Activity> NextActivity() {
+    while (std::optional<resorption::v1::WatchActivityResponse> m = Next()) {
+      if (m->has_activity()) return m->activity();
+    }
+    return std::nullopt;
+  }
+
+  // The activities up to the first checkpoint that says the stream caught up with the log, whose
+  // position goes to `*caught_up_at`. Fails the test when the stream ends before.
+  std::vector<resorption::v1::Activity> UntilCaughtUp(uint64_t* caught_up_at = nullptr) {
+    std::vector<resorption::v1::Activity> out;
+    while (std::optional<resorption::v1::WatchActivityResponse> m = Next()) {
+      if (m->has_activity()) {
+        out.push_back(m->activity());
+      } else if (m->checkpoint().caught_up()) {
+        if (caught_up_at != nullptr) *caught_up_at = m->checkpoint().position();
+        return out;
+      }
+    }
+    ADD_FAILURE() << "the stream ended before it caught up: " << Finish().error_message();
+    return out;
+  }
+
+  void Cancel() { ctx_->TryCancel(); }
+  // The call's status, once the stream ended (or was cancelled).
+  grpc::Status Finish() { return reader_->Finish(); }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientReader<resorption::v1::WatchActivityResponse>> reader_;
 };
 
 }  // namespace rb::services::testing

@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -287,6 +288,57 @@ TEST_F(ExportTest, SiteCommandsDeclareListShowHistoryClose) {
   EXPECT_EQ(missing.exit_code, 1);
   auto usage = Cli(*a_, {"sites", "list", "--status=maybe"});
   EXPECT_EQ(usage.exit_code, 2);
+}
+
+// `sites activity --follow`: the feed oldest first from a log position, then as it is recorded;
+// resumed after the position of the last activity printed.
+TEST_F(ExportTest, ActivityFollowPrintsOldestFirstAndResumes) {
+  DeclareTwoSites(*a_);
+  // The whole history (three versions), oldest first; --limit ends the stream.
+  auto all = Cli(*a_, {"--json", "sites", "activity", "--follow", "--after=0", "--limit=3"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  std::vector<std::string> lines = absl::StrSplit(all.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << all.out;
+  EXPECT_THAT(lines[0], HasSubstr(R"("kind":"declared","site":"s-1")"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("kind":"declared","site":"s-2")"));
+  EXPECT_THAT(lines[2], HasSubstr(R"("kind":"updated","site":"s-1")"));
+  EXPECT_THAT(lines[2], HasSubstr(R"("field":"Nombre de personnes")"));
+  const std::string key = R"({"position":)";
+  ASSERT_TRUE(absl::StartsWith(lines[0], key)) << lines[0];
+  const std::string first = lines[0].substr(key.size(), lines[0].find(',') - key.size());
+
+  // Human lines, after the first activity: the two that follow it.
+  auto resumed = Cli(*a_, {"sites", "activity", "--follow", "--after=" + first, "--limit=2"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  lines = absl::StrSplit(resumed.out, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 2u) << resumed.out;
+  EXPECT_THAT(lines[0], HasSubstr("declared  s-2"));
+  EXPECT_THAT(resumed.out, HasSubstr("updated  s-1 (Les Lilas)"));
+  EXPECT_THAT(resumed.out, HasSubstr("Nombre de personnes"));
+  EXPECT_THAT(resumed.out, Not(HasSubstr("declared  s-1")));
+
+  // A follower waiting after the head prints the comment recorded next, whenever it connects.
+  const std::string head = HeadPosition(*a_);
+  std::filesystem::create_directories(tmp_.path() + "/follow");
+  testing::ToolRun live;
+  std::thread follower([&] {
+    live = RunTool("resorption",
+                   {a_->flag(), "--actor=u-1", "--organisation=o-1", "--role=national_admin",
+                    "sites", "activity", "--follow", "--after=" + head, "--limit=1"},
+                   tmp_.path() + "/follow");
+  });
+  auto comment = Cli(*a_, {"sites", "comment", "s-2", "--text=Visite prévue lundi"});
+  follower.join();
+  ASSERT_EQ(comment.exit_code, 0) << comment.err;
+  ASSERT_EQ(live.exit_code, 0) << live.err;
+  EXPECT_THAT(live.out, HasSubstr("comment  s-2"));
+  EXPECT_THAT(live.out, HasSubstr("« Visite prévue lundi »"));
+
+  EXPECT_EQ(Cli(*a_, {"sites", "activity", "--after=3"}).exit_code, 2);
+  EXPECT_EQ(Cli(*a_, {"sites", "activity", "--follow", "--since=2024-01-01"}).exit_code, 2);
+  EXPECT_EQ(Cli(*a_, {"sites", "activity", "--follow", "--after=later"}).exit_code, 2);
+  // A position beyond the head is refused by the server.
+  EXPECT_EQ(Cli(*a_, {"sites", "activity", "--follow", "--after=99999999"}).exit_code, 1);
 }
 
 // Users who join appear in the activity feed by organisation and role.

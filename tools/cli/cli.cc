@@ -46,6 +46,7 @@ Commands:
   erasure sweep      run the retention rules of personal data now (national admin)
   erasure anonymise-owner SITE   erase one site's private owners' names (national admin)
   sites declare|show|list|history|asof|close|update-population|comment|heatwave|confirm
+  sites activity     the activity feed, newest first; --follow: live, oldest first
   sites update|correct|census|procedures|intervener|phase|moderate-comment|correct-closure|erase
   sites living-conditions|upgrade-living-conditions|import-living-conditions-v1
   sites export       CSV, XLSX or GeoJSON with the platform's French columns

@@ -102,7 +102,13 @@ them, and the users who joined (by organisation and role).
   --kind=KIND[,KIND]   declared, updated, closed, comment (sites), action-created,
                        action-updated, action-closed, action-comment, user-joined (default: all)
   --since=YYYY-MM-DD   only what was recorded on or after this day (UTC)
-  --limit=N            at most N activities (default 50)
+  --limit=N            at most N activities (default 50; with --follow, stop after N)
+  --follow             follow the feed live (WatchActivity): prints the activities oldest first
+                       as they are recorded (Ctrl-C stops); without --after, only the new ones
+  --after=POSITION     with --follow: first the activities recorded after this log position (0:
+                       the whole history), then the new ones. To resume, pass the "position" of
+                       the last activity printed with --json (or the one a server shutdown
+                       reports): nothing is missed nor repeated
 )";
 constexpr const char* kCloseUsage = R"(Usage: resorption sites close ID [flags]
 
@@ -451,11 +457,123 @@ int SitesList(const Flags& f, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// The activity kinds by their command-line names, and back.
+const std::map<std::string, v1::ActivityKind>& ActivityKinds() {
+  static const auto* kinds = new std::map<std::string, v1::ActivityKind>{
+      {"declared", v1::ACTIVITY_KIND_SITE_DECLARED},
+      {"updated", v1::ACTIVITY_KIND_SITE_UPDATED},
+      {"closed", v1::ACTIVITY_KIND_SITE_CLOSED},
+      {"comment", v1::ACTIVITY_KIND_SITE_COMMENT},
+      {"action-created", v1::ACTIVITY_KIND_ACTION_CREATED},
+      {"action-updated", v1::ACTIVITY_KIND_ACTION_UPDATED},
+      {"action-closed", v1::ACTIVITY_KIND_ACTION_CLOSED},
+      {"action-comment", v1::ACTIVITY_KIND_ACTION_COMMENT},
+      {"user-joined", v1::ACTIVITY_KIND_USER_JOINED}};
+  return *kinds;
+}
+std::string ActivityKindName(v1::ActivityKind kind) {
+  for (const auto& [name, k] : ActivityKinds()) {
+    if (k == kind) return name;
+  }
+  return "";
+}
+
+// One activity: a human line (and its changes, its message), or one JSON object with --json.
+void PrintActivity(const Flags& f, const v1::Activity& a, std::ostream& out) {
+  const std::string kind = ActivityKindName(a.kind());
+  const bool action = !a.action().empty();
+  const bool user = a.kind() == v1::ACTIVITY_KIND_USER_JOINED;
+  // The last segment of the resource name (sites/{id}, actions/{id}, users/{id}).
+  auto last = [](const std::string& name) { return name.substr(name.find('/') + 1); };
+  const std::string id = user ? last(a.user()) : action ? last(a.action()) : last(a.site());
+  const std::string name = user     ? absl::StrCat(a.user_organisation_name(), ", ", a.user_role())
+                           : action ? a.action_name()
+                                    : a.site_name();
+  if (f.json) {
+    std::string changes = "[";
+    for (int i = 0; i < a.changes_size(); ++i) {
+      if (i > 0) changes += ",";
+      changes += JsonObject()
+                     .Add("field", a.changes(i).field())
+                     .Add("old", a.changes(i).old_value())
+                     .Add("new", a.changes(i).new_value())
+                     .str();
+    }
+    changes += "]";
+    out << JsonObject()
+               .Add("position", a.position())
+               .Add("kind", kind)
+               .Add(user     ? "user"
+                    : action ? "action"
+                             : "site",
+                    id)
+               .Add("name", name)
+               .Add("commune", a.territory().city_name())
+               .Add("recorded_at", FormatMicros(a.recorded_at_us()))
+               .Add("author", a.author_user_id())
+               .Add("organisation", a.author_organisation_id())
+               .Add("comment", a.comment().text())
+               .AddRaw("changes", changes)
+               .str()
+        << "\n";
+    return;
+  }
+  out << FormatMicros(a.recorded_at_us()).substr(0, 16) << "  " << kind << "  " << id;
+  if (!name.empty()) out << " (" << name << ")";
+  const std::string& place =
+      action || user ? a.territory().departement_code() : a.territory().city_name();
+  out << "  " << place << "  " << a.author_user_id() << "\n";
+  for (const v1::FieldChange& ch : a.changes()) {
+    out << "  " << ch.field() << ": " << (ch.old_value().empty() ? "(vide)" : ch.old_value())
+        << " -> " << (ch.new_value().empty() ? "(vide)" : ch.new_value()) << "\n";
+  }
+  if (a.has_comment()) out << "  « " << a.comment().text() << " »\n";
+}
+
+// `sites activity --follow`: WatchActivity, until `limit` activities (0: until the stream ends).
+int FollowActivity(const Flags& f, const v1::TerritoryRef& territory,
+                   const google::protobuf::RepeatedField<int>& kinds, uint64_t limit,
+                   std::ostream& out, std::ostream& err) {
+  v1::WatchActivityRequest req;
+  *req.mutable_territory() = territory;
+  *req.mutable_kinds() = kinds;
+  uint64_t after = 0;
+  if (f.Has("after")) {
+    if (!Uint(f, "after", &after)) return Usage(err, "--after takes a log position");
+    req.set_after_position(after);
+  } else {
+    req.set_from_head(true);
+  }
+  Client c(f);
+  auto ctx = c.Context(/*with_deadline=*/false);
+  auto stub = c.sites();
+  std::unique_ptr<grpc::ClientReader<v1::WatchActivityResponse>> reader =
+      stub.WatchActivity(ctx.get(), req);
+  uint64_t shown = 0;
+  v1::WatchActivityResponse resp;
+  while (reader->Read(&resp)) {
+    if (!resp.has_activity()) continue;  // a checkpoint: activity positions are enough here
+    PrintActivity(f, resp.activity(), out);
+    out.flush();
+    if (limit > 0 && ++shown == limit) {
+      ctx->TryCancel();
+      break;
+    }
+  }
+  grpc::Status s = reader->Finish();
+  if (limit > 0 && shown == limit) return 0;
+  if (!s.ok()) return RpcFailed(err, s);
+  return 0;
+}
+
 int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
-  uint64_t limit = 50;
+  const bool follow = f.Has("follow");
+  uint64_t limit = follow ? 0 : 50;
   if (f.Has("limit") && (!Uint(f, "limit", &limit) || limit == 0)) {
     return Usage(err, "--limit takes a positive number");
   }
+  if (follow && f.Has("since")) return Usage(err, "--since does not go with --follow (--after)");
+  if (!follow && f.Has("after")) return Usage(err, "--after goes with --follow");
   v1::ListActivityQuery q;
   if (f.Has("departement") && f.Has("commune")) {
     return Usage(err, "give --departement or --commune, not both");
@@ -467,21 +585,9 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
     q.mutable_territory()->set_level(v1::TERRITORY_LEVEL_COMMUNE);
     q.mutable_territory()->set_code(f.Get("commune"));
   }
-  const std::map<std::string, v1::ActivityKind> kinds = {
-      {"declared", v1::ACTIVITY_KIND_SITE_DECLARED},
-      {"updated", v1::ACTIVITY_KIND_SITE_UPDATED},
-      {"closed", v1::ACTIVITY_KIND_SITE_CLOSED},
-      {"comment", v1::ACTIVITY_KIND_SITE_COMMENT},
-      {"action-created", v1::ACTIVITY_KIND_ACTION_CREATED},
-      {"action-updated", v1::ACTIVITY_KIND_ACTION_UPDATED},
-      {"action-closed", v1::ACTIVITY_KIND_ACTION_CLOSED},
-      {"action-comment", v1::ACTIVITY_KIND_ACTION_COMMENT},
-      {"user-joined", v1::ACTIVITY_KIND_USER_JOINED}};
-  std::map<v1::ActivityKind, std::string> label;
-  for (const auto& [name, kind] : kinds) label[kind] = name;
   for (absl::string_view k : absl::StrSplit(f.Get("kind"), ',', absl::SkipEmpty())) {
-    auto it = kinds.find(std::string(k));
-    if (it == kinds.end()) {
+    auto it = ActivityKinds().find(std::string(k));
+    if (it == ActivityKinds().end()) {
       return Usage(err, absl::StrCat("unknown kind ", k,
                                      " (declared, updated, closed, comment, action-created, "
                                      "action-updated, action-closed, action-comment, "
@@ -489,6 +595,7 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
     }
     q.add_kinds(it->second);
   }
+  if (follow) return FollowActivity(f, q.territory(), q.kinds(), limit, out, err);
   if (f.Has("since")) {
     v1::Date d;
     std::optional<absl::CivilDay> day;
@@ -507,54 +614,7 @@ int SitesActivity(const Flags& f, std::ostream& out, std::ostream& err) {
     for (const v1::Activity& a : page.activities()) {
       if (shown == limit) break;
       ++shown;
-      const std::string& kind = label[a.kind()];
-      const bool action = !a.action().empty();
-      const bool user = a.kind() == v1::ACTIVITY_KIND_USER_JOINED;
-      // The last segment of the resource name (sites/{id}, actions/{id}, users/{id}).
-      auto last = [](const std::string& name) { return name.substr(name.find('/') + 1); };
-      const std::string id = user ? last(a.user()) : action ? last(a.action()) : last(a.site());
-      const std::string name = user ? absl::StrCat(a.user_organisation_name(), ", ", a.user_role())
-                               : action ? a.action_name()
-                                        : a.site_name();
-      if (f.json) {
-        std::string changes = "[";
-        for (int i = 0; i < a.changes_size(); ++i) {
-          if (i > 0) changes += ",";
-          changes += JsonObject()
-                         .Add("field", a.changes(i).field())
-                         .Add("old", a.changes(i).old_value())
-                         .Add("new", a.changes(i).new_value())
-                         .str();
-        }
-        changes += "]";
-        out << JsonObject()
-                   .Add("position", a.position())
-                   .Add("kind", kind)
-                   .Add(user     ? "user"
-                        : action ? "action"
-                                 : "site",
-                        id)
-                   .Add("name", name)
-                   .Add("commune", a.territory().city_name())
-                   .Add("recorded_at", FormatMicros(a.recorded_at_us()))
-                   .Add("author", a.author_user_id())
-                   .Add("organisation", a.author_organisation_id())
-                   .Add("comment", a.comment().text())
-                   .AddRaw("changes", changes)
-                   .str()
-            << "\n";
-        continue;
-      }
-      out << FormatMicros(a.recorded_at_us()).substr(0, 16) << "  " << kind << "  " << id;
-      if (!name.empty()) out << " (" << name << ")";
-      const std::string& place =
-          action || user ? a.territory().departement_code() : a.territory().city_name();
-      out << "  " << place << "  " << a.author_user_id() << "\n";
-      for (const v1::FieldChange& ch : a.changes()) {
-        out << "  " << ch.field() << ": " << (ch.old_value().empty() ? "(vide)" : ch.old_value())
-            << " -> " << (ch.new_value().empty() ? "(vide)" : ch.new_value()) << "\n";
-      }
-      if (a.has_comment()) out << "  « " << a.comment().text() << " »\n";
+      PrintActivity(f, a, out);
     }
     if (page.next_page_token().empty()) break;
     q.set_page_token(page.next_page_token());
@@ -1114,7 +1174,7 @@ std::vector<Command> SiteCommands() {
       {"sites",
        "activity",
        kActivityUsage,
-       {"departement", "commune", "kind", "since", "limit"},
+       {"departement", "commune", "kind", "since", "limit", "follow", "after"},
        0,
        0,
        SitesActivity},
