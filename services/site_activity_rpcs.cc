@@ -42,6 +42,8 @@ constexpr size_t kChunk = 512;
 // Events one WatchActivity read examines at most before it writes a checkpoint, when none of them
 // is an activity the reader sees.
 constexpr uint64_t kMaxExaminedPerWrite = 50'000;
+// The method named in audit records and in the access checks of WatchActivity.
+constexpr char kWatchActivityRpc[] = "/resorption.v1.Sites/WatchActivity";
 
 grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx, const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -94,9 +96,14 @@ class WatchActivityReactor final : public LiveStream<v1::WatchActivityResponse> 
  public:
   // Streams the activities of the versions starting at `first` or later (`first` starts a
   // version, or is past the head).
-  WatchActivityReactor(SubscriptionHub* hub, CallAccess access, ActivityBuilder::Sources sources,
+  // `ctx` and `auth` (nullptr when authentication is off) outlive the call; `access` is the
+  // caller's as the call starts.
+  WatchActivityReactor(SubscriptionHub* hub, const grpc::CallbackServerContext* ctx,
+                       Authenticator* auth, CallAccess access, ActivityBuilder::Sources sources,
                        const v1::WatchActivityRequest& req, uint64_t first)
       : LiveStream(hub),
+        ctx_(ctx),
+        auth_(auth),
         store_(sources.store),
         access_(std::move(access)),
         builder_(access_, sources, req.territory(), req.kinds()),
@@ -140,6 +147,12 @@ class WatchActivityReactor final : public LiveStream<v1::WatchActivityResponse> 
   // Reads the log from next_ up to `head`, until it meets activities the reader sees (into
   // outbox_) or has examined kMaxExaminedPerWrite events. The head ends the last version.
   absl::Status ReadUpTo(uint64_t head) {
+    // The caller's rights as they are now: a stream outlives the token it was opened with, so a
+    // revoked token or a deactivated user ends it (with the error a new call would get), and a
+    // changed role or scope applies from the next events read.
+    absl::StatusOr<CallAccess> now = ActivityAccess(*ctx_, auth_, kWatchActivityRpc);
+    if (!now.ok()) return now.status();
+    access_ = *std::move(now);  // the builder reads it by reference; it keeps no state of it
     const rb::es::LogFilter filter = ActivityEvents();
     uint64_t examined = 0;
     std::vector<std::vector<rb::es::RecordedEvent>> complete;
@@ -185,8 +198,10 @@ class WatchActivityReactor final : public LiveStream<v1::WatchActivityResponse> 
     return Step::Write(&checkpoint_);
   }
 
+  const grpc::CallbackServerContext* const ctx_;
+  Authenticator* const auth_;
   rb::es::EventStore* const store_;
-  const CallAccess access_;  // the caller's, as the call started
+  CallAccess access_;  // the caller's, as of the last read
   ActivityBuilder builder_;
   uint64_t next_;                               // next position to examine
   std::vector<rb::es::RecordedEvent> pending_;  // the version being gathered, oldest first
@@ -327,15 +342,14 @@ absl::StatusOr<uint64_t> SitesService::WatchStart(const v1::WatchActivityRequest
 grpc::ServerWriteReactor<v1::WatchActivityResponse>* SitesService::WatchActivity(
     grpc::CallbackServerContext* ctx, const v1::WatchActivityRequest* req) {
   if (absl::Status s = api::CheckCall(ctx); !s.ok()) return new RefusedWatch(s);
-  absl::StatusOr<CallAccess> access =
-      ActivityAccess(*ctx, options_.auth, "/resorption.v1.Sites/WatchActivity");
+  absl::StatusOr<CallAccess> access = ActivityAccess(*ctx, options_.auth, kWatchActivityRpc);
   if (!access.ok()) return new RefusedWatch(access.status());
   absl::StatusOr<uint64_t> first = WatchStart(*req);
   if (!first.ok()) return new RefusedWatch(first.status());
   if (options_.subscriptions == nullptr) {
     return new RefusedWatch(absl::UnavailableError("this server does not serve live streams"));
   }
-  return new WatchActivityReactor(options_.subscriptions, *std::move(access),
+  return new WatchActivityReactor(options_.subscriptions, ctx, options_.auth, *std::move(access),
                                   {handler_, store_, &changelog_}, *req, *first);
 }
 

@@ -443,6 +443,30 @@ TEST_F(AccessApiTest, TheLiveActivityFeedShowsOnlyTheReadingScope) {
   EXPECT_EQ(live->position(), w.position());
 }
 
+TEST_F(AccessApiTest, TheLiveActivityFeedEndsWhenItsReaderIsDeactivated) {
+  testing::Watch watch(*sites_, As(partner_), {});
+  EXPECT_FALSE(watch.UntilCaughtUp().empty());
+  // Deactivated while the stream waits: the next event is not sent, and the stream ends
+  // UNAUTHENTICATED, as a new call does.
+  v1::SetUserStatusRequest off;
+  off.set_user_id("partner");
+  off.set_active(false);
+  off.set_reason("left the association");
+  v1::User user;
+  ASSERT_TRUE(directory_->SetUserStatus(As(admin_).get(), off, &user).ok());
+  v1::WriteResult w;
+  ASSERT_TRUE(sites_->RecordPopulation(As(admin_).get(), Population("s93", 20), &w).ok());
+  std::optional<v1::Activity> live = watch.NextActivity();
+  EXPECT_FALSE(live.has_value()) << live->ShortDebugString();
+  const grpc::Status ended = watch.Finish();
+  testing::Watch again(*sites_, As(partner_), {});
+  EXPECT_FALSE(again.Next().has_value());
+  const grpc::Status refused = again.Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), ::testing::HasSubstr("not active"));
+}
+
 TEST_F(AccessApiTest, TheLiveActivityFeedRefusesObserversAsTheListDoesAndAuditsJustice) {
   v1::ListActivityResponse listed;
   const grpc::Status list = sites_->ListActivity(As(observer_).get(), {}, &listed);
