@@ -69,23 +69,35 @@ absl::StatusOr<rb::es::EventData> Encode(const pb::Message& envelope, absl::stri
   return data;
 }
 
-// The body field of each event type of both envelopes ("site.declared" -> SiteEvent.declared),
-// built once.
-const pb::FieldDescriptor* BodyField(const std::string& type) {
-  static const auto* fields = [] {
-    auto* m = new absl::flat_hash_map<std::string, const pb::FieldDescriptor*>();
+// What decoding an event type needs, looked up once per event: the envelope's body field, the
+// body's prototype (bodies are made from it, without reflection's per-call lookup of the field's
+// message type) and the type's current schema version.
+struct BodyInfo {
+  const pb::FieldDescriptor* field = nullptr;
+  const pb::Message* prototype = nullptr;
+  uint32_t version = 1;
+};
+
+// Every type of both envelopes ("site.declared" -> SiteEvent.declared), built once.
+const BodyInfo* FindBody(absl::string_view type) {
+  static const auto* bodies = [] {
+    auto* m = new absl::flat_hash_map<std::string, BodyInfo>();
     for (const auto& [envelope, category] :
          {std::pair{resorption::v1::SiteEvent::descriptor(), "site"},
           std::pair{resorption::v1::ActionEvent::descriptor(), "action"}}) {
       const pb::OneofDescriptor* body = Body(envelope);
       for (int i = 0; i < body->field_count(); ++i) {
-        (*m)[absl::StrCat(category, ".", body->field(i)->name())] = body->field(i);
+        const pb::FieldDescriptor* f = body->field(i);
+        std::string name = absl::StrCat(category, ".", f->name());
+        const uint32_t version = VersionOf(name);
+        (*m)[std::move(name)] = BodyInfo{
+            f, pb::MessageFactory::generated_factory()->GetPrototype(f->message_type()), version};
       }
     }
     return m;
   }();
-  auto it = fields->find(type);
-  return it == fields->end() ? nullptr : it->second;
+  auto it = bodies->find(type);
+  return it == bodies->end() ? nullptr : &it->second;
 }
 
 absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view category,
@@ -95,26 +107,42 @@ absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view cat
     return absl::FailedPreconditionError(
         absl::StrCat("not a ", category, " event: ", recorded.type));
   }
-  const pb::FieldDescriptor* f = BodyField(recorded.type);
-  if (f == nullptr || f->containing_type() != envelope->GetDescriptor()) {
+  const BodyInfo* info = FindBody(recorded.type);
+  if (info == nullptr || info->field->containing_type() != envelope->GetDescriptor()) {
     return absl::FailedPreconditionError(absl::StrCat("unknown event type ", recorded.type));
   }
-  pb::Message* body = envelope->GetReflection()->MutableMessage(envelope, f);
-  const uint32_t current = VersionOf(recorded.type);
+  // Made where the envelope lives (its arena, or the heap), parsed, then handed to the envelope.
+  pb::Arena* arena = envelope->GetArena();
+  pb::Message* body = info->prototype->New(arena);
+  std::unique_ptr<pb::Message> owned(arena == nullptr ? body : nullptr);  // until attached
   bool parsed;
-  if (recorded.schema_version == current) {  // the common case: no upcast, no copy
-    parsed = body->ParseFromString(recorded.payload);
+  if (recorded.schema_version == info->version) {  // the common case: no upcast, no copy
+    parsed = body->ParsePartialFromString(recorded.payload);
   } else {
     absl::StatusOr<std::string> payload =
-        UpcastPayload(recorded.type, recorded.schema_version, recorded.payload, current);
+        UpcastPayload(recorded.type, recorded.schema_version, recorded.payload, info->version);
     if (!payload.ok()) return payload.status();
-    parsed = body->ParseFromString(*payload);
+    parsed = body->ParsePartialFromString(*payload);
   }
   if (!parsed) {
     return absl::DataLossError(absl::StrCat(recorded.type, " at position ", recorded.position,
                                             ": payload does not parse"));
   }
+  envelope->GetReflection()->SetAllocatedMessage(envelope, body, info->field);
+  owned.release();  // the envelope owns it now
   return absl::OkStatus();
+}
+
+// Sets the envelope's fields that come from the recorded event rather than its payload. Empty
+// authors (events appended by the system) are left unset: the same message, without an
+// allocation per field.
+template <typename Envelope>
+void SetRecorded(const rb::es::RecordedEvent& recorded, Envelope* e) {
+  e->set_valid_at_us(recorded.valid_at_us);
+  if (!recorded.metadata.actor_user.empty()) e->set_actor_user_id(recorded.metadata.actor_user);
+  if (!recorded.metadata.actor_organisation.empty()) {
+    e->set_actor_organisation_id(recorded.metadata.actor_organisation);
+  }
 }
 
 }  // namespace
@@ -161,9 +189,7 @@ absl::StatusOr<rb::es::EventData> EncodeActionEvent(const resorption::v1::Action
 absl::StatusOr<resorption::v1::SiteEvent> DecodeSiteEvent(const rb::es::RecordedEvent& recorded) {
   resorption::v1::SiteEvent e;
   if (absl::Status s = Decode(recorded, "site", &e); !s.ok()) return s;
-  e.set_valid_at_us(recorded.valid_at_us);
-  e.set_actor_user_id(recorded.metadata.actor_user);
-  e.set_actor_organisation_id(recorded.metadata.actor_organisation);
+  SetRecorded(recorded, &e);
   return e;
 }
 
@@ -171,9 +197,7 @@ absl::StatusOr<resorption::v1::ActionEvent> DecodeActionEvent(
     const rb::es::RecordedEvent& recorded) {
   resorption::v1::ActionEvent e;
   if (absl::Status s = Decode(recorded, "action", &e); !s.ok()) return s;
-  e.set_valid_at_us(recorded.valid_at_us);
-  e.set_actor_user_id(recorded.metadata.actor_user);
-  e.set_actor_organisation_id(recorded.metadata.actor_organisation);
+  SetRecorded(recorded, &e);
   return e;
 }
 
@@ -201,9 +225,7 @@ Envelope* DecodeOnArena(const rb::es::RecordedEvent& recorded, absl::string_view
                         pb::Arena* arena) {
   auto* e = pb::Arena::CreateMessage<Envelope>(arena);
   if (!Decode(recorded, category, e).ok()) return nullptr;
-  e->set_valid_at_us(recorded.valid_at_us);
-  e->set_actor_user_id(recorded.metadata.actor_user);
-  e->set_actor_organisation_id(recorded.metadata.actor_organisation);
+  SetRecorded(recorded, e);
   return e;
 }
 

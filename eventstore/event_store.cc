@@ -1079,6 +1079,26 @@ absl::StatusOr<ReadAllResult> EventStoreImpl::ScanWith(uint64_t from, const LogF
   return r;
 }
 
+absl::StatusOr<size_t> EventStoreImpl::ReadInto(uint64_t from, std::span<RecordedEvent> out) const {
+  if (from == 0) from = 1;
+  if (out.empty()) return 0;
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  size_t n = 0;
+  for (it->Seek(PositionKey(from)); it->Valid() && n < out.size(); it->Next()) {
+    RecordedEvent& e = out[n];
+    e.decoded.reset();
+    absl::Status d =
+        DecodeEventRecord(DecodeFixed64BE(it->key().data()),
+                          std::string_view(it->value().data(), it->value().size()), &e);
+    if (!d.ok()) return d;
+    ++n;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read log");
+  return n;
+}
+
 absl::StatusOr<ReadAllResult> EventStoreImpl::ReadAll(uint64_t from, size_t limit,
                                                       const LogFilter& filter,
                                                       size_t max_examined) const {

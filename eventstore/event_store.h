@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -211,6 +212,14 @@ class EventStore {
   virtual absl::StatusOr<ReadAllResult> ScanAll(
       uint64_t from, const LogFilter& filter, size_t max_examined,
       absl::FunctionRef<bool(const RecordedEvent&)> fn) const = 0;
+
+  // Reads the events at positions `from` (0: 1), `from` + 1, ... into `out`, at most out.size()
+  // of them, fewer at the end of the log; returns how many. Each element is overwritten whole
+  // (its `decoded` reset) where it is: the strings of a buffer read into again keep their
+  // capacity, and an event is decoded once into its place instead of decoded then copied. For
+  // readers that keep batches of events (the projections' shared catch-up reads). Storage errors
+  // (DATA_LOSS for an undecodable record) leave `out` partly overwritten.
+  virtual absl::StatusOr<size_t> ReadInto(uint64_t from, std::span<RecordedEvent> out) const = 0;
 
   // Reads backward from position `from` (inclusive; UINT64_MAX = head), at most `limit` matching.
   virtual absl::StatusOr<ReadAllResult> ReadAllBackward(uint64_t from, size_t limit,

@@ -43,6 +43,7 @@ class EventStoreImpl : public EventStore {
   absl::StatusOr<ReadAllResult> ScanAll(
       uint64_t from, const LogFilter& filter, size_t max_examined,
       absl::FunctionRef<bool(const RecordedEvent&)> fn) const override;
+  absl::StatusOr<size_t> ReadInto(uint64_t from, std::span<RecordedEvent> out) const override;
   absl::StatusOr<ReadAllResult> ReadAllBackward(uint64_t from, size_t limit,
                                                 const LogFilter& filter) const override;
   absl::StatusOr<RecordedEvent> ReadEvent(uint64_t position) const override;

@@ -177,21 +177,18 @@ std::shared_ptr<const CatchUpCache::Chunk> CatchUpCache::Acquire(int reader, uin
     chunks_[index] = chunk;
     bytes_ += estimate;
   }
-  // Read outside the lock: the other readers go on with their own chunks meanwhile.
-  // Assigned over a reused chunk's events, whose strings keep their capacity.
+  // Read outside the lock: the other readers go on with their own chunks meanwhile. Decoded in
+  // place, over a reused chunk's events, whose strings keep their capacity.
   std::vector<rb::es::RecordedEvent>& events = chunk->events;
   events.resize(n);
-  size_t count = 0;
+  absl::StatusOr<size_t> read = store_->ReadInto(first, std::span(events));
   size_t bytes = 0;
-  bool dense = true;
-  absl::StatusOr<rb::es::ReadAllResult> read =
-      store_->ScanAll(first, rb::es::LogFilter{}, n, [&](const rb::es::RecordedEvent& e) {
-        dense = dense && e.position == first + count;
-        bytes += EventBytes(e);
-        events[count++] = e;
-        return true;
-      });
-  const bool complete = read.ok() && dense && count == n;
+  bool dense = read.ok() && *read == n;
+  for (size_t i = 0; dense && i < n; ++i) {
+    dense = events[i].position == first + i;
+    bytes += EventBytes(events[i]);
+  }
+  const bool complete = dense;
   if (complete && options_.decode) bytes += options_.decode(std::span(chunk->events));
   absl::MutexLock lock(&mu_);
   bytes_ -= estimate;

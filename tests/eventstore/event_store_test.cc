@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/empty.pb.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "tests/testing/temp_dir.h"
@@ -701,6 +702,57 @@ TEST_F(EventStoreTest, ReadEventReturnsTheEventAtAPositionAndNotFoundOutsideTheL
   EXPECT_EQ(store_->ReadEvent(2)->type, "b");
   EXPECT_EQ(store_->ReadEvent(0).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->ReadEvent(4).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EventStoreTest, ReadIntoOverwritesABufferInPlaceWithTheEventsScanAllSees) {
+  ASSERT_TRUE(store_->Append(Req("site-1", ExpectedRevision::NoStream(), {Ev("a", "pa")})).ok());
+  AppendRequest second = Req("site-2", ExpectedRevision::NoStream(), {Ev("b", "pb"), Ev("c")});
+  second.metadata.actor_user.clear();  // an empty field overwrites a full one
+  second.metadata.reason.clear();
+  ASSERT_TRUE(store_->Append(second).ok());
+  std::vector<RecordedEvent> scanned;
+  ASSERT_TRUE(store_
+                  ->ScanAll(1, LogFilter(), 10,
+                            [&](const RecordedEvent& e) {
+                              scanned.push_back(e);
+                              return true;
+                            })
+                  .ok());
+  ASSERT_EQ(scanned.size(), 3u);
+
+  // A buffer holding other events (and an attached decoding) is overwritten whole.
+  std::vector<RecordedEvent> buffer(2);
+  for (RecordedEvent& e : buffer) {
+    e = scanned[0];
+    e.metadata.causation_id = "stale";
+    e.decoded = std::make_shared<google::protobuf::Empty>();
+  }
+  absl::StatusOr<size_t> n = store_->ReadInto(2, std::span(buffer));
+  ASSERT_TRUE(n.ok()) << n.status();
+  ASSERT_EQ(*n, 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const RecordedEvent& got = buffer[i];
+    const RecordedEvent& want = scanned[i + 1];
+    EXPECT_EQ(got.position, want.position);
+    EXPECT_EQ(got.stream_id, want.stream_id);
+    EXPECT_EQ(got.revision, want.revision);
+    EXPECT_EQ(got.type, want.type);
+    EXPECT_EQ(got.payload, want.payload);
+    EXPECT_EQ(got.metadata.actor_user, "");
+    EXPECT_EQ(got.metadata.reason, "");
+    EXPECT_EQ(got.metadata.causation_id, "");
+    EXPECT_EQ(got.log_hash, want.log_hash);
+    EXPECT_EQ(got.stream_hash, want.stream_hash);
+    EXPECT_EQ(got.recorded_at_us, want.recorded_at_us);
+    EXPECT_EQ(got.decoded, nullptr);
+  }
+  // Fewer at the end of the log, none beyond it; position 0 reads from the first event.
+  std::vector<RecordedEvent> three(3);
+  EXPECT_EQ(*store_->ReadInto(3, std::span(three)), 1u);
+  EXPECT_EQ(three[0].type, "c");
+  EXPECT_EQ(*store_->ReadInto(4, std::span(three)), 0u);
+  EXPECT_EQ(*store_->ReadInto(0, std::span(three)), 3u);
+  EXPECT_EQ(three[0].payload, "pa");
 }
 
 TEST_F(EventStoreTest, UnknownFutureFormatVersionIsRefusedAtOpen) {

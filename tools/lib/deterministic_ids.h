@@ -49,6 +49,10 @@ class DeterministicIds : public rb::es::EventStore {
       absl::FunctionRef<bool(const rb::es::RecordedEvent&)> fn) const override {
     return store_->ScanAll(from, filter, max_examined, fn);
   }
+  absl::StatusOr<size_t> ReadInto(uint64_t from,
+                                  std::span<rb::es::RecordedEvent> out) const override {
+    return store_->ReadInto(from, out);
+  }
   absl::StatusOr<rb::es::ReadAllResult> ReadAllBackward(
       uint64_t from, size_t limit, const rb::es::LogFilter& filter) const override {
     return store_->ReadAllBackward(from, limit, filter);
