@@ -16,6 +16,8 @@ namespace {
 
 // Bookkeeping cost of one map entry beyond its key and value bytes.
 constexpr size_t kEntryOverhead = 16;
+// Bytes of a key held in its SortItem.
+constexpr size_t kSortPrefixBytes = 24;
 // Tables of batches up to this many entries are kept by clear() anyway (absl keeps up to 127
 // slots); larger ones are made again at their size.
 constexpr size_t kReserveEntries = 127;
@@ -262,13 +264,21 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
     sorted.clear();
     sorted.reserve(s.pending.size());
     for (const Entry& e : s.pending) {
-      sorted.push_back(SortItem{OrderPrefix(e.first, 0), OrderPrefix(e.first, 8), &e});
+      sorted.push_back(
+          SortItem{OrderPrefix(e.first, 0), OrderPrefix(e.first, 8), OrderPrefix(e.first, 16), &e});
     }
-    // Most comparisons are decided by the first 16 bytes, without reading the keys.
     std::sort(sorted.begin(), sorted.end(), [](const SortItem& a, const SortItem& b) {
       if (a.prefix != b.prefix) return a.prefix < b.prefix;
       if (a.next != b.next) return a.next < b.next;
-      return a.entry->first < b.entry->first;
+      if (a.third != b.third) return a.third < b.third;
+      // The same first 24 bytes, zero-padded: a key shorter than that is a prefix of the other
+      // (the other's bytes where it ends are zeros), hence smaller; else the rest decides.
+      const absl::string_view ka = a.entry->first;
+      const absl::string_view kb = b.entry->first;
+      if (ka.size() < kSortPrefixBytes || kb.size() < kSortPrefixBytes) {
+        return ka.size() < kb.size();
+      }
+      return ka.substr(kSortPrefixBytes) < kb.substr(kSortPrefixBytes);
     });
     for (const SortItem& item : sorted) {
       const Entry* e = item.entry;

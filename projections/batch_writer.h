@@ -170,9 +170,12 @@ class BatchViewWriter final : public ViewWriter {
   const rb::es::EventStore* log_ = nullptr;
   uint64_t log_limit_ = 0;
   std::vector<Space> spaces_;
+  // The keys' first 24 bytes decide most comparisons of a sort without reading the keys (index
+  // keys often share 16: a departement, a sort and a commune name, then the site id).
   struct SortItem {
     uint64_t prefix;  // the key's first 8 bytes, big-endian, zero-padded
     uint64_t next;    // its bytes 8 to 15, likewise
+    uint64_t third;   // its bytes 16 to 23, likewise
     const Entry* entry;
   };
   mutable std::vector<SortItem> sorted_;  // AppendTo's buffer, kept between batches

@@ -152,6 +152,13 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
   change.inserted_at = at;
   change.retroactive = at < n;
 
+  // Grown 16 versions at a time at least: a site's index gains a version per event, and each
+  // growth on a batch's arena leaves the previous array behind.
+  auto make_room = [](auto* field) {
+    if (field->size() == field->Capacity()) field->Reserve(std::max(16, 2 * field->size()));
+  };
+  make_room(index.mutable_valid_at_us());
+  make_room(index.mutable_positions());
   index.add_valid_at_us(valid);
   index.add_positions(position);
   for (size_t i = n; i > at; --i) {

@@ -1,8 +1,10 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "projections/batch_writer.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "eventstore/event_store.h"
 #include "gtest/gtest.h"
@@ -57,6 +59,40 @@ TEST_F(BatchViewWriterTest, AppendToWritesEachKeyOnceInSpaceThenKeyOrder) {
   EXPECT_EQ(batch.entries()[2].value, "2");
   w.Clear();
   EXPECT_TRUE(w.empty());
+}
+
+TEST_F(BatchViewWriterTest, AppendToOrdersKeysByBytesWhateverTheirSharedPrefixes) {
+  // Keys sharing their first 8, 16 or 24 bytes, keys that are prefixes of others, zero bytes at
+  // and around those lengths, and bytes above 0x7f: the batch is in std::string order.
+  const std::string p24 =
+      "d93" + std::string(1, '\0') + "Ocmontreuil" + std::string(1, '\0') + "12345678";  // 24 bytes
+  std::vector<std::string> keys = {
+      p24,
+      p24 + "8",
+      p24 + std::string(1, '\0'),
+      p24 + std::string(2, '\0') + "x",
+      p24.substr(0, 23),
+      p24.substr(0, 16),
+      p24.substr(0, 16) + std::string(8, '\0'),
+      p24.substr(0, 16) + std::string(7, '\0'),
+      p24.substr(0, 8),
+      p24.substr(0, 8) + "\xff",
+      std::string(1, '\0'),
+      std::string(2, '\0'),
+      "",
+      p24 + "7\x80",
+      p24 + "70",
+  };
+  ASSERT_EQ(p24.size(), 24u);
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
+  for (size_t i = 0; i < keys.size(); ++i) w.Put("a", keys[keys.size() - 1 - i], "v");
+  rb::es::KvWriteBatch batch;
+  w.AppendTo(&batch);
+  std::sort(keys.begin(), keys.end());
+  ASSERT_EQ(batch.entries().size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(batch.entries()[i].key, keys[i]) << "at " << i;
+  }
 }
 
 TEST_F(BatchViewWriterTest, GetAfterCommitReturnsCommittedValuesAndDiscardedWritesAreForgotten) {
