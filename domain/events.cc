@@ -76,22 +76,35 @@ struct BodyInfo {
   const pb::FieldDescriptor* field = nullptr;
   const pb::Message* prototype = nullptr;
   uint32_t version = 1;
+  // The envelope holding the field, and its reflection: asking a message for them goes through
+  // its descriptors' once-initialisation check at every call.
+  const pb::Descriptor* envelope = nullptr;
+  const pb::Reflection* reflection = nullptr;
 };
+
+// The descriptor of envelope type `Envelope`, looked up once.
+template <typename Envelope>
+const pb::Descriptor* EnvelopeDescriptor() {
+  static const pb::Descriptor* const descriptor = Envelope::descriptor();
+  return descriptor;
+}
 
 // Every type of both envelopes ("site.declared" -> SiteEvent.declared), built once.
 const BodyInfo* FindBody(absl::string_view type) {
   static const auto* bodies = [] {
     auto* m = new absl::flat_hash_map<std::string, BodyInfo>();
-    for (const auto& [envelope, category] :
-         {std::pair{resorption::v1::SiteEvent::descriptor(), "site"},
-          std::pair{resorption::v1::ActionEvent::descriptor(), "action"}}) {
-      const pb::OneofDescriptor* body = Body(envelope);
+    const std::pair<const pb::Message*, const char*> envelopes[] = {
+        {&resorption::v1::SiteEvent::default_instance(), "site"},
+        {&resorption::v1::ActionEvent::default_instance(), "action"}};
+    for (const auto& [envelope, category] : envelopes) {
+      const pb::OneofDescriptor* body = Body(envelope->GetDescriptor());
       for (int i = 0; i < body->field_count(); ++i) {
         const pb::FieldDescriptor* f = body->field(i);
         std::string name = absl::StrCat(category, ".", f->name());
         const uint32_t version = VersionOf(name);
-        (*m)[std::move(name)] = BodyInfo{
-            f, pb::MessageFactory::generated_factory()->GetPrototype(f->message_type()), version};
+        (*m)[std::move(name)] =
+            BodyInfo{f, pb::MessageFactory::generated_factory()->GetPrototype(f->message_type()),
+                     version, envelope->GetDescriptor(), envelope->GetReflection()};
       }
     }
     return m;
@@ -100,15 +113,16 @@ const BodyInfo* FindBody(absl::string_view type) {
   return it == bodies->end() ? nullptr : &it->second;
 }
 
+template <typename Envelope>
 absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view category,
-                    pb::Message* envelope) {
+                    Envelope* envelope) {
   if (recorded.type.size() <= category.size() || recorded.type[category.size()] != '.' ||
       !absl::StartsWith(recorded.type, category)) {
     return absl::FailedPreconditionError(
         absl::StrCat("not a ", category, " event: ", recorded.type));
   }
   const BodyInfo* info = FindBody(recorded.type);
-  if (info == nullptr || info->field->containing_type() != envelope->GetDescriptor()) {
+  if (info == nullptr || info->envelope != EnvelopeDescriptor<Envelope>()) {
     return absl::FailedPreconditionError(absl::StrCat("unknown event type ", recorded.type));
   }
   // Made where the envelope lives (its arena, or the heap), parsed, then handed to the envelope.
@@ -128,7 +142,7 @@ absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view cat
     return absl::DataLossError(absl::StrCat(recorded.type, " at position ", recorded.position,
                                             ": payload does not parse"));
   }
-  envelope->GetReflection()->SetAllocatedMessage(envelope, body, info->field);
+  info->reflection->SetAllocatedMessage(envelope, body, info->field);
   owned.release();  // the envelope owns it now
   return absl::OkStatus();
 }

@@ -734,7 +734,8 @@ void EvolveSiteInPlace(v1::Site& s, const v1::SiteEvent& e) {
   auto touch = [&s, &e] {
     if (e.valid_at_us() >= s.updated_at_us()) {
       s.set_updated_at_us(e.valid_at_us());
-      s.set_updated_by(e.actor_user_id());
+      // Most events of a site come from the author of the one before: no copy then.
+      if (s.updated_by() != e.actor_user_id()) s.set_updated_by(e.actor_user_id());
     }
     s.set_updated_without_any_change(false);
   };

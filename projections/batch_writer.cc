@@ -34,7 +34,7 @@ absl::string_view BatchViewWriter::Bytes::Copy(std::string_view s) {
       return absl::string_view(large_.back().data(), s.size());
     }
     if (spare_.empty()) {
-      blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+      blocks_.push_back(std::make_unique_for_overwrite<char[]>(kBlockBytes));  // not zeroed
     } else {
       blocks_.push_back(std::move(spare_.back()));
       spare_.pop_back();
