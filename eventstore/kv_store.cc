@@ -1,10 +1,12 @@
 #include "eventstore/kv_store.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "eventstore/rocks_kv_store.h"
 #include "eventstore/rocks_status.h"
 #include "rocksdb/write_batch.h"
@@ -155,15 +157,32 @@ rocksdb::ColumnFamilyHandle* RocksKvStore::Find(const std::string& space) const 
   return it == spaces_.end() ? nullptr : it->second;
 }
 
-absl::Status RocksKvStore::CreateSpace(const std::string& space) {
-  if (space.empty()) return absl::InvalidArgumentError("key space name must not be empty");
+absl::Status RocksKvStore::CreateSpace(const std::string& space) { return CreateSpaces({space}); }
+
+absl::Status RocksKvStore::CreateSpaces(const std::vector<std::string>& spaces) {
+  for (const std::string& space : spaces) {
+    if (space.empty()) return absl::InvalidArgumentError("key space name must not be empty");
+  }
   absl::MutexLock lock(&mu_);
-  if (Find(space) != nullptr) return absl::OkStatus();
+  std::vector<std::string> missing;
+  for (const std::string& space : spaces) {
+    if (Find(space) == nullptr &&
+        std::find(missing.begin(), missing.end(), space) == missing.end()) {
+      missing.push_back(space);
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
   if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
-  rocksdb::ColumnFamilyHandle* h = nullptr;
-  auto s = db_->CreateColumnFamily(cf_options_, kKvPrefix + space, &h);
-  if (!s.ok()) return FromRocks(s, absl::StrCat("create key space ", space));
-  spaces_[space] = h;
+  std::vector<std::string> families;
+  families.reserve(missing.size());
+  for (const std::string& space : missing) families.push_back(kKvPrefix + space);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  auto s = db_->CreateColumnFamilies(cf_options_, families, &handles);
+  // On error RocksDB returns the handles of the families it created before failing.
+  for (size_t i = 0; i < handles.size(); ++i) spaces_[missing[i]] = handles[i];
+  if (!s.ok()) {
+    return FromRocks(s, absl::StrCat("create key spaces ", absl::StrJoin(missing, ", ")));
+  }
   return absl::OkStatus();
 }
 

@@ -119,6 +119,10 @@ class KvStore {
   virtual ~KvStore() = default;
   // Creates the key space if absent. Names are free-form printable ASCII.
   virtual absl::Status CreateSpace(const std::string& space) = 0;
+  // Creates those of `spaces` that are absent, at once (one change of the store's catalogue for
+  // all of them, where CreateSpace makes one per space). INVALID_ARGUMENT for an empty name
+  // (nothing is created then).
+  virtual absl::Status CreateSpaces(const std::vector<std::string>& spaces) = 0;
   // Drops the key space and its data. NOT_FOUND when absent.
   virtual absl::Status DropSpace(const std::string& space) = 0;
   virtual bool HasSpace(const std::string& space) const = 0;

@@ -27,6 +27,7 @@ class RocksKvStore : public KvStore {
   ~RocksKvStore() override;
 
   absl::Status CreateSpace(const std::string& space) override;
+  absl::Status CreateSpaces(const std::vector<std::string>& spaces) override;
   absl::Status DropSpace(const std::string& space) override;
   bool HasSpace(const std::string& space) const override;
   std::vector<std::string> ListSpaces() const override;

@@ -42,12 +42,7 @@ const std::string* GenerationHandle::FullName(std::string_view space) const {
   return nullptr;
 }
 
-absl::Status GenerationHandle::CreateSpaces() const {
-  for (const std::string& full : full_names_) {
-    if (absl::Status s = kv_->CreateSpace(full); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
+absl::Status GenerationHandle::CreateSpaces() const { return kv_->CreateSpaces(full_names_); }
 
 }  // namespace internal
 

@@ -38,6 +38,28 @@ TEST_F(KvStoreTest, BatchSpansSpacesAtomicallyAndSurvivesReopen) {
   EXPECT_FALSE(kv2.Get("view.a", "absent")->has_value());
 }
 
+TEST_F(KvStoreTest, CreateSpacesMakesTheMissingOnesAtOnceAndRefusesAnEmptyName) {
+  KvStore& kv = store_->kv();
+  ASSERT_TRUE(kv.CreateSpace("view.a").ok());
+  KvWriteBatch before;
+  before.Put("view.a", "k", "kept");
+  ASSERT_TRUE(kv.Write(before, true).ok());
+  EXPECT_EQ(kv.CreateSpaces({"view.x", ""}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(kv.HasSpace("view.x"));
+  // An existing space is kept as it is; a name given twice is made once.
+  ASSERT_TRUE(kv.CreateSpaces({"view.a", "view.b", "view.c", "view.b"}).ok());
+  ASSERT_TRUE(kv.CreateSpaces({}).ok());
+  KvWriteBatch batch;
+  batch.Put("view.b", "k", "b");
+  batch.Put("view.c", "k", "c");
+  ASSERT_TRUE(kv.Write(batch, true).ok());
+  Reopen();
+  KvStore& kv2 = store_->kv();
+  EXPECT_EQ(**kv2.Get("view.a", "k"), "kept");
+  EXPECT_EQ(**kv2.Get("view.b", "k"), "b");
+  EXPECT_EQ(**kv2.Get("view.c", "k"), "c");
+}
+
 TEST_F(KvStoreTest, BatchNamingAnUnknownSpaceWritesNothing) {
   KvStore& kv = store_->kv();
   ASSERT_TRUE(kv.CreateSpace("view.a").ok());
