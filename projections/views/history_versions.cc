@@ -94,6 +94,7 @@ void SiteVersionLog::Batch::Flush(ViewWriter& w) {
     w.Put(space_, site_id, bytes);
   }
   sites_.clear();
+  last_ = nullptr;
   arena_.Reset();
   bytes_ = 0;
 }
@@ -107,22 +108,30 @@ constexpr size_t kBytesPerVersion = 48;
 absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch& batch,
                                                            const rb::es::RecordedEvent& recorded,
                                                            const v1::SiteEvent& event) const {
-  const std::string site_id = SiteIdOfStream(recorded.stream_id);
+  const std::string_view site_id = SiteIdViewOfStream(recorded.stream_id);
   if (batch.space_.empty()) batch.space_ = options_.sites;
-  auto [it, inserted] = batch.sites_.try_emplace(site_id);
-  Batch::Entry& entry = it->second;
-  if (inserted) {
-    entry.index = google::protobuf::Arena::CreateMessage<v1::SiteVersionIndex>(&batch.arena_);
-  }
-  v1::SiteVersionIndex& index = *entry.index;
-  if (inserted) {
-    absl::StatusOr<std::optional<std::string>> stored = w.Get(options_.sites, site_id);
-    if (!stored.ok() || (stored->has_value() && !ParseSiteVersionIndex(**stored, &index))) {
-      batch.sites_.erase(it);
-      if (!stored.ok()) return stored.status();
-      return absl::DataLossError(absl::StrCat("history: bad record of site ", site_id));
+  bool inserted = false;
+  if (batch.last_ == nullptr || batch.last_site_ != site_id) {
+    auto [it, added] = batch.sites_.try_emplace(absl::string_view(site_id.data(), site_id.size()));
+    inserted = added;
+    if (inserted) {
+      it->second.index =
+          google::protobuf::Arena::CreateMessage<v1::SiteVersionIndex>(&batch.arena_);
+      absl::StatusOr<std::optional<std::string>> stored = w.Get(options_.sites, site_id);
+      if (!stored.ok() ||
+          (stored->has_value() && !ParseSiteVersionIndex(**stored, it->second.index))) {
+        batch.sites_.erase(it);
+        batch.last_ = nullptr;
+        if (!stored.ok()) return stored.status();
+        return absl::DataLossError(
+            absl::StrCat("history: bad record of site ", std::string(site_id)));
+      }
     }
+    batch.last_site_.assign(site_id);
+    batch.last_ = &it->second;
   }
+  Batch::Entry& entry = *batch.last_;
+  v1::SiteVersionIndex& index = *entry.index;
   absl::StatusOr<Change> change = AddTo(w, index, recorded, event);
   if (!change.ok()) return change.status();
   // Memory: the record's size when it enters the batch, then an allowance per version added and

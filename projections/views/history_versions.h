@@ -88,6 +88,11 @@ class SiteVersionLog {
     // The records and their folded states, freed at once by Flush (no destruction per field).
     google::protobuf::Arena arena_;
     absl::flat_hash_map<std::string, Entry> sites_;
+    // The site of the last Add and its entry: consecutive events of one site (a command's, a
+    // stream read in order) skip the lookup. Reset by every insertion into sites_, which may move
+    // the entries.
+    std::string last_site_;
+    Entry* last_ = nullptr;
     size_t bytes_ = 0;
   };
 

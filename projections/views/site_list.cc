@@ -220,8 +220,10 @@ class SiteListBatch final : public rb::proj::BatchState {
   };
 
   absl::StatusOr<Entry*> Site(rb::proj::ViewWriter& w, const std::string& id) {
+    // Consecutive events of one site (a command's) skip the lookup.
+    if (last_ != nullptr && last_id_ == id) return last_;
     auto it = sites_.find(id);
-    if (it != sites_.end()) return &it->second;
+    if (it != sites_.end()) return Remember(id, &it->second);
     absl::StatusOr<std::optional<std::string>> v = w.Get(kSites, id);
     if (!v.ok()) return v.status();
     Entry e{google::protobuf::Arena::CreateMessage<pb::SiteListRecord>(&arena_),
@@ -231,7 +233,7 @@ class SiteListBatch final : public rb::proj::BatchState {
     }
     *e.current = *e.committed;
     bytes_ += kEntryBytes + id.size() + (v->has_value() ? 4 * (*v)->size() : 0);
-    return &sites_.emplace(id, e).first->second;
+    return Remember(id, &sites_.emplace(id, e).first->second);
   }
 
   absl::Status RaiseMaxValid(rb::proj::ViewWriter& w, int64_t valid_at_us) {
@@ -263,10 +265,18 @@ class SiteListBatch final : public rb::proj::BatchState {
   size_t ApproximateBytes() const override { return bytes_; }
 
  private:
+  Entry* Remember(const std::string& id, Entry* entry) {
+    last_id_ = id;
+    last_ = entry;
+    return entry;
+  }
+
   static constexpr size_t kEntryBytes = 512;
   google::protobuf::Arena arena_;  // declared first: destroyed after sites_
   // Pointer-stable: Site's results stay valid while other sites are added.
   absl::node_hash_map<std::string, Entry> sites_;
+  std::string last_id_;    // the site of the last Site call
+  Entry* last_ = nullptr;  // its entry
   bool max_loaded_ = false;
   bool max_dirty_ = false;
   std::optional<int64_t> max_valid_;
@@ -602,7 +612,9 @@ absl::StatusOr<std::optional<absl::CivilDay>> ReadLatestValidDay(
 
 absl::Status SiteListProjection::Apply(const rb::es::RecordedEvent& event,
                                        rb::proj::ViewWriter& writer) const {
-  const std::string category = event.Category();
+  // The stream's category, without a copy ("site-42" -> "site").
+  const std::string_view stream = event.stream_id;
+  const std::string_view category = stream.substr(0, stream.find('-'));
   if (category != "site" && category != "action") return absl::OkStatus();
   return rb::proj::WithBatchState<SiteListBatch>(writer, [&](SiteListBatch& batch) {
     return category == "site" ? ApplySite(event, writer, batch) : ApplyAction(event, writer, batch);
