@@ -2,6 +2,7 @@
 #include "projections/views/history_versions.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -179,12 +180,15 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::AddTo(ViewWriter& w,
   // valid otherwise, into a new state made where the index lives (moved into the tail at the end
   // without a copy).
   const bool snapshots = !options_.snapshots.empty();
-  std::optional<v1::Site> local;  // made only for a retroactive version off an arena
+  std::unique_ptr<v1::Site> local;  // made only for a retroactive version off an arena
   v1::Site* folded = index.mutable_tail();
   if (change.retroactive) {
-    folded = index.GetArena() != nullptr
-                 ? google::protobuf::Arena::CreateMessage<v1::Site>(index.GetArena())
-                 : &local.emplace();
+    if (index.GetArena() != nullptr) {
+      folded = google::protobuf::Arena::CreateMessage<v1::Site>(index.GetArena());
+    } else {
+      local = std::make_unique<v1::Site>();
+      folded = local.get();
+    }
   }
   v1::Site& state = *folded;
   size_t from = 0;            // first version to fold into `state`
