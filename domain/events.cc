@@ -89,8 +89,11 @@ const pb::Descriptor* EnvelopeDescriptor() {
   return descriptor;
 }
 
-// Every type of both envelopes ("site.declared" -> SiteEvent.declared), built once.
-const BodyInfo* FindBody(absl::string_view type) {
+using BodyEntry = std::pair<const std::string, BodyInfo>;
+
+// Every type of both envelopes ("site.declared" -> SiteEvent.declared), built once and never
+// changed (its entries stay where they are); nullptr for an unknown type.
+const BodyEntry* FindBody(absl::string_view type) {
   static const auto* bodies = [] {
     auto* m = new absl::flat_hash_map<std::string, BodyInfo>();
     const std::pair<const pb::Message*, const char*> envelopes[] = {
@@ -110,7 +113,7 @@ const BodyInfo* FindBody(absl::string_view type) {
     return m;
   }();
   auto it = bodies->find(type);
-  return it == bodies->end() ? nullptr : &it->second;
+  return it == bodies->end() ? nullptr : &*it;
 }
 
 template <typename Envelope>
@@ -121,7 +124,11 @@ absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view cat
     return absl::FailedPreconditionError(
         absl::StrCat("not a ", category, " event: ", recorded.type));
   }
-  const BodyInfo* info = FindBody(recorded.type);
+  // Events come in runs of one type (a site's updates, a chunk of imports): the last type's
+  // entry is kept per thread, its name compared before any hashing.
+  thread_local const BodyEntry* last = nullptr;
+  if (last == nullptr || last->first != recorded.type) last = FindBody(recorded.type);
+  const BodyInfo* info = last != nullptr ? &last->second : nullptr;
   if (info == nullptr || info->envelope != EnvelopeDescriptor<Envelope>()) {
     return absl::FailedPreconditionError(absl::StrCat("unknown event type ", recorded.type));
   }

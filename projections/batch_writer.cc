@@ -93,8 +93,11 @@ BatchViewWriter::BatchViewWriter(const rb::es::KvStore* kv, std::string_view pro
 }
 
 BatchViewWriter::Space* BatchViewWriter::Find(std::string_view space) {
+  // A projection writes runs of one space (a site's record, then its index keys): the last one
+  // found is compared first.
+  if (last_space_ != nullptr && last_space_->short_name == space) return last_space_;
   for (Space& s : spaces_) {
-    if (s.short_name == space) return &s;
+    if (s.short_name == space) return last_space_ = &s;
   }
   return nullptr;
 }

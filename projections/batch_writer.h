@@ -169,7 +169,8 @@ class BatchViewWriter final : public ViewWriter {
   size_t written_keys_ = 0;
   const rb::es::EventStore* log_ = nullptr;
   uint64_t log_limit_ = 0;
-  std::vector<Space> spaces_;
+  std::vector<Space> spaces_;    // never resized after construction
+  Space* last_space_ = nullptr;  // the space Find returned last
   // The keys' first 24 bytes decide most comparisons of a sort without reading the keys (index
   // keys often share 16: a departement, a sort and a commune name, then the site id).
   struct SortItem {

@@ -91,15 +91,12 @@ int32_t ReadMonth(std::string_view bytes) {
   return static_cast<int32_t>(v) - kDayOffset;
 }
 
-void AppendVarint(uint64_t z, std::string* out) {
-  while (z >= 0x80) {
-    out->push_back(static_cast<char>(z | 0x80));
-    z >>= 7;
-  }
-  out->push_back(static_cast<char>(z));
-}
-
 bool ReadVarint(std::string_view in, size_t* pos, uint64_t* out) {
+  // Most of a bucket's values are small (most metrics do not change on a day): one byte.
+  if (*pos < in.size() && static_cast<unsigned char>(in[*pos]) < 0x80) {
+    *out = static_cast<unsigned char>(in[(*pos)++]);
+    return true;
+  }
   uint64_t z = 0;
   for (int shift = 0; shift <= 63; shift += 7) {
     if (*pos >= in.size()) return false;
@@ -121,14 +118,27 @@ struct DayDelta {
 
 // A month bucket's value: per day with a change, in day order, the day within the month (varint)
 // then the 34 metrics (zigzag varints).
+// Writes `z` as a varint at `p`; returns the end.
+char* PutVarint(uint64_t z, char* p) {
+  while (z >= 0x80) {
+    *p++ = static_cast<char>(z | 0x80);
+    z >>= 7;
+  }
+  *p++ = static_cast<char>(z);
+  return p;
+}
+
 void EncodeBucket(const std::vector<DayDelta>& days, int32_t first_day, std::string* out) {
-  out->clear();
+  // Room for the longest encoding (10 bytes a varint), written through a pointer, then cut.
+  out->resize(days.size() * (kMetrics + 1) * 10);
+  char* p = out->data();
   for (const DayDelta& d : days) {
-    AppendVarint(static_cast<uint64_t>(d.day - first_day), out);
+    p = PutVarint(static_cast<uint64_t>(d.day - first_day), p);
     for (int64_t x : d.values) {
-      AppendVarint((static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63), out);
+      p = PutVarint((static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63), p);
     }
   }
+  out->resize(static_cast<size_t>(p - out->data()));
 }
 
 bool DecodeBucket(std::string_view in, int32_t first_day, std::vector<DayDelta>* days) {
