@@ -313,6 +313,9 @@ absl::Status EventStoreImpl::Init() {
   }
   kv_ = std::make_unique<RocksKvStore>(db_.get(), std::move(kv_handles), cf_options,
                                        options_.read_only);
+  if (!options_.read_only) {
+    if (absl::Status r = kv_->ResetIngestFolder(); !r.ok()) return r;
+  }
 
   // Storage format version.
   std::string version;

@@ -1,6 +1,7 @@
 #include "eventstore/kv_store.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "eventstore/rocks_kv_store.h"
 #include "eventstore/rocks_status.h"
+#include "rocksdb/sst_file_writer.h"
 #include "rocksdb/write_batch.h"
 
 namespace rb::es {
@@ -140,7 +142,10 @@ absl::Status MissingSpace(const std::string& space) {
 
 RocksKvStore::RocksKvStore(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
                            rocksdb::ColumnFamilyOptions cf_options, bool read_only)
-    : db_(db), cf_options_(std::move(cf_options)), read_only_(read_only) {
+    : db_(db),
+      cf_options_(std::move(cf_options)),
+      read_only_(read_only),
+      ingest_folder_(db->GetName() + "/ingest") {
   for (auto* h : handles) spaces_[h->GetName().substr(sizeof(kKvPrefix) - 1)] = h;
 }
 
@@ -322,6 +327,119 @@ absl::Status RocksKvStore::WriteWith(const rocksdb::WriteOptions& options,
     if (!s.ok()) return FromRocks(s, "kv batch");
   }
   return FromRocks(db_->Write(options, &wb), "kv write");
+}
+
+absl::Status RocksKvStore::ResetIngestFolder() {
+  std::error_code ec;
+  std::filesystem::remove_all(ingest_folder_, ec);
+  if (!ec) std::filesystem::create_directories(ingest_folder_, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("prepare folder ", ingest_folder_, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The spaces of `batch` in order, each with its entries' range [begin, end); INVALID_ARGUMENT
+// when the batch breaks a rule of KvStore::WriteFiles.
+struct SpaceRun {
+  std::string_view space;
+  size_t begin;
+  size_t end;
+};
+
+absl::StatusOr<std::vector<SpaceRun>> SortedRuns(const KvWriteBatch& batch) {
+  std::vector<SpaceRun> runs;
+  std::string_view last_key;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const KvWriteBatch::Entry e = batch.entry(i);
+    if (e.op == KvWriteBatch::Op::kDeleteRange) {
+      return absl::InvalidArgumentError(absl::StrCat("write as files: key space '",
+                                                     std::string(e.space),
+                                                     "': a range deletion cannot be written so"));
+    }
+    if (runs.empty() || runs.back().space != e.space) {
+      for (const SpaceRun& run : runs) {
+        if (run.space == e.space) {
+          return absl::InvalidArgumentError(absl::StrCat("write as files: key space '",
+                                                         std::string(e.space),
+                                                         "': its entries must be contiguous"));
+        }
+      }
+      runs.push_back(SpaceRun{e.space, i, i + 1});
+    } else {
+      if (e.key <= last_key) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("write as files: key space '", std::string(e.space),
+                         "': keys must be in strictly increasing order"));
+      }
+      runs.back().end = i + 1;
+    }
+    last_key = e.key;
+  }
+  return runs;
+}
+
+}  // namespace
+
+absl::Status RocksKvStore::WriteFiles(const KvWriteBatch& batch) {
+  if (read_only_) return absl::FailedPreconditionError("the store is open read-only");
+  absl::StatusOr<std::vector<SpaceRun>> runs = SortedRuns(batch);
+  if (!runs.ok()) return runs.status();
+  if (runs->empty()) return absl::OkStatus();
+  // Files as a flush writes them: uncompressed (compactions compress deeper levels), with the
+  // family's filters and block format. Their pages stay cached: the views read them next.
+  rocksdb::Options options(db_->GetDBOptions(), cf_options_);
+  options.compression = rocksdb::kNoCompression;
+  options.compression_per_level.clear();
+  options.bottommost_compression = rocksdb::kDisableCompressionOption;
+  std::vector<std::string> written;
+  auto remove_written = [&written] {
+    std::error_code ignored;
+    for (const std::string& path : written) std::filesystem::remove(path, ignored);
+  };
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  for (const SpaceRun& run : *runs) {
+    const std::string space(run.space);
+    rocksdb::ColumnFamilyHandle* h = Find(space);
+    if (h == nullptr) {
+      remove_written();
+      return MissingSpace(space);
+    }
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(options), options, h,
+                                  /*invalidate_page_cache=*/false);
+    const std::string path = absl::StrCat(ingest_folder_, "/", next_ingest_file_++, ".sst");
+    rocksdb::Status s = writer.Open(path);
+    if (s.ok()) written.push_back(path);
+    for (size_t i = run.begin; s.ok() && i < run.end; ++i) {
+      const KvWriteBatch::Entry e = batch.entry(i);
+      const rocksdb::Slice key(e.key.data(), e.key.size());
+      s = e.op == KvWriteBatch::Op::kPut
+              ? writer.Put(key, rocksdb::Slice(e.value.data(), e.value.size()))
+              : writer.Delete(key);
+    }
+    if (s.ok()) s = writer.Finish();
+    if (!s.ok()) {
+      remove_written();
+      return FromRocks(s, absl::StrCat("write a file of key space ", space));
+    }
+    rocksdb::IngestExternalFileArg arg;
+    arg.column_family = h;
+    arg.external_files.push_back(path);
+    arg.options.move_files = true;            // linked into the store, not copied
+    arg.options.allow_blocking_flush = true;  // a key also in a write buffer: flushed first
+    arg.options.write_global_seqno = false;   // the sequence number lives in the manifest
+    args.push_back(std::move(arg));
+  }
+  // One manifest change for every family: all the files are added, or none.
+  rocksdb::Status s = db_->IngestExternalFiles(args);
+  if (!s.ok()) {
+    remove_written();
+    return FromRocks(s, "add written files to the store");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<KvIterator>> RocksKvStore::NewIterator(

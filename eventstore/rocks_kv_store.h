@@ -37,6 +37,12 @@ class RocksKvStore : public KvStore {
   absl::Status WriteUnlogged(const KvWriteBatch& batch) override;
   absl::Status Flush() override;
   absl::Status FlushThenWrite(const KvWriteBatch& batch) override;
+  absl::Status WriteFiles(const KvWriteBatch& batch) override;
+
+  // The folder of the table files WriteFiles writes before adding them to the store
+  // (`<data directory>/ingest`). Made empty at open (what a crash left there was never added),
+  // before any WriteFiles.
+  absl::Status ResetIngestFolder();
 
   // Flush, when an unlogged write was made since the last flush (at close: keeps them).
   absl::Status FlushUnlogged();
@@ -70,6 +76,8 @@ class RocksKvStore : public KvStore {
   absl::Mutex backup_barrier_;
   std::atomic<bool> unlogged_{false};  // an unlogged write since the last Flush
   std::map<std::string, rocksdb::ColumnFamilyHandle*> spaces_ ABSL_GUARDED_BY(mu_);
+  const std::string ingest_folder_;
+  std::atomic<uint64_t> next_ingest_file_{1};  // names the files WriteFiles writes
 };
 
 }  // namespace rb::es::internal

@@ -39,6 +39,11 @@ struct ProjectionEngine::Worker {
   // Built from position 0 and not yet at the head: its first commit at the head flushes the store
   // before writing its checkpoint (worker thread only).
   bool flush_at_head = false;
+  // Commits of this generation may sit in the write buffers without the write-ahead log (an
+  // unlogged commit of this worker since its last flush, or of an earlier worker of the
+  // generation: assumed unless it starts at position 0): its next commit written as files
+  // flushes first (worker thread only).
+  bool unflushed = true;
 };
 
 struct ProjectionEngine::Slot {
@@ -521,26 +526,50 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
   batch.Clear();
   writer.AppendTo(&batch);
   batch.Put(meta, CheckpointKey(slot->name, worker->id.generation), EncodeCheckpoint(cp));
+  // A large batch (catching up) goes to new table files with its checkpoint, the switch, if
+  // any, after them; a small one through the write buffers, switch included.
+  const bool as_files =
+      options_.files_min_bytes > 0 && batch.ApproximateBytes() >= options_.files_min_bytes;
+  rb::es::KvWriteBatch after_files;
   if (switched) {
-    batch.Put(meta, ActiveKey(slot->name), EncodeGeneration(worker->id));
-    batch.Delete(meta, PendingKey(slot->name));
-    batch.Delete(meta, CheckpointKey(slot->name, replaced.generation));
+    rb::es::KvWriteBatch& to = as_files ? after_files : batch;
+    to.Put(meta, ActiveKey(slot->name), EncodeGeneration(worker->id));
+    to.Delete(meta, PendingKey(slot->name));
+    to.Delete(meta, CheckpointKey(slot->name, replaced.generation));
   }
   absl::Status s;
+  bool durable = true;
   // A generation built from position 0 reaching the head for the first time: its views go to
   // disk before its checkpoint says so, so a crash afterwards never redoes the build, and they
   // are read from files rather than from the write buffers a build fills (slow to read
   // backwards).
   const bool built = caught_up && worker->flush_at_head && cp.position > 0;
-  if (switched || built) {
+  if (as_files) {
+    // Durable once written. This generation's unlogged commits before them reach the disk
+    // first: a crash must not keep these files (and their checkpoint) without them.
+    if (worker->unflushed) s = store_->kv().Flush();
+    if (s.ok()) {
+      worker->unflushed = false;
+      s = store_->kv().WriteFiles(batch);
+    }
+    // The switch is logged and synced after the files (which hold every write of the
+    // generation): a crash in between leaves the generation pending, caught up.
+    if (s.ok() && switched) s = store_->kv().FlushThenWrite(after_files);
+    if (s.ok() && built) worker->flush_at_head = false;
+  } else if (switched || built) {
     // The switch is logged and synced. The generation's unlogged batches before it must reach
     // the disk first: a crash must not keep the switch without them.
     s = store_->kv().FlushThenWrite(batch);
-    if (s.ok()) worker->flush_at_head = false;
+    if (s.ok()) {
+      worker->flush_at_head = false;
+      worker->unflushed = false;
+    }
   } else if (options_.sync_commits) {
     s = store_->kv().Write(batch, /*sync=*/true);
   } else {
     s = store_->kv().WriteUnlogged(batch);
+    if (s.ok()) worker->unflushed = true;
+    durable = false;
   }
   if (caught_up && batch.ApproximateBytes() > kKeepBatchBytes) {
     batch = rb::es::KvWriteBatch();
@@ -581,7 +610,8 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
     options_.on_commit(CommitInfo{.projection = slot->name,
                                   .generation = worker->id,
                                   .position = cp.position,
-                                  .switched = switched});
+                                  .switched = switched,
+                                  .durable = durable});
   }
   return true;
 }
@@ -604,6 +634,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
   if (cp.position == 0) {
     writer.set_spaces_start_empty();
     worker->flush_at_head = true;
+    worker->unflushed = false;
   }
   auto apply = [&](const rb::es::RecordedEvent& e) {
     writer.set_log_limit(e.position);

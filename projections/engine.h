@@ -68,6 +68,10 @@ struct CommitInfo {
   GenerationId generation;
   uint64_t position = 0;  // the new checkpoint
   bool switched = false;  // this commit made `generation` the active one
+  // On disk when reported: synced (EngineOptions::sync_commits, a switch, the end of a first
+  // build) or written as table files (EngineOptions::files_min_bytes). Otherwise it reaches the
+  // disk with the store's next flush.
+  bool durable = false;
 };
 
 // Reported once when a generation stops on an error (state kFailed), on the worker thread, after
@@ -107,6 +111,11 @@ struct EngineOptions {
   // of the machine) only loses the last commits, whose events are applied again at restart. A
   // rebuild's switch is always flushed and synced.
   bool sync_commits = false;
+  // A commit of at least this many bytes (a batch of a worker catching up) is written as new
+  // table files of the store, with its checkpoint (KvStore::WriteFiles), rather than through
+  // its write buffers: durable at once, and cheaper for a large sorted batch than the buffers
+  // and their flush. 0: every commit goes through the write buffers.
+  size_t files_min_bytes = size_t{4} << 20;
   // The key space of checkpoints and generation pointers.
   std::string meta_space = std::string(kDefaultMetaSpace);
   // A live worker waits for the head listener; it re-reads the head after this long without a

@@ -1,7 +1,10 @@
 #include "eventstore/kv_store.h"
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "eventstore/event_store.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
@@ -143,6 +146,111 @@ TEST_F(KvStoreTest, IteratorsOfOneSnapshotReadOneInstant) {
   ASSERT_TRUE(it.ok()) << it.status();
   (*it)->Seek("");
   EXPECT_TRUE((*it)->Valid());
+}
+
+// The folder WriteFiles writes its files in before adding them to the store.
+size_t IngestFolderEntries(const std::string& db) {
+  std::error_code ec;
+  size_t n = 0;
+  for (auto it = std::filesystem::directory_iterator(db + "/ingest", ec);
+       !ec && it != std::filesystem::directory_iterator(); ++it) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(KvStoreTest, WriteFilesAppliesASortedBatchOfSeveralSpacesDurablyInOrderWithOtherWrites) {
+  KvStore& kv = store_->kv();
+  ASSERT_TRUE(kv.CreateSpaces({"view.a", "view.b"}).ok());
+  KvWriteBatch before;
+  before.Put("view.a", "k1", "old");
+  before.Put("view.a", "k3", "gone");
+  before.Put("view.b", "x", "kept");
+  ASSERT_TRUE(kv.Write(before, /*sync=*/true).ok());
+  KvWriteBatch unlogged;
+  unlogged.Put("view.a", "k2", "buffered");
+  ASSERT_TRUE(kv.WriteUnlogged(unlogged).ok());
+
+  KvWriteBatch files;
+  files.Put("view.a", "k1", "new");
+  files.Put("view.a", "k2", "from file");
+  files.Delete("view.a", "k3");
+  files.Put("view.a", "k4", "added");
+  files.Put("view.b", "checkpoint", "42");
+  ASSERT_TRUE(kv.WriteFiles(files).ok());
+  EXPECT_EQ(**kv.Get("view.a", "k1"), "new");
+  EXPECT_EQ(**kv.Get("view.a", "k2"), "from file");  // later than the buffered write
+  EXPECT_FALSE(kv.Get("view.a", "k3")->has_value());
+  EXPECT_EQ(**kv.Get("view.a", "k4"), "added");
+  EXPECT_EQ(**kv.Get("view.b", "x"), "kept");
+  EXPECT_EQ(IngestFolderEntries(dir_.path() + "/db"), 0u) << "the files were moved into the store";
+
+  // A later write wins over the files.
+  KvWriteBatch after;
+  after.Put("view.a", "k4", "latest");
+  ASSERT_TRUE(kv.WriteUnlogged(after).ok());
+  EXPECT_EQ(**kv.Get("view.a", "k4"), "latest");
+
+  Reopen();
+  KvStore& kv2 = store_->kv();
+  EXPECT_EQ(**kv2.Get("view.a", "k1"), "new");
+  EXPECT_FALSE(kv2.Get("view.a", "k3")->has_value());
+  EXPECT_EQ(**kv2.Get("view.a", "k4"), "latest");  // the close flushed the unlogged write
+  EXPECT_EQ(**kv2.Get("view.b", "checkpoint"), "42");
+}
+
+TEST_F(KvStoreTest, WriteFilesRefusesABatchBreakingItsRulesAndWritesNothing) {
+  KvStore& kv = store_->kv();
+  ASSERT_TRUE(kv.CreateSpaces({"view.a", "view.b"}).ok());
+  auto expect_refused = [&](const KvWriteBatch& batch, absl::StatusCode code, const char* message) {
+    absl::Status s = kv.WriteFiles(batch);
+    EXPECT_EQ(s.code(), code) << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), message)) << s;
+    EXPECT_FALSE(kv.Get("view.a", "a")->has_value());
+    EXPECT_EQ(IngestFolderEntries(dir_.path() + "/db"), 0u);
+  };
+  KvWriteBatch unsorted;
+  unsorted.Put("view.a", "a", "1");
+  unsorted.Put("view.a", "c", "2");
+  unsorted.Put("view.a", "b", "3");
+  expect_refused(unsorted, absl::StatusCode::kInvalidArgument,
+                 "key space 'view.a': keys must be in strictly increasing order");
+  KvWriteBatch twice;
+  twice.Put("view.a", "a", "1");
+  twice.Put("view.a", "a", "2");
+  expect_refused(twice, absl::StatusCode::kInvalidArgument, "strictly increasing");
+  KvWriteBatch interleaved;
+  interleaved.Put("view.a", "a", "1");
+  interleaved.Put("view.b", "b", "2");
+  interleaved.Put("view.a", "c", "3");
+  expect_refused(interleaved, absl::StatusCode::kInvalidArgument,
+                 "key space 'view.a': its entries must be contiguous");
+  KvWriteBatch range;
+  range.Put("view.a", "a", "1");
+  range.DeleteRange("view.b", "a", "z");
+  expect_refused(range, absl::StatusCode::kInvalidArgument,
+                 "key space 'view.b': a range deletion cannot be written so");
+  KvWriteBatch unknown;
+  unknown.Put("view.a", "a", "1");
+  unknown.Put("view.missing", "k", "v");
+  expect_refused(unknown, absl::StatusCode::kNotFound, "view.missing");
+  EXPECT_FALSE(kv.Get("view.b", "b")->has_value());
+}
+
+TEST_F(KvStoreTest, FilesLeftInTheIngestFolderByACrashAreRemovedAtOpen) {
+  const std::string folder = dir_.path() + "/db/ingest";
+  ASSERT_TRUE(std::filesystem::is_directory(folder));
+  std::ofstream(folder + "/7.sst") << "left by a crash before it was added";
+  ASSERT_EQ(IngestFolderEntries(dir_.path() + "/db"), 1u);
+  Reopen();
+  EXPECT_EQ(IngestFolderEntries(dir_.path() + "/db"), 0u);
+  // And the store writes files as before.
+  KvStore& kv = store_->kv();
+  ASSERT_TRUE(kv.CreateSpace("view.a").ok());
+  KvWriteBatch files;
+  files.Put("view.a", "k", "v");
+  ASSERT_TRUE(kv.WriteFiles(files).ok());
+  EXPECT_EQ(**kv.Get("view.a", "k"), "v");
 }
 
 TEST_F(KvStoreTest, DropSpaceRemovesIt) {

@@ -53,17 +53,39 @@ absl::Status RegisterAll(ProjectionEngine& engine) {
 // default) and flushes the store every 50 commits, reporting the commits a flush made durable.
 // Mode "rebuild-unlogged" rebuilds with unlogged commits, reporting each (only the switch is
 // durable at once). Mode "build-unlogged" builds the first generation with unlogged commits,
-// reporting each (only the first commit at the head is durable at once). Never returns.
+// reporting each (only the first commit at the head is durable at once). Modes "catchup-files"
+// and "rebuild-files" write every commit as table files (EngineOptions::files_min_bytes),
+// reporting each. Mode "resume-files" first applies the log up to position 8,000 with unlogged
+// commits that no flush persists, then stops that engine and goes on with a new one writing
+// files, reporting each of its commits (the first of which must persist the unlogged ones).
+// Never returns.
 [[noreturn]] void RunChild(const std::string& mode, const std::string& path, int fd) {
   auto store = rb::es::EventStore::Open(rb::es::Options(), path);
   if (!store.ok()) _exit(3);
   EngineOptions options;
   options.batch_events = 5;
   const bool unlogged = absl::EndsWith(mode, "-unlogged");
-  options.sync_commits = !unlogged;
+  const bool files = absl::EndsWith(mode, "-files");
+  options.sync_commits = !unlogged && !files;
+  if (files) {
+    options.batch_events = 100;
+    options.files_min_bytes = 1;
+  }
+  if (mode == "resume-files") {
+    EngineOptions first;
+    first.batch_events = 5;
+    first.files_min_bytes = 0;
+    ProjectionEngine engine(store->get(), first);
+    if (!RegisterAll(engine).ok() || !engine.Start().ok()) _exit(4);
+    for (const char* name : kNames) {
+      if (!engine.WaitForPosition(name, 8000, Soon()).ok()) _exit(8);
+    }
+  }
   rb::es::KvStore* kv = &(*store)->kv();
   auto commits = std::make_shared<int>(0);
-  options.on_commit = [fd, kv, commits, flushes = mode == "catchup-unlogged"](const CommitInfo& c) {
+  options.on_commit = [fd, kv, commits, flushes = mode == "catchup-unlogged",
+                       files](const CommitInfo& c) {
+    if (files && !c.durable) _exit(9);  // every commit is written as files
     if (flushes) {
       if (++*commits % 50 != 0) return;
       if (!kv->Flush().ok()) _exit(7);
@@ -303,6 +325,65 @@ TEST_F(ProjectionCrashTest, KillAfterAnUnloggedRebuildSwitchedKeepsTheWholeNewGe
   ASSERT_TRUE(engine.Start().ok());
   EXPECT_EQ(engine.Reader("category_counts")->generation(), (GenerationId{1, 2}));
   for (const char* name : kNames) ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
+  EXPECT_EQ(Hashes(engine), live);
+}
+
+// Commits written as table files are durable when reported, views and checkpoint together.
+TEST_F(ProjectionCrashTest, KillDuringACatchUpWrittenAsFilesResumesExactly) {
+  OpenStore();
+  const uint64_t last = AppendMany(*store_, kEvents);
+  CloseStore();
+
+  Reported reported;
+  RunAndKill("catchup-files", path(), /*generation=*/1, /*kill_at=*/6000, &reported);
+
+  OpenStore();
+  uint64_t on_disk = 0;
+  ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
+  EXPECT_GE(on_disk, reported.position["category_counts"]) << "a reported commit was lost";
+  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
+  ExpectResumedEqualsRebuilt(last);
+}
+
+// Unlogged commits left in the write buffers by a first engine, then commits written as files
+// by the next one: the files never survive without the unlogged commits before them.
+TEST_F(ProjectionCrashTest, FilesWrittenAfterUnloggedCommitsNeverSurviveWithoutThem) {
+  OpenStore();
+  const uint64_t last = AppendMany(*store_, kEvents);
+  CloseStore();
+
+  Reported reported;
+  RunAndKill("resume-files", path(), /*generation=*/1, /*kill_at=*/12000, &reported);
+
+  OpenStore();
+  uint64_t on_disk = 0;
+  ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
+  EXPECT_GE(on_disk, reported.position["category_counts"]) << "a reported commit was lost";
+  EXPECT_GE(on_disk, 12000u);
+  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
+  ExpectResumedEqualsRebuilt(last);
+}
+
+TEST_F(ProjectionCrashTest, KillDuringARebuildWrittenAsFilesResumesTheRebuildExactly) {
+  uint64_t last = 0;
+  const std::map<std::string, std::string> live = BuildLive(&last);
+
+  Reported reported;
+  RunAndKill("rebuild-files", path(), /*generation=*/2, /*kill_at=*/6000, &reported);
+
+  OpenStore();
+  uint64_t on_disk = 0;
+  ExpectCountsMatchCheckpoint(GenerationId{1, 2}, &on_disk);
+  EXPECT_GE(on_disk, reported.position["category_counts"]);
+  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
+
+  ProjectionEngine engine(store_.get(), EngineOptions{.files_min_bytes = 1});
+  ASSERT_TRUE(RegisterAll(engine).ok());
+  ASSERT_TRUE(engine.Start().ok());
+  for (const char* name : kNames) {
+    ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok()) << name;
+    EXPECT_EQ(engine.Reader(name)->generation(), (GenerationId{1, 2}));
+  }
   EXPECT_EQ(Hashes(engine), live);
 }
 
