@@ -151,9 +151,9 @@ class KvStore {
   // and the write-ahead log: durable on return, and cheaper than Write for a large batch of
   // sorted keys (a projection catching up writes each batch so). A later write of a key wins
   // over this one, this one over earlier writes, as with Write. Requirements, checked before
-  // anything is written (INVALID_ARGUMENT naming the space and the rule otherwise): the entries
-  // of a space are contiguous in the batch, in strictly increasing key order, and there is no
-  // DeleteRange. Earlier unlogged writes are not persisted by it: a caller whose unlogged writes
+  // anything is added to the store (INVALID_ARGUMENT naming the space and the rule otherwise): the
+  // entries of a space are contiguous in the batch, in strictly increasing key order, and there is
+  // no DeleteRange. Earlier unlogged writes are not persisted by it: a caller whose unlogged writes
   // must not be lost while these files survive calls Flush first.
   virtual absl::Status WriteFiles(const KvWriteBatch& batch) = 0;
   virtual absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(
