@@ -1089,14 +1089,16 @@ absl::StatusOr<size_t> EventStoreImpl::ReadInto(uint64_t from, std::span<Recorde
   ro.readahead_size = 2 << 20;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   size_t n = 0;
-  for (it->Seek(PositionKey(from)); it->Valid() && n < out.size(); it->Next()) {
+  it->Seek(PositionKey(from));
+  while (it->Valid()) {
     RecordedEvent& e = out[n];
     e.decoded.reset();
     absl::Status d =
         DecodeEventRecord(DecodeFixed64BE(it->key().data()),
                           std::string_view(it->value().data(), it->value().size()), &e);
     if (!d.ok()) return d;
-    ++n;
+    if (++n == out.size()) break;  // full: no step past the last slot's event
+    it->Next();
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read log");
   return n;

@@ -95,7 +95,7 @@ void SiteVersionLog::Batch::Flush(ViewWriter& w) {
     w.Put(space_, site_id, bytes);
   }
   sites_.clear();
-  last_ = nullptr;
+  last_.Forget();
   arena_.Reset();
   bytes_ = 0;
 }
@@ -112,7 +112,8 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   const std::string_view site_id = SiteIdViewOfStream(recorded.stream_id);
   if (batch.space_.empty()) batch.space_ = options_.sites;
   bool inserted = false;
-  if (batch.last_ == nullptr || batch.last_site_ != site_id) {
+  Batch::Entry* found = batch.last_.Find(site_id);
+  if (found == nullptr) {
     auto [it, added] = batch.sites_.try_emplace(absl::string_view(site_id.data(), site_id.size()));
     inserted = added;
     if (inserted) {
@@ -122,16 +123,15 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
       if (!stored.ok() ||
           (stored->has_value() && !ParseSiteVersionIndex(**stored, it->second.index))) {
         batch.sites_.erase(it);
-        batch.last_ = nullptr;
+        batch.last_.Forget();
         if (!stored.ok()) return stored.status();
         return absl::DataLossError(
             absl::StrCat("history: bad record of site ", std::string(site_id)));
       }
     }
-    batch.last_site_.assign(site_id);
-    batch.last_ = &it->second;
+    found = batch.last_.Remember(site_id, &it->second);
   }
-  Batch::Entry& entry = *batch.last_;
+  Batch::Entry& entry = *found;
   v1::SiteVersionIndex& index = *entry.index;
   absl::StatusOr<Change> change = AddTo(w, index, recorded, event);
   if (!change.ok()) return change.status();

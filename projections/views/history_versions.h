@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "eventstore/event.h"
 #include "google/protobuf/arena.h"
+#include "projections/last_lookup.h"
 #include "projections/projection.h"
 #include "resorption/v1/history_query.pb.h"
 #include "resorption/v1/site.pb.h"
@@ -89,10 +90,9 @@ class SiteVersionLog {
     google::protobuf::Arena arena_;
     absl::flat_hash_map<std::string, Entry> sites_;
     // The site of the last Add and its entry: consecutive events of one site (a command's, a
-    // stream read in order) skip the lookup. Reset by every insertion into sites_, which may move
-    // the entries.
-    std::string last_site_;
-    Entry* last_ = nullptr;
+    // stream read in order) skip the lookup. Set again after every insertion into sites_, which
+    // may move the entries.
+    LastLookup<Entry> last_;
     size_t bytes_ = 0;
   };
 

@@ -20,6 +20,7 @@
 #include "domain/dates.h"
 #include "domain/events.h"
 #include "google/protobuf/arena.h"
+#include "projections/last_lookup.h"
 #include "projections/views/series_territory.h"
 #include "projections/views/signals.h"
 
@@ -725,9 +726,9 @@ class SeriesBatch final : public BatchState {
 
   absl::StatusOr<Entry*> Site(ViewWriter& w, const std::string& site_id) {
     // Consecutive events of one site (a command's) skip the lookup.
-    if (last_ != nullptr && last_id_ == site_id) return last_;
+    if (Entry* last = last_.Find(site_id)) return last;
     auto it = sites_.find(site_id);
-    if (it != sites_.end()) return Remember(site_id, &it->second);
+    if (it != sites_.end()) return last_.Remember(site_id, &it->second);
     absl::StatusOr<std::optional<std::string>> bytes = w.Get(kSegments, site_id);
     if (!bytes.ok()) return bytes.status();
     Entry e{google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena_),
@@ -741,7 +742,7 @@ class SeriesBatch final : public BatchState {
     e.committed->clear_versions();
     *e.current = *e.committed;
     bytes_ += kEntryBytes + site_id.size() + (bytes->has_value() ? 8 * (*bytes)->size() : 0);
-    return Remember(site_id, &sites_.emplace(site_id, std::move(e)).first->second);
+    return last_.Remember(site_id, &sites_.emplace(site_id, std::move(e)).first->second);
   }
 
   using SiteEntry = std::pair<const std::string, Entry>;
@@ -867,20 +868,13 @@ class SeriesBatch final : public BatchState {
   void ChargeVersion(size_t payload_bytes) { bytes_ += kVersionBytes + 2 * payload_bytes; }
 
  private:
-  Entry* Remember(const std::string& site_id, Entry* entry) {
-    last_id_ = site_id;
-    last_ = entry;
-    return entry;
-  }
-
   static constexpr size_t kEntryBytes = 512;
   static constexpr size_t kSegmentBytes = 512;
   static constexpr size_t kVersionBytes = 48;
   google::protobuf::Arena arena_;  // declared first: destroyed after sites_
   // Pointer-stable: Site's results stay valid while other sites are added.
   absl::node_hash_map<std::string, Entry> sites_;
-  std::string last_id_;    // the site of the last Site call
-  Entry* last_ = nullptr;  // its entry
+  LastLookup<Entry> last_;  // the site of the last Site call
   size_t bytes_ = 0;
 };
 

@@ -18,6 +18,7 @@
 #include "domain/geo.h"
 #include "domain/site.h"
 #include "google/protobuf/arena.h"
+#include "projections/last_lookup.h"
 #include "projections/strings.h"
 #include "projections/views/site_filter.h"
 
@@ -221,9 +222,9 @@ class SiteListBatch final : public rb::proj::BatchState {
 
   absl::StatusOr<Entry*> Site(rb::proj::ViewWriter& w, const std::string& id) {
     // Consecutive events of one site (a command's) skip the lookup.
-    if (last_ != nullptr && last_id_ == id) return last_;
+    if (Entry* last = last_.Find(id)) return last;
     auto it = sites_.find(id);
-    if (it != sites_.end()) return Remember(id, &it->second);
+    if (it != sites_.end()) return last_.Remember(id, &it->second);
     absl::StatusOr<std::optional<std::string>> v = w.Get(kSites, id);
     if (!v.ok()) return v.status();
     Entry e{google::protobuf::Arena::CreateMessage<pb::SiteListRecord>(&arena_),
@@ -233,7 +234,7 @@ class SiteListBatch final : public rb::proj::BatchState {
     }
     *e.current = *e.committed;
     bytes_ += kEntryBytes + id.size() + (v->has_value() ? 4 * (*v)->size() : 0);
-    return Remember(id, &sites_.emplace(id, e).first->second);
+    return last_.Remember(id, &sites_.emplace(id, e).first->second);
   }
 
   absl::Status RaiseMaxValid(rb::proj::ViewWriter& w, int64_t valid_at_us) {
@@ -265,18 +266,11 @@ class SiteListBatch final : public rb::proj::BatchState {
   size_t ApproximateBytes() const override { return bytes_; }
 
  private:
-  Entry* Remember(const std::string& id, Entry* entry) {
-    last_id_ = id;
-    last_ = entry;
-    return entry;
-  }
-
   static constexpr size_t kEntryBytes = 512;
   google::protobuf::Arena arena_;  // declared first: destroyed after sites_
   // Pointer-stable: Site's results stay valid while other sites are added.
   absl::node_hash_map<std::string, Entry> sites_;
-  std::string last_id_;    // the site of the last Site call
-  Entry* last_ = nullptr;  // its entry
+  rb::proj::LastLookup<Entry> last_;  // the site of the last Site call
   bool max_loaded_ = false;
   bool max_dirty_ = false;
   std::optional<int64_t> max_valid_;

@@ -237,43 +237,63 @@ class ProjectionCrashTest : public ::testing::Test {
     EXPECT_EQ(Hashes(engine), served);
   }
 
+  // Appends the log, runs the child in `mode` over it and kills it once generation 1 reported
+  // `kill_at`, then checks that views and checkpoint agree on disk, that no reported commit was
+  // lost, that the kill landed mid-way and that resuming gives a clean rebuild's views. Returns
+  // the position found on disk.
+  uint64_t KillDuringCatchUpThenResume(const std::string& mode, uint64_t kill_at) {
+    OpenStore();
+    const uint64_t last = AppendMany(*store_, kEvents);
+    EXPECT_EQ(last, static_cast<uint64_t>(kEvents));
+    CloseStore();
+    Reported reported;
+    RunAndKill(mode, path(), /*generation=*/1, kill_at, &reported);
+    OpenStore();
+    uint64_t on_disk = 0;
+    ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
+    EXPECT_GE(on_disk, reported.position["category_counts"]) << "a reported commit was lost";
+    EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
+    ExpectResumedEqualsRebuilt(last);
+    return on_disk;
+  }
+
+  // Builds generation 1, runs the child rebuilding every projection in `mode` and kills it once
+  // generation 2 reported `kill_at`, then checks that the new generation's views and checkpoint
+  // agree on disk, and that the rebuild, resumed by an engine with `options` while the old
+  // generation serves, ends with the views of live processing.
+  void KillDuringRebuildThenResume(const std::string& mode, uint64_t kill_at,
+                                   const EngineOptions& options) {
+    uint64_t last = 0;
+    const std::map<std::string, std::string> live = BuildLive(&last);
+    Reported reported;
+    RunAndKill(mode, path(), /*generation=*/2, kill_at, &reported);
+    OpenStore();
+    uint64_t on_disk = 0;
+    ExpectCountsMatchCheckpoint(GenerationId{1, 2}, &on_disk);
+    EXPECT_GE(on_disk, reported.position["category_counts"]) << "a reported commit was lost";
+    EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
+    ProjectionEngine engine(store_.get(), options);
+    ASSERT_TRUE(RegisterAll(engine).ok());
+    ASSERT_TRUE(engine.Start().ok());
+    for (const char* name : kNames) {
+      ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok()) << name;
+      EXPECT_EQ(engine.Reader(name)->generation(), (GenerationId{1, 2}));
+    }
+    EXPECT_EQ(Hashes(engine), live);
+  }
+
   rb::testing::TempDir dir_;
   std::unique_ptr<rb::es::EventStore> store_;
 };
 
 TEST_F(ProjectionCrashTest, KillDuringCatchUpResumesExactly) {
-  OpenStore();
-  const uint64_t last = AppendMany(*store_, kEvents);
-  ASSERT_EQ(last, static_cast<uint64_t>(kEvents));
-  CloseStore();
-
-  Reported reported;
-  RunAndKill("catchup", path(), /*generation=*/1, /*kill_at=*/3000, &reported);
-
-  OpenStore();
-  uint64_t on_disk = 0;
-  ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
-  EXPECT_GE(on_disk, reported.position["category_counts"]) << "a reported commit was lost";
-  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
-  ExpectResumedEqualsRebuilt(last);
+  KillDuringCatchUpThenResume("catchup", /*kill_at=*/3000);
 }
 
 // Commits without the write-ahead log: a crash loses the commits after the last flush, views
 // and checkpoint together.
 TEST_F(ProjectionCrashTest, KillDuringUnloggedCatchUpLosesViewsAndCheckpointTogether) {
-  OpenStore();
-  const uint64_t last = AppendMany(*store_, kEvents);
-  CloseStore();
-
-  Reported reported;
-  RunAndKill("catchup-unlogged", path(), /*generation=*/1, /*kill_at=*/3000, &reported);
-
-  OpenStore();
-  uint64_t on_disk = 0;
-  ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
-  EXPECT_GE(on_disk, reported.position["category_counts"]) << "a flushed commit was lost";
-  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
-  ExpectResumedEqualsRebuilt(last);
+  KillDuringCatchUpThenResume("catchup-unlogged", /*kill_at=*/3000);
 }
 
 // A first build from position 0 with unlogged commits, killed once every projection reached the
@@ -330,85 +350,22 @@ TEST_F(ProjectionCrashTest, KillAfterAnUnloggedRebuildSwitchedKeepsTheWholeNewGe
 
 // Commits written as table files are durable when reported, views and checkpoint together.
 TEST_F(ProjectionCrashTest, KillDuringACatchUpWrittenAsFilesResumesExactly) {
-  OpenStore();
-  const uint64_t last = AppendMany(*store_, kEvents);
-  CloseStore();
-
-  Reported reported;
-  RunAndKill("catchup-files", path(), /*generation=*/1, /*kill_at=*/6000, &reported);
-
-  OpenStore();
-  uint64_t on_disk = 0;
-  ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
-  EXPECT_GE(on_disk, reported.position["category_counts"]) << "a reported commit was lost";
-  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
-  ExpectResumedEqualsRebuilt(last);
+  KillDuringCatchUpThenResume("catchup-files", /*kill_at=*/6000);
 }
 
 // Unlogged commits left in the write buffers by a first engine, then commits written as files
 // by the next one: the files never survive without the unlogged commits before them.
 TEST_F(ProjectionCrashTest, FilesWrittenAfterUnloggedCommitsNeverSurviveWithoutThem) {
-  OpenStore();
-  const uint64_t last = AppendMany(*store_, kEvents);
-  CloseStore();
-
-  Reported reported;
-  RunAndKill("resume-files", path(), /*generation=*/1, /*kill_at=*/12000, &reported);
-
-  OpenStore();
-  uint64_t on_disk = 0;
-  ExpectCountsMatchCheckpoint(GenerationId{1, 1}, &on_disk);
-  EXPECT_GE(on_disk, reported.position["category_counts"]) << "a reported commit was lost";
-  EXPECT_GE(on_disk, 12000u);
-  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
-  ExpectResumedEqualsRebuilt(last);
+  EXPECT_GE(KillDuringCatchUpThenResume("resume-files", /*kill_at=*/12000), 12000u);
 }
 
 TEST_F(ProjectionCrashTest, KillDuringARebuildWrittenAsFilesResumesTheRebuildExactly) {
-  uint64_t last = 0;
-  const std::map<std::string, std::string> live = BuildLive(&last);
-
-  Reported reported;
-  RunAndKill("rebuild-files", path(), /*generation=*/2, /*kill_at=*/6000, &reported);
-
-  OpenStore();
-  uint64_t on_disk = 0;
-  ExpectCountsMatchCheckpoint(GenerationId{1, 2}, &on_disk);
-  EXPECT_GE(on_disk, reported.position["category_counts"]);
-  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
-
-  ProjectionEngine engine(store_.get(), EngineOptions{.files_min_bytes = 1});
-  ASSERT_TRUE(RegisterAll(engine).ok());
-  ASSERT_TRUE(engine.Start().ok());
-  for (const char* name : kNames) {
-    ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok()) << name;
-    EXPECT_EQ(engine.Reader(name)->generation(), (GenerationId{1, 2}));
-  }
-  EXPECT_EQ(Hashes(engine), live);
+  KillDuringRebuildThenResume("rebuild-files", /*kill_at=*/6000,
+                              EngineOptions{.files_min_bytes = 1});
 }
 
 TEST_F(ProjectionCrashTest, KillDuringRebuildResumesTheRebuildExactly) {
-  uint64_t last = 0;
-  const std::map<std::string, std::string> live = BuildLive(&last);
-
-  Reported reported;
-  RunAndKill("rebuild", path(), /*generation=*/2, /*kill_at=*/3000, &reported);
-
-  OpenStore();
-  uint64_t on_disk = 0;
-  ExpectCountsMatchCheckpoint(GenerationId{1, 2}, &on_disk);
-  EXPECT_GE(on_disk, reported.position["category_counts"]);
-  EXPECT_LT(on_disk, last) << "the kill did not land mid-way";
-
-  ProjectionEngine engine(store_.get(), EngineOptions{});
-  ASSERT_TRUE(RegisterAll(engine).ok());
-  ASSERT_TRUE(engine.Start().ok());
-  // The old generation serves while the rebuild resumes from its checkpoint.
-  for (const char* name : kNames) {
-    ASSERT_TRUE(engine.WaitForRebuild(name, Soon()).ok()) << name;
-    EXPECT_EQ(engine.Reader(name)->generation(), (GenerationId{1, 2}));
-  }
-  EXPECT_EQ(Hashes(engine), live);
+  KillDuringRebuildThenResume("rebuild", /*kill_at=*/3000, EngineOptions{});
 }
 
 }  // namespace
