@@ -397,23 +397,41 @@ absl::Status RocksKvStore::WriteFiles(const KvWriteBatch& batch) {
     std::error_code ignored;
     for (const std::string& path : written) std::filesystem::remove(path, ignored);
   };
-  absl::ReaderMutexLock lock(&mu_);
-  std::vector<rocksdb::IngestExternalFileArg> args;
-  for (const SpaceRun& run : *runs) {
-    const std::string space(run.space);
-    rocksdb::ColumnFamilyHandle* h = Find(space);
-    if (h == nullptr) {
-      remove_written();
-      return MissingSpace(space);
+  // One file per space. Its writer is opened under the lock (it reads its family's id and name),
+  // filled and finished without it: a DropSpace waiting for the lock would otherwise hold up
+  // every read of the store while the files are written.
+  struct File {
+    std::string space;
+    rocksdb::ColumnFamilyHandle* family;
+    std::unique_ptr<rocksdb::SstFileWriter> writer;
+    const SpaceRun* run;
+  };
+  std::vector<File> files;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const SpaceRun& run : *runs) {
+      File f{std::string(run.space), Find(std::string(run.space)), nullptr, &run};
+      if (f.family == nullptr) {
+        remove_written();
+        return MissingSpace(f.space);
+      }
+      f.writer =
+          std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(options), options, f.family,
+                                                   /*invalidate_page_cache=*/false);
+      const std::string path = absl::StrCat(ingest_folder_, "/", next_ingest_file_++, ".sst");
+      if (rocksdb::Status s = f.writer->Open(path); !s.ok()) {
+        remove_written();
+        return FromRocks(s, absl::StrCat("write a file of key space ", f.space));
+      }
+      written.push_back(path);
+      files.push_back(std::move(f));
     }
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(options), options, h,
-                                  /*invalidate_page_cache=*/false);
-    const std::string path = absl::StrCat(ingest_folder_, "/", next_ingest_file_++, ".sst");
-    rocksdb::Status s = writer.Open(path);
-    if (s.ok()) written.push_back(path);
-    for (size_t i = run.begin; s.ok() && i < run.end; ++i) {
+  }
+  for (File& f : files) {
+    rocksdb::Status s;
+    for (size_t i = f.run->begin; s.ok() && i < f.run->end; ++i) {
       // The entries' bytes lie in key order, not in memory order: fetch a few ahead.
-      if (i + kPrefetchAhead < run.end) {
+      if (i + kPrefetchAhead < f.run->end) {
         const KvWriteBatch::Entry ahead = batch.entry(i + kPrefetchAhead);
         __builtin_prefetch(ahead.key.data());
         __builtin_prefetch(ahead.value.data());
@@ -421,22 +439,37 @@ absl::Status RocksKvStore::WriteFiles(const KvWriteBatch& batch) {
       const KvWriteBatch::Entry e = batch.entry(i);
       const rocksdb::Slice key(e.key.data(), e.key.size());
       s = e.op == KvWriteBatch::Op::kPut
-              ? writer.Put(key, rocksdb::Slice(e.value.data(), e.value.size()))
-              : writer.Delete(key);
+              ? f.writer->Put(key, rocksdb::Slice(e.value.data(), e.value.size()))
+              : f.writer->Delete(key);
       if (s.IsInvalidArgument()) {  // the only rule the writer checks: the keys' order
         remove_written();
-        return absl::InvalidArgumentError(absl::StrCat(
-            "write as files: key space '", space, "': keys must be in strictly increasing order"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("write as files: key space '", f.space,
+                         "': keys must be in strictly increasing order"));
       }
     }
-    if (s.ok()) s = writer.Finish();
+    if (s.ok()) s = f.writer->Finish();
     if (!s.ok()) {
       remove_written();
-      return FromRocks(s, absl::StrCat("write a file of key space ", space));
+      return FromRocks(s, absl::StrCat("write a file of key space ", f.space));
+    }
+  }
+  // Derived data must never be on disk ahead of the log it comes from: the write-ahead log's last
+  // writes (appends made without a sync) are synced before the files become part of the store.
+  if (rocksdb::Status s = db_->FlushWAL(/*sync=*/true); !s.ok()) {
+    remove_written();
+    return FromRocks(s, "sync the write-ahead log");
+  }
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (Find(files[i].space) != files[i].family) {  // dropped while its file was written
+      remove_written();
+      return MissingSpace(files[i].space);
     }
     rocksdb::IngestExternalFileArg arg;
-    arg.column_family = h;
-    arg.external_files.push_back(path);
+    arg.column_family = files[i].family;
+    arg.external_files.push_back(written[i]);
     arg.options.move_files = true;            // linked into the store, not copied
     arg.options.allow_blocking_flush = true;  // a key also in a write buffer: flushed first
     arg.options.write_global_seqno = false;   // the sequence number lives in the manifest

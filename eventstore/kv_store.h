@@ -153,8 +153,10 @@ class KvStore {
   // over this one, this one over earlier writes, as with Write. Requirements, checked before
   // anything is added to the store (INVALID_ARGUMENT naming the space and the rule otherwise): the
   // entries of a space are contiguous in the batch, in strictly increasing key order, and there is
-  // no DeleteRange. Earlier unlogged writes are not persisted by it: a caller whose unlogged writes
-  // must not be lost while these files survive calls Flush first.
+  // no DeleteRange. The write-ahead log is synced first (the files never outlive writes logged
+  // before them). Earlier unlogged writes are persisted first only when they hold keys of the
+  // batch (RocksDB then flushes the write buffers): a caller whose unlogged writes must not be
+  // lost while these files survive calls Flush first.
   virtual absl::Status WriteFiles(const KvWriteBatch& batch) = 0;
   virtual absl::StatusOr<std::unique_ptr<KvIterator>> NewIterator(
       const std::string& space) const = 0;

@@ -39,10 +39,10 @@ struct ProjectionEngine::Worker {
   // Built from position 0 and not yet at the head: its first commit at the head flushes the store
   // before writing its checkpoint (worker thread only).
   bool flush_at_head = false;
-  // Commits of this generation may sit in the write buffers without the write-ahead log (an
-  // unlogged commit of this worker since its last flush, or of an earlier worker of the
-  // generation: assumed unless it starts at position 0): its next commit written as files
-  // flushes first (worker thread only).
+  // Commits of this generation may sit in the write buffers (a commit of this worker through
+  // them since its last flush, or of an earlier worker of the generation, or the checkpoint
+  // written when the generation was made: assumed at the start): its next commit written as
+  // files flushes first (worker thread only).
   bool unflushed = true;
 };
 
@@ -494,7 +494,7 @@ void ProjectionEngine::Fail(Slot* slot, Worker* worker, uint64_t position,
 }
 
 bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& writer, Checkpoint cp,
-                              bool caught_up) {
+                              bool caught_up, bool catching_up) {
   const std::string& meta = options_.meta_space;
   absl::MutexLock commit_lock(&slot->commit_mu);
   bool is_pending;
@@ -528,8 +528,8 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
   batch.Put(meta, CheckpointKey(slot->name, worker->id.generation), EncodeCheckpoint(cp));
   // A large batch (catching up) goes to new table files with its checkpoint, the switch, if
   // any, after them; a small one through the write buffers, switch included.
-  const bool as_files =
-      options_.files_min_bytes > 0 && batch.ApproximateBytes() >= options_.files_min_bytes;
+  const bool as_files = catching_up && options_.files_min_bytes > 0 &&
+                        batch.ApproximateBytes() >= options_.files_min_bytes;
   rb::es::KvWriteBatch after_files;
   if (switched) {
     rb::es::KvWriteBatch& to = as_files ? after_files : batch;
@@ -544,13 +544,17 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
   // are read from files rather than from the write buffers a build fills (slow to read
   // backwards).
   const bool built = caught_up && worker->flush_at_head && cp.position > 0;
+  bool files_written = false;
   if (as_files) {
-    // Durable once written. This generation's unlogged commits before them reach the disk
-    // first: a crash must not keep these files (and their checkpoint) without them.
+    // Durable once written. This generation's commits still in the write buffers reach the disk
+    // first: a crash must not keep these files (and their checkpoint) without the unlogged ones,
+    // and a flush of our own does not hold up the store's writers, as one the files' ingestion
+    // would have to make (its checkpoint key being in the buffers) does.
     if (worker->unflushed) s = store_->kv().Flush();
     if (s.ok()) {
       worker->unflushed = false;
       s = store_->kv().WriteFiles(batch);
+      files_written = s.ok();
     }
     // The switch is logged and synced after the files (which hold every write of the
     // generation): a crash in between leaves the generation pending, caught up.
@@ -566,9 +570,10 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
     }
   } else if (options_.sync_commits) {
     s = store_->kv().Write(batch, /*sync=*/true);
+    worker->unflushed = true;  // durable, but in the write buffers
   } else {
     s = store_->kv().WriteUnlogged(batch);
-    if (s.ok()) worker->unflushed = true;
+    worker->unflushed = true;
     durable = false;
   }
   if (caught_up && batch.ApproximateBytes() > kKeepBatchBytes) {
@@ -585,6 +590,8 @@ bool ProjectionEngine::Commit(Slot* slot, Worker* worker, BatchViewWriter& write
     uint64_t first;
     {
       absl::MutexLock lock(&mu_);
+      // Files written before a failed switch are on disk with their checkpoint.
+      if (files_written) worker->checkpoint = cp;
       first = worker->checkpoint.position + 1;
     }
     Fail(slot, worker, first, s);
@@ -634,7 +641,6 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
   if (cp.position == 0) {
     writer.set_spaces_start_empty();
     worker->flush_at_head = true;
-    worker->unflushed = false;
   }
   auto apply = [&](const rb::es::RecordedEvent& e) {
     writer.set_log_limit(e.position);
@@ -659,6 +665,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       if (worker->stop) return;
       head_before = head_;
     }
+    const bool catch_up_batch = catching_up;  // read with the catch-up limits
     const size_t batch_events = options_.batch_events * (catching_up ? factor : 1);
     const size_t max_batch_bytes =
         catching_up ? std::max(options_.max_batch_bytes,
@@ -717,7 +724,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
           Fail(slot, worker, first, f);
           return;
         }
-        if (!Commit(slot, worker, writer, partial, /*caught_up=*/false)) return;
+        if (!Commit(slot, worker, writer, partial, /*caught_up=*/false, catch_up_batch)) return;
       } else {
         writer.Clear();
       }
@@ -753,7 +760,7 @@ void ProjectionEngine::Run(Slot* slot, Worker* worker) {
       Fail(slot, worker, first, f);
       return;
     }
-    if (!Commit(slot, worker, writer, cp, /*caught_up=*/read->end_of_log)) return;
+    if (!Commit(slot, worker, writer, cp, /*caught_up=*/read->end_of_log, catch_up_batch)) return;
     worker->linger_start = absl::InfinitePast();
   }
 }

@@ -111,10 +111,11 @@ struct EngineOptions {
   // of the machine) only loses the last commits, whose events are applied again at restart. A
   // rebuild's switch is always flushed and synced.
   bool sync_commits = false;
-  // A commit of at least this many bytes (a batch of a worker catching up) is written as new
-  // table files of the store, with its checkpoint (KvStore::WriteFiles), rather than through
-  // its write buffers: durable at once, and cheaper for a large sorted batch than the buffers
-  // and their flush. 0: every commit goes through the write buffers.
+  // A batch read while catching up (with the catch-up limits) whose writes reach this many bytes
+  // is written as new table files of the store, with its checkpoint (KvStore::WriteFiles),
+  // rather than through its write buffers: durable at once, and cheaper for a large sorted batch
+  // than the buffers and their flush. Live batches always go through the write buffers. 0: every
+  // commit does.
   size_t files_min_bytes = size_t{4} << 20;
   // The key space of checkpoints and generation pointers.
   std::string meta_space = std::string(kDefaultMetaSpace);
@@ -139,7 +140,8 @@ struct EngineOptions {
   absl::Duration live_linger_window = absl::Milliseconds(100);
   size_t live_linger_from_events = 16;
   size_t live_min_batch_events = 256;
-  // Called after each durable commit (metrics, tests). Empty: nothing.
+  // Called after each commit (metrics, tests), with whether it is on disk yet
+  // (CommitInfo::durable). Empty: nothing.
   std::function<void(const CommitInfo&)> on_commit;
   // Called when a generation fails (logs, metrics, tests). Empty: nothing; the failure then shows
   // only in GetStatus.
@@ -246,9 +248,11 @@ class ProjectionEngine {
   bool InStream(Worker* worker, uint64_t position, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Commits the writer's writes with checkpoint `cp`; switches generations when `caught_up` and
-  // the worker is pending. Returns false when the worker must exit (retired or failed).
+  // the worker is pending. `catching_up`: the batch was read behind the head, with the catch-up
+  // limits (it may be written as table files). Returns false when the worker must exit (retired
+  // or failed).
   bool Commit(Slot* slot, Worker* worker, class BatchViewWriter& writer, Checkpoint cp,
-              bool caught_up);
+              bool caught_up, bool catching_up = false);
   void Fail(Slot* slot, Worker* worker, uint64_t position, const absl::Status& status);
   void OnHead(uint64_t position);
   GenerationStatus StatusOf(const Worker& worker, const rb::es::Head& head) const

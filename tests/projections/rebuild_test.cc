@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "eventstore/event_store.h"
 #include "gtest/gtest.h"
 #include "projections/engine.h"
@@ -138,7 +139,24 @@ TEST_F(RebuildTest, RebuildWrittenAsFilesGivesTheSameViewsAsLiveProcessing) {
       live[name] = *HashViews(*engine.Reader(name));
     }
   }
-  ProjectionEngine engine(store_.get(), EngineOptions{.batch_events = 50, .files_min_bytes = 1});
+  // The rebuild's commits before its switch: written as files, they are on disk when reported
+  // (through the write buffers, unlogged, they would not be).
+  struct Commits {
+    absl::Mutex mu;
+    int files = 0;     // durable, before the switch
+    int buffered = 0;  // not durable
+  };
+  auto commits = std::make_shared<Commits>();
+  EngineOptions options{.batch_events = 50, .files_min_bytes = 1};
+  options.on_commit = [commits](const CommitInfo& c) {
+    absl::MutexLock lock(&commits->mu);
+    if (!c.durable) {
+      ++commits->buffered;
+    } else if (c.generation.generation == 2 && !c.switched) {
+      ++commits->files;
+    }
+  };
+  ProjectionEngine engine(store_.get(), options);
   register_all(engine);
   ASSERT_TRUE(engine.Start().ok());
   for (const std::string& name : names) {
@@ -149,6 +167,22 @@ TEST_F(RebuildTest, RebuildWrittenAsFilesGivesTheSameViewsAsLiveProcessing) {
     EXPECT_EQ(rebuilt->generation(), (GenerationId{1, 2}));
     EXPECT_EQ(*HashViews(*rebuilt), live[name]);
   }
+  {
+    absl::MutexLock lock(&commits->mu);
+    EXPECT_GT(commits->files, 3) << "the rebuilds' batches did not go to files";
+    commits->buffered = 0;
+  }
+  // Live batches go through the write buffers, whatever their size.
+  last = AppendMany(*store_, 20, 7);
+  for (const std::string& name : names)
+    ASSERT_TRUE(engine.WaitForPosition(name, last, Soon()).ok());
+  // Each projection reports its live commit after WaitForPosition may return: wait for them.
+  absl::MutexLock lock(&commits->mu);
+  auto all_reported = [&commits]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commits->mu) {
+    return commits->buffered >= 3;
+  };
+  EXPECT_TRUE(commits->mu.AwaitWithTimeout(absl::Condition(&all_reported), absl::Seconds(60)))
+      << "live commits were written as files";
 }
 
 TEST_F(RebuildTest, NewVersionIsBuiltBesideTheServingOneAndSwitchedAtomically) {
