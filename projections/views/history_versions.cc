@@ -11,8 +11,6 @@
 #include "domain/events.h"
 #include "domain/site.h"
 #include "google/protobuf/arena.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace rb::proj::views {
 
@@ -83,18 +81,11 @@ bool KeyLess(const v1::SiteVersionIndex& index, int i, int64_t valid_at_us, uint
 }  // namespace
 
 void SiteVersionLog::Batch::Flush(ViewWriter& w) {
-  std::string bytes;
-  for (const auto& [site_id, entry] : sites_) {
-    bytes.clear();
-    {
-      google::protobuf::io::StringOutputStream raw(&bytes);
-      google::protobuf::io::CodedOutputStream coded(&raw);
-      coded.SetSerializationDeterministic(true);
-      entry.index->SerializeToCodedStream(&coded);
-    }
-    w.Put(space_, site_id, bytes);
+  for (const auto& [site_id, index] : order_) {
+    w.Put(space_, site_id, rb::domain::DeterministicBytes(*index));
   }
   sites_.clear();
+  order_.clear();
   last_.Forget();
   arena_.Reset();
   bytes_ = 0;
@@ -128,6 +119,7 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
         return absl::DataLossError(
             absl::StrCat("history: bad record of site ", std::string(site_id)));
       }
+      batch.order_.emplace_back(site_id, it->second.index);
     }
     found = batch.last_.Remember(site_id, &it->second);
   }

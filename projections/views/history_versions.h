@@ -89,6 +89,9 @@ class SiteVersionLog {
     // The records and their folded states, freed at once by Flush (no destruction per field).
     google::protobuf::Arena arena_;
     absl::flat_hash_map<std::string, Entry> sites_;
+    // Each site of sites_ and its record, in the order the sites came: the records were made in
+    // that order on the arena, which Flush then reads ahead.
+    std::vector<std::pair<std::string, const resorption::v1::SiteVersionIndex*>> order_;
     // The site of the last Add and its entry: consecutive events of one site (a command's, a
     // stream read in order) skip the lookup. Set again after every insertion into sites_, which
     // may move the entries.

@@ -742,7 +742,9 @@ class SeriesBatch final : public BatchState {
     e.committed->clear_versions();
     *e.current = *e.committed;
     bytes_ += kEntryBytes + site_id.size() + (bytes->has_value() ? 8 * (*bytes)->size() : 0);
-    return last_.Remember(site_id, &sites_.emplace(site_id, std::move(e)).first->second);
+    SiteEntry& added = *sites_.emplace(site_id, std::move(e)).first;
+    order_.push_back(&added);
+    return last_.Remember(site_id, &added.second);
   }
 
   using SiteEntry = std::pair<const std::string, Entry>;
@@ -786,9 +788,9 @@ class SeriesBatch final : public BatchState {
     // Per site: its record, and location-day -> summed change. A large batch (a rebuild's) does
     // this on two threads, each for half the sites, and adds the second half's changes to the
     // first's.
-    std::vector<const SiteEntry*> sites;
-    sites.reserve(sites_.size());
-    for (const SiteEntry& site : sites_) sites.push_back(&site);
+    // In the order the sites came: their records were made in that order on the arena, which a
+    // walk in that order reads ahead (the table's order would jump across it).
+    const std::vector<const SiteEntry*>& sites = order_;
     const std::span<const SiteEntry* const> all(sites);
     SitesPart first;
     if (sites.size() >= kTwoThreadFlushSites) {
@@ -874,7 +876,8 @@ class SeriesBatch final : public BatchState {
   google::protobuf::Arena arena_;  // declared first: destroyed after sites_
   // Pointer-stable: Site's results stay valid while other sites are added.
   absl::node_hash_map<std::string, Entry> sites_;
-  LastLookup<Entry> last_;  // the site of the last Site call
+  std::vector<const SiteEntry*> order_;  // sites_'s entries, as they came
+  LastLookup<Entry> last_;               // the site of the last Site call
   size_t bytes_ = 0;
 };
 

@@ -234,7 +234,9 @@ class SiteListBatch final : public rb::proj::BatchState {
     }
     *e.current = *e.committed;
     bytes_ += kEntryBytes + id.size() + (v->has_value() ? 4 * (*v)->size() : 0);
-    return last_.Remember(id, &sites_.emplace(id, e).first->second);
+    auto& [key, entry] = *sites_.emplace(id, e).first;
+    order_.emplace_back(&key, &entry);
+    return last_.Remember(id, &entry);
   }
 
   absl::Status RaiseMaxValid(rb::proj::ViewWriter& w, int64_t valid_at_us) {
@@ -256,9 +258,11 @@ class SiteListBatch final : public rb::proj::BatchState {
   }
 
   absl::Status Flush(rb::proj::ViewWriter& w) override {
-    for (const auto& [id, e] : sites_) {
-      Reindex(*e.committed, *e.current, w);
-      w.Put(kSites, id, rb::domain::DeterministicBytes(*e.current));
+    // In the order the sites came: their records were made in that order on the arena, which a
+    // walk in that order reads ahead (the table's order would jump across it).
+    for (const auto& [id, e] : order_) {
+      Reindex(*e->committed, *e->current, w);
+      w.Put(kSites, *id, rb::domain::DeterministicBytes(*e->current));
     }
     if (max_dirty_) w.Put(kMeta, kMaxValidKey, absl::StrCat(*max_valid_));
     return absl::OkStatus();
@@ -270,7 +274,8 @@ class SiteListBatch final : public rb::proj::BatchState {
   google::protobuf::Arena arena_;  // declared first: destroyed after sites_
   // Pointer-stable: Site's results stay valid while other sites are added.
   absl::node_hash_map<std::string, Entry> sites_;
-  rb::proj::LastLookup<Entry> last_;  // the site of the last Site call
+  std::vector<std::pair<const std::string*, Entry*>> order_;  // sites_'s entries, as they came
+  rb::proj::LastLookup<Entry> last_;                          // the site of the last Site call
   bool max_loaded_ = false;
   bool max_dirty_ = false;
   std::optional<int64_t> max_valid_;
