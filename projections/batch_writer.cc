@@ -19,9 +19,9 @@ namespace {
 constexpr size_t kEntryOverhead = 16;
 // Bytes of a key held in its SortItem.
 constexpr size_t kSortPrefixBytes = 24;
-// Tables of batches up to this many entries are kept by clear() anyway (absl keeps up to 127
-// slots); larger ones are made again at their size.
-constexpr size_t kReserveEntries = 127;
+// A log or sort buffer of more than this many writes whose last batch used less than an eighth
+// of it is released (a worker that caught up after a large catch-up batch).
+constexpr size_t kKeepEntries = size_t{1} << 16;
 
 }  // namespace
 
@@ -145,13 +145,15 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
     return absl::InvalidArgumentError(
         absl::StrCat("Get on undeclared view space \"", Av(space), "\""));
   }
-  if (auto it = s->pending.find(Av(key)); it != s->pending.end()) return ToOwned(it->second);
+  if (const Write* pending = FindPending(*s, Av(key)); pending != nullptr) {
+    return ToOwned(pending->value);
+  }
   if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return ToOwned(it->second);
   if (track_written_) {
     if (s->tracking == Tracking::kUnread) {
       // The first read of a space that started empty: its keys are remembered from now on,
       // unless some were written already (not remembered): then it reads the store.
-      s->tracking = s->pending.empty() && !s->wrote ? Tracking::kTracked : Tracking::kOff;
+      s->tracking = s->log.empty() && !s->wrote ? Tracking::kTracked : Tracking::kOff;
     }
     if (s->tracking == Tracking::kTracked &&
         !s->written.contains(std::hash<std::string_view>{}(key))) {
@@ -169,6 +171,17 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
     cache_bytes_ += cost;
   }
   return stored;
+}
+
+const BatchViewWriter::Write* BatchViewWriter::FindPending(Space& s, absl::string_view key) {
+  if (s.log.empty()) return nullptr;
+  if (!s.indexed) {
+    s.index.reserve(s.log.size());
+    for (uint32_t i = 0; i < s.log.size(); ++i) s.index.insert_or_assign(s.log[i].key, i);
+    s.indexed = true;
+  }
+  auto it = s.index.find(key);
+  return it == s.index.end() ? nullptr : &s.log[it->second];
 }
 
 void BatchViewWriter::Record(std::string_view op, std::string_view space, std::string_view key,
@@ -190,22 +203,25 @@ void BatchViewWriter::Record(std::string_view op, std::string_view space, std::s
       ++written_keys_ > kMaxWrittenKeys) {
     ForgetWrittenKeys();  // too many to remember: from now on Get reads the store
   }
-  size_t added = 0;
-  // One probe: the key's bytes are copied only when it is new to the batch.
-  auto it = s->pending.lazy_emplace(Av(key), [&](const auto& make) {
-    make(pending_bytes_.Copy(key), std::nullopt);
-    added += key.size() + kEntryOverhead;
-  });
+  const uint32_t at = static_cast<uint32_t>(s->log.size());
+  Write& write = s->log.emplace_back();
+  if (s->indexed) {
+    // One probe: the key's bytes are copied only when it is new to the batch.
+    auto it = s->index.lazy_emplace(Av(key),
+                                    [&](const auto& make) { make(pending_bytes_.Copy(key), at); });
+    it->second = at;
+    write.key = it->first;
+  } else {
+    write.key = pending_bytes_.Copy(key);
+  }
   // A value replaced within the batch keeps its bytes until the batch ends: they stay counted.
+  size_t added = key.size() + kEntryOverhead;
   if (value.has_value()) {
-    it->second = pending_bytes_.Copy(*value);
+    write.value = pending_bytes_.Copy(*value);
     added += value->size();
   }
   bytes_ += added;
   s->pending_bytes += added;
-  if (!value.has_value()) {
-    it->second = std::nullopt;
-  }
 }
 
 void BatchViewWriter::set_spaces_start_empty() {
@@ -271,40 +287,48 @@ absl::Status BatchViewWriter::TakeError() {
 void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
   std::vector<SortItem>& sorted = sorted_;
   size_t entries = 0;
-  for (const Space& s : spaces_) entries += s.pending.size();
+  for (const Space& s : spaces_) entries += s.log.size();
   batch->Reserve(entries + 4, 0);
   for (const Space& s : spaces_) {
+    const std::vector<Write>& log = s.log;
     sorted.clear();
-    sorted.reserve(s.pending.size());
-    // The keys lie where they were written, not in the table's order: fetch a few ahead.
-    auto ahead = s.pending.begin();
-    for (int i = 0; i < kPrefetchAhead && ahead != s.pending.end(); ++i) ++ahead;
-    for (const Entry& e : s.pending) {
-      if (ahead != s.pending.end()) {
-        __builtin_prefetch(ahead->first.data());
-        ++ahead;
-      }
-      sorted.push_back(
-          SortItem{OrderPrefix(e.first, 0), OrderPrefix(e.first, 8), OrderPrefix(e.first, 16), &e});
+    sorted.reserve(log.size());
+    for (uint32_t i = 0; i < log.size(); ++i) {
+      if (i + kPrefetchAhead < log.size()) __builtin_prefetch(log[i + kPrefetchAhead].key.data());
+      const absl::string_view k = log[i].key;
+      sorted.push_back(SortItem{OrderPrefix(k, 0), OrderPrefix(k, 8), OrderPrefix(k, 16), i});
     }
-    std::sort(sorted.begin(), sorted.end(), [](const SortItem& a, const SortItem& b) {
+    // Key order, then the order of the writes: the writes of one key are adjacent, its last one
+    // last.
+    std::sort(sorted.begin(), sorted.end(), [&log](const SortItem& a, const SortItem& b) {
       if (a.prefix != b.prefix) return a.prefix < b.prefix;
       if (a.next != b.next) return a.next < b.next;
       if (a.third != b.third) return a.third < b.third;
       // The same first 24 bytes, zero-padded: a key shorter than that is a prefix of the other
       // (the other's bytes where it ends are zeros), hence smaller; else the rest decides.
-      const absl::string_view ka = a.entry->first;
-      const absl::string_view kb = b.entry->first;
-      if (ka.size() < kSortPrefixBytes || kb.size() < kSortPrefixBytes) {
+      const absl::string_view ka = log[a.index].key;
+      const absl::string_view kb = log[b.index].key;
+      if (ka.size() != kb.size() &&
+          (ka.size() < kSortPrefixBytes || kb.size() < kSortPrefixBytes)) {
         return ka.size() < kb.size();
       }
-      return ka.substr(kSortPrefixBytes) < kb.substr(kSortPrefixBytes);
+      const int c = ka.substr(std::min(ka.size(), kSortPrefixBytes))
+                        .compare(kb.substr(std::min(kb.size(), kSortPrefixBytes)));
+      return c != 0 ? c < 0 : a.index < b.index;
     });
-    for (const SortItem& item : sorted) {
-      const Entry* e = item.entry;
-      const std::string_view key(e->first.data(), e->first.size());
-      if (e->second.has_value()) {
-        batch->PutUnowned(s.full_name, key, std::string_view(e->second->data(), e->second->size()));
+    for (size_t j = 0; j < sorted.size(); ++j) {
+      const Write& w = log[sorted[j].index];
+      if (j + 1 < sorted.size()) {
+        const SortItem& a = sorted[j];
+        const SortItem& b = sorted[j + 1];
+        if (a.prefix == b.prefix && a.next == b.next && a.third == b.third &&
+            w.key == log[b.index].key) {
+          continue;  // a later write of the same key follows
+        }
+      }
+      const std::string_view key(w.key.data(), w.key.size());
+      if (w.value.has_value()) {
+        batch->PutUnowned(s.full_name, key, std::string_view(w.value->data(), w.value->size()));
       } else {
         batch->DeleteUnowned(s.full_name, key);
       }
@@ -324,18 +348,17 @@ void BatchViewWriter::Clear() {
   state_.reset();
   // Keep AppendTo's buffer for batches of a similar size; a live worker that caught up after a
   // large catch-up batch lets it go.
-  if (sorted_.capacity() > (size_t{1} << 16) && sorted_.size() < sorted_.capacity() / 8) {
+  if (sorted_.capacity() > kKeepEntries && sorted_.size() < sorted_.capacity() / 8) {
     std::vector<SortItem>().swap(sorted_);
   }
   sorted_.clear();
   for (Space& s : spaces_) {
-    // clear() frees a large table: the next batch's is made at once at the size of this one,
-    // instead of growing again by rehashes. After a large catch-up batch, only the first live
-    // batch gets a large table.
-    const size_t entries = std::max(s.pending.size(), s.committed_entries);
-    s.committed_entries = 0;
-    s.pending.clear();
-    if (entries > kReserveEntries) s.pending.reserve(entries);
+    if (s.log.capacity() > kKeepEntries && s.log.size() < s.log.capacity() / 8) {
+      std::vector<Write>().swap(s.log);
+    }
+    s.log.clear();
+    s.index.clear();
+    s.indexed = false;
     s.pending_bytes = 0;
   }
   pending_bytes_.Clear();
@@ -344,7 +367,6 @@ void BatchViewWriter::Clear() {
 }
 
 void BatchViewWriter::Committed() {
-  for (Space& s : spaces_) s.committed_entries = s.pending.size();  // before a swap with the cache
   if (cache_limit_ > 0) {
     // Only the spaces read through Get are cached (Space::read), and only their bytes count.
     size_t read_bytes = 0;
@@ -353,32 +375,35 @@ void BatchViewWriter::Committed() {
       if (s.read) {
         read_bytes += s.pending_bytes;
       } else {
-        unread_writes = unread_writes || !s.pending.empty();
+        unread_writes = unread_writes || !s.log.empty();
       }
     }
     if (cache_bytes_ + read_bytes > cache_limit_) ClearCache();
     // The batch's entries override the cached ones; the bytes of overridden entries stay until
-    // the cache is emptied: they stay counted. An empty cache takes over the batch's blocks and
-    // maps (a large batch: no copy) when every space written is cached; otherwise the entries of
-    // the cached spaces are copied into the cache's blocks and the batch's blocks are reused by
-    // the next batch.
+    // the cache is emptied: they stay counted. An empty cache takes over the batch's blocks (a
+    // large batch: no copy of its bytes) when every space written is cached; otherwise the writes
+    // of the cached spaces are copied into the cache's blocks and the batch's blocks are reused
+    // by the next batch. Writes come in order: the last one of a key stays.
     cache_bytes_ += read_bytes;
     bool empty = true;
     for (const Space& s : spaces_) empty = empty && s.cache.empty();
     if (empty && !unread_writes) {
       cache_bytes_store_.TakeFrom(pending_bytes_);
-      for (Space& s : spaces_) s.cache.swap(s.pending);
+      for (Space& s : spaces_) {
+        s.cache.reserve(s.log.size());
+        for (const Write& w : s.log) s.cache.insert_or_assign(w.key, w.value);
+      }
     } else {
       for (Space& s : spaces_) {
         if (!s.read) continue;
-        for (const auto& [key, value] : s.pending) {
+        for (const Write& w : s.log) {
           std::optional<absl::string_view> copy;
-          if (value.has_value()) copy = cache_bytes_store_.Copy(Sv(*value));
-          auto it = s.cache.find(key);
+          if (w.value.has_value()) copy = cache_bytes_store_.Copy(Sv(*w.value));
+          auto it = s.cache.find(w.key);
           if (it != s.cache.end()) {
             it->second = copy;
           } else {
-            s.cache.emplace(cache_bytes_store_.Copy(Sv(key)), copy);
+            s.cache.emplace(cache_bytes_store_.Copy(Sv(w.key)), copy);
           }
         }
       }

@@ -1,9 +1,16 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 //
-// BatchViewWriter: the engine's ViewWriter. It buffers the writes of a batch of events in hash
-// maps (one per space; each key is written once, and the emitted batch is sorted by key so that it
-// is deterministic), answers Get from that buffer, then from a cache of committed values, then
-// from the store, and appends the buffered writes to a KvWriteBatch at commit.
+// BatchViewWriter: the engine's ViewWriter. It buffers the writes of a batch of events in logs
+// (one per space, in the order they came; the emitted batch holds each key once, its last write,
+// sorted by key so that it is deterministic), answers Get from that buffer, then from a cache of
+// committed values, then from the store, and appends the buffered writes to a KvWriteBatch at
+// commit.
+//
+// The buffer. A write appends to its space's log: no hashing and no probing of a table that
+// outgrows the processor's caches, the common case of a projection that reads its records first
+// and writes them at the end of the batch. A space's log gets a hash index (key -> its last write)
+// only when a Get must look into it: at the first Get after writes to that space; the index then
+// follows every write until the batch ends.
 //
 // The cache. The worker owning the writer is the only writer of its generation's spaces, so the
 // values it committed (and the absences it read) stay true until it writes again: after a
@@ -12,11 +19,12 @@
 // is bounded (`cache_bytes`); when full it is emptied and refills from the store. It changes no
 // result, only the cost of Get.
 //
-// Memory. Keys and values are copied into 64 KiB blocks (larger values on their own); the maps
-// hold views into them. A batch's blocks are released all at once when it is cleared (a few kept
-// for the next batch); at commit its entries are copied into the cache's blocks, or the blocks
-// are handed over when the cache is empty. Bytes of a value replaced within a batch (or of a
-// cached entry overridden) stay until the batch (the cache) is emptied, and stay counted.
+// Memory. Keys and values are copied into 64 KiB blocks (larger values on their own); the logs
+// and maps hold views into them. A batch's blocks are released all at once when it is cleared (a
+// few kept for the next batch); at commit its entries are copied into the cache's blocks, or the
+// blocks are handed over when the cache is empty. Bytes of a value replaced within a batch (or of a
+// cached entry overridden) stay until the batch (the cache) is emptied, and stay counted: every
+// write counts its key and value, even of a key already written in the batch.
 //
 //   BatchViewWriter writer(&kv, "category_counts", gen, {"counts"});
 //   absl::Status s = projection.Apply(event, writer);
@@ -132,26 +140,33 @@ class BatchViewWriter final : public ViewWriter {
     size_t left_ = 0;
   };
   using Map = absl::flat_hash_map<absl::string_view, std::optional<absl::string_view>>;
+  // A buffered write: nullopt value for a delete. Views into pending_bytes_.
+  struct Write {
+    absl::string_view key;
+    std::optional<absl::string_view> value;
+  };
   // How Get treats a key neither buffered nor cached, in a space that started empty.
   enum class Tracking : uint8_t {
     kOff,      // reads the store
     kUnread,   // never read yet: the first Get decides (kTracked if nothing was written before)
     kTracked,  // "absent" unless its hash is in `written`
   };
-  using Entry = Map::value_type;
   struct Space {
     std::string short_name;
     std::string full_name;
-    // nullopt value: a pending delete. Views into pending_bytes_.
-    Map pending;
+    // The batch's writes, in the order they came (a key may come several times: its last write
+    // counts).
+    std::vector<Write> log;
+    // Key -> index in `log` of its last write; kept only while `indexed`.
+    absl::flat_hash_map<absl::string_view, uint32_t> index;
+    bool indexed = false;
     // Committed values (nullopt: known absent). Views into cache_bytes_store_.
     Map cache;
     // Get was called on this space: its writes are worth caching. Spaces that are only written
     // (indexes rewritten from typed batch state) keep no cache, and their bytes do not count
     // against it.
     bool read = false;
-    size_t pending_bytes = 0;      // this space's share of bytes_
-    size_t committed_entries = 0;  // entries of the batch last committed (set by Committed)
+    size_t pending_bytes = 0;  // this space's share of bytes_
     // Whether Get may answer "absent" from `written` (set_spaces_start_empty).
     Tracking tracking = Tracking::kOff;
     bool wrote = false;  // a Put or Delete was recorded in this space
@@ -159,6 +174,8 @@ class BatchViewWriter final : public ViewWriter {
     absl::flat_hash_set<uint64_t> written;
   };
   Space* Find(std::string_view space);
+  // The last write of `key` in `s`'s log; nullptr when none. Indexes the log when it is not.
+  const Write* FindPending(Space& s, absl::string_view key);
   void Record(std::string_view op, std::string_view space, std::string_view key,
               std::optional<std::string_view> value);
   void ClearCache();
@@ -177,7 +194,7 @@ class BatchViewWriter final : public ViewWriter {
     uint64_t prefix;  // the key's first 8 bytes, big-endian, zero-padded
     uint64_t next;    // its bytes 8 to 15, likewise
     uint64_t third;   // its bytes 16 to 23, likewise
-    const Entry* entry;
+    uint32_t index;   // of the write in its space's log
   };
   mutable std::vector<SortItem> sorted_;  // AppendTo's buffer, kept between batches
   Bytes pending_bytes_;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,55 @@ TEST_F(BatchViewWriterTest, AppendToWritesEachKeyOnceInSpaceThenKeyOrder) {
   EXPECT_EQ(batch.entries()[2].value, "2");
   w.Clear();
   EXPECT_TRUE(w.empty());
+}
+
+TEST_F(BatchViewWriterTest, AKeyWrittenSeveralTimesCountsItsLastWriteBeforeAndAfterReads) {
+  const std::string a = ViewSpaceName("p", gen_, "a");
+  const std::string long_key(30, 'k');  // beyond the 24 bytes a sort compares without the key
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
+  // Writes with no read in between.
+  w.Put("a", "k", "1");
+  w.Put("a", long_key, "1");
+  w.Put("a", "k", "2");
+  w.Put("a", "d", "1");
+  w.Delete("a", "d");
+  w.Delete("a", "e");
+  w.Put("a", "e", "1");
+  w.Put("a", long_key, "2");
+  // A read sees the last write; the writes after it too.
+  EXPECT_EQ(**w.Get("a", "k"), "2");
+  EXPECT_EQ(**w.Get("a", long_key), "2");
+  EXPECT_FALSE(w.Get("a", "d")->has_value());
+  w.Put("a", "k", "3");
+  EXPECT_EQ(**w.Get("a", "k"), "3");
+  w.Delete("a", long_key);
+  EXPECT_FALSE(w.Get("a", long_key)->has_value());
+  w.Put("a", "m", "1");
+  w.Put("a", "m", "2");
+  EXPECT_EQ(**w.Get("a", "m"), "2");
+
+  rb::es::KvWriteBatch batch;
+  w.AppendTo(&batch);
+  ASSERT_EQ(batch.entries().size(), 5u);
+  const std::vector<std::string> keys = {"d", "e", "k", long_key, "m"};
+  const std::vector<std::optional<std::string>> values = {std::nullopt, "1", "3", std::nullopt,
+                                                          "2"};
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(batch.entries()[i].key, keys[i]) << "at " << i;
+    EXPECT_EQ(batch.entries()[i].op == rb::es::KvWriteBatch::Op::kDelete, !values[i].has_value())
+        << "at " << i;
+    if (values[i].has_value()) {
+      EXPECT_EQ(batch.entries()[i].value, *values[i]) << "at " << i;
+    }
+  }
+  ASSERT_TRUE(store_->kv().Write(batch).ok());
+  w.Committed();
+  // The cache, then the store, answer as the batch left them.
+  EXPECT_EQ(**w.Get("a", "k"), "3");
+  EXPECT_EQ(**w.Get("a", "m"), "2");
+  EXPECT_FALSE(w.Get("a", long_key)->has_value());
+  EXPECT_FALSE(w.Get("a", "d")->has_value());
+  EXPECT_EQ(*store_->kv().Get(a, "e"), std::optional<std::string>("1"));
 }
 
 TEST_F(BatchViewWriterTest, AppendToOrdersKeysByBytesWhateverTheirSharedPrefixes) {
