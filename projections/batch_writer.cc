@@ -284,6 +284,20 @@ absl::Status BatchViewWriter::TakeError() {
   return s;
 }
 
+bool BatchViewWriter::TieLess(const std::vector<Write>& log, const SortItem& a, const SortItem& b) {
+  // The same first 24 bytes, zero-padded: a key shorter than that is a prefix of the other (the
+  // other's bytes where it ends are zeros), hence smaller; else the rest decides, then the order
+  // of the writes.
+  const absl::string_view ka = log[a.index].key;
+  const absl::string_view kb = log[b.index].key;
+  if (ka.size() != kb.size() && (ka.size() < kSortPrefixBytes || kb.size() < kSortPrefixBytes)) {
+    return ka.size() < kb.size();
+  }
+  const int c = ka.substr(std::min(ka.size(), kSortPrefixBytes))
+                    .compare(kb.substr(std::min(kb.size(), kSortPrefixBytes)));
+  return c != 0 ? c < 0 : a.index < b.index;
+}
+
 void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
   std::vector<SortItem>& sorted = sorted_;
   size_t entries = 0;
@@ -304,17 +318,7 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
       if (a.prefix != b.prefix) return a.prefix < b.prefix;
       if (a.next != b.next) return a.next < b.next;
       if (a.third != b.third) return a.third < b.third;
-      // The same first 24 bytes, zero-padded: a key shorter than that is a prefix of the other
-      // (the other's bytes where it ends are zeros), hence smaller; else the rest decides.
-      const absl::string_view ka = log[a.index].key;
-      const absl::string_view kb = log[b.index].key;
-      if (ka.size() != kb.size() &&
-          (ka.size() < kSortPrefixBytes || kb.size() < kSortPrefixBytes)) {
-        return ka.size() < kb.size();
-      }
-      const int c = ka.substr(std::min(ka.size(), kSortPrefixBytes))
-                        .compare(kb.substr(std::min(kb.size(), kSortPrefixBytes)));
-      return c != 0 ? c < 0 : a.index < b.index;
+      return TieLess(log, a, b);
     });
     for (size_t j = 0; j < sorted.size(); ++j) {
       const Write& w = log[sorted[j].index];

@@ -49,6 +49,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
@@ -196,6 +197,11 @@ class BatchViewWriter final : public ViewWriter {
     uint64_t third;   // its bytes 16 to 23, likewise
     uint32_t index;   // of the write in its space's log
   };
+  // Whether `a` sorts before `b`, two writes of `log` whose keys share their first 24 bytes
+  // (zero-padded): by key, then in the order written. Out of line: the sort's common case
+  // (different prefixes) stays small enough to be inlined.
+  ABSL_ATTRIBUTE_NOINLINE static bool TieLess(const std::vector<Write>& log, const SortItem& a,
+                                              const SortItem& b);
   mutable std::vector<SortItem> sorted_;  // AppendTo's buffer, kept between batches
   Bytes pending_bytes_;
   Bytes cache_bytes_store_;
