@@ -18,7 +18,7 @@ namespace {
 // Bookkeeping cost of one map entry beyond its key and value bytes.
 constexpr size_t kEntryOverhead = 16;
 // Bytes of a key held in its SortItem.
-constexpr size_t kSortPrefixBytes = 24;
+constexpr size_t kSortPrefixBytes = 32;
 // A log or sort buffer of more than this many writes whose last batch used less than an eighth
 // of it is released (a worker that caught up after a large catch-up batch).
 constexpr size_t kKeepEntries = size_t{1} << 16;
@@ -285,7 +285,7 @@ absl::Status BatchViewWriter::TakeError() {
 }
 
 bool BatchViewWriter::TieLess(const std::vector<Write>& log, const SortItem& a, const SortItem& b) {
-  // The same first 24 bytes, zero-padded: a key shorter than that is a prefix of the other (the
+  // The same first 32 bytes, zero-padded: a key shorter than that is a prefix of the other (the
   // other's bytes where it ends are zeros), hence smaller; else the rest decides, then the order
   // of the writes.
   const absl::string_view ka = log[a.index].key;
@@ -310,7 +310,8 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
     for (uint32_t i = 0; i < log.size(); ++i) {
       if (i + kPrefetchAhead < log.size()) __builtin_prefetch(log[i + kPrefetchAhead].key.data());
       const absl::string_view k = log[i].key;
-      sorted.push_back(SortItem{OrderPrefix(k, 0), OrderPrefix(k, 8), OrderPrefix(k, 16), i});
+      sorted.push_back(SortItem{OrderPrefix(k, 0), OrderPrefix(k, 8), OrderPrefix(k, 16),
+                                OrderPrefix(k, 24), i});
     }
     // Key order, then the order of the writes: the writes of one key are adjacent, its last one
     // last.
@@ -318,6 +319,7 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
       if (a.prefix != b.prefix) return a.prefix < b.prefix;
       if (a.next != b.next) return a.next < b.next;
       if (a.third != b.third) return a.third < b.third;
+      if (a.fourth != b.fourth) return a.fourth < b.fourth;
       return TieLess(log, a, b);
     });
     for (size_t j = 0; j < sorted.size(); ++j) {
@@ -326,7 +328,7 @@ void BatchViewWriter::AppendTo(rb::es::KvWriteBatch* batch) const {
         const SortItem& a = sorted[j];
         const SortItem& b = sorted[j + 1];
         if (a.prefix == b.prefix && a.next == b.next && a.third == b.third &&
-            w.key == log[b.index].key) {
+            a.fourth == b.fourth && w.key == log[b.index].key) {
           continue;  // a later write of the same key follows
         }
       }

@@ -189,15 +189,17 @@ class BatchViewWriter final : public ViewWriter {
   uint64_t log_limit_ = 0;
   std::vector<Space> spaces_;    // never resized after construction
   Space* last_space_ = nullptr;  // the space Find returned last
-  // The keys' first 24 bytes decide most comparisons of a sort without reading the keys (index
-  // keys often share 16: a departement, a sort and a commune name, then the site id).
+  // The keys' first 32 bytes decide most comparisons of a sort without reading the keys (index
+  // keys sorted by commune share 22 or more: a departement, a sort, a commune's name and code,
+  // then the site id).
   struct SortItem {
     uint64_t prefix;  // the key's first 8 bytes, big-endian, zero-padded
     uint64_t next;    // its bytes 8 to 15, likewise
     uint64_t third;   // its bytes 16 to 23, likewise
+    uint64_t fourth;  // its bytes 24 to 31, likewise
     uint32_t index;   // of the write in its space's log
   };
-  // Whether `a` sorts before `b`, two writes of `log` whose keys share their first 24 bytes
+  // Whether `a` sorts before `b`, two writes of `log` whose keys share their first 32 bytes
   // (zero-padded): by key, then in the order written. Out of line: the sort's common case
   // (different prefixes) stays small enough to be inlined.
   ABSL_ATTRIBUTE_NOINLINE static bool TieLess(const std::vector<Write>& log, const SortItem& a,

@@ -438,19 +438,7 @@ class Locations {
       key_.append(*code);
     }
     auto [it, inserted] = ids_.try_emplace(key_, static_cast<uint32_t>(keys_.size()));
-    if (inserted) {
-      keys_.push_back(TerritoryKeysOf(t));
-      codes_.push_back(key_);
-    }
-    return it->second;
-  }
-  // The id here of location `id` of `other`.
-  uint32_t IdOf(const Locations& other, uint32_t id) {
-    auto [it, inserted] = ids_.try_emplace(other.codes_[id], static_cast<uint32_t>(keys_.size()));
-    if (inserted) {
-      keys_.push_back(other.keys_[id]);
-      codes_.push_back(other.codes_[id]);
-    }
+    if (inserted) keys_.push_back(TerritoryKeysOf(t));
     return it->second;
   }
   // The territory keys of location `id`.
@@ -461,18 +449,7 @@ class Locations {
   std::string key_;  // scratch
   absl::flat_hash_map<std::string, uint32_t> ids_;
   std::vector<std::vector<TerritoryKey>> keys_;
-  std::vector<std::string> codes_;  // per id: the four codes, as ids_ keys them
 };
-
-// Adds every change of `from` (whose ids are `from_locations`') to `to` (whose ids are
-// `to_locations`').
-void AddDeltas(const DeltaMap& from, const Locations& from_locations, DeltaMap* to,
-               Locations* to_locations) {
-  for (const DeltaMap::Change& c : from.All()) {
-    MetricVector& at = to->At(to_locations->IdOf(from_locations, c.id), c.day);
-    for (int k = 0; k < kMetrics; ++k) at[k] += (*c.sum)[k];
-  }
-}
 
 bool IsZeroDay(const DayDelta& d) { return IsZero(d.values); }
 
@@ -512,24 +489,45 @@ void AddStepDeltas(const std::vector<Point>& points, int sign, Locations* locati
   }
 }
 
-// Each location's non-zero summed changes under each of its territory keys (ids in `prefixes`),
-// ordered by prefix id, then day; several locations may bring a change on the same key and day.
-// The location changes are sorted by day once, then spread over their keys in that order (a
+// A batch's changes under each territory key: `changes` (id: a prefix id of the PrefixTable) are
+// ordered by prefix id, then day, and point into `sums`; several locations may bring a change on
+// the same key and day.
+struct RolledUp {
+  std::vector<MetricVector> sums;  // the non-zero location sums, in day order
+  std::vector<DeltaMap::Change> changes;
+};
+
+// Each location's non-zero summed changes (from every part: a DeltaMap and the Locations its ids
+// are of) under each of its territory keys (ids in `prefixes`). The location changes are sorted by
+// day once and their sums copied in that order: the sums of one key are then read at increasing
+// addresses, not across the tables' memory. They are spread over their keys in that order (a
 // counting sort by prefix id keeps each key's changes in day order).
-std::vector<DeltaMap::Change> RollUp(const Locations& locations, const DeltaMap& by_location,
-                                     PrefixTable* prefixes) {
-  std::vector<DeltaMap::Change> changes = by_location.All();
-  changes.erase(std::remove_if(changes.begin(), changes.end(),
-                               [](const DeltaMap::Change& c) { return IsZero(*c.sum); }),
-                changes.end());
-  std::sort(changes.begin(), changes.end(),
-            [](const DeltaMap::Change& a, const DeltaMap::Change& b) { return a.day < b.day; });
-  std::vector<std::vector<uint32_t>> ids(locations.size());  // per location, once
-  std::vector<size_t> count;                                 // per prefix id
-  for (const DeltaMap::Change& c : changes) {
-    std::vector<uint32_t>& of = ids[c.id];
+RolledUp RollUp(std::span<const std::pair<const Locations*, const DeltaMap*>> parts,
+                PrefixTable* prefixes) {
+  struct Located {
+    uint32_t part;
+    uint32_t location;
+    int32_t day;
+    const MetricVector* sum;
+  };
+  std::vector<Located> located;
+  for (uint32_t p = 0; p < parts.size(); ++p) {
+    for (const DeltaMap::Change& c : parts[p].second->All()) {
+      if (!IsZero(*c.sum)) located.push_back({p, c.id, c.day, c.sum});
+    }
+  }
+  std::sort(located.begin(), located.end(),
+            [](const Located& a, const Located& b) { return a.day < b.day; });
+  RolledUp out;
+  out.sums.reserve(located.size());
+  for (const Located& c : located) out.sums.push_back(*c.sum);
+  std::vector<std::vector<std::vector<uint32_t>>> ids(parts.size());  // per location, once
+  for (size_t p = 0; p < parts.size(); ++p) ids[p].resize(parts[p].first->size());
+  std::vector<size_t> count;  // per prefix id
+  for (const Located& c : located) {
+    std::vector<uint32_t>& of = ids[c.part][c.location];
     if (of.empty()) {
-      for (const TerritoryKey& k : locations.Keys(c.id)) {
+      for (const TerritoryKey& k : parts[c.part].first->Keys(c.location)) {
         of.push_back(prefixes->Id(DeltaPrefix(k.level, k.code)));
       }
     }
@@ -544,9 +542,10 @@ std::vector<DeltaMap::Change> RollUp(const Locations& locations, const DeltaMap&
     next[id] = total;
     total += count[id];
   }
-  std::vector<DeltaMap::Change> out(total);
-  for (const DeltaMap::Change& c : changes) {
-    for (uint32_t id : ids[c.id]) out[next[id]++] = {id, c.day, c.sum};
+  out.changes.resize(total);
+  for (size_t i = 0; i < located.size(); ++i) {
+    const Located& c = located[i];
+    for (uint32_t id : ids[c.part][c.location]) out.changes[next[id]++] = {id, c.day, &out.sums[i]};
   }
   return out;
 }
@@ -812,30 +811,28 @@ class SeriesBatch final : public BatchState {
 
   absl::Status Flush(ViewWriter& w) override {
     // Per site: its record, and location-day -> summed change. A large batch (a rebuild's) does
-    // this on two threads, each for half the sites, and adds the second half's changes to the
-    // first's.
+    // this on two threads, each for half the sites; RollUp then reads the changes of both.
     const std::vector<const SiteEntry*> sites = ByCommune(order_);
     const std::span<const SiteEntry* const> all(sites);
-    SitesPart first;
+    SitesPart first, second;
     if (sites.size() >= kTwoThreadFlushSites) {
       const size_t half = sites.size() / 2;
-      SitesPart second;
       std::thread helper([&] { FlushSites(all.subspan(half), &second); });
       FlushSites(all.first(half), &first);
       helper.join();
-      AddDeltas(second.by_location, second.locations, &first.by_location, &first.locations);
-      first.records.insert(first.records.end(), std::make_move_iterator(second.records.begin()),
-                           std::make_move_iterator(second.records.end()));
     } else {
       FlushSites(all, &first);
     }
-    for (const auto& [site_id, bytes] : first.records) w.Put(kSegments, *site_id, bytes);
-    // Then territory-day key -> summed change: one read and one write per key.
-    const Locations& locations = first.locations;
-    const DeltaMap& by_location = first.by_location;
+    for (const SitesPart* part : {&first, &second}) {
+      for (const auto& [site_id, bytes] : part->records) w.Put(kSegments, *site_id, bytes);
+    }
+    // Then territory-day key -> summed change: one read and one write per (territory, month)
+    // bucket the batch changed.
     PrefixTable prefixes;
-    // One read and one write per (territory, month) bucket the batch changed.
-    const std::vector<DeltaMap::Change> changes = RollUp(locations, by_location, &prefixes);
+    const std::pair<const Locations*, const DeltaMap*> parts[] = {
+        {&first.locations, &first.by_location}, {&second.locations, &second.by_location}};
+    const RolledUp rolled = RollUp(parts, &prefixes);
+    const std::vector<DeltaMap::Change>& changes = rolled.changes;
     std::string key, encoded;
     std::vector<DayDelta> days, month_changes;
     for (size_t i = 0; i < changes.size();) {

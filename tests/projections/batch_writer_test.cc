@@ -64,7 +64,7 @@ TEST_F(BatchViewWriterTest, AppendToWritesEachKeyOnceInSpaceThenKeyOrder) {
 
 TEST_F(BatchViewWriterTest, AKeyWrittenSeveralTimesCountsItsLastWriteBeforeAndAfterReads) {
   const std::string a = ViewSpaceName("p", gen_, "a");
-  const std::string long_key(30, 'k');  // beyond the 24 bytes a sort compares without the key
+  const std::string long_key(40, 'k');  // beyond the 32 bytes a sort compares without the key
   BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
   // Writes with no read in between.
   w.Put("a", "k", "1");
@@ -112,7 +112,7 @@ TEST_F(BatchViewWriterTest, AKeyWrittenSeveralTimesCountsItsLastWriteBeforeAndAf
 }
 
 TEST_F(BatchViewWriterTest, AppendToOrdersKeysByBytesWhateverTheirSharedPrefixes) {
-  // Keys sharing their first 8, 16 or 24 bytes, keys that are prefixes of others, zero bytes at
+  // Keys sharing their first 8, 16, 24 or 32 bytes, keys that are prefixes of others, zero bytes at
   // and around those lengths, and bytes above 0x7f: the batch is in std::string order.
   const std::string p24 =
       "d93" + std::string(1, '\0') + "Ocmontreuil" + std::string(1, '\0') + "12345678";  // 24 bytes
@@ -132,6 +132,12 @@ TEST_F(BatchViewWriterTest, AppendToOrdersKeysByBytesWhateverTheirSharedPrefixes
       "",
       p24 + "7\x80",
       p24 + "70",
+      p24 + "abcdefgh",  // 32 bytes
+      p24 + "abcdefgh" + "1",
+      p24 + "abcdefgh" + "0",
+      p24 + "abcdefgh" + std::string(1, '\0'),
+      p24 + "abcdefg",
+      p24 + "abcdefg" + std::string(1, '\0') + "z",
   };
   ASSERT_EQ(p24.size(), 24u);
   BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
