@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -182,9 +183,11 @@ std::vector<std::string> TerritoryDepartementKeys(const pb::Territory& t) {
   return keys;
 }
 
-// Rewrites the index keys of a site whose record changed from `before` to `after`.
+// Rewrites the index keys of a site whose record changed from `before` to `after`. The
+// `territories` keys of its territory are written once per batch: `written` holds the territories
+// (their four codes) the batch wrote them for.
 void Reindex(const pb::SiteListRecord& before, const pb::SiteListRecord& after,
-             rb::proj::ViewWriter& w) {
+             rb::proj::ViewWriter& w, absl::flat_hash_set<std::string>* written) {
   const std::vector<std::string> old_keys = SiteIndexKeys(before.site());
   const std::vector<std::string> new_keys = SiteIndexKeys(after.site());
   std::vector<std::string> gone;
@@ -197,7 +200,11 @@ void Reindex(const pb::SiteListRecord& before, const pb::SiteListRecord& after,
   if (old_keys.empty() || t.region_code() != was.region_code() ||
       t.epci_code() != was.epci_code() || t.city_code() != was.city_code() ||
       t.departement_code() != was.departement_code()) {
-    for (const std::string& k : TerritoryDepartementKeys(t)) w.Put(kTerritories, k, "");
+    std::string codes = absl::StrCat(Av(t.city_code()), "/", Av(t.epci_code()), "/",
+                                     Av(t.departement_code()), "/", Av(t.region_code()));
+    if (written->insert(std::move(codes)).second) {
+      for (const std::string& k : TerritoryDepartementKeys(t)) w.Put(kTerritories, k, "");
+    }
   }
   const std::string value = IndexValue(after);
   const bool same_value = !old_keys.empty() && IndexValue(before) == value;
@@ -261,7 +268,7 @@ class SiteListBatch final : public rb::proj::BatchState {
     // In the order the sites came: their records were made in that order on the arena, which a
     // walk in that order reads ahead (the table's order would jump across it).
     for (const auto& [id, e] : order_) {
-      Reindex(*e->committed, *e->current, w);
+      Reindex(*e->committed, *e->current, w, &territories_);
       w.Put(kSites, *id, rb::domain::DeterministicBytes(*e->current));
     }
     if (max_dirty_) w.Put(kMeta, kMaxValidKey, absl::StrCat(*max_valid_));
@@ -275,6 +282,7 @@ class SiteListBatch final : public rb::proj::BatchState {
   // Pointer-stable: Site's results stay valid while other sites are added.
   absl::node_hash_map<std::string, Entry> sites_;
   std::vector<std::pair<const std::string*, Entry*>> order_;  // sites_'s entries, as they came
+  absl::flat_hash_set<std::string> territories_;              // Reindex's `written`
   rb::proj::LastLookup<Entry> last_;                          // the site of the last Site call
   bool max_loaded_ = false;
   bool max_dirty_ = false;
