@@ -117,8 +117,6 @@ struct DayDelta {
   MetricVector values;
 };
 
-// A month bucket's value: per day with a change, in day order, the day within the month (varint)
-// then the 34 metrics (zigzag varints).
 // Writes `z` as a varint at `p`; returns the end.
 char* PutVarint(uint64_t z, char* p) {
   while (z >= 0x80) {
@@ -129,6 +127,8 @@ char* PutVarint(uint64_t z, char* p) {
   return p;
 }
 
+// A month bucket's value: per day with a change, in day order, the day within the month (varint)
+// then the 34 metrics (zigzag varints).
 void EncodeBucket(const std::vector<DayDelta>& days, int32_t first_day, std::string* out) {
   // Room for the longest encoding (10 bytes a varint), written through a pointer, then cut.
   out->resize(days.size() * (kMetrics + 1) * 10);
@@ -489,21 +489,41 @@ void AddStepDeltas(const std::vector<Point>& points, int sign, Locations* locati
   }
 }
 
-// A batch's changes under each territory key: `changes` (id: a prefix id of the PrefixTable) are
-// ordered by prefix id, then day, and point into `sums`; several locations may bring a change on
-// the same key and day.
-struct RolledUp {
-  std::vector<MetricVector> sums;  // the non-zero location sums, in day order
-  std::vector<DeltaMap::Change> changes;
-};
+// Adds `changes` (one month's summed changes of one key, in day order) to the key's stored month
+// bucket `key`, whose days start at `first_day`: the bucket is rewritten, or deleted when no day
+// with a change remains. `days` and `encoded` are scratch.
+absl::Status AddToBucket(ViewWriter& w, const std::string& key, int32_t first_day,
+                         const std::vector<DayDelta>& changes, std::vector<DayDelta>* days,
+                         std::string* encoded) {
+  absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
+  if (!bytes.ok()) return bytes.status();
+  days->clear();
+  if (bytes->has_value() && !DecodeBucket(**bytes, first_day, days)) {
+    return absl::DataLossError("series: bad delta bucket");
+  }
+  for (const DayDelta& change : changes) {
+    auto at = std::lower_bound(days->begin(), days->end(), change.day,
+                               [](const DayDelta& d, int32_t day) { return d.day < day; });
+    if (at == days->end() || at->day != change.day) at = days->insert(at, DayDelta{change.day, {}});
+    for (int k = 0; k < kMetrics; ++k) at->values[k] += change.values[k];
+  }
+  days->erase(std::remove_if(days->begin(), days->end(), IsZeroDay), days->end());
+  if (days->empty()) {
+    w.Delete(kDeltas, key);
+  } else {
+    EncodeBucket(*days, first_day, encoded);
+    w.Put(kDeltas, key, *encoded);
+  }
+  return absl::OkStatus();
+}
 
-// Each location's non-zero summed changes (from every part: a DeltaMap and the Locations its ids
-// are of) under each of its territory keys (ids in `prefixes`). The location changes are sorted by
-// day once and their sums copied in that order: the sums of one key are then read at increasing
-// addresses, not across the tables' memory. They are spread over their keys in that order (a
-// counting sort by prefix id keeps each key's changes in day order).
-RolledUp RollUp(std::span<const std::pair<const Locations*, const DeltaMap*>> parts,
-                PrefixTable* prefixes) {
+// Adds the summed changes of every part (a DeltaMap and the Locations its ids are of) to the
+// stored deltas: each location's change goes to each of its territory keys (commune, EPCI,
+// departement, region, nation, zone), and each (key, month) bucket the batch changed is read and
+// written once. The location changes are sorted by day and taken one month at a time: each sum is
+// read once, and a month's per-key sums stay in the processor's cache while they are made.
+absl::Status WriteDeltas(ViewWriter& w,
+                         std::span<const std::pair<const Locations*, const DeltaMap*>> parts) {
   struct Located {
     uint32_t part;
     uint32_t location;
@@ -513,41 +533,54 @@ RolledUp RollUp(std::span<const std::pair<const Locations*, const DeltaMap*>> pa
   std::vector<Located> located;
   for (uint32_t p = 0; p < parts.size(); ++p) {
     for (const DeltaMap::Change& c : parts[p].second->All()) {
-      if (!IsZero(*c.sum)) located.push_back({p, c.id, c.day, c.sum});
+      located.push_back({p, c.id, c.day, c.sum});
     }
   }
   std::sort(located.begin(), located.end(),
             [](const Located& a, const Located& b) { return a.day < b.day; });
-  RolledUp out;
-  out.sums.reserve(located.size());
-  for (const Located& c : located) out.sums.push_back(*c.sum);
+  PrefixTable prefixes;
   std::vector<std::vector<std::vector<uint32_t>>> ids(parts.size());  // per location, once
   for (size_t p = 0; p < parts.size(); ++p) ids[p].resize(parts[p].first->size());
-  std::vector<size_t> count;  // per prefix id
-  for (const Located& c : located) {
-    std::vector<uint32_t>& of = ids[c.part][c.location];
-    if (of.empty()) {
-      for (const TerritoryKey& k : parts[c.part].first->Keys(c.location)) {
-        of.push_back(prefixes->Id(DeltaPrefix(k.level, k.code)));
+  std::vector<std::vector<DayDelta>> month;  // per prefix id: the month's sums, in day order
+  std::vector<uint32_t> touched;             // the prefix ids with sums this month
+  std::string key, encoded;
+  std::vector<DayDelta> days;
+  for (size_t i = 0; i < located.size();) {
+    const int32_t month_number = MonthOfDay(located[i].day);
+    const int32_t first_day = FirstDayOfMonth(month_number);
+    const int32_t next_first_day = FirstDayOfMonth(month_number + 1);
+    for (; i < located.size() && located[i].day < next_first_day; ++i) {
+      const Located& c = located[i];
+      std::vector<uint32_t>& of = ids[c.part][c.location];
+      if (of.empty()) {
+        for (const TerritoryKey& k : parts[c.part].first->Keys(c.location)) {
+          of.push_back(prefixes.Id(DeltaPrefix(k.level, k.code)));
+        }
+      }
+      for (uint32_t id : of) {
+        if (id >= month.size()) month.resize(id + 1);
+        std::vector<DayDelta>& sums = month[id];
+        if (sums.empty()) touched.push_back(id);
+        if (sums.empty() || sums.back().day != c.day) sums.push_back(DayDelta{c.day, {}});
+        MetricVector& at = sums.back().values;
+        for (int k = 0; k < kMetrics; ++k) at[k] += (*c.sum)[k];
       }
     }
-    for (uint32_t id : of) {
-      if (id >= count.size()) count.resize(id + 1, 0);
-      ++count[id];
+    // The days whose changes cancel out go, and a bucket left without change is not touched.
+    for (uint32_t id : touched) {
+      std::vector<DayDelta>& sums = month[id];
+      sums.erase(std::remove_if(sums.begin(), sums.end(), IsZeroDay), sums.end());
+      if (!sums.empty()) {
+        key.assign(prefixes.prefix(id));
+        AppendMonth(&key, month_number);
+        absl::Status written = AddToBucket(w, key, first_day, sums, &days, &encoded);
+        if (!written.ok()) return written;
+      }
+      sums.clear();
     }
+    touched.clear();
   }
-  std::vector<size_t> next(count.size(), 0);  // where each prefix's next change goes
-  size_t total = 0;
-  for (size_t id = 0; id < count.size(); ++id) {
-    next[id] = total;
-    total += count[id];
-  }
-  out.changes.resize(total);
-  for (size_t i = 0; i < located.size(); ++i) {
-    const Located& c = located[i];
-    for (uint32_t id : ids[c.part][c.location]) out.changes[next[id]++] = {id, c.day, &out.sums[i]};
-  }
-  return out;
+  return absl::OkStatus();
 }
 
 // The figures of `s` counted as open (stocks and the opened count), whatever its status.
@@ -811,7 +844,7 @@ class SeriesBatch final : public BatchState {
 
   absl::Status Flush(ViewWriter& w) override {
     // Per site: its record, and location-day -> summed change. A large batch (a rebuild's) does
-    // this on two threads, each for half the sites; RollUp then reads the changes of both.
+    // this on two threads, each for half the sites; WriteDeltas then reads the changes of both.
     const std::vector<const SiteEntry*> sites = ByCommune(order_);
     const std::span<const SiteEntry* const> all(sites);
     SitesPart first, second;
@@ -828,60 +861,9 @@ class SeriesBatch final : public BatchState {
     }
     // Then territory-day key -> summed change: one read and one write per (territory, month)
     // bucket the batch changed.
-    PrefixTable prefixes;
     const std::pair<const Locations*, const DeltaMap*> parts[] = {
         {&first.locations, &first.by_location}, {&second.locations, &second.by_location}};
-    const RolledUp rolled = RollUp(parts, &prefixes);
-    const std::vector<DeltaMap::Change>& changes = rolled.changes;
-    std::string key, encoded;
-    std::vector<DayDelta> days, month_changes;
-    for (size_t i = 0; i < changes.size();) {
-      const uint32_t prefix_id = changes[i].id;
-      const int32_t month = MonthOfDay(changes[i].day);
-      const int32_t first_day = FirstDayOfMonth(month);
-      const int32_t next_first_day = FirstDayOfMonth(month + 1);
-      size_t end = i;
-      while (end < changes.size() && changes[end].id == prefix_id &&
-             changes[end].day < next_first_day) {
-        ++end;
-      }
-      // The month's summed change per day (several locations may change one key on one day);
-      // the days whose changes cancel out go, and a month left without change is not touched.
-      month_changes.clear();
-      for (; i < end; ++i) {
-        if (month_changes.empty() || month_changes.back().day != changes[i].day) {
-          month_changes.push_back(DayDelta{changes[i].day, {}});
-        }
-        for (int k = 0; k < kMetrics; ++k) month_changes.back().values[k] += (*changes[i].sum)[k];
-      }
-      month_changes.erase(std::remove_if(month_changes.begin(), month_changes.end(), IsZeroDay),
-                          month_changes.end());
-      if (month_changes.empty()) continue;
-      key.assign(prefixes.prefix(prefix_id));
-      AppendMonth(&key, month);
-      absl::StatusOr<std::optional<std::string>> bytes = w.Get(kDeltas, key);
-      if (!bytes.ok()) return bytes.status();
-      days.clear();
-      if (bytes->has_value() && !DecodeBucket(**bytes, first_day, &days)) {
-        return absl::DataLossError("series: bad delta bucket");
-      }
-      for (const DayDelta& change : month_changes) {
-        auto at = std::lower_bound(days.begin(), days.end(), change.day,
-                                   [](const DayDelta& d, int32_t day) { return d.day < day; });
-        if (at == days.end() || at->day != change.day) {
-          at = days.insert(at, DayDelta{change.day, {}});
-        }
-        for (int k = 0; k < kMetrics; ++k) at->values[k] += change.values[k];
-      }
-      days.erase(std::remove_if(days.begin(), days.end(), IsZeroDay), days.end());
-      if (days.empty()) {
-        w.Delete(kDeltas, key);
-      } else {
-        EncodeBucket(days, first_day, &encoded);
-        w.Put(kDeltas, key, encoded);
-      }
-    }
-    return absl::OkStatus();
+    return WriteDeltas(w, parts);
   }
   size_t ApproximateBytes() const override { return bytes_; }
   // Counts `n` segments made on the arena (replaced ones stay there until the batch ends).
