@@ -754,6 +754,8 @@ class SeriesBatch final : public BatchState {
     v1::SeriesSiteRecord* committed;
     v1::SeriesSiteRecord* current;
     v1::SiteVersionIndex* versions;
+    uint32_t order = 0;        // index in order_
+    int territories_seen = 0;  // current's territories when its commune was last noted
   };
 
   absl::StatusOr<Entry*> Site(ViewWriter& w, const std::string& site_id) {
@@ -774,8 +776,10 @@ class SeriesBatch final : public BatchState {
     e.committed->clear_versions();
     *e.current = *e.committed;
     bytes_ += kEntryBytes + site_id.size() + (bytes->has_value() ? 8 * (*bytes)->size() : 0);
+    e.order = static_cast<uint32_t>(order_.size());
     SiteEntry& added = *sites_.emplace(site_id, std::move(e)).first;
-    order_.push_back(&added);
+    order_.push_back({&added, 0});
+    NoteCommune(added.second);
     return last_.Remember(site_id, &added.second);
   }
 
@@ -816,36 +820,37 @@ class SeriesBatch final : public BatchState {
     }
   }
 
-  // `sites` grouped by commune (of the territory a site's record names last), in the order they
-  // came within a commune. A flush then sums one commune's changes after another: the sums it
-  // adds to are those of a few thousand days of one location at a time, which stay in the
-  // processor's cache, where sites taken in any order spread over every location's sums. Within
-  // a commune, the records are read in the order they were made on the arena (ahead of the walk).
-  static std::vector<const SiteEntry*> ByCommune(const std::vector<const SiteEntry*>& sites) {
-    absl::flat_hash_map<std::string_view, uint32_t> ids;  // commune -> group
-    std::vector<uint32_t> group(sites.size());
-    std::vector<size_t> count;
-    for (size_t i = 0; i < sites.size(); ++i) {
-      const v1::SeriesSiteRecord& rec = *sites[i]->second.current;
-      const std::string_view commune = rec.territories_size() > 0
-                                           ? rec.territories(rec.territories_size() - 1).city_code()
-                                           : std::string_view();
-      const auto [it, added] = ids.try_emplace(commune, static_cast<uint32_t>(count.size()));
-      if (added) count.push_back(0);
-      group[i] = it->second;
-      ++count[it->second];
-    }
+  // Notes the commune of the territory `e`'s record names last, when it names one more since the
+  // last call (a site that moved): Flush groups the sites by it. Read while the record is in use,
+  // not by Flush, which would fetch every record once more for it.
+  void NoteCommune(Entry& e) {
+    const v1::SeriesSiteRecord& rec = *e.current;
+    if (rec.territories_size() == e.territories_seen) return;
+    e.territories_seen = rec.territories_size();
+    const std::string& commune = rec.territories(rec.territories_size() - 1).city_code();
+    order_[e.order].second =
+        communes_.try_emplace(commune, static_cast<uint32_t>(communes_.size())).first->second;
+  }
+
+  // The sites grouped by commune (NoteCommune), in the order they came within a commune. A flush
+  // then sums one commune's changes after another: the sums it adds to are those of a few
+  // thousand days of one location at a time, which stay in the processor's cache, where sites
+  // taken in any order spread over every location's sums. Within a commune, the records are read
+  // in the order they were made on the arena (ahead of the walk).
+  std::vector<const SiteEntry*> ByCommune() const {
+    std::vector<size_t> count(communes_.size() + 1, 0);
+    for (const auto& [site, commune] : order_) ++count[commune];
     size_t start = 0;
     for (size_t& c : count) start += std::exchange(c, start);  // counts -> first slot per group
-    std::vector<const SiteEntry*> out(sites.size());
-    for (size_t i = 0; i < sites.size(); ++i) out[count[group[i]]++] = sites[i];
+    std::vector<const SiteEntry*> out(order_.size());
+    for (const auto& [site, commune] : order_) out[count[commune]++] = site;
     return out;
   }
 
   absl::Status Flush(ViewWriter& w) override {
     // Per site: its record, and location-day -> summed change. A large batch (a rebuild's) does
     // this on two threads, each for half the sites; WriteDeltas then reads the changes of both.
-    const std::vector<const SiteEntry*> sites = ByCommune(order_);
+    const std::vector<const SiteEntry*> sites = ByCommune();
     const std::span<const SiteEntry* const> all(sites);
     SitesPart first, second;
     if (sites.size() >= kTwoThreadFlushSites) {
@@ -879,8 +884,10 @@ class SeriesBatch final : public BatchState {
   google::protobuf::Arena arena_;  // declared first: destroyed after sites_
   // Pointer-stable: Site's results stay valid while other sites are added.
   absl::node_hash_map<std::string, Entry> sites_;
-  std::vector<const SiteEntry*> order_;  // sites_'s entries, as they came
-  LastLookup<Entry> last_;               // the site of the last Site call
+  // sites_'s entries, as they came, each with its commune's number in communes_.
+  std::vector<std::pair<const SiteEntry*, uint32_t>> order_;
+  absl::flat_hash_map<std::string, uint32_t> communes_;  // commune code -> number
+  LastLookup<Entry> last_;                               // the site of the last Site call
   size_t bytes_ = 0;
 };
 
@@ -939,6 +946,7 @@ absl::Status SeriesProjection::Apply(const rb::es::RecordedEvent& recorded, View
       rec.clear_first_version();  // the first segment says the same
     }
     batch.ChargeSegments(change->size());
+    batch.NoteCommune(**entry);
     return absl::OkStatus();
   });
 }
