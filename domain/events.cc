@@ -1,7 +1,10 @@
 // Copyright: the Résorption-bidonvilles data service authors.
 #include "domain/events.h"
 
+#include <limits>
 #include <memory>
+#include <optional>
+#include <string>
 #include <typeinfo>
 
 #include "absl/container/flat_hash_map.h"
@@ -69,17 +72,14 @@ absl::StatusOr<rb::es::EventData> Encode(const pb::Message& envelope, absl::stri
   return data;
 }
 
-// What decoding an event type needs, looked up once per event: the envelope's body field, the
-// body's prototype (bodies are made from it, without reflection's per-call lookup of the field's
-// message type) and the type's current schema version.
+// What decoding an event type needs, looked up once per event: the envelope's body field (its
+// number tags the payload inside the envelope) and the type's current schema version.
 struct BodyInfo {
   const pb::FieldDescriptor* field = nullptr;
-  const pb::Message* prototype = nullptr;
   uint32_t version = 1;
-  // The envelope holding the field, and its reflection: asking a message for them goes through
-  // its descriptors' once-initialisation check at every call.
+  // The envelope holding the field: asking a message for it goes through its descriptors'
+  // once-initialisation check at every call.
   const pb::Descriptor* envelope = nullptr;
-  const pb::Reflection* reflection = nullptr;
 };
 
 // The descriptor of envelope type `Envelope`, looked up once.
@@ -105,15 +105,21 @@ const BodyEntry* FindBody(absl::string_view type) {
         const pb::FieldDescriptor* f = body->field(i);
         std::string name = absl::StrCat(category, ".", f->name());
         const uint32_t version = VersionOf(name);
-        (*m)[std::move(name)] =
-            BodyInfo{f, pb::MessageFactory::generated_factory()->GetPrototype(f->message_type()),
-                     version, envelope->GetDescriptor(), envelope->GetReflection()};
+        (*m)[std::move(name)] = BodyInfo{f, version, envelope->GetDescriptor()};
       }
     }
     return m;
   }();
   auto it = bodies->find(type);
   return it == bodies->end() ? nullptr : &*it;
+}
+
+void PutVarint32(std::string* out, uint32_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
 }
 
 template <typename Envelope>
@@ -132,25 +138,28 @@ absl::Status Decode(const rb::es::RecordedEvent& recorded, absl::string_view cat
   if (info == nullptr || info->envelope != EnvelopeDescriptor<Envelope>()) {
     return absl::FailedPreconditionError(absl::StrCat("unknown event type ", recorded.type));
   }
-  // Made where the envelope lives (its arena, or the heap), parsed, then handed to the envelope.
-  pb::Arena* arena = envelope->GetArena();
-  pb::Message* body = info->prototype->New(arena);
-  std::unique_ptr<pb::Message> owned(arena == nullptr ? body : nullptr);  // until attached
-  bool parsed;
-  if (recorded.schema_version == info->version) {  // the common case: no upcast, no copy
-    parsed = body->ParsePartialFromString(recorded.payload);
-  } else {
+  std::optional<std::string> upcast;
+  if (recorded.schema_version != info->version) {  // the common case: no upcast
     absl::StatusOr<std::string> payload =
         UpcastPayload(recorded.type, recorded.schema_version, recorded.payload, info->version);
     if (!payload.ok()) return payload.status();
-    parsed = body->ParsePartialFromString(*payload);
+    upcast = *std::move(payload);
   }
-  if (!parsed) {
+  const std::string& payload = upcast.has_value() ? *upcast : recorded.payload;
+  // The payload is the body's encoding: prefixed with the body field's tag and length, it is the
+  // envelope's, which the envelope's generated parser reads into place (on the envelope's arena,
+  // if any) without going through reflection to make and attach the body.
+  thread_local std::string wire;
+  wire.clear();
+  PutVarint32(&wire, (static_cast<uint32_t>(info->field->number()) << 3) | 2);
+  PutVarint32(&wire, static_cast<uint32_t>(payload.size()));
+  wire.append(payload);
+  if (payload.size() > std::numeric_limits<int32_t>::max() ||
+      !envelope->ParsePartialFromArray(wire.data(), static_cast<int>(wire.size())) ||
+      envelope->body_case() != static_cast<int>(info->field->number())) {
     return absl::DataLossError(absl::StrCat(recorded.type, " at position ", recorded.position,
                                             ": payload does not parse"));
   }
-  info->reflection->SetAllocatedMessage(envelope, body, info->field);
-  owned.release();  // the envelope owns it now
   return absl::OkStatus();
 }
 
