@@ -103,6 +103,7 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   const std::string_view site_id = SiteIdViewOfStream(recorded.stream_id);
   if (batch.space_.empty()) batch.space_ = options_.sites;
   bool inserted = false;
+  size_t stored_bytes = 0;  // of the record read, for a site new to the batch
   Batch::Entry* found = batch.last_.Find(site_id);
   if (found == nullptr) {
     auto [it, added] = batch.sites_.try_emplace(absl::string_view(site_id.data(), site_id.size()));
@@ -119,6 +120,7 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
         return absl::DataLossError(
             absl::StrCat("history: bad record of site ", std::string(site_id)));
       }
+      if (stored->has_value()) stored_bytes = (*stored)->size();
       batch.order_.emplace_back(site_id, it->second.index);
     }
     found = batch.last_.Remember(site_id, &it->second);
@@ -127,12 +129,13 @@ absl::StatusOr<SiteVersionLog::Change> SiteVersionLog::Add(ViewWriter& w, Batch&
   v1::SiteVersionIndex& index = *entry.index;
   absl::StatusOr<Change> change = AddTo(w, index, recorded, event);
   if (!change.ok()) return change.status();
-  // Memory: the record's size when it enters the batch, then an allowance per version added and
-  // the event's size (what the tail state may grow by): measuring the record at each add would be
-  // quadratic in its versions.
-  // The event's stored size stands for its decoded one (computing that would cost a walk of it).
-  const size_t cost = inserted ? site_id.size() + 64 + 2 * index.ByteSizeLong()
-                               : entry.bytes + kBytesPerVersion + 2 * recorded.payload.size();
+  // Memory: the stored record's size when it enters the batch, then an allowance per version
+  // added and the event's size (what the tail state may grow by): measuring the record at each
+  // add would be quadratic in its versions. The event's stored size stands for its decoded one
+  // (computing that would cost a walk of it).
+  const size_t added = kBytesPerVersion + 2 * recorded.payload.size();
+  const size_t cost =
+      inserted ? site_id.size() + 64 + 2 * stored_bytes + added : entry.bytes + added;
   batch.bytes_ = batch.bytes_ - entry.bytes + cost;  // bytes_ includes entry.bytes
   entry.bytes = cost;
   return change;
