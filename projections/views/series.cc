@@ -658,7 +658,7 @@ std::optional<int32_t> DayOfDate(const v1::Date& d) {
 uint64_t AddValues(const MetricVector& m, google::protobuf::RepeatedField<int64_t>* out) {
   uint64_t mask = 0;
   for (int k = 0; k < kMetrics; ++k) {
-    if (m[k] != 0) mask |= uint64_t{1} << k;
+    mask |= static_cast<uint64_t>(m[k] != 0) << k;  // no branch: zeros come in no pattern
   }
   // Reserved once: grown value by value, the field would reallocate (on the batch's arena, which
   // keeps every discarded array) at each power of two.
