@@ -1087,6 +1087,9 @@ absl::StatusOr<size_t> EventStoreImpl::ReadInto(uint64_t from, std::span<Recorde
   if (out.empty()) return 0;
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2 << 20;
+  // A bulk read of old events, done once: its blocks would only push the recent ones (live reads,
+  // stream reads) out of the block cache, and inserting them costs memory and time.
+  ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   size_t n = 0;
   it->Seek(PositionKey(from));

@@ -217,7 +217,8 @@ class EventStore {
   // of them, fewer at the end of the log; returns how many. Each element is overwritten whole
   // (its `decoded` reset) where it is: the strings of a buffer read into again keep their
   // capacity, and an event is decoded once into its place instead of decoded then copied. For
-  // readers that keep batches of events (the projections' shared catch-up reads). Storage errors
+  // readers that keep batches of events (the projections' shared catch-up reads); the blocks it
+  // reads do not enter the block cache (a bulk read of old events). Storage errors
   // (DATA_LOSS for an undecodable record) leave `out` partly overwritten.
   virtual absl::StatusOr<size_t> ReadInto(uint64_t from, std::span<RecordedEvent> out) const = 0;
 

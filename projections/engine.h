@@ -99,8 +99,10 @@ struct EngineOptions {
   size_t catch_up_factor = 1;
   // The events read once for all the workers catching up together (catch_up_cache.h): at most
   // this many bytes of them are kept in memory; 0 disables the sharing (each worker reads the
-  // log itself).
-  size_t catch_up_cache_bytes = 256 << 20;
+  // log itself). A dozen chunks of 8,192 events: enough for the workers ahead to find the next
+  // chunks loaded, small enough for their memory to be reused rather than taken afresh (a
+  // larger budget lets the loader run further ahead, and each chunk ahead is new memory).
+  size_t catch_up_cache_bytes = 96 << 20;
   // Decodes the events shared by the workers catching up together once for all of them
   // (CatchUpCacheOptions::decode; the server passes rb::domain::AttachDecodedEnvelopes, which the
   // views read through rb::domain::ViewSiteEvent). Empty: each worker decodes what it reads.
