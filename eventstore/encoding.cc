@@ -133,6 +133,20 @@ std::string EncodeEventRecord(const RecordedEvent& e) {
   return v;
 }
 
+namespace {
+
+// `*s` = `v`. A string read into again (a reused event) mostly gets bytes of the length it holds
+// (ids, hashes, types): those are copied over its own, without the general assignment's checks.
+inline void AssignBytes(std::string* s, std::string_view v) {
+  if (s->size() == v.size()) {
+    if (!v.empty()) std::memcpy(s->data(), v.data(), v.size());
+  } else {
+    s->assign(v.data(), v.size());
+  }
+}
+
+}  // namespace
+
 absl::Status DecodeEventRecord(uint64_t position, std::string_view value, RecordedEvent* e) {
   const size_t kFixed = 1 + 8 + 8 + 8;
   if (value.size() < kFixed + 2 * kHashBytes) {
@@ -158,20 +172,20 @@ absl::Status DecodeEventRecord(uint64_t position, std::string_view value, Record
                                " is malformed");
   }
   e->schema_version = static_cast<uint32_t>(schema);
-  e->event_id.assign(f[0]);
-  e->stream_id.assign(f[1]);
-  e->type.assign(f[2]);
-  e->metadata.actor_user.assign(f[3]);
-  e->metadata.actor_organisation.assign(f[4]);
-  e->metadata.actor_role.assign(f[5]);
-  e->metadata.command_id.assign(f[6]);
-  e->metadata.correlation_id.assign(f[7]);
-  e->metadata.causation_id.assign(f[8]);
-  e->metadata.reason.assign(f[9]);
-  e->payload.assign(f[10]);
+  AssignBytes(&e->event_id, f[0]);
+  AssignBytes(&e->stream_id, f[1]);
+  AssignBytes(&e->type, f[2]);
+  AssignBytes(&e->metadata.actor_user, f[3]);
+  AssignBytes(&e->metadata.actor_organisation, f[4]);
+  AssignBytes(&e->metadata.actor_role, f[5]);
+  AssignBytes(&e->metadata.command_id, f[6]);
+  AssignBytes(&e->metadata.correlation_id, f[7]);
+  AssignBytes(&e->metadata.causation_id, f[8]);
+  AssignBytes(&e->metadata.reason, f[9]);
+  AssignBytes(&e->payload, f[10]);
   const char* hashes = value.data() + value.size() - 2 * kHashBytes;
-  e->stream_hash.assign(hashes, kHashBytes);
-  e->log_hash.assign(hashes + kHashBytes, kHashBytes);
+  AssignBytes(&e->stream_hash, std::string_view(hashes, kHashBytes));
+  AssignBytes(&e->log_hash, std::string_view(hashes + kHashBytes, kHashBytes));
   return absl::OkStatus();
 }
 

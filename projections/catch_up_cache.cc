@@ -18,6 +18,19 @@ size_t EventBytes(const rb::es::RecordedEvent& e) {
 // Dropped chunks kept for reuse: enough for the loads that follow the drops of a rebuild.
 constexpr size_t kMaxSpareChunks = 4;
 
+// Fetches the parts of `e` its consumers read: a slot spans eight cache lines, and the views read
+// its stream, position and dates, its author, its payload's size and its decoding (the last line,
+// which the fetch of its decoding four events later needs at once).
+void PrefetchEvent(const rb::es::RecordedEvent& e) {
+  __builtin_prefetch(&e.stream_id);
+  __builtin_prefetch(&e.position);
+  __builtin_prefetch(&e.valid_at_us);
+  __builtin_prefetch(&e.metadata.command_id);
+  __builtin_prefetch(&e.metadata.reason);
+  __builtin_prefetch(&e.payload);
+  __builtin_prefetch(&e.decoded);
+}
+
 CatchUpCacheOptions WithValidChunk(CatchUpCacheOptions options) {
   options.chunk_events = std::max<size_t>(options.chunk_events, 1);
   return options;
@@ -251,7 +264,7 @@ absl::StatusOr<rb::es::ReadAllResult> CatchUpCache::Reader::Scan(
         // Loaded by another thread, the events are not in this one's cache: the slot eight ahead
         // and the decoding of the one four ahead (its envelope, then its body beside it on the
         // chunk's arena) are fetched while this one is applied.
-        if (i + 8 < events.size()) __builtin_prefetch(&events[i + 8]);
+        if (i + 8 < events.size()) PrefetchEvent(events[i + 8]);
         if (i + 4 < events.size() && events[i + 4].decoded != nullptr) {
           const char* decoded = reinterpret_cast<const char*>(events[i + 4].decoded.get());
           __builtin_prefetch(decoded);
