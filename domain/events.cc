@@ -272,7 +272,12 @@ absl::StatusOr<Decoded<resorption::v1::ActionEvent>> ViewActionEvent(
 }
 
 size_t AttachDecodedEnvelopes(std::span<rb::es::RecordedEvent> events) {
-  auto arena = std::make_shared<pb::Arena>();
+  // A chunk's envelopes take a few megabytes: blocks of up to 1 MiB (protobuf's default stops at
+  // 8 KiB), a few allocations per chunk rather than hundreds.
+  pb::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 1 << 20;
+  auto arena = std::make_shared<pb::Arena>(options);
   for (rb::es::RecordedEvent& e : events) {
     const pb::Message* decoded = nullptr;
     if (absl::StartsWith(e.type, "site.")) {

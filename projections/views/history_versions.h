@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "eventstore/event.h"
 #include "google/protobuf/arena.h"
+#include "projections/batch_arena.h"
 #include "projections/last_lookup.h"
 #include "projections/projection.h"
 #include "resorption/v1/history_query.pb.h"
@@ -87,7 +88,7 @@ class SiteVersionLog {
     };
     std::string space_;  // the log's `sites` space, set by Add
     // The records and their folded states, freed at once by Flush (no destruction per field).
-    google::protobuf::Arena arena_;
+    google::protobuf::Arena arena_{BatchArenaOptions()};
     absl::flat_hash_map<std::string, Entry> sites_;
     // Each site of sites_ and its record, in the order the sites came: the records were made in
     // that order on the arena, which Flush then reads ahead.

@@ -20,6 +20,7 @@
 #include "domain/dates.h"
 #include "domain/events.h"
 #include "google/protobuf/arena.h"
+#include "projections/batch_arena.h"
 #include "projections/last_lookup.h"
 #include "projections/views/series_territory.h"
 #include "projections/views/signals.h"
@@ -881,7 +882,7 @@ class SeriesBatch final : public BatchState {
   static constexpr size_t kEntryBytes = 512;
   static constexpr size_t kSegmentBytes = 512;
   static constexpr size_t kVersionBytes = 48;
-  google::protobuf::Arena arena_;  // declared first: destroyed after sites_
+  google::protobuf::Arena arena_{BatchArenaOptions()};  // declared first: destroyed after sites_
   // Pointer-stable: Site's results stay valid while other sites are added.
   absl::node_hash_map<std::string, Entry> sites_;
   // sites_'s entries, as they came, each with its commune's number in communes_.

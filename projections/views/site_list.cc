@@ -19,6 +19,7 @@
 #include "domain/geo.h"
 #include "domain/site.h"
 #include "google/protobuf/arena.h"
+#include "projections/batch_arena.h"
 #include "projections/last_lookup.h"
 #include "projections/strings.h"
 #include "projections/views/site_filter.h"
@@ -278,7 +279,8 @@ class SiteListBatch final : public rb::proj::BatchState {
 
  private:
   static constexpr size_t kEntryBytes = 512;
-  google::protobuf::Arena arena_;  // declared first: destroyed after sites_
+  // Declared first: destroyed after sites_.
+  google::protobuf::Arena arena_{rb::proj::BatchArenaOptions()};
   // Pointer-stable: Site's results stay valid while other sites are added.
   absl::node_hash_map<std::string, Entry> sites_;
   std::vector<std::pair<const std::string*, Entry*>> order_;  // sites_'s entries, as they came
