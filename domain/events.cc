@@ -181,11 +181,17 @@ std::string DeterministicBytes(const pb::Message& message) {
   // Sized once, then written in place (no growth of the string while serializing).
   const size_t size = message.ByteSizeLong();
   std::string out(size, '\0');
-  pb::io::ArrayOutputStream raw(out.data(), static_cast<int>(size));
+  DeterministicBytesTo(message, size, out.data());
+  return out;
+}
+
+char* DeterministicBytesTo(const pb::Message& message, size_t size, char* out) {
+  if (size == 0) return out;
+  pb::io::ArrayOutputStream raw(out, static_cast<int>(size));
   pb::io::CodedOutputStream coded(&raw);
   coded.SetSerializationDeterministic(true);
   message.SerializeWithCachedSizes(&coded);
-  return out;
+  return out + size;
 }
 
 std::vector<EventTypeInfo> SiteEventTypes() {

@@ -52,6 +52,10 @@ uint32_t CurrentSchemaVersion(absl::string_view type);
 
 // Serializes a message with deterministic field and map ordering.
 std::string DeterministicBytes(const google::protobuf::Message& message);
+// As DeterministicBytes, written at `out`, which has room for `size` bytes: `size` is what
+// message.ByteSizeLong() returned last (its cached sizes are those written). Returns the end.
+// For callers assembling one encoding from several messages.
+char* DeterministicBytesTo(const google::protobuf::Message& message, size_t size, char* out);
 
 // Envelope -> log. INVALID_ARGUMENT when no body is set. valid_at_us is copied; the author goes
 // in the append's metadata (the caller's job).

@@ -740,6 +740,35 @@ bool SameSegment(const v1::SeriesSiteRecord& ra, const v1::SeriesSegment& a,
          SameTerritory(TerritoryOf(ra, a), TerritoryOf(rb, b));
 }
 
+}  // namespace
+
+// Protobuf writes fields in number order (segments, first_valid_at_us, first_version, versions,
+// territories): the record's fields before `versions`, then `versions`, then the territories,
+// each serialized in place, are the bytes of serializing the record holding them, without copying
+// the serialized index into the record first.
+std::string SeriesRecordBytes(v1::SeriesSiteRecord& rec, const v1::SiteVersionIndex& versions,
+                              v1::SeriesSiteRecord* scratch) {
+  scratch->mutable_territories()->Swap(rec.mutable_territories());  // same arena: no copy
+  const size_t head = rec.ByteSizeLong();
+  const size_t index = versions.ByteSizeLong();
+  const size_t tail = scratch->ByteSizeLong();
+  // Field 4, length-delimited (tag 0x22), omitted when empty as protobuf does.
+  char length[10];
+  const size_t length_size = index == 0 ? 0 : PutVarint(index, length) - length;
+  std::string out(head + (index == 0 ? 0 : 1 + length_size + index) + tail, '\0');
+  char* p = rb::domain::DeterministicBytesTo(rec, head, out.data());
+  if (index != 0) {
+    *p++ = 0x22;
+    p = std::copy_n(length, length_size, p);
+    p = rb::domain::DeterministicBytesTo(versions, index, p);
+  }
+  rb::domain::DeterministicBytesTo(*scratch, tail, p);
+  scratch->mutable_territories()->Swap(rec.mutable_territories());
+  return out;
+}
+
+namespace {
+
 // The deferred work of a batch: each changed site's segment record as committed before the batch
 // and as it is now, typed. Flush writes each record once and adds, once per site, the difference
 // between its final and its committed step functions to the stored deltas (deleted when they
@@ -799,11 +828,14 @@ class SeriesBatch final : public BatchState {
   // Touches `sites` only (their arena allocates thread-safely) and `part`.
   static void FlushSites(std::span<const SiteEntry* const> sites, SitesPart* part) {
     part->records.reserve(sites.size());
+    v1::SeriesSiteRecord* scratch = nullptr;  // on the sites' arena, made at the first site
     for (const SiteEntry* site : sites) {
       const Entry& e = site->second;
-      e.current->set_versions(rb::domain::DeterministicBytes(*e.versions));
-      part->records.emplace_back(&site->first, rb::domain::DeterministicBytes(*e.current));
-      e.current->clear_versions();
+      if (scratch == nullptr) {
+        scratch =
+            google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(e.current->GetArena());
+      }
+      part->records.emplace_back(&site->first, SeriesRecordBytes(*e.current, *e.versions, scratch));
       // Points before the last common segment cancel out (same points, same ends).
       int common = 0;
       while (common < e.current->segments_size() && common < e.committed->segments_size() &&

@@ -79,6 +79,14 @@ MetricVector SiteContribution(const resorption::v1::Site& site);
 // (or unknown), not unequal, no stagnant water; v1 access_to_water = yes.
 bool HasWaterAccess(const resorption::v1::Site& site);
 
+// The `segments` record of a site as the series stores it: `record`, kept without its
+// `versions`, with `versions` serialized into that field; the bytes of deterministically
+// serializing the record holding them. `scratch` is an empty record on `record`'s arena (both
+// off arenas, or on the same one), borrowed for the call. Public for tests.
+std::string SeriesRecordBytes(resorption::v1::SeriesSiteRecord& record,
+                              const resorption::v1::SiteVersionIndex& versions,
+                              resorption::v1::SeriesSiteRecord* scratch);
+
 class SeriesProjection : public Projection {
  public:
   std::string name() const override { return kSeriesProjection; }

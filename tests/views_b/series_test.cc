@@ -7,6 +7,7 @@
 #include "domain/dates.h"
 #include "domain/events.h"
 #include "domain/site.h"
+#include "google/protobuf/arena.h"
 #include "projections/view_hash.h"
 #include "projections/views/signals.h"
 #include "projections/views/site_list.h"
@@ -932,6 +933,63 @@ TEST_F(SeriesTest, RandomHistoriesMatchTheModelComputedFromScratch) {
     }
   }
   ExpectRebuildEqualsLive();
+}
+
+// The record written from its parts is the record protobuf would write with its `versions` set,
+// whatever fields it holds, on an arena or not.
+TEST(SeriesRecordBytes, AreTheBytesOfTheRecordHoldingItsSerializedVersions) {
+  auto record_of = [](v1::SeriesSiteRecord* r, bool full) {
+    r->set_first_valid_at_us(1'700'000'000'000'000);
+    for (int i = 0; i < (full ? 3 : 1); ++i) {
+      v1::SeriesSegment* s = r->add_segments();
+      s->set_day(19000 + 30 * i);
+      s->set_territory(static_cast<uint32_t>(i % 2));
+      s->add_values(1);
+      s->add_values(-7 * i);
+      s->set_values_mask(0b11);
+      if (full) s->set_known_from(18990);
+    }
+    if (full) {
+      r->mutable_segments(2)->set_closed_from(19100);
+      r->mutable_segments(2)->add_closed_values(4);
+      r->mutable_segments(2)->set_closed_mask(1 << 20);
+      *r->mutable_first_version() = r->segments(0);
+      r->mutable_first_version()->set_day(18995);
+    }
+    for (const char* code : {"93066", "75056"}) {
+      v1::Territory* t = r->add_territories();
+      t->set_city_code(code);
+      t->set_departement_code(std::string(code).substr(0, 2));
+    }
+  };
+  v1::SiteVersionIndex versions;
+  versions.add_valid_at_us(1'700'000'000'000'000);
+  versions.add_positions(42);
+  versions.mutable_tail()->set_id("7");
+  versions.mutable_tail()->set_name("Terrain du stade");
+  for (bool full : {false, true}) {
+    const v1::SiteVersionIndex* const indexes[] = {&versions,
+                                                   &v1::SiteVersionIndex::default_instance()};
+    for (const v1::SiteVersionIndex* index : indexes) {
+      v1::SeriesSiteRecord expected;
+      record_of(&expected, full);
+      expected.set_versions(rb::domain::DeterministicBytes(*index));
+      const std::string want = rb::domain::DeterministicBytes(expected);
+
+      v1::SeriesSiteRecord heap, heap_scratch;
+      record_of(&heap, full);
+      EXPECT_EQ(rb::proj::views::SeriesRecordBytes(heap, *index, &heap_scratch), want);
+      EXPECT_EQ(heap.territories_size(), 2);  // given back
+      EXPECT_EQ(heap_scratch.territories_size(), 0);
+
+      google::protobuf::Arena arena;
+      auto* on_arena = google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena);
+      auto* scratch = google::protobuf::Arena::CreateMessage<v1::SeriesSiteRecord>(&arena);
+      record_of(on_arena, full);
+      EXPECT_EQ(rb::proj::views::SeriesRecordBytes(*on_arena, *index, scratch), want);
+      EXPECT_EQ(on_arena->territories_size(), 2);
+    }
+  }
 }
 
 TEST_F(SeriesTest, RejectsAnInvertedRange) {
