@@ -2,6 +2,8 @@
 #include "projections/catch_up_cache.h"
 
 #include <algorithm>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 namespace rb::proj {
@@ -49,8 +51,17 @@ CatchUpCache::~CatchUpCache() {
     registered_ = 0;  // no reader is left: the chunks dropped below are freed, not kept
   }
   chunks.clear();
-  absl::MutexLock lock(&spare_mu_);
-  spare_.clear();
+  {
+    absl::MutexLock lock(&spare_mu_);
+    spare_.clear();
+  }
+  std::thread reaper;
+  {
+    absl::MutexLock lock(&reap_mu_);
+    stop_reaping_ = true;
+    reaper.swap(reaper_);
+  }
+  if (reaper.joinable()) reaper.join();  // it frees what it holds first
 }
 
 std::shared_ptr<CatchUpCache::Chunk> CatchUpCache::NewChunk() {
@@ -68,11 +79,50 @@ std::shared_ptr<CatchUpCache::Chunk> CatchUpCache::NewChunk() {
   return std::shared_ptr<Chunk>(chunk.release(), [this](Chunk* c) { Recycle(c); });
 }
 
+void CatchUpCache::FreeInBackground(std::vector<std::unique_ptr<Chunk>> chunks) {
+  if (chunks.empty()) return;
+  absl::MutexLock lock(&reap_mu_);
+  for (auto& c : chunks) to_free_.push_back(std::move(c));
+  if (!reaper_.joinable()) {
+    try {
+      reaper_ = std::thread([this] { Reap(); });
+    } catch (const std::system_error&) {
+      to_free_.clear();  // no thread to be had: freed here
+    }
+  }
+}
+
+void CatchUpCache::Reap() {
+  reap_mu_.Lock();
+  while (true) {
+    reap_mu_.Await(absl::Condition(
+        +[](CatchUpCache* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->reap_mu_) {
+          return c->stop_reaping_ || !c->to_free_.empty();
+        },
+        this));
+    if (to_free_.empty()) break;  // stopping, nothing left
+    std::vector<std::unique_ptr<Chunk>> doomed;
+    doomed.swap(to_free_);
+    reap_mu_.Unlock();
+    doomed.clear();
+    reap_mu_.Lock();
+  }
+  reap_mu_.Unlock();
+}
+
 void CatchUpCache::Recycle(Chunk* chunk) {
   std::unique_ptr<Chunk> owned(chunk);
-  absl::MutexLock lock(&spare_mu_);
-  // Kept as is: its events (and the decodings they share) are overwritten by its next load.
-  if (registered_ >= 2 && spare_.size() < kMaxSpareChunks) spare_.push_back(std::move(owned));
+  {
+    absl::MutexLock lock(&spare_mu_);
+    // Kept as is: its events (and the decodings they share) are overwritten by its next load.
+    if (registered_ >= 2 && spare_.size() < kMaxSpareChunks) {
+      spare_.push_back(std::move(owned));
+      return;
+    }
+  }
+  std::vector<std::unique_ptr<Chunk>> doomed;
+  doomed.push_back(std::move(owned));
+  FreeInBackground(std::move(doomed));
 }
 
 size_t CatchUpCache::cached_bytes() const {
@@ -110,8 +160,11 @@ void CatchUpCache::Unregister(int reader) {
   // Fewer than two readers: nothing is cached any more, the spare memory goes too (Recycle keeps
   // nothing more).
   std::vector<std::unique_ptr<Chunk>> freed;
-  absl::MutexLock lock(&spare_mu_);
-  if (registered_ < 2) freed.swap(spare_);
+  {
+    absl::MutexLock lock(&spare_mu_);
+    if (registered_ < 2) freed.swap(spare_);
+  }
+  FreeInBackground(std::move(freed));
 }
 
 void CatchUpCache::SetPosition(int reader, uint64_t next_position) {

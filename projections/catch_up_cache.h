@@ -30,8 +30,9 @@
 // directly: copying would only cost). The memory of up to four dropped chunks (their events and
 // decodings, beyond the budget) is reused by the next loads while two readers or more are
 // registered (their events' strings keep their capacity: loading a chunk then copies bytes
-// without allocating), and freed when fewer remain. Thread-safe; readers are used by one thread
-// each.
+// without allocating), and freed when fewer remain. A chunk nobody keeps is freed by the cache's
+// own thread, not by the reader that dropped it (the one furthest behind, which finishes last).
+// Thread-safe; readers are used by one thread each.
 #ifndef RB_PROJECTIONS_CATCH_UP_CACHE_H_
 #define RB_PROJECTIONS_CATCH_UP_CACHE_H_
 
@@ -42,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -130,6 +132,12 @@ class CatchUpCache {
   // when its last holder drops it.
   std::shared_ptr<Chunk> NewChunk();
   void Recycle(Chunk* chunk);
+  // Hands `chunks` to the cache's reaper thread (started at the first call; inline when no thread
+  // can be started): the reader dropping a chunk nobody keeps is the one furthest behind, often
+  // the last to finish a catch-up, and freeing a chunk (thousands of events' strings and
+  // decodings) would lengthen it.
+  void FreeInBackground(std::vector<std::unique_ptr<Chunk>> chunks);
+  void Reap();  // the reaper thread: frees what it is handed until the cache goes
 
   const rb::es::EventStore* const store_;
   const CatchUpCacheOptions options_;
@@ -148,6 +156,12 @@ class CatchUpCache {
   // dropped (Recycle) with mu_ held.
   absl::Mutex spare_mu_;
   std::vector<std::unique_ptr<Chunk>> spare_ ABSL_GUARDED_BY(spare_mu_);
+
+  // Chunks nobody keeps, for the reaper to free; joined by the destructor.
+  absl::Mutex reap_mu_;
+  std::vector<std::unique_ptr<Chunk>> to_free_ ABSL_GUARDED_BY(reap_mu_);
+  bool stop_reaping_ ABSL_GUARDED_BY(reap_mu_) = false;
+  std::thread reaper_ ABSL_GUARDED_BY(reap_mu_);
 };
 
 }  // namespace rb::proj
