@@ -347,6 +347,11 @@ absl::Status BatchViewWriter::FlushState() {
   std::unique_ptr<BatchState> state = std::move(state_);
   absl::Status s = state->Flush(*this);
   if (s.ok()) s = TakeError();
+  // Flush copied what it wrote: the state is no longer used. A large one (a catch-up batch's
+  // tens of megabytes of records on arenas) is destroyed on the reaper's thread.
+  if (state->ApproximateBytes() >= kReapStateBytes) {
+    reaper_.Hand(std::shared_ptr<BatchState>(std::move(state)));
+  }
   return s;
 }
 

@@ -57,6 +57,7 @@
 #include "eventstore/kv_store.h"
 #include "projections/layout.h"
 #include "projections/projection.h"
+#include "projections/reaper.h"
 
 namespace rb::proj {
 
@@ -83,7 +84,9 @@ class BatchViewWriter final : public ViewWriter {
   void set_batch_state(std::unique_ptr<BatchState> state) override { state_ = std::move(state); }
 
   // Writes the projection's deferred work (BatchState::Flush) into the buffer and drops the
-  // state. OK when there is none. On error the state is dropped too (the batch must be cleared).
+  // state (a large one, of a catch-up batch, is destroyed on a thread of the writer's own while
+  // the worker goes on). OK when there is none. On error the state is dropped too (the batch must
+  // be cleared).
   absl::Status FlushState();
 
   // The first error of a Put or Delete since the last call (then cleared); OK when none.
@@ -212,6 +215,10 @@ class BatchViewWriter final : public ViewWriter {
   size_t cache_bytes_ = 0;
   absl::Status error_;
   std::unique_ptr<BatchState> state_;
+  // Destroys the batch states of at least kReapStateBytes once flushed. Declared last: destroyed
+  // first, after the states it holds.
+  static constexpr size_t kReapStateBytes = size_t{4} << 20;
+  Reaper reaper_;
 };
 
 }  // namespace rb::proj

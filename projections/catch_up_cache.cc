@@ -2,8 +2,6 @@
 #include "projections/catch_up_cache.h"
 
 #include <algorithm>
-#include <system_error>
-#include <thread>
 #include <utility>
 
 namespace rb::proj {
@@ -55,13 +53,6 @@ CatchUpCache::~CatchUpCache() {
     absl::MutexLock lock(&spare_mu_);
     spare_.clear();
   }
-  std::thread reaper;
-  {
-    absl::MutexLock lock(&reap_mu_);
-    stop_reaping_ = true;
-    reaper.swap(reaper_);
-  }
-  if (reaper.joinable()) reaper.join();  // it frees what it holds first
 }
 
 std::shared_ptr<CatchUpCache::Chunk> CatchUpCache::NewChunk() {
@@ -81,33 +72,7 @@ std::shared_ptr<CatchUpCache::Chunk> CatchUpCache::NewChunk() {
 
 void CatchUpCache::FreeInBackground(std::vector<std::unique_ptr<Chunk>> chunks) {
   if (chunks.empty()) return;
-  absl::MutexLock lock(&reap_mu_);
-  for (auto& c : chunks) to_free_.push_back(std::move(c));
-  if (!reaper_.joinable()) {
-    try {
-      reaper_ = std::thread([this] { Reap(); });
-    } catch (const std::system_error&) {
-      to_free_.clear();  // no thread to be had: freed here
-    }
-  }
-}
-
-void CatchUpCache::Reap() {
-  reap_mu_.Lock();
-  while (true) {
-    reap_mu_.Await(absl::Condition(
-        +[](CatchUpCache* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->reap_mu_) {
-          return c->stop_reaping_ || !c->to_free_.empty();
-        },
-        this));
-    if (to_free_.empty()) break;  // stopping, nothing left
-    std::vector<std::unique_ptr<Chunk>> doomed;
-    doomed.swap(to_free_);
-    reap_mu_.Unlock();
-    doomed.clear();
-    reap_mu_.Lock();
-  }
-  reap_mu_.Unlock();
+  reaper_.Hand(std::make_shared<std::vector<std::unique_ptr<Chunk>>>(std::move(chunks)));
 }
 
 void CatchUpCache::Recycle(Chunk* chunk) {

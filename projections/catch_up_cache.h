@@ -43,7 +43,6 @@
 #include <map>
 #include <memory>
 #include <span>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -52,6 +51,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "eventstore/event_store.h"
+#include "projections/reaper.h"
 
 namespace rb::proj {
 
@@ -132,12 +132,10 @@ class CatchUpCache {
   // when its last holder drops it.
   std::shared_ptr<Chunk> NewChunk();
   void Recycle(Chunk* chunk);
-  // Hands `chunks` to the cache's reaper thread (started at the first call; inline when no thread
-  // can be started): the reader dropping a chunk nobody keeps is the one furthest behind, often
-  // the last to finish a catch-up, and freeing a chunk (thousands of events' strings and
-  // decodings) would lengthen it.
+  // Hands `chunks` to reaper_: the reader dropping a chunk nobody keeps is the one furthest
+  // behind, often the last to finish a catch-up, and freeing a chunk (thousands of events'
+  // strings and decodings) would lengthen it.
   void FreeInBackground(std::vector<std::unique_ptr<Chunk>> chunks);
-  void Reap();  // the reaper thread: frees what it is handed until the cache goes
 
   const rb::es::EventStore* const store_;
   const CatchUpCacheOptions options_;
@@ -157,11 +155,8 @@ class CatchUpCache {
   absl::Mutex spare_mu_;
   std::vector<std::unique_ptr<Chunk>> spare_ ABSL_GUARDED_BY(spare_mu_);
 
-  // Chunks nobody keeps, for the reaper to free; joined by the destructor.
-  absl::Mutex reap_mu_;
-  std::vector<std::unique_ptr<Chunk>> to_free_ ABSL_GUARDED_BY(reap_mu_);
-  bool stop_reaping_ ABSL_GUARDED_BY(reap_mu_) = false;
-  std::thread reaper_ ABSL_GUARDED_BY(reap_mu_);
+  // Frees the chunks nobody keeps. Declared last: destroyed (waiting for what it holds) first.
+  Reaper reaper_;
 };
 
 }  // namespace rb::proj
