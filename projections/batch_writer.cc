@@ -145,10 +145,14 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
     return absl::InvalidArgumentError(
         absl::StrCat("Get on undeclared view space \"", Av(space), "\""));
   }
+  ++s->batch_gets;
   if (const Write* pending = FindPending(*s, Av(key)); pending != nullptr) {
     return ToOwned(pending->value);
   }
-  if (auto it = s->cache.find(Av(key)); it != s->cache.end()) return ToOwned(it->second);
+  if (auto it = s->cache.find(Av(key)); it != s->cache.end()) {
+    ++s->batch_committed_reads;
+    return ToOwned(it->second);
+  }
   if (track_written_) {
     if (s->tracking == Tracking::kUnread) {
       // The first read of a space that started empty: its keys are remembered from now on,
@@ -161,6 +165,7 @@ absl::StatusOr<std::optional<std::string>> BatchViewWriter::Get(std::string_view
     }
   }
   s->read = true;
+  ++s->batch_committed_reads;
   absl::StatusOr<std::optional<std::string>> stored = kv_->Get(s->full_name, key);
   if (stored.ok() && cache_limit_ > 0) {
     const size_t cost = key.size() + kEntryOverhead + (stored->has_value() ? (*stored)->size() : 0);
@@ -371,22 +376,31 @@ void BatchViewWriter::Clear() {
     s.index.clear();
     s.indexed = false;
     s.pending_bytes = 0;
+    s.batch_gets = 0;
+    s.batch_committed_reads = 0;
   }
   pending_bytes_.Clear();
   bytes_ = 0;
   error_ = absl::OkStatus();
 }
 
+bool BatchViewWriter::CachesWrites(const Space& s) {
+  return s.read && (s.batch_gets < kFewGets || s.batch_committed_reads * 8 >= s.batch_gets);
+}
+
 void BatchViewWriter::Committed() {
   if (cache_limit_ > 0) {
-    // Only the spaces read through Get are cached (Space::read), and only their bytes count.
+    // Only the spaces read through Get are cached (Space::read), and only their bytes count; not
+    // those whose many reads of this batch were nearly all answered without the store
+    // (CachesWrites). Such a space forgets what it cached: this batch may have changed it.
     size_t read_bytes = 0;
     bool unread_writes = false;
-    for (const Space& s : spaces_) {
-      if (s.read) {
+    for (Space& s : spaces_) {
+      if (CachesWrites(s)) {
         read_bytes += s.pending_bytes;
       } else {
         unread_writes = unread_writes || !s.log.empty();
+        if (!s.log.empty()) s.cache.clear();  // its bytes stay counted until ClearCache
       }
     }
     if (cache_bytes_ + read_bytes > cache_limit_) ClearCache();
@@ -406,7 +420,7 @@ void BatchViewWriter::Committed() {
       }
     } else {
       for (Space& s : spaces_) {
-        if (!s.read) continue;
+        if (!CachesWrites(s)) continue;
         for (const Write& w : s.log) {
           std::optional<absl::string_view> copy;
           if (w.value.has_value()) copy = cache_bytes_store_.Copy(Sv(*w.value));

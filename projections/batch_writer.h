@@ -110,6 +110,10 @@ class BatchViewWriter final : public ViewWriter {
   // read (an index) costs nothing. Call before the first Put or Delete.
   void set_spaces_start_empty();
   static constexpr size_t kMaxWrittenKeys = size_t{4} << 20;
+  // A batch that reads a space this many times or more, and finds committed data (cached or
+  // stored) for fewer than one read in eight, does not cache its writes of that space (a rebuild
+  // meets each record once: they would not be read again); it forgets what the space cached.
+  static constexpr size_t kFewGets = 1024;
   // Forgets the keys written (their memory) and reads the store for every key not buffered or
   // cached again: for a worker that caught up, whose reads are few.
   void ForgetWrittenKeys();
@@ -170,6 +174,11 @@ class BatchViewWriter final : public ViewWriter {
     // (indexes rewritten from typed batch state) keep no cache, and their bytes do not count
     // against it.
     bool read = false;
+    // This batch's Gets of the space, and those answered by committed data (the cache or the
+    // store). A batch whose many Gets were nearly all answered otherwise (keys never written: a
+    // rebuild meeting each site once) does not cache its writes: they would not be read again.
+    size_t batch_gets = 0;
+    size_t batch_committed_reads = 0;
     size_t pending_bytes = 0;  // this space's share of bytes_
     // Whether Get may answer "absent" from `written` (set_spaces_start_empty).
     Tracking tracking = Tracking::kOff;
@@ -178,6 +187,9 @@ class BatchViewWriter final : public ViewWriter {
     absl::flat_hash_set<uint64_t> written;
   };
   Space* Find(std::string_view space);
+  // Whether Committed caches the batch's writes of `s`: a space read through Get, unless this
+  // batch made at least kFewGets Gets of it and fewer than one in eight found committed data.
+  static bool CachesWrites(const Space& s);
   // The last write of `key` in `s`'s log; nullptr when none. Indexes the log when it is not.
   const Write* FindPending(Space& s, absl::string_view key);
   void Record(std::string_view op, std::string_view space, std::string_view key,

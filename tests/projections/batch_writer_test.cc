@@ -250,6 +250,46 @@ TEST_F(BatchViewWriterTest, SpacesThatStartedEmptyAnswerUnwrittenKeysWithoutTheS
   }
 }
 
+// A batch whose many reads were nearly all of keys never written (a rebuild meeting each record
+// once) does not cache its writes: later reads take them from the store (a value planted behind
+// the writer's back shows it), never a value cached before the batch changed it. A batch of few
+// reads (live) caches them.
+TEST_F(BatchViewWriterTest, ABatchOfReadsOfUnwrittenKeysDoesNotCacheItsWrites) {
+  const std::string a = ViewSpaceName("p", gen_, "a");
+  auto commit = [&](BatchViewWriter& w) {
+    rb::es::KvWriteBatch batch;
+    w.AppendTo(&batch);
+    ASSERT_TRUE(store_->kv().Write(batch).ok());
+    w.Committed();
+  };
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
+  w.set_spaces_start_empty();
+  EXPECT_FALSE(w.Get("a", "k")->has_value());
+  w.Put("a", "k", "v1");
+  commit(w);
+  EXPECT_EQ(**w.Get("a", "k"), "v1");  // read from the store, and cached
+  // A catch-up batch: the cached key changes, among thousands of reads of new keys.
+  w.Put("a", "k", "v2");
+  for (int i = 0; i < 2 * static_cast<int>(BatchViewWriter::kFewGets); ++i) {
+    const std::string key = "new" + std::to_string(i);
+    EXPECT_FALSE(w.Get("a", key)->has_value());
+    w.Put("a", key, "x");
+  }
+  commit(w);
+  EXPECT_EQ(**w.Get("a", "k"), "v2");  // not the value cached before the batch
+  rb::es::KvWriteBatch planted;
+  planted.Put(a, "new7", "planted");
+  ASSERT_TRUE(store_->kv().Write(planted).ok());
+  EXPECT_EQ(**w.Get("a", "new7"), "planted");  // not cached: read from the store
+  // A live batch: one read, one write, cached.
+  w.Put("a", "k", "v3");
+  commit(w);
+  rb::es::KvWriteBatch behind;
+  behind.Put(a, "k", "planted");
+  ASSERT_TRUE(store_->kv().Write(behind).ok());
+  EXPECT_EQ(**w.Get("a", "k"), "v3");
+}
+
 TEST_F(BatchViewWriterTest, UndeclaredSpaceIsInvalidArgument) {
   BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
   EXPECT_EQ(w.Get("c", "k").status().code(), absl::StatusCode::kInvalidArgument);
