@@ -52,10 +52,5 @@ TEST(Reaper, AnObjectStillSharedGoesWithItsLastOwner) {
   EXPECT_EQ(tally.destroyed.load(), 1);
 }
 
-TEST(Reaper, NothingHandedNoThreadNoWait) {
-  Reaper reaper;
-  reaper.Hand(nullptr);  // ignored
-}
-
 }  // namespace
 }  // namespace rb::proj
