@@ -1316,6 +1316,26 @@ absl::Status EventStoreImpl::PurgeDeleted(const std::string& space) {
   return kv_->FlushAllAndCompact(space, {meta_cf_, events_cf_, streams_cf_, commands_cf_});
 }
 
+absl::Status EventStoreImpl::CompactLog() {
+  if (options_.read_only) return absl::FailedPreconditionError("the store is open read-only");
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::FailedPreconditionError("the event store is closed");
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> log = {meta_cf_, events_cf_, streams_cf_, commands_cf_};
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  if (auto s = db_->Flush(fo, log); !s.ok()) return FromRocks(s, "flush the log");
+  rocksdb::CompactRangeOptions co;
+  co.exclusive_manual_compaction = false;  // background compactions of the views go on
+  for (rocksdb::ColumnFamilyHandle* cf : log) {
+    if (auto s = db_->CompactRange(co, cf, nullptr, nullptr); !s.ok()) {
+      return FromRocks(s, absl::StrCat("compact ", cf->GetName()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void EventStoreImpl::Close() {
   {
     absl::MutexLock lock(&mu_);

@@ -277,6 +277,15 @@ class EventStore {
     return absl::UnimplementedError("this store cannot purge deleted values");
   }
 
+  // Flushes the log's memtables and compacts the log (events, stream index, command ids, log
+  // metadata) into one sorted run at its last level, while appends go on: a later replay or scan
+  // then reads one table per key range instead of merging overlapping ones. For maintenance after a
+  // bulk import (and before a benchmark); slow in proportion to the log's size. FAILED_PRECONDITION
+  // on a store open read-only or closed.
+  virtual absl::Status CompactLog() {
+    return absl::UnimplementedError("this store cannot compact its log");
+  }
+
   // Stops accepting appends, completes the pending ones and flushes. Idempotent; also run by the
   // destructor.
   virtual void Close() = 0;

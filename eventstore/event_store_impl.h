@@ -60,6 +60,7 @@ class EventStoreImpl : public EventStore {
   KvStore& kv() override { return *kv_; }
   absl::Status Checkpoint(const std::string& dir) override;
   absl::Status PurgeDeleted(const std::string& space) override;
+  absl::Status CompactLog() override;
   void Close() override;
 
   // Wakes every thread blocked in WaitForPosition (used by Subscription::Cancel).

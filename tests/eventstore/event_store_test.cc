@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 #include <utility>
@@ -796,6 +797,61 @@ TEST_F(EventStoreTest, CheckpointIsAVerifiableCopy) {
   ASSERT_TRUE(copy.ok());
   EXPECT_EQ((*copy)->GetHead().position, 5u);
   EXPECT_TRUE((*copy)->Verify().ok());
+}
+
+TEST_F(EventStoreTest, CompactLogLeavesNoOverlappingTablesAndKeepsEveryEvent) {
+  // Three rounds of appends, each flushed by a checkpoint: three overlapping level-0 tables in
+  // each space the appends write (below the automatic compaction's trigger of four).
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(
+          store_->Append(Req("s-" + std::to_string(i), ExpectedRevision::Any(), {Ev("a")})).ok());
+    }
+    ASSERT_TRUE(store_->Checkpoint(dir_.path() + "/copy" + std::to_string(round)).ok());
+  }
+  // The level-0 tables of each space of the data directory, read by RocksDB itself.
+  auto level0_tables = [&]() {
+    std::map<std::string, std::string> out;
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    std::vector<std::string> names;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path(), &names).ok());
+    for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    EXPECT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::Options(), path(), cfs, &handles, &raw).ok());
+    for (auto* h : handles) {
+      raw->GetProperty(h, "rocksdb.num-files-at-level0", &out[h->GetName()]);
+      raw->DestroyColumnFamilyHandle(h);
+    }
+    delete raw;
+    return out;
+  };
+  std::map<std::string, std::string> before = level0_tables();
+  EXPECT_EQ(before["events"], "3");
+  EXPECT_EQ(before["streams"], "3");
+
+  ASSERT_TRUE(store_->CompactLog().ok());
+  store_.reset();
+  for (const auto& [space, tables] : level0_tables()) EXPECT_EQ(tables, "0") << space;
+
+  Reopen();
+  EXPECT_EQ(store_->GetHead().position, 12u);
+  EXPECT_TRUE(store_->Verify().ok());
+  auto s1 = store_->ReadStream("s-1", 0, Direction::kForward, 10);
+  ASSERT_TRUE(s1.ok()) << s1.status();
+  EXPECT_EQ(s1->size(), 3u);
+  EXPECT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Exactly(2), {Ev("b")})).ok());
+}
+
+TEST_F(EventStoreTest, CompactLogIsRefusedReadOnlyAndAfterClose) {
+  ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok());
+  Options ro;
+  ro.read_only = true;
+  auto reader = EventStore::Open(ro, path());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->CompactLog().code(), absl::StatusCode::kFailedPrecondition);
+  store_->Close();
+  EXPECT_EQ(store_->CompactLog().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(EventStoreTest, AppendAfterCloseIsUnavailable) {

@@ -85,6 +85,7 @@ class DeterministicIds : public rb::es::EventStore {
   absl::StatusOr<rb::es::VerifyReport> Verify() const override { return store_->Verify(); }
   rb::es::KvStore& kv() override { return store_->kv(); }
   absl::Status Checkpoint(const std::string& dir) override { return store_->Checkpoint(dir); }
+  absl::Status CompactLog() override { return store_->CompactLog(); }
   absl::Status PurgeDeleted(const std::string& space) override {
     return store_->PurgeDeleted(space);
   }
