@@ -1,6 +1,7 @@
 #include "projections/views/series.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -989,6 +990,57 @@ TEST(SeriesRecordBytes, AreTheBytesOfTheRecordHoldingItsSerializedVersions) {
       EXPECT_EQ(rb::proj::views::SeriesRecordBytes(*on_arena, *index, scratch), want);
       EXPECT_EQ(on_arena->territories_size(), 2);
     }
+  }
+}
+
+// Records with every field of a segment at random, edge values included (negative days, zero
+// set explicitly, the longest varints, empty and long lists, fields unknown to this version):
+// each time protobuf's bytes.
+TEST(SeriesRecordBytes, MatchProtobufForEveryFieldOfASegment) {
+  std::mt19937_64 rng(7);
+  auto pick = [&](std::initializer_list<int64_t> edges) {
+    const std::vector<int64_t> v(edges);
+    return rng() % 3 == 0 ? static_cast<int64_t>(rng()) >> (rng() % 64) : v[rng() % v.size()];
+  };
+  auto fill = [&](v1::SeriesSegment* s) {
+    if (rng() % 4 != 0) s->set_day(static_cast<int32_t>(pick({0, 1, -1, 127, 128, 20000, -40000})));
+    const int values = static_cast<int>(rng() % 35);
+    for (int i = 0; i < values; ++i) {
+      s->add_values(pick({0, 1, -1, 63, 64, -65, INT64_MIN, INT64_MAX}));
+    }
+    if (rng() % 2) s->set_values_mask(static_cast<uint64_t>(pick({0, 1, (int64_t{1} << 34) - 1})));
+    if (rng() % 2) s->set_outdated_from(static_cast<int32_t>(pick({0, 20100, -3})));
+    if (rng() % 2) s->set_known_from(static_cast<int32_t>(pick({0, 19000, -1})));
+    if (rng() % 2) s->set_closed_from(static_cast<int32_t>(pick({0, 19100, INT32_MIN})));
+    const int closed = static_cast<int>(rng() % 35);
+    for (int i = 0; i < closed; ++i) s->add_closed_values(pick({0, 5, -5, 1 << 20}));
+    if (rng() % 2) s->set_closed_mask(static_cast<uint64_t>(pick({0, 1 << 20, -1})));
+    if (rng() % 2) s->set_territory(static_cast<uint32_t>(pick({0, 1, 200, UINT32_MAX})));
+  };
+  v1::SiteVersionIndex versions;
+  versions.add_valid_at_us(1'700'000'000'000'000);
+  versions.add_positions(42);
+  versions.mutable_tail()->set_id("7");
+  for (int round = 0; round < 500; ++round) {
+    v1::SeriesSiteRecord record;
+    const int segments = static_cast<int>(rng() % 12);
+    for (int i = 0; i < segments; ++i) fill(record.add_segments());
+    if (rng() % 2) record.set_first_valid_at_us(pick({0, 1, -1, 1'700'000'000'000'000}));
+    if (rng() % 2) fill(record.mutable_first_version());
+    if (rng() % 2) record.add_territories()->set_city_code("93066");
+    if (round % 50 == 25) {
+      for (int i = 0; i < 40; ++i) record.mutable_first_version()->add_values(i);
+    }
+    if (round % 50 == 0 && segments > 0) {
+      record.mutable_segments(0)->GetReflection()->MutableUnknownFields(
+          record.mutable_segments(0))->AddVarint(99, 1);
+    }
+    v1::SeriesSiteRecord expected = record;
+    expected.set_versions(rb::domain::DeterministicBytes(versions));
+    v1::SeriesSiteRecord scratch;
+    ASSERT_EQ(rb::proj::views::SeriesRecordBytes(record, versions, &scratch),
+              rb::domain::DeterministicBytes(expected))
+        << "round " << round << ": " << record.ShortDebugString();
   }
 }
 
