@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
@@ -176,16 +177,28 @@ void SeriesAndRebuildBench(const Config& c) {
   constexpr int kTrials = 3;
   const std::vector<std::string> names = {"site_list", "history", "series", "action_views"};
   std::vector<double> scans, rebuilds;
+  // A trial's copy is removed once its store is closed: at the next trial, or on return (this
+  // guard is declared before the store and engine, so it is destroyed after them).
+  struct TrialCopy {
+    std::string dir;
+    void Remove() {
+      std::error_code ignored;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+      dir.clear();
+    }
+    ~TrialCopy() { Remove(); }
+  } copy;
   std::unique_ptr<rb::es::EventStore> trial_store;
   std::unique_ptr<rb::proj::ProjectionEngine> engine;
   for (int trial = 0; trial < (reuse ? 1 : kTrials); ++trial) {
     engine.reset();
     trial_store.reset();
+    copy.Remove();
     rb::es::EventStore* log = store->get();
     if (!reuse) {
-      const std::string copy = c.dir + "/views_b_trial_" + std::to_string(trial);
-      if (!(*store)->Checkpoint(copy).ok()) return;
-      auto opened = rb::es::EventStore::Open(o, copy);
+      copy.dir = c.dir + "/views_b_trial_" + std::to_string(trial);
+      if (!(*store)->Checkpoint(copy.dir).ok()) return;
+      auto opened = rb::es::EventStore::Open(o, copy.dir);
       if (!opened.ok()) return;
       trial_store = *std::move(opened);
       log = trial_store.get();
