@@ -259,7 +259,28 @@ absl::StatusOr<rb::es::RecordedEvent> BatchViewWriter::ReadEvent(uint64_t positi
                                               " is beyond the event being applied (", log_limit_,
                                               "): a projection reads only the log before it"));
   }
-  return log_->ReadEvent(position);
+  if (auto kept = read_events_.find(position); kept != read_events_.end()) return kept->second;
+  absl::StatusOr<rb::es::RecordedEvent> e = log_->ReadEvent(position);
+  ++log_reads_;
+  if (!e.ok()) return e;
+  const size_t bytes = KeptBytes(*e);
+  MakeRoom(bytes);
+  read_events_bytes_ += bytes;
+  read_events_.emplace(position, *e);
+  return e;
+}
+
+size_t BatchViewWriter::KeptBytes(const rb::es::RecordedEvent& e) {
+  return sizeof(rb::es::RecordedEvent) + 64 + e.stream_id.size() + e.type.size() +
+         e.payload.size() + e.event_id.size();
+}
+
+bool BatchViewWriter::MakeRoom(size_t bytes) {
+  if (read_events_bytes_ + bytes <= kReadEventsBytes) return false;
+  read_events_.clear();
+  read_streams_.clear();
+  read_events_bytes_ = 0;
+  return true;
 }
 
 absl::StatusOr<std::vector<rb::es::RecordedEvent>> BatchViewWriter::ReadStream(
@@ -267,20 +288,43 @@ absl::StatusOr<std::vector<rb::es::RecordedEvent>> BatchViewWriter::ReadStream(
   if (log_ == nullptr) return ViewWriter::ReadStream(stream_id);
   constexpr size_t kChunk = 1024;
   const std::string stream(stream_id);
+  // The stream's first events, as kept by an earlier call (stream order is log order).
   std::vector<rb::es::RecordedEvent> out;
-  uint64_t next = 0;
+  if (auto kept = read_streams_.find(stream); kept != read_streams_.end()) {
+    for (const rb::es::RecordedEvent& e : kept->second) {
+      if (e.position > log_limit_) return out;
+      out.push_back(e);
+    }
+  }
+  uint64_t next = out.empty() ? 0 : out.back().revision + 1;
+  const size_t known = out.size();
+  ++log_reads_;
   while (true) {
     absl::StatusOr<std::vector<rb::es::RecordedEvent>> chunk =
         log_->ReadStream(stream, next, rb::es::Direction::kForward, kChunk);
     if (!chunk.ok()) return chunk.status();
+    bool done = chunk->size() < kChunk;
     for (rb::es::RecordedEvent& e : *chunk) {
-      // Stream order is log order: what follows the limit was appended after the event applied.
-      if (e.position > log_limit_) return out;
+      // What follows the limit was appended after the event applied.
+      if (e.position > log_limit_) {
+        done = true;
+        break;
+      }
       out.push_back(std::move(e));
     }
-    if (chunk->size() < kChunk) return out;
+    if (done) break;
     next = out.back().revision + 1;
   }
+  if (out.size() > known) {
+    size_t bytes = 0;
+    for (size_t i = known; i < out.size(); ++i) bytes += KeptBytes(out[i]);
+    if (MakeRoom(bytes)) {  // the earlier events of the stream were forgotten too
+      for (size_t i = 0; i < known; ++i) bytes += KeptBytes(out[i]);
+    }
+    read_events_bytes_ += bytes;
+    read_streams_[stream].assign(out.begin(), out.end());
+  }
+  return out;
 }
 
 absl::Status BatchViewWriter::TakeError() {

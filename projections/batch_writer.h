@@ -67,11 +67,18 @@ class BatchViewWriter final : public ViewWriter {
                   const std::vector<std::string>& spaces, size_t cache_bytes = kDefaultCacheBytes);
 
   // Gives ReadEvent access to `log` (not owned; must outlive the writer), up to `limit`: the
-  // engine moves the limit to each event before applying it.
+  // engine moves the limit to each event before applying it. The events ReadEvent and ReadStream
+  // read are kept (the log never changes below the event being applied), at most
+  // kReadEventsBytes of them, then forgotten all at once: a projection that re-folds a site after
+  // a retroactive version reads the same versions again at each of the site's next retroactive
+  // versions.
   void set_log(const rb::es::EventStore* log) { log_ = log; }
   void set_log_limit(uint64_t limit) { log_limit_ = limit; }
 
   static constexpr size_t kDefaultCacheBytes = size_t{32} << 20;
+  static constexpr size_t kReadEventsBytes = size_t{16} << 20;
+  // ReadEvent and ReadStream calls that read the log (not answered by the events kept alone).
+  uint64_t log_reads() const { return log_reads_; }
 
   absl::StatusOr<std::optional<std::string>> Get(std::string_view space,
                                                  std::string_view key) override;
@@ -202,6 +209,16 @@ class BatchViewWriter final : public ViewWriter {
   size_t written_keys_ = 0;
   const rb::es::EventStore* log_ = nullptr;
   uint64_t log_limit_ = 0;
+  // Events ReadEvent read from the log, by position; ReadStream's, by stream (each stream's
+  // first events, in order); their approximate bytes.
+  absl::flat_hash_map<uint64_t, rb::es::RecordedEvent> read_events_;
+  absl::flat_hash_map<std::string, std::vector<rb::es::RecordedEvent>> read_streams_;
+  size_t read_events_bytes_ = 0;
+  // What keeping `e` costs, about.
+  static size_t KeptBytes(const rb::es::RecordedEvent& e);
+  // Forgets every event kept when `bytes` more would exceed kReadEventsBytes; whether it did.
+  bool MakeRoom(size_t bytes);
+  uint64_t log_reads_ = 0;
   std::vector<Space> spaces_;    // never resized after construction
   Space* last_space_ = nullptr;  // the space Find returned last
   // The keys' first 32 bytes decide most comparisons of a sort without reading the keys (index

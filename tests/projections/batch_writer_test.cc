@@ -321,5 +321,83 @@ TEST_F(BatchViewWriterTest, ReadEventReadsTheLogUpToTheEventBeingAppliedOnly) {
   EXPECT_EQ(w.ReadEvent(3)->payload, "site-3");
 }
 
+TEST_F(BatchViewWriterTest, ReadEventReadsEachPositionFromTheLogOnce) {
+  for (const char* stream : {"site-1", "site-2"}) {
+    rb::es::AppendRequest req;
+    req.stream_id = stream;
+    req.events.push_back(rb::es::EventData{.type = "t", .payload = stream});
+    ASSERT_TRUE(store_->Append(req).ok());
+  }
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
+  w.set_log(store_.get());
+  w.set_log_limit(1);
+  absl::StatusOr<rb::es::RecordedEvent> first = w.ReadEvent(1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(w.log_reads(), 1u);
+  // Kept: the same event again, without reading the log.
+  absl::StatusOr<rb::es::RecordedEvent> again = w.ReadEvent(1);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->payload, "site-1");
+  EXPECT_EQ(again->log_hash, first->log_hash);
+  EXPECT_EQ(w.log_reads(), 1u);
+  // A kept position is still refused beyond the limit; a position not read yet reads the log.
+  w.set_log_limit(0);
+  EXPECT_EQ(w.ReadEvent(1).status().code(), absl::StatusCode::kOutOfRange);
+  w.set_log_limit(2);
+  EXPECT_EQ(w.ReadEvent(2)->payload, "site-2");
+  EXPECT_EQ(w.log_reads(), 2u);
+  // A position absent from the log is not kept: each call reads the log.
+  EXPECT_EQ(w.ReadEvent(0).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(w.ReadEvent(0).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(w.log_reads(), 4u);
+}
+
+TEST_F(BatchViewWriterTest, ReadStreamKeepsTheStreamsFirstEventsAndReadsOnlyWhatFollows) {
+  auto append = [&](const char* stream, const char* payload) {
+    rb::es::AppendRequest req;
+    req.stream_id = stream;
+    req.events.push_back(rb::es::EventData{.type = "t", .payload = payload});
+    ASSERT_TRUE(store_->Append(req).ok());
+  };
+  append("site-1", "a");  // 1
+  append("site-2", "b");  // 2
+  append("site-1", "c");  // 3
+  auto payloads = [](const absl::StatusOr<std::vector<rb::es::RecordedEvent>>& events) {
+    std::vector<std::string> out;
+    if (!events.ok()) return std::vector<std::string>{events.status().ToString()};
+    for (const rb::es::RecordedEvent& e : *events) out.push_back(e.payload);
+    return out;
+  };
+  using Payloads = std::vector<std::string>;
+  BatchViewWriter w(&store_->kv(), "p", gen_, {"a"});
+  w.set_log(store_.get());
+  w.set_log_limit(3);
+  EXPECT_EQ(payloads(w.ReadStream("site-1")), (Payloads{"a", "c"}));
+  EXPECT_EQ(w.log_reads(), 1u);
+  // Before the limit, from what was kept, without reading the log.
+  w.set_log_limit(1);
+  EXPECT_EQ(payloads(w.ReadStream("site-1")), (Payloads{"a"}));
+  EXPECT_EQ(w.log_reads(), 1u);
+  // Appended since: what was kept, then what follows, read from the log.
+  append("site-1", "d");  // 4
+  w.set_log_limit(4);
+  EXPECT_EQ(payloads(w.ReadStream("site-1")), (Payloads{"a", "c", "d"}));
+  EXPECT_EQ(w.log_reads(), 2u);
+  // The same events as a writer that kept nothing.
+  BatchViewWriter fresh(&store_->kv(), "p", gen_, {"a"});
+  fresh.set_log(store_.get());
+  fresh.set_log_limit(4);
+  absl::StatusOr<std::vector<rb::es::RecordedEvent>> kept = w.ReadStream("site-1");
+  absl::StatusOr<std::vector<rb::es::RecordedEvent>> read = fresh.ReadStream("site-1");
+  ASSERT_TRUE(kept.ok() && read.ok());
+  ASSERT_EQ(kept->size(), read->size());
+  for (size_t i = 0; i < kept->size(); ++i) {
+    EXPECT_EQ((*kept)[i].position, (*read)[i].position);
+    EXPECT_EQ((*kept)[i].revision, (*read)[i].revision);
+    EXPECT_EQ((*kept)[i].log_hash, (*read)[i].log_hash);
+  }
+  EXPECT_EQ(payloads(w.ReadStream("site-3")), Payloads{});
+}
+
 }  // namespace
 }  // namespace rb::proj
