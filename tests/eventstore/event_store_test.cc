@@ -41,6 +41,45 @@ AppendRequest Req(std::string stream, ExpectedRevision expected, std::vector<Eve
   return r;
 }
 
+// A data directory opened by RocksDB itself, every column family with default options; closed
+// when destroyed.
+class RawDirectory {
+ public:
+  RawDirectory(const std::string& path, bool read_only) {
+    std::vector<std::string> names;
+    if (!rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path, &names).ok()) return;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    const rocksdb::Status s =
+        read_only
+            ? rocksdb::DB::OpenForReadOnly(rocksdb::Options(), path, families, &handles_, &db_)
+            : rocksdb::DB::Open(rocksdb::Options(), path, families, &handles_, &db_);
+    if (!s.ok()) db_ = nullptr;
+  }
+  ~RawDirectory() {
+    if (db_ == nullptr) return;
+    for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    delete db_;
+  }
+  RawDirectory(const RawDirectory&) = delete;
+  RawDirectory& operator=(const RawDirectory&) = delete;
+
+  bool ok() const { return db_ != nullptr; }
+  rocksdb::DB* db() const { return db_; }
+  const std::vector<rocksdb::ColumnFamilyHandle*>& families() const { return handles_; }
+  // The family named `name`; nullptr when none.
+  rocksdb::ColumnFamilyHandle* family(const std::string& name) const {
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      if (h->GetName() == name) return h;
+    }
+    return nullptr;
+  }
+
+ private:
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
 class EventStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }
@@ -53,6 +92,12 @@ class EventStoreTest : public ::testing::Test {
     store_ = std::move(*s);
   }
   std::string path() const { return dir_.path() + "/db"; }
+  // A second, read-only store on the same directory.
+  absl::StatusOr<std::unique_ptr<EventStore>> OpenReadOnly() const {
+    Options ro;
+    ro.read_only = true;
+    return EventStore::Open(ro, path());
+  }
 
   rb::testing::TempDir dir_;
   ManualClock clock_{kT0};
@@ -365,27 +410,18 @@ TEST_F(EventStoreTest, VerifyNamesTheFirstTamperedPosition) {
   // Flip one byte of the payload of position 13, keeping RocksDB's own checksums valid, as an
   // adversary with write access to the directory would.
   {
-    rocksdb::DB* raw = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path(), &names).ok());
-    for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path(), cfs, &handles, &raw).ok());
-    rocksdb::ColumnFamilyHandle* events = nullptr;
-    for (auto* h : handles) {
-      if (h->GetName() == "events") events = h;
-    }
+    RawDirectory raw(path(), /*read_only=*/false);
+    ASSERT_TRUE(raw.ok());
+    rocksdb::ColumnFamilyHandle* events = raw.family("events");
+    ASSERT_NE(events, nullptr);
     std::string key(8, '\0');
     key[7] = 13;
     std::string value;
-    ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), events, key, &value).ok());
+    ASSERT_TRUE(raw.db()->Get(rocksdb::ReadOptions(), events, key, &value).ok());
     size_t at = value.find("payload 12");
     ASSERT_NE(at, std::string::npos);
     value[at + 8] ^= 0x01;
-    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), events, key, value).ok());
-    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-    delete raw;
+    ASSERT_TRUE(raw.db()->Put(rocksdb::WriteOptions(), events, key, value).ok());
   }
   Reopen();
   auto bad = store_->Verify();
@@ -777,9 +813,7 @@ TEST_F(EventStoreTest, UnknownFutureFormatVersionIsRefusedAtOpen) {
 
 TEST_F(EventStoreTest, ReadOnlyOpenSeesDataWhileWriterIsOpenAndRefusesAppends) {
   ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok());
-  Options ro;
-  ro.read_only = true;
-  auto reader = EventStore::Open(ro, path());
+  auto reader = OpenReadOnly();
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_EQ((*reader)->GetHead().position, 1u);
   EXPECT_TRUE((*reader)->Verify().ok());
@@ -812,18 +846,11 @@ TEST_F(EventStoreTest, CompactLogLeavesNoOverlappingTablesAndKeepsEveryEvent) {
   // The level-0 tables of each space of the data directory, read by RocksDB itself.
   auto level0_tables = [&]() {
     std::map<std::string, std::string> out;
-    rocksdb::DB* raw = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path(), &names).ok());
-    for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    EXPECT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::Options(), path(), cfs, &handles, &raw).ok());
-    for (auto* h : handles) {
-      raw->GetProperty(h, "rocksdb.num-files-at-level0", &out[h->GetName()]);
-      raw->DestroyColumnFamilyHandle(h);
+    RawDirectory raw(path(), /*read_only=*/true);
+    EXPECT_TRUE(raw.ok());
+    for (rocksdb::ColumnFamilyHandle* h : raw.families()) {
+      raw.db()->GetProperty(h, "rocksdb.num-files-at-level0", &out[h->GetName()]);
     }
-    delete raw;
     return out;
   };
   std::map<std::string, std::string> before = level0_tables();
@@ -845,9 +872,7 @@ TEST_F(EventStoreTest, CompactLogLeavesNoOverlappingTablesAndKeepsEveryEvent) {
 
 TEST_F(EventStoreTest, CompactLogIsRefusedReadOnlyAndAfterClose) {
   ASSERT_TRUE(store_->Append(Req("s-1", ExpectedRevision::Any(), {Ev("a")})).ok());
-  Options ro;
-  ro.read_only = true;
-  auto reader = EventStore::Open(ro, path());
+  auto reader = OpenReadOnly();
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_EQ((*reader)->CompactLog().code(), absl::StatusCode::kFailedPrecondition);
   store_->Close();
