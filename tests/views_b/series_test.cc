@@ -1032,8 +1032,10 @@ TEST(SeriesRecordBytes, MatchProtobufForEveryFieldOfASegment) {
       for (int i = 0; i < 40; ++i) record.mutable_first_version()->add_values(i);
     }
     if (round % 50 == 0 && segments > 0) {
-      record.mutable_segments(0)->GetReflection()->MutableUnknownFields(
-          record.mutable_segments(0))->AddVarint(99, 1);
+      record.mutable_segments(0)
+          ->GetReflection()
+          ->MutableUnknownFields(record.mutable_segments(0))
+          ->AddVarint(99, 1);
     }
     v1::SeriesSiteRecord expected = record;
     expected.set_versions(rb::domain::DeterministicBytes(versions));
