@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -58,8 +59,12 @@ absl::Status RegisterAll(ProjectionEngine& engine) {
 // reporting each. Mode "resume-files" first applies the log up to position 8,000 with unlogged
 // commits that no flush persists, then stops that engine and goes on with a new one writing
 // files, reporting each of its commits (the first of which must persist the unlogged ones).
-// Never returns.
-[[noreturn]] void RunChild(const std::string& mode, const std::string& path, int fd) {
+// Once `category_counts` of generation `stall_generation` has reported a position at or past
+// `stall_at`, its worker stops there (blocked in the report) until the kill: the kill then lands
+// before that projection reaches the head however late the parent reads the reports, while the
+// other workers go on writing. Never returns.
+[[noreturn]] void RunChild(const std::string& mode, const std::string& path, int fd,
+                           uint64_t stall_generation, uint64_t stall_at) {
   auto store = rb::es::EventStore::Open(rb::es::Options(), path);
   if (!store.ok()) _exit(3);
   EngineOptions options;
@@ -83,8 +88,8 @@ absl::Status RegisterAll(ProjectionEngine& engine) {
   }
   rb::es::KvStore* kv = &(*store)->kv();
   auto commits = std::make_shared<int>(0);
-  options.on_commit = [fd, kv, commits, flushes = mode == "catchup-unlogged",
-                       files](const CommitInfo& c) {
+  options.on_commit = [fd, kv, commits, flushes = mode == "catchup-unlogged", files,
+                       stall_generation, stall_at](const CommitInfo& c) {
     if (files && !c.durable) _exit(9);  // every commit is written as files
     if (flushes) {
       if (++*commits % 50 != 0) return;
@@ -93,6 +98,10 @@ absl::Status RegisterAll(ProjectionEngine& engine) {
     std::string line =
         absl::StrCat(c.projection, " ", c.generation.generation, " ", c.position, "\n");
     if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(5);
+    if (c.projection == "category_counts" && c.generation.generation == stall_generation &&
+        c.position >= stall_at) {
+      for (;;) pause();  // this worker only; the kill ends it
+    }
   };
   ProjectionEngine engine(store->get(), options);
   if (!RegisterAll(engine).ok() || !engine.Start().ok()) _exit(4);
@@ -119,7 +128,8 @@ void RunAndKill(const std::string& mode, const std::string& path, uint64_t gener
   if (pid == 0) {
     close(fds[0]);
     execl(g_self.c_str(), g_self.c_str(), "--child", mode.c_str(), path.c_str(),
-          std::to_string(fds[1]).c_str(), static_cast<char*>(nullptr));
+          std::to_string(fds[1]).c_str(), std::to_string(generation).c_str(),
+          std::to_string(kill_at).c_str(), static_cast<char*>(nullptr));
     _exit(2);
   }
   close(fds[1]);
@@ -372,8 +382,9 @@ TEST_F(ProjectionCrashTest, KillDuringRebuildResumesTheRebuildExactly) {
 }  // namespace rb::proj
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::strcmp(argv[1], "--child") == 0) {
-    rb::proj::RunChild(argv[2], argv[3], std::atoi(argv[4]));
+  if (argc == 7 && std::strcmp(argv[1], "--child") == 0) {
+    rb::proj::RunChild(argv[2], argv[3], std::atoi(argv[4]), std::strtoull(argv[5], nullptr, 10),
+                       std::strtoull(argv[6], nullptr, 10));
   }
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
