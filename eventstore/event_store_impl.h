@@ -149,6 +149,11 @@ class EventStoreImpl : public EventStore {
   void IndexerLoop();
   absl::StatusOr<std::optional<CommandRecord>> LoadCommand(const std::string& command_id) const;
   absl::StatusOr<RecordedEvent> ReadAt(uint64_t position) const;
+  // The events at `positions` (each in the log), in that order: one batched lookup (MultiGet),
+  // which reads each block once for the events it holds where a lookup per event would search
+  // every level for each (a stream's events often lie together: appended by one command).
+  absl::StatusOr<std::vector<RecordedEvent>> ReadAtEach(
+      const std::vector<uint64_t>& positions) const;
   void NotifyHead(uint64_t position);
 
   const Options options_;
