@@ -58,17 +58,26 @@ absl::Status RegisterAll(ProjectionEngine& engine) {
 }
 
 // The child: runs the engine in small synced batches and reports "<name> <generation> <position>"
-// per durable commit; mode "rebuild" also rebuilds every projection. Never returns.
-[[noreturn]] void RunChild(const std::string& mode, const std::string& path, int fd) {
+// per durable commit; mode "rebuild" also rebuilds every projection. Once `site_list` of
+// generation `stall_generation` has reported a position at or past `stall_at`, its worker stops
+// there (blocked in the report) until the kill: the kill then lands before that projection is
+// done however late the parent reads the reports, while the other workers go on writing. Never
+// returns.
+[[noreturn]] void RunChild(const std::string& mode, const std::string& path,
+                           uint64_t stall_generation, uint64_t stall_at, int fd) {
   auto store = rb::es::EventStore::Open(rb::es::Options(), path);
   if (!store.ok()) _exit(3);
   EngineOptions options;
   options.batch_events = 64;
   options.sync_commits = true;
-  options.on_commit = [fd](const CommitInfo& c) {
+  options.on_commit = [fd, stall_generation, stall_at](const CommitInfo& c) {
     const std::string line =
         absl::StrCat(c.projection, " ", c.generation.generation, " ", c.position, "\n");
     if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(5);
+    if (c.projection == "site_list" && c.generation.generation == stall_generation &&
+        c.position >= stall_at) {
+      for (;;) pause();  // this worker only; the kill ends it
+    }
   };
   ProjectionEngine engine(store->get(), options);
   if (!RegisterAll(engine).ok() || !engine.Start().ok()) _exit(4);
@@ -195,8 +204,8 @@ class ViewsCrashTest : public ::testing::Test {
 
 TEST_F(ViewsCrashTest, KillDuringCatchUpResumesExactlyAndEqualsACleanRebuild) {
   std::map<std::string, uint64_t> reported;
-  absl::StatusOr<rb::testing::ChildRun> run =
-      rb::testing::RunChildUntil({"catchup", path()}, [&](std::string_view line) {
+  absl::StatusOr<rb::testing::ChildRun> run = rb::testing::RunChildUntil(
+      {"catchup", path(), "1", absl::StrCat(head_ / 3)}, [&](std::string_view line) {
         const Report r = Parse(line);
         reported[r.projection] = r.position;
         return r.position >= head_ / 3;
@@ -243,8 +252,8 @@ TEST_F(ViewsCrashTest, KillDuringARebuildResumesItAndGivesTheSameViews) {
   }
   CloseStore();
 
-  absl::StatusOr<rb::testing::ChildRun> run =
-      rb::testing::RunChildUntil({"rebuild", path()}, [&](std::string_view line) {
+  absl::StatusOr<rb::testing::ChildRun> run = rb::testing::RunChildUntil(
+      {"rebuild", path(), "2", absl::StrCat(head_ / 3)}, [&](std::string_view line) {
         const Report r = Parse(line);
         return r.generation > 1 && r.position >= head_ / 3;
       });
@@ -270,8 +279,11 @@ TEST_F(ViewsCrashTest, KillDuringARebuildResumesItAndGivesTheSameViews) {
 }  // namespace rb::proj
 
 int main(int argc, char** argv) {
-  if (rb::testing::IsChild(argc, argv) && argc == 5) {
-    rb::proj::RunChild(argv[2], argv[3], rb::testing::ReportFd(argc, argv));
+  uint64_t stall_generation = 0, stall_at = 0;
+  if (rb::testing::IsChild(argc, argv) && argc == 7 &&
+      absl::SimpleAtoi(argv[4], &stall_generation) && absl::SimpleAtoi(argv[5], &stall_at)) {
+    rb::proj::RunChild(argv[2], argv[3], stall_generation, stall_at,
+                       rb::testing::ReportFd(argc, argv));
   }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
